@@ -1,0 +1,53 @@
+#pragma once
+// Migration files (design §3): a header of `-- key: value` lines (keys:
+// revision, down_revision, message, down_row_loss), then
+// sections introduced by `-- migrate:up` / `-- migrate:down`, each optionally
+// followed by ` transaction:false`. A direction may have several sections
+// (e.g. a transactional block then a `transaction:false` block); they run in
+// file order. Pure: no I/O; the caller reads the bytes.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace schemaop::core {
+
+enum class Direction { kUp, kDown };
+
+struct Section {
+  Direction direction = Direction::kUp;
+  bool transactional = true;
+  int first_line = 0;   // 1-based line of the marker, for messages
+  std::string sql;      // the text between this marker and the next one
+};
+
+struct MigrationFile {
+  std::string revision;                     // [A-Za-z0-9_]+, at most 32 chars
+  std::vector<std::string> down_revisions;  // empty: a base; several: a merge
+  std::string message;
+  // Header `-- down_row_loss: t1, t2`: tables whose row count this revision's
+  // down section may lower on purpose (e.g. removing seeded rows); the
+  // row-count guard allows it for those tables on that step only.
+  std::vector<std::string> down_row_loss;
+  std::vector<Section> sections;            // file order; all up before down
+  std::string source_name;                  // file name, for messages
+  std::string text;                         // exact bytes (checksummed by adapters)
+  // Non-fatal findings, each "name:line: text" (e.g. a CREATE INDEX
+  // CONCURRENTLY without IF NOT EXISTS in a transaction:false section).
+  std::vector<std::string> warnings;
+
+  std::vector<const Section*> SectionsFor(Direction direction) const;
+  bool HasDown() const;
+};
+
+// True when `id` is a valid revision id: [A-Za-z0-9_]+, 1..32 characters.
+bool IsValidRevisionId(std::string_view id);
+
+// Parses one file. Errors are kParseError with "name:line: problem" messages:
+// missing revision header, unknown header key, bad revision id, duplicate
+// section, up section after a down section, SQL before the first marker,
+// no up section.
+Result<MigrationFile> ParseMigrationFile(std::string_view text, std::string_view source_name);
+
+}  // namespace schemaop::core

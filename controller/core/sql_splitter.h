@@ -1,0 +1,21 @@
+#pragma once
+// Splits a SQL script into statements for `transaction:false` sections, which
+// run one statement at a time in autocommit. Aware of single quotes (with ''
+// escapes), E'' strings (backslash escapes), double-quoted identifiers,
+// dollar quotes with optional tags ($$, $fn$), `--` line comments and nested
+// /* */ block comments. Statements are returned trimmed, without the final
+// semicolon; empty statements and comment-only statements are dropped.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace schemaop::core {
+
+struct SqlStatement {
+  std::string text;
+  int first_line = 0;  // 1-based line in the input where the statement starts
+};
+
+std::vector<SqlStatement> SplitSqlStatements(std::string_view sql);
+
+}  // namespace schemaop::core
