@@ -1,0 +1,231 @@
+#pragma once
+// The migration engine (design §4): one façade used by the `schemaop` local
+// commands and by the Kubernetes controller. It owns the PostgreSQL
+// connections (libpqxx, hidden behind a pimpl so this header stays light),
+// the Alembic-compatible version table, schemaop.revision_archive,
+// schemaop.run_log, the advisory lock, verification and pg_dump backups.
+//
+// Thread safety: a Migrator is not thread-safe; use one per thread. Several
+// Migrators (in one or several processes) on the same database serialize
+// their runs through the advisory lock.
+//
+// Secrets: the URL's password never appears in a Status message, a progress
+// event or a report; everything shown goes through core::RedactDatabaseUrl /
+// core::ScrubSecret.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/migration_file.h"
+#include "core/planner.h"
+#include "core/revision_graph.h"
+#include "core/status.h"
+
+namespace schemaop::database {
+
+enum class BackupPolicy { kAlways, kDowngrade, kNever };
+// What to do when a statement or verification fails after a segment of a
+// segmented plan was committed: undo what this run applied (kRollback) or
+// stop where it is and report (kHalt). Single-transaction plans always ROLLBACK.
+enum class FailurePolicy { kRollback, kHalt };
+
+// A user check: `sql` returns exactly one boolean; false, NULL or an error fails.
+struct UserCheck {
+  std::string name;
+  std::string sql;
+};
+
+// Reported while the engine works. `phase` is one of: "connected",
+// "waiting-for-lock", "locked", "recovering", "backing-up", "backed-up",
+// "migrating", "verifying", "committed", "rolling-back", "rolled-back",
+// "halted", "unlocked". `message` is one human-readable line (already redacted).
+struct ProgressEvent {
+  std::string phase;
+  std::string message;
+  // For "migrating": the plan step, its revision and direction, the section
+  // index within that direction's sections, and the statement index within a
+  // transaction:false section (-1 for a whole transactional section).
+  int step_index = -1;
+  std::string revision;
+  core::Direction direction = core::Direction::kUp;
+  int section_index = -1;
+  int statement_index = -1;
+};
+
+struct MigratorOptions {
+  // How long Run/Stamp waits for another run's advisory lock before kLockHeld.
+  std::chrono::milliseconds lock_wait{std::chrono::seconds(60)};
+  // SET lock_timeout / statement_timeout on every session (0 = no limit, but
+  // still set explicitly so a role or database default cannot leak in).
+  std::chrono::milliseconds lock_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds statement_timeout{0};
+  // Who runs it, recorded in schemaop.run_log (CLI: "$USER@host (cli)").
+  std::string actor = "schemaop";
+  std::string version_table = "alembic_version";
+  // Run even when an applied revision's file differs from the archived one.
+  bool allow_changed = false;
+  // Row-count guard (design §5 verify.rowCounts): Preserve when true.
+  bool verify_row_counts = true;
+  // Tables (name or schema.name) whose row count may drop in any step.
+  std::vector<std::string> allow_row_loss;
+  std::vector<UserCheck> checks;
+  BackupPolicy backup_policy = BackupPolicy::kDowngrade;
+  std::string backup_dir = ".";
+  // Directory holding pg_dump / pg_restore; empty = search PATH.
+  std::string pg_bin_dir;
+  FailurePolicy failure_policy = FailurePolicy::kRollback;
+  // Called synchronously on the calling thread; must not throw.
+  std::function<void(const ProgressEvent&)> on_progress;
+};
+
+struct BackupInfo {
+  std::string path;
+  std::uintmax_t bytes = 0;
+  std::string sha256;      // lowercase hex of the file
+  std::string created_at;  // UTC, RFC 3339
+};
+
+enum class RunOutcome {
+  kNothingToDo,  // already at target; nothing written
+  kSucceeded,    // at target, committed
+  kRolledBack,   // failed; the database is back at from_versions
+  kFailed,       // failed and could not be (or, with kHalt, was not) undone;
+                 // the database is at to_versions of the last committed segment
+};
+const char* RunOutcomeName(RunOutcome outcome);  // "nothing-to-do", "succeeded", ...
+
+struct RunReport {
+  std::int64_t run_id = 0;  // schemaop.run_log.id; 0 when nothing was written
+  std::vector<std::string> from_versions;
+  std::vector<std::string> to_versions;  // the plan's target
+  std::vector<std::string> final_versions;  // alembic_version rows at the end
+  core::Plan plan;
+  int steps_applied = 0;  // steps committed and kept
+  std::optional<BackupInfo> backup;
+  std::chrono::milliseconds total_duration{0};  // lock to unlock
+  std::chrono::milliseconds sql_duration{0};    // migration SQL only
+  RunOutcome outcome = RunOutcome::kNothingToDo;
+  core::Status status;  // why the run failed (OK for kNothingToDo/kSucceeded)
+  // Set when RecoverInterruptedRun found and closed a crashed run first.
+  std::optional<std::string> recovered;
+};
+
+struct RunLogEntry {
+  std::int64_t id = 0;
+  std::vector<std::string> from_versions;
+  std::vector<std::string> to_versions;
+  std::string direction;  // "upgrade", "downgrade", "mixed", "stamp", "recovery"
+  std::string actor;
+  std::string started_at;   // UTC, RFC 3339
+  std::string finished_at;  // empty while running
+  std::string outcome;      // running|succeeded|failed|rolled_back
+  std::string error;
+};
+
+struct VerifyReport {
+  std::vector<std::string> versions;  // alembic_version rows
+  // Each finding is one line naming the problem: unknown revision, changed
+  // file, INVALID index, failing user check, run still marked running.
+  std::vector<std::string> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+// Reads every `*.sql` file of `directory` (sorted by name) and parses it.
+// kNotFound names the directory when it is missing; kParseError names the file.
+core::Result<std::vector<core::MigrationFile>> LoadMigrationDirectory(const std::string& directory);
+
+// Parses (name, text) pairs, e.g. the keys of a ConfigMap.
+core::Result<std::vector<core::MigrationFile>> ParseMigrationSources(
+    const std::vector<std::pair<std::string, std::string>>& name_and_text);
+
+// Builds the revision graph of `files` (duplicate ids, unknown parents and
+// cycles are errors naming the file).
+core::Result<core::RevisionGraph> BuildRevisionGraph(const std::vector<core::MigrationFile>& files);
+
+// Lowercase hex sha256 of `bytes` (OpenSSL).
+std::string Sha256Hex(std::string_view bytes);
+
+class Migrator {
+ public:
+  // Connects (application_name=schemaop, timeouts set, reactivation
+  // inhibited) and checks the migration files. Errors: kUnreachable (message
+  // names the fix, never the password), kInvalidArgument (bad option, e.g. a
+  // version table name), and the graph errors of BuildRevisionGraph.
+  // `files` may be empty for commands that need no files (current, backup, ...).
+  static core::Result<std::unique_ptr<Migrator>> Open(const std::string& database_url,
+                                                      std::vector<core::MigrationFile> files,
+                                                      MigratorOptions options);
+  ~Migrator();
+  Migrator(const Migrator&) = delete;
+  Migrator& operator=(const Migrator&) = delete;
+
+  // Replaces the migration files (e.g. a changed ConfigMap).
+  [[nodiscard]] core::Status SetMigrations(std::vector<core::MigrationFile> files);
+  [[nodiscard]] core::Status LoadMigrations(const std::string& directory);
+  const std::vector<core::MigrationFile>& migrations() const;
+  const core::RevisionGraph& graph() const;
+
+  // alembic_version rows, sorted; empty when the table does not exist (base).
+  core::Result<std::vector<std::string>> CurrentVersions();
+
+  // The plan from the current versions to `target` (see core::PlanMigration).
+  core::Result<core::Plan> Plan(std::string_view target, core::PlanMode mode = core::PlanMode::kAuto);
+
+  // Executes the plan to `target` under the advisory lock (design §4):
+  // recover an interrupted run, check checksums, back up (policy), migrate,
+  // verify, commit or roll back, record the run.
+  // A non-OK Result means nothing was migrated (unreachable, lock held, bad
+  // target, checksum mismatch, backup failure, recovery failure). Once
+  // migration started, the Result is OK and report.outcome/report.status
+  // say how it ended.
+  core::Result<RunReport> Run(std::string_view target, core::PlanMode mode = core::PlanMode::kAuto);
+
+  // Brings a run left 'running' by a crashed process to a consistent end
+  // (resume to its target or undo to its start, per failure policy) and
+  // closes its run_log row. Returns a one-line description, or nullopt when
+  // there was nothing to recover. Takes the lock itself; Run calls it
+  // internally while holding the lock.
+  core::Result<std::optional<std::string>> RecoverInterruptedRun();
+
+  // Sets alembic_version to `target` without running SQL (Alembic's stamp),
+  // archives the known files of the stamped revisions, records a run.
+  [[nodiscard]] core::Status Stamp(std::string_view target);
+
+  // Checks the database against the files: versions known, applied files
+  // unchanged, no INVALID index, no run left running, user checks pass.
+  core::Result<VerifyReport> Verify();
+
+  // pg_dump -Fc into options.backup_dir.
+  core::Result<BackupInfo> Backup();
+  // pg_restore --clean --if-exists --single-transaction of a Backup() file.
+  [[nodiscard]] core::Status Restore(const std::string& path);
+
+  // The newest `limit` run_log rows, newest first.
+  core::Result<std::vector<RunLogEntry>> History(int limit = 20);
+
+  // Waits until the database is at `revision` or a descendant of it
+  // (polling, no lock). kTimeout when `timeout` passes first;
+  // kUnknownRevision when the files do not know `revision`.
+  [[nodiscard]] core::Status WaitAtLeast(std::string_view revision, std::chrono::milliseconds timeout);
+
+  // The SQL a run of `plan` would execute, as one script (`plan --sql`),
+  // with BEGIN/COMMIT around transactional parts and the version-table
+  // statements. Downgrades use archived files when needed.
+  core::Result<std::string> OfflineSql(const core::Plan& plan);
+
+  // The URL with its password redacted, for messages.
+  const std::string& redacted_url() const;
+
+ private:
+  struct Impl;
+  explicit Migrator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace schemaop::database
