@@ -15,6 +15,9 @@ namespace schemaop::core {
 
 enum class Direction { kUp, kDown };
 
+// "up" / "down", as written in the section markers and shown to users.
+std::string DirectionName(Direction direction);
+
 struct Section {
   Direction direction = Direction::kUp;
   bool transactional = true;
@@ -45,9 +48,15 @@ struct MigrationFile {
 bool IsValidRevisionId(std::string_view id);
 
 // Parses one file. Errors are kParseError with "name:line: problem" messages:
-// missing revision header, unknown header key, bad revision id, duplicate
+// missing revision header, unknown header key, duplicate header key, bad
+// revision id (also in down_revision), unknown marker option, duplicate
 // section, up section after a down section, SQL before the first marker,
-// no up section.
+// no up section, and a statement that cannot run inside a transaction
+// (CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, DETACH PARTITION
+// CONCURRENTLY) in a transactional section.
+// Header lines are the `-- identifier: value` lines before the first marker;
+// other comments and blank lines may appear there too. `down_revision` is
+// comma and/or space separated; empty or `None` means a base.
 Result<MigrationFile> ParseMigrationFile(std::string_view text, std::string_view source_name);
 
 }  // namespace schemaop::core

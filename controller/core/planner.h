@@ -36,16 +36,30 @@ struct Plan {
 };
 
 // Resolves `target` against the graph (and the current versions for relative
-// targets) into the set of version rows the database should end with.
+// targets) into the target revisions, sorted: `head` -> the one head,
+// `heads` -> every head, `base` -> empty, an id / prefix / relative target ->
+// that one revision (or empty when `-N` reaches base). The rows the database
+// ends with can differ: upgrading to a revision on another branch keeps the
+// current branch's head too (see Plan::to_versions).
 // `head` with several heads is kMultipleHeads (use `heads` or an id).
+// Relative targets need exactly one current version (kMultipleHeads
+// otherwise); walking past a head or base is kRangeError; walking through a
+// branch point or a merge is kAmbiguousRevision.
 Result<std::vector<std::string>> ResolveTarget(const RevisionGraph& graph,
                                                const std::vector<std::string>& current_versions,
                                                std::string_view target);
 
 // Plans the steps from `current_versions` (the alembic_version rows; every
 // one must be in the graph, else kUnknownRevision naming it) to `target`.
+// Upgrade: every ancestor-or-self of the targets not yet applied, parents
+// first. Downgrade: every applied descendant of the targets (everything for
+// `base`), children first. kUpgrade refuses a plan with a downgrade step and
+// kDowngrade one with an upgrade step (kInvalidArgument).
 Result<Plan> PlanMigration(const RevisionGraph& graph,
                            const std::vector<std::string>& current_versions,
                            std::string_view target, PlanMode mode = PlanMode::kAuto);
+
+// "auto" / "upgrade" / "downgrade".
+std::string PlanModeName(PlanMode mode);
 
 }  // namespace schemaop::core

@@ -13,6 +13,8 @@
 
 namespace schemaop::core {
 
+struct MigrationFile;
+
 struct RevisionNode {
   std::string id;
   std::vector<std::string> parents;   // down_revisions
@@ -44,8 +46,18 @@ class RevisionGraph {
   // kUnknownRevision / kAmbiguousRevision whose message lists the candidates.
   Result<std::string> ResolveId(std::string_view id_or_prefix) const;
 
+  // True when `ancestor` is a strict ancestor of `id` (both must be known).
+  bool IsAncestor(std::string_view ancestor, std::string_view id) const;
+  // Every revision id, sorted.
+  std::vector<std::string> Ids() const;
+
  private:
   std::map<std::string, RevisionNode, std::less<>> nodes_;
 };
+
+// Builds the graph of parsed migration files (one node per file). A duplicate
+// revision names both files; an unknown parent names the file that refers to
+// it.
+Result<RevisionGraph> BuildGraph(const std::vector<MigrationFile>& files);
 
 }  // namespace schemaop::core

@@ -18,4 +18,10 @@ struct SqlStatement {
 
 std::vector<SqlStatement> SplitSqlStatements(std::string_view sql);
 
+// The unquoted words of `sql` (keywords and bare identifiers), upper-cased, in
+// order; string literals, quoted identifiers, dollar-quoted bodies, comments,
+// numbers and punctuation are skipped. Lets callers recognise statement shapes
+// such as CREATE INDEX CONCURRENTLY without being fooled by comments or strings.
+std::vector<std::string> SqlBareWords(std::string_view sql);
+
 }  // namespace schemaop::core

@@ -1,0 +1,252 @@
+#include "core/database_url.h"
+
+#include <cctype>
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+namespace schemaop::core {
+namespace {
+
+constexpr const char* kRedacted = "***";
+
+bool IsSchemeChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '-' || c == '.';
+}
+
+bool IsSecretKey(std::string_view key) {
+  std::string lower(key);
+  for (char& c : lower) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return lower == "password" || lower == "sslpassword";
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+      out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string PercentEncode(std::string_view s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0xF];
+    }
+  }
+  return out;
+}
+
+// Position just after "scheme://", if `url` is a URL.
+std::optional<std::size_t> AuthorityStart(std::string_view url) {
+  const std::size_t marker = url.find("://");
+  if (marker == std::string_view::npos || marker == 0) {
+    return std::nullopt;
+  }
+  for (std::size_t i = 0; i < marker; ++i) {
+    if (!IsSchemeChar(url[i])) {
+      return std::nullopt;
+    }
+  }
+  return marker + 3;
+}
+
+// The '@' ending the user info, or npos. A sloppy URL may carry an
+// unencoded '@', '/' or '?' in the password, so take the last '@' before the
+// query that starts after the first '@': over-redacting is the safe error.
+std::size_t UserInfoEnd(std::string_view url, std::size_t start) {
+  const std::size_t first_at = url.find('@', start);
+  if (first_at == std::string_view::npos) {
+    return std::string_view::npos;
+  }
+  const std::size_t query = url.find('?', first_at);
+  const std::size_t limit = query == std::string_view::npos ? url.size() : query;
+  return url.rfind('@', limit - 1);
+}
+
+struct Span {
+  std::size_t begin;
+  std::size_t end;
+};
+
+// Where the values of secret keys are in `key=value` pairs separated by `&`
+// (URL query) or whitespace (libpq conninfo, where values may be quoted with
+// '...' and contain backslash escapes).
+std::vector<Span> SecretValues(std::string_view text, bool url_query) {
+  auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  std::vector<Span> spans;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const bool at_key_start =
+        i == 0 || (url_query ? (text[i - 1] == '&' || text[i - 1] == ';') : is_space(text[i - 1]));
+    if (!at_key_start || std::isalpha(static_cast<unsigned char>(text[i])) == 0) {
+      ++i;
+      continue;
+    }
+    std::size_t key_end = i;
+    while (key_end < text.size() &&
+           (std::isalnum(static_cast<unsigned char>(text[key_end])) != 0 || text[key_end] == '_')) {
+      ++key_end;
+    }
+    std::size_t eq = key_end;
+    while (!url_query && eq < text.size() && is_space(text[eq])) {
+      ++eq;
+    }
+    if (eq >= text.size() || text[eq] != '=' || !IsSecretKey(text.substr(i, key_end - i))) {
+      i = key_end;
+      continue;
+    }
+    std::size_t value = eq + 1;
+    while (!url_query && value < text.size() && is_space(text[value])) {
+      ++value;
+    }
+    std::size_t value_end = value;
+    if (url_query) {
+      while (value_end < text.size() && text[value_end] != '&' && text[value_end] != '#') {
+        ++value_end;
+      }
+    } else if (value < text.size() && text[value] == '\'') {
+      value_end = value + 1;
+      while (value_end < text.size() && text[value_end] != '\'') {
+        value_end += text[value_end] == '\\' ? 2 : 1;
+      }
+      value_end = std::min(value_end + 1, text.size());
+    } else {
+      while (value_end < text.size() && !is_space(text[value_end])) {
+        value_end += text[value_end] == '\\' ? 2 : 1;
+      }
+      value_end = std::min(value_end, text.size());
+    }
+    spans.push_back(Span{value, value_end});
+    i = value_end;
+  }
+  return spans;
+}
+
+std::string RedactPairs(std::string_view text, bool url_query) {
+  std::string out;
+  std::size_t copied = 0;
+  for (const Span& span : SecretValues(text, url_query)) {
+    out.append(text.substr(copied, span.begin - copied));
+    out += kRedacted;
+    copied = span.end;
+  }
+  out.append(text.substr(copied));
+  return out;
+}
+
+// The first secret value, unquoted / decoded, or nullopt.
+std::optional<std::string> FindPairValue(std::string_view text, bool url_query) {
+  const std::vector<Span> spans = SecretValues(text, url_query);
+  if (spans.empty()) {
+    return std::nullopt;
+  }
+  std::string_view raw = text.substr(spans.front().begin, spans.front().end - spans.front().begin);
+  if (url_query) {
+    return PercentDecode(raw);
+  }
+  if (raw.size() >= 2 && raw.front() == '\'' && raw.back() == '\'') {
+    raw = raw.substr(1, raw.size() - 2);
+  }
+  std::string value;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\\' && i + 1 < raw.size()) {
+      ++i;
+    }
+    value += raw[i];
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string RedactDatabaseUrl(std::string_view url) {
+  const std::optional<std::size_t> authority = AuthorityStart(url);
+  if (!authority) {
+    return RedactPairs(url, /*url_query=*/false);
+  }
+  std::string out(url.substr(0, *authority));
+  std::size_t rest = *authority;
+  const std::size_t at = UserInfoEnd(url, rest);
+  if (at != std::string_view::npos) {
+    const std::string_view user_info = url.substr(rest, at - rest);
+    const std::size_t colon = user_info.find(':');
+    if (colon == std::string_view::npos) {
+      out.append(user_info);
+    } else {
+      out.append(user_info.substr(0, colon + 1));
+      out += kRedacted;
+    }
+    rest = at;
+  }
+  const std::size_t query = url.find('?', rest);
+  if (query == std::string_view::npos) {
+    out.append(url.substr(rest));
+    return out;
+  }
+  out.append(url.substr(rest, query + 1 - rest));
+  out += RedactPairs(url.substr(query + 1), /*url_query=*/true);
+  return out;
+}
+
+std::string DatabaseUrlPassword(std::string_view url) {
+  const std::optional<std::size_t> authority = AuthorityStart(url);
+  if (!authority) {
+    return FindPairValue(url, /*url_query=*/false).value_or("");
+  }
+  const std::size_t at = UserInfoEnd(url, *authority);
+  if (at != std::string_view::npos) {
+    const std::string_view user_info = url.substr(*authority, at - *authority);
+    const std::size_t colon = user_info.find(':');
+    if (colon != std::string_view::npos) {
+      return PercentDecode(user_info.substr(colon + 1));
+    }
+  }
+  const std::size_t query = url.find('?', at == std::string_view::npos ? *authority : at);
+  if (query == std::string_view::npos) {
+    return "";
+  }
+  return FindPairValue(url.substr(query + 1), /*url_query=*/true).value_or("");
+}
+
+std::string ScrubSecret(std::string text, std::string_view secret) {
+  if (secret.empty()) {
+    return text;
+  }
+  auto replace_all = [&text](std::string_view needle) {
+    std::size_t pos = 0;
+    while ((pos = text.find(needle, pos)) != std::string::npos) {
+      text.replace(pos, needle.size(), kRedacted);
+      pos += 3;
+    }
+  };
+  replace_all(secret);
+  const std::string encoded = PercentEncode(secret);
+  if (encoded != secret) {
+    replace_all(encoded);
+  }
+  return text;
+}
+
+}  // namespace schemaop::core
