@@ -1,0 +1,245 @@
+#pragma once
+// The SchemaMigration resource (design §5) as plain structs, plus the pure
+// helpers the reconciler needs: spec validation with field paths, duration
+// strings ("10s", "1m30s"), RFC 3339 timestamps, and revision formatting.
+// No I/O and no JSON here: reconcile/schema_migration_json.h maps these
+// structs to the exact camelCase wire format.
+//
+// Enum-like spec fields (workload kind, backup.when, verify.rowCounts,
+// failurePolicy, timeouts) are kept as the strings the user wrote, so that a
+// bad value reaches ValidateSpec and becomes a `Stalled/InvalidSpec`
+// condition naming the field, instead of an undecodable object. Use the typed
+// accessors (BackupWhenOf, ...) only on a spec that validated.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/conditions.h"
+#include "core/status.h"
+
+namespace schemaop::core {
+
+// ---------------------------------------------------------------- metadata
+
+inline constexpr char kFinalizer[] = "schemaop.dev/finalizer";
+inline constexpr char kKindDeployment[] = "Deployment";
+inline constexpr char kKindStatefulSet[] = "StatefulSet";
+inline constexpr int kDefaultDrainTimeoutSeconds = 300;
+inline constexpr char kDefaultVersionTable[] = "alembic_version";
+
+struct ObjectMeta {
+  std::string namespace_;  // trailing underscore: `namespace` is a keyword
+  std::string name;
+  std::string uid;
+  std::int64_t generation = 0;
+  std::string resource_version;
+  std::optional<Timestamp> creation_timestamp;
+  std::optional<Timestamp> deletion_timestamp;
+  std::vector<std::string> finalizers;
+
+  bool HasFinalizer(std::string_view finalizer) const;
+  bool operator==(const ObjectMeta& other) const;
+  bool operator!=(const ObjectMeta& other) const { return !(*this == other); }
+};
+
+// -------------------------------------------------------------------- spec
+
+struct SecretKeyRef {
+  std::string name;
+  std::string key;
+  bool operator==(const SecretKeyRef& o) const { return name == o.name && key == o.key; }
+};
+
+struct WorkloadRef {
+  std::string kind = kKindDeployment;  // Deployment | StatefulSet
+  std::string name;
+  bool operator==(const WorkloadRef& o) const { return kind == o.kind && name == o.name; }
+};
+
+struct VerifyCheck {
+  std::string name;
+  std::string sql;  // returns exactly one boolean
+  bool operator==(const VerifyCheck& o) const { return name == o.name && sql == o.sql; }
+};
+
+enum class BackupWhen { kDowngrade, kAlways, kNever };
+enum class FailurePolicy { kRollback, kHalt };
+
+struct SchemaMigrationSpec {
+  std::string target_revision;
+  SecretKeyRef url_secret_ref;                      // database.urlSecretRef
+  std::string version_table = kDefaultVersionTable;  // database.versionTable
+  std::string migrations_config_map;                // migrations.configMapRef.name
+  std::vector<WorkloadRef> workloads;
+  int drain_timeout_seconds = kDefaultDrainTimeoutSeconds;
+  std::string backup_when = "Downgrade";  // Downgrade | Always | Never
+  std::string verify_row_counts = "Preserve";  // Preserve | Off
+  std::vector<std::string> verify_allow_row_loss;
+  std::vector<VerifyCheck> verify_checks;
+  std::string failure_policy = "Rollback";  // Rollback | Halt
+  std::string lock_timeout;       // empty: engine default
+  std::string statement_timeout;  // empty: engine default
+  bool suspend = false;
+
+  bool operator==(const SchemaMigrationSpec& other) const;
+  bool operator!=(const SchemaMigrationSpec& other) const { return !(*this == other); }
+};
+
+// Typed views of a spec that passed ValidateSpec (fall back to the default
+// for anything else).
+BackupWhen BackupWhenOf(const SchemaMigrationSpec& spec);
+FailurePolicy FailurePolicyOf(const SchemaMigrationSpec& spec);
+bool PreserveRowCountsOf(const SchemaMigrationSpec& spec);
+
+// ------------------------------------------------------------------ status
+
+enum class Phase {
+  kPending,
+  kPlanning,
+  kScalingDown,
+  kDraining,
+  kBackingUp,
+  kMigrating,
+  kVerifying,
+  kRollingBack,
+  kScalingUp,
+  kSucceeded,
+  kFailed,
+};
+const char* PhaseName(Phase phase);  // "Pending", "ScalingDown", ...
+std::optional<Phase> ParsePhase(std::string_view name);
+
+enum class MigrationDirection { kUpgrade, kDowngrade };
+const char* MigrationDirectionName(MigrationDirection direction);  // "upgrade" | "downgrade"
+std::optional<MigrationDirection> ParseMigrationDirection(std::string_view name);
+
+struct PlanStepStatus {
+  std::string revision;
+  MigrationDirection direction = MigrationDirection::kUpgrade;
+  bool operator==(const PlanStepStatus& o) const {
+    return revision == o.revision && direction == o.direction;
+  }
+};
+
+struct PlanStatus {
+  std::string direction;  // "upgrade" | "downgrade" | "mixed" | "none"
+  std::vector<PlanStepStatus> steps;
+  bool operator==(const PlanStatus& o) const { return direction == o.direction && steps == o.steps; }
+};
+// "none" for no steps, "upgrade"/"downgrade" when all agree, else "mixed".
+std::string PlanDirectionOf(const std::vector<PlanStepStatus>& steps);
+
+struct WorkloadStatus {
+  std::string kind;
+  std::string name;
+  std::int32_t original_replicas = 0;  // spec.replicas before the scale-down
+  bool operator==(const WorkloadStatus& o) const {
+    return kind == o.kind && name == o.name && original_replicas == o.original_replicas;
+  }
+};
+
+struct BackupStatus {
+  std::string file;
+  std::uint64_t bytes = 0;
+  std::string sha256;
+  std::optional<Timestamp> time;
+  bool operator==(const BackupStatus& o) const {
+    return file == o.file && bytes == o.bytes && sha256 == o.sha256 && time == o.time;
+  }
+};
+
+// Outcomes recorded in lastRun.outcome and run.outcome.
+inline constexpr char kOutcomeSucceeded[] = "Succeeded";
+inline constexpr char kOutcomeRolledBack[] = "RolledBack";
+inline constexpr char kOutcomeFailed[] = "Failed";
+
+struct LastRunStatus {
+  std::string from;  // FormatVersions of the start
+  std::string to;    // FormatVersions of the resolved target
+  std::optional<Timestamp> start_time;
+  std::optional<Timestamp> finish_time;
+  double downtime_seconds = 0;  // first scale-to-0 until all restored
+  std::string outcome;          // Succeeded | RolledBack | Failed
+  std::string message;
+  // Which input the run served, so a failed run is not retried in a loop:
+  // a new run starts only when the generation or the migration files change.
+  std::int64_t generation = 0;
+  std::string migrations_digest;
+  bool operator==(const LastRunStatus& o) const;
+};
+
+// Bookkeeping of the run in progress: everything a fresh reconciler needs to
+// resume after a crash, besides a fresh read of the database.
+struct RunStatus {
+  std::int64_t generation = 0;          // the generation this run serves
+  std::string target_revision;          // spec.targetRevision as written
+  std::vector<std::string> target_versions;  // resolved; empty = base
+  std::vector<std::string> from_versions;
+  std::vector<WorkloadRef> workloads;   // the spec's workloads when the run started
+  bool backup_required = false;
+  std::string migrations_digest;
+  std::optional<Timestamp> start_time;
+  std::optional<Timestamp> scale_down_time;  // first scale-to-0 (downtime start)
+  std::optional<Timestamp> drain_start_time;
+  // Set once the run's fate is known (migration result or abort), before the
+  // workloads are restored.
+  std::string outcome;  // "" while undecided | Succeeded | RolledBack | Failed
+  std::string reason;   // condition reason for a failure
+  std::string message;
+  double migration_seconds = 0;
+  bool operator==(const RunStatus& o) const;
+};
+
+struct SchemaMigrationStatus {
+  std::int64_t observed_generation = 0;
+  std::string current_revision;
+  std::string target_revision;
+  Phase phase = Phase::kPending;
+  std::optional<PlanStatus> plan;
+  std::vector<WorkloadStatus> workloads;
+  std::optional<BackupStatus> backup;
+  std::optional<LastRunStatus> last_run;
+  std::optional<RunStatus> run;  // present while a run is in progress
+  std::vector<Condition> conditions;
+
+  bool operator==(const SchemaMigrationStatus& other) const;
+  bool operator!=(const SchemaMigrationStatus& other) const { return !(*this == other); }
+};
+
+struct SchemaMigration {
+  ObjectMeta metadata;
+  SchemaMigrationSpec spec;
+  SchemaMigrationStatus status;
+};
+
+// -------------------------------------------------------------- validation
+
+struct FieldError {
+  std::string path;     // e.g. "spec.workloads[1].name"
+  std::string message;  // e.g. "duplicate"
+  std::string ToString() const { return path + ": " + message; }
+  bool operator==(const FieldError& o) const { return path == o.path && message == o.message; }
+};
+
+// Mirrors the CRD's structural schema and CEL rules, so an object that got
+// past a cluster without the CRD validation (or an older CRD) is still caught.
+std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec);
+
+// ------------------------------------------------------------------ values
+
+// "0", or one or more <digits><unit> with unit ms|s|m|h ("1m30s", "500ms").
+// kInvalidArgument otherwise.
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+// Alembic's display of version-table rows: sorted, comma-separated, "base"
+// when empty.
+std::string FormatVersions(const std::vector<std::string>& versions);
+
+// Stable 64-bit FNV-1a over (key, value) pairs in the given order, as 16 hex
+// digits. Identifies a set of migration files; not a security hash.
+std::string DigestOf(const std::vector<std::pair<std::string, std::string>>& key_values);
+
+}  // namespace schemaop::core

@@ -1,0 +1,219 @@
+#pragma once
+// The narrow interfaces through which the reconciler touches the outside
+// world (conventions §6): the Kubernetes API, the migration engine, the clock
+// and the metrics registry. Production implementations live with the
+// integration code (over kube/ and database/Migrator); tests use the fakes in
+// tests/reconcile/ that record every call and inject faults.
+//
+// Contract for every implementation:
+// - Errors are values (core::Status codes); implementations catch their
+//   library's exceptions. A test fake may throw to simulate a process crash;
+//   the reconciler never catches exceptions, so such a throw leaves exactly
+//   the state a crash would.
+// - No secret ever appears in a returned message: implementations redact URLs
+//   (core::RedactDatabaseUrl); the reconciler also scrubs the Secret value
+//   from every text it writes, as a second line of defence.
+// - Nothing here is thread-safe unless stated; one Reconciler per thread.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/conditions.h"
+#include "core/schema_migration.h"
+#include "core/status.h"
+
+namespace schemaop::reconcile {
+
+// ------------------------------------------------------------- Kubernetes
+
+// The scale subresource of a Deployment or StatefulSet.
+struct WorkloadScale {
+  std::int32_t spec_replicas = 0;    // .spec.replicas (desired)
+  std::int32_t status_replicas = 0;  // .status.replicas (pods that still exist)
+};
+
+enum class EventType { kNormal, kWarning };
+
+class KubePort {
+ public:
+  virtual ~KubePort() = default;
+
+  // The object with metadata, spec and status. kNotFound when it is gone.
+  virtual core::Result<core::SchemaMigration> GetSchemaMigration(const std::string& ns,
+                                                                 const std::string& name) = 0;
+  // All SchemaMigrations of a namespace (for the duplicate-database check).
+  virtual core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrations(
+      const std::string& ns) = 0;
+
+  // PUT .../status with obj.metadata.resource_version and obj.status (the
+  // spec is ignored by the status subresource). Returns the new
+  // resourceVersion; kConflict when resource_version is stale (the reconciler
+  // then re-reads and retries), kNotFound when the object is gone.
+  virtual core::Result<std::string> UpdateStatus(const core::SchemaMigration& obj) = 0;
+
+  // Adds / removes `finalizer` in metadata.finalizers, guarded by
+  // obj.metadata.resource_version (kConflict when stale). Returns the new
+  // resourceVersion (RemoveFinalizer on an object being deleted may return
+  // an empty string once the object is gone).
+  virtual core::Result<std::string> AddFinalizer(const core::SchemaMigration& obj,
+                                                 const std::string& finalizer) = 0;
+  virtual core::Result<std::string> RemoveFinalizer(const core::SchemaMigration& obj,
+                                                    const std::string& finalizer) = 0;
+
+  // The decoded value of data[key] of Secret ns/name. kNotFound with a
+  // message naming the Secret (or the missing key). The value is a secret:
+  // never log it, never put it into a message.
+  virtual core::Result<std::string> GetSecretValue(const std::string& ns, const std::string& name,
+                                                   const std::string& key) = 0;
+
+  // data of ConfigMap ns/name (key -> text). kNotFound when missing.
+  virtual core::Result<std::map<std::string, std::string>> GetConfigMapData(
+      const std::string& ns, const std::string& name) = 0;
+
+  // The scale subresource of a workload; `kind` is "Deployment" or
+  // "StatefulSet". kNotFound when the workload does not exist.
+  virtual core::Result<WorkloadScale> GetScale(const std::string& ns, const std::string& kind,
+                                               const std::string& name) = 0;
+  // Sets .spec.replicas through the scale subresource.
+  [[nodiscard]] virtual core::Status SetReplicas(const std::string& ns, const std::string& kind,
+                                                 const std::string& name,
+                                                 std::int32_t replicas) = 0;
+
+  // Best effort (an Event that cannot be written is not an error of the run).
+  // `reason` is CamelCase (core::reasons), `message` one line.
+  virtual void RecordEvent(const core::SchemaMigration& obj, EventType type,
+                           const std::string& reason, const std::string& message) = 0;
+};
+
+// --------------------------------------------------------------- Database
+
+// Everything the engine needs for one database, built by the reconciler from
+// the spec, the Secret and the ConfigMap.
+struct DatabaseTarget {
+  std::string url;  // SECRET (contains the password). Never log or echo it.
+  std::string version_table = core::kDefaultVersionTable;
+  // The ConfigMap's files, (key, text) sorted by key; parse with
+  // database::ParseMigrationSources.
+  std::vector<std::pair<std::string, std::string>> migration_files;
+  // "schemaop-controller <namespace>/<name>", recorded in schemaop.run_log.
+  std::string actor;
+
+  // From the spec. The reconciler does the backup itself (BackingUp phase),
+  // so Migrate must not back up again: map to database::BackupPolicy::kNever
+  // there. `backup_when` is passed for information and for Backup().
+  core::BackupWhen backup_when = core::BackupWhen::kDowngrade;
+  bool verify_row_counts = true;  // verify.rowCounts == Preserve
+  std::vector<std::string> allow_row_loss;
+  std::vector<core::VerifyCheck> checks;
+  core::FailurePolicy failure_policy = core::FailurePolicy::kRollback;
+  std::optional<std::chrono::milliseconds> lock_timeout;       // unset: engine default
+  std::optional<std::chrono::milliseconds> statement_timeout;  // unset: engine default
+};
+
+struct InspectResult {
+  std::vector<std::string> current_versions;  // version-table rows, sorted; empty = base
+  std::vector<std::string> target_versions;   // the resolved target, sorted; empty = base
+  std::vector<core::PlanStepStatus> steps;    // empty when already at target
+  bool has_downgrade = false;
+};
+
+struct BackupResult {
+  std::string file;
+  std::uint64_t bytes = 0;
+  std::string sha256;
+};
+
+enum class MigrateOutcome {
+  kNothingToDo,  // already at target; nothing written
+  kSucceeded,    // at target, verified, committed
+  kRolledBack,   // failed; the database is back where the run started
+  kFailed,       // failed and not undone (failurePolicy Halt, or the undo failed)
+};
+
+struct MigrateResult {
+  MigrateOutcome outcome = MigrateOutcome::kNothingToDo;
+  std::vector<std::string> final_versions;  // version-table rows at the end, sorted
+  double sql_seconds = 0;                   // time spent in migration SQL
+  // Why it failed (kMigrationFailed or kVerificationFailed, message redacted);
+  // OK for kNothingToDo / kSucceeded.
+  core::Status failure;
+  // Set when an interrupted earlier run was recovered first (one line).
+  std::optional<std::string> recovered;
+};
+
+class DatabasePort {
+ public:
+  virtual ~DatabasePort() = default;
+
+  // Reads the current versions, resolves `target_revision` (Alembic syntax:
+  // id, prefix, head, heads, base, +N, -N) and plans. Read-only; takes no
+  // lock. Errors: kUnreachable, kUnknownRevision / kAmbiguousRevision /
+  // kMultipleHeads / kRangeError, kParseError / kCycleDetected /
+  // kDuplicateRevision / kUnknownParent (broken files), kChecksumMismatch,
+  // kInvalidArgument (e.g. version table name).
+  virtual core::Result<InspectResult> Inspect(const DatabaseTarget& target,
+                                              const std::string& target_revision) = 0;
+
+  // pg_dump -Fc of the database. kBackupFailed, kUnreachable.
+  virtual core::Result<BackupResult> Backup(const DatabaseTarget& target) = 0;
+
+  // Under the migration lock: recovers an interrupted run, plans from the
+  // ACTUAL current versions to `target_versions` (empty = base; absolute, so
+  // calling again after a crash is safe: when already there it returns
+  // kNothingToDo), migrates and verifies in one transaction (or committed
+  // segments), rolls back on failure per failure_policy.
+  // A non-OK Result means nothing was migrated by this call: kUnreachable and
+  // kLockHeld (retried), kChecksumMismatch, kUnknownRevision, kParseError...
+  // Once migration started the Result is OK and MigrateResult says how it ended.
+  virtual core::Result<MigrateResult> Migrate(const DatabaseTarget& target,
+                                              const std::vector<std::string>& target_versions) = 0;
+};
+
+// ------------------------------------------------------------------ Clock
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual core::Timestamp Now() = 0;
+};
+
+// ---------------------------------------------------------------- Metrics
+
+// Hooks bound to prometheus-cpp by the integration code. Label values are
+// bounded: results and outcomes are the constants below; revisions and
+// object names come from the cluster, never from a Secret.
+class MetricsSink {
+ public:
+  virtual ~MetricsSink() = default;
+  // schemaop_reconcile_total{result}: result is "success" (done, nothing
+  // pending), "requeue" (progressing), "stalled", "retry" (transient error),
+  // "error" (Kubernetes API failure).
+  virtual void CountReconcile(const std::string& result) = 0;
+  // schemaop_runs_total{outcome}: Succeeded | RolledBack | Failed.
+  virtual void CountRun(const std::string& outcome) = 0;
+  // schemaop_migration_seconds histogram (SQL time of a run).
+  virtual void ObserveMigrationSeconds(double seconds) = 0;
+  // schemaop_downtime_seconds histogram (writers at zero).
+  virtual void ObserveDowntimeSeconds(double seconds) = 0;
+  // schemaop_current_revision_info{namespace,name,revision} = 1 (the
+  // implementation drops the previous revision's series of that object).
+  virtual void SetCurrentRevision(const std::string& ns, const std::string& name,
+                                  const std::string& revision) = 0;
+};
+
+// A sink that drops everything (tools and tests that do not look at metrics).
+class NullMetricsSink final : public MetricsSink {
+ public:
+  void CountReconcile(const std::string&) override {}
+  void CountRun(const std::string&) override {}
+  void ObserveMigrationSeconds(double) override {}
+  void ObserveDowntimeSeconds(double) override {}
+  void SetCurrentRevision(const std::string&, const std::string&, const std::string&) override {}
+};
+
+}  // namespace schemaop::reconcile

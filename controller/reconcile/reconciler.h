@@ -1,0 +1,83 @@
+#pragma once
+// The SchemaMigration state machine (design §6). Pure of I/O: everything goes
+// through the ports, so the whole contract is unit-tested with fakes.
+//
+// Phases: Pending → Planning → ScalingDown → Draining → BackingUp → Migrating
+// → (RollingBack) → ScalingUp → Succeeded | Failed. Verification runs inside
+// the engine's migration transaction (design §4), so its result is recorded
+// by the Verified condition as Migrating ends; phase Verifying is never
+// written by this reconciler (it is resumed like Migrating if found).
+//
+// Every transition is written to status BEFORE its side effect, so a new
+// Reconciler that only sees the object's status and a fresh database read
+// resumes any interrupted run: workloads always return to the replicas
+// recorded in status.workloads (recorded once per run, before the first
+// scale-down), and a run interrupted in Migrating calls Migrate again (the
+// engine recovers and plans from the actual database state).
+//
+// failurePolicy Halt: the engine leaves the database where the failure
+// happened (each segment is transactional, so it is at a consistent
+// revision); the workloads are restored all the same (the runbook restarts
+// them after any rollback) and the object is Stalled for a human.
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "core/status.h"
+#include "reconcile/ports.h"
+
+namespace schemaop::reconcile {
+
+struct ReconcilerOptions {
+  // How often Draining re-checks that the workloads' pods are gone.
+  std::chrono::milliseconds drain_poll{std::chrono::seconds(1)};
+  // Transient failures (database unreachable, lock held, API errors) are
+  // retried with exponential backoff between these bounds.
+  std::chrono::milliseconds initial_backoff{std::chrono::seconds(1)};
+  std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
+  // Stalled objects whose cause may be fixed outside the spec (a Secret or
+  // ConfigMap created later) are re-checked this often; such a re-check
+  // writes nothing when nothing changed.
+  std::chrono::milliseconds stalled_recheck{std::chrono::minutes(1)};
+  // Status-write conflicts are retried (re-read, recompute) this many times
+  // within one Reconcile call before it gives up and requeues.
+  int max_conflict_retries = 5;
+  std::string actor_prefix = "schemaop-controller";
+};
+
+struct ReconcileResult {
+  // Reconcile this object again after this delay (0 = as soon as possible).
+  // Unset: nothing pending; the next watch event or resync triggers it.
+  std::optional<std::chrono::milliseconds> requeue_after;
+  // Why the reconcile could not make progress (for the log); OK otherwise.
+  // Never contains a secret.
+  core::Status error;
+};
+
+class Reconciler {
+ public:
+  // The ports must outlive the Reconciler.
+  Reconciler(KubePort& kube, DatabasePort& db, Clock& clock, MetricsSink& metrics,
+             ReconcilerOptions options = {});
+
+  // One reconcile of SchemaMigration ns/name: fetch, handle deletion, then
+  // advance the run as far as it can without waiting. Requeue is a result,
+  // not an error. Exceptions thrown by a port propagate unchanged.
+  ReconcileResult Reconcile(const std::string& ns, const std::string& name);
+
+ private:
+  class Pass;  // one attempt with one snapshot of the object
+
+  std::chrono::milliseconds NextBackoff(const std::string& key);
+
+  KubePort& kube_;
+  DatabasePort& db_;
+  Clock& clock_;
+  MetricsSink& metrics_;
+  ReconcilerOptions options_;
+  // Consecutive transient failures per "ns/name" (reset on progress).
+  std::map<std::string, int> failures_;
+};
+
+}  // namespace schemaop::reconcile
