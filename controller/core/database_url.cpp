@@ -73,16 +73,22 @@ std::optional<std::size_t> AuthorityStart(std::string_view url) {
 }
 
 // The '@' ending the user info, or npos. A sloppy URL may carry an
-// unencoded '@', '/' or '?' in the password, so take the last '@' before the
-// query that starts after the first '@': over-redacting is the safe error.
+// unencoded '@', '/' or '?' in the password, so take the last '@' that is
+// not inside the query (after a '?' and a '='): over-redacting is the safe
+// error.
 std::size_t UserInfoEnd(std::string_view url, std::size_t start) {
-  const std::size_t first_at = url.find('@', start);
-  if (first_at == std::string_view::npos) {
-    return std::string_view::npos;
+  std::size_t at = std::string_view::npos;
+  bool seen_question = false;
+  for (std::size_t i = start; i < url.size(); ++i) {
+    if (url[i] == '?') {
+      seen_question = true;
+    } else if (url[i] == '=' && seen_question) {
+      break;
+    } else if (url[i] == '@') {
+      at = i;
+    }
   }
-  const std::size_t query = url.find('?', first_at);
-  const std::size_t limit = query == std::string_view::npos ? url.size() : query;
-  return url.rfind('@', limit - 1);
+  return at;
 }
 
 struct Span {

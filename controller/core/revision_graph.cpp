@@ -10,6 +10,7 @@ namespace schemaop::core {
 namespace {
 
 constexpr std::size_t kMaxListedRevisions = 10;
+constexpr std::size_t kMaxTypoDistance = 2;
 
 std::string Join(const std::vector<std::string>& items, const char* separator = ", ") {
   std::string out;
@@ -260,8 +261,15 @@ Result<std::string> RevisionGraph::ResolveId(std::string_view id_or_prefix) cons
   } else {
     what = "close matches";
     for (const auto& entry : nodes_) {
-      const bool similar = EditDistance(entry.first.substr(0, id_or_prefix.size() + 2),
-                                        id_or_prefix) <= 2;
+      // Compare with the id cut near the typed length, so a typo in a
+      // prefix still finds the revision it was meant to be a prefix of.
+      bool similar = false;
+      const std::size_t typed = id_or_prefix.size();
+      for (std::size_t length = typed > 2 ? typed - 2 : 1; length <= typed + 2; ++length) {
+        similar = similar ||
+                  EditDistance(std::string_view(entry.first).substr(0, length), id_or_prefix) <=
+                      kMaxTypoDistance;
+      }
       if (similar && listed.size() < kMaxListedRevisions) {
         listed.push_back(entry.first);
       }

@@ -1,0 +1,233 @@
+#include "core/conditions.h"
+
+#include <cstdio>
+#include <tuple>
+
+namespace schemaop::core {
+namespace {
+
+// Howard Hinnant's days_from_civil / civil_from_days: proleptic Gregorian,
+// exact for every date we can meet, no locale or time zone involved.
+std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void CivilFromDays(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+}
+
+std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) {
+    --q;
+  }
+  return q;
+}
+
+bool ReadDigits(std::string_view text, std::size_t pos, std::size_t count, int& out) {
+  if (pos + count > text.size()) {
+    return false;
+  }
+  out = 0;
+  for (std::size_t i = pos; i < pos + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') {
+      return false;
+    }
+    out = out * 10 + (text[i] - '0');
+  }
+  return true;
+}
+
+}  // namespace
+
+Timestamp Timestamp::TruncatedToSeconds() const {
+  return Timestamp{FloorDiv(unix_millis, 1000) * 1000};
+}
+
+std::string FormatRfc3339(Timestamp time) {
+  const std::int64_t seconds = FloorDiv(time.unix_millis, 1000);
+  const int millis = static_cast<int>(time.unix_millis - seconds * 1000);
+  const std::int64_t days = FloorDiv(seconds, 86400);
+  const std::int64_t second_of_day = seconds - days * 86400;
+  std::int64_t year = 0;
+  unsigned month = 0;
+  unsigned day = 0;
+  CivilFromDays(days, year, month, day);
+  char buffer[64];
+  const int hour = static_cast<int>(second_of_day / 3600);
+  const int minute = static_cast<int>(second_of_day % 3600 / 60);
+  const int sec = static_cast<int>(second_of_day % 60);
+  if (millis == 0) {
+    std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02d:%02d:%02dZ",
+                  static_cast<long long>(year), month, day, hour, minute, sec);
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                  static_cast<long long>(year), month, day, hour, minute, sec, millis);
+  }
+  return buffer;
+}
+
+std::optional<Timestamp> ParseRfc3339(std::string_view text) {
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (text.size() < 20 || !ReadDigits(text, 0, 4, year) || text[4] != '-' ||
+      !ReadDigits(text, 5, 2, month) || text[7] != '-' || !ReadDigits(text, 8, 2, day) ||
+      (text[10] != 'T' && text[10] != 't') || !ReadDigits(text, 11, 2, hour) || text[13] != ':' ||
+      !ReadDigits(text, 14, 2, minute) || text[16] != ':' || !ReadDigits(text, 17, 2, second)) {
+    return std::nullopt;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  std::size_t pos = 19;
+  int millis = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    int scale = 100;
+    const std::size_t start = pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      millis += (text[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+    }
+    if (pos == start) {
+      return std::nullopt;
+    }
+  }
+  std::int64_t offset_seconds = 0;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    int oh = 0, om = 0;
+    if (!ReadDigits(text, pos + 1, 2, oh) || pos + 3 >= text.size() || text[pos + 3] != ':' ||
+        !ReadDigits(text, pos + 4, 2, om)) {
+      return std::nullopt;
+    }
+    offset_seconds = (oh * 3600 + om * 60) * (text[pos] == '+' ? 1 : -1);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != text.size()) {
+    return std::nullopt;
+  }
+  const std::int64_t days =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const std::int64_t seconds =
+      days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
+  return Timestamp{seconds * 1000 + millis};
+}
+
+const char* ConditionStatusName(ConditionStatus status) {
+  switch (status) {
+    case ConditionStatus::kTrue:
+      return "True";
+    case ConditionStatus::kFalse:
+      return "False";
+    case ConditionStatus::kUnknown:
+      break;
+  }
+  return "Unknown";
+}
+
+std::optional<ConditionStatus> ParseConditionStatus(std::string_view text) {
+  if (text == "True") {
+    return ConditionStatus::kTrue;
+  }
+  if (text == "False") {
+    return ConditionStatus::kFalse;
+  }
+  if (text == "Unknown") {
+    return ConditionStatus::kUnknown;
+  }
+  return std::nullopt;
+}
+
+bool Condition::operator==(const Condition& o) const {
+  return std::tie(type, status, observed_generation, last_transition_time.unix_millis, reason,
+                  message) == std::tie(o.type, o.status, o.observed_generation,
+                                       o.last_transition_time.unix_millis, o.reason, o.message);
+}
+
+bool SetCondition(std::vector<Condition>& conditions, Condition cond, Timestamp now) {
+  for (Condition& existing : conditions) {
+    if (existing.type != cond.type) {
+      continue;
+    }
+    if (existing.status != cond.status) {
+      cond.last_transition_time = now.TruncatedToSeconds();
+    } else {
+      cond.last_transition_time = existing.last_transition_time;
+    }
+    if (existing == cond) {
+      return false;
+    }
+    existing = std::move(cond);
+    return true;
+  }
+  cond.last_transition_time = now.TruncatedToSeconds();
+  conditions.push_back(std::move(cond));
+  return true;
+}
+
+const Condition* FindCondition(const std::vector<Condition>& conditions, std::string_view type) {
+  for (const Condition& c : conditions) {
+    if (c.type == type) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+bool IsConditionTrue(const std::vector<Condition>& conditions, std::string_view type) {
+  const Condition* c = FindCondition(conditions, type);
+  return c != nullptr && c->status == ConditionStatus::kTrue;
+}
+
+const char* ReasonForCode(Code code, const char* fallback) {
+  switch (code) {
+    case Code::kUnknownRevision:
+    case Code::kAmbiguousRevision:
+    case Code::kMultipleHeads:
+    case Code::kRangeError:
+      return reasons::kUnknownRevision;
+    case Code::kParseError:
+    case Code::kDuplicateRevision:
+    case Code::kUnknownParent:
+    case Code::kCycleDetected:
+    case Code::kMultipleBases:
+      return reasons::kInvalidMigrations;
+    case Code::kInvalidArgument:
+      return reasons::kInvalidSpec;
+    case Code::kUnreachable:
+      return reasons::kDatabaseUnreachable;
+    case Code::kLockHeld:
+      return reasons::kLockHeld;
+    case Code::kChecksumMismatch:
+      return reasons::kChecksumMismatch;
+    case Code::kMigrationFailed:
+      return reasons::kMigrationFailed;
+    case Code::kVerificationFailed:
+      return reasons::kVerificationFailed;
+    case Code::kBackupFailed:
+      return reasons::kBackupFailed;
+    default:
+      break;
+  }
+  return fallback;
+}
+
+}  // namespace schemaop::core
