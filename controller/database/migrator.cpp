@@ -1,0 +1,1679 @@
+#include "database/migrator.h"
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <openssl/evp.h>
+
+#include "core/database_url.h"
+#include "core/sql_splitter.h"
+#include "database/pg_session.h"
+#include "database/process.h"
+
+namespace schemaop::database {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using core::Code;
+using core::Status;
+
+constexpr const char* kSchema = "schemaop";
+
+// A fixed advisory-lock key shared by every schemaop process: FNV-1a of
+// "schemaop". Advisory locks are per database, so one key serializes runs on
+// one database without affecting others.
+constexpr std::int64_t LockKey() {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (char c : std::string_view("schemaop")) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ULL;
+  }
+  return static_cast<std::int64_t>(hash);
+}
+
+std::string Join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) {
+      out += separator;
+    }
+    out += item;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitComma(const std::string& text) {
+  std::vector<std::string> out;
+  std::string current;
+  for (char c : text) {
+    if (c == ',') {
+      if (!current.empty()) {
+        out.push_back(current);
+      }
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  if (!current.empty()) {
+    out.push_back(current);
+  }
+  return out;
+}
+
+std::string VersionsText(const std::vector<std::string>& versions) {
+  return versions.empty() ? "base" : Join(versions, ", ");
+}
+
+const char* DirectionWord(core::Direction direction) {
+  return direction == core::Direction::kUp ? "upgrade" : "downgrade";
+}
+
+core::Direction Invert(core::Direction direction) {
+  return direction == core::Direction::kUp ? core::Direction::kDown : core::Direction::kUp;
+}
+
+std::string PlanDirection(const core::Plan& plan) {
+  if (plan.HasUpgrade() && plan.HasDowngrade()) {
+    return "mixed";
+  }
+  return plan.HasDowngrade() ? "downgrade" : "upgrade";
+}
+
+json StepsToJson(const std::vector<core::PlanStep>& steps) {
+  json out = json::array();
+  for (const auto& step : steps) {
+    out.push_back({{"revision", step.revision},
+                   {"direction", step.direction == core::Direction::kUp ? "up" : "down"},
+                   {"versions_after", step.versions_after}});
+  }
+  return out;
+}
+
+std::vector<core::PlanStep> StepsFromJson(const json& steps) {
+  std::vector<core::PlanStep> out;
+  for (const auto& item : steps) {
+    core::PlanStep step;
+    step.revision = item.at("revision").get<std::string>();
+    step.direction =
+        item.at("direction").get<std::string>() == "up" ? core::Direction::kUp : core::Direction::kDown;
+    step.versions_after = item.at("versions_after").get<std::vector<std::string>>();
+    out.push_back(std::move(step));
+  }
+  return out;
+}
+
+// Where execution stands: the next unit to run. Every committed transaction
+// stores the cursor it leaves behind, so a crash resumes exactly there.
+struct Cursor {
+  int step = 0;
+  int section = 0;
+  int statement = 0;
+  bool AtStart() const { return step == 0 && section == 0 && statement == 0; }
+};
+
+std::string UtcTimestampForFile() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y%m%dT%H%M%S", &tm);
+  char full[48];
+  std::snprintf(full, sizeof full, "%s%03lldZ", buffer, static_cast<long long>(millis));
+  return full;
+}
+
+std::string UtcTimestampRfc3339() {
+  std::time_t seconds = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+core::Result<std::string> Sha256OfFile(const std::string& path, std::uintmax_t* bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status(Code::kBackupFailed, "cannot read " + path);
+  }
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  char buffer[1 << 16];
+  *bytes = 0;
+  while (in) {
+    in.read(buffer, sizeof buffer);
+    std::streamsize n = in.gcount();
+    if (n > 0) {
+      EVP_DigestUpdate(ctx, buffer, static_cast<std::size_t>(n));
+      *bytes += static_cast<std::uintmax_t>(n);
+    }
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx, digest, &length);
+  EVP_MD_CTX_free(ctx);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+bool IsValidTableName(const std::string& name) {
+  static const std::regex kPattern("^[a-z_][a-z0-9_]{0,62}$");
+  return std::regex_match(name, kPattern);
+}
+
+// The index name of `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS name`,
+// or empty when `sql` is not such a statement.
+std::string ConcurrentIndexName(const std::string& sql) {
+  static const std::regex kPattern(
+      R"re(^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+("([^"]+)"|([A-Za-z_][A-Za-z0-9_$]*)))re",
+      std::regex::icase);
+  std::smatch match;
+  if (!std::regex_search(sql, match, kPattern)) {
+    return {};
+  }
+  if (match[3].matched) {
+    return match[3].str();
+  }
+  std::string name = match[4].str();
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return name;
+}
+
+struct ArchiveRow {
+  std::vector<std::string> down_revisions;
+  std::string file_name;
+  std::string text;
+  std::string sha256;
+  std::string applied_at;
+};
+
+}  // namespace
+
+const char* RunOutcomeName(RunOutcome outcome) {
+  switch (outcome) {
+    case RunOutcome::kNothingToDo:
+      return "nothing-to-do";
+    case RunOutcome::kSucceeded:
+      return "succeeded";
+    case RunOutcome::kRolledBack:
+      return "rolled-back";
+    case RunOutcome::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+struct Migrator::Impl {
+  internal::ConnInfo info;
+  MigratorOptions options;
+  std::unique_ptr<internal::Session> session;
+  std::unique_ptr<internal::Session> lock_session;
+  std::vector<core::MigrationFile> files;
+  core::RevisionGraph graph;
+  std::map<std::string, core::MigrationFile> archived_files;  // parsed archive copies
+  std::chrono::nanoseconds sql_time{0};
+
+  // Everything one execution pass needs and leaves behind.
+  struct ExecContext {
+    std::int64_t run_id = 0;
+    std::string phase;  // "forward" or "undo"
+    json progress_extra = json::object();
+    std::vector<core::PlanStep> steps;
+    bool verify = false;
+    std::map<std::string, std::int64_t> counts_before;
+    std::set<std::string> row_loss_allowed;
+    std::string final_outcome = "succeeded";
+    std::string final_error;
+    Cursor committed;  // the last cursor that was committed
+    bool any_commit = false;
+  };
+
+  // ---- small helpers --------------------------------------------------
+
+  void Emit(const std::string& phase, const std::string& message, int step_index = -1,
+            const std::string& revision = {}, core::Direction direction = core::Direction::kUp,
+            int section_index = -1, int statement_index = -1) const {
+    if (!options.on_progress) {
+      return;
+    }
+    ProgressEvent event;
+    event.phase = phase;
+    event.message = core::ScrubSecret(message, info.password);
+    event.step_index = step_index;
+    event.revision = revision;
+    event.direction = direction;
+    event.section_index = section_index;
+    event.statement_index = statement_index;
+    options.on_progress(event);
+  }
+
+  Status FromException(const std::exception& error, const std::string& context,
+                       Code code = Code::kMigrationFailed) const {
+    return internal::StatusFromException(error, context, info.password, code);
+  }
+
+  std::string VersionTable() const { return options.version_table; }
+
+  const core::MigrationFile* GivenFile(const std::string& revision) const {
+    for (const auto& file : files) {
+      if (file.revision == revision) {
+        return &file;
+      }
+    }
+    return nullptr;
+  }
+
+  static bool TableExists(pqxx::transaction_base& tx, const std::string& name) {
+    return !tx.exec_params1("SELECT to_regclass($1) IS NULL", name)[0].as<bool>();
+  }
+
+  // ---- schema and reads ----------------------------------------------
+
+  Status EnsureSchema() {
+    try {
+      pqxx::work tx(session->conn());
+      tx.exec(std::string("CREATE SCHEMA IF NOT EXISTS ") + kSchema);
+      tx.exec(std::string("CREATE TABLE IF NOT EXISTS ") + kSchema +
+              ".revision_archive ("
+              "revision varchar(32) PRIMARY KEY, "
+              "down_revisions text[] NOT NULL, "
+              "file_name text NOT NULL, "
+              "file_text text NOT NULL, "
+              "sha256 char(64) NOT NULL, "
+              "applied_at timestamptz NOT NULL DEFAULT now())");
+      tx.exec(std::string("CREATE TABLE IF NOT EXISTS ") + kSchema +
+              ".run_log ("
+              "id bigserial PRIMARY KEY, "
+              "from_versions text[] NOT NULL, "
+              "to_versions text[] NOT NULL, "
+              "direction text NOT NULL, "
+              "actor text NOT NULL, "
+              "started_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
+              "finished_at timestamptz, "
+              "outcome text NOT NULL CHECK (outcome IN "
+              "('running', 'succeeded', 'failed', 'rolled_back')), "
+              "error text, "
+              "plan jsonb NOT NULL DEFAULT '{}', "
+              "progress jsonb NOT NULL DEFAULT '{}')");
+      tx.commit();
+    } catch (const std::exception& error) {
+      return FromException(error, "cannot create the schemaop schema (the role needs CREATE on the database)",
+                           Code::kMigrationFailed);
+    }
+    return Status::Ok();
+  }
+
+  core::Result<std::vector<std::string>> ReadVersions() {
+    try {
+      pqxx::read_transaction tx(session->conn());
+      return ReadVersionsIn(tx);
+    } catch (const std::exception& error) {
+      return FromException(error, "cannot read " + VersionTable(), Code::kInternal);
+    }
+  }
+
+  std::vector<std::string> ReadVersionsIn(pqxx::transaction_base& tx) {
+    std::vector<std::string> versions;
+    if (!TableExists(tx, VersionTable())) {
+      return versions;
+    }
+    for (const auto& row : tx.exec("SELECT version_num FROM " + VersionTable() + " ORDER BY 1")) {
+      versions.push_back(row[0].as<std::string>());
+    }
+    return versions;
+  }
+
+  core::Result<std::map<std::string, ArchiveRow>> ReadArchive() {
+    std::map<std::string, ArchiveRow> archive;
+    try {
+      pqxx::read_transaction tx(session->conn());
+      if (!TableExists(tx, std::string(kSchema) + ".revision_archive")) {
+        return archive;
+      }
+      for (const auto& row : tx.exec(
+               std::string("SELECT revision, array_to_string(down_revisions, ','), file_name, "
+                           "file_text, sha256, to_char(applied_at AT TIME ZONE 'UTC', "
+                           "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ") +
+               kSchema + ".revision_archive")) {
+        ArchiveRow entry;
+        entry.down_revisions = SplitComma(row[1].as<std::string>());
+        entry.file_name = row[2].as<std::string>();
+        entry.text = row[3].as<std::string>();
+        entry.sha256 = row[4].as<std::string>();
+        entry.applied_at = row[5].as<std::string>();
+        archive.emplace(row[0].as<std::string>(), std::move(entry));
+      }
+    } catch (const std::exception& error) {
+      return FromException(error, "cannot read schemaop.revision_archive", Code::kInternal);
+    }
+    return archive;
+  }
+
+  // The files' graph plus every archived revision whose file is no longer
+  // shipped (added while all its parents are known), so a database at a
+  // newer revision can still be planned down from the archive.
+  core::Result<core::RevisionGraph> MergedGraph(const std::map<std::string, ArchiveRow>& archive) {
+    std::vector<core::MigrationFile> all = files;
+    std::set<std::string> known;
+    for (const auto& file : files) {
+      known.insert(file.revision);
+    }
+    bool added = true;
+    while (added) {
+      added = false;
+      for (const auto& [revision, row] : archive) {
+        if (known.count(revision) != 0) {
+          continue;
+        }
+        bool parents_known = std::all_of(row.down_revisions.begin(), row.down_revisions.end(),
+                                         [&](const std::string& p) { return known.count(p) != 0; });
+        if (!parents_known) {
+          continue;
+        }
+        core::MigrationFile stub;
+        stub.revision = revision;
+        stub.down_revisions = row.down_revisions;
+        stub.source_name = row.file_name + " (archived)";
+        all.push_back(std::move(stub));
+        known.insert(revision);
+        added = true;
+      }
+    }
+    return core::BuildGraph(all);
+  }
+
+  // The file to run for `revision`: the shipped file, else the archived copy.
+  core::Result<const core::MigrationFile*> FileFor(const std::string& revision,
+                                                   const std::map<std::string, ArchiveRow>& archive) {
+    if (const auto* given = GivenFile(revision)) {
+      return given;
+    }
+    auto cached = archived_files.find(revision);
+    if (cached != archived_files.end()) {
+      return &cached->second;
+    }
+    auto row = archive.find(revision);
+    if (row == archive.end()) {
+      return Status(Code::kNotFound, "revision '" + revision +
+                                         "' has no migration file and no archived copy in "
+                                         "schemaop.revision_archive; add its file to --migrations");
+    }
+    auto parsed = core::ParseMigrationFile(row->second.text, row->second.file_name + " (archived)");
+    if (!parsed.ok()) {
+      return parsed.status();
+    }
+    auto [it, inserted] = archived_files.emplace(revision, std::move(parsed).value());
+    return &it->second;
+  }
+
+  // Applied revisions: the version rows and all their ancestors.
+  static std::set<std::string> AppliedRevisions(const core::RevisionGraph& merged,
+                                                const std::vector<std::string>& current) {
+    std::set<std::string> applied;
+    for (const auto& version : current) {
+      if (!merged.Contains(version)) {
+        continue;
+      }
+      applied.insert(version);
+      auto ancestors = merged.Ancestors(version);
+      applied.insert(ancestors.begin(), ancestors.end());
+    }
+    return applied;
+  }
+
+  std::vector<std::string> ChecksumProblems(const core::RevisionGraph& merged,
+                                            const std::vector<std::string>& current,
+                                            const std::map<std::string, ArchiveRow>& archive) {
+    std::vector<std::string> problems;
+    auto applied = AppliedRevisions(merged, current);
+    for (const auto& file : files) {
+      auto row = archive.find(file.revision);
+      if (row == archive.end() || applied.count(file.revision) == 0) {
+        continue;
+      }
+      std::string sha = Sha256Hex(file.text);
+      if (sha != row->second.sha256) {
+        problems.push_back("migration file " + file.source_name + " (revision " + file.revision +
+                           ") differs from the copy applied at " + row->second.applied_at +
+                           " (archived sha256 " + row->second.sha256.substr(0, 12) +
+                           "..., file sha256 " + sha.substr(0, 12) + "...)");
+      }
+    }
+    return problems;
+  }
+
+  core::Result<core::Plan> MakePlan(std::string_view target, core::PlanMode mode,
+                                    const core::RevisionGraph& merged,
+                                    const std::vector<std::string>& current) {
+    for (const auto& version : current) {
+      if (!merged.Contains(version)) {
+        return Status(Code::kUnknownRevision,
+                      "the database is at revision '" + version +
+                          "', which neither the migration files nor schemaop.revision_archive "
+                          "know; pass the --migrations directory that contains it (or `stamp` "
+                          "the database if it was changed by hand)");
+      }
+    }
+    std::string resolved_target(target);
+    // `head`/`heads` mean the shipped files' heads, not archived revisions
+    // that the files no longer contain (an image rolled back first).
+    if ((target == "head" || target == "heads") && merged.size() != graph.size()) {
+      auto heads = graph.Heads();
+      if (heads.empty()) {
+        return Status(Code::kNotFound, "no migration files: nothing to resolve '" +
+                                           std::string(target) + "' against");
+      }
+      if (heads.size() == 1) {
+        resolved_target = heads.front();
+      } else if (target == "head") {
+        return Status(Code::kMultipleHeads, "the migration files have several heads (" +
+                                                Join(heads, ", ") +
+                                                "); target one of them or `heads`");
+      }
+    }
+    return core::PlanMigration(merged, current, resolved_target, mode);
+  }
+
+  // ---- locking ---------------------------------------------------------
+
+  std::string DescribeLockHolder() {
+    std::string description;
+    try {
+      pqxx::read_transaction tx(session->conn());
+      auto key = static_cast<std::uint64_t>(LockKey());
+      auto rows = tx.exec_params(
+          "SELECT a.pid, coalesce(a.application_name, ''), "
+          "coalesce(host(a.client_addr), 'local socket'), coalesce(a.usename::text, ''), "
+          "coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', "
+          "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') "
+          "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+          "WHERE l.locktype = 'advisory' AND l.granted "
+          "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+          "AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1",
+          static_cast<std::int64_t>(key >> 32), static_cast<std::int64_t>(key & 0xffffffffULL));
+      for (const auto& row : rows) {
+        description += "pid " + row[0].as<std::string>() + " (application_name '" +
+                       row[1].as<std::string>() + "', user '" + row[3].as<std::string>() +
+                       "', client " + row[2].as<std::string>() + ", connected since " +
+                       row[4].as<std::string>() + ")";
+      }
+      if (TableExists(tx, std::string(kSchema) + ".run_log")) {
+        auto running = tx.exec(
+            std::string("SELECT id, actor, to_char(started_at AT TIME ZONE 'UTC', "
+                        "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), direction FROM ") +
+            kSchema + ".run_log WHERE outcome = 'running' ORDER BY id DESC LIMIT 1");
+        for (const auto& row : running) {
+          description += "; run " + row[0].as<std::string>() + " (" + row[3].as<std::string>() +
+                         ") by " + row[1].as<std::string>() + " started " +
+                         row[2].as<std::string>();
+        }
+      }
+    } catch (const std::exception&) {
+      // The holder is a courtesy in the message; the lock result stands.
+    }
+    return description.empty() ? "an unknown session" : description;
+  }
+
+  Status AcquireLock() {
+    if (lock_session) {
+      return Status::Ok();
+    }
+    internal::SessionSettings settings{options.lock_timeout, options.statement_timeout};
+    auto opened = internal::Session::Open(info, settings);
+    if (!opened.ok()) {
+      return opened.status();
+    }
+    auto candidate = std::move(opened).value();
+    auto deadline = Clock::now() + options.lock_wait;
+    bool announced = false;
+    try {
+      for (;;) {
+        bool got = false;
+        {
+          pqxx::nontransaction tx(candidate->conn());
+          got = tx.exec_params1("SELECT pg_try_advisory_lock($1)", LockKey())[0].as<bool>();
+        }
+        if (got) {
+          lock_session = std::move(candidate);
+          Emit("locked", "acquired the migration lock on " + info.redacted);
+          return Status::Ok();
+        }
+        auto now = Clock::now();
+        if (now >= deadline) {
+          return Status(Code::kLockHeld,
+                        "another schemaop run holds the migration lock on " + info.redacted +
+                            ": " + DescribeLockHolder() + "; waited " +
+                            std::to_string(options.lock_wait.count()) +
+                            " ms. Wait for that run to finish, or raise --lock-wait",
+                        "lock");
+        }
+        if (!announced) {
+          Emit("waiting-for-lock", "waiting for the migration lock held by " + DescribeLockHolder());
+          announced = true;
+        }
+        auto pause = std::min<Clock::duration>(std::chrono::milliseconds(100), deadline - now);
+        std::this_thread::sleep_for(pause);
+      }
+    } catch (const std::exception& error) {
+      return FromException(error, "cannot take the migration lock", Code::kUnreachable);
+    }
+  }
+
+  void ReleaseLock() {
+    if (!lock_session) {
+      return;
+    }
+    try {
+      pqxx::nontransaction tx(lock_session->conn());
+      tx.exec_params("SELECT pg_advisory_unlock($1)", LockKey());
+    } catch (const std::exception&) {
+      // Closing the session below releases a session lock anyway.
+    }
+    lock_session.reset();
+    Emit("unlocked", "released the migration lock");
+  }
+
+  struct LockGuard {
+    Impl* impl;
+    bool release;
+    ~LockGuard() {
+      if (release) {
+        impl->ReleaseLock();
+      }
+    }
+  };
+
+  // ---- backup ----------------------------------------------------------
+
+  std::string Tool(const std::string& name) const {
+    if (options.pg_bin_dir.empty()) {
+      return name;
+    }
+    return (std::filesystem::path(options.pg_bin_dir) / name).string();
+  }
+
+  std::map<std::string, std::string> ChildEnvironment() const {
+    std::map<std::string, std::string> env;
+    if (!info.password.empty()) {
+      env["PGPASSWORD"] = info.password;
+    }
+    return env;
+  }
+
+  core::Result<BackupInfo> DoBackup(const std::string& label) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(options.backup_dir, ec);
+    if (ec) {
+      return Status(Code::kBackupFailed, "cannot create backup directory '" + options.backup_dir +
+                                             "': " + ec.message() + " (check --backup-dir)");
+    }
+    std::string base = (info.dbname.empty() ? "db" : info.dbname) + "-" + UtcTimestampForFile() +
+                       (label.empty() ? "" : "-" + label);
+    fs::path path = fs::path(options.backup_dir) / (base + ".dump");
+    for (int n = 2; fs::exists(path); ++n) {
+      path = fs::path(options.backup_dir) / (base + "-" + std::to_string(n) + ".dump");
+    }
+    Emit("backing-up", "pg_dump -Fc to " + path.string());
+    auto result = internal::RunProcess(
+        Tool("pg_dump"),
+        {"-Fc", "--no-password", "-f", path.string(), "--dbname=" + info.conninfo_without_password},
+        ChildEnvironment());
+    if (!result.started || result.exit_code != 0) {
+      fs::remove(path, ec);
+      std::string output = core::ScrubSecret(result.output, info.password);
+      return Status(Code::kBackupFailed,
+                    "pg_dump failed (exit " + std::to_string(result.exit_code) + "): " + output +
+                        " (check that pg_dump " + (options.pg_bin_dir.empty() ? "is on PATH" : "is in " + options.pg_bin_dir) +
+                        ", matches the server version, and that --backup-dir is writable); nothing was migrated");
+    }
+    BackupInfo backup;
+    backup.path = fs::absolute(path).string();
+    auto sha = Sha256OfFile(backup.path, &backup.bytes);
+    if (!sha.ok()) {
+      return sha.status();
+    }
+    backup.sha256 = *sha;
+    backup.created_at = UtcTimestampRfc3339();
+    Emit("backed-up", "backup " + backup.path + " (" + std::to_string(backup.bytes) +
+                          " bytes, sha256 " + backup.sha256 + ")");
+    return backup;
+  }
+
+  // ---- verification ----------------------------------------------------
+
+  static core::Result<std::map<std::string, std::int64_t>> CountRows(pqxx::transaction_base& tx,
+                                                                     const std::string& version_table) {
+    std::map<std::string, std::int64_t> counts;
+    auto tables = tx.exec_params(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'schemaop') "
+        "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
+        "AND NOT (c.relname = $1 AND n.nspname = current_schema()) ORDER BY 1, 2",
+        version_table);
+    if (tables.empty()) {
+      return counts;
+    }
+    std::string query;
+    for (const auto& row : tables) {
+      std::string schema = row[0].as<std::string>();
+      std::string table = row[1].as<std::string>();
+      if (!query.empty()) {
+        query += " UNION ALL ";
+      }
+      query += "SELECT " + tx.quote(schema + "." + table) + ", count(*) FROM " +
+               tx.quote_name(schema) + "." + tx.quote_name(table);
+    }
+    for (const auto& row : tx.exec(query)) {
+      counts[row[0].as<std::string>()] = row[1].as<std::int64_t>();
+    }
+    return counts;
+  }
+
+  static bool RowLossAllowed(const std::set<std::string>& allowed, const std::string& qualified) {
+    if (allowed.count(qualified) != 0) {
+      return true;
+    }
+    auto dot = qualified.find('.');
+    return dot != std::string::npos && allowed.count(qualified.substr(dot + 1)) != 0;
+  }
+
+  Status VerifyInTransaction(pqxx::work& tx, const ExecContext& ctx) {
+    Emit("verifying", "verifying row counts and " + std::to_string(options.checks.size()) +
+                          " check(s)");
+    try {
+      if (ctx.verify && options.verify_row_counts) {
+        auto after = CountRows(tx, VersionTable());
+        if (!after.ok()) {
+          return after.status();
+        }
+        for (const auto& [table, before] : ctx.counts_before) {
+          auto it = after->find(table);
+          if (it == after->end() || it->second >= before) {
+            continue;
+          }
+          if (RowLossAllowed(ctx.row_loss_allowed, table)) {
+            continue;
+          }
+          return Status(Code::kVerificationFailed,
+                        "row-count check failed: table " + table + " had " +
+                            std::to_string(before) + " rows before the run and " +
+                            std::to_string(it->second) +
+                            " after; the migration was rolled back. If the loss is intended, "
+                            "list the table in the revision's down_row_loss header or pass "
+                            "--allow-row-loss " + table);
+        }
+      }
+    } catch (const std::exception& error) {
+      return FromException(error, "row-count verification failed", Code::kVerificationFailed);
+    }
+    for (const auto& check : options.checks) {
+      try {
+        auto result = tx.exec(check.sql);
+        if (result.size() != 1 || result.columns() != 1) {
+          return Status(Code::kVerificationFailed,
+                        "check '" + check.name + "' must return exactly one boolean (one row, one "
+                        "column) but returned " + std::to_string(result.size()) + " row(s)");
+        }
+        if (result[0][0].is_null() || !result[0][0].as<bool>()) {
+          return Status(Code::kVerificationFailed,
+                        "check '" + check.name + "' returned " +
+                            (result[0][0].is_null() ? "NULL" : "false") +
+                            " after the migration; the migration was rolled back");
+        }
+      } catch (const std::exception& error) {
+        return FromException(error, "check '" + check.name + "' failed with an error",
+                             Code::kVerificationFailed);
+      }
+    }
+    return Status::Ok();
+  }
+
+  // ---- execution -------------------------------------------------------
+
+  void WriteVersions(pqxx::transaction_base& tx, const std::vector<std::string>& versions) {
+    // Exactly Alembic's DDL, so Alembic and schemaop can take turns.
+    tx.exec("CREATE TABLE IF NOT EXISTS " + VersionTable() +
+            " (version_num VARCHAR(32) NOT NULL, CONSTRAINT " + VersionTable() +
+            "_pkc PRIMARY KEY (version_num))");
+    tx.exec("DELETE FROM " + VersionTable());
+    for (const auto& version : versions) {
+      tx.exec_params("INSERT INTO " + VersionTable() + " (version_num) VALUES ($1)", version);
+    }
+  }
+
+  static void ArchiveFile(pqxx::transaction_base& tx, const core::MigrationFile& file,
+                          bool overwrite) {
+    tx.exec_params(std::string("INSERT INTO ") + kSchema +
+                       ".revision_archive (revision, down_revisions, file_name, file_text, sha256, "
+                       "applied_at) VALUES ($1, string_to_array($2, ','), $3, $4, $5, now()) "
+                       "ON CONFLICT (revision) DO " +
+                       (overwrite ? "UPDATE SET down_revisions = EXCLUDED.down_revisions, "
+                                    "file_name = EXCLUDED.file_name, file_text = EXCLUDED.file_text, "
+                                    "sha256 = EXCLUDED.sha256, applied_at = EXCLUDED.applied_at"
+                                  : "NOTHING"),
+                   file.revision, Join(file.down_revisions, ","), file.source_name, file.text,
+                   Sha256Hex(file.text));
+  }
+
+  static void WriteProgress(pqxx::transaction_base& tx, const ExecContext& ctx, Cursor cursor,
+                            const std::string& revision) {
+    json progress = ctx.progress_extra;
+    progress["phase"] = ctx.phase;
+    progress["step"] = cursor.step;
+    progress["section"] = cursor.section;
+    progress["statement"] = cursor.statement;
+    progress["revision"] = revision;
+    tx.exec_params(std::string("UPDATE ") + kSchema + ".run_log SET progress = $2::jsonb WHERE id = $1",
+                   ctx.run_id, progress.dump());
+  }
+
+  void DropInvalidIndex(const std::string& statement) {
+    std::string name = ConcurrentIndexName(statement);
+    if (name.empty()) {
+      return;
+    }
+    std::vector<std::string> invalid;
+    {
+      pqxx::read_transaction tx(session->conn());
+      for (const auto& row : tx.exec_params(
+               "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_index i "
+               "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+               "WHERE c.relname = $1 AND NOT i.indisvalid AND n.nspname = ANY (current_schemas(false))",
+               name)) {
+        invalid.push_back(row[0].as<std::string>());
+      }
+    }
+    for (const auto& index : invalid) {
+      Emit("migrating", "dropping INVALID index " + index +
+                            " left by an earlier failed build, so it is rebuilt");
+      pqxx::nontransaction tx(session->conn());
+      tx.exec("DROP INDEX CONCURRENTLY IF EXISTS " + index);
+    }
+  }
+
+  // Runs ctx.steps from `start`: transactional sections accumulate in one
+  // transaction; a transaction:false section commits it first and then runs
+  // statement by statement in autocommit. Each step's version rows (and
+  // archive row) go into the transaction that follows its last section; the
+  // last transaction verifies and closes the run_log row, then COMMITs.
+  Status Execute(ExecContext& ctx, Cursor start, const std::map<std::string, ArchiveRow>& archive) {
+    auto& conn = session->conn();
+    std::optional<pqxx::work> tx;
+    std::string where;
+    try {
+      for (int s = start.step; s < static_cast<int>(ctx.steps.size()); ++s) {
+        const auto& step = ctx.steps[static_cast<std::size_t>(s)];
+        auto file_or = FileFor(step.revision, archive);
+        if (!file_or.ok()) {
+          return file_or.status();
+        }
+        const core::MigrationFile& file = **file_or;
+        auto sections = file.SectionsFor(step.direction);
+        const char* dir_word = step.direction == core::Direction::kUp ? "up" : "down";
+        int first_section = s == start.step ? start.section : 0;
+        for (int k = first_section; k < static_cast<int>(sections.size()); ++k) {
+          const core::Section& section = *sections[static_cast<std::size_t>(k)];
+          where = "revision " + step.revision + " (" + file.source_name + ") " + dir_word +
+                  " section at line " + std::to_string(section.first_line);
+          if (section.transactional) {
+            if (!tx) {
+              tx.emplace(conn);
+            }
+            Emit("migrating",
+                 std::string(ctx.phase == "undo" ? "undoing: " : "") + DirectionWord(step.direction) +
+                     " " + step.revision + " section " + std::to_string(k + 1) + "/" +
+                     std::to_string(sections.size()) + " (" + file.source_name + ")",
+                 s, step.revision, step.direction, k, -1);
+            auto t0 = Clock::now();
+            tx->exec(section.sql);
+            sql_time += Clock::now() - t0;
+            continue;
+          }
+          if (tx) {
+            WriteProgress(*tx, ctx, Cursor{s, k, 0}, step.revision);
+            tx->commit();
+            tx.reset();
+            ctx.committed = Cursor{s, k, 0};
+            ctx.any_commit = true;
+            Emit("committed", "committed segment before " + where);
+          }
+          auto statements = core::SplitSqlStatements(section.sql);
+          int first_statement = (s == start.step && k == start.section) ? start.statement : 0;
+          for (int m = first_statement; m < static_cast<int>(statements.size()); ++m) {
+            const auto& statement = statements[static_cast<std::size_t>(m)];
+            where = "revision " + step.revision + " (" + file.source_name + ") " + dir_word +
+                    " transaction:false statement at line " +
+                    std::to_string(section.first_line + statement.first_line);
+            DropInvalidIndex(statement.text);
+            Emit("migrating",
+                 std::string(ctx.phase == "undo" ? "undoing: " : "") + DirectionWord(step.direction) +
+                     " " + step.revision + " section " + std::to_string(k + 1) + " statement " +
+                     std::to_string(m + 1) + "/" + std::to_string(statements.size()) +
+                     " (autocommit)",
+                 s, step.revision, step.direction, k, m);
+            {
+              auto t0 = Clock::now();
+              pqxx::nontransaction autocommit(conn);
+              autocommit.exec(statement.text);
+              sql_time += Clock::now() - t0;
+            }
+            {
+              pqxx::work progress_tx(conn);
+              WriteProgress(progress_tx, ctx, Cursor{s, k, m + 1}, step.revision);
+              progress_tx.commit();
+            }
+            ctx.committed = Cursor{s, k, m + 1};
+            ctx.any_commit = true;
+          }
+        }
+        where = "recording revision " + step.revision + " in " + VersionTable();
+        if (!tx) {
+          tx.emplace(conn);
+        }
+        WriteVersions(*tx, step.versions_after);
+        if (step.direction == core::Direction::kUp && GivenFile(step.revision) == &file) {
+          ArchiveFile(*tx, file, /*overwrite=*/true);
+        }
+        WriteProgress(*tx, ctx, Cursor{s + 1, 0, 0}, step.revision);
+      }
+      if (!tx) {
+        tx.emplace(conn);
+      }
+      if (ctx.verify) {
+        Status verified = VerifyInTransaction(*tx, ctx);
+        if (!verified.ok()) {
+          tx.reset();
+          return verified;
+        }
+      }
+      where = "closing the run";
+      tx->exec_params(std::string("UPDATE ") + kSchema +
+                          ".run_log SET outcome = $2, error = NULLIF($3, ''), "
+                          "finished_at = clock_timestamp() WHERE id = $1",
+                      ctx.run_id, ctx.final_outcome, ctx.final_error);
+      tx->commit();
+      tx.reset();
+      ctx.committed = Cursor{static_cast<int>(ctx.steps.size()), 0, 0};
+      ctx.any_commit = true;
+      Emit("committed", ctx.phase == "undo" ? "undo committed" : "committed");
+      return Status::Ok();
+    } catch (const std::exception& error) {
+      tx.reset();
+      return FromException(error, where.empty() ? std::string("migration failed") : "failed in " + where);
+    }
+  }
+
+  void CloseRun(std::int64_t run_id, const std::string& outcome, const std::string& error) {
+    try {
+      pqxx::work tx(session->conn());
+      tx.exec_params(std::string("UPDATE ") + kSchema +
+                         ".run_log SET outcome = $2, error = NULLIF($3, ''), "
+                         "finished_at = clock_timestamp() WHERE id = $1",
+                     run_id, outcome, core::ScrubSecret(error, info.password));
+      tx.commit();
+    } catch (const std::exception&) {
+      // The connection is gone; the row stays 'running' and the next run's
+      // recovery closes it.
+    }
+  }
+
+  // The steps that undo what `forward` committed up to `committed`, newest
+  // first, each restoring the version rows from before its forward step.
+  static std::vector<core::PlanStep> UndoSteps(const std::vector<core::PlanStep>& forward,
+                                               const std::vector<std::string>& from_versions,
+                                               Cursor committed) {
+    std::vector<core::PlanStep> undo;
+    int count = static_cast<int>(forward.size());
+    bool partial = committed.step < count && (committed.section > 0 || committed.statement > 0);
+    int last = std::min(partial ? committed.step : committed.step - 1, count - 1);
+    for (int i = last; i >= 0; --i) {
+      core::PlanStep step;
+      step.revision = forward[static_cast<std::size_t>(i)].revision;
+      step.direction = Invert(forward[static_cast<std::size_t>(i)].direction);
+      step.versions_after = i == 0 ? from_versions : forward[static_cast<std::size_t>(i - 1)].versions_after;
+      undo.push_back(std::move(step));
+    }
+    return undo;
+  }
+
+  // After a forward failure: nothing committed -> rolled back; Halt -> stays;
+  // otherwise run the undo steps. Returns the outcome and fills *status.
+  RunOutcome HandleFailure(ExecContext& forward, const std::vector<std::string>& from_versions,
+                           const std::map<std::string, ArchiveRow>& archive, Status* status) {
+    std::string error = status->message();
+    if (status->code() == Code::kUnreachable) {
+      // Cannot undo or record without a connection; the next run recovers.
+      return forward.any_commit ? RunOutcome::kFailed : RunOutcome::kRolledBack;
+    }
+    if (!forward.any_commit) {
+      CloseRun(forward.run_id, "rolled_back", error);
+      Emit("rolled-back", "rolled back: the database is at " + VersionsText(from_versions));
+      return RunOutcome::kRolledBack;
+    }
+    if (options.failure_policy == FailurePolicy::kHalt) {
+      CloseRun(forward.run_id, "failed", error + " (failure policy Halt: left as committed)");
+      Emit("halted", "halted after a committed segment (failure policy Halt)");
+      return RunOutcome::kFailed;
+    }
+    ExecContext undo;
+    undo.run_id = forward.run_id;
+    undo.phase = "undo";
+    undo.steps = UndoSteps(forward.steps, from_versions, forward.committed);
+    undo.progress_extra = {{"undo_steps", StepsToJson(undo.steps)}, {"error", error}};
+    undo.final_outcome = "rolled_back";
+    undo.final_error = error;
+    Emit("rolling-back", "undoing " + std::to_string(undo.steps.size()) +
+                             " step(s) applied by this run: " + error);
+    try {
+      pqxx::work tx(session->conn());
+      WriteProgress(tx, undo, Cursor{}, undo.steps.empty() ? "" : undo.steps.front().revision);
+      tx.commit();
+    } catch (const std::exception& e) {
+      *status = FromException(e, error + "; and recording the undo failed");
+      return RunOutcome::kFailed;
+    }
+    Status undone = Execute(undo, Cursor{}, archive);
+    if (!undone.ok()) {
+      *status = Status(status->code(), error + "; undoing it also failed: " + undone.message() +
+                                           ". The database is between revisions: restore the backup or fix and re-run",
+                       status->detail());
+      CloseRun(forward.run_id, "failed", status->message());
+      return RunOutcome::kFailed;
+    }
+    Emit("rolled-back", "rolled back: the database is at " + VersionsText(from_versions));
+    return RunOutcome::kRolledBack;
+  }
+
+  core::Result<std::int64_t> InsertRun(const std::vector<std::string>& from,
+                                       const std::vector<std::string>& to,
+                                       const std::string& direction, const json& plan_json,
+                                       const std::string& outcome) {
+    try {
+      pqxx::work tx(session->conn());
+      json progress = {{"phase", "forward"}, {"step", 0}, {"section", 0}, {"statement", 0}};
+      auto row = tx.exec_params1(
+          std::string("INSERT INTO ") + kSchema +
+              ".run_log (from_versions, to_versions, direction, actor, outcome, plan, progress, "
+              "finished_at) VALUES (string_to_array($1, ','), string_to_array($2, ','), $3, $4, $5, "
+              "$6::jsonb, $7::jsonb, CASE WHEN $5 = 'running' THEN NULL ELSE clock_timestamp() END) "
+              "RETURNING id",
+          Join(from, ","), Join(to, ","), direction, options.actor, outcome, plan_json.dump(),
+          progress.dump());
+      tx.commit();
+      return row[0].as<std::int64_t>();
+    } catch (const std::exception& error) {
+      return FromException(error, "cannot record the run in schemaop.run_log", Code::kInternal);
+    }
+  }
+
+  // Must hold the lock. Closes every run left 'running' by a dead process.
+  core::Result<std::optional<std::string>> RecoverLocked() {
+    struct Interrupted {
+      std::int64_t id;
+      std::vector<std::string> from;
+      std::vector<std::string> to;
+      json plan;
+      json progress;
+    };
+    std::vector<Interrupted> runs;
+    try {
+      pqxx::read_transaction tx(session->conn());
+      for (const auto& row : tx.exec(
+               std::string("SELECT id, array_to_string(from_versions, ','), "
+                           "array_to_string(to_versions, ','), plan::text, progress::text FROM ") +
+               kSchema + ".run_log WHERE outcome = 'running' ORDER BY id")) {
+        runs.push_back({row[0].as<std::int64_t>(), SplitComma(row[1].as<std::string>()),
+                        SplitComma(row[2].as<std::string>()), json::parse(row[3].as<std::string>()),
+                        json::parse(row[4].as<std::string>())});
+      }
+    } catch (const std::exception& error) {
+      return FromException(error, "cannot read schemaop.run_log", Code::kInternal);
+    }
+    if (runs.empty()) {
+      return std::optional<std::string>();
+    }
+    auto archive = ReadArchive();
+    if (!archive.ok()) {
+      return archive.status();
+    }
+    std::string summary;
+    for (auto& run : runs) {
+      std::string id = std::to_string(run.id);
+      Emit("recovering", "run " + id + " (" + VersionsText(run.from) + " -> " + VersionsText(run.to) +
+                             ") was interrupted; recovering it");
+      std::string phase = run.progress.value("phase", "forward");
+      Cursor cursor{run.progress.value("step", 0), run.progress.value("section", 0),
+                    run.progress.value("statement", 0)};
+      std::string line;
+      if (phase == "undo") {
+        ExecContext undo;
+        undo.run_id = run.id;
+        undo.phase = "undo";
+        undo.steps = StepsFromJson(run.progress.at("undo_steps"));
+        undo.progress_extra = {{"undo_steps", run.progress.at("undo_steps")},
+                               {"error", run.progress.value("error", "")}};
+        undo.final_outcome = "rolled_back";
+        undo.final_error = run.progress.value("error", "") + " (undo finished by recovery)";
+        Status done = Execute(undo, cursor, *archive);
+        if (!done.ok()) {
+          return Status(done.code(), "recovering interrupted run " + id + " failed: " + done.message(),
+                        done.detail());
+        }
+        line = "run " + id + ": finished its interrupted undo; the database is at " +
+               VersionsText(run.from);
+      } else if (cursor.AtStart()) {
+        // Nothing was committed: PostgreSQL rolled the open transaction back.
+        CloseRun(run.id, "failed",
+                 "interrupted before its first commit; PostgreSQL rolled it back (recovered)");
+        line = "run " + id + ": interrupted before its first commit; the database stayed at " +
+               VersionsText(run.from);
+      } else {
+        ExecContext forward;
+        forward.run_id = run.id;
+        forward.phase = "forward";
+        forward.steps = StepsFromJson(run.plan.at("steps"));
+        forward.verify = run.plan.value("verify", true);
+        forward.counts_before = run.plan.value("counts_before", std::map<std::string, std::int64_t>());
+        auto allowed = run.plan.value("row_loss_allowed", std::vector<std::string>());
+        forward.row_loss_allowed.insert(allowed.begin(), allowed.end());
+        forward.final_error = "interrupted; resumed and completed by recovery";
+        forward.committed = cursor;
+        forward.any_commit = true;
+        Status resumed = Execute(forward, cursor, *archive);
+        if (resumed.ok()) {
+          line = "run " + id + ": resumed from step " + std::to_string(cursor.step + 1) +
+                 " and completed; the database is at " + VersionsText(run.to);
+        } else {
+          Status failure = resumed;
+          RunOutcome outcome = HandleFailure(forward, run.from, *archive, &failure);
+          if (outcome != RunOutcome::kRolledBack) {
+            return Status(failure.code(), "recovering interrupted run " + id + " failed: " + failure.message(),
+                          failure.detail());
+          }
+          line = "run " + id + ": resuming failed (" + resumed.message() +
+                 "), undone; the database is at " + VersionsText(run.from);
+        }
+      }
+      Emit("recovered", line);
+      summary += (summary.empty() ? "" : "; ") + line;
+    }
+    return std::optional<std::string>(summary);
+  }
+};
+
+// ---- Migrator --------------------------------------------------------
+
+Migrator::Migrator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Migrator::~Migrator() {
+  if (impl_) {
+    impl_->ReleaseLock();
+  }
+}
+
+core::Result<std::unique_ptr<Migrator>> Migrator::Open(const std::string& database_url,
+                                                       std::vector<core::MigrationFile> files,
+                                                       MigratorOptions options) {
+  if (!IsValidTableName(options.version_table)) {
+    return Status(Code::kInvalidArgument,
+                  "version table name '" + options.version_table +
+                      "' is not a plain lower-case identifier ([a-z_][a-z0-9_]*); use e.g. alembic_version");
+  }
+  if (options.lock_wait.count() < 0 || options.lock_timeout.count() < 0 ||
+      options.statement_timeout.count() < 0) {
+    return Status(Code::kInvalidArgument, "timeouts must not be negative");
+  }
+  for (const auto& check : options.checks) {
+    if (check.name.empty() || check.sql.empty()) {
+      return Status(Code::kInvalidArgument, "a check needs a name and SQL (NAME=SQL)");
+    }
+  }
+  auto info = internal::ParseConnInfo(database_url);
+  if (!info.ok()) {
+    return info.status();
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->info = std::move(info).value();
+  impl->options = std::move(options);
+  Status set = Status::Ok();
+  std::unique_ptr<Migrator> migrator(new Migrator(std::move(impl)));
+  Status files_ok = migrator->SetMigrations(std::move(files));
+  if (!files_ok.ok()) {
+    return files_ok;
+  }
+  internal::SessionSettings settings{migrator->impl_->options.lock_timeout,
+                                     migrator->impl_->options.statement_timeout};
+  auto session = internal::Session::Open(migrator->impl_->info, settings);
+  if (!session.ok()) {
+    return session.status();
+  }
+  migrator->impl_->session = std::move(session).value();
+  migrator->impl_->Emit("connected", "connected to " + migrator->impl_->info.redacted);
+  return migrator;
+}
+
+Status Migrator::SetMigrations(std::vector<core::MigrationFile> files) {
+  auto graph = core::BuildGraph(files);
+  if (!graph.ok()) {
+    return graph.status();
+  }
+  impl_->files = std::move(files);
+  impl_->graph = std::move(graph).value();
+  return Status::Ok();
+}
+
+Status Migrator::LoadMigrations(const std::string& directory) {
+  auto files = LoadMigrationDirectory(directory);
+  if (!files.ok()) {
+    return files.status();
+  }
+  return SetMigrations(std::move(files).value());
+}
+
+const std::vector<core::MigrationFile>& Migrator::migrations() const { return impl_->files; }
+const core::RevisionGraph& Migrator::graph() const { return impl_->graph; }
+const std::string& Migrator::redacted_url() const { return impl_->info.redacted; }
+
+core::Result<std::vector<std::string>> Migrator::CurrentVersions() { return impl_->ReadVersions(); }
+
+core::Result<core::Plan> Migrator::Plan(std::string_view target, core::PlanMode mode) {
+  auto archive = impl_->ReadArchive();
+  if (!archive.ok()) {
+    return archive.status();
+  }
+  auto merged = impl_->MergedGraph(*archive);
+  if (!merged.ok()) {
+    return merged.status();
+  }
+  auto current = impl_->ReadVersions();
+  if (!current.ok()) {
+    return current.status();
+  }
+  return impl_->MakePlan(target, mode, *merged, *current);
+}
+
+core::Result<std::optional<std::string>> Migrator::RecoverInterruptedRun() {
+  Status locked = impl_->AcquireLock();
+  if (!locked.ok()) {
+    return locked;
+  }
+  Impl::LockGuard guard{impl_.get(), true};
+  Status schema = impl_->EnsureSchema();
+  if (!schema.ok()) {
+    return schema;
+  }
+  return impl_->RecoverLocked();
+}
+
+core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mode) {
+  Impl& impl = *impl_;
+  auto started = Clock::now();
+  impl.sql_time = std::chrono::nanoseconds(0);
+  RunReport report;
+  Status locked = impl.AcquireLock();
+  if (!locked.ok()) {
+    return locked;
+  }
+  Impl::LockGuard guard{&impl, true};
+  Status schema = impl.EnsureSchema();
+  if (!schema.ok()) {
+    return schema;
+  }
+  auto recovered = impl.RecoverLocked();
+  if (!recovered.ok()) {
+    return recovered.status();
+  }
+  if (recovered->has_value()) {
+    report.recovered = **recovered;
+  }
+  auto archive = impl.ReadArchive();
+  if (!archive.ok()) {
+    return archive.status();
+  }
+  auto merged = impl.MergedGraph(*archive);
+  if (!merged.ok()) {
+    return merged.status();
+  }
+  auto current = impl.ReadVersions();
+  if (!current.ok()) {
+    return current.status();
+  }
+  auto plan = impl.MakePlan(target, mode, *merged, *current);
+  if (!plan.ok()) {
+    return plan.status();
+  }
+  auto mismatches = impl.ChecksumProblems(*merged, *current, *archive);
+  if (!mismatches.empty()) {
+    if (!impl.options.allow_changed) {
+      return Status(Code::kChecksumMismatch,
+                    Join(mismatches, "; ") +
+                        ". An applied migration must not change: restore the original file, or "
+                        "pass --allow-changed to run with the changed file",
+                    "checksum");
+    }
+    for (const auto& mismatch : mismatches) {
+      impl.Emit("warning", mismatch + " (allowed by --allow-changed)");
+    }
+  }
+  report.from_versions = plan->from_versions;
+  report.to_versions = plan->to_versions;
+  report.plan = *plan;
+  if (plan->empty()) {
+    report.outcome = RunOutcome::kNothingToDo;
+    report.final_versions = *current;
+    report.total_duration =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    impl.Emit("committed", "already at " + VersionsText(*current) + "; nothing to do");
+    return report;
+  }
+  // Every file the plan needs must exist before anything is touched.
+  std::set<std::string> row_loss_allowed(impl.options.allow_row_loss.begin(),
+                                         impl.options.allow_row_loss.end());
+  for (const auto& step : plan->steps) {
+    auto file = impl.FileFor(step.revision, *archive);
+    if (!file.ok()) {
+      return file.status();
+    }
+    if (step.direction == core::Direction::kDown) {
+      if (!(*file)->HasDown()) {
+        return Status(Code::kInvalidArgument, "revision " + step.revision + " (" +
+                                                  (*file)->source_name +
+                                                  ") has no migrate:down section, so it cannot be downgraded");
+      }
+      row_loss_allowed.insert((*file)->down_row_loss.begin(), (*file)->down_row_loss.end());
+    }
+  }
+  bool want_backup = impl.options.backup_policy == BackupPolicy::kAlways ||
+                     (impl.options.backup_policy == BackupPolicy::kDowngrade && plan->HasDowngrade());
+  if (want_backup) {
+    auto label = (plan->from_versions.empty() ? std::string("base") : Join(plan->from_versions, "+")) +
+                 "-to-" + (plan->to_versions.empty() ? std::string("base") : Join(plan->to_versions, "+"));
+    auto backup = impl.DoBackup(label);
+    if (!backup.ok()) {
+      return backup.status();
+    }
+    report.backup = *backup;
+  }
+  Impl::ExecContext forward;
+  forward.phase = "forward";
+  forward.steps = plan->steps;
+  forward.verify = true;
+  forward.row_loss_allowed = row_loss_allowed;
+  if (impl.options.verify_row_counts) {
+    try {
+      pqxx::read_transaction tx(impl.session->conn());
+      auto counts = Impl::CountRows(tx, impl.VersionTable());
+      if (!counts.ok()) {
+        return counts.status();
+      }
+      forward.counts_before = *counts;
+    } catch (const std::exception& error) {
+      return impl.FromException(error, "cannot count rows before the run", Code::kInternal);
+    }
+  }
+  json plan_json = {{"steps", StepsToJson(plan->steps)},
+                    {"verify", true},
+                    {"counts_before", forward.counts_before},
+                    {"row_loss_allowed", std::vector<std::string>(row_loss_allowed.begin(),
+                                                                  row_loss_allowed.end())},
+                    {"target", std::string(target)}};
+  if (report.backup) {
+    plan_json["backup"] = {{"path", report.backup->path}, {"sha256", report.backup->sha256}};
+  }
+  auto run_id = impl.InsertRun(plan->from_versions, plan->to_versions, PlanDirection(*plan), plan_json,
+                               "running");
+  if (!run_id.ok()) {
+    return run_id.status();
+  }
+  forward.run_id = *run_id;
+  report.run_id = *run_id;
+  impl.Emit("migrating", "run " + std::to_string(*run_id) + ": " + PlanDirection(*plan) + " " +
+                             VersionsText(plan->from_versions) + " -> " +
+                             VersionsText(plan->to_versions) + " in " +
+                             std::to_string(plan->steps.size()) + " step(s)");
+  Status executed = impl.Execute(forward, Cursor{}, *archive);
+  if (executed.ok()) {
+    report.outcome = RunOutcome::kSucceeded;
+    report.steps_applied = static_cast<int>(plan->steps.size());
+  } else {
+    report.outcome = impl.HandleFailure(forward, plan->from_versions, *archive, &executed);
+    report.status = executed;
+    report.steps_applied =
+        report.outcome == RunOutcome::kFailed ? std::min(forward.committed.step, static_cast<int>(plan->steps.size())) : 0;
+  }
+  auto final_versions = impl.ReadVersions();
+  if (final_versions.ok()) {
+    report.final_versions = *final_versions;
+  }
+  report.sql_duration = std::chrono::duration_cast<std::chrono::milliseconds>(impl.sql_time);
+  report.total_duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  return report;
+}
+
+Status Migrator::Stamp(std::string_view target) {
+  Impl& impl = *impl_;
+  Status locked = impl.AcquireLock();
+  if (!locked.ok()) {
+    return locked;
+  }
+  Impl::LockGuard guard{&impl, true};
+  Status schema = impl.EnsureSchema();
+  if (!schema.ok()) {
+    return schema;
+  }
+  auto archive = impl.ReadArchive();
+  if (!archive.ok()) {
+    return archive.status();
+  }
+  auto merged = impl.MergedGraph(*archive);
+  if (!merged.ok()) {
+    return merged.status();
+  }
+  auto current = impl.ReadVersions();
+  if (!current.ok()) {
+    return current.status();
+  }
+  std::vector<std::string> known_current;
+  for (const auto& version : *current) {
+    if (merged->Contains(version)) {
+      known_current.push_back(version);
+    }
+  }
+  auto resolved = core::ResolveTarget(*merged, known_current, target);
+  if (!resolved.ok()) {
+    return resolved.status();
+  }
+  try {
+    pqxx::work tx(impl.session->conn());
+    impl.WriteVersions(tx, *resolved);
+    std::set<std::string> applied;
+    for (const auto& revision : *resolved) {
+      applied.insert(revision);
+      auto ancestors = merged->Ancestors(revision);
+      applied.insert(ancestors.begin(), ancestors.end());
+    }
+    for (const auto& revision : applied) {
+      if (const auto* file = impl.GivenFile(revision)) {
+        Impl::ArchiveFile(tx, *file, /*overwrite=*/false);
+      }
+    }
+    tx.exec_params(std::string("INSERT INTO ") + kSchema +
+                       ".run_log (from_versions, to_versions, direction, actor, outcome, "
+                       "finished_at) VALUES (string_to_array($1, ','), string_to_array($2, ','), "
+                       "'stamp', $3, 'succeeded', clock_timestamp())",
+                   Join(*current, ","), Join(*resolved, ","), impl.options.actor);
+    tx.commit();
+  } catch (const std::exception& error) {
+    return impl.FromException(error, "stamp failed");
+  }
+  impl.Emit("committed", "stamped " + VersionsText(*resolved) + " (no SQL run)");
+  return Status::Ok();
+}
+
+core::Result<VerifyReport> Migrator::Verify() {
+  Impl& impl = *impl_;
+  VerifyReport report;
+  auto archive = impl.ReadArchive();
+  if (!archive.ok()) {
+    return archive.status();
+  }
+  auto merged = impl.MergedGraph(*archive);
+  if (!merged.ok()) {
+    return merged.status();
+  }
+  auto current = impl.ReadVersions();
+  if (!current.ok()) {
+    return current.status();
+  }
+  report.versions = *current;
+  for (const auto& version : *current) {
+    if (!merged->Contains(version)) {
+      report.problems.push_back("the database is at revision '" + version +
+                                "', which the migration files do not contain");
+    }
+  }
+  for (auto& problem : impl.ChecksumProblems(*merged, *current, *archive)) {
+    report.problems.push_back(std::move(problem));
+  }
+  try {
+    pqxx::read_transaction tx(impl.session->conn());
+    for (const auto& row : tx.exec(
+             "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_index i "
+             "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+             "WHERE NOT i.indisvalid ORDER BY 1")) {
+      report.problems.push_back("index " + row[0].as<std::string>() +
+                                " is INVALID (a failed CREATE INDEX CONCURRENTLY); re-run the "
+                                "migration, which rebuilds it");
+    }
+    if (Impl::TableExists(tx, std::string(kSchema) + ".run_log")) {
+      for (const auto& row : tx.exec(std::string("SELECT id, actor FROM ") + kSchema +
+                                     ".run_log WHERE outcome = 'running'")) {
+        report.problems.push_back("run " + row[0].as<std::string>() + " by " +
+                                  row[1].as<std::string>() +
+                                  " is still marked running (in progress, or interrupted: the "
+                                  "next upgrade/downgrade recovers it)");
+      }
+    }
+  } catch (const std::exception& error) {
+    return impl.FromException(error, "verify failed", Code::kInternal);
+  }
+  for (const auto& check : impl.options.checks) {
+    try {
+      pqxx::read_transaction tx(impl.session->conn());
+      auto result = tx.exec(check.sql);
+      if (result.size() != 1 || result.columns() != 1 || result[0][0].is_null() ||
+          !result[0][0].as<bool>()) {
+        report.problems.push_back("check '" + check.name + "' did not return true");
+      }
+    } catch (const std::exception& error) {
+      report.problems.push_back(
+          impl.FromException(error, "check '" + check.name + "' failed with an error").message());
+    }
+  }
+  return report;
+}
+
+core::Result<BackupInfo> Migrator::Backup() {
+  auto current = impl_->ReadVersions();
+  if (!current.ok()) {
+    return current.status();
+  }
+  return impl_->DoBackup(current->empty() ? "base" : Join(*current, "+"));
+}
+
+Status Migrator::Restore(const std::string& path) {
+  Impl& impl = *impl_;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return Status(Code::kNotFound, "backup file '" + path + "' does not exist");
+  }
+  Status locked = impl.AcquireLock();
+  if (!locked.ok()) {
+    return locked;
+  }
+  Impl::LockGuard guard{&impl, true};
+  auto before = impl.ReadVersions();
+  impl.Emit("restoring", "pg_restore --clean --if-exists --single-transaction " + path);
+  auto result = internal::RunProcess(impl.Tool("pg_restore"),
+                                     {"--clean", "--if-exists", "--single-transaction", "--no-password",
+                                      "--dbname=" + impl.info.conninfo_without_password, path},
+                                     impl.ChildEnvironment());
+  if (!result.started || result.exit_code != 0) {
+    return Status(Code::kBackupFailed,
+                  "pg_restore failed (exit " + std::to_string(result.exit_code) + "): " +
+                      core::ScrubSecret(result.output, impl.info.password) +
+                      " (--single-transaction: the database is unchanged)");
+  }
+  auto after = impl.ReadVersions();
+  if (impl.EnsureSchema().ok() && after.ok()) {
+    json plan = {{"restored_from", path}};
+    (void)impl.InsertRun(before.ok() ? *before : std::vector<std::string>(), *after, "restore", plan,
+                         "succeeded");
+  }
+  impl.Emit("restored", "restored " + path + "; the database is at " +
+                            (after.ok() ? VersionsText(*after) : std::string("?")));
+  return Status::Ok();
+}
+
+core::Result<std::vector<RunLogEntry>> Migrator::History(int limit) {
+  std::vector<RunLogEntry> entries;
+  try {
+    pqxx::read_transaction tx(impl_->session->conn());
+    if (!Impl::TableExists(tx, std::string(kSchema) + ".run_log")) {
+      return entries;
+    }
+    const char* kTime = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'";
+    for (const auto& row : tx.exec_params(
+             std::string("SELECT id, array_to_string(from_versions, ','), "
+                         "array_to_string(to_versions, ','), direction, actor, "
+                         "to_char(started_at AT TIME ZONE 'UTC', ") +
+                 kTime + "), coalesce(to_char(finished_at AT TIME ZONE 'UTC', " + kTime +
+                 "), ''), outcome, coalesce(error, '') FROM " + kSchema +
+                 ".run_log ORDER BY id DESC LIMIT $1",
+             limit)) {
+      RunLogEntry entry;
+      entry.id = row[0].as<std::int64_t>();
+      entry.from_versions = SplitComma(row[1].as<std::string>());
+      entry.to_versions = SplitComma(row[2].as<std::string>());
+      entry.direction = row[3].as<std::string>();
+      entry.actor = row[4].as<std::string>();
+      entry.started_at = row[5].as<std::string>();
+      entry.finished_at = row[6].as<std::string>();
+      entry.outcome = row[7].as<std::string>();
+      entry.error = row[8].as<std::string>();
+      entries.push_back(std::move(entry));
+    }
+  } catch (const std::exception& error) {
+    return impl_->FromException(error, "cannot read schemaop.run_log", Code::kInternal);
+  }
+  return entries;
+}
+
+Status Migrator::WaitAtLeast(std::string_view revision, std::chrono::milliseconds timeout) {
+  Impl& impl = *impl_;
+  auto resolved = impl.graph.ResolveId(revision);
+  if (!resolved.ok()) {
+    return resolved.status();
+  }
+  auto deadline = Clock::now() + timeout;
+  std::vector<std::string> last;
+  bool announced = false;
+  for (;;) {
+    auto archive = impl.ReadArchive();
+    if (!archive.ok()) {
+      return archive.status();
+    }
+    auto merged = impl.MergedGraph(*archive);
+    if (!merged.ok()) {
+      return merged.status();
+    }
+    auto current = impl.ReadVersions();
+    if (!current.ok()) {
+      return current.status();
+    }
+    last = *current;
+    for (const auto& version : *current) {
+      if (version == *resolved ||
+          (merged->Contains(version) && merged->Ancestors(version).count(*resolved) != 0)) {
+        impl.Emit("ready", "the database is at " + VersionsText(*current) + ", at least " + *resolved);
+        return Status::Ok();
+      }
+    }
+    auto now = Clock::now();
+    if (now >= deadline) {
+      return Status(Code::kTimeout, "the database is still at " + VersionsText(last) + " after " +
+                                        std::to_string(timeout.count() / 1000) +
+                                        " s, not yet at " + *resolved +
+                                        " or later; is a migration running? (raise --timeout)");
+    }
+    if (!announced) {
+      impl.Emit("waiting", "the database is at " + VersionsText(last) + "; waiting for " + *resolved);
+      announced = true;
+    }
+    std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(500), deadline - now));
+  }
+}
+
+core::Result<std::string> Migrator::OfflineSql(const core::Plan& plan) {
+  Impl& impl = *impl_;
+  auto archive = impl.ReadArchive();
+  if (!archive.ok()) {
+    return archive.status();
+  }
+  std::ostringstream out;
+  out << "-- schemaop offline SQL: " << VersionsText(plan.from_versions) << " -> "
+      << VersionsText(plan.to_versions) << " (" << plan.steps.size() << " step(s))\n"
+      << "-- `schemaop upgrade/downgrade` runs the same SQL with locking, backup, verification and rollback.\n\n";
+  if (plan.empty()) {
+    out << "-- nothing to do\n";
+    return out.str();
+  }
+  bool open = false;
+  auto begin = [&] {
+    if (!open) {
+      out << "BEGIN;\n\n";
+      open = true;
+    }
+  };
+  std::string table = impl.VersionTable();
+  begin();
+  out << "CREATE TABLE IF NOT EXISTS " << table << " (version_num VARCHAR(32) NOT NULL, CONSTRAINT "
+      << table << "_pkc PRIMARY KEY (version_num));\n\n";
+  for (std::size_t s = 0; s < plan.steps.size(); ++s) {
+    const auto& step = plan.steps[s];
+    auto file = impl.FileFor(step.revision, *archive);
+    if (!file.ok()) {
+      return file.status();
+    }
+    out << "-- step " << (s + 1) << ": " << DirectionWord(step.direction) << " " << step.revision
+        << " (" << (*file)->source_name << ")\n";
+    for (const auto* section : (*file)->SectionsFor(step.direction)) {
+      if (section->transactional) {
+        begin();
+        out << section->sql << "\n";
+        continue;
+      }
+      if (open) {
+        out << "COMMIT;\n\n";
+        open = false;
+      }
+      out << "-- transaction:false: run each statement on its own, outside a transaction\n";
+      for (const auto& statement : core::SplitSqlStatements(section->sql)) {
+        out << statement.text << ";\n";
+      }
+      out << "\n";
+    }
+    begin();
+    out << "DELETE FROM " << table << ";\n";
+    for (const auto& version : step.versions_after) {
+      out << "INSERT INTO " << table << " (version_num) VALUES ('" << version << "');\n";
+    }
+    out << "\n";
+  }
+  if (open) {
+    out << "COMMIT;\n";
+  }
+  return out.str();
+}
+
+}  // namespace schemaop::database

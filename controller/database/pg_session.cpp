@@ -1,0 +1,166 @@
+#include "database/pg_session.h"
+
+#include <libpq-fe.h>
+
+#include <map>
+#include <utility>
+
+#include "core/database_url.h"
+
+namespace schemaop::database::internal {
+namespace {
+
+std::string QuoteConnValue(const std::string& value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  out += "'";
+  return out;
+}
+
+std::string Trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+}  // namespace
+
+core::Result<ConnInfo> ParseConnInfo(const std::string& url) {
+  ConnInfo info;
+  info.redacted = core::RedactDatabaseUrl(url);
+  if (url.empty()) {
+    return core::Status(core::Code::kInvalidArgument,
+                        "no database URL: pass --database URL or set DATABASE_URL");
+  }
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (options == nullptr) {
+    std::string message = error != nullptr ? Trim(error) : "out of memory";
+    if (error != nullptr) {
+      PQfreemem(error);
+    }
+    return core::Status(core::Code::kInvalidArgument,
+                        "cannot parse the database URL " + info.redacted + ": " +
+                            core::ScrubSecret(message, url) +
+                            " (expected postgresql://USER:PASSWORD@HOST:PORT/DBNAME)");
+  }
+  std::map<std::string, std::string> values;
+  for (PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+    if (option->val != nullptr) {
+      values[option->keyword] = option->val;
+    }
+  }
+  PQconninfoFree(options);
+  // schemaop always identifies itself, so a DBA sees who holds locks.
+  values["application_name"] = "schemaop";
+  values.erase("fallback_application_name");
+  if (values.count("connect_timeout") == 0) {
+    values["connect_timeout"] = "10";
+  }
+  for (const auto& [key, value] : values) {
+    std::string pair = key + "=" + QuoteConnValue(value) + " ";
+    info.conninfo += pair;
+    if (key != "password") {
+      info.conninfo_without_password += pair;
+    }
+  }
+  auto get = [&](const char* key) {
+    auto it = values.find(key);
+    return it == values.end() ? std::string() : it->second;
+  };
+  info.password = get("password");
+  info.dbname = get("dbname");
+  info.host = get("host");
+  info.port = get("port");
+  info.user = get("user");
+  return info;
+}
+
+std::string ConnectionFailureHint(const std::string& message) {
+  if (message.find("password authentication failed") != std::string::npos ||
+      message.find("no password supplied") != std::string::npos ||
+      message.find("authentication failed") != std::string::npos) {
+    return "check the user and password in --database / DATABASE_URL";
+  }
+  if (message.find("does not exist") != std::string::npos &&
+      message.find("database") != std::string::npos) {
+    return "check the database name in --database / DATABASE_URL";
+  }
+  if (message.find("role") != std::string::npos &&
+      message.find("does not exist") != std::string::npos) {
+    return "check the user name in --database / DATABASE_URL";
+  }
+  if (message.find("SSL") != std::string::npos || message.find("certificate") != std::string::npos) {
+    return "check the sslmode and certificates in --database / DATABASE_URL";
+  }
+  return "check the host/port in --database / DATABASE_URL and that the server is running";
+}
+
+core::Status StatusFromException(const std::exception& error, std::string_view context,
+                                 std::string_view secret, core::Code failure_code) {
+  std::string prefix = context.empty() ? std::string() : std::string(context) + ": ";
+  std::string what = Trim(core::ScrubSecret(error.what(), secret));
+  if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) {
+    return core::Status(core::Code::kUnreachable,
+                        prefix + "cannot reach the database: " + what + " (" +
+                            ConnectionFailureHint(what) + ")",
+                        "broken_connection");
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
+    std::string sqlstate = sql->sqlstate();
+    std::string message = prefix + what;
+    if (!sqlstate.empty()) {
+      message += " [SQLSTATE " + sqlstate + "]";
+    }
+    if (sqlstate == "55P03") {
+      message += " (a lock was not granted within lock_timeout; retry when the "
+                 "application is idle or raise --lock-timeout)";
+    } else if (sqlstate == "57014") {
+      message += " (statement_timeout or cancel; raise --statement-timeout if the "
+                 "statement needs longer)";
+    }
+    return core::Status(failure_code, message, sqlstate);
+  }
+  return core::Status(failure_code, prefix + what);
+}
+
+core::Result<std::unique_ptr<Session>> Session::Open(const ConnInfo& info,
+                                                     const SessionSettings& settings) {
+  std::unique_ptr<Session> session(new Session());
+  try {
+    session->conn_ = std::make_unique<pqxx::connection>(info.conninfo);
+  } catch (const std::exception& error) {
+    std::string what = Trim(core::ScrubSecret(error.what(), info.password));
+    return core::Status(core::Code::kUnreachable,
+                        "cannot connect to " + info.redacted + ": " + what + " (" +
+                            ConnectionFailureHint(what) + ")",
+                        "connect");
+  }
+  session->quiet_ = std::make_unique<pqxx::quiet_errorhandler>(*session->conn_);
+  // libpqxx 6 silently reconnects a broken connection, which would drop the
+  // advisory lock and the session settings without notice (design §4).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  session->conn_->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+  try {
+    pqxx::nontransaction tx(*session->conn_);
+    tx.exec("SET lock_timeout = " + std::to_string(settings.lock_timeout.count()));
+    tx.exec("SET statement_timeout = " + std::to_string(settings.statement_timeout.count()));
+    tx.exec("SET application_name = 'schemaop'");
+  } catch (const std::exception& error) {
+    return StatusFromException(error, "cannot configure the session on " + info.redacted,
+                               info.password, core::Code::kUnreachable);
+  }
+  return session;
+}
+
+Session::~Session() { quiet_.reset(); }
+
+}  // namespace schemaop::database::internal
