@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The SchemaMigration CRD (crds/) parses and carries the names, printer
+# columns, required fields, enums, defaults, patterns and CEL rules of the
+# design (§5), and the Helm chart ships the very same file.
+# Usage: crd_test.sh SOURCE_DIR
+set -euo pipefail
+source_dir=$1
+. "$(dirname "$0")/lib.sh"
+
+crd=$source_dir/crds/schemaop.dev_schemamigrations.yaml
+v='.spec.versions[0]'
+schema="$v.schema.openAPIV3Schema"
+spec="$schema.properties.spec.properties"
+status="$schema.properties.status.properties"
+
+field() { equals "$1" "$(jp "$crd" "{$2}")"; }
+
+check "CRD name and group" field "schemamigrations.schemaop.dev schemaop.dev Namespaced" \
+  ".metadata.name} {.spec.group} {.spec.scope"
+check "kind, plural, singular, list kind" field "SchemaMigration schemamigrations schemamigration SchemaMigrationList" \
+  ".spec.names.kind} {.spec.names.plural} {.spec.names.singular} {.spec.names.listKind"
+check "short name smig, category schemaop" field '["smig"] ["schemaop"]' \
+  ".spec.names.shortNames} {.spec.names.categories"
+check "one version v1alpha1, served and storage" field "v1alpha1 true true v1alpha1" \
+  "$v.name} {$v.served} {$v.storage} {.spec.versions[*].name"
+check "status subresource" field "{}" "$v.subresources.status"
+check "printer columns" field "Current=.status.currentRevision Target=.spec.targetRevision Phase=.status.phase Ready=.status.conditions[?(@.type==\"Ready\")].status Age=.metadata.creationTimestamp " \
+  "range $v.additionalPrinterColumns[*]}{.name}={.jsonPath} {end"
+check "Age column is a date" field "date" "$v.additionalPrinterColumns[?(@.name==\"Age\")].type"
+
+check "spec is required" field '["spec"]' "$schema.required"
+check "required spec fields" field '["targetRevision","database","migrations"]' "$schema.properties.spec.required"
+check "database.urlSecretRef required" field '["urlSecretRef"]' "$spec.database.required"
+check "urlSecretRef name and key required" field '["name","key"]' "$spec.database.properties.urlSecretRef.required"
+check "migrations.configMapRef.name required" field '["configMapRef"] ["name"]' \
+  "$spec.migrations.required} {$spec.migrations.properties.configMapRef.required"
+check "workload name required" field '["name"]' "$spec.workloads.items.required"
+check "check name and sql required" field '["name","sql"]' "$spec.verify.properties.checks.items.required"
+
+check "workload kind enum and default" field '["Deployment","StatefulSet"] Deployment' \
+  "$spec.workloads.items.properties.kind.enum} {$spec.workloads.items.properties.kind.default"
+check "at most 50 workloads" field "50" "$spec.workloads.maxItems"
+check "backup.when enum and default" field '["Downgrade","Always","Never"] Downgrade' \
+  "$spec.backup.properties.when.enum} {$spec.backup.properties.when.default"
+# YAML 1.1 reads a bare Off as the boolean false; the enum must hold the string.
+check "verify.rowCounts enum holds the string Off, default Preserve" field '["Preserve","Off"] Preserve' \
+  "$spec.verify.properties.rowCounts.enum} {$spec.verify.properties.rowCounts.default"
+check "failurePolicy enum and default" field '["Rollback","Halt"] Rollback' \
+  "$spec.failurePolicy.enum} {$spec.failurePolicy.default"
+check "defaults: versionTable, drainTimeoutSeconds, suspend" field "alembic_version 300 1 false" \
+  "$spec.database.properties.versionTable.default} {$spec.drainTimeoutSeconds.default} {$spec.drainTimeoutSeconds.minimum} {$spec.suspend.default"
+check "backup and verify default to {} so their fields get defaults" field "{} {}" \
+  "$spec.backup.default} {$spec.verify.default"
+check "allowRowLoss is a set of strings" field "set string" \
+  "$spec.verify.properties.allowRowLoss.x-kubernetes-list-type} {$spec.verify.properties.allowRowLoss.items.type"
+
+check "CEL: workloads unique" field 'self.all(w, self.exists_one(x, x.kind == w.kind && x.name == w.name))' \
+  "$spec.workloads.x-kubernetes-validations[0].rule"
+check "CEL: check names unique" field 'self.all(c, self.exists_one(x, x.name == c.name))' \
+  "$spec.verify.properties.checks.x-kubernetes-validations[0].rule"
+
+check "status phases" field '["Pending","Planning","ScalingDown","Draining","BackingUp","Migrating","Verifying","RollingBack","ScalingUp","Succeeded","Failed"]' \
+  "$status.phase.enum"
+check "status fields" field "integer string string object array object object object array" \
+  "$status.observedGeneration.type} {$status.currentRevision.type} {$status.targetRevision.type} {$status.plan.type} {$status.workloads.type} {$status.backup.type} {$status.lastRun.type} {$status.run.type} {$status.conditions.type"
+check "status.workloads records originalReplicas" field "integer" "$status.workloads.items.properties.originalReplicas.type"
+check "status.lastRun.downtimeSeconds is a number" field "number" "$status.lastRun.properties.downtimeSeconds.type"
+check "status.run keeps controller resume state" field "true" "$status.run.x-kubernetes-preserve-unknown-fields"
+check "conditions: list map keyed by type" field 'map ["type"]' \
+  "$status.conditions.x-kubernetes-list-type} {$status.conditions.x-kubernetes-list-map-keys"
+check "conditions: metav1.Condition shape" field '["type","status","lastTransitionTime","reason","message"] ["True","False","Unknown"] date-time' \
+  "$status.conditions.items.required} {$status.conditions.items.properties.status.enum} {$status.conditions.items.properties.lastTransitionTime.format"
+
+# Patterns are RE2 on the API server; these use only the POSIX ERE subset, so
+# grep -E evaluates them the same way.
+matches() { printf '%s\n' "$2" | grep -Eq -- "$1"; }
+pattern_accepts() {
+  local pattern=$1 value ok=0
+  shift
+  for value in "$@"; do
+    matches "$pattern" "$value" || { echo "  pattern $pattern rejects '$value'"; ok=1; }
+  done
+  return $ok
+}
+pattern_rejects() {
+  local pattern=$1 value ok=0
+  shift
+  for value in "$@"; do
+    ! matches "$pattern" "$value" || { echo "  pattern $pattern accepts '$value'"; ok=1; }
+  done
+  return $ok
+}
+target_pattern=$(jp "$crd" "{$spec.targetRevision.pattern}")
+check "targetRevision accepts Alembic targets" pattern_accepts "$target_pattern" \
+  seed_default_schemas 9bc6a98f1c12 9bc6 head heads base +1 -2 ae10+2 head-1 abcdefghijklmnopqrstuvwxyz012345
+check "targetRevision rejects other text" pattern_rejects "$target_pattern" \
+  "" "a b" "9bc6;DROP" "+" "-" "heads@x" "abcdefghijklmnopqrstuvwxyz0123456" "1+" "ae10+2+3"
+duration_pattern=$(jp "$crd" "{$spec.lockTimeout.pattern}")
+check "statementTimeout and lockTimeout share one pattern" field "$duration_pattern" "$spec.statementTimeout.pattern"
+check "timeouts accept durations" pattern_accepts "$duration_pattern" 0 10s 500ms 5m 1h 1m30s
+check "timeouts reject other text" pattern_rejects "$duration_pattern" "" 10 1.5s 10sec -1s "5 m" 00x
+name_pattern=$(jp "$crd" "{$spec.workloads.items.properties.name.pattern}")
+check "workload names are DNS subdomains" pattern_accepts "$name_pattern" backend celery-worker a.b-c
+check "workload names reject invalid names" pattern_rejects "$name_pattern" Backend -x "x_y" "x."
+check "versionTable is a plain SQL identifier" pattern_rejects \
+  "$(jp "$crd" "{$spec.database.properties.versionTable.pattern}")" "alembic version" "x;drop" "1abc" ""
+
+chart_crd=$source_dir/helm/schemaop/crds/schemaop.dev_schemamigrations.yaml
+check "Helm chart CRD is byte-for-byte crds/" cmp "$crd" "$chart_crd"
+
+# kubectl 1.20 (Debian 12) and newer both read it through kustomize too.
+crds_rendered=$work/crds.yaml
+render "$source_dir/crds" "$crds_rendered"
+check "crds/ kustomization renders exactly the CRD" equals "CustomResourceDefinition/schemamigrations.schemaop.dev;" \
+  "$(jp "$crds_rendered" '{.kind}/{.metadata.name};')"
+
+finish

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# `kubectl kustomize manifests/` renders the controller installation: the
+# objects, least-privilege RBAC (exact permission set, no wildcards) and a
+# locked-down controller Deployment.
+# Usage: kustomize_base_test.sh SOURCE_DIR
+set -euo pipefail
+source_dir=$1
+. "$(dirname "$0")/lib.sh"
+
+rendered=$work/base.yaml
+render "$source_dir/manifests" "$rendered"
+objects=$work/objects
+split_objects "$rendered" "$objects"
+
+object_list() { (cd "$objects" && ls | sort | tr '\n' ' '); }
+check "rendered objects" equals "ClusterRoleBinding_schemaop-controller.yaml ClusterRole_schemaop-controller.yaml CustomResourceDefinition_schemamigrations.schemaop.dev.yaml Deployment_schemaop-controller.yaml Namespace_schemaop-system.yaml PersistentVolumeClaim_schemaop-backups.yaml RoleBinding_schemaop-leader-election.yaml Role_schemaop-leader-election.yaml ServiceAccount_schemaop-controller.yaml Service_schemaop-controller-metrics.yaml " \
+  "$(object_list)"
+
+namespaced_in_system() {
+  local file ok=0
+  for file in Deployment_schemaop-controller PersistentVolumeClaim_schemaop-backups Role_schemaop-leader-election \
+    RoleBinding_schemaop-leader-election Service_schemaop-controller-metrics ServiceAccount_schemaop-controller; do
+    equals "schemaop-system" "$(jp "$objects/$file.yaml" '{.metadata.namespace}')" || ok=1
+  done
+  return $ok
+}
+check "namespaced objects live in schemaop-system" namespaced_in_system
+
+# permissions FILE: one sorted line per (apiGroup, resource, verb) granted.
+permissions() {
+  jp "$1" '{range .rules[*]}{.apiGroups}{"\t"}{.resources}{"\t"}{.verbs}{"\n"}{end}' |
+    awk -F'\t' '
+      # [""] is the core group: an empty name, still one item.
+      function items(s, out,   n) { gsub(/[][" ]/, "", s); n = split(s, out, ",")
+        if (n == 0) { out[1] = ""; n = 1 }
+        return n }
+      { ng = items($1, g); nr = items($2, r); nv = items($3, v)
+        for (i = 1; i <= ng; i++) for (j = 1; j <= nr; j++) for (k = 1; k <= nv; k++)
+          printf "%s %s %s\n", (g[i] == "" ? "core" : g[i]), r[j], v[k] }' | sort
+}
+expected_cluster_permissions="apps deployments get
+apps deployments list
+apps deployments watch
+apps deployments/scale get
+apps deployments/scale patch
+apps deployments/scale update
+apps statefulsets get
+apps statefulsets list
+apps statefulsets watch
+apps statefulsets/scale get
+apps statefulsets/scale patch
+apps statefulsets/scale update
+core configmaps get
+core configmaps list
+core configmaps watch
+core events create
+core events patch
+core pods get
+core pods list
+core pods watch
+core secrets get
+core secrets list
+core secrets watch
+events.k8s.io events create
+events.k8s.io events patch
+schemaop.dev schemamigrations get
+schemaop.dev schemamigrations list
+schemaop.dev schemamigrations patch
+schemaop.dev schemamigrations update
+schemaop.dev schemamigrations watch
+schemaop.dev schemamigrations/finalizers update
+schemaop.dev schemamigrations/status get
+schemaop.dev schemamigrations/status patch
+schemaop.dev schemamigrations/status update"
+check "ClusterRole grants exactly the controller's permissions" equals "$expected_cluster_permissions" \
+  "$(permissions "$objects/ClusterRole_schemaop-controller.yaml")"
+check "leader-election Role grants only Lease get/create/update" equals "coordination.k8s.io leases create
+coordination.k8s.io leases get
+coordination.k8s.io leases update" "$(permissions "$objects/Role_schemaop-leader-election.yaml")"
+
+no_wildcards_or_escalation() {
+  local file ok=0
+  for file in "$objects"/ClusterRole_*.yaml "$objects"/Role_*.yaml; do
+    if permissions "$file" | grep -E '\*|(^| )(delete|deletecollection|escalate|bind|impersonate)$'; then
+      ok=1
+    fi
+    # nonResourceURLs and resourceNames-free rules only: nothing beyond the list above.
+    equals "" "$(jp_opt "$file" '{.rules[*].nonResourceURLs}')" || ok=1
+  done
+  return $ok
+}
+check "no wildcard, delete or escalation verbs" no_wildcards_or_escalation
+check "workloads themselves are read-only (changed only via /scale)" equals "" \
+  "$(permissions "$objects/ClusterRole_schemaop-controller.yaml" | grep -E '^apps (deployments|statefulsets) (create|update|patch)$' || true)"
+
+check "ClusterRoleBinding binds the controller ServiceAccount" equals "ClusterRole/schemaop-controller ServiceAccount/schemaop-system/schemaop-controller" \
+  "$(jp "$objects/ClusterRoleBinding_schemaop-controller.yaml" '{.roleRef.kind}/{.roleRef.name} {range .subjects[*]}{.kind}/{.namespace}/{.name}{end}')"
+check "RoleBinding binds the controller ServiceAccount" equals "Role/schemaop-leader-election ServiceAccount/schemaop-system/schemaop-controller" \
+  "$(jp "$objects/RoleBinding_schemaop-leader-election.yaml" '{.roleRef.kind}/{.roleRef.name} {range .subjects[*]}{.kind}/{.namespace}/{.name}{end}')"
+
+deployment=$objects/Deployment_schemaop-controller.yaml
+container='.spec.template.spec.containers[0]'
+check "one controller container, image schemaop:0.1.0" equals "controller schemaop:0.1.0" \
+  "$(jp "$deployment" '{.spec.template.spec.containers[*].name} {.spec.template.spec.containers[0].image}')"
+check "controller arguments" equals '["controller","--leader-elect","--metrics-bind-address=:8080","--health-probe-bind-address=:8081","--backup-dir=/var/lib/schemaop/backups","--log-format=json"]' \
+  "$(jp "$deployment" "{$container.args}")"
+check "runs as the controller ServiceAccount" equals "schemaop-controller" \
+  "$(jp "$deployment" '{.spec.template.spec.serviceAccountName}')"
+check "pod security context: non-root 65532, RuntimeDefault seccomp" equals "true 65532 RuntimeDefault" \
+  "$(jp "$deployment" '{.spec.template.spec.securityContext.runAsNonRoot} {.spec.template.spec.securityContext.runAsUser} {.spec.template.spec.securityContext.seccompProfile.type}')"
+check "container security context: read-only root, no escalation, no capabilities" equals 'true false ["ALL"] true 65532 RuntimeDefault' \
+  "$(jp "$deployment" "{$container.securityContext.readOnlyRootFilesystem} {$container.securityContext.allowPrivilegeEscalation} {$container.securityContext.capabilities.drop} {$container.securityContext.runAsNonRoot} {$container.securityContext.runAsUser} {$container.securityContext.seccompProfile.type}")"
+check "probes: /healthz and /readyz on 8081" equals "/healthz health /readyz health health=8081 metrics=8080 " \
+  "$(jp "$deployment" "{$container.livenessProbe.httpGet.path} {$container.livenessProbe.httpGet.port} {$container.readinessProbe.httpGet.path} {$container.readinessProbe.httpGet.port} {range $container.ports[*]}{.name}={.containerPort} {end}" |
+    sed 's/metrics=8080 health=8081 /health=8081 metrics=8080 /')"
+check "resource requests and limits set" equals "4" \
+  "$(jp "$deployment" "{$container.resources.requests.cpu} {$container.resources.requests.memory} {$container.resources.limits.cpu} {$container.resources.limits.memory}" | wc -w | tr -d ' ')"
+check "backups on the PVC, /tmp on an emptyDir" equals "backups=/var/lib/schemaop/backups tmp=/tmp | backups:schemaop-backups tmp:{\"sizeLimit\":\"256Mi\"}" \
+  "$(jp_opt "$deployment" "{range $container.volumeMounts[*]}{.name}={.mountPath} {end}| {range .spec.template.spec.volumes[*]}{.name}:{.persistentVolumeClaim.claimName}{.emptyDir} {end}" | sed 's/ $//')"
+check "metrics Service targets the controller pods on 8080" equals "metrics 8080 metrics controller schemaop" \
+  "$(jp "$objects/Service_schemaop-controller-metrics.yaml" '{.spec.ports[0].name} {.spec.ports[0].port} {.spec.ports[0].targetPort} {.spec.selector.app\.kubernetes\.io/component} {.spec.selector.app\.kubernetes\.io/name}')"
+check "pod template carries the Service's selector labels" equals "controller schemaop" \
+  "$(jp "$deployment" '{.spec.template.metadata.labels.app\.kubernetes\.io/component} {.spec.template.metadata.labels.app\.kubernetes\.io/name}')"
+check "CRD included unchanged from crds/" equals "$(jp "$source_dir/crds/schemaop.dev_schemamigrations.yaml" '{.spec}')" \
+  "$(jp "$objects/CustomResourceDefinition_schemamigrations.schemaop.dev.yaml" '{.spec}')"
+
+finish
