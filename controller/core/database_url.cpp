@@ -1,7 +1,7 @@
 #include "core/database_url.h"
 
-#include <cctype>
 #include <algorithm>
+#include <cctype>
 #include <optional>
 #include <vector>
 
@@ -23,9 +23,15 @@ bool IsSecretKey(std::string_view key) {
 }
 
 int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
   return -1;
 }
 

@@ -1,5 +1,6 @@
 #include "core/migration_file.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <optional>
@@ -109,8 +110,7 @@ bool WordsAt(const std::vector<std::string>& words, std::size_t at,
 
 class Parser {
  public:
-  Parser(std::string_view text, std::string_view source_name)
-      : text_(text), name_(source_name) {}
+  Parser(std::string_view text, std::string_view source_name) : text_(text), name_(source_name) {}
 
   Result<MigrationFile> Parse() {
     file_.source_name = std::string(name_);
@@ -152,9 +152,12 @@ class Parser {
 
  private:
   Status Error(int line, const std::string& problem) const {
-    return Status(Code::kParseError, std::string(name_) + ":" + std::to_string(line) + ": " + problem);
+    return Status(Code::kParseError,
+                  std::string(name_) + ":" + std::to_string(line) + ": " + problem);
   }
-  std::string Where(int line) const { return std::string(name_) + ":" + std::to_string(line) + ": "; }
+  std::string Where(int line) const {
+    return std::string(name_) + ":" + std::to_string(line) + ": ";
+  }
 
   Status ParseLine(std::string_view line, int line_number) {
     const std::optional<std::string_view> comment = CommentBody(line);
@@ -263,8 +266,9 @@ class Parser {
     if (!file_.sections.empty()) {
       const Section& previous = file_.sections.back();
       if (section.direction == Direction::kUp && previous.direction == Direction::kDown) {
-        return Error(line_number, "up section after a down section; put every `-- migrate:up` "
-                                  "section before the first `-- migrate:down`");
+        return Error(line_number,
+                     "up section after a down section; put every `-- migrate:up` "
+                     "section before the first `-- migrate:down`");
       }
       if (previous.direction == section.direction &&
           previous.transactional == section.transactional) {
@@ -308,13 +312,13 @@ class Parser {
               break;
             }
           }
-          return Error(line, what + "... cannot run inside a transaction; move it to a `-- migrate:" +
+          return Error(line, what +
+                                 "... cannot run inside a transaction; move it to a `-- migrate:" +
                                  DirectionName(section.direction) + " transaction:false` section");
         }
         continue;
       }
-      if (create_concurrently &&
-          !WordsAt(words, index_at + 2, {"IF", "NOT", "EXISTS"})) {
+      if (create_concurrently && !WordsAt(words, index_at + 2, {"IF", "NOT", "EXISTS"})) {
         file_.warnings.push_back(
             Where(line) +
             "CREATE INDEX CONCURRENTLY without IF NOT EXISTS fails when re-run after an "
@@ -353,24 +357,15 @@ std::vector<const Section*> MigrationFile::SectionsFor(Direction direction) cons
 }
 
 bool MigrationFile::HasDown() const {
-  for (const Section& section : sections) {
-    if (section.direction == Direction::kDown) {
-      return true;
-    }
-  }
-  return false;
+  return std::any_of(sections.begin(), sections.end(),
+                     [](const Section& section) { return section.direction == Direction::kDown; });
 }
 
 bool IsValidRevisionId(std::string_view id) {
   if (id.empty() || id.size() > kMaxRevisionIdLength) {
     return false;
   }
-  for (char c : id) {
-    if (!IsIdentifierChar(c)) {
-      return false;
-    }
-  }
-  return true;
+  return std::all_of(id.begin(), id.end(), IsIdentifierChar);
 }
 
 Result<MigrationFile> ParseMigrationFile(std::string_view text, std::string_view source_name) {

@@ -21,8 +21,8 @@ std::string DirectionName(Direction direction);
 struct Section {
   Direction direction = Direction::kUp;
   bool transactional = true;
-  int first_line = 0;   // 1-based line of the marker, for messages
-  std::string sql;      // the text between this marker and the next one
+  int first_line = 0;  // 1-based line of the marker, for messages
+  std::string sql;     // the text between this marker and the next one
 };
 
 struct MigrationFile {
@@ -33,9 +33,9 @@ struct MigrationFile {
   // down section may lower on purpose (e.g. removing seeded rows); the
   // row-count guard allows it for those tables on that step only.
   std::vector<std::string> down_row_loss;
-  std::vector<Section> sections;            // file order; all up before down
-  std::string source_name;                  // file name, for messages
-  std::string text;                         // exact bytes (checksummed by adapters)
+  std::vector<Section> sections;  // file order; all up before down
+  std::string source_name;        // file name, for messages
+  std::string text;               // exact bytes (checksummed by adapters)
   // Non-fatal findings, each "name:line: text" (e.g. a CREATE INDEX
   // CONCURRENTLY without IF NOT EXISTS in a transaction:false section).
   std::vector<std::string> warnings;

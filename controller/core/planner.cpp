@@ -36,15 +36,15 @@ std::string_view Trim(std::string_view s) {
 Result<std::vector<std::string>> CheckCurrent(const RevisionGraph& graph,
                                               const std::vector<std::string>& current_versions) {
   std::set<std::string> unique(current_versions.begin(), current_versions.end());
-  for (const std::string& version : unique) {
-    if (!graph.Contains(version)) {
-      return Status(Code::kUnknownRevision,
-                    "the database is at revision " + version +
-                        ", which no migration file defines; ship the migration file for " +
-                        version +
-                        " (for example by rolling the application image forward), or, if the "
-                        "schema really is at another revision, stamp that revision");
-    }
+  const auto unknown = std::find_if(unique.begin(), unique.end(), [&](const std::string& version) {
+    return !graph.Contains(version);
+  });
+  if (unknown != unique.end()) {
+    return Status(Code::kUnknownRevision,
+                  "the database is at revision " + *unknown +
+                      ", which no migration file defines; ship the migration file for " + *unknown +
+                      " (for example by rolling the application image forward), or, if the "
+                      "schema really is at another revision, stamp that revision");
   }
   for (const std::string& version : unique) {
     for (const std::string& ancestor : graph.Ancestors(version)) {
@@ -86,10 +86,10 @@ Result<std::optional<std::string>> Walk(const RevisionGraph& graph,
       const std::vector<std::string> next =
           position ? graph.Get(*position).children : graph.Bases();
       if (next.empty()) {
-        return Status(Code::kRangeError,
-                      "relative target " + quoted + " goes past the head " +
-                          (position ? *position : std::string("base")) + " after " +
-                          std::to_string(i) + " step(s); the furthest is +" + std::to_string(i));
+        return Status(Code::kRangeError, "relative target " + quoted + " goes past the head " +
+                                             (position ? *position : std::string("base")) +
+                                             " after " + std::to_string(i) +
+                                             " step(s); the furthest is +" + std::to_string(i));
       }
       if (next.size() > 1) {
         if (!position) {
@@ -97,10 +97,10 @@ Result<std::optional<std::string>> Walk(const RevisionGraph& graph,
                                                   " is ambiguous: there are several bases (" +
                                                   Join(next) + "); name a revision instead");
         }
-        return Status(Code::kAmbiguousRevision,
-                      "relative target " + quoted + " is ambiguous: revision " + *position +
-                          " is a branch point with children " + Join(next) +
-                          "; name a revision instead");
+        return Status(Code::kAmbiguousRevision, "relative target " + quoted +
+                                                    " is ambiguous: revision " + *position +
+                                                    " is a branch point with children " +
+                                                    Join(next) + "; name a revision instead");
       }
       position = next.front();
     } else {
@@ -143,9 +143,12 @@ bool Plan::HasUpgrade() const {
 
 std::string PlanModeName(PlanMode mode) {
   switch (mode) {
-    case PlanMode::kAuto: return "auto";
-    case PlanMode::kUpgrade: return "upgrade";
-    case PlanMode::kDowngrade: return "downgrade";
+    case PlanMode::kAuto:
+      return "auto";
+    case PlanMode::kUpgrade:
+      return "upgrade";
+    case PlanMode::kDowngrade:
+      return "downgrade";
   }
   return "auto";
 }
@@ -168,10 +171,10 @@ Result<std::vector<std::string>> ResolveTarget(const RevisionGraph& graph,
   const std::size_t sign = trimmed.find_last_of("+-");
   if (sign != std::string_view::npos) {
     const std::string_view digits = trimmed.substr(sign + 1);
-    const bool numeric =
-        !digits.empty() && digits.size() <= kMaxRelativeDigits &&
-        std::all_of(digits.begin(), digits.end(),
-                    [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+    const bool numeric = !digits.empty() && digits.size() <= kMaxRelativeDigits &&
+                         std::all_of(digits.begin(), digits.end(), [](char c) {
+                           return std::isdigit(static_cast<unsigned char>(c)) != 0;
+                         });
     if (!numeric) {
       return Status(Code::kInvalidArgument,
                     "bad target '" + std::string(trimmed) +
@@ -313,9 +316,9 @@ Result<Plan> PlanMigration(const RevisionGraph& graph,
         continue;
       }
       const std::vector<std::string>& siblings = graph.Get(parent).children;
-      const bool still_built_on = std::any_of(
-          siblings.begin(), siblings.end(),
-          [&](const std::string& child) { return applied.count(child) > 0; });
+      const bool still_built_on =
+          std::any_of(siblings.begin(), siblings.end(),
+                      [&](const std::string& child) { return applied.count(child) > 0; });
       if (!still_built_on) {
         versions.insert(parent);
       }

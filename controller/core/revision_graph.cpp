@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <iterator>
 #include <utility>
 
 #include "core/migration_file.h"
@@ -60,8 +61,9 @@ Result<RevisionGraph> RevisionGraph::Build(std::vector<RevisionNode> nodes) {
     std::string id = node.id;
     if (!graph.nodes_.emplace(id, std::move(node)).second) {
       return Status(Code::kDuplicateRevision,
-                    "revision " + id + " is defined more than once; every revision id must be "
-                    "unique (rename one of them)");
+                    "revision " + id +
+                        " is defined more than once; every revision id must be "
+                        "unique (rename one of them)");
     }
   }
   for (auto& [id, node] : graph.nodes_) {
@@ -157,9 +159,8 @@ std::vector<std::string> RevisionGraph::Bases() const {
 std::vector<std::string> RevisionGraph::Ids() const {
   std::vector<std::string> ids;
   ids.reserve(nodes_.size());
-  for (const auto& entry : nodes_) {
-    ids.push_back(entry.first);
-  }
+  std::transform(nodes_.begin(), nodes_.end(), std::back_inserter(ids),
+                 [](const auto& entry) { return entry.first; });
   return ids;
 }
 
@@ -247,8 +248,9 @@ Result<std::string> RevisionGraph::ResolveId(std::string_view id_or_prefix) cons
   }
   const std::string quoted = "'" + std::string(id_or_prefix) + "'";
   if (matches.size() > 1) {
-    return Status(Code::kAmbiguousRevision, "revision prefix " + quoted + " is ambiguous: it matches " +
-                                                Join(matches) + "; give more characters");
+    return Status(Code::kAmbiguousRevision, "revision prefix " + quoted +
+                                                " is ambiguous: it matches " + Join(matches) +
+                                                "; give more characters");
   }
   if (nodes_.empty()) {
     return Status(Code::kUnknownRevision,
@@ -266,9 +268,8 @@ Result<std::string> RevisionGraph::ResolveId(std::string_view id_or_prefix) cons
       bool similar = false;
       const std::size_t typed = id_or_prefix.size();
       for (std::size_t length = typed > 2 ? typed - 2 : 1; length <= typed + 2; ++length) {
-        similar = similar ||
-                  EditDistance(std::string_view(entry.first).substr(0, length), id_or_prefix) <=
-                      kMaxTypoDistance;
+        similar = similar || EditDistance(std::string_view(entry.first).substr(0, length),
+                                          id_or_prefix) <= kMaxTypoDistance;
       }
       if (similar && listed.size() < kMaxListedRevisions) {
         listed.push_back(entry.first);

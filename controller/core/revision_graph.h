@@ -30,8 +30,8 @@ class RevisionGraph {
 
   bool Contains(std::string_view id) const;
   const RevisionNode& Get(std::string_view id) const;  // precondition: Contains
-  std::vector<std::string> Heads() const;  // sorted
-  std::vector<std::string> Bases() const;  // sorted
+  std::vector<std::string> Heads() const;              // sorted
+  std::vector<std::string> Bases() const;              // sorted
   std::size_t size() const { return nodes_.size(); }
 
   // All revisions that `id` depends on, excluding itself.

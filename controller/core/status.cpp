@@ -4,28 +4,50 @@ namespace schemaop::core {
 
 const char* CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "Ok";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kParseError: return "ParseError";
-    case Code::kNotFound: return "NotFound";
-    case Code::kDuplicateRevision: return "DuplicateRevision";
-    case Code::kUnknownParent: return "UnknownParent";
-    case Code::kCycleDetected: return "CycleDetected";
-    case Code::kMultipleHeads: return "MultipleHeads";
-    case Code::kMultipleBases: return "MultipleBases";
-    case Code::kAmbiguousRevision: return "AmbiguousRevision";
-    case Code::kUnknownRevision: return "UnknownRevision";
-    case Code::kRangeError: return "RangeError";
-    case Code::kUnreachable: return "Unreachable";
-    case Code::kLockHeld: return "LockHeld";
-    case Code::kChecksumMismatch: return "ChecksumMismatch";
-    case Code::kMigrationFailed: return "MigrationFailed";
-    case Code::kVerificationFailed: return "VerificationFailed";
-    case Code::kBackupFailed: return "BackupFailed";
-    case Code::kConflict: return "Conflict";
-    case Code::kHttpError: return "HttpError";
-    case Code::kTimeout: return "Timeout";
-    case Code::kInternal: return "Internal";
+    case Code::kOk:
+      return "Ok";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kParseError:
+      return "ParseError";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kDuplicateRevision:
+      return "DuplicateRevision";
+    case Code::kUnknownParent:
+      return "UnknownParent";
+    case Code::kCycleDetected:
+      return "CycleDetected";
+    case Code::kMultipleHeads:
+      return "MultipleHeads";
+    case Code::kMultipleBases:
+      return "MultipleBases";
+    case Code::kAmbiguousRevision:
+      return "AmbiguousRevision";
+    case Code::kUnknownRevision:
+      return "UnknownRevision";
+    case Code::kRangeError:
+      return "RangeError";
+    case Code::kUnreachable:
+      return "Unreachable";
+    case Code::kLockHeld:
+      return "LockHeld";
+    case Code::kChecksumMismatch:
+      return "ChecksumMismatch";
+    case Code::kMigrationFailed:
+      return "MigrationFailed";
+    case Code::kVerificationFailed:
+      return "VerificationFailed";
+    case Code::kBackupFailed:
+      return "BackupFailed";
+    case Code::kConflict:
+      return "Conflict";
+    case Code::kHttpError:
+      return "HttpError";
+    case Code::kTimeout:
+      return "Timeout";
+    case Code::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

@@ -14,9 +14,9 @@ namespace schemaop::core {
 enum class Code {
   kOk = 0,
   // Input and configuration.
-  kInvalidArgument,   // malformed input (file, flag, resource field)
-  kParseError,        // a migration file could not be parsed
-  kNotFound,          // a file, directory, Secret, ConfigMap, workload
+  kInvalidArgument,  // malformed input (file, flag, resource field)
+  kParseError,       // a migration file could not be parsed
+  kNotFound,         // a file, directory, Secret, ConfigMap, workload
   // Revision graph (Alembic's typed errors).
   kDuplicateRevision,
   kUnknownParent,
@@ -25,7 +25,7 @@ enum class Code {
   kMultipleBases,
   kAmbiguousRevision,
   kUnknownRevision,
-  kRangeError,        // a relative target (+N / -N) goes past a head or base
+  kRangeError,  // a relative target (+N / -N) goes past a head or base
   // Database.
   kUnreachable,       // cannot connect (host down, wrong password, TLS)
   kLockHeld,          // another run holds the migration lock
@@ -34,7 +34,7 @@ enum class Code {
   kVerificationFailed,
   kBackupFailed,
   // Kubernetes.
-  kConflict,          // 409 / stale resourceVersion
+  kConflict,  // 409 / stale resourceVersion
   kHttpError,
   kTimeout,
   kInternal,
@@ -68,7 +68,10 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
+  // Implicit on purpose: `return value;` and `return status;` both work.
+  // cppcheck-suppress noExplicitConstructor
   Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  // cppcheck-suppress noExplicitConstructor
   Result(Status status) : status_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return value_.has_value(); }

@@ -37,19 +37,19 @@ Status ParseError(std::string_view text) {
 
 TEST(MigrationFileTest, ParsesHeaderAndSections) {
   const std::string text =
-      "-- revision: add_flexible_schemas\n"          // 1
-      "-- down_revision: 9bc6a98f1c12\n"             // 2
-      "-- message: flexible component schemas\n"     // 3
-      "\n"                                           // 4
-      "-- migrate:up\n"                              // 5
-      "CREATE TABLE t (id int);\n"                   // 6
-      "\n"                                           // 7
-      "-- migrate:up transaction:false\n"            // 8
+      "-- revision: add_flexible_schemas\n"                     // 1
+      "-- down_revision: 9bc6a98f1c12\n"                        // 2
+      "-- message: flexible component schemas\n"                // 3
+      "\n"                                                      // 4
+      "-- migrate:up\n"                                         // 5
+      "CREATE TABLE t (id int);\n"                              // 6
+      "\n"                                                      // 7
+      "-- migrate:up transaction:false\n"                       // 8
       "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (id);\n"  // 9
-      "-- migrate:down transaction:false\n"          // 10
-      "DROP INDEX CONCURRENTLY IF EXISTS i;\n"       // 11
-      "-- migrate:down\n"                            // 12
-      "DROP TABLE t;\n";                             // 13
+      "-- migrate:down transaction:false\n"                     // 10
+      "DROP INDEX CONCURRENTLY IF EXISTS i;\n"                  // 11
+      "-- migrate:down\n"                                       // 12
+      "DROP TABLE t;\n";                                        // 13
   const MigrationFile file = ParseOk(text);
   EXPECT_EQ(file.revision, "add_flexible_schemas");
   EXPECT_THAT(file.down_revisions, ElementsAre("9bc6a98f1c12"));
@@ -79,8 +79,8 @@ TEST(MigrationFileTest, ParsesHeaderAndSections) {
 }
 
 TEST(MigrationFileTest, BaseRevisionWithEmptyOrNoneOrMissingDownRevision) {
-  for (const char* header : {"-- down_revision:\n", "-- down_revision: None\n",
-                             "-- down_revision: none\n", ""}) {
+  for (const char* header :
+       {"-- down_revision:\n", "-- down_revision: None\n", "-- down_revision: none\n", ""}) {
     const MigrationFile file =
         ParseOk(std::string("-- revision: a1\n") + header + "-- migrate:up\nSELECT 1;\n");
     EXPECT_THAT(file.down_revisions, IsEmpty()) << header;
@@ -137,13 +137,15 @@ TEST(MigrationFileTest, MissingRevisionHeader) {
 }
 
 TEST(MigrationFileTest, UnknownHeaderKeyNamesItAndTheLine) {
-  const Status status = ParseError("-- revision: a\n-- down_revison: b\n-- migrate:up\nSELECT 1;\n");
+  const Status status =
+      ParseError("-- revision: a\n-- down_revison: b\n-- migrate:up\nSELECT 1;\n");
   EXPECT_THAT(status.message(), StartsWith("f.sql:2: unknown header key 'down_revison'"));
   EXPECT_THAT(status.message(), HasSubstr("down_revision"));
 }
 
 TEST(MigrationFileTest, DuplicateHeaderKey) {
-  const Status status = ParseError("-- revision: a\n-- message: x\n-- revision: b\n-- migrate:up\n");
+  const Status status =
+      ParseError("-- revision: a\n-- message: x\n-- revision: b\n-- migrate:up\n");
   EXPECT_THAT(status.message(), StartsWith("f.sql:3: duplicate header key 'revision'"));
   EXPECT_THAT(status.message(), HasSubstr("line 1"));
 }
@@ -236,18 +238,20 @@ TEST(MigrationFileTest, ConcurrentlyInsideCommentsOrStringsOrRefreshIsFine) {
 
 TEST(MigrationFileTest, WarnsOnNonIdempotentConcurrentIndexStatements) {
   const MigrationFile file = ParseOk(
-      "-- revision: a\n"                                              // 1
-      "-- migrate:up transaction:false\n"                             // 2
-      "CREATE INDEX CONCURRENTLY i1 ON t (a);\n"                      // 3
-      "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i2 ON t (b);\n" // 4
-      "\n"                                                            // 5
-      "create unique index concurrently i3 on t (c);\n"               // 6
-      "-- migrate:down transaction:false\n"                           // 7
-      "DROP INDEX CONCURRENTLY i1;\n"                                 // 8
-      "DROP INDEX CONCURRENTLY IF EXISTS i2;\n");                     // 9
+      "-- revision: a\n"                                               // 1
+      "-- migrate:up transaction:false\n"                              // 2
+      "CREATE INDEX CONCURRENTLY i1 ON t (a);\n"                       // 3
+      "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i2 ON t (b);\n"  // 4
+      "\n"                                                             // 5
+      "create unique index concurrently i3 on t (c);\n"                // 6
+      "-- migrate:down transaction:false\n"                            // 7
+      "DROP INDEX CONCURRENTLY i1;\n"                                  // 8
+      "DROP INDEX CONCURRENTLY IF EXISTS i2;\n");                      // 9
   ASSERT_EQ(file.warnings.size(), 3u);
-  EXPECT_THAT(file.warnings[0], StartsWith("f.sql:3: CREATE INDEX CONCURRENTLY without IF NOT EXISTS"));
-  EXPECT_THAT(file.warnings[1], StartsWith("f.sql:6: CREATE INDEX CONCURRENTLY without IF NOT EXISTS"));
+  EXPECT_THAT(file.warnings[0],
+              StartsWith("f.sql:3: CREATE INDEX CONCURRENTLY without IF NOT EXISTS"));
+  EXPECT_THAT(file.warnings[1],
+              StartsWith("f.sql:6: CREATE INDEX CONCURRENTLY without IF NOT EXISTS"));
   EXPECT_THAT(file.warnings[2], StartsWith("f.sql:8: DROP INDEX CONCURRENTLY without IF EXISTS"));
 }
 

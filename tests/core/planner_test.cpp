@@ -23,7 +23,9 @@ RevisionGraph Linear() { return MakeGraph({{"a", {}}, {"b", {"a"}}, {"c", {"b"}}
 // a - b - c
 //      \  (d branches off b)
 //       d          (heads c and d)
-RevisionGraph Branched() { return MakeGraph({{"a", {}}, {"b", {"a"}}, {"c", {"b"}}, {"d", {"b"}}}); }
+RevisionGraph Branched() {
+  return MakeGraph({{"a", {}}, {"b", {"a"}}, {"c", {"b"}}, {"d", {"b"}}});
+}
 
 // a - b - c - m - n
 //      \     /  (d branches off b, m merges c and d)
@@ -129,9 +131,9 @@ TEST(PlannerTest, DuplicateCurrentRowsAreOneVersion) {
 }
 
 TEST(PlannerTest, PrefixTargetAndSurroundingSpaces) {
-  const RevisionGraph graph =
-      MakeGraph({{"9bc6a98f1c12", {}}, {"add_flexible_schemas", {"9bc6a98f1c12"}},
-                 {"seed_default_schemas", {"add_flexible_schemas"}}});
+  const RevisionGraph graph = MakeGraph({{"9bc6a98f1c12", {}},
+                                         {"add_flexible_schemas", {"9bc6a98f1c12"}},
+                                         {"seed_default_schemas", {"add_flexible_schemas"}}});
   const Plan plan = PlanOk(graph, {"seed_default_schemas"}, " 9bc ");
   EXPECT_THAT(Steps(plan), ElementsAre("seed_default_schemas-:add_flexible_schemas",
                                        "add_flexible_schemas-:9bc6a98f1c12"));

@@ -119,9 +119,9 @@ TEST(RevisionGraphTest, DuplicateParentIsOneEdge) {
 }
 
 TEST(RevisionGraphTest, ResolveIdExactAndUniquePrefix) {
-  const RevisionGraph graph =
-      MakeGraph({{"9bc6a98f1c12", {}}, {"add_flexible_schemas", {"9bc6a98f1c12"}},
-                 {"add_flexible", {"9bc6a98f1c12"}}});
+  const RevisionGraph graph = MakeGraph({{"9bc6a98f1c12", {}},
+                                         {"add_flexible_schemas", {"9bc6a98f1c12"}},
+                                         {"add_flexible", {"9bc6a98f1c12"}}});
   EXPECT_EQ(*graph.ResolveId("9bc6a98f1c12"), "9bc6a98f1c12");
   EXPECT_EQ(*graph.ResolveId("9b"), "9bc6a98f1c12");
   // An exact id wins over being a prefix of another id.
@@ -175,8 +175,7 @@ MigrationFile File(std::string name, std::string revision, std::vector<std::stri
 }
 
 TEST(BuildGraphTest, FromMigrationFiles) {
-  Result<RevisionGraph> graph =
-      BuildGraph({File("a.sql", "a", {}), File("b.sql", "b", {"a"})});
+  Result<RevisionGraph> graph = BuildGraph({File("a.sql", "a", {}), File("b.sql", "b", {"a"})});
   ASSERT_TRUE(graph.ok()) << graph.status().ToString();
   EXPECT_THAT(graph->Heads(), ElementsAre("b"));
 }

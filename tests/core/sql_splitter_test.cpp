@@ -78,8 +78,7 @@ TEST(SqlSplitterTest, DoubleQuotedIdentifiers) {
 TEST(SqlSplitterTest, DollarQuotesWithAndWithoutTags) {
   const std::string function =
       "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END; $$ LANGUAGE plpgsql";
-  const std::string tagged =
-      "DO $body$ BEGIN PERFORM 'x;'; RAISE NOTICE $$inner;$$; END $body$";
+  const std::string tagged = "DO $body$ BEGIN PERFORM 'x;'; RAISE NOTICE $$inner;$$; END $body$";
   EXPECT_THAT(Texts(function + ";\n" + tagged + ";\nSELECT 3;"),
               ElementsAre(function, tagged, "SELECT 3"));
 }
