@@ -26,18 +26,6 @@ namespaced_in_system() {
 }
 check "namespaced objects live in schemaop-system" namespaced_in_system
 
-# permissions FILE: one sorted line per (apiGroup, resource, verb) granted.
-permissions() {
-  jp "$1" '{range .rules[*]}{.apiGroups}{"\t"}{.resources}{"\t"}{.verbs}{"\n"}{end}' |
-    awk -F'\t' '
-      # [""] is the core group: an empty name, still one item.
-      function items(s, out,   n) { gsub(/[][" ]/, "", s); n = split(s, out, ",")
-        if (n == 0) { out[1] = ""; n = 1 }
-        return n }
-      { ng = items($1, g); nr = items($2, r); nv = items($3, v)
-        for (i = 1; i <= ng; i++) for (j = 1; j <= nr; j++) for (k = 1; k <= nv; k++)
-          printf "%s %s %s\n", (g[i] == "" ? "core" : g[i]), r[j], v[k] }' | sort
-}
 expected_cluster_permissions="apps deployments get
 apps deployments list
 apps deployments watch

@@ -54,6 +54,19 @@ split_objects() {
   done
 }
 
+# permissions FILE: one sorted line per (apiGroup, resource, verb) granted.
+permissions() {
+  jp "$1" '{range .rules[*]}{.apiGroups}{"\t"}{.resources}{"\t"}{.verbs}{"\n"}{end}' |
+    awk -F'\t' '
+      # [""] is the core group: an empty name, still one item.
+      function items(s, out,   n) { gsub(/[][" ]/, "", s); n = split(s, out, ",")
+        if (n == 0) { out[1] = ""; n = 1 }
+        return n }
+      { ng = items($1, g); nr = items($2, r); nv = items($3, v)
+        for (i = 1; i <= ng; i++) for (j = 1; j <= nr; j++) for (k = 1; k <= nv; k++)
+          printf "%s %s %s\n", (g[i] == "" ? "core" : g[i]), r[j], v[k] }' | sort
+}
+
 # check DESCRIPTION COMMAND...: runs COMMAND, records the outcome.
 check() {
   local description=$1
@@ -72,7 +85,10 @@ equals() {
   if [ "$1" == "$2" ]; then
     return 0
   fi
-  printf '  expected: %s\n  actual:   %s\n' "$1" "$2"
+  case "$1$2" in
+    *$'\n'*) diff <(printf '%s\n' "$1") <(printf '%s\n' "$2") | sed 's/^/  /' || true ;;
+    *) printf '  expected: %s\n  actual:   %s\n' "$1" "$2" ;;
+  esac
   return 1
 }
 

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Static checks of the Helm chart (helm is not packaged in Debian 12, so the
+# templates are not rendered here): every .Values path the templates use is
+# defined in values.yaml, every included helper is defined, template blocks
+# are balanced, the RBAC rules equal the kustomize base's, and the defaults
+# agree with manifests/.
+# Usage: helm_chart_test.sh SOURCE_DIR
+set -euo pipefail
+source_dir=$1
+. "$(dirname "$0")/lib.sh"
+
+chart=$source_dir/helm/schemaop
+templates=$chart/templates
+
+# as_object FILE OUT: wraps a plain YAML document (Chart.yaml, values.yaml)
+# in an object kubectl can read, with the document under .spec.
+as_object() {
+  { printf 'apiVersion: test.schemaop.dev/v1\nkind: Document\nmetadata:\n  name: document\nspec:\n'
+    sed -e '/^[[:space:]]*#/d' -e 's/^/  /' "$1"; } >"$2"
+}
+as_object "$chart/Chart.yaml" "$work/chart.yaml"
+as_object "$chart/values.yaml" "$work/values.yaml"
+
+check "Chart.yaml: apiVersion v2, name schemaop, appVersion 0.1.0" equals "v2 schemaop 0.1.0" \
+  "$(jp "$work/chart.yaml" '{.spec.apiVersion} {.spec.name} {.spec.appVersion}')"
+
+values_paths_defined() {
+  local path ok=0
+  while read -r path; do
+    # --allow-missing-template-keys=false: an undefined path is an error.
+    jp "$work/values.yaml" "{.spec.${path#.Values.}}" >/dev/null 2>&1 ||
+      { echo "  $path is used by a template but not defined in values.yaml"; ok=1; }
+  done < <(cat "$templates"/*.yaml "$templates"/*.tpl "$templates"/NOTES.txt |
+    grep -oE '\.Values(\.[A-Za-z0-9_]+)+' | sort -u)
+  return $ok
+}
+check "every .Values path used by a template is in values.yaml" values_paths_defined
+
+helpers_defined() {
+  local name ok=0
+  while read -r name; do
+    grep -q "define \"$name\"" "$templates/_helpers.tpl" || { echo "  include \"$name\" is not defined"; ok=1; }
+  done < <(grep -ohE 'include "[^"]+"' "$templates"/* | sed 's/include "\(.*\)"/\1/' | sort -u)
+  return $ok
+}
+check "every included helper is defined in _helpers.tpl" helpers_defined
+
+blocks_balanced() {
+  local file opens ends left right ok=0
+  for file in "$templates"/*; do
+    opens=$(grep -oE '\{\{-? *(if|range|with|define) ' "$file" | wc -l)
+    ends=$(grep -oE '\{\{-? *end *-?\}\}' "$file" | wc -l)
+    left=$(grep -o '{{' "$file" | wc -l)
+    right=$(grep -o '}}' "$file" | wc -l)
+    [ "$opens" -eq "$ends" ] || { echo "  $(basename "$file"): $opens blocks opened, $ends ended"; ok=1; }
+    [ "$left" -eq "$right" ] || { echo "  $(basename "$file"): $left '{{' but $right '}}'"; ok=1; }
+  done
+  return $ok
+}
+check "template blocks and delimiters are balanced" blocks_balanced
+
+# rules_object TEMPLATE OUT: the static `rules:` part of an RBAC template.
+rules_object() {
+  { printf 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: rules\n'
+    awk '/^rules:/{ on = 1 } /^(---|\{\{)/{ on = 0 } on' "$1"; } >"$2"
+}
+rules_object "$templates/clusterrole.yaml" "$work/chart-clusterrole.yaml"
+rules_object "$templates/leader-election-rbac.yaml" "$work/chart-role.yaml"
+rendered=$work/base.yaml
+render "$source_dir/manifests" "$rendered"
+split_objects "$rendered" "$work/base"
+check "chart ClusterRole rules equal the kustomize base's" equals \
+  "$(permissions "$work/base/ClusterRole_schemaop-controller.yaml")" "$(permissions "$work/chart-clusterrole.yaml")"
+check "chart leader-election Role rules equal the kustomize base's" equals \
+  "$(permissions "$work/base/Role_schemaop-leader-election.yaml")" "$(permissions "$work/chart-role.yaml")"
+
+deployment=$work/base/Deployment_schemaop-controller.yaml
+check "default image equals the kustomize base's" equals \
+  "$(jp "$deployment" '{.spec.template.spec.containers[0].image}')" \
+  "$(jp "$work/values.yaml" '{.spec.image.repository}'):$(jp "$work/chart.yaml" '{.spec.appVersion}')"
+check "default ports, backup dir and log format equal the kustomize base's" equals \
+  "$(jp "$deployment" '{.spec.template.spec.containers[0].args}' | tr -d '[]"' | tr ',' '\n' | grep -E '^--(metrics|health|backup|log)' | sed 's/.*=:*//' | tr '\n' ' ')" \
+  "$(jp "$work/values.yaml" '{.spec.metrics.port}') $(jp "$work/values.yaml" '{.spec.health.port}') $(jp "$work/values.yaml" '{.spec.backup.dir}') $(jp "$work/values.yaml" '{.spec.logFormat}') " 
+check "default pod and container security contexts equal the kustomize base's" equals \
+  "$(jp "$deployment" '{.spec.template.spec.securityContext} {.spec.template.spec.containers[0].securityContext}')" \
+  "$(jp "$work/values.yaml" '{.spec.podSecurityContext} {.spec.securityContext}')"
+check "default resources equal the kustomize base's" equals \
+  "$(jp "$deployment" '{.spec.template.spec.containers[0].resources}')" "$(jp "$work/values.yaml" '{.spec.resources}')"
+
+finish
