@@ -65,6 +65,10 @@ check "status fields" field "integer string string object array object object ob
   "$status.observedGeneration.type} {$status.currentRevision.type} {$status.targetRevision.type} {$status.plan.type} {$status.workloads.type} {$status.backup.type} {$status.lastRun.type} {$status.run.type} {$status.conditions.type"
 check "status.workloads records originalReplicas" field "integer" "$status.workloads.items.properties.originalReplicas.type"
 check "status.lastRun.downtimeSeconds is a number" field "number" "$status.lastRun.properties.downtimeSeconds.type"
+# Fields missing from a structural schema are pruned by the API server: every
+# field the controller writes to lastRun must be declared.
+check "status.lastRun fields" field "string string string string string string string number string integer string" \
+  "$status.lastRun.properties.from.type} {$status.lastRun.properties.to.type} {$status.lastRun.properties.startTime.type} {$status.lastRun.properties.finishTime.type} {$status.lastRun.properties.outcome.type} {$status.lastRun.properties.reason.type} {$status.lastRun.properties.message.type} {$status.lastRun.properties.downtimeSeconds.type} {$status.lastRun.properties.migrationsDigest.type} {$status.lastRun.properties.generation.type} {$status.plan.properties.steps.items.properties.direction.type"
 check "status.run keeps controller resume state" field "true" "$status.run.x-kubernetes-preserve-unknown-fields"
 check "conditions: list map keyed by type" field 'map ["type"]' \
   "$status.conditions.x-kubernetes-list-type} {$status.conditions.x-kubernetes-list-map-keys"
