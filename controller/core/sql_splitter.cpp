@@ -194,32 +194,58 @@ std::vector<SqlStatement> SplitSqlStatements(std::string_view sql) {
   std::size_t begin = 0;
   std::size_t end = 0;  // just past the last non-comment, non-space token
   int first_line = 0;
+  // SQL-standard routine bodies (CREATE FUNCTION ... BEGIN ATOMIC ...; END)
+  // contain unquoted semicolons; like psql, count BEGIN/CASE ... END inside
+  // CREATE FUNCTION / PROCEDURE and split only at depth 0.
+  std::vector<std::string> leading_words;
+  bool routine = false;
+  int block_depth = 0;
   auto flush = [&] {
     if (in_statement) {
       statements.push_back(SqlStatement{std::string(sql.substr(begin, end - begin)), first_line});
     }
     in_statement = false;
+    leading_words.clear();
+    routine = false;
+    block_depth = 0;
   };
   for (;;) {
     const Lexer::Token token = lexer.Next();
     if (token.kind == Lexer::Kind::kEnd) {
       break;
     }
-    switch (token.kind) {
-      case Lexer::Kind::kSemicolon:
-        flush();
-        break;
-      case Lexer::Kind::kSpace:
-      case Lexer::Kind::kComment:
-        break;
-      default:
-        if (!in_statement) {
-          in_statement = true;
-          begin = token.begin;
-          first_line = token.line;
-        }
-        end = token.end;
-        break;
+    if (token.kind == Lexer::Kind::kSemicolon && block_depth == 0) {
+      flush();
+      continue;
+    }
+    if (token.kind == Lexer::Kind::kSpace || token.kind == Lexer::Kind::kComment) {
+      continue;
+    }
+    if (!in_statement) {
+      in_statement = true;
+      begin = token.begin;
+      first_line = token.line;
+    }
+    end = token.end;
+    if (token.kind != Lexer::Kind::kWord) {
+      continue;
+    }
+    std::string word(sql.substr(token.begin, token.end - token.begin));
+    for (char& c : word) {
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    if (leading_words.size() < 4) {
+      leading_words.push_back(word);
+      routine = routine ||
+                (leading_words.front() == "CREATE" && (word == "FUNCTION" || word == "PROCEDURE"));
+    }
+    if (!routine) {
+      continue;
+    }
+    if (word == "BEGIN" || (word == "CASE" && block_depth > 0)) {
+      ++block_depth;
+    } else if (word == "END" && block_depth > 0) {
+      --block_depth;
     }
   }
   flush();

@@ -90,6 +90,24 @@ TEST(SqlSplitterTest, DollarParametersAreNotDollarQuotes) {
   EXPECT_THAT(Texts("SELECT a$b$ FROM t; SELECT 4"), ElementsAre("SELECT a$b$ FROM t", "SELECT 4"));
 }
 
+TEST(SqlSplitterTest, SqlStandardRoutineBodiesKeepTheirSemicolons) {
+  const std::string function =
+      "CREATE OR REPLACE FUNCTION f(x int) RETURNS int LANGUAGE sql\n"
+      "BEGIN ATOMIC\n"
+      "  SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END;\n"
+      "  SELECT x + 1;\n"
+      "END";
+  const std::string procedure = "CREATE PROCEDURE p() BEGIN ATOMIC INSERT INTO t VALUES (1); END";
+  EXPECT_THAT(Texts(function + ";\n" + procedure + ";\nSELECT 3;"),
+              ElementsAre(function, procedure, "SELECT 3"));
+  // BEGIN outside a routine definition is an ordinary statement.
+  EXPECT_THAT(Texts("BEGIN; SELECT 1; END;"), ElementsAre("BEGIN", "SELECT 1", "END"));
+  // A plpgsql body in dollar quotes has no bare BEGIN.
+  EXPECT_THAT(Texts("CREATE FUNCTION g() RETURNS void AS $$BEGIN END$$ LANGUAGE plpgsql; SELECT 4"),
+              ElementsAre("CREATE FUNCTION g() RETURNS void AS $$BEGIN END$$ LANGUAGE plpgsql",
+                          "SELECT 4"));
+}
+
 TEST(SqlSplitterTest, LineCommentHidesSemicolon) {
   EXPECT_THAT(Texts("SELECT 1 -- not here; really\n, 2; SELECT 3"),
               ElementsAre("SELECT 1 -- not here; really\n, 2", "SELECT 3"));
