@@ -193,13 +193,12 @@ std::optional<std::string> FindPairValue(std::string_view text, bool url_query) 
 
 }  // namespace
 
-std::string RedactDatabaseUrl(std::string_view url) {
-  const std::optional<std::size_t> authority = AuthorityStart(url);
-  if (!authority) {
-    return RedactPairs(url, /*url_query=*/false);
-  }
-  std::string out(url.substr(0, *authority));
-  std::size_t rest = *authority;
+namespace {
+
+// `url` is one whole URL (AuthorityStart(url) is set).
+std::string RedactWholeUrl(std::string_view url, std::size_t authority) {
+  std::string out(url.substr(0, authority));
+  std::size_t rest = authority;
   const std::size_t at = UserInfoEnd(url, rest);
   if (at != std::string_view::npos) {
     const std::string_view user_info = url.substr(rest, at - rest);
@@ -220,6 +219,53 @@ std::string RedactDatabaseUrl(std::string_view url) {
   out.append(url.substr(rest, query + 1 - rest));
   out += RedactPairs(url.substr(query + 1), /*url_query=*/true);
   return out;
+}
+
+// Text that merely contains URLs (a driver message, a command line): each
+// URL runs from its scheme to the next whitespace; the rest may hold
+// key=value secrets.
+std::string RedactEmbeddedUrls(std::string_view text) {
+  std::string out;
+  std::size_t copied = 0;
+  std::size_t search = 0;
+  for (;;) {
+    const std::size_t marker = text.find("://", search);
+    if (marker == std::string_view::npos) {
+      break;
+    }
+    std::size_t scheme = marker;
+    while (scheme > copied && IsSchemeChar(text[scheme - 1])) {
+      --scheme;
+    }
+    while (scheme < marker && std::isalpha(static_cast<unsigned char>(text[scheme])) == 0) {
+      ++scheme;
+    }
+    if (scheme == marker) {
+      search = marker + 3;
+      continue;
+    }
+    std::size_t end = marker + 3;
+    while (end < text.size() && std::isspace(static_cast<unsigned char>(text[end])) == 0 &&
+           text[end] != '"' && text[end] != '\'' && text[end] != '>') {
+      ++end;
+    }
+    out += RedactPairs(text.substr(copied, scheme - copied), /*url_query=*/false);
+    out += RedactWholeUrl(text.substr(scheme, end - scheme), marker - scheme + 3);
+    copied = end;
+    search = end;
+  }
+  out += RedactPairs(text.substr(copied), /*url_query=*/false);
+  return out;
+}
+
+}  // namespace
+
+std::string RedactDatabaseUrl(std::string_view url) {
+  const std::optional<std::size_t> authority = AuthorityStart(url);
+  if (authority) {
+    return RedactWholeUrl(url, *authority);
+  }
+  return RedactEmbeddedUrls(url);
 }
 
 std::string DatabaseUrlPassword(std::string_view url) {

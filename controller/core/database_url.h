@@ -10,6 +10,8 @@ namespace schemaop::core {
 // Any scheme (postgres://, postgresql+psycopg2://, ...) is treated alike.
 // Also handles libpq key=value strings (password=secret -> password=***,
 // password='sec ret' -> password=***); sslpassword is redacted too.
+// Text that only contains URLs (e.g. "cannot connect to postgresql://u:p@h/db")
+// has each embedded URL redacted.
 std::string RedactDatabaseUrl(std::string_view url);
 
 // Replaces every occurrence of `secret` (when non-empty) in `text` with ***.

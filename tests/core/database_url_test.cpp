@@ -51,6 +51,15 @@ TEST(RedactDatabaseUrlTest, KeyValueConnectionStrings) {
   EXPECT_EQ(RedactDatabaseUrl("host=db passwordx=visible"), "host=db passwordx=visible");
 }
 
+TEST(RedactDatabaseUrlTest, UrlsEmbeddedInText) {
+  EXPECT_EQ(RedactDatabaseUrl("cannot reach postgresql://app:s3cret@db/d: timeout"),
+            "cannot reach postgresql://app:***@db/d: timeout");
+  EXPECT_EQ(RedactDatabaseUrl("a=\"postgres://u:x@h/d?password=y\" and password=z"),
+            "a=\"postgres://u:***@h/d?password=***\" and password=***");
+  EXPECT_EQ(RedactDatabaseUrl("see https://example.com/docs"), "see https://example.com/docs");
+  EXPECT_EQ(RedactDatabaseUrl("odd :// text"), "odd :// text");
+}
+
 TEST(DatabaseUrlPasswordTest, FindsThePassword) {
   EXPECT_EQ(DatabaseUrlPassword("postgresql://app:s3cret@db/drawing"), "s3cret");
   EXPECT_EQ(DatabaseUrlPassword("postgresql://app:p%40ss@db/drawing"), "p@ss");
