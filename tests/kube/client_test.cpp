@@ -1,0 +1,236 @@
+// Client logic against a scripted in-memory Transport: status mapping, token
+// rotation, malformed bodies, and watch-stream parsing across arbitrary chunk
+// boundaries. Real-server behaviour is covered by the `kube` integration tests.
+#include "kube/client.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+
+namespace schemaop::kube {
+namespace {
+
+using core::Status;
+
+struct Scripted {
+  int status;
+  std::string body;
+  std::vector<std::string> chunks = {};  // for Stream
+};
+
+class ScriptedTransport final : public Transport {
+ public:
+  explicit ScriptedTransport(std::deque<Scripted>* script, std::vector<HttpRequest>* seen)
+      : script_(script), seen_(seen) {}
+  core::Result<HttpResponse> Send(const HttpRequest& request) override {
+    seen_->push_back(request);
+    if (script_->empty()) return core::Status(core::Code::kUnreachable, "connection refused");
+    Scripted next = script_->front();
+    script_->pop_front();
+    return HttpResponse{next.status, {}, next.body};
+  }
+  core::Result<HttpResponse> Stream(const HttpRequest& request,
+                                    const std::function<bool(std::string_view)>& on_data,
+                                    Cancellation&) override {
+    seen_->push_back(request);
+    Scripted next = script_->front();
+    script_->pop_front();
+    if (next.status != 200) return HttpResponse{next.status, {}, next.body};
+    for (const auto& chunk : next.chunks) {
+      if (!on_data(chunk)) break;
+    }
+    return HttpResponse{200, {}, ""};
+  }
+
+ private:
+  std::deque<Scripted>* script_;
+  std::vector<HttpRequest>* seen_;
+};
+
+std::string Header(const HttpRequest& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+class ClientTest : public ::testing::Test {
+ protected:
+  Client& MakeClient(Config config = {}) {
+    if (config.server.empty()) config.server = "http://test";
+    client_ = std::make_unique<Client>(config, std::make_unique<ScriptedTransport>(&script_, &seen_));
+    return *client_;
+  }
+  std::deque<Scripted> script_;
+  std::vector<HttpRequest> seen_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(ClientTest, PathsForCoreGroupCrdAndSubresource) {
+  auto& client = MakeClient();
+  script_ = {{200, R"({"kind":"Secret"})"}, {200, "{}"}, {200, "{}"}};
+  ASSERT_TRUE(client.Get(resources::kSecrets, "drawing", "db").ok());
+  ASSERT_TRUE(client.GetScale(resources::kDeployments, "drawing", "backend").ok());
+  ASSERT_TRUE(client.Get(resources::kNamespaces, "ignored", "drawing").ok());
+  EXPECT_EQ(seen_[0].path_and_query, "/api/v1/namespaces/drawing/secrets/db");
+  EXPECT_EQ(seen_[1].path_and_query, "/apis/apps/v1/namespaces/drawing/deployments/backend/scale");
+  EXPECT_EQ(seen_[2].path_and_query, "/api/v1/namespaces/drawing");
+  EXPECT_EQ(resources::kSchemaMigrations.CollectionPath("ns"),
+            "/apis/schemaop.dev/v1alpha1/namespaces/ns/schemamigrations");
+}
+
+TEST_F(ClientTest, ConflictCarriesHttpCodeReasonAndMessage) {
+  auto& client = MakeClient();
+  script_ = {{409, R"({"kind":"Status","status":"Failure","reason":"Conflict",
+      "message":"Operation cannot be fulfilled: the object has been modified","code":409})"}};
+  auto r = client.Update(resources::kConfigMaps, "ns",
+                         Json{{"metadata", {{"name", "c"}, {"resourceVersion", "1"}}}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), core::Code::kConflict);
+  EXPECT_EQ(r.status().detail(), "HTTP 409 Conflict");
+  EXPECT_NE(r.status().message().find("has been modified"), std::string::npos);
+  EXPECT_TRUE(IsConflict(r.status()));
+  EXPECT_EQ(HttpCodeOf(r.status()), 409);
+}
+
+TEST_F(ClientTest, NonJsonAndTruncatedBodiesAreClearErrors) {
+  auto& client = MakeClient();
+  script_ = {{200, "<html>proxy</html>"}, {200, R"({"kind":"Secret","data":{"pass)"},
+             {502, "Bad Gateway"}};
+  auto a = client.Get(resources::kSecrets, "ns", "a");
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find("not valid JSON"), std::string::npos);
+  auto b = client.Get(resources::kSecrets, "ns", "b");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().message().find("pass"), std::string::npos) << "no body echo";
+  auto c = client.Get(resources::kSecrets, "ns", "c");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().detail(), "HTTP 502 Error");
+}
+
+TEST_F(ClientTest, RotatedTokenFileIsReReadAfter401AndNeverInErrors) {
+  namespace fs = std::filesystem;
+  fs::path token = fs::temp_directory_path() / ("kube_client_token_" + std::to_string(::getpid()));
+  std::ofstream(token) << "old-token\n";
+  Config config;
+  config.token_file = token.string();
+  config.bearer_token = "old-token";
+  config.token_refresh_interval = std::chrono::hours(1);
+  auto& client = MakeClient(config);
+  std::ofstream(token, std::ios::trunc) << "new-token\n";
+  script_ = {{401, R"({"kind":"Status","reason":"Unauthorized","code":401})"}, {200, "{}"},
+             {401, R"({"kind":"Status","reason":"Unauthorized","code":401})"},
+             {401, R"({"kind":"Status","reason":"Unauthorized","code":401})"}};
+  ASSERT_TRUE(client.Get(resources::kSecrets, "ns", "x").ok());
+  EXPECT_EQ(Header(seen_[0], "Authorization"), "Bearer old-token");
+  EXPECT_EQ(Header(seen_[1], "Authorization"), "Bearer new-token");
+  auto denied = client.Get(resources::kSecrets, "ns", "y");
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(HttpCodeOf(denied.status()), 401);
+  EXPECT_EQ(denied.status().ToString().find("token-"), std::string::npos);
+  fs::remove(token);
+}
+
+TEST_F(ClientTest, PatchContentTypesAndApplyNeedsFieldManager) {
+  auto& client = MakeClient();
+  script_ = {{200, "{}"}, {200, "{}"}, {200, "{}"}};
+  ASSERT_TRUE(client.Patch(resources::kConfigMaps, "ns", "c", PatchType::kMerge,
+                           Json{{"data", {{"a", "1"}}}})
+                  .ok());
+  ASSERT_TRUE(client.Patch(resources::kConfigMaps, "ns", "c", PatchType::kJson,
+                           Json::array({{{"op", "test"}, {"path", "/data/a"}, {"value", "1"}}}))
+                  .ok());
+  PatchOptions apply;
+  apply.field_manager = "schemaop";
+  apply.force = true;
+  ASSERT_TRUE(client.Patch(resources::kConfigMaps, "ns", "c", PatchType::kApply,
+                           Json{{"apiVersion", "v1"}, {"kind", "ConfigMap"}}, apply)
+                  .ok());
+  EXPECT_EQ(Header(seen_[0], "Content-Type"), "application/merge-patch+json");
+  EXPECT_EQ(Header(seen_[1], "Content-Type"), "application/json-patch+json");
+  EXPECT_EQ(Header(seen_[2], "Content-Type"), "application/apply-patch+yaml");
+  EXPECT_EQ(seen_[2].path_and_query,
+            "/api/v1/namespaces/ns/configmaps/c?fieldManager=schemaop&force=true");
+  auto no_manager = client.Patch(resources::kConfigMaps, "ns", "c", PatchType::kApply, Json{});
+  ASSERT_FALSE(no_manager.ok());
+  EXPECT_NE(no_manager.status().message().find("field_manager"), std::string::npos);
+}
+
+TEST_F(ClientTest, WatchParsesEventsSplitAcrossChunks) {
+  auto& client = MakeClient();
+  std::string events =
+      R"({"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"5"}}})"
+      "\n"
+      R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"7"}}})"
+      "\n"
+      R"({"type":"DELETED","object":{"metadata":{"name":"a","resourceVersion":"8"}}})";
+  std::vector<std::string> chunks;
+  for (size_t i = 0; i < events.size(); i += 7) chunks.push_back(events.substr(i, 7));
+  script_ = {{200, "", chunks}};
+  std::vector<std::pair<WatchEventType, std::string>> got;
+  Cancellation cancel;
+  WatchOptions options;
+  options.resource_version = "4";
+  Status s = client.Watch(resources::kConfigMaps, "ns", options,
+                          [&](const WatchEvent& e) {
+                            got.emplace_back(e.type, e.object["metadata"]["resourceVersion"]);
+                            return true;
+                          },
+                          cancel);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], std::make_pair(WatchEventType::kAdded, std::string("5")));
+  EXPECT_EQ(got[1], std::make_pair(WatchEventType::kBookmark, std::string("7")));
+  EXPECT_EQ(got[2], std::make_pair(WatchEventType::kDeleted, std::string("8")));
+  EXPECT_EQ(seen_[0].path_and_query,
+            "/api/v1/namespaces/ns/configmaps?watch=true&allowWatchBookmarks=true&"
+            "timeoutSeconds=300&resourceVersion=4");
+}
+
+TEST_F(ClientTest, WatchErrorEvent410IsGone) {
+  auto& client = MakeClient();
+  script_ = {{200, "", {R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old resource version"}})" "\n"}},
+             {410, R"({"kind":"Status","code":410,"reason":"Gone"})"},
+             {200, "", {"{not json}\n"}}};
+  Cancellation cancel;
+  auto handler = [](const WatchEvent&) { return true; };
+  Status in_stream = client.Watch(resources::kConfigMaps, "ns", {}, handler, cancel);
+  EXPECT_TRUE(IsGone(in_stream)) << in_stream.ToString();
+  EXPECT_EQ(in_stream.detail(), "HTTP 410 Expired");
+  Status http = client.Watch(resources::kConfigMaps, "ns", {}, handler, cancel);
+  EXPECT_TRUE(IsGone(http)) << http.ToString();
+  Status garbage = client.Watch(resources::kConfigMaps, "ns", {}, handler, cancel);
+  EXPECT_FALSE(garbage.ok());
+  EXPECT_FALSE(IsGone(garbage));
+}
+
+TEST_F(ClientTest, UpdateStatusWithRetryRetriesOnConflict) {
+  auto& client = MakeClient();
+  std::string v1 = R"({"metadata":{"name":"m","resourceVersion":"1"},"status":{}})";
+  std::string v2 = R"({"metadata":{"name":"m","resourceVersion":"2"},"status":{}})";
+  script_ = {{200, v1}, {409, R"({"kind":"Status","reason":"Conflict","code":409})"},
+             {200, v2}, {200, R"({"metadata":{"name":"m","resourceVersion":"3"},"status":{"phase":"Planning"}})"}};
+  auto r = client.UpdateStatusWithRetry(resources::kSchemaMigrations, "ns", "m", [](Json& o) {
+    o["status"]["phase"] = "Planning";
+    return core::Status::Ok();
+  });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["metadata"]["resourceVersion"], "3");
+  ASSERT_EQ(seen_.size(), 4u);
+  EXPECT_EQ(seen_[3].method, "PUT");
+  EXPECT_EQ(Json::parse(seen_[3].body)["metadata"]["resourceVersion"], "2");
+  EXPECT_EQ(seen_[3].path_and_query,
+            "/apis/schemaop.dev/v1alpha1/namespaces/ns/schemamigrations/m/status");
+}
+
+TEST_F(ClientTest, UnreachableTransportIsReported) {
+  auto& client = MakeClient();
+  auto r = client.Get(resources::kSecrets, "ns", "x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), core::Code::kUnreachable);
+}
+
+}  // namespace
+}  // namespace schemaop::kube
