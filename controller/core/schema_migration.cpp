@@ -126,10 +126,10 @@ bool SchemaMigrationSpec::operator==(const SchemaMigrationSpec& o) const {
 }
 
 bool LastRunStatus::operator==(const LastRunStatus& o) const {
-  return std::tie(from, to, start_time, finish_time, downtime_seconds, outcome, message,
+  return std::tie(from, to, start_time, finish_time, downtime_seconds, outcome, reason, message,
                   generation, migrations_digest) ==
          std::tie(o.from, o.to, o.start_time, o.finish_time, o.downtime_seconds, o.outcome,
-                  o.message, o.generation, o.migrations_digest);
+                  o.reason, o.message, o.generation, o.migrations_digest);
 }
 
 bool RunStatus::operator==(const RunStatus& o) const {

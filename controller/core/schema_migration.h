@@ -163,6 +163,7 @@ struct LastRunStatus {
   std::optional<Timestamp> finish_time;
   double downtime_seconds = 0;  // first scale-to-0 until all restored
   std::string outcome;          // Succeeded | RolledBack | Failed
+  std::string reason;           // condition reason of a failure (e.g. VerificationFailed)
   std::string message;
   // Which input the run served, so a failed run is not retried in a loop:
   // a new run starts only when the generation or the migration files change.

@@ -1,0 +1,540 @@
+#include "reconcile/schema_migration_json.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <utility>
+
+namespace schemaop::reconcile {
+namespace {
+
+using core::Code;
+using core::Status;
+using nlohmann::json;
+
+// Reads typed fields with a path for messages; the first problem wins.
+class Reader {
+ public:
+  bool ok() const { return status_.ok(); }
+  const Status& status() const { return status_; }
+
+  const json* Object(const json& parent, const char* key, const std::string& path) {
+    const json* value = Find(parent, key);
+    if (value == nullptr) {
+      return nullptr;
+    }
+    if (!value->is_object()) {
+      Fail(path, "expected an object");
+      return nullptr;
+    }
+    return value;
+  }
+
+  const json* Array(const json& parent, const char* key, const std::string& path) {
+    const json* value = Find(parent, key);
+    if (value == nullptr) {
+      return nullptr;
+    }
+    if (!value->is_array()) {
+      Fail(path, "expected an array");
+      return nullptr;
+    }
+    return value;
+  }
+
+  void String(const json& parent, const char* key, const std::string& path, std::string& out) {
+    const json* value = Find(parent, key);
+    if (value == nullptr) {
+      return;
+    }
+    if (!value->is_string()) {
+      Fail(path, "expected a string");
+      return;
+    }
+    out = value->get<std::string>();
+  }
+
+  template <typename Int>
+  void Integer(const json& parent, const char* key, const std::string& path, Int& out) {
+    const json* value = Find(parent, key);
+    if (value == nullptr) {
+      return;
+    }
+    if (!value->is_number_integer()) {
+      Fail(path, "expected an integer");
+      return;
+    }
+    out = value->get<Int>();
+  }
+
+  void Number(const json& parent, const char* key, const std::string& path, double& out) {
+    const json* value = Find(parent, key);
+    if (value == nullptr) {
+      return;
+    }
+    if (!value->is_number()) {
+      Fail(path, "expected a number");
+      return;
+    }
+    out = value->get<double>();
+  }
+
+  void Bool(const json& parent, const char* key, const std::string& path, bool& out) {
+    const json* value = Find(parent, key);
+    if (value == nullptr) {
+      return;
+    }
+    if (!value->is_boolean()) {
+      Fail(path, "expected a boolean");
+      return;
+    }
+    out = value->get<bool>();
+  }
+
+  void Time(const json& parent, const char* key, const std::string& path,
+            std::optional<core::Timestamp>& out) {
+    std::string text;
+    String(parent, key, path, text);
+    if (text.empty()) {
+      return;
+    }
+    out = core::ParseRfc3339(text);
+    if (!out) {
+      Fail(path, "expected an RFC 3339 time, got '" + text + "'");
+    }
+  }
+
+  void Strings(const json& parent, const char* key, const std::string& path,
+               std::vector<std::string>& out) {
+    const json* array = Array(parent, key, path);
+    if (array == nullptr) {
+      return;
+    }
+    out.clear();
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      if (!(*array)[i].is_string()) {
+        Fail(path + "[" + std::to_string(i) + "]", "expected a string");
+        return;
+      }
+      out.push_back((*array)[i].get<std::string>());
+    }
+  }
+
+  void Fail(const std::string& path, const std::string& message) {
+    if (status_.ok()) {
+      status_ = Status(Code::kInvalidArgument, path + ": " + message);
+    }
+  }
+
+ private:
+  static const json* Find(const json& parent, const char* key) {
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) {
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  Status status_;
+};
+
+void ReadCondition(Reader& r, const json& j, const std::string& path, core::Condition& c) {
+  r.String(j, "type", path + ".type", c.type);
+  std::string status;
+  r.String(j, "status", path + ".status", status);
+  if (auto parsed = core::ParseConditionStatus(status)) {
+    c.status = *parsed;
+  } else if (!status.empty()) {
+    r.Fail(path + ".status", "expected True, False or Unknown");
+  }
+  r.Integer(j, "observedGeneration", path + ".observedGeneration", c.observed_generation);
+  std::optional<core::Timestamp> time;
+  r.Time(j, "lastTransitionTime", path + ".lastTransitionTime", time);
+  c.last_transition_time = time.value_or(core::Timestamp{});
+  r.String(j, "reason", path + ".reason", c.reason);
+  r.String(j, "message", path + ".message", c.message);
+}
+
+void ReadWorkloadRefs(Reader& r, const json& parent, const std::string& path,
+                      std::vector<core::WorkloadRef>& out) {
+  if (const json* list = r.Array(parent, "workloads", path)) {
+    out.clear();
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const std::string item_path = path + "[" + std::to_string(i) + "]";
+      if (!(*list)[i].is_object()) {
+        r.Fail(item_path, "expected an object");
+        return;
+      }
+      core::WorkloadRef ref;
+      r.String((*list)[i], "kind", item_path + ".kind", ref.kind);
+      r.String((*list)[i], "name", item_path + ".name", ref.name);
+      out.push_back(std::move(ref));
+    }
+  }
+}
+
+void PutTime(json& j, const char* key, const std::optional<core::Timestamp>& time) {
+  if (time) {
+    j[key] = core::FormatRfc3339(*time);
+  }
+}
+
+json WorkloadRefsToJson(const std::vector<core::WorkloadRef>& refs) {
+  json list = json::array();
+  for (const core::WorkloadRef& w : refs) {
+    list.push_back({{"kind", w.kind}, {"name", w.name}});
+  }
+  return list;
+}
+
+json RunToJson(const core::RunStatus& run) {
+  json j;
+  j["generation"] = run.generation;
+  j["targetRevision"] = run.target_revision;
+  j["targetVersions"] = run.target_versions;
+  j["fromVersions"] = run.from_versions;
+  j["workloads"] = WorkloadRefsToJson(run.workloads);
+  j["backupRequired"] = run.backup_required;
+  if (!run.migrations_digest.empty()) {
+    j["migrationsDigest"] = run.migrations_digest;
+  }
+  PutTime(j, "startTime", run.start_time);
+  PutTime(j, "scaleDownTime", run.scale_down_time);
+  PutTime(j, "drainStartTime", run.drain_start_time);
+  if (!run.outcome.empty()) {
+    j["outcome"] = run.outcome;
+  }
+  if (!run.reason.empty()) {
+    j["reason"] = run.reason;
+  }
+  if (!run.message.empty()) {
+    j["message"] = run.message;
+  }
+  if (run.migration_seconds != 0) {
+    j["migrationSeconds"] = run.migration_seconds;
+  }
+  return j;
+}
+
+void ReadRun(Reader& r, const json& j, core::RunStatus& run) {
+  const std::string p = "status.run";
+  r.Integer(j, "generation", p + ".generation", run.generation);
+  r.String(j, "targetRevision", p + ".targetRevision", run.target_revision);
+  r.Strings(j, "targetVersions", p + ".targetVersions", run.target_versions);
+  r.Strings(j, "fromVersions", p + ".fromVersions", run.from_versions);
+  ReadWorkloadRefs(r, j, p + ".workloads", run.workloads);
+  r.Bool(j, "backupRequired", p + ".backupRequired", run.backup_required);
+  r.String(j, "migrationsDigest", p + ".migrationsDigest", run.migrations_digest);
+  r.Time(j, "startTime", p + ".startTime", run.start_time);
+  r.Time(j, "scaleDownTime", p + ".scaleDownTime", run.scale_down_time);
+  r.Time(j, "drainStartTime", p + ".drainStartTime", run.drain_start_time);
+  r.String(j, "outcome", p + ".outcome", run.outcome);
+  r.String(j, "reason", p + ".reason", run.reason);
+  r.String(j, "message", p + ".message", run.message);
+  r.Number(j, "migrationSeconds", p + ".migrationSeconds", run.migration_seconds);
+}
+
+}  // namespace
+
+core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
+  core::SchemaMigrationSpec spec;
+  if (!j.is_object()) {
+    return Status(Code::kInvalidArgument, "spec: expected an object");
+  }
+  Reader r;
+  r.String(j, "targetRevision", "spec.targetRevision", spec.target_revision);
+  if (const json* db = r.Object(j, "database", "spec.database")) {
+    if (const json* ref = r.Object(*db, "urlSecretRef", "spec.database.urlSecretRef")) {
+      r.String(*ref, "name", "spec.database.urlSecretRef.name", spec.url_secret_ref.name);
+      r.String(*ref, "key", "spec.database.urlSecretRef.key", spec.url_secret_ref.key);
+    }
+    r.String(*db, "versionTable", "spec.database.versionTable", spec.version_table);
+  }
+  if (const json* m = r.Object(j, "migrations", "spec.migrations")) {
+    if (const json* ref = r.Object(*m, "configMapRef", "spec.migrations.configMapRef")) {
+      r.String(*ref, "name", "spec.migrations.configMapRef.name", spec.migrations_config_map);
+    }
+  }
+  ReadWorkloadRefs(r, j, "spec.workloads", spec.workloads);
+  r.Integer(j, "drainTimeoutSeconds", "spec.drainTimeoutSeconds", spec.drain_timeout_seconds);
+  if (const json* backup = r.Object(j, "backup", "spec.backup")) {
+    r.String(*backup, "when", "spec.backup.when", spec.backup_when);
+  }
+  if (const json* verify = r.Object(j, "verify", "spec.verify")) {
+    r.String(*verify, "rowCounts", "spec.verify.rowCounts", spec.verify_row_counts);
+    r.Strings(*verify, "allowRowLoss", "spec.verify.allowRowLoss", spec.verify_allow_row_loss);
+    if (const json* checks = r.Array(*verify, "checks", "spec.verify.checks")) {
+      for (std::size_t i = 0; i < checks->size(); ++i) {
+        const std::string path = "spec.verify.checks[" + std::to_string(i) + "]";
+        if (!(*checks)[i].is_object()) {
+          r.Fail(path, "expected an object");
+          break;
+        }
+        core::VerifyCheck check;
+        r.String((*checks)[i], "name", path + ".name", check.name);
+        r.String((*checks)[i], "sql", path + ".sql", check.sql);
+        spec.verify_checks.push_back(std::move(check));
+      }
+    }
+  }
+  r.String(j, "failurePolicy", "spec.failurePolicy", spec.failure_policy);
+  r.String(j, "lockTimeout", "spec.lockTimeout", spec.lock_timeout);
+  r.String(j, "statementTimeout", "spec.statementTimeout", spec.statement_timeout);
+  r.Bool(j, "suspend", "spec.suspend", spec.suspend);
+  if (!r.ok()) {
+    return r.status();
+  }
+  return spec;
+}
+
+json SpecToJson(const core::SchemaMigrationSpec& spec) {
+  json j;
+  j["targetRevision"] = spec.target_revision;
+  j["database"] = {{"urlSecretRef",
+                    {{"name", spec.url_secret_ref.name}, {"key", spec.url_secret_ref.key}}},
+                   {"versionTable", spec.version_table}};
+  j["migrations"] = {{"configMapRef", {{"name", spec.migrations_config_map}}}};
+  j["workloads"] = WorkloadRefsToJson(spec.workloads);
+  j["drainTimeoutSeconds"] = spec.drain_timeout_seconds;
+  j["backup"] = {{"when", spec.backup_when}};
+  json checks = json::array();
+  for (const core::VerifyCheck& c : spec.verify_checks) {
+    checks.push_back({{"name", c.name}, {"sql", c.sql}});
+  }
+  j["verify"] = {{"rowCounts", spec.verify_row_counts},
+                 {"allowRowLoss", spec.verify_allow_row_loss},
+                 {"checks", checks}};
+  j["failurePolicy"] = spec.failure_policy;
+  if (!spec.lock_timeout.empty()) {
+    j["lockTimeout"] = spec.lock_timeout;
+  }
+  if (!spec.statement_timeout.empty()) {
+    j["statementTimeout"] = spec.statement_timeout;
+  }
+  j["suspend"] = spec.suspend;
+  return j;
+}
+
+core::Result<core::SchemaMigrationStatus> StatusFromJson(const json& j) {
+  core::SchemaMigrationStatus status;
+  if (j.is_null()) {
+    return status;
+  }
+  if (!j.is_object()) {
+    return Status(Code::kInvalidArgument, "status: expected an object");
+  }
+  Reader r;
+  r.Integer(j, "observedGeneration", "status.observedGeneration", status.observed_generation);
+  r.String(j, "currentRevision", "status.currentRevision", status.current_revision);
+  r.String(j, "targetRevision", "status.targetRevision", status.target_revision);
+  std::string phase;
+  r.String(j, "phase", "status.phase", phase);
+  if (!phase.empty()) {
+    if (auto parsed = core::ParsePhase(phase)) {
+      status.phase = *parsed;
+    } else {
+      r.Fail("status.phase", "unknown phase '" + phase + "'");
+    }
+  }
+  if (const json* plan = r.Object(j, "plan", "status.plan")) {
+    core::PlanStatus p;
+    r.String(*plan, "direction", "status.plan.direction", p.direction);
+    if (const json* steps = r.Array(*plan, "steps", "status.plan.steps")) {
+      for (std::size_t i = 0; i < steps->size(); ++i) {
+        const std::string path = "status.plan.steps[" + std::to_string(i) + "]";
+        core::PlanStepStatus step;
+        std::string direction;
+        r.String((*steps)[i], "revision", path + ".revision", step.revision);
+        r.String((*steps)[i], "direction", path + ".direction", direction);
+        if (auto d = core::ParseMigrationDirection(direction)) {
+          step.direction = *d;
+        } else {
+          r.Fail(path + ".direction", "expected upgrade or downgrade");
+        }
+        p.steps.push_back(std::move(step));
+      }
+    }
+    status.plan = std::move(p);
+  }
+  if (const json* list = r.Array(j, "workloads", "status.workloads")) {
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const std::string path = "status.workloads[" + std::to_string(i) + "]";
+      core::WorkloadStatus w;
+      r.String((*list)[i], "kind", path + ".kind", w.kind);
+      r.String((*list)[i], "name", path + ".name", w.name);
+      r.Integer((*list)[i], "originalReplicas", path + ".originalReplicas", w.original_replicas);
+      status.workloads.push_back(std::move(w));
+    }
+  }
+  if (const json* backup = r.Object(j, "backup", "status.backup")) {
+    core::BackupStatus b;
+    r.String(*backup, "file", "status.backup.file", b.file);
+    r.Integer(*backup, "bytes", "status.backup.bytes", b.bytes);
+    r.String(*backup, "sha256", "status.backup.sha256", b.sha256);
+    r.Time(*backup, "time", "status.backup.time", b.time);
+    status.backup = std::move(b);
+  }
+  if (const json* last = r.Object(j, "lastRun", "status.lastRun")) {
+    core::LastRunStatus l;
+    r.String(*last, "from", "status.lastRun.from", l.from);
+    r.String(*last, "to", "status.lastRun.to", l.to);
+    r.Time(*last, "startTime", "status.lastRun.startTime", l.start_time);
+    r.Time(*last, "finishTime", "status.lastRun.finishTime", l.finish_time);
+    r.Number(*last, "downtimeSeconds", "status.lastRun.downtimeSeconds", l.downtime_seconds);
+    r.String(*last, "outcome", "status.lastRun.outcome", l.outcome);
+    r.String(*last, "reason", "status.lastRun.reason", l.reason);
+    r.String(*last, "message", "status.lastRun.message", l.message);
+    r.Integer(*last, "generation", "status.lastRun.generation", l.generation);
+    r.String(*last, "migrationsDigest", "status.lastRun.migrationsDigest", l.migrations_digest);
+    status.last_run = std::move(l);
+  }
+  if (const json* run = r.Object(j, "run", "status.run")) {
+    core::RunStatus run_status;
+    ReadRun(r, *run, run_status);
+    status.run = std::move(run_status);
+  }
+  if (const json* conditions = r.Array(j, "conditions", "status.conditions")) {
+    for (std::size_t i = 0; i < conditions->size(); ++i) {
+      core::Condition c;
+      ReadCondition(r, (*conditions)[i], "status.conditions[" + std::to_string(i) + "]", c);
+      status.conditions.push_back(std::move(c));
+    }
+  }
+  if (!r.ok()) {
+    return r.status();
+  }
+  return status;
+}
+
+json StatusToJson(const core::SchemaMigrationStatus& status) {
+  json j = json::object();
+  j["observedGeneration"] = status.observed_generation;
+  if (!status.current_revision.empty()) {
+    j["currentRevision"] = status.current_revision;
+  }
+  if (!status.target_revision.empty()) {
+    j["targetRevision"] = status.target_revision;
+  }
+  j["phase"] = core::PhaseName(status.phase);
+  if (status.plan) {
+    json steps = json::array();
+    for (const core::PlanStepStatus& s : status.plan->steps) {
+      steps.push_back(
+          {{"revision", s.revision}, {"direction", core::MigrationDirectionName(s.direction)}});
+    }
+    j["plan"] = {{"direction", status.plan->direction}, {"steps", steps}};
+  }
+  if (!status.workloads.empty()) {
+    json list = json::array();
+    for (const core::WorkloadStatus& w : status.workloads) {
+      list.push_back(
+          {{"kind", w.kind}, {"name", w.name}, {"originalReplicas", w.original_replicas}});
+    }
+    j["workloads"] = list;
+  }
+  if (status.backup) {
+    json b = {{"file", status.backup->file},
+              {"bytes", status.backup->bytes},
+              {"sha256", status.backup->sha256}};
+    PutTime(b, "time", status.backup->time);
+    j["backup"] = b;
+  }
+  if (status.last_run) {
+    const core::LastRunStatus& l = *status.last_run;
+    json last = {{"from", l.from},
+                 {"to", l.to},
+                 {"downtimeSeconds", l.downtime_seconds},
+                 {"outcome", l.outcome},
+                 {"message", l.message},
+                 {"generation", l.generation}};
+    PutTime(last, "startTime", l.start_time);
+    PutTime(last, "finishTime", l.finish_time);
+    if (!l.migrations_digest.empty()) {
+      last["migrationsDigest"] = l.migrations_digest;
+    }
+    if (!l.reason.empty()) {
+      last["reason"] = l.reason;
+    }
+    j["lastRun"] = last;
+  }
+  if (status.run) {
+    j["run"] = RunToJson(*status.run);
+  }
+  json conditions = json::array();
+  for (const core::Condition& c : status.conditions) {
+    json cj = {{"type", c.type},
+               {"status", core::ConditionStatusName(c.status)},
+               {"observedGeneration", c.observed_generation},
+               {"lastTransitionTime", core::FormatRfc3339(c.last_transition_time)},
+               {"reason", c.reason},
+               {"message", c.message}};
+    conditions.push_back(std::move(cj));
+  }
+  j["conditions"] = conditions;
+  return j;
+}
+
+core::Result<core::SchemaMigration> SchemaMigrationFromJson(const json& j) {
+  if (!j.is_object()) {
+    return Status(Code::kInvalidArgument, "SchemaMigration: expected a JSON object");
+  }
+  core::SchemaMigration obj;
+  Reader r;
+  if (const json* meta = r.Object(j, "metadata", "metadata")) {
+    r.String(*meta, "namespace", "metadata.namespace", obj.metadata.namespace_);
+    r.String(*meta, "name", "metadata.name", obj.metadata.name);
+    r.String(*meta, "uid", "metadata.uid", obj.metadata.uid);
+    r.Integer(*meta, "generation", "metadata.generation", obj.metadata.generation);
+    r.String(*meta, "resourceVersion", "metadata.resourceVersion", obj.metadata.resource_version);
+    r.Time(*meta, "creationTimestamp", "metadata.creationTimestamp",
+           obj.metadata.creation_timestamp);
+    r.Time(*meta, "deletionTimestamp", "metadata.deletionTimestamp",
+           obj.metadata.deletion_timestamp);
+    r.Strings(*meta, "finalizers", "metadata.finalizers", obj.metadata.finalizers);
+  }
+  if (!r.ok()) {
+    return r.status();
+  }
+  auto spec_it = j.find("spec");
+  if (spec_it != j.end() && !spec_it->is_null()) {
+    auto spec = SpecFromJson(*spec_it);
+    if (!spec.ok()) {
+      return spec.status();
+    }
+    obj.spec = std::move(spec).value();
+  }
+  auto status_it = j.find("status");
+  if (status_it != j.end()) {
+    auto status = StatusFromJson(*status_it);
+    if (!status.ok()) {
+      return status.status();
+    }
+    obj.status = std::move(status).value();
+  }
+  return obj;
+}
+
+json SchemaMigrationToJson(const core::SchemaMigration& obj) {
+  json meta = {{"namespace", obj.metadata.namespace_}, {"name", obj.metadata.name}};
+  if (!obj.metadata.uid.empty()) {
+    meta["uid"] = obj.metadata.uid;
+  }
+  if (obj.metadata.generation != 0) {
+    meta["generation"] = obj.metadata.generation;
+  }
+  if (!obj.metadata.resource_version.empty()) {
+    meta["resourceVersion"] = obj.metadata.resource_version;
+  }
+  PutTime(meta, "creationTimestamp", obj.metadata.creation_timestamp);
+  PutTime(meta, "deletionTimestamp", obj.metadata.deletion_timestamp);
+  if (!obj.metadata.finalizers.empty()) {
+    meta["finalizers"] = obj.metadata.finalizers;
+  }
+  return {{"apiVersion", kApiVersion},
+          {"kind", kKind},
+          {"metadata", meta},
+          {"spec", SpecToJson(obj.spec)},
+          {"status", StatusToJson(obj.status)}};
+}
+
+}  // namespace schemaop::reconcile

@@ -1,0 +1,149 @@
+#include "core/schema_migration.h"
+
+#include <gtest/gtest.h>
+
+namespace schemaop::core {
+namespace {
+
+SchemaMigrationSpec ValidSpec() {
+  SchemaMigrationSpec spec;
+  spec.target_revision = "seed_default_schemas";
+  spec.url_secret_ref = {"drawing-db", "DATABASE_URL"};
+  spec.migrations_config_map = "drawing-migrations";
+  spec.workloads = {{"Deployment", "backend"}, {"StatefulSet", "celery-worker"}};
+  spec.verify_checks = {{"components-kept", "SELECT count(*) > 0 FROM components"}};
+  spec.verify_allow_row_loss = {"public.audit_log"};
+  spec.lock_timeout = "10s";
+  spec.statement_timeout = "1m30s";
+  return spec;
+}
+
+std::vector<std::string> Errors(const SchemaMigrationSpec& spec) {
+  std::vector<std::string> out;
+  for (const FieldError& e : ValidateSpec(spec)) {
+    out.push_back(e.ToString());
+  }
+  return out;
+}
+
+TEST(ValidateSpec, AcceptsAValidSpecAndAllTargetForms) {
+  EXPECT_TRUE(Errors(ValidSpec()).empty());
+  for (const char* target : {"head", "heads", "base", "+1", "-2", "9bc6a98f1c12", "add_flex+1",
+                             "9bc6"}) {
+    SchemaMigrationSpec spec = ValidSpec();
+    spec.target_revision = target;
+    EXPECT_TRUE(Errors(spec).empty()) << target;
+  }
+}
+
+TEST(ValidateSpec, DuplicateWorkloadNamesTheSecondEntry) {
+  SchemaMigrationSpec spec = ValidSpec();
+  spec.workloads.push_back({"Deployment", "backend"});
+  auto errors = ValidateSpec(spec);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "spec.workloads[2].name");
+  EXPECT_EQ(errors[0].message.rfind("duplicate", 0), 0u) << errors[0].message;
+  // Same name, other kind: not a duplicate.
+  spec.workloads.back().kind = "StatefulSet";
+  spec.workloads.back().name = "backend";
+  EXPECT_TRUE(Errors(spec).empty());
+}
+
+TEST(ValidateSpec, ReportsEveryBadFieldWithItsPath) {
+  SchemaMigrationSpec spec;
+  spec.target_revision = "bad revision!";
+  spec.url_secret_ref = {"Bad_Name", ""};
+  spec.version_table = "1table";
+  spec.migrations_config_map = "";
+  spec.workloads = {{"DaemonSet", "x"}, {"Deployment", ""}};
+  spec.drain_timeout_seconds = 0;
+  spec.backup_when = "Sometimes";
+  spec.verify_row_counts = "Maybe";
+  spec.verify_allow_row_loss = {"a b"};
+  spec.verify_checks = {{"ok", ""}, {"ok", "SELECT true"}, {"-bad", "SELECT true"}};
+  spec.failure_policy = "Ignore";
+  spec.lock_timeout = "10 seconds";
+  spec.statement_timeout = "5d";
+  std::vector<std::string> paths;
+  for (const FieldError& e : ValidateSpec(spec)) {
+    paths.push_back(e.path);
+  }
+  EXPECT_EQ(paths, (std::vector<std::string>{
+                       "spec.targetRevision", "spec.database.urlSecretRef.name",
+                       "spec.database.urlSecretRef.key", "spec.database.versionTable",
+                       "spec.migrations.configMapRef.name", "spec.workloads[0].kind",
+                       "spec.workloads[1].name", "spec.drainTimeoutSeconds", "spec.backup.when",
+                       "spec.verify.rowCounts", "spec.verify.allowRowLoss[0]",
+                       "spec.verify.checks[0].sql", "spec.verify.checks[1].name",
+                       "spec.verify.checks[2].name", "spec.failurePolicy", "spec.lockTimeout",
+                       "spec.statementTimeout"}));
+}
+
+TEST(ValidateSpec, RejectsTooLongRevisionIds) {
+  SchemaMigrationSpec spec = ValidSpec();
+  spec.target_revision = std::string(33, 'a');
+  EXPECT_EQ(Errors(spec).size(), 1u);
+  spec.target_revision = std::string(32, 'a') + "+1234567";
+  EXPECT_EQ(Errors(spec).size(), 1u);
+}
+
+TEST(ParseDuration, AcceptsGoStyleDurations) {
+  EXPECT_EQ(ParseDuration("0").value(), std::chrono::milliseconds(0));
+  EXPECT_EQ(ParseDuration("10s").value(), std::chrono::seconds(10));
+  EXPECT_EQ(ParseDuration("5m").value(), std::chrono::minutes(5));
+  EXPECT_EQ(ParseDuration("1h").value(), std::chrono::hours(1));
+  EXPECT_EQ(ParseDuration("500ms").value(), std::chrono::milliseconds(500));
+  EXPECT_EQ(ParseDuration("1m30s").value(), std::chrono::seconds(90));
+  for (const char* bad : {"", "10", "s", "1.5s", "10 s", "5d", "-1s", "1m30"}) {
+    auto parsed = ParseDuration(bad);
+    EXPECT_FALSE(parsed.ok()) << bad;
+    if (!parsed.ok()) {
+      EXPECT_EQ(parsed.status().code(), Code::kInvalidArgument);
+    }
+  }
+}
+
+TEST(FormatVersions, SortsJoinsAndNamesBase) {
+  EXPECT_EQ(FormatVersions({}), "base");
+  EXPECT_EQ(FormatVersions({"b", "a"}), "a,b");
+}
+
+TEST(DigestOf, IsStableAndSensitiveToContentAndBoundaries) {
+  const std::string d = DigestOf({{"a.sql", "x"}, {"b.sql", "y"}});
+  EXPECT_EQ(d.size(), 16u);
+  EXPECT_EQ(d, DigestOf({{"a.sql", "x"}, {"b.sql", "y"}}));
+  EXPECT_NE(d, DigestOf({{"a.sql", "x"}, {"b.sql", "z"}}));
+  EXPECT_NE(DigestOf({{"ab", "c"}}), DigestOf({{"a", "bc"}}));
+}
+
+TEST(Phase, NamesRoundTrip) {
+  for (int i = 0; i <= static_cast<int>(Phase::kFailed); ++i) {
+    const Phase p = static_cast<Phase>(i);
+    EXPECT_EQ(ParsePhase(PhaseName(p)), p);
+  }
+  EXPECT_FALSE(ParsePhase("Done").has_value());
+}
+
+TEST(PlanDirectionOf, SummarizesSteps) {
+  using D = MigrationDirection;
+  EXPECT_EQ(PlanDirectionOf({}), "none");
+  EXPECT_EQ(PlanDirectionOf({{"a", D::kUpgrade}, {"b", D::kUpgrade}}), "upgrade");
+  EXPECT_EQ(PlanDirectionOf({{"a", D::kDowngrade}}), "downgrade");
+  EXPECT_EQ(PlanDirectionOf({{"a", D::kDowngrade}, {"b", D::kUpgrade}}), "mixed");
+}
+
+TEST(TypedAccessors, FallBackToDefaults) {
+  SchemaMigrationSpec spec;
+  EXPECT_EQ(BackupWhenOf(spec), BackupWhen::kDowngrade);
+  EXPECT_EQ(FailurePolicyOf(spec), FailurePolicy::kRollback);
+  EXPECT_TRUE(PreserveRowCountsOf(spec));
+  spec.backup_when = "Always";
+  spec.failure_policy = "Halt";
+  spec.verify_row_counts = "Off";
+  EXPECT_EQ(BackupWhenOf(spec), BackupWhen::kAlways);
+  EXPECT_EQ(FailurePolicyOf(spec), FailurePolicy::kHalt);
+  EXPECT_FALSE(PreserveRowCountsOf(spec));
+}
+
+}  // namespace
+}  // namespace schemaop::core

@@ -1,0 +1,365 @@
+#include "reconcile/fakes.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "reconcile/schema_migration_json.h"
+
+namespace schemaop::reconcile::testing {
+
+using core::Code;
+using core::Status;
+
+// ------------------------------------------------------------- SideEffects
+
+int SideEffects::Hit(const std::string& op, const std::function<void()>& apply) {
+  const int index = static_cast<int>(ops_.size());
+  ops_.push_back(op);
+  if (index == crash_at_ && !crash_after_) {
+    crash_at_ = -1;
+    throw SimulatedCrash{op};
+  }
+  apply();
+  if (index == crash_at_ && crash_after_) {
+    crash_at_ = -1;
+    throw SimulatedCrash{op};
+  }
+  return index;
+}
+
+int SideEffects::IndexOf(const std::string& prefix, int from) const {
+  for (int i = from; i < static_cast<int>(ops_.size()); ++i) {
+    if (ops_[i].rfind(prefix, 0) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+int SideEffects::Count(const std::string& prefix) const {
+  return static_cast<int>(std::count_if(ops_.begin(), ops_.end(), [&](const std::string& op) {
+    return op.rfind(prefix, 0) == 0;
+  }));
+}
+
+// ---------------------------------------------------------------- FakeKube
+
+core::SchemaMigration& FakeKube::Object(const std::string& ns, const std::string& name) {
+  return objects.at(ns + "/" + name);
+}
+
+void FakeKube::EditSpec(const std::string& ns, const std::string& name,
+                        const std::function<void(core::SchemaMigrationSpec&)>& edit) {
+  core::SchemaMigration& obj = Object(ns, name);
+  edit(obj.spec);
+  ++obj.metadata.generation;
+  obj.metadata.resource_version = NextResourceVersion();
+}
+
+void FakeKube::MarkDeleted(const std::string& ns, const std::string& name, core::Timestamp when) {
+  core::SchemaMigration& obj = Object(ns, name);
+  obj.metadata.deletion_timestamp = when;
+  obj.metadata.resource_version = NextResourceVersion();
+}
+
+void FakeKube::Settle() {
+  for (auto& [key, w] : workloads) {
+    w.status_replicas = w.spec_replicas;
+  }
+}
+
+FakeWorkload& FakeKube::Workload(const std::string& ns, const std::string& kind,
+                                 const std::string& name) {
+  return workloads.at(ns + "/" + kind + "/" + name);
+}
+
+std::string FakeKube::AllWrittenText() const {
+  std::string out;
+  for (const std::string& text : written_texts_) {
+    out += text + "\n";
+  }
+  for (const RecordedEvent& e : events) {
+    out += e.reason + ": " + e.message + "\n";
+  }
+  return out;
+}
+
+core::Result<core::SchemaMigration> FakeKube::GetSchemaMigration(const std::string& ns,
+                                                                 const std::string& name) {
+  auto it = objects.find(ns + "/" + name);
+  if (it == objects.end()) {
+    return Status(Code::kNotFound, "schemamigrations " + name + " not found");
+  }
+  return it->second;
+}
+
+core::Result<std::vector<core::SchemaMigration>> FakeKube::ListSchemaMigrations(
+    const std::string& ns) {
+  std::vector<core::SchemaMigration> out;
+  for (const auto& [key, obj] : objects) {
+    if (obj.metadata.namespace_ == ns) {
+      out.push_back(obj);
+    }
+  }
+  return out;
+}
+
+core::Result<std::string> FakeKube::UpdateStatus(const core::SchemaMigration& obj) {
+  const std::string key = obj.metadata.namespace_ + "/" + obj.metadata.name;
+  auto it = objects.find(key);
+  if (it == objects.end()) {
+    return Status(Code::kNotFound, "schemamigrations " + obj.metadata.name + " not found");
+  }
+  if (conflicts_to_inject > 0) {
+    --conflicts_to_inject;
+    it->second.metadata.resource_version = NextResourceVersion();
+    return Status(Code::kConflict, "the object has been modified");
+  }
+  if (it->second.metadata.resource_version != obj.metadata.resource_version) {
+    return Status(Code::kConflict, "the object has been modified");
+  }
+  std::string rv;
+  effects_.Hit(std::string("status:") + core::PhaseName(obj.status.phase), [&] {
+    it->second.status = obj.status;
+    rv = NextResourceVersion();
+    it->second.metadata.resource_version = rv;
+    ++status_writes_;
+    written_texts_.push_back(StatusToJson(obj.status).dump());
+  });
+  return rv;
+}
+
+core::Result<std::string> FakeKube::AddFinalizer(const core::SchemaMigration& obj,
+                                                 const std::string& finalizer) {
+  auto it = objects.find(obj.metadata.namespace_ + "/" + obj.metadata.name);
+  if (it == objects.end()) {
+    return Status(Code::kNotFound, "not found");
+  }
+  if (it->second.metadata.resource_version != obj.metadata.resource_version) {
+    return Status(Code::kConflict, "the object has been modified");
+  }
+  std::string rv;
+  effects_.Hit("finalizer+", [&] {
+    if (!it->second.metadata.HasFinalizer(finalizer)) {
+      it->second.metadata.finalizers.push_back(finalizer);
+    }
+    rv = NextResourceVersion();
+    it->second.metadata.resource_version = rv;
+    ++finalizer_writes_;
+  });
+  return rv;
+}
+
+core::Result<std::string> FakeKube::RemoveFinalizer(const core::SchemaMigration& obj,
+                                                    const std::string& finalizer) {
+  const std::string key = obj.metadata.namespace_ + "/" + obj.metadata.name;
+  auto it = objects.find(key);
+  if (it == objects.end()) {
+    return Status(Code::kNotFound, "not found");
+  }
+  if (it->second.metadata.resource_version != obj.metadata.resource_version) {
+    return Status(Code::kConflict, "the object has been modified");
+  }
+  std::string rv;
+  effects_.Hit("finalizer-", [&] {
+    auto& f = it->second.metadata.finalizers;
+    f.erase(std::remove(f.begin(), f.end(), finalizer), f.end());
+    ++finalizer_writes_;
+    if (f.empty() && it->second.metadata.deletion_timestamp) {
+      objects.erase(it);  // the API server deletes it now
+    } else {
+      rv = NextResourceVersion();
+      it->second.metadata.resource_version = rv;
+    }
+  });
+  return rv;
+}
+
+core::Result<std::string> FakeKube::GetSecretValue(const std::string& ns, const std::string& name,
+                                                   const std::string& key) {
+  auto it = secrets.find(ns + "/" + name);
+  if (it == secrets.end()) {
+    return Status(Code::kNotFound, "secrets \"" + name + "\" not found");
+  }
+  auto value = it->second.find(key);
+  if (value == it->second.end()) {
+    return Status(Code::kNotFound, "Secret " + name + " has no key " + key);
+  }
+  return value->second;
+}
+
+core::Result<std::map<std::string, std::string>> FakeKube::GetConfigMapData(
+    const std::string& ns, const std::string& name) {
+  auto it = config_maps.find(ns + "/" + name);
+  if (it == config_maps.end()) {
+    return Status(Code::kNotFound, "configmaps \"" + name + "\" not found");
+  }
+  return it->second;
+}
+
+core::Result<WorkloadScale> FakeKube::GetScale(const std::string& ns, const std::string& kind,
+                                               const std::string& name) {
+  if (get_scale_error) {
+    return *get_scale_error;
+  }
+  auto it = workloads.find(ns + "/" + kind + "/" + name);
+  if (it == workloads.end()) {
+    return Status(Code::kNotFound, kind + " " + name + " not found");
+  }
+  return WorkloadScale{it->second.spec_replicas, it->second.status_replicas};
+}
+
+core::Status FakeKube::SetReplicas(const std::string& ns, const std::string& kind,
+                                   const std::string& name, std::int32_t replicas) {
+  if (set_replicas_error) {
+    return *set_replicas_error;
+  }
+  auto it = workloads.find(ns + "/" + kind + "/" + name);
+  if (it == workloads.end()) {
+    return Status(Code::kNotFound, kind + " " + name + " not found");
+  }
+  effects_.Hit("scale:" + kind + "/" + name + "=" + std::to_string(replicas), [&] {
+    it->second.spec_replicas = replicas;
+    if (auto_drain) {
+      it->second.status_replicas = replicas;
+    }
+    ++scale_calls_;
+  });
+  return Status::Ok();
+}
+
+void FakeKube::RecordEvent(const core::SchemaMigration& obj, EventType type,
+                           const std::string& reason, const std::string& message) {
+  effects_.Hit("event:" + reason, [&] {
+    events.push_back(RecordedEvent{obj.metadata.namespace_ + "/" + obj.metadata.name, type,
+                                   reason, message});
+  });
+}
+
+// ------------------------------------------------------------ FakeDatabase
+
+int FakeDatabase::IndexOf(const std::vector<std::string>& v) const {
+  if (v.empty()) {
+    return -1;
+  }
+  auto it = std::find(chain.begin(), chain.end(), v.front());
+  return it == chain.end() ? -2 : static_cast<int>(it - chain.begin());
+}
+
+core::Result<std::vector<std::string>> FakeDatabase::Resolve(const std::string& target) const {
+  if (target == "head" || target == "heads") {
+    return std::vector<std::string>{chain.back()};
+  }
+  if (target == "base") {
+    return std::vector<std::string>{};
+  }
+  std::vector<std::string> matches;
+  for (const std::string& rev : chain) {
+    if (rev == target) {
+      return std::vector<std::string>{rev};
+    }
+    if (rev.rfind(target, 0) == 0) {
+      matches.push_back(rev);
+    }
+  }
+  if (matches.size() == 1) {
+    return matches;
+  }
+  if (matches.size() > 1) {
+    return Status(Code::kAmbiguousRevision, "revision prefix '" + target + "' is ambiguous");
+  }
+  return Status(Code::kUnknownRevision, "Can't locate revision identified by '" + target + "'");
+}
+
+std::vector<core::PlanStepStatus> FakeDatabase::Steps(int from, int to) const {
+  std::vector<core::PlanStepStatus> steps;
+  for (int i = from + 1; i <= to; ++i) {
+    steps.push_back({chain[i], core::MigrationDirection::kUpgrade});
+  }
+  for (int i = from; i > to; --i) {
+    steps.push_back({chain[i], core::MigrationDirection::kDowngrade});
+  }
+  return steps;
+}
+
+core::Result<InspectResult> FakeDatabase::Inspect(const DatabaseTarget& target,
+                                                  const std::string& target_revision) {
+  ++inspect_calls;
+  targets_seen.push_back(target);
+  if (inspect_error) {
+    return *inspect_error;
+  }
+  auto resolved = Resolve(target_revision);
+  if (!resolved.ok()) {
+    return resolved.status();
+  }
+  InspectResult result;
+  result.current_versions = versions;
+  result.target_versions = resolved.value();
+  result.steps = Steps(IndexOf(versions), IndexOf(resolved.value()));
+  result.has_downgrade =
+      std::any_of(result.steps.begin(), result.steps.end(), [](const core::PlanStepStatus& s) {
+        return s.direction == core::MigrationDirection::kDowngrade;
+      });
+  return result;
+}
+
+core::Result<BackupResult> FakeDatabase::Backup(const DatabaseTarget& target) {
+  ++backup_calls;
+  targets_seen.push_back(target);
+  if (backup_error) {
+    return *backup_error;
+  }
+  BackupResult result;
+  effects_->Hit("db:backup", [&] {
+    ++backups_;
+    result.file = "/backups/drawing-" + std::to_string(backups_) + ".dump";
+    result.bytes = 4096;
+    result.sha256 = std::string(64, 'a');
+  });
+  return result;
+}
+
+core::Result<MigrateResult> FakeDatabase::Migrate(const DatabaseTarget& target,
+                                                  const std::vector<std::string>& target_versions) {
+  ++migrate_calls;
+  targets_seen.push_back(target);
+  if (migrate_error) {
+    return *migrate_error;
+  }
+  MigrateResult result;
+  effects_->Hit("db:migrate", [&] {
+    const int from = IndexOf(versions);
+    const int to = IndexOf(target_versions);
+    const auto steps = Steps(from, to);
+    result.sql_seconds = 0.25 * static_cast<double>(steps.size());
+    if (steps.empty()) {
+      result.outcome = MigrateOutcome::kNothingToDo;
+    } else if (verification_failure) {
+      result.outcome = MigrateOutcome::kRolledBack;
+      result.failure = *verification_failure;
+    } else if (fail_at_step && *fail_at_step < static_cast<int>(steps.size())) {
+      result.failure = Status(Code::kMigrationFailed,
+                              "step " + steps[*fail_at_step].revision + ": division by zero");
+      if (target.failure_policy == core::FailurePolicy::kHalt && *fail_at_step > 0) {
+        const auto& done = steps[*fail_at_step - 1];
+        const int at = done.direction == core::MigrationDirection::kUpgrade
+                           ? static_cast<int>(std::find(chain.begin(), chain.end(),
+                                                        done.revision) - chain.begin())
+                           : static_cast<int>(std::find(chain.begin(), chain.end(),
+                                                        done.revision) - chain.begin()) - 1;
+        versions = at < 0 ? std::vector<std::string>{} : std::vector<std::string>{chain[at]};
+        result.outcome = MigrateOutcome::kFailed;
+      } else {
+        result.outcome = MigrateOutcome::kRolledBack;
+      }
+    } else {
+      versions = target_versions;
+      result.outcome = MigrateOutcome::kSucceeded;
+    }
+  });
+  result.final_versions = versions;
+  return result;
+}
+
+}  // namespace schemaop::reconcile::testing

@@ -1,0 +1,192 @@
+#pragma once
+// In-memory fakes of the reconcile ports with fault injection (conventions
+// §6, leveldb's SpecialEnv): every mutating call is a numbered side effect in
+// one shared log, and a test can make the N-th side effect "crash" the
+// process, before or after it took effect, by throwing SimulatedCrash (which
+// the reconciler does not catch, exactly like a crash it cannot see).
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reconcile/ports.h"
+
+namespace schemaop::reconcile::testing {
+
+// Deliberately not a std::exception: nothing in the code under test may catch it.
+struct SimulatedCrash {
+  std::string op;
+};
+
+// The ordered log of side effects shared by FakeKube and FakeDatabase.
+class SideEffects {
+ public:
+  // Records `op`, running `apply` (the effect) unless the configured crash
+  // says to die before it. Returns the op's index.
+  int Hit(const std::string& op, const std::function<void()>& apply);
+
+  void CrashAt(int index, bool after_effect) {
+    crash_at_ = index;
+    crash_after_ = after_effect;
+  }
+  void ClearCrash() { crash_at_ = -1; }
+
+  const std::vector<std::string>& ops() const { return ops_; }
+  int count() const { return static_cast<int>(ops_.size()); }
+  void Clear() { ops_.clear(); }
+  // Index of the first op starting with `prefix`, or -1.
+  int IndexOf(const std::string& prefix, int from = 0) const;
+  int Count(const std::string& prefix) const;
+
+ private:
+  std::vector<std::string> ops_;
+  int crash_at_ = -1;
+  bool crash_after_ = false;
+};
+
+struct FakeWorkload {
+  std::int32_t spec_replicas = 0;
+  std::int32_t status_replicas = 0;
+};
+
+struct RecordedEvent {
+  std::string object;  // ns/name
+  EventType type;
+  std::string reason;
+  std::string message;
+};
+
+class FakeKube final : public KubePort {
+ public:
+  explicit FakeKube(SideEffects& effects) : effects_(effects) {}
+
+  // ---- state (tests set and inspect it directly)
+  std::map<std::string, core::SchemaMigration> objects;                   // "ns/name"
+  std::map<std::string, std::map<std::string, std::string>> secrets;      // "ns/name" -> data
+  std::map<std::string, std::map<std::string, std::string>> config_maps;  // "ns/name" -> data
+  std::map<std::string, FakeWorkload> workloads;                          // "ns/Kind/name"
+  std::vector<RecordedEvent> events;
+  // When true, pods follow spec.replicas at once; else only on Settle().
+  bool auto_drain = true;
+  // The next N status writes fail with kConflict after bumping the object's
+  // resourceVersion (as if someone else had written it).
+  int conflicts_to_inject = 0;
+  // Errors to return (instead of the value) from the named read.
+  std::optional<core::Status> get_scale_error;
+  std::optional<core::Status> set_replicas_error;
+
+  // ---- helpers
+  core::SchemaMigration& Object(const std::string& ns, const std::string& name);
+  // Applies `edit` to the spec as an API update would: generation and resourceVersion bump.
+  void EditSpec(const std::string& ns, const std::string& name,
+                const std::function<void(core::SchemaMigrationSpec&)>& edit);
+  // A user's `kubectl delete`: sets deletionTimestamp (the object stays while finalizers remain).
+  void MarkDeleted(const std::string& ns, const std::string& name, core::Timestamp when);
+  void Settle();  // every workload's pods converge to spec.replicas
+  FakeWorkload& Workload(const std::string& ns, const std::string& kind, const std::string& name);
+  int status_writes() const { return status_writes_; }
+  int scale_calls() const { return scale_calls_; }
+  int finalizer_writes() const { return finalizer_writes_; }
+  // Every text the operator wrote to the API (status JSON and events).
+  std::string AllWrittenText() const;
+
+  // ---- KubePort
+  core::Result<core::SchemaMigration> GetSchemaMigration(const std::string& ns,
+                                                         const std::string& name) override;
+  core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrations(
+      const std::string& ns) override;
+  core::Result<std::string> UpdateStatus(const core::SchemaMigration& obj) override;
+  core::Result<std::string> AddFinalizer(const core::SchemaMigration& obj,
+                                         const std::string& finalizer) override;
+  core::Result<std::string> RemoveFinalizer(const core::SchemaMigration& obj,
+                                            const std::string& finalizer) override;
+  core::Result<std::string> GetSecretValue(const std::string& ns, const std::string& name,
+                                           const std::string& key) override;
+  core::Result<std::map<std::string, std::string>> GetConfigMapData(
+      const std::string& ns, const std::string& name) override;
+  core::Result<WorkloadScale> GetScale(const std::string& ns, const std::string& kind,
+                                       const std::string& name) override;
+  core::Status SetReplicas(const std::string& ns, const std::string& kind, const std::string& name,
+                           std::int32_t replicas) override;
+  void RecordEvent(const core::SchemaMigration& obj, EventType type, const std::string& reason,
+                   const std::string& message) override;
+
+ private:
+  std::string NextResourceVersion() { return std::to_string(++resource_version_); }
+
+  SideEffects& effects_;
+  std::int64_t resource_version_ = 100;
+  int status_writes_ = 0;
+  int scale_calls_ = 0;
+  int finalizer_writes_ = 0;
+  std::vector<std::string> written_texts_;
+};
+
+// A linear revision chain with Alembic-like target resolution and the
+// engine's all-or-nothing semantics (one transaction per run).
+class FakeDatabase final : public DatabasePort {
+ public:
+  explicit FakeDatabase(SideEffects& effects) : effects_(&effects) {}
+
+  std::vector<std::string> chain = {"9bc6a98f1c12", "add_flexible_schemas",
+                                    "seed_default_schemas"};
+  std::vector<std::string> versions = {"9bc6a98f1c12"};
+
+  // ---- faults
+  std::optional<core::Status> inspect_error;
+  std::optional<core::Status> backup_error;
+  std::optional<core::Status> migrate_error;  // non-OK Result: nothing migrated
+  // Migrate fails verification after running the steps: RolledBack.
+  std::optional<core::Status> verification_failure;
+  // Step k (0-based) fails; Rollback: back to the start; Halt: left after step k-1.
+  std::optional<int> fail_at_step;
+
+  int inspect_calls = 0;
+  int backup_calls = 0;
+  int migrate_calls = 0;
+  std::vector<DatabaseTarget> targets_seen;
+
+  core::Result<InspectResult> Inspect(const DatabaseTarget& target,
+                                      const std::string& target_revision) override;
+  core::Result<BackupResult> Backup(const DatabaseTarget& target) override;
+  core::Result<MigrateResult> Migrate(const DatabaseTarget& target,
+                                      const std::vector<std::string>& target_versions) override;
+
+ private:
+  int IndexOf(const std::vector<std::string>& v) const;  // -1 = base
+  core::Result<std::vector<std::string>> Resolve(const std::string& target) const;
+  std::vector<core::PlanStepStatus> Steps(int from, int to) const;
+
+  SideEffects* effects_;  // a pointer so tests can reset a FakeDatabase by assignment
+  int backups_ = 0;
+};
+
+class FakeClock final : public Clock {
+ public:
+  core::Timestamp now{1'700'000'000'000};
+  core::Timestamp Now() override { return now; }
+  void Advance(std::chrono::milliseconds d) { now.unix_millis += d.count(); }
+};
+
+// Records what the reconciler reported.
+class FakeMetrics final : public MetricsSink {
+ public:
+  std::vector<std::string> reconciles;
+  std::vector<std::string> runs;
+  std::vector<double> migration_seconds;
+  std::vector<double> downtime_seconds;
+  std::map<std::string, std::string> revisions;
+
+  void CountReconcile(const std::string& result) override { reconciles.push_back(result); }
+  void CountRun(const std::string& outcome) override { runs.push_back(outcome); }
+  void ObserveMigrationSeconds(double s) override { migration_seconds.push_back(s); }
+  void ObserveDowntimeSeconds(double s) override { downtime_seconds.push_back(s); }
+  void SetCurrentRevision(const std::string& ns, const std::string& name,
+                          const std::string& revision) override {
+    revisions[ns + "/" + name] = revision;
+  }
+};
+
+}  // namespace schemaop::reconcile::testing

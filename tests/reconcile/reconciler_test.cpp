@@ -1,0 +1,795 @@
+// The reconcile contract (design §6) against in-memory fakes and a fake
+// clock: order of side effects, no-op reconciles, bad input, failures,
+// crashes at every side effect, deletion, suspend, spec changes mid-run.
+#include "reconcile/reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "core/conditions.h"
+#include "core/schema_migration.h"
+#include "reconcile/fakes.h"
+
+namespace schemaop::reconcile {
+namespace {
+
+using core::Code;
+using core::ConditionStatus;
+using core::Phase;
+using core::Status;
+using testing::FakeClock;
+using testing::FakeDatabase;
+using testing::FakeKube;
+using testing::FakeMetrics;
+using testing::SideEffects;
+using testing::SimulatedCrash;
+namespace ct = core::condition_types;
+namespace rs = core::reasons;
+
+constexpr char kNs[] = "drawing";
+constexpr char kName[] = "drawing-db";
+constexpr char kPassword[] = "S3cr3t-P4ssw0rd";
+const std::string kUrl = std::string("postgresql://app:") + kPassword + "@db.drawing.svc:5432/drawing";
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    core::SchemaMigration obj;
+    obj.metadata.namespace_ = kNs;
+    obj.metadata.name = kName;
+    obj.metadata.uid = "uid-1";
+    obj.metadata.generation = 1;
+    obj.metadata.resource_version = "1";
+    obj.metadata.creation_timestamp = clock_.now;
+    obj.spec.target_revision = "seed_default_schemas";
+    obj.spec.url_secret_ref = {"drawing-db", "DATABASE_URL"};
+    obj.spec.migrations_config_map = "drawing-migrations";
+    obj.spec.workloads = {{"Deployment", "backend"}, {"Deployment", "celery-worker"}};
+    kube_.objects[std::string(kNs) + "/" + kName] = obj;
+    kube_.secrets["drawing/drawing-db"] = {{"DATABASE_URL", kUrl}};
+    kube_.config_maps["drawing/drawing-migrations"] = {
+        {"0001_9bc6a98f1c12.sql", "-- revision: 9bc6a98f1c12\n-- migrate:up\nSELECT 1;\n"},
+        {"0002_add_flexible_schemas.sql", "-- revision: add_flexible_schemas\n"},
+        {"0003_seed_default_schemas.sql", "-- revision: seed_default_schemas\n"}};
+    kube_.workloads["drawing/Deployment/backend"] = {2, 2};
+    kube_.workloads["drawing/Deployment/celery-worker"] = {3, 3};
+    reconciler_ = NewReconciler();
+  }
+
+  std::unique_ptr<Reconciler> NewReconciler() {
+    return std::make_unique<Reconciler>(kube_, db_, clock_, metrics_);
+  }
+
+  ReconcileResult Reconcile() { return reconciler_->Reconcile(kNs, kName); }
+
+  // Reconciles until nothing is pending, letting pods terminate between
+  // passes and time pass as requested. Returns the number of passes.
+  int RunUntilDone(int max_passes = 50) {
+    for (int pass = 1; pass <= max_passes; ++pass) {
+      ReconcileResult r = Reconcile();
+      if (!r.requeue_after) {
+        return pass;
+      }
+      kube_.Settle();
+      clock_.Advance(*r.requeue_after);
+      if (r.requeue_after->count() > 0 && !r.error.ok() && r.error.code() != Code::kConflict) {
+        // a transient error: let the test decide what changes
+        return pass;
+      }
+      if (St().phase == Phase::kFailed || (St().phase == Phase::kSucceeded && !St().run &&
+                                           kube_.Object(kNs, kName).metadata.generation ==
+                                               St().observed_generation)) {
+        return pass;
+      }
+    }
+    ADD_FAILURE() << "did not settle in " << max_passes << " passes";
+    return max_passes;
+  }
+
+  core::SchemaMigration& Obj() { return kube_.Object(kNs, kName); }
+  const core::SchemaMigrationStatus& St() { return Obj().status; }
+  const core::Condition& Cond(const char* type) {
+    const core::Condition* c = core::FindCondition(St().conditions, type);
+    if (c == nullptr) {
+      static core::Condition missing;
+      ADD_FAILURE() << "no condition " << type;
+      return missing;
+    }
+    return *c;
+  }
+  std::int32_t Replicas(const char* name) {
+    return kube_.Workload(kNs, "Deployment", name).spec_replicas;
+  }
+  void ExpectNothingTouched() {
+    EXPECT_EQ(kube_.scale_calls(), 0);
+    EXPECT_EQ(db_.migrate_calls, 0);
+    EXPECT_EQ(db_.backup_calls, 0);
+    EXPECT_EQ(Replicas("backend"), 2);
+    EXPECT_EQ(Replicas("celery-worker"), 3);
+    EXPECT_EQ(db_.versions, std::vector<std::string>{"9bc6a98f1c12"});
+  }
+
+  SideEffects effects_;
+  FakeKube kube_{effects_};
+  FakeDatabase db_{effects_};
+  FakeClock clock_;
+  FakeMetrics metrics_;
+  std::unique_ptr<Reconciler> reconciler_;
+};
+
+// ---------------------------------------------------------------- happy path
+
+TEST_F(ReconcilerTest, UpgradeRunsPhasesInOrderAndWritesStatusBeforeEachSideEffect) {
+  kube_.auto_drain = false;  // pods take time to go away
+  ReconcileResult first = Reconcile();
+  ASSERT_TRUE(first.requeue_after.has_value());
+  EXPECT_EQ(*first.requeue_after, std::chrono::seconds(1));
+  EXPECT_EQ(St().phase, Phase::kDraining);
+  EXPECT_EQ(db_.migrate_calls, 0);
+
+  // Original replicas were recorded before anything was scaled.
+  ASSERT_EQ(St().workloads.size(), 2u);
+  EXPECT_EQ(St().workloads[0].original_replicas, 2);
+  EXPECT_EQ(St().workloads[1].original_replicas, 3);
+
+  const auto& ops = effects_.ops();
+  const int fin = effects_.IndexOf("finalizer+");
+  const int planning = effects_.IndexOf("status:Planning");
+  const int scaling_down = effects_.IndexOf("status:ScalingDown");
+  const int scale_backend = effects_.IndexOf("scale:Deployment/backend=0");
+  const int scale_celery = effects_.IndexOf("scale:Deployment/celery-worker=0");
+  const int draining = effects_.IndexOf("status:Draining");
+  ASSERT_GE(fin, 0);
+  EXPECT_LT(fin, planning);
+  EXPECT_LT(planning, scaling_down);
+  EXPECT_LT(scaling_down, scale_backend);
+  EXPECT_LT(scale_backend, draining);
+  EXPECT_LT(scale_celery, draining);
+  EXPECT_EQ(Cond(ct::kReconciling).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kWorkloadsScaledDown).reason, rs::kDraining);
+
+  // Still draining: a poll writes nothing.
+  const int writes = kube_.status_writes();
+  clock_.Advance(std::chrono::seconds(1));
+  EXPECT_TRUE(Reconcile().requeue_after.has_value());
+  EXPECT_EQ(kube_.status_writes(), writes);
+
+  kube_.Settle();
+  clock_.Advance(std::chrono::seconds(4));
+  ReconcileResult last = Reconcile();
+  EXPECT_FALSE(last.requeue_after.has_value());
+  EXPECT_TRUE(last.error.ok());
+
+  const int migrating = effects_.IndexOf("status:Migrating");
+  const int migrate = effects_.IndexOf("db:migrate");
+  const int scaling_up = effects_.IndexOf("status:ScalingUp");
+  const int restore = effects_.IndexOf("scale:Deployment/backend=2");
+  const int succeeded = effects_.IndexOf("status:Succeeded");
+  EXPECT_LT(draining, migrating);
+  EXPECT_LT(migrating, migrate);
+  EXPECT_LT(migrate, scaling_up);
+  EXPECT_LT(scaling_up, restore);
+  EXPECT_LT(restore, succeeded);
+  EXPECT_EQ(effects_.IndexOf("db:backup"), -1) << "an upgrade needs no backup by default";
+  EXPECT_EQ(effects_.IndexOf("status:BackingUp"), -1);
+
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(Replicas("celery-worker"), 3);
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(St().current_revision, "seed_default_schemas");
+  EXPECT_EQ(St().target_revision, "seed_default_schemas");
+  EXPECT_EQ(St().observed_generation, 1);
+  EXPECT_FALSE(St().run.has_value());
+  ASSERT_TRUE(St().plan.has_value());
+  EXPECT_EQ(St().plan->direction, "upgrade");
+  ASSERT_EQ(St().plan->steps.size(), 2u);
+  EXPECT_EQ(St().plan->steps[0].revision, "add_flexible_schemas");
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kReconciling).status, ConditionStatus::kFalse);
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kFalse);
+  EXPECT_EQ(Cond(ct::kVerified).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kReady).observed_generation, 1);
+  ASSERT_TRUE(St().last_run.has_value());
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeSucceeded);
+  EXPECT_EQ(St().last_run->from, "9bc6a98f1c12");
+  EXPECT_EQ(St().last_run->to, "seed_default_schemas");
+  // Scale-down happened at t0, everything restored at t0+5s.
+  EXPECT_DOUBLE_EQ(St().last_run->downtime_seconds, 5.0);
+  ASSERT_EQ(metrics_.downtime_seconds.size(), 1u);
+  EXPECT_DOUBLE_EQ(metrics_.downtime_seconds[0], 5.0);
+  EXPECT_EQ(metrics_.runs, std::vector<std::string>{"Succeeded"});
+  EXPECT_EQ(metrics_.revisions["drawing/drawing-db"], "seed_default_schemas");
+
+  std::vector<std::string> reasons;
+  for (const auto& e : kube_.events) {
+    reasons.push_back(e.reason);
+  }
+  EXPECT_EQ(reasons, (std::vector<std::string>{rs::kPlanning, rs::kScalingDown, rs::kScaledDown,
+                                               rs::kMigrating, rs::kMigrated, rs::kScaledUp}));
+  // The engine got the actor and the files.
+  ASSERT_FALSE(db_.targets_seen.empty());
+  EXPECT_EQ(db_.targets_seen.back().actor, "schemaop-controller drawing/drawing-db");
+  EXPECT_EQ(db_.targets_seen.back().migration_files.size(), 3u);
+  EXPECT_EQ(db_.targets_seen.back().url, kUrl);
+  (void)ops;
+}
+
+TEST_F(ReconcilerTest, DowngradeTakesABackupBeforeMigrating) {
+  db_.versions = {"seed_default_schemas"};
+  kube_.EditSpec(kNs, kName, [](auto& spec) { spec.target_revision = "9bc6a98f1c12"; });
+  RunUntilDone();
+  const int backing_up = effects_.IndexOf("status:BackingUp");
+  const int backup = effects_.IndexOf("db:backup");
+  const int migrating = effects_.IndexOf("status:Migrating");
+  const int migrate = effects_.IndexOf("db:migrate");
+  ASSERT_GE(backing_up, 0);
+  EXPECT_LT(effects_.IndexOf("status:Draining"), backing_up);
+  EXPECT_LT(backing_up, backup);
+  EXPECT_LT(backup, migrating);
+  EXPECT_LT(migrating, migrate);
+  ASSERT_TRUE(St().backup.has_value());
+  EXPECT_EQ(St().backup->file, "/backups/drawing-1.dump");
+  EXPECT_EQ(St().backup->bytes, 4096u);
+  EXPECT_EQ(Cond(ct::kBackupReady).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kBackupReady).reason, rs::kBackupCreated);
+  EXPECT_EQ(St().plan->direction, "downgrade");
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"9bc6a98f1c12"});
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(St().observed_generation, 2);
+  EXPECT_EQ(Replicas("backend"), 2);
+}
+
+TEST_F(ReconcilerTest, BackupNeverSkipsItEvenForADowngrade) {
+  db_.versions = {"seed_default_schemas"};
+  kube_.EditSpec(kNs, kName, [](auto& spec) {
+    spec.target_revision = "base";
+    spec.backup_when = "Never";
+  });
+  RunUntilDone();
+  EXPECT_EQ(db_.backup_calls, 0);
+  EXPECT_TRUE(db_.versions.empty());
+  EXPECT_EQ(St().current_revision, "base");
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+}
+
+// --------------------------------------------------------------------- no-op
+
+TEST_F(ReconcilerTest, ReconcileAtTargetAfterARunWritesNothing) {
+  RunUntilDone();
+  ASSERT_EQ(St().phase, Phase::kSucceeded);
+  const int writes = kube_.status_writes();
+  const std::size_t events = kube_.events.size();
+  const int ops = effects_.count();
+  clock_.Advance(std::chrono::minutes(10));
+  for (int i = 0; i < 3; ++i) {
+    ReconcileResult r = Reconcile();
+    EXPECT_FALSE(r.requeue_after.has_value());
+  }
+  EXPECT_EQ(kube_.status_writes(), writes);
+  EXPECT_EQ(kube_.events.size(), events);
+  EXPECT_EQ(effects_.count(), ops) << "no side effect of any kind";
+}
+
+TEST_F(ReconcilerTest, ObjectAlreadyAtTargetGetsOneStatusWriteThenNone) {
+  db_.versions = {"seed_default_schemas"};
+  Reconcile();
+  EXPECT_EQ(kube_.status_writes(), 1);
+  EXPECT_EQ(kube_.scale_calls(), 0);
+  EXPECT_EQ(db_.migrate_calls, 0);
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue);
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  clock_.Advance(std::chrono::minutes(1));
+  Reconcile();
+  EXPECT_EQ(kube_.status_writes(), 1);
+  EXPECT_EQ(kube_.finalizer_writes(), 0);
+}
+
+// ----------------------------------------------------------------- bad input
+
+struct BadInputCase {
+  std::string name;
+  std::function<void(FakeKube&, FakeDatabase&)> break_it;
+  std::string reason;
+  bool stalled;  // else: retried with backoff
+};
+
+class BadInputTest : public ReconcilerTest, public ::testing::WithParamInterface<BadInputCase> {};
+
+TEST_P(BadInputTest, ReportsReasonAndTouchesNothing) {
+  const BadInputCase& c = GetParam();
+  c.break_it(kube_, db_);
+  ReconcileResult r = Reconcile();
+  ExpectNothingTouched();
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kFalse);
+  EXPECT_EQ(Cond(ct::kReady).reason, c.reason);
+  if (c.stalled) {
+    EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kTrue);
+    EXPECT_EQ(Cond(ct::kStalled).reason, c.reason);
+    EXPECT_EQ(Cond(ct::kReconciling).status, ConditionStatus::kFalse);
+    EXPECT_EQ(St().phase, Phase::kFailed);
+  } else {
+    EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kFalse);
+    EXPECT_EQ(Cond(ct::kReconciling).status, ConditionStatus::kTrue);
+    EXPECT_EQ(Cond(ct::kReconciling).reason, c.reason);
+    ASSERT_TRUE(r.requeue_after.has_value());
+    EXPECT_FALSE(r.error.ok());
+    // Backoff grows.
+    clock_.Advance(*r.requeue_after);
+    ReconcileResult again = Reconcile();
+    ASSERT_TRUE(again.requeue_after.has_value());
+    EXPECT_GT(*again.requeue_after, *r.requeue_after);
+    ExpectNothingTouched();
+  }
+  EXPECT_FALSE(Cond(ct::kReady).message.empty());
+  EXPECT_EQ(St().observed_generation, 1);
+  EXPECT_EQ(kube_.finalizer_writes(), 0);
+  EXPECT_EQ(kube_.AllWrittenText().find(kPassword), std::string::npos);
+  // A second reconcile with the same problem writes nothing new.
+  const int writes = kube_.status_writes();
+  if (c.stalled) {
+    clock_.Advance(std::chrono::minutes(1));
+    Reconcile();
+    EXPECT_EQ(kube_.status_writes(), writes);
+  }
+}
+
+std::vector<BadInputCase> BadInputs() {
+  return {
+      {"UnknownRevision",
+       [](FakeKube& k, FakeDatabase&) {
+         k.Object(kNs, kName).spec.target_revision = "no_such_revision";
+       },
+       rs::kUnknownRevision, true},
+      {"BrokenMigrationFiles",
+       [](FakeKube&, FakeDatabase& d) {
+         d.inspect_error = Status(Code::kParseError, "0002.sql:3: unknown marker option");
+       },
+       rs::kInvalidMigrations, true},
+      {"CycleInFiles",
+       [](FakeKube&, FakeDatabase& d) {
+         d.inspect_error = Status(Code::kCycleDetected, "cycle a -> b -> a");
+       },
+       rs::kInvalidMigrations, true},
+      {"ChecksumMismatch",
+       [](FakeKube&, FakeDatabase& d) {
+         d.inspect_error = Status(Code::kChecksumMismatch, "file 0002.sql changed since applied");
+       },
+       rs::kChecksumMismatch, true},
+      {"MissingSecret", [](FakeKube& k, FakeDatabase&) { k.secrets.clear(); },
+       rs::kSecretNotFound, true},
+      {"MissingSecretKey",
+       [](FakeKube& k, FakeDatabase&) { k.secrets["drawing/drawing-db"] = {{"OTHER", "x"}}; },
+       rs::kSecretNotFound, true},
+      {"MissingConfigMap", [](FakeKube& k, FakeDatabase&) { k.config_maps.clear(); },
+       rs::kConfigMapNotFound, true},
+      {"EmptyConfigMap",
+       [](FakeKube& k, FakeDatabase&) { k.config_maps["drawing/drawing-migrations"].clear(); },
+       rs::kInvalidMigrations, true},
+      {"UnknownWorkload",
+       [](FakeKube& k, FakeDatabase&) {
+         k.Object(kNs, kName).spec.workloads.push_back({"StatefulSet", "ghost"});
+       },
+       rs::kWorkloadNotFound, true},
+      {"InvalidSpec",
+       [](FakeKube& k, FakeDatabase&) {
+         k.Object(kNs, kName).spec.workloads.push_back({"Deployment", "backend"});
+       },
+       rs::kInvalidSpec, true},
+      {"DuplicateDatabase",
+       [](FakeKube& k, FakeDatabase&) {
+         core::SchemaMigration older = k.Object(kNs, kName);
+         older.metadata.name = "aaa-older";
+         older.metadata.uid = "uid-0";
+         older.metadata.creation_timestamp->unix_millis -= 60'000;
+         k.objects["drawing/aaa-older"] = older;
+       },
+       rs::kDuplicateDatabase, true},
+      {"DatabaseUnreachable",
+       [](FakeKube&, FakeDatabase& d) {
+         d.inspect_error = Status(Code::kUnreachable, "connection to " + kUrl + " refused");
+       },
+       rs::kDatabaseUnreachable, false},
+      {"LockHeld",
+       [](FakeKube&, FakeDatabase& d) {
+         d.inspect_error = Status(Code::kLockHeld, "migration lock held by pid 42");
+       },
+       rs::kLockHeld, false},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(All, BadInputTest, ::testing::ValuesIn(BadInputs()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST_F(ReconcilerTest, InvalidSpecMessageNamesTheField) {
+  Obj().spec.workloads.push_back({"Deployment", "backend"});
+  Reconcile();
+  EXPECT_NE(Cond(ct::kStalled).message.find("spec.workloads[2].name: duplicate"),
+            std::string::npos)
+      << Cond(ct::kStalled).message;
+}
+
+TEST_F(ReconcilerTest, OlderDuplicateIsNotBlockedByTheYoungerOne) {
+  core::SchemaMigration younger = Obj();
+  younger.metadata.name = "zzz-younger";
+  younger.metadata.creation_timestamp->unix_millis += 60'000;
+  kube_.objects["drawing/zzz-younger"] = younger;
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  reconciler_->Reconcile(kNs, "zzz-younger");
+  const auto& y = kube_.Object(kNs, "zzz-younger").status;
+  EXPECT_EQ(core::FindCondition(y.conditions, ct::kStalled)->reason, rs::kDuplicateDatabase);
+}
+
+TEST_F(ReconcilerTest, StalledInputRecoversWhenTheSecretAppears) {
+  auto secrets = kube_.secrets;
+  kube_.secrets.clear();
+  ReconcileResult r = Reconcile();
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kSecretNotFound);
+  ASSERT_TRUE(r.requeue_after.has_value()) << "re-checked, since the fix is outside the spec";
+  kube_.secrets = secrets;
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kFalse);
+}
+
+// ------------------------------------------------------------------ failures
+
+TEST_F(ReconcilerTest, VerificationFailureRestoresWorkloadsAndStalls) {
+  db_.verification_failure =
+      Status(Code::kVerificationFailed, "row count of components dropped from 120 to 0");
+  RunUntilDone();
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"9bc6a98f1c12"}) << "database unchanged";
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(Replicas("celery-worker"), 3);
+  EXPECT_EQ(St().phase, Phase::kFailed);
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kVerificationFailed);
+  EXPECT_NE(Cond(ct::kStalled).message.find("components dropped"), std::string::npos);
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kFalse);
+  EXPECT_EQ(Cond(ct::kReconciling).status, ConditionStatus::kFalse);
+  EXPECT_EQ(Cond(ct::kVerified).status, ConditionStatus::kFalse);
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeRolledBack);
+  EXPECT_EQ(St().current_revision, "9bc6a98f1c12");
+  EXPECT_LT(effects_.IndexOf("status:RollingBack"), effects_.IndexOf("status:ScalingUp"));
+  EXPECT_GE(effects_.IndexOf("event:RolledBack"), 0);
+  EXPECT_EQ(metrics_.runs, std::vector<std::string>{"RolledBack"});
+
+  // Not retried in a loop: the same input does not start another run.
+  const int migrations = db_.migrate_calls;
+  const int scales = kube_.scale_calls();
+  const int writes = kube_.status_writes();
+  clock_.Advance(std::chrono::minutes(5));
+  Reconcile();
+  EXPECT_EQ(db_.migrate_calls, migrations);
+  EXPECT_EQ(kube_.scale_calls(), scales);
+  EXPECT_EQ(kube_.status_writes(), writes);
+
+  // A changed migrations ConfigMap (the fix) starts a new run.
+  db_.verification_failure.reset();
+  kube_.config_maps["drawing/drawing-migrations"]["0003_seed_default_schemas.sql"] += "-- fixed\n";
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+}
+
+TEST_F(ReconcilerTest, HaltLeavesDatabaseAtFailurePointButRestoresWorkloads) {
+  Obj().spec.failure_policy = "Halt";
+  db_.fail_at_step = 1;  // add_flexible_schemas committed, seeding fails (runbook scenario A)
+  RunUntilDone();
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"add_flexible_schemas"});
+  EXPECT_EQ(St().current_revision, "add_flexible_schemas");
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(Replicas("celery-worker"), 3);
+  EXPECT_EQ(St().phase, Phase::kFailed);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kMigrationFailed);
+  EXPECT_NE(Cond(ct::kStalled).message.find("Halt"), std::string::npos);
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeFailed);
+
+  // A spec change (here: target = where it is) is the way out.
+  kube_.EditSpec(kNs, kName, [](auto& spec) { spec.target_revision = "add_flexible_schemas"; });
+  RunUntilDone();
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kFalse);
+}
+
+TEST_F(ReconcilerTest, DrainTimeoutRestoresWorkloadsWithoutMigrating) {
+  kube_.auto_drain = false;
+  Obj().spec.drain_timeout_seconds = 30;
+  ReconcileResult r = Reconcile();
+  int polls = 0;
+  while (r.requeue_after && St().phase == Phase::kDraining && polls < 100) {
+    clock_.Advance(*r.requeue_after);
+    r = Reconcile();
+    ++polls;
+  }
+  EXPECT_EQ(polls, 30);
+  EXPECT_EQ(St().phase, Phase::kFailed);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kDrainTimeout);
+  EXPECT_EQ(db_.migrate_calls, 0);
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(Replicas("celery-worker"), 3);
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeFailed);
+  EXPECT_DOUBLE_EQ(St().last_run->downtime_seconds, 30.0);
+}
+
+TEST_F(ReconcilerTest, BackupFailureRestoresWorkloadsWithoutMigrating) {
+  Obj().spec.backup_when = "Always";
+  db_.backup_error = Status(Code::kBackupFailed, "pg_dump exited with status 1: disk full");
+  RunUntilDone();
+  EXPECT_EQ(db_.migrate_calls, 0);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kBackupFailed);
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"9bc6a98f1c12"});
+}
+
+TEST_F(ReconcilerTest, UnreachableDatabaseMidRunKeepsWritersDownAndRetries) {
+  db_.migrate_error = Status(Code::kUnreachable, "could not connect to " + kUrl);
+  ReconcileResult r = Reconcile();
+  EXPECT_EQ(St().phase, Phase::kMigrating);
+  EXPECT_EQ(Replicas("backend"), 0);
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_EQ(Cond(ct::kReconciling).reason, rs::kDatabaseUnreachable);
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kFalse);
+  EXPECT_EQ(kube_.AllWrittenText().find(kPassword), std::string::npos);
+  EXPECT_EQ(r.error.message().find(kPassword), std::string::npos);
+  db_.migrate_error.reset();
+  clock_.Advance(*r.requeue_after);
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue);
+}
+
+// ------------------------------------------------------------------- crashes
+
+// Counts the side effects of an undisturbed run, then crashes at each one in
+// turn (before and after it took effect) and lets a NEW reconciler finish.
+struct CrashCase {
+  bool after_effect;
+  bool verification_fails;
+  bool downgrade;
+};
+
+class CrashTest : public ReconcilerTest, public ::testing::WithParamInterface<CrashCase> {
+ protected:
+  void Prepare() {
+    kube_.auto_drain = false;
+    if (GetParam().verification_fails) {
+      db_.verification_failure = Status(Code::kVerificationFailed, "check seeded failed");
+    }
+    if (GetParam().downgrade) {
+      db_.versions = {"seed_default_schemas"};
+      Obj().spec.target_revision = "9bc6a98f1c12";
+    }
+  }
+  std::vector<std::string> start_versions() {
+    return GetParam().downgrade ? std::vector<std::string>{"seed_default_schemas"}
+                                : std::vector<std::string>{"9bc6a98f1c12"};
+  }
+  std::vector<std::string> target_versions() {
+    return GetParam().downgrade ? std::vector<std::string>{"9bc6a98f1c12"}
+                                : std::vector<std::string>{"seed_default_schemas"};
+  }
+};
+
+TEST_P(CrashTest, ANewReconcilerFinishesFromStatusAfterACrashAtEverySideEffect) {
+  // A clean run in a scratch world, to count the side effects.
+  int total = 0;
+  {
+    SideEffects fx;
+    FakeKube kube(fx);
+    FakeDatabase db(fx);
+    kube.objects = kube_.objects;
+    kube.secrets = kube_.secrets;
+    kube.config_maps = kube_.config_maps;
+    kube.workloads = kube_.workloads;
+    kube.auto_drain = true;
+    if (GetParam().verification_fails) {
+      db.verification_failure = Status(Code::kVerificationFailed, "check seeded failed");
+    }
+    if (GetParam().downgrade) {
+      db.versions = {"seed_default_schemas"};
+      kube.Object(kNs, kName).spec.target_revision = "9bc6a98f1c12";
+    }
+    Reconciler r(kube, db, clock_, metrics_);
+    for (int i = 0; i < 20 && r.Reconcile(kNs, kName).requeue_after; ++i) {
+      kube.Settle();
+    }
+    total = fx.count();
+  }
+  ASSERT_GT(total, 8);
+
+  const auto pristine_objects = kube_.objects;
+  const auto pristine_workloads = kube_.workloads;
+  for (int crash_at = 0; crash_at < total; ++crash_at) {
+    SCOPED_TRACE("crash at side effect " + std::to_string(crash_at) +
+                 (GetParam().after_effect ? " (after it took effect)" : " (before)"));
+    kube_.objects = pristine_objects;
+    kube_.workloads = pristine_workloads;
+    kube_.events.clear();
+    db_ = FakeDatabase(effects_);
+    Prepare();
+    effects_.Clear();
+    effects_.CrashAt(crash_at, GetParam().after_effect);
+
+    std::string crashed_op;
+    auto first = std::make_unique<Reconciler>(kube_, db_, clock_, metrics_);
+    try {
+      for (int i = 0; i < 20; ++i) {
+        auto r = first->Reconcile(kNs, kName);
+        if (!r.requeue_after) {
+          break;
+        }
+        kube_.Settle();
+      }
+    } catch (const SimulatedCrash& crash) {
+      crashed_op = crash.op;
+    }
+    ASSERT_FALSE(crashed_op.empty()) << "the crash was not reached";
+    first.reset();
+    // Right after the crash the database is at the start or the target.
+    EXPECT_TRUE(db_.versions == start_versions() || db_.versions == target_versions())
+        << crashed_op;
+
+    // A new process: only the stored object and a fresh database read.
+    reconciler_ = NewReconciler();
+    RunUntilDone();
+    EXPECT_FALSE(St().run.has_value()) << crashed_op;
+    EXPECT_EQ(Replicas("backend"), 2) << crashed_op;
+    EXPECT_EQ(Replicas("celery-worker"), 3) << crashed_op;
+    for (const auto& w : St().workloads) {
+      EXPECT_NE(w.original_replicas, 0) << "recorded replicas overwritten by 0 after " << crashed_op;
+    }
+    if (GetParam().verification_fails) {
+      EXPECT_EQ(db_.versions, start_versions()) << crashed_op;
+      EXPECT_EQ(St().phase, Phase::kFailed) << crashed_op;
+      EXPECT_EQ(Cond(ct::kStalled).reason, rs::kVerificationFailed) << crashed_op;
+    } else {
+      EXPECT_EQ(db_.versions, target_versions()) << crashed_op;
+      EXPECT_EQ(St().phase, Phase::kSucceeded) << crashed_op;
+      EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue) << crashed_op;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, CrashTest,
+                         ::testing::Values(CrashCase{false, false, false},
+                                           CrashCase{true, false, false},
+                                           CrashCase{false, true, false},
+                                           CrashCase{true, true, false},
+                                           CrashCase{false, false, true},
+                                           CrashCase{true, false, true}),
+                         [](const auto& info) {
+                           return std::string(info.param.after_effect ? "After" : "Before") +
+                                  (info.param.verification_fails ? "VerifyFails" : "Ok") +
+                                  (info.param.downgrade ? "Downgrade" : "Upgrade");
+                         });
+
+// --------------------------------------------------------- deletion, suspend
+
+TEST_F(ReconcilerTest, DeletionMidRunRestoresWorkloadsThenReleasesTheObject) {
+  kube_.auto_drain = false;
+  Reconcile();
+  ASSERT_EQ(St().phase, Phase::kDraining);
+  ASSERT_EQ(Replicas("backend"), 0);
+  kube_.MarkDeleted(kNs, kName, clock_.now);
+  ReconcileResult r = Reconcile();
+  EXPECT_FALSE(r.requeue_after.has_value());
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(Replicas("celery-worker"), 3);
+  EXPECT_EQ(db_.migrate_calls, 0);
+  EXPECT_EQ(kube_.objects.count(std::string(kNs) + "/" + kName), 0u) << "finalizer removed";
+  EXPECT_LT(effects_.IndexOf("scale:Deployment/backend=2"), effects_.IndexOf("finalizer-"));
+}
+
+TEST_F(ReconcilerTest, DeletionWithoutRunOnlyRemovesTheFinalizer) {
+  RunUntilDone();
+  const int scales = kube_.scale_calls();
+  kube_.MarkDeleted(kNs, kName, clock_.now);
+  Reconcile();
+  EXPECT_EQ(kube_.scale_calls(), scales);
+  EXPECT_TRUE(kube_.objects.empty());
+}
+
+TEST_F(ReconcilerTest, SuspendStartsNoRun) {
+  Obj().spec.suspend = true;
+  ReconcileResult r = Reconcile();
+  EXPECT_FALSE(r.requeue_after.has_value());
+  ExpectNothingTouched();
+  EXPECT_EQ(Cond(ct::kReconciling).status, ConditionStatus::kFalse);
+  EXPECT_EQ(Cond(ct::kReconciling).reason, rs::kSuspended);
+  EXPECT_EQ(Cond(ct::kReady).reason, rs::kSuspended);
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kFalse);
+  const int writes = kube_.status_writes();
+  Reconcile();
+  EXPECT_EQ(kube_.status_writes(), writes);
+
+  kube_.EditSpec(kNs, kName, [](auto& spec) { spec.suspend = false; });
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+}
+
+TEST_F(ReconcilerTest, SuspendDuringDrainingFinishesTheRun) {
+  kube_.auto_drain = false;
+  Reconcile();
+  ASSERT_EQ(St().phase, Phase::kDraining);
+  kube_.EditSpec(kNs, kName, [](auto& spec) { spec.suspend = true; });
+  RunUntilDone();
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_FALSE(St().run.has_value());
+}
+
+// ------------------------------------------------------ spec changes mid-run
+
+TEST_F(ReconcilerTest, TargetChangedMidRunFinishesThenPlansTheNewTarget) {
+  kube_.auto_drain = false;
+  Obj().spec.target_revision = "add_flexible_schemas";
+  Reconcile();
+  ASSERT_EQ(St().phase, Phase::kDraining);
+  kube_.EditSpec(kNs, kName, [](auto& spec) { spec.target_revision = "seed_default_schemas"; });
+  kube_.Settle();
+  ReconcileResult r = Reconcile();
+  // The first run finished at its own resolved target and served generation 1.
+  EXPECT_EQ(St().last_run->to, "add_flexible_schemas");
+  EXPECT_EQ(St().observed_generation, 1);
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_EQ(r.requeue_after->count(), 0);
+  EXPECT_EQ(Replicas("backend"), 2);
+  // The next reconcile plans generation 2.
+  RunUntilDone();
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_EQ(St().observed_generation, 2);
+  EXPECT_EQ(St().last_run->from, "add_flexible_schemas");
+  EXPECT_EQ(Cond(ct::kReady).observed_generation, 2);
+  EXPECT_EQ(db_.migrate_calls, 2);
+}
+
+// ------------------------------------------------ conditions, conflicts, secrets
+
+TEST_F(ReconcilerTest, LastTransitionTimeMovesOnlyWhenStatusChanges) {
+  kube_.config_maps.clear();
+  Reconcile();
+  const core::Timestamp stalled_since = Cond(ct::kStalled).last_transition_time;
+  clock_.Advance(std::chrono::minutes(3));
+  kube_.config_maps["drawing/drawing-migrations"] = {};  // still broken, other reason
+  Reconcile();
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kInvalidMigrations);
+  EXPECT_EQ(Cond(ct::kStalled).last_transition_time, stalled_since);
+  clock_.Advance(std::chrono::minutes(3));
+  kube_.config_maps["drawing/drawing-migrations"] = {{"a.sql", "-- revision: a\n"}};
+  RunUntilDone();
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kFalse);
+  EXPECT_NE(Cond(ct::kStalled).last_transition_time, stalled_since);
+}
+
+TEST_F(ReconcilerTest, StatusConflictIsRetriedOnAFreshRead) {
+  kube_.conflicts_to_inject = 2;
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(kube_.conflicts_to_inject, 0);
+}
+
+TEST_F(ReconcilerTest, SecretNeverAppearsInStatusEventsOrErrors) {
+  // Every failure path that echoes the URL.
+  db_.inspect_error = Status(Code::kUnreachable, "could not connect to server: " + kUrl +
+                                                     " password=" + kPassword);
+  ReconcileResult r = Reconcile();
+  EXPECT_EQ(r.error.message().find(kPassword), std::string::npos);
+  db_.inspect_error.reset();
+  db_.verification_failure = Status(Code::kVerificationFailed, "check failed on " + kUrl);
+  clock_.Advance(std::chrono::seconds(5));
+  RunUntilDone();
+  ASSERT_EQ(St().phase, Phase::kFailed);
+  const std::string text = kube_.AllWrittenText();
+  EXPECT_NE(text.find("***"), std::string::npos) << "the URL was echoed, and scrubbed";
+  EXPECT_EQ(text.find(kPassword), std::string::npos) << text;
+  EXPECT_EQ(text.find(kUrl), std::string::npos);
+}
+
+}  // namespace
+}  // namespace schemaop::reconcile

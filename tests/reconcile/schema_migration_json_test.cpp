@@ -1,0 +1,110 @@
+#include "reconcile/schema_migration_json.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace schemaop::reconcile {
+namespace {
+
+using nlohmann::json;
+
+const char* kObject = R"({
+  "apiVersion": "schemaop.dev/v1alpha1",
+  "kind": "SchemaMigration",
+  "metadata": {"name": "drawing-db", "namespace": "drawing", "uid": "u-1", "generation": 3,
+               "resourceVersion": "42", "creationTimestamp": "2024-05-01T12:00:00Z",
+               "finalizers": ["schemaop.dev/finalizer"]},
+  "spec": {
+    "targetRevision": "seed_default_schemas",
+    "database": {"urlSecretRef": {"name": "drawing-db", "key": "DATABASE_URL"}},
+    "migrations": {"configMapRef": {"name": "drawing-migrations"}},
+    "workloads": [{"kind": "Deployment", "name": "backend"}, {"name": "celery-worker"}],
+    "verify": {"checks": [{"name": "c1", "sql": "SELECT true"}], "allowRowLoss": ["t"]},
+    "lockTimeout": "10s",
+    "suspend": false
+  },
+  "status": {
+    "observedGeneration": 2, "currentRevision": "add_flexible_schemas",
+    "targetRevision": "seed_default_schemas", "phase": "Draining",
+    "plan": {"direction": "upgrade", "steps": [{"revision": "seed_default_schemas", "direction": "upgrade"}]},
+    "workloads": [{"kind": "Deployment", "name": "backend", "originalReplicas": 2}],
+    "backup": {"file": "/b/1.dump", "bytes": 10, "sha256": "ab", "time": "2024-05-01T12:00:01Z"},
+    "lastRun": {"from": "base", "to": "add_flexible_schemas", "startTime": "2024-05-01T11:00:00Z",
+                "finishTime": "2024-05-01T11:00:09.500Z", "downtimeSeconds": 9.5,
+                "outcome": "Succeeded", "message": "ok"},
+    "run": {"generation": 3, "targetRevision": "head", "targetVersions": ["seed_default_schemas"],
+            "fromVersions": ["add_flexible_schemas"], "workloads": [{"kind": "Deployment", "name": "backend"}],
+            "backupRequired": false, "startTime": "2024-05-01T12:00:00Z",
+            "scaleDownTime": "2024-05-01T12:00:00Z", "drainStartTime": "2024-05-01T12:00:00Z"},
+    "conditions": [{"type": "Ready", "status": "False", "observedGeneration": 3,
+                    "lastTransitionTime": "2024-05-01T12:00:00Z", "reason": "Progressing", "message": "m"}]
+  }
+})";
+
+TEST(SchemaMigrationJson, DecodesEveryFieldAndAppliesDefaults) {
+  auto obj = SchemaMigrationFromJson(json::parse(kObject));
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  EXPECT_EQ(obj->metadata.namespace_, "drawing");
+  EXPECT_EQ(obj->metadata.generation, 3);
+  EXPECT_TRUE(obj->metadata.HasFinalizer(core::kFinalizer));
+  EXPECT_EQ(obj->spec.workloads[1].kind, "Deployment") << "CRD default";
+  EXPECT_EQ(obj->spec.version_table, "alembic_version");
+  EXPECT_EQ(obj->spec.drain_timeout_seconds, 300);
+  EXPECT_EQ(obj->spec.backup_when, "Downgrade");
+  EXPECT_EQ(obj->spec.failure_policy, "Rollback");
+  EXPECT_EQ(obj->spec.verify_row_counts, "Preserve");
+  EXPECT_EQ(obj->spec.verify_checks.at(0).sql, "SELECT true");
+  EXPECT_EQ(obj->status.phase, core::Phase::kDraining);
+  EXPECT_EQ(obj->status.workloads.at(0).original_replicas, 2);
+  ASSERT_TRUE(obj->status.run.has_value());
+  EXPECT_EQ(obj->status.run->target_versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_DOUBLE_EQ(obj->status.last_run->downtime_seconds, 9.5);
+  EXPECT_EQ(obj->status.conditions.at(0).status, core::ConditionStatus::kFalse);
+  EXPECT_TRUE(core::ValidateSpec(obj->spec).empty());
+}
+
+TEST(SchemaMigrationJson, RoundTripsThroughJson) {
+  auto obj = SchemaMigrationFromJson(json::parse(kObject));
+  ASSERT_TRUE(obj.ok());
+  json encoded = SchemaMigrationToJson(*obj);
+  auto again = SchemaMigrationFromJson(encoded);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->metadata, obj->metadata);
+  EXPECT_EQ(again->spec, obj->spec);
+  EXPECT_EQ(again->status, obj->status);
+  // Exact wire names.
+  EXPECT_EQ(encoded["spec"]["database"]["urlSecretRef"]["key"], "DATABASE_URL");
+  EXPECT_EQ(encoded["spec"]["migrations"]["configMapRef"]["name"], "drawing-migrations");
+  EXPECT_EQ(encoded["status"]["workloads"][0]["originalReplicas"], 2);
+  EXPECT_EQ(encoded["status"]["lastRun"]["finishTime"], "2024-05-01T11:00:09.500Z");
+  EXPECT_EQ(encoded["status"]["conditions"][0]["lastTransitionTime"], "2024-05-01T12:00:00Z");
+  EXPECT_EQ(encoded["status"]["plan"]["steps"][0]["direction"], "upgrade");
+}
+
+TEST(SchemaMigrationJson, WrongTypesNameTheField) {
+  json j = json::parse(kObject);
+  j["spec"]["drainTimeoutSeconds"] = "300";
+  auto obj = SchemaMigrationFromJson(j);
+  ASSERT_FALSE(obj.ok());
+  EXPECT_EQ(obj.status().code(), core::Code::kInvalidArgument);
+  EXPECT_NE(obj.status().message().find("spec.drainTimeoutSeconds"), std::string::npos);
+
+  j = json::parse(kObject);
+  j["status"]["conditions"][0]["lastTransitionTime"] = "yesterday";
+  obj = SchemaMigrationFromJson(j);
+  ASSERT_FALSE(obj.ok());
+  EXPECT_NE(obj.status().message().find("status.conditions[0].lastTransitionTime"),
+            std::string::npos);
+}
+
+TEST(SchemaMigrationJson, MissingStatusDecodesAsEmpty) {
+  json j = json::parse(kObject);
+  j.erase("status");
+  auto obj = SchemaMigrationFromJson(j);
+  ASSERT_TRUE(obj.ok());
+  EXPECT_EQ(obj->status, core::SchemaMigrationStatus{});
+}
+
+}  // namespace
+}  // namespace schemaop::reconcile
