@@ -1,0 +1,205 @@
+// The election algorithm against an in-memory LeaseStore and a FakeClock.
+#include "kube/leader_election.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+namespace schemaop::kube {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class MemoryLeaseStore final : public LeaseStore {
+ public:
+  core::Result<std::optional<ObservedLease>> Get() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fail_gets.load() > 0) {
+      fail_gets.fetch_sub(1);
+      return core::Status(core::Code::kUnreachable, "injected");
+    }
+    if (!lease_) return std::optional<ObservedLease>();
+    return lease_;
+  }
+  core::Status Create(const LeaderElectionRecord& record) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (lease_) return core::Status(core::Code::kConflict, "exists", "HTTP 409 AlreadyExists");
+    lease_ = ObservedLease{record, std::to_string(++rv_)};
+    return core::Status::Ok();
+  }
+  core::Status Update(const LeaderElectionRecord& record, const std::string& rv) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!lease_ || lease_->resource_version != rv) {
+      ++conflicts;
+      return core::Status(core::Code::kConflict, "stale", "HTTP 409 Conflict");
+    }
+    lease_ = ObservedLease{record, std::to_string(++rv_)};
+    return core::Status::Ok();
+  }
+  std::string Describe() const override { return "memory"; }
+  // Another machine writes the lease (its clock is not ours).
+  void Put(LeaderElectionRecord record) {
+    std::lock_guard<std::mutex> lock(mu_);
+    lease_ = ObservedLease{std::move(record), std::to_string(++rv_)};
+  }
+  LeaderElectionRecord record() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lease_->record;
+  }
+  int conflicts = 0;
+  std::atomic<int> fail_gets{0};
+
+ private:
+  std::mutex mu_;
+  std::optional<ObservedLease> lease_;
+  int rv_ = 0;
+};
+
+LeaderElectionConfig Config(const std::string& id) {
+  LeaderElectionConfig c;
+  c.identity = id;
+  return c;  // defaults 15 s / 10 s / 2 s
+}
+
+TEST(LeaderElectionTest, FirstCandidateCreatesTheLeaseSecondWaits) {
+  FakeClock clock;
+  MemoryLeaseStore store;
+  auto a = LeaderElector::Create(store, Config("a"), clock);
+  auto b = LeaderElector::Create(store, Config("b"), clock);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE((*a)->TryAcquireOrRenew());
+  EXPECT_EQ(store.record().holder_identity, "a");
+  EXPECT_EQ(store.record().lease_duration_seconds, 15);
+  EXPECT_FALSE((*b)->TryAcquireOrRenew());
+  EXPECT_EQ((*b)->LeaderIdentity(), "a");
+  clock.Advance(seconds(2));
+  EXPECT_TRUE((*a)->TryAcquireOrRenew()) << "renew";
+  EXPECT_EQ(store.record().lease_transitions, 0);
+}
+
+TEST(LeaderElectionTest, ExpiryIsJudgedByLocalObservationNotByRenewTime) {
+  FakeClock clock;
+  MemoryLeaseStore store;
+  // Written by a machine whose clock is a year behind: renewTime looks
+  // ancient, but we have only just observed it.
+  store.Put({"other", 15, "2000-01-01T00:00:00.000000Z", "2000-01-01T00:00:00.000000Z", 3});
+  auto b = LeaderElector::Create(store, Config("b"), clock);
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE((*b)->TryAcquireOrRenew());
+  clock.Advance(seconds(14));
+  EXPECT_FALSE((*b)->TryAcquireOrRenew());
+  clock.Advance(seconds(1));
+  EXPECT_TRUE((*b)->TryAcquireOrRenew());
+  EXPECT_EQ(store.record().holder_identity, "b");
+  EXPECT_EQ(store.record().lease_transitions, 4);
+}
+
+TEST(LeaderElectionTest, ARenewingHolderIsNeverTakenOver) {
+  FakeClock clock;
+  MemoryLeaseStore store;
+  auto b = LeaderElector::Create(store, Config("b"), clock);
+  ASSERT_TRUE(b.ok());
+  for (int i = 0; i < 20; ++i) {
+    // The holder renews every 10 s with a renewTime that never moves forward
+    // in our eyes (clock skew); any change of the record counts.
+    store.Put({"other", 15, "2000-01-01T00:00:00Z", "2000-01-01T00:00:0" + std::to_string(i % 2) + "Z", 0});
+    EXPECT_FALSE((*b)->TryAcquireOrRenew()) << i;
+    clock.Advance(seconds(10));
+  }
+}
+
+TEST(LeaderElectionTest, OfTwoContendersOnlyOneWinsTheUpdate) {
+  FakeClock clock;
+  MemoryLeaseStore store;
+  store.Put({"gone", 15, "", "", 0});
+  auto a = LeaderElector::Create(store, Config("a"), clock);
+  auto b = LeaderElector::Create(store, Config("b"), clock);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_FALSE((*a)->TryAcquireOrRenew());
+  EXPECT_FALSE((*b)->TryAcquireOrRenew());
+  clock.Advance(seconds(16));
+  // Both read the expired record; a writes first, b's update is stale.
+  auto snapshot = store.Get();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_TRUE((*a)->TryAcquireOrRenew());
+  EXPECT_TRUE(store.Update({"b", 15, "", "", 1}, (*snapshot)->resource_version).code() ==
+              core::Code::kConflict);
+  EXPECT_FALSE((*b)->TryAcquireOrRenew()) << "a's fresh record restarts b's observation";
+  EXPECT_EQ(store.record().holder_identity, "a");
+}
+
+TEST(LeaderElectionTest, ReleaseLetsASuccessorTakeOverImmediately) {
+  FakeClock clock;
+  MemoryLeaseStore store;
+  auto a = LeaderElector::Create(store, Config("a"), clock);
+  auto b = LeaderElector::Create(store, Config("b"), clock);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE((*a)->TryAcquireOrRenew());
+  EXPECT_FALSE((*b)->TryAcquireOrRenew());
+  ASSERT_TRUE((*a)->Release().ok());
+  EXPECT_EQ(store.record().holder_identity, "");
+  EXPECT_EQ(store.record().lease_duration_seconds, 1);
+  EXPECT_TRUE((*b)->TryAcquireOrRenew()) << "no waiting for the old lease duration";
+  EXPECT_EQ(store.record().holder_identity, "b");
+  EXPECT_EQ(store.record().lease_transitions, 1);
+}
+
+TEST(LeaderElectionTest, StoreErrorsMeanNotLeading) {
+  FakeClock clock;
+  MemoryLeaseStore store;
+  auto a = LeaderElector::Create(store, Config("a"), clock);
+  ASSERT_TRUE(a.ok());
+  store.fail_gets = 1;
+  EXPECT_FALSE((*a)->TryAcquireOrRenew());
+  EXPECT_TRUE((*a)->TryAcquireOrRenew());
+}
+
+TEST(LeaderElectionTest, RunRenewsAndStepsDownAfterTheRenewDeadline) {
+  FakeClock clock;
+  MemoryLeaseStore store;
+  std::atomic<int> started{0};
+  std::atomic<int> stopped{0};
+  LeaderElectionConfig config = Config("a");
+  config.on_started_leading = [&] { ++started; };
+  config.on_stopped_leading = [&] { ++stopped; };
+  auto a = LeaderElector::Create(store, config, clock);
+  ASSERT_TRUE(a.ok());
+  (*a)->Start();
+  while (started.load() == 0) std::this_thread::yield();
+  EXPECT_TRUE((*a)->IsLeader());
+  // Renewals keep working: advance a few retry periods.
+  for (int i = 0; i < 3; ++i) {
+    while (clock.waiters() == 0) std::this_thread::yield();
+    clock.Advance(seconds(2));
+  }
+  EXPECT_EQ(stopped.load(), 0);
+  // Now every Get fails: after renewDeadline (10 s) it must step down,
+  // before the 15 s lease could expire for anyone else.
+  store.fail_gets = 1000;
+  for (int i = 0; i < 6 && stopped.load() == 0; ++i) {
+    while (clock.waiters() == 0 && stopped.load() == 0) std::this_thread::yield();
+    clock.Advance(seconds(2));
+  }
+  while (stopped.load() == 0) std::this_thread::yield();
+  EXPECT_FALSE((*a)->IsLeader());
+  (*a)->Stop();
+  EXPECT_EQ(started.load(), 1);
+  EXPECT_EQ(stopped.load(), 1);
+}
+
+TEST(LeaderElectionTest, InvalidDurationsAreRejected) {
+  FakeClock clock;
+  MemoryLeaseStore store;
+  LeaderElectionConfig config = Config("a");
+  config.renew_deadline = seconds(15);
+  auto bad = LeaderElector::Create(store, config, clock);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("renewDeadline"), std::string::npos);
+  auto anonymous = LeaderElector::Create(store, LeaderElectionConfig{}, clock);
+  ASSERT_FALSE(anonymous.ok());
+}
+
+}  // namespace
+}  // namespace schemaop::kube
