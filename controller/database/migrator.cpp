@@ -527,8 +527,9 @@ struct Migrator::Impl {
                          row[2].as<std::string>();
         }
       }
-    } catch (const std::exception&) {
+    } catch (const std::exception& error) {
       // The holder is a courtesy in the message; the lock result stands.
+      Emit("warning", std::string("cannot describe the lock holder: ") + error.what());
     }
     return description.empty() ? "an unknown session" : description;
   }
@@ -1039,6 +1040,9 @@ struct Migrator::Impl {
     std::vector<Interrupted> runs;
     try {
       pqxx::read_transaction tx(session->conn());
+      if (!TableExists(tx, std::string(kSchema) + ".run_log")) {
+        return std::optional<std::string>();
+      }
       for (const auto& row : tx.exec(
                std::string("SELECT id, array_to_string(from_versions, ','), "
                            "array_to_string(to_versions, ','), plan::text, progress::text FROM ") +
@@ -1218,10 +1222,6 @@ core::Result<std::optional<std::string>> Migrator::RecoverInterruptedRun() {
     return locked;
   }
   Impl::LockGuard guard{impl_.get(), true};
-  Status schema = impl_->EnsureSchema();
-  if (!schema.ok()) {
-    return schema;
-  }
   return impl_->RecoverLocked();
 }
 
@@ -1235,10 +1235,6 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
     return locked;
   }
   Impl::LockGuard guard{&impl, true};
-  Status schema = impl.EnsureSchema();
-  if (!schema.ok()) {
-    return schema;
-  }
   auto recovered = impl.RecoverLocked();
   if (!recovered.ok()) {
     return recovered.status();
@@ -1302,6 +1298,12 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
       }
       row_loss_allowed.insert((*file)->down_row_loss.begin(), (*file)->down_row_loss.end());
     }
+  }
+  // Bad input changes nothing: schemaop's own tables appear only once a
+  // valid, non-empty plan is about to run.
+  Status schema = impl.EnsureSchema();
+  if (!schema.ok()) {
+    return schema;
   }
   bool want_backup = impl.options.backup_policy == BackupPolicy::kAlways ||
                      (impl.options.backup_policy == BackupPolicy::kDowngrade && plan->HasDowngrade());
@@ -1377,10 +1379,6 @@ Status Migrator::Stamp(std::string_view target) {
     return locked;
   }
   Impl::LockGuard guard{&impl, true};
-  Status schema = impl.EnsureSchema();
-  if (!schema.ok()) {
-    return schema;
-  }
   auto archive = impl.ReadArchive();
   if (!archive.ok()) {
     return archive.status();
@@ -1402,6 +1400,10 @@ Status Migrator::Stamp(std::string_view target) {
   auto resolved = core::ResolveTarget(*merged, known_current, target);
   if (!resolved.ok()) {
     return resolved.status();
+  }
+  Status schema = impl.EnsureSchema();
+  if (!schema.ok()) {
+    return schema;
   }
   try {
     pqxx::work tx(impl.session->conn());
