@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# One bad input per run (the case is the first argument): the SchemaMigration
+# reports a clear condition and Event, and nothing is changed — the database
+# keeps its revision and contents, the Deployments keep their replicas, and
+# no scale or Deployment write reaches the API server.
+#
+#   bad_input_test.sh unknown_revision|broken_configmap|missing_secret|
+#                     missing_key|wrong_password|unknown_workload|duplicate
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+case_name=${1:?usage: bad_input_test.sh CASE}
+e2e_begin "bad_$case_name"
+start_apiserver
+install_drawing_app
+load_drawing_data
+fingerprint_before=$(database_fingerprint)
+start_controller a
+admin_delete counters
+
+wrong_password=""
+smig_name=$E2E_SMIG
+# expected: condition type and status, reason, and words the message must contain.
+case "$case_name" in
+  unknown_revision)
+    apply_smig upgrade.yaml '{"spec":{"targetRevision":"no_such_revision"}}'
+    expect=(Stalled True UnknownRevision "no_such_revision" "spec.targetRevision")
+    ;;
+  broken_configmap)
+    # add_flexible_schemas loses its down_revision header: the chain is broken
+    # (two bases), which the parser and graph must report.
+    mkdir -p "$E2E_WORK/broken"
+    cp "$E2E_SRC"/migrations/drawing/*.sql "$E2E_WORK/broken/"
+    sed -i '/^-- down_revision:/d' "$E2E_WORK/broken/add_flexible_schemas.sql"
+    printf -- '-- revision: broken\n-- down_revision: no_such_parent\n\n-- migrate:up\nSELECT 1;\n' \
+      >"$E2E_WORK/broken/zz_broken.sql"
+    kubectl create configmap drawing-migrations-broken -n "$E2E_NS" \
+      --from-file="$E2E_WORK/broken" >/dev/null || fail "could not create the broken ConfigMap"
+    apply_smig upgrade.yaml '{"spec":{"migrations":{"configMapRef":{"name":"drawing-migrations-broken"}}}}'
+    expect=(Stalled True InvalidMigrations "drawing-migrations-broken")
+    ;;
+  missing_secret)
+    apply_smig upgrade.yaml '{"spec":{"database":{"urlSecretRef":{"name":"no-such-secret"}}}}'
+    expect=(Stalled True SecretNotFound "no-such-secret")
+    ;;
+  missing_key)
+    apply_smig upgrade.yaml '{"spec":{"database":{"urlSecretRef":{"key":"NO_SUCH_KEY"}}}}'
+    expect=(Stalled True SecretNotFound "NO_SUCH_KEY" "drawing-db")
+    ;;
+  wrong_password)
+    wrong_password="e2e-wrong-$RANDOM$RANDOM"
+    create_db_secret drawing-db-wrong DATABASE_URL \
+      "postgresql://postgres:$wrong_password@127.0.0.1:$PGPORT/$E2E_DB"
+    apply_smig upgrade.yaml '{"spec":{"database":{"urlSecretRef":{"name":"drawing-db-wrong"}}}}'
+    # Transient (the password may be rotated): retried with backoff, not Stalled.
+    expect=(Reconciling True DatabaseUnreachable "drawing-db-wrong")
+    ;;
+  unknown_workload)
+    apply_smig upgrade.yaml \
+      '{"spec":{"workloads":[{"kind":"Deployment","name":"backend"},{"kind":"Deployment","name":"no-such-worker"}]}}'
+    expect=(Stalled True WorkloadNotFound "no-such-worker")
+    ;;
+  duplicate)
+    # The first SchemaMigration holds the database at its current revision.
+    apply_smig upgrade.yaml '{"spec":{"targetRevision":"9bc6a98f1c12"}}'
+    wait_ready 120
+    smig_manifest upgrade.yaml '{"metadata":{"name":"drawing-db-copy"}}' |
+      kubectl apply --validate=false -f - >/dev/null || fail "apply of the second SchemaMigration"
+    smig_name=drawing-db-copy
+    expect=(Stalled True DuplicateDatabase "drawing-db" "drawing-db-copy")
+    ;;
+  *) fail "unknown case $case_name" ;;
+esac
+
+wait_for "${expect[0]}=${expect[1]} reason ${expect[2]} on $smig_name" 120 \
+  condition_is "${expect[0]}" "${expect[1]}" "${expect[2]}" "$smig_name"
+expect_eq "Ready" "False ${expect[2]}" "$(condition Ready "$smig_name")"
+message=$(smig "{.status.conditions[?(@.type==\"Ready\")].message}" "$smig_name")
+log "message: $message"
+for word in "${expect[@]:3}"; do
+  expect_contains "the message names $word" "$message" "$word"
+done
+events=$(kubectl get events -n "$E2E_NS" --field-selector "involvedObject.name=$smig_name" \
+  -o custom-columns=TYPE:.type,REASON:.reason --no-headers)
+expect_contains "Warning event ${expect[2]}" "$events" "Warning   ${expect[2]}"
+
+# ------------------------------------------------------- nothing changed
+expect_eq "database revision" "9bc6a98f1c12" "$(db_revision)"
+expect_eq "database contents" "$fingerprint_before" "$(database_fingerprint)"
+expect_eq "controller runs in schemaop.run_log" "" "$(run_log_rows)"
+expect_eq "backend" "3 3 3" "$(deploy_replicas backend)"
+expect_eq "celery-worker" "2 2 2" "$(deploy_replicas celery-worker)"
+expect_eq "scale writes" "0" "$(scale_writes)"
+expect_eq "Deployment writes" "0" \
+  "$(($(api_count "patch deployments") + $(api_count "update deployments")))"
+expect_eq "status.workloads (nothing recorded, nothing scaled)" "" "$(smig '{.status.workloads}' "$smig_name")"
+if [ -n "$wrong_password" ]; then
+  E2E_DB_PASSWORD=$wrong_password expect_no_password_leak
+fi
+expect_no_password_leak
+log "PASS bad_input $case_name"

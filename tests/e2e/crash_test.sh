@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The controller is killed with SIGKILL while a run is in PHASE, then a new
+# controller process starts: the database ends at the start or the target
+# revision (never half-way) and every workload is back at its recorded
+# replicas. Each phase is held open long enough to land the kill in it:
+#
+#   Planning     API latency on GET .../scale (read while recording replicas)
+#   ScalingDown  API latency on PATCH .../scale
+#   Draining     the API server's deployment controller paused (pods stay)
+#   BackingUp    the test holds ACCESS EXCLUSIVE on drawings (pg_dump waits)
+#   Migrating    the test holds ACCESS SHARE on components (ALTER TABLE waits)
+#   RollingBack  a failing check, then API latency on status writes
+#   ScalingUp    API latency on PATCH .../scale once the SQL is under way
+#
+#   crash_test.sh PHASE
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+phase=${1:?usage: crash_test.sh PHASE}
+e2e_begin "crash_$(tr '[:upper:]' '[:lower:]' <<<"$phase")"
+start_apiserver
+install_drawing_app
+load_drawing_data
+fingerprint_before=$(components_fingerprint)
+start_controller a
+
+patch='{"spec":{"lockTimeout":"300s"}}'
+final=seed_default_schemas
+undo_hold=(admin_delete faults)
+case "$phase" in
+  Planning)
+    admin_post latency '{"method":"GET","path":"/deployments/[^/]+/scale$","delayMs":3000}'
+    ;;
+  ScalingDown)
+    admin_post latency '{"method":"PATCH","path":"/deployments/[^/]+/scale$","delayMs":5000}'
+    ;;
+  Draining)
+    admin_post settings '{"controllersPaused":true}'
+    undo_hold=(admin_post settings '{"controllersPaused":false}')
+    ;;
+  BackingUp)
+    patch='{"spec":{"lockTimeout":"300s","backup":{"when":"Always"}}}'
+    hold_lock "LOCK TABLE drawings IN ACCESS EXCLUSIVE MODE;"
+    undo_hold=(release_lock)
+    ;;
+  Migrating)
+    hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
+    undo_hold=(release_lock)
+    ;;
+  RollingBack)
+    patch='{"spec":{"lockTimeout":"300s","verify":{"checks":[{"name":"never-true","sql":"SELECT false"}]}}}'
+    final=9bc6a98f1c12
+    hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
+    ;;
+  ScalingUp)
+    hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
+    ;;
+  *) fail "unknown phase $phase" ;;
+esac
+
+pg_dump_waits_for_lock() {
+  [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+          AND application_name = 'pg_dump' AND wait_event_type = 'Lock'")" -ge 1 ]
+}
+
+apply_smig upgrade.yaml "$patch"
+case "$phase" in
+  RollingBack | ScalingUp)
+    wait_for "phase Migrating" 120 phase_is Migrating
+    wait_for "the migration to wait for the test's lock" 60 schemaop_waits_for_lock
+    if [ "$phase" = RollingBack ]; then
+      admin_post latency '{"method":"PUT","path":"/schemamigrations/[^/]+/status$","delayMs":3000}'
+      admin_post latency '{"method":"PATCH","path":"/schemamigrations/[^/]+/status$","delayMs":3000}'
+    else
+      admin_post latency '{"method":"PATCH","path":"/deployments/[^/]+/scale$","delayMs":5000}'
+    fi
+    release_lock
+    ;;
+esac
+wait_for "phase $phase" 180 phase_is "$phase"
+case "$phase" in
+  BackingUp) wait_for "pg_dump to wait for the test's lock" 60 pg_dump_waits_for_lock ;;
+  Migrating) wait_for "the migration to wait for the test's lock" 60 schemaop_waits_for_lock ;;
+esac
+kill9_controller a
+recorded=$(smig '{range .status.workloads[*]}{.name}={.originalReplicas} {end}' | sed 's/ $//')
+log "killed in phase $(smig '{.status.phase}'); recorded workloads: [$recorded]; database at $(db_revision)"
+"${undo_hold[@]}"
+admin_delete faults
+revision_after_kill=$(db_revision)
+case "$revision_after_kill" in
+  9bc6a98f1c12 | seed_default_schemas) log "ok: database at $revision_after_kill after the kill" ;;
+  *) fail "database half-way after the kill: [$revision_after_kill]" ;;
+esac
+
+start_controller b
+if [ "$phase" = RollingBack ]; then
+  wait_for "Stalled=True VerificationFailed" 180 condition_is Stalled True VerificationFailed
+  expect_eq "database revision" "9bc6a98f1c12" "$(db_revision)"
+  expect_workloads_restored
+else
+  expect_settled "$final"
+fi
+expect_eq "recorded original replicas" "backend=3 celery-worker=2" \
+  "$(smig '{range .status.workloads[*]}{.name}={.originalReplicas} {end}' | sed 's/ $//')"
+expect_eq "original rows" "$fingerprint_before" "$(components_fingerprint)"
+outcomes=$(run_log_rows)
+log "runs: $outcomes"
+[ "$(grep -c ' running$' <<<"$outcomes")" = 0 ] || fail "a run is still open in schemaop.run_log: $outcomes"
+if [ "$phase" != RollingBack ]; then
+  expect_eq "successful runs" "1" "$(grep -c ' succeeded$' <<<"$outcomes")"
+fi
+expect_no_password_leak
+log "PASS crash in $phase"
