@@ -514,6 +514,7 @@ struct TestApiServer::Impl {
     }
     const std::vector<std::string> segs = SplitPath(path);
     const bool is_watch = req.get_param_value("watch") == "true" || req.get_param_value("watch") == "1";
+    CountRequest(req, segs, is_watch);
     if (InjectFaults(req, res, is_watch)) return;
     if (path == "/version" || path == "/version/") {
       Reply(res, 200,
@@ -615,6 +616,32 @@ struct TestApiServer::Impl {
     HandleResource(req, res, *type, ns, name, sub, is_watch);
   }
 
+  // Counts a resource request (including ones a fault then fails) as
+  // "<verb> <plural>[/<subresource>]".
+  void CountRequest(const httplib::Request& req, const std::vector<std::string>& segs,
+                    bool is_watch) {
+    if (segs.empty() || (segs[0] != "api" && segs[0] != "apis")) return;
+    const std::size_t rest = segs[0] == "api" ? 2 : 3;
+    if (segs.size() <= rest) return;
+    std::vector<std::string> parts(segs.begin() + static_cast<long>(rest), segs.end());
+    const std::string group = segs[0] == "api" ? "" : segs[1];
+    const std::string version = segs[0] == "api" ? segs[1] : segs[2];
+    if (parts.size() >= 3 && parts[0] == "namespaces") {
+      auto t = store->FindType(group, version, parts[2]);
+      if (t && t->namespaced) parts.erase(parts.begin(), parts.begin() + 2);
+    }
+    if (parts.size() > 3) return;
+    const bool named = parts.size() >= 2;
+    const std::string resource = parts[0] + (parts.size() == 3 ? "/" + parts[2] : "");
+    std::string verb;
+    if (req.method == "GET") verb = named ? "get" : is_watch ? "watch" : "list";
+    if (req.method == "POST") verb = "create";
+    if (req.method == "PUT") verb = "update";
+    if (req.method == "PATCH") verb = "patch";
+    if (req.method == "DELETE") verb = named ? "delete" : "deletecollection";
+    if (!verb.empty()) Count(verb + " " + resource);
+  }
+
   std::vector<std::pair<std::string, std::vector<std::string>>> SortedGroups() const {
     auto groups = store->GroupVersions();
     for (auto& [group, versions] : groups) {
@@ -703,7 +730,6 @@ struct TestApiServer::Impl {
     }
     if (method == "GET") {
       if (!name.empty()) {
-        Count("get " + resource);
         Outcome got = store->Get(type, ns, name, sub);
         if (got.error) return ReplyError(res, *got.error);
         if (WantsTable(req) && sub.empty()) {
@@ -716,10 +742,8 @@ struct TestApiServer::Impl {
         return Reply(res, 200, got.object);
       }
       if (is_watch) {
-        Count("watch " + resource);
         return ServeWatch(req, res, type, ns);
       }
-      Count("list " + resource);
       Outcome listed = store->List(type, ns, ListOptionsOf(req));
       if (listed.error) return ReplyError(res, *listed.error);
       if (WantsTable(req)) {
@@ -731,7 +755,6 @@ struct TestApiServer::Impl {
       return Reply(res, 200, listed.object);
     }
     if (method == "POST") {
-      Count("create " + resource);
       if (!name.empty()) {
         return ReplyError(res, MethodNotAllowed("POST is not supported on a named " + type.plural +
                                                 " object; use PUT or PATCH"));
@@ -744,7 +767,6 @@ struct TestApiServer::Impl {
       return Reply(res, created.code, created.object);
     }
     if (method == "PUT") {
-      Count("update " + resource);
       if (name.empty()) return ReplyError(res, MethodNotAllowed("PUT needs an object name"));
       std::string error;
       auto body = ParseJsonOrYaml(req.body, &error);
@@ -760,7 +782,6 @@ struct TestApiServer::Impl {
       return Reply(res, updated.code, updated.object);
     }
     if (method == "PATCH") {
-      Count("patch " + resource);
       if (name.empty()) return ReplyError(res, MethodNotAllowed("PATCH needs an object name"));
       return HandlePatch(req, res, type, ns, name, sub);
     }
@@ -771,12 +792,10 @@ struct TestApiServer::Impl {
         if (options.is_discarded()) return ReplyError(res, BadRequest("invalid DeleteOptions body"));
       }
       if (name.empty()) {
-        Count("deletecollection " + resource);
         Outcome deleted = store->DeleteCollection(type, ns, ListOptionsOf(req), DryRun(req));
         if (deleted.error) return ReplyError(res, *deleted.error);
         return Reply(res, 200, deleted.object);
       }
-      Count("delete " + resource);
       if (!sub.empty()) return ReplyError(res, MethodNotAllowed("DELETE of a subresource"));
       Outcome deleted = store->Delete(type, ns, name, options, DryRun(req));
       if (deleted.error) return ReplyError(res, *deleted.error);
