@@ -35,7 +35,8 @@ case "$case_name" in
     printf -- '-- revision: broken\n-- down_revision: no_such_parent\n\n-- migrate:up\nSELECT 1;\n' \
       >"$E2E_WORK/broken/zz_broken.sql"
     kubectl create configmap drawing-migrations-broken -n "$E2E_NS" \
-      --from-file="$E2E_WORK/broken" >/dev/null || fail "could not create the broken ConfigMap"
+      --from-file="$E2E_WORK/broken" --dry-run=client -o yaml |
+      kubectl apply --validate=false -f - >/dev/null || fail "could not create the broken ConfigMap"
     apply_smig upgrade.yaml '{"spec":{"migrations":{"configMapRef":{"name":"drawing-migrations-broken"}}}}'
     expect=(Stalled True InvalidMigrations "drawing-migrations-broken")
     ;;
@@ -67,7 +68,7 @@ case "$case_name" in
     smig_manifest upgrade.yaml '{"metadata":{"name":"drawing-db-copy"}}' |
       kubectl apply --validate=false -f - >/dev/null || fail "apply of the second SchemaMigration"
     smig_name=drawing-db-copy
-    expect=(Stalled True DuplicateDatabase "drawing-db" "drawing-db-copy")
+    expect=(Stalled True DuplicateDatabase "drawing/drawing-db" "Secret drawing-db")
     ;;
   *) fail "unknown case $case_name" ;;
 esac
@@ -86,7 +87,7 @@ expect_contains "Warning event ${expect[2]}" "$events" "Warning   ${expect[2]}"
 
 # ------------------------------------------------------- nothing changed
 expect_eq "database revision" "9bc6a98f1c12" "$(db_revision)"
-expect_eq "database contents" "$fingerprint_before" "$(database_fingerprint)"
+expect_database_unchanged "$fingerprint_before"
 expect_eq "controller runs in schemaop.run_log" "" "$(run_log_rows)"
 expect_eq "backend" "3 3 3" "$(deploy_replicas backend)"
 expect_eq "celery-worker" "2 2 2" "$(deploy_replicas celery-worker)"

@@ -35,7 +35,7 @@ E2E_HOLDER_FD=""
 E2E_HOLDER_PID=""
 E2E_FAILED=0
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
+log() { [ "${E2E_QUIET:-0}" = 1 ] || printf '[%s] %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
 
 fail() {
   E2E_FAILED=1
@@ -195,14 +195,34 @@ components_fingerprint() {
 # in key order (physical row order is not compared: an undo rewrites rows).
 database_fingerprint() {
   local schema tables t data=""
-  schema=$("$E2E_PG_BIN/pg_dump" --schema-only --no-owner --schema=public -d "$E2E_DB" |
-    grep -v '^--' | md5sum | cut -d' ' -f1) || fail "pg_dump --schema-only failed"
+  local dump
+  dump=$(mktemp "$E2E_WORK/schema-XXXXXX")
+  "$E2E_PG_BIN/pg_dump" --schema-only --no-owner --schema=public -d "$E2E_DB" |
+    grep -v -e '^--' -e '^\\restrict ' -e '^\\unrestrict ' >"$dump" || fail "pg_dump --schema-only failed"
+  schema="$(md5sum <"$dump" | cut -d' ' -f1)#${dump##*/}"
   tables=$(q "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
   for t in $tables; do
     data+="$t=$(q "SELECT count(*) || ':' || coalesce(md5(string_agg(md5(r::text), '' ORDER BY r::text)), '')
                    FROM public.$t AS r") "
   done
   echo "schema:$schema $data"
+}
+
+# expect_database_unchanged FINGERPRINT: compares with database_fingerprint
+# now and shows the schema difference if any.
+expect_database_unchanged() {
+  local now before_n now_n
+  now=$(database_fingerprint)
+  before_n=${1%% *}; before_n=${before_n##*#}
+  now_n=${now%% *}; now_n=${now_n##*#}
+  if [ "$(sed 's/#[^ ]*//' <<<"$1")" != "$(sed 's/#[^ ]*//' <<<"$now")" ]; then
+    fail "the database changed:
+before: $1
+now:    $now
+schema diff:
+$(diff "$E2E_WORK/$before_n" "$E2E_WORK/$now_n")"
+  fi
+  log "ok: database unchanged (schema and every row)"
 }
 
 # hold_lock SQL: runs SQL (e.g. LOCK TABLE ...) in a transaction on a separate
