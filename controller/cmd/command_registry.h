@@ -36,4 +36,7 @@ struct CommandRegistry {
 // restore, wait, with the local-mode options (--database, --migrations, ...).
 void RegisterLocalCommands(CLI::App& app, CommandRegistry& registry);
 
+// `schemaop controller`: the Kubernetes operator (controller_command.cpp).
+void RegisterControllerCommand(CLI::App& app, CommandRegistry& registry);
+
 }  // namespace schemaop::cmd

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   schemaop::cmd::CommandRegistry registry;
   schemaop::cmd::RegisterLocalCommands(app, registry);
+  schemaop::cmd::RegisterControllerCommand(app, registry);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

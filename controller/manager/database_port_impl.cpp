@@ -1,0 +1,167 @@
+#include "manager/database_port_impl.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/planner.h"
+
+namespace schemaop::manager {
+
+using core::Code;
+using core::Status;
+
+database::MigratorOptions MigratorOptionsFor(const reconcile::DatabaseTarget& target,
+                                             const DatabasePortOptions& options) {
+  database::MigratorOptions out;
+  out.lock_wait = options.lock_wait;
+  if (target.lock_timeout) {
+    out.lock_timeout = *target.lock_timeout;
+  }
+  if (target.statement_timeout) {
+    out.statement_timeout = *target.statement_timeout;
+  }
+  out.actor = target.actor;
+  out.version_table = target.version_table;
+  out.allow_changed = false;
+  out.verify_row_counts = target.verify_row_counts;
+  out.allow_row_loss = target.allow_row_loss;
+  for (const core::VerifyCheck& check : target.checks) {
+    out.checks.push_back(database::UserCheck{check.name, check.sql});
+  }
+  out.backup_policy = database::BackupPolicy::kNever;
+  out.backup_dir = options.backup_dir;
+  out.pg_bin_dir = options.pg_bin_dir;
+  out.failure_policy = target.failure_policy == core::FailurePolicy::kHalt
+                           ? database::FailurePolicy::kHalt
+                           : database::FailurePolicy::kRollback;
+  return out;
+}
+
+core::Result<std::string> TargetForVersions(const core::RevisionGraph& graph,
+                                            const std::vector<std::string>& versions) {
+  if (versions.empty()) {
+    return std::string("base");
+  }
+  if (versions.size() == 1) {
+    return versions.front();
+  }
+  std::vector<std::string> sorted = versions;
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted == graph.Heads()) {
+    return std::string("heads");
+  }
+  std::string joined;
+  for (const auto& v : sorted) {
+    joined += (joined.empty() ? "" : ", ") + v;
+  }
+  return Status(Code::kInvalidArgument,
+                "cannot migrate to the revision set {" + joined +
+                    "}: it is not the set of all heads, and the engine takes a single target. "
+                    "Set spec.targetRevision to one revision or to 'heads'.");
+}
+
+core::Result<std::unique_ptr<database::Migrator>> DatabasePortImpl::Open(
+    const reconcile::DatabaseTarget& target, bool with_files) {
+  std::vector<core::MigrationFile> files;
+  if (with_files) {
+    auto parsed = database::ParseMigrationSources(target.migration_files);
+    if (!parsed.ok()) {
+      return parsed.status();
+    }
+    files = std::move(parsed).value();
+  }
+  return database::Migrator::Open(target.url, std::move(files),
+                                  MigratorOptionsFor(target, options_));
+}
+
+core::Result<reconcile::InspectResult> DatabasePortImpl::Inspect(
+    const reconcile::DatabaseTarget& target, const std::string& target_revision) {
+  auto migrator = Open(target, /*with_files=*/true);
+  if (!migrator.ok()) {
+    return migrator.status();
+  }
+  database::Migrator& m = *migrator.value();
+  auto current = m.CurrentVersions();
+  if (!current.ok()) {
+    return current.status();
+  }
+  auto resolved = core::ResolveTarget(m.graph(), current.value(), target_revision);
+  if (!resolved.ok()) {
+    return resolved.status();
+  }
+  auto plan = m.Plan(target_revision);
+  if (!plan.ok()) {
+    return plan.status();
+  }
+  reconcile::InspectResult result;
+  result.current_versions = current.value();
+  std::sort(result.current_versions.begin(), result.current_versions.end());
+  result.target_versions = resolved.value();
+  std::sort(result.target_versions.begin(), result.target_versions.end());
+  for (const core::PlanStep& step : plan->steps) {
+    core::PlanStepStatus s;
+    s.revision = step.revision;
+    s.direction = step.direction == core::Direction::kDown ? core::MigrationDirection::kDowngrade
+                                                           : core::MigrationDirection::kUpgrade;
+    result.steps.push_back(std::move(s));
+  }
+  result.has_downgrade = plan->HasDowngrade();
+  return result;
+}
+
+core::Result<reconcile::BackupResult> DatabasePortImpl::Backup(
+    const reconcile::DatabaseTarget& target) {
+  auto migrator = Open(target, /*with_files=*/false);
+  if (!migrator.ok()) {
+    return migrator.status();
+  }
+  auto info = migrator.value()->Backup();
+  if (!info.ok()) {
+    return info.status();
+  }
+  reconcile::BackupResult result;
+  result.file = info->path;
+  result.bytes = info->bytes;
+  result.sha256 = info->sha256;
+  return result;
+}
+
+core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
+    const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions) {
+  auto migrator = Open(target, /*with_files=*/true);
+  if (!migrator.ok()) {
+    return migrator.status();
+  }
+  database::Migrator& m = *migrator.value();
+  auto engine_target = TargetForVersions(m.graph(), target_versions);
+  if (!engine_target.ok()) {
+    return engine_target.status();
+  }
+  auto report = m.Run(engine_target.value());
+  if (!report.ok()) {
+    return report.status();
+  }
+  reconcile::MigrateResult result;
+  switch (report->outcome) {
+    case database::RunOutcome::kNothingToDo:
+      result.outcome = reconcile::MigrateOutcome::kNothingToDo;
+      break;
+    case database::RunOutcome::kSucceeded:
+      result.outcome = reconcile::MigrateOutcome::kSucceeded;
+      break;
+    case database::RunOutcome::kRolledBack:
+      result.outcome = reconcile::MigrateOutcome::kRolledBack;
+      break;
+    case database::RunOutcome::kFailed:
+      result.outcome = reconcile::MigrateOutcome::kFailed;
+      break;
+  }
+  result.final_versions = report->final_versions;
+  std::sort(result.final_versions.begin(), result.final_versions.end());
+  result.sql_seconds = std::chrono::duration<double>(report->sql_duration).count();
+  result.failure = report->status;
+  result.recovered = report->recovered;
+  return result;
+}
+
+}  // namespace schemaop::manager

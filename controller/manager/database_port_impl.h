@@ -1,0 +1,61 @@
+#pragma once
+// reconcile::DatabasePort over database::Migrator.
+//
+// Every call opens its own Migrator (one connection plus, for Migrate, the
+// lock connection) and closes it before returning. Caching connections per
+// database would save a connect per reconcile but would have to detect a
+// changed Secret, a changed ConfigMap and a connection dropped by the server,
+// and a Migrator is not thread-safe: not worth it at one reconcile per object
+// per resync.
+//
+// Thread safety: stateless apart from its options; one instance may be used
+// by several threads.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "database/migrator.h"
+#include "reconcile/ports.h"
+
+namespace schemaop::manager {
+
+struct DatabasePortOptions {
+  std::string backup_dir = "/var/lib/schemaop/backups";
+  std::string pg_bin_dir;  // empty: search PATH
+  // How long Migrate waits for another run's advisory lock before the
+  // reconciler gets kLockHeld and retries with backoff. Short: a worker that
+  // waits here serves no other object.
+  std::chrono::milliseconds lock_wait{std::chrono::seconds(5)};
+};
+
+// Engine options for `target` (timeouts, checks, actor, version table).
+// BackupPolicy is always kNever: the reconciler backs up in its own phase.
+database::MigratorOptions MigratorOptionsFor(const reconcile::DatabaseTarget& target,
+                                             const DatabasePortOptions& options);
+
+// The engine target string that means exactly `versions` (absolute):
+// empty -> "base", one -> that id, several -> "heads" when they are exactly
+// the heads of `graph`; anything else is kInvalidArgument (the engine cannot
+// express an arbitrary set of revisions as one target).
+core::Result<std::string> TargetForVersions(const core::RevisionGraph& graph,
+                                            const std::vector<std::string>& versions);
+
+class DatabasePortImpl final : public reconcile::DatabasePort {
+ public:
+  explicit DatabasePortImpl(DatabasePortOptions options) : options_(std::move(options)) {}
+
+  core::Result<reconcile::InspectResult> Inspect(const reconcile::DatabaseTarget& target,
+                                                 const std::string& target_revision) override;
+  core::Result<reconcile::BackupResult> Backup(const reconcile::DatabaseTarget& target) override;
+  core::Result<reconcile::MigrateResult> Migrate(
+      const reconcile::DatabaseTarget& target,
+      const std::vector<std::string>& target_versions) override;
+
+ private:
+  core::Result<std::unique_ptr<database::Migrator>> Open(const reconcile::DatabaseTarget& target,
+                                                         bool with_files);
+
+  DatabasePortOptions options_;
+};
+
+}  // namespace schemaop::manager

@@ -1,0 +1,346 @@
+#include "manager/kube_port_impl.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "reconcile/schema_migration_json.h"
+
+namespace schemaop::manager {
+
+using core::Code;
+using core::Status;
+
+namespace {
+constexpr std::size_t kMaxSuperseded = 8;
+
+std::string ResourceVersionOf(const Json& object) {
+  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) {
+    return "";
+  }
+  return object["metadata"].value("resourceVersion", "");
+}
+
+std::string Key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+int Base64Value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+}  // namespace
+
+std::optional<std::string> DecodeBase64(const std::string& text) {
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  unsigned int buffer = 0;
+  int bits = 0;
+  bool padding = false;
+  for (unsigned char c : text) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+      continue;
+    }
+    if (c == '=') {
+      padding = true;
+      continue;
+    }
+    if (padding) {
+      return std::nullopt;  // data after padding
+    }
+    const int value = Base64Value(c);
+    if (value < 0) {
+      return std::nullopt;
+    }
+    buffer = (buffer << 6) | static_cast<unsigned int>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  if (bits >= 6) {
+    return std::nullopt;  // a lone trailing character carries no whole byte
+  }
+  return out;
+}
+
+core::Result<kube::ResourceRef> WorkloadResource(const std::string& kind) {
+  if (kind == core::kKindDeployment) {
+    return kube::resources::kDeployments;
+  }
+  if (kind == core::kKindStatefulSet) {
+    return kube::resources::kStatefulSets;
+  }
+  return Status(Code::kInvalidArgument, "unsupported workload kind '" + kind +
+                                            "': use Deployment or StatefulSet");
+}
+
+KubePortImpl::KubePortImpl(kube::Client& client, EventRecorder* events, KubePortCaches caches)
+    : client_(client), events_(events), caches_(caches) {}
+
+core::Result<Json> KubePortImpl::ReadSchemaMigration(const std::string& ns,
+                                                     const std::string& name) {
+  const std::string key = Key(ns, name);
+  if (caches_.schema_migrations != nullptr) {
+    std::optional<Json> cached = caches_.schema_migrations->Get(ns, name);
+    if (cached) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = superseded_.find(key);
+      bool stale = false;
+      if (it != superseded_.end()) {
+        const std::string rv = ResourceVersionOf(*cached);
+        stale = it->second.empty() ||
+                std::find(it->second.begin(), it->second.end(), rv) != it->second.end();
+        if (!stale) {
+          superseded_.erase(it);  // the cache caught up
+        } else if (it->second.empty()) {
+          superseded_.erase(it);  // one live read after a conflict
+        }
+      }
+      if (!stale) {
+        if (cached->is_null()) {
+          return Status(Code::kNotFound, "SchemaMigration " + key + " not found",
+                        "HTTP 404 NotFound");
+        }
+        return std::move(*cached);
+      }
+    }
+  }
+  return client_.Get(kube::resources::kSchemaMigrations, ns, name);
+}
+
+core::Result<core::SchemaMigration> KubePortImpl::GetSchemaMigration(const std::string& ns,
+                                                                     const std::string& name) {
+  auto json = ReadSchemaMigration(ns, name);
+  if (!json.ok()) {
+    return json.status();
+  }
+  return reconcile::SchemaMigrationFromJson(json.value());
+}
+
+core::Result<std::vector<core::SchemaMigration>> KubePortImpl::ListSchemaMigrations(
+    const std::string& ns) {
+  std::vector<Json> items;
+  std::optional<std::vector<Json>> cached;
+  if (caches_.schema_migrations != nullptr) {
+    cached = caches_.schema_migrations->List(ns);
+  }
+  if (cached) {
+    items = std::move(*cached);
+  } else {
+    auto list = client_.ListAll(kube::resources::kSchemaMigrations, ns);
+    if (!list.ok()) {
+      return list.status();
+    }
+    items = std::move(list->items);
+  }
+  std::vector<core::SchemaMigration> out;
+  for (const Json& item : items) {
+    auto obj = reconcile::SchemaMigrationFromJson(item);
+    if (obj.ok()) {
+      out.push_back(std::move(obj).value());
+    }
+    // An undecodable neighbour cannot claim a database; its own reconcile
+    // reports why it is invalid.
+  }
+  return out;
+}
+
+void KubePortImpl::NoteWrite(const core::SchemaMigration& obj,
+                             const core::Result<std::string>& result) {
+  const std::string key = Key(obj.metadata.namespace_, obj.metadata.name);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (result.ok()) {
+    auto& list = superseded_[key];
+    list.push_back(obj.metadata.resource_version);
+    if (list.size() > kMaxSuperseded) {
+      list.erase(list.begin());
+    }
+  } else if (result.status().code() == Code::kConflict) {
+    superseded_[key].clear();
+  }
+}
+
+core::Result<std::string> KubePortImpl::UpdateStatus(const core::SchemaMigration& obj) {
+  Json body = {
+      {"apiVersion", reconcile::kApiVersion},
+      {"kind", reconcile::kKind},
+      {"metadata",
+       {{"name", obj.metadata.name},
+        {"namespace", obj.metadata.namespace_},
+        {"resourceVersion", obj.metadata.resource_version}}},
+      {"spec", reconcile::SpecToJson(obj.spec)},
+      {"status", reconcile::StatusToJson(obj.status)},
+  };
+  if (!obj.metadata.uid.empty()) {
+    body["metadata"]["uid"] = obj.metadata.uid;
+  }
+  auto updated = client_.UpdateStatus(kube::resources::kSchemaMigrations,
+                                      obj.metadata.namespace_, body);
+  core::Result<std::string> result =
+      updated.ok() ? core::Result<std::string>(ResourceVersionOf(updated.value()))
+                   : core::Result<std::string>(updated.status());
+  NoteWrite(obj, result);
+  return result;
+}
+
+core::Result<std::string> KubePortImpl::WriteFinalizers(
+    const core::SchemaMigration& obj, const std::vector<std::string>& finalizers) {
+  // A merge patch carrying metadata.resourceVersion is an optimistic-lock
+  // update: the API server answers 409 when the object changed since.
+  Json patch = {{"metadata",
+                 {{"resourceVersion", obj.metadata.resource_version},
+                  {"finalizers", finalizers}}}};
+  auto patched = client_.Patch(kube::resources::kSchemaMigrations, obj.metadata.namespace_,
+                               obj.metadata.name, kube::PatchType::kMerge, patch);
+  core::Result<std::string> result =
+      patched.ok() ? core::Result<std::string>(ResourceVersionOf(patched.value()))
+                   : core::Result<std::string>(patched.status());
+  NoteWrite(obj, result);
+  return result;
+}
+
+core::Result<std::string> KubePortImpl::AddFinalizer(const core::SchemaMigration& obj,
+                                                     const std::string& finalizer) {
+  std::vector<std::string> finalizers = obj.metadata.finalizers;
+  if (std::find(finalizers.begin(), finalizers.end(), finalizer) != finalizers.end()) {
+    return obj.metadata.resource_version;
+  }
+  finalizers.push_back(finalizer);
+  return WriteFinalizers(obj, finalizers);
+}
+
+core::Result<std::string> KubePortImpl::RemoveFinalizer(const core::SchemaMigration& obj,
+                                                        const std::string& finalizer) {
+  std::vector<std::string> finalizers = obj.metadata.finalizers;
+  auto it = std::remove(finalizers.begin(), finalizers.end(), finalizer);
+  if (it == finalizers.end()) {
+    return obj.metadata.resource_version;
+  }
+  finalizers.erase(it, finalizers.end());
+  auto result = WriteFinalizers(obj, finalizers);
+  if (!result.ok() && result.status().code() == Code::kNotFound) {
+    return std::string();  // already gone: the finalizer is no more
+  }
+  return result;
+}
+
+core::Result<std::string> KubePortImpl::GetSecretValue(const std::string& ns,
+                                                       const std::string& name,
+                                                       const std::string& key) {
+  std::optional<Json> cached;
+  if (caches_.secrets != nullptr) {
+    cached = caches_.secrets->Get(ns, name);
+  }
+  Json secret;
+  if (cached) {
+    secret = std::move(*cached);
+  } else {
+    auto fetched = client_.Get(kube::resources::kSecrets, ns, name);
+    if (!fetched.ok()) {
+      if (fetched.status().code() != Code::kNotFound) {
+        return fetched.status();
+      }
+    } else {
+      secret = std::move(fetched).value();
+    }
+  }
+  if (secret.is_null()) {
+    return Status(Code::kNotFound, "Secret " + ns + "/" + name + " not found");
+  }
+  const Json* data = nullptr;
+  if (secret.contains("data") && secret["data"].is_object()) {
+    data = &secret["data"];
+  }
+  if (data == nullptr || !data->contains(key) || !(*data)[key].is_string()) {
+    return Status(Code::kNotFound, "Secret " + ns + "/" + name + " has no key '" + key + "'");
+  }
+  auto decoded = DecodeBase64((*data)[key].get<std::string>());
+  if (!decoded) {
+    return Status(Code::kInvalidArgument,
+                  "Secret " + ns + "/" + name + " key '" + key + "' is not valid base64");
+  }
+  return std::move(*decoded);
+}
+
+core::Result<std::map<std::string, std::string>> KubePortImpl::GetConfigMapData(
+    const std::string& ns, const std::string& name) {
+  std::optional<Json> cached;
+  if (caches_.config_maps != nullptr) {
+    cached = caches_.config_maps->Get(ns, name);
+  }
+  Json config_map;
+  if (cached) {
+    config_map = std::move(*cached);
+  } else {
+    auto fetched = client_.Get(kube::resources::kConfigMaps, ns, name);
+    if (!fetched.ok()) {
+      if (fetched.status().code() != Code::kNotFound) {
+        return fetched.status();
+      }
+    } else {
+      config_map = std::move(fetched).value();
+    }
+  }
+  if (config_map.is_null()) {
+    return Status(Code::kNotFound, "ConfigMap " + ns + "/" + name + " not found");
+  }
+  std::map<std::string, std::string> out;
+  if (config_map.contains("data") && config_map["data"].is_object()) {
+    for (const auto& [k, v] : config_map["data"].items()) {
+      if (v.is_string()) {
+        out[k] = v.get<std::string>();
+      }
+    }
+  }
+  return out;
+}
+
+core::Result<reconcile::WorkloadScale> KubePortImpl::GetScale(const std::string& ns,
+                                                              const std::string& kind,
+                                                              const std::string& name) {
+  auto ref = WorkloadResource(kind);
+  if (!ref.ok()) {
+    return ref.status();
+  }
+  auto scale = client_.GetScale(ref.value(), ns, name);
+  if (!scale.ok()) {
+    return scale.status();
+  }
+  reconcile::WorkloadScale out;
+  const Json& s = scale.value();
+  if (s.contains("spec") && s["spec"].is_object()) {
+    out.spec_replicas = s["spec"].value("replicas", 0);
+  }
+  if (s.contains("status") && s["status"].is_object()) {
+    out.status_replicas = s["status"].value("replicas", 0);
+  }
+  return out;
+}
+
+core::Status KubePortImpl::SetReplicas(const std::string& ns, const std::string& kind,
+                                       const std::string& name, std::int32_t replicas) {
+  auto ref = WorkloadResource(kind);
+  if (!ref.ok()) {
+    return ref.status();
+  }
+  auto scaled = client_.SetReplicas(ref.value(), ns, name, replicas);
+  return scaled.ok() ? Status::Ok() : scaled.status();
+}
+
+void KubePortImpl::RecordEvent(const core::SchemaMigration& obj, reconcile::EventType type,
+                               const std::string& reason, const std::string& message) {
+  if (events_ == nullptr) {
+    return;
+  }
+  InvolvedObject involved{reconcile::kApiVersion,       reconcile::kKind, obj.metadata.namespace_,
+                          obj.metadata.name,            obj.metadata.uid,
+                          obj.metadata.resource_version};
+  // Best effort by contract: the manager logs dropped events at debug level.
+  (void)events_->Record(involved, type == reconcile::EventType::kWarning ? "Warning" : "Normal",
+                        reason, message);
+}
+
+}  // namespace schemaop::manager

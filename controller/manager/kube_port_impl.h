@@ -1,0 +1,83 @@
+#pragma once
+// reconcile::KubePort over the kube client, with reads served from informer
+// caches where one covers the object (a no-op reconcile then costs no API
+// request apart from the workloads' scale reads, and writes nothing).
+//
+// Cache staleness: a cache may lag behind our own writes. The port remembers
+// the resourceVersion each of its status/finalizer writes superseded and
+// reads the object from the API server while the cache still shows that
+// version, and after a conflict; otherwise the reconciler would spin through
+// its conflict retries on a cache that has not caught up.
+//
+// Scale reads always go to the API server: draining decides "the pods are
+// gone" from status.replicas, and a lagging cache must never make that
+// decision early.
+//
+// Thread-safe: one instance is shared by all workers.
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "kube/client.h"
+#include "manager/event_recorder.h"
+#include "manager/informer.h"
+#include "reconcile/ports.h"
+
+namespace schemaop::manager {
+
+struct KubePortCaches {
+  const ObjectCache* schema_migrations = nullptr;  // null: always the API server
+  const ObjectCache* secrets = nullptr;
+  const ObjectCache* config_maps = nullptr;
+};
+
+// Standard base64 (RFC 4648, padding optional, whitespace ignored), as in a
+// Secret's data. nullopt when `text` is not valid base64.
+std::optional<std::string> DecodeBase64(const std::string& text);
+
+// The workload API resource for a spec.workloads kind; kInvalidArgument for
+// anything but Deployment / StatefulSet.
+core::Result<kube::ResourceRef> WorkloadResource(const std::string& kind);
+
+class KubePortImpl final : public reconcile::KubePort {
+ public:
+  // `client` and `events` (may be null: events dropped) must outlive the port.
+  KubePortImpl(kube::Client& client, EventRecorder* events, KubePortCaches caches = {});
+
+  core::Result<core::SchemaMigration> GetSchemaMigration(const std::string& ns,
+                                                         const std::string& name) override;
+  core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrations(
+      const std::string& ns) override;
+  core::Result<std::string> UpdateStatus(const core::SchemaMigration& obj) override;
+  core::Result<std::string> AddFinalizer(const core::SchemaMigration& obj,
+                                         const std::string& finalizer) override;
+  core::Result<std::string> RemoveFinalizer(const core::SchemaMigration& obj,
+                                            const std::string& finalizer) override;
+  core::Result<std::string> GetSecretValue(const std::string& ns, const std::string& name,
+                                           const std::string& key) override;
+  core::Result<std::map<std::string, std::string>> GetConfigMapData(
+      const std::string& ns, const std::string& name) override;
+  core::Result<reconcile::WorkloadScale> GetScale(const std::string& ns, const std::string& kind,
+                                                  const std::string& name) override;
+  [[nodiscard]] core::Status SetReplicas(const std::string& ns, const std::string& kind,
+                                         const std::string& name, std::int32_t replicas) override;
+  void RecordEvent(const core::SchemaMigration& obj, reconcile::EventType type,
+                   const std::string& reason, const std::string& message) override;
+
+ private:
+  // The object from the cache unless it may be stale (see above).
+  core::Result<Json> ReadSchemaMigration(const std::string& ns, const std::string& name);
+  core::Result<std::string> WriteFinalizers(const core::SchemaMigration& obj,
+                                            const std::vector<std::string>& finalizers);
+  void NoteWrite(const core::SchemaMigration& obj, const core::Result<std::string>& result);
+
+  kube::Client& client_;
+  EventRecorder* events_;
+  KubePortCaches caches_;
+  std::mutex mu_;
+  // "ns/name" -> resourceVersions our recent writes superseded; an empty
+  // entry means "read from the API server once" (after a conflict).
+  std::map<std::string, std::vector<std::string>> superseded_;
+};
+
+}  // namespace schemaop::manager

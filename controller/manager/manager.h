@@ -1,0 +1,104 @@
+#pragma once
+// The controller loop behind `schemaop controller` (design §2): informers
+// for SchemaMigrations and for the Secrets, ConfigMaps, Deployments and
+// StatefulSets they reference, a rate-limited work queue, N workers calling
+// reconcile::Reconciler, optional Lease leader election, /metrics, /healthz
+// and /readyz.
+//
+// Lifecycle (client-go / controller-runtime behaviour):
+//  - caches start at once, also on a standby replica, so a new leader starts
+//    warm; /readyz is OK when every cache has synced and the process is
+//    either leading or standing by (able to serve);
+//  - workers run only while leading (always, without --leader-elect);
+//  - Stop() (SIGTERM): no new work is taken, reconciles in progress finish,
+//    the Lease is released, Run() returns 0;
+//  - leadership lost: no new work is taken and Run() returns 1 so the
+//    process exits and restarts clean (reconciles still in progress after a
+//    grace period are abandoned by exiting; the reconciler's design makes a
+//    stop at any point safe).
+//
+// Queue policy: a reconcile that reports an error is re-queued rate-limited
+// (per-object exponential back-off from ReconcilerOptions::initial_backoff
+// to max_backoff, plus an overall token bucket); otherwise the back-off is
+// forgotten and requeue_after, if any, is honoured with AddAfter.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kube/client.h"
+#include "manager/database_port_impl.h"
+#include "manager/http_server.h"
+#include "manager/informer.h"
+#include "manager/leader_election.h"
+#include "reconcile/reconciler.h"
+
+namespace schemaop::manager {
+
+struct ManagerOptions {
+  std::vector<std::string> namespaces;  // empty: all namespaces
+  int workers = 2;
+  bool leader_elect = false;
+  LeaderElectionConfig leader_election;  // identity also names us in Events
+  std::string identity;
+  std::optional<BindAddress> metrics_address;  // unset: no /metrics
+  std::optional<BindAddress> probe_address;    // unset: no /healthz /readyz
+  DatabasePortOptions database;
+  // Every SchemaMigration is reconciled at least this often (0: never).
+  std::chrono::milliseconds resync_period{std::chrono::minutes(10)};
+  reconcile::ReconcilerOptions reconciler;
+  // After leadership is lost, how long reconciles in progress may take to
+  // finish before the process exits without them.
+  std::chrono::milliseconds lost_leadership_grace{std::chrono::seconds(5)};
+};
+
+class PrometheusMetrics;
+class EventRecorder;
+class KubePortImpl;
+
+class Manager {
+ public:
+  // The client must outlive the manager.
+  Manager(kube::Client& client, ManagerOptions options);
+  ~Manager();
+  Manager(const Manager&) = delete;
+  Manager& operator=(const Manager&) = delete;
+
+  // Blocks until Stop() (returns 0) or leadership is lost / start-up fails
+  // (returns 1).
+  int Run();
+  // Thread-safe; may be called before or during Run().
+  void Stop();
+
+  // Bound ports (0 when disabled or not started yet).
+  int metrics_port() const;
+  int probe_port() const;
+  // "" when ready, else why not (the /readyz body).
+  std::string Readiness() const;
+  PrometheusMetrics& metrics();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// --- Pure helpers (unit-tested) ---------------------------------------------
+
+// Keys ("ns/name") of the SchemaMigrations among `objects` (all in the
+// namespace of the changed object) that reference the object of `kind`
+// ("Secret" | "ConfigMap" | "Deployment" | "StatefulSet") named `name`,
+// through the spec or through the workloads recorded in status.
+std::vector<std::string> SchemaMigrationsReferencing(const std::vector<Json>& objects,
+                                                     const std::string& kind,
+                                                     const std::string& name);
+
+// True when `before` and `after` differ only in status, resourceVersion and
+// managedFields (our own status writes): such an update needs no reconcile.
+bool IsStatusOnlyChange(const Json& before, const Json& after);
+
+}  // namespace schemaop::manager

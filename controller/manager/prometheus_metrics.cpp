@@ -1,0 +1,136 @@
+#include "manager/prometheus_metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <utility>
+
+namespace schemaop::manager {
+
+namespace {
+// Migrations and downtime range from sub-second (an empty seeding step) to
+// tens of minutes (a large index build).
+const prometheus::Histogram::BucketBoundaries kLongBuckets{0.1, 0.5, 1,   2.5, 5,   10,  30,
+                                                           60,  120, 300, 600, 1800, 3600};
+const prometheus::Histogram::BucketBoundaries kReconcileBuckets{
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+}  // namespace
+
+struct PrometheusMetrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Counter>& reconcile_total =
+      prometheus::BuildCounter()
+          .Name("schemaop_reconcile_total")
+          .Help("Reconciles of SchemaMigrations by result (success, requeue, stalled, retry, "
+                "error)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& reconcile_duration =
+      prometheus::BuildHistogram()
+          .Name("schemaop_reconcile_duration_seconds")
+          .Help("Wall time of one reconcile")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& workqueue_depth =
+      prometheus::BuildGauge()
+          .Name("schemaop_workqueue_depth")
+          .Help("SchemaMigrations waiting in the work queue (ready and delayed)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& runs_total =
+      prometheus::BuildCounter()
+          .Name("schemaop_runs_total")
+          .Help("Finished migration runs by outcome (Succeeded, RolledBack, Failed)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& migration_seconds =
+      prometheus::BuildHistogram()
+          .Name("schemaop_migration_seconds")
+          .Help("Time spent in migration SQL per run")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& downtime_seconds =
+      prometheus::BuildHistogram()
+          .Name("schemaop_downtime_seconds")
+          .Help("Time the writer workloads were scaled to zero per run")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& revision_info =
+      prometheus::BuildGauge()
+          .Name("schemaop_current_revision_info")
+          .Help("The database revision of each SchemaMigration (value 1)")
+          .Register(*registry);
+
+  prometheus::Histogram& reconcile_duration_series =
+      reconcile_duration.Add({}, kReconcileBuckets);
+  prometheus::Gauge& depth_series = workqueue_depth.Add({});
+  prometheus::Histogram& migration_series = migration_seconds.Add({}, kLongBuckets);
+  prometheus::Histogram& downtime_series = downtime_seconds.Add({}, kLongBuckets);
+
+  std::mutex revisions_mu;
+  // "ns/name" -> its current revision series.
+  std::map<std::string, std::pair<std::string, prometheus::Gauge*>> revisions;
+};
+
+PrometheusMetrics::PrometheusMetrics() : impl_(std::make_unique<Impl>()) {}
+PrometheusMetrics::~PrometheusMetrics() = default;
+
+void PrometheusMetrics::CountReconcile(const std::string& result) {
+  impl_->reconcile_total.Add({{"result", result}}).Increment();
+}
+
+void PrometheusMetrics::CountRun(const std::string& outcome) {
+  impl_->runs_total.Add({{"outcome", outcome}}).Increment();
+}
+
+void PrometheusMetrics::ObserveMigrationSeconds(double seconds) {
+  impl_->migration_series.Observe(seconds);
+}
+
+void PrometheusMetrics::ObserveDowntimeSeconds(double seconds) {
+  impl_->downtime_series.Observe(seconds);
+}
+
+void PrometheusMetrics::SetCurrentRevision(const std::string& ns, const std::string& name,
+                                           const std::string& revision) {
+  std::lock_guard<std::mutex> lock(impl_->revisions_mu);
+  auto& entry = impl_->revisions[ns + "/" + name];
+  if (entry.second != nullptr && entry.first == revision) {
+    return;
+  }
+  if (entry.second != nullptr) {
+    impl_->revision_info.Remove(entry.second);
+  }
+  entry.first = revision;
+  entry.second =
+      &impl_->revision_info.Add({{"namespace", ns}, {"name", name}, {"revision", revision}});
+  entry.second->Set(1);
+}
+
+void PrometheusMetrics::ForgetObject(const std::string& ns, const std::string& name) {
+  std::lock_guard<std::mutex> lock(impl_->revisions_mu);
+  auto it = impl_->revisions.find(ns + "/" + name);
+  if (it == impl_->revisions.end()) {
+    return;
+  }
+  if (it->second.second != nullptr) {
+    impl_->revision_info.Remove(it->second.second);
+  }
+  impl_->revisions.erase(it);
+}
+
+void PrometheusMetrics::ObserveReconcileSeconds(double seconds) {
+  impl_->reconcile_duration_series.Observe(seconds);
+}
+
+void PrometheusMetrics::SetWorkQueueDepth(double depth) { impl_->depth_series.Set(depth); }
+
+std::string PrometheusMetrics::Serialize() const {
+  std::ostringstream out;
+  prometheus::TextSerializer serializer;
+  serializer.Serialize(out, impl_->registry->Collect());
+  return out.str();
+}
+
+}  // namespace schemaop::manager

@@ -1,0 +1,56 @@
+#pragma once
+// reconcile::MetricsSink over prometheus-cpp, plus the controller loop's own
+// series (reconcile duration, work queue depth). prometheus-cpp stays behind
+// a pimpl so that including this header costs nothing.
+//
+// Series (all prefixed schemaop_):
+//   reconcile_total{result}                  counter
+//   reconcile_duration_seconds               histogram
+//   workqueue_depth                          gauge
+//   runs_total{outcome}                      counter
+//   migration_seconds                        histogram (SQL time of a run)
+//   downtime_seconds                         histogram (writers at zero)
+//   current_revision_info{namespace,name,revision}  gauge = 1
+//
+// Label values are bounded: results/outcomes are reconciler constants and
+// revisions/names come from the cluster, never from a Secret.
+//
+// Thread-safe: every method may be called from any worker thread and from
+// the HTTP server's threads at the same time.
+#include <memory>
+#include <string>
+
+#include "reconcile/ports.h"
+
+namespace schemaop::manager {
+
+class PrometheusMetrics final : public reconcile::MetricsSink {
+ public:
+  PrometheusMetrics();
+  ~PrometheusMetrics() override;
+  PrometheusMetrics(const PrometheusMetrics&) = delete;
+  PrometheusMetrics& operator=(const PrometheusMetrics&) = delete;
+
+  // reconcile::MetricsSink
+  void CountReconcile(const std::string& result) override;
+  void CountRun(const std::string& outcome) override;
+  void ObserveMigrationSeconds(double seconds) override;
+  void ObserveDowntimeSeconds(double seconds) override;
+  void SetCurrentRevision(const std::string& ns, const std::string& name,
+                          const std::string& revision) override;
+
+  // The controller loop's series.
+  void ObserveReconcileSeconds(double seconds);
+  void SetWorkQueueDepth(double depth);
+  // Drops the revision series of an object that was deleted.
+  void ForgetObject(const std::string& ns, const std::string& name);
+
+  // The Prometheus text exposition format (version 0.0.4) of every series.
+  std::string Serialize() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace schemaop::manager
