@@ -1,0 +1,129 @@
+// DatabasePortImpl against the harness PostgreSQL (pg tier) with the
+// drawing migrations: inspect, migrate to absolute targets (idempotent),
+// downgrade, backup, and an unreachable database without the password in
+// the message.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "manager/database_port_impl.h"
+#include "support/pg_test_env.h"
+
+namespace schemaop::manager {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::vector<std::pair<std::string, std::string>> DrawingFiles() {
+  std::vector<std::pair<std::string, std::string>> files;
+  const std::filesystem::path dir =
+      std::filesystem::path(schemaop::testing::SourceDir()) / "migrations" / "drawing";
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".sql") {
+      continue;
+    }
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    files.emplace_back(entry.path().filename().string(), text.str());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+class DatabasePortImplTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backup_dir_ = std::filesystem::temp_directory_path() /
+                  ("schemaop-manager-backups-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(backup_dir_);
+    DatabasePortOptions options;
+    options.backup_dir = backup_dir_.string();
+    options.pg_bin_dir = schemaop::testing::HarnessBinDir();
+    port_ = std::make_unique<DatabasePortImpl>(options);
+    target_.url = schemaop::testing::CreateScratchDatabase("manager_db_port");
+    target_.migration_files = DrawingFiles();
+    target_.actor = "schemaop-controller test/manager";
+  }
+  void TearDown() override { std::filesystem::remove_all(backup_dir_); }
+
+  std::filesystem::path backup_dir_;
+  std::unique_ptr<DatabasePortImpl> port_;
+  reconcile::DatabaseTarget target_;
+};
+
+TEST_F(DatabasePortImplTest, InspectsMigratesAndIsIdempotent) {
+  auto inspected = port_->Inspect(target_, "seed_default_schemas");
+  ASSERT_TRUE(inspected.ok()) << inspected.status().ToString();
+  EXPECT_TRUE(inspected->current_versions.empty());
+  EXPECT_EQ(inspected->target_versions, std::vector<std::string>{"seed_default_schemas"});
+  ASSERT_EQ(inspected->steps.size(), 4u);
+  EXPECT_EQ(inspected->steps.front().revision, "5e2f8d4b7a10");
+  EXPECT_EQ(inspected->steps.back().revision, "seed_default_schemas");
+  EXPECT_FALSE(inspected->has_downgrade);
+
+  auto migrated = port_->Migrate(target_, inspected->target_versions);
+  ASSERT_TRUE(migrated.ok()) << migrated.status().ToString();
+  EXPECT_EQ(migrated->outcome, reconcile::MigrateOutcome::kSucceeded)
+      << migrated->failure.ToString();
+  EXPECT_EQ(migrated->final_versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_TRUE(migrated->failure.ok());
+
+  // Absolute target: asking again changes nothing.
+  auto again = port_->Migrate(target_, {"seed_default_schemas"});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->outcome, reconcile::MigrateOutcome::kNothingToDo);
+  auto at_target = port_->Inspect(target_, "head");
+  ASSERT_TRUE(at_target.ok());
+  EXPECT_TRUE(at_target->steps.empty());
+  EXPECT_EQ(at_target->current_versions, std::vector<std::string>{"seed_default_schemas"});
+
+  // A relative target resolves to an absolute one.
+  auto back = port_->Inspect(target_, "-2");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->target_versions, std::vector<std::string>{"9bc6a98f1c12"});
+  EXPECT_TRUE(back->has_downgrade);
+  ASSERT_EQ(back->steps.size(), 2u);
+  EXPECT_EQ(back->steps[0].direction, core::MigrationDirection::kDowngrade);
+
+  auto backup = port_->Backup(target_);
+  ASSERT_TRUE(backup.ok()) << backup.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(backup->file));
+  EXPECT_EQ(std::filesystem::path(backup->file).parent_path(), backup_dir_);
+  EXPECT_GT(backup->bytes, 0u);
+  EXPECT_EQ(backup->sha256.size(), 64u);
+
+  auto down = port_->Migrate(target_, back->target_versions);
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  EXPECT_EQ(down->outcome, reconcile::MigrateOutcome::kSucceeded) << down->failure.ToString();
+  EXPECT_EQ(down->final_versions, std::vector<std::string>{"9bc6a98f1c12"});
+}
+
+TEST_F(DatabasePortImplTest, UnknownTargetIsReportedWithoutTouchingTheDatabase) {
+  auto inspected = port_->Inspect(target_, "no_such_revision");
+  ASSERT_FALSE(inspected.ok());
+  EXPECT_EQ(inspected.status().code(), core::Code::kUnknownRevision);
+  auto still = port_->Inspect(target_, "base");
+  ASSERT_TRUE(still.ok());
+  EXPECT_TRUE(still->current_versions.empty());
+}
+
+TEST_F(DatabasePortImplTest, UnreachableDatabaseNeverShowsThePassword) {
+  target_.url = "postgresql://someone:hunter2-secret@127.0.0.1:1/nothing";
+  auto inspected = port_->Inspect(target_, "head");
+  ASSERT_FALSE(inspected.ok());
+  EXPECT_EQ(inspected.status().code(), core::Code::kUnreachable);
+  EXPECT_THAT(inspected.status().ToString(), Not(HasSubstr("hunter2-secret")));
+  auto migrated = port_->Migrate(target_, {"seed_default_schemas"});
+  ASSERT_FALSE(migrated.ok());
+  EXPECT_THAT(migrated.status().ToString(), Not(HasSubstr("hunter2-secret")));
+}
+
+}  // namespace
+}  // namespace schemaop::manager

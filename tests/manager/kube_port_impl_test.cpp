@@ -1,0 +1,355 @@
+// KubePortImpl, Informer, EventRecorder and LeaderElector against the
+// in-process test API server (kube tier): optimistic concurrency on status
+// and finalizers, Secret decoding, scale subresource, event aggregation,
+// cache-served reads, Lease hand-over.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "kube/client.h"
+#include "manager/event_recorder.h"
+#include "manager/informer.h"
+#include "manager/kube_port_impl.h"
+#include "manager/leader_election.h"
+#include "test_api_server.h"
+
+namespace schemaop::manager {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using Json = nlohmann::json;
+
+const kube::ResourceRef kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
+
+Json SchemaMigrationCrd() {
+  Json schema = {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
+  return {{"apiVersion", "apiextensions.k8s.io/v1"},
+          {"kind", "CustomResourceDefinition"},
+          {"metadata", {{"name", "schemamigrations.schemaop.dev"}}},
+          {"spec",
+           {{"group", "schemaop.dev"},
+            {"scope", "Namespaced"},
+            {"names",
+             {{"plural", "schemamigrations"},
+              {"singular", "schemamigration"},
+              {"kind", "SchemaMigration"},
+              {"shortNames", {"smig"}}}},
+            {"versions",
+             {{{"name", "v1alpha1"},
+               {"served", true},
+               {"storage", true},
+               {"subresources", {{"status", Json::object()}}},
+               {"schema", {{"openAPIV3Schema", schema}}}}}}}}};
+}
+
+Json SchemaMigrationObject(const std::string& name) {
+  return {{"apiVersion", "schemaop.dev/v1alpha1"},
+          {"kind", "SchemaMigration"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec",
+           {{"targetRevision", "head"},
+            {"database", {{"urlSecretRef", {{"name", "db"}, {"key", "DATABASE_URL"}}}}},
+            {"migrations", {{"configMapRef", {{"name", "migrations"}}}}},
+            {"workloads", {{{"kind", "Deployment"}, {"name", "backend"}}}}}}};
+}
+
+Json DeploymentObject(const std::string& name, int replicas) {
+  Json labels = {{"app", name}};
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec",
+           {{"replicas", replicas},
+            {"selector", {{"matchLabels", labels}}},
+            {"template",
+             {{"metadata", {{"labels", labels}}},
+              {"spec", {{"containers", {{{"name", "c"}, {"image", "busybox"}}}}}}}}}}};
+}
+
+template <typename Predicate>
+bool WaitFor(Predicate predicate, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return predicate();
+}
+
+class KubePortImplTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    apiserver::Options options;
+    options.deployment_delay_ms = 50;
+    std::string error;
+    ASSERT_TRUE(server_.Start(options, &error)) << error;
+    kube::Config config;
+    config.server = server_.url();
+    config.bearer_token = "test";
+    auto client = kube::Client::Create(config);
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    client_ = std::move(client).value();
+    ASSERT_TRUE(client_->Create(kCrds, "", SchemaMigrationCrd()).ok());
+    ASSERT_TRUE(WaitFor([&] {
+      return client_->List(kube::resources::kSchemaMigrations, "default").ok();
+    }));
+    auto created = client_->Create(kube::resources::kSchemaMigrations, "default",
+                                   SchemaMigrationObject("drawing-db"));
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    events_ = std::make_unique<EventRecorder>(*client_, "schemaop-controller", "test");
+  }
+
+  apiserver::TestApiServer server_;
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<EventRecorder> events_;
+};
+
+TEST_F(KubePortImplTest, StatusUpdatesAreGuardedByResourceVersion) {
+  KubePortImpl port(*client_, events_.get());
+  auto obj = port.GetSchemaMigration("default", "drawing-db");
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  EXPECT_EQ(obj->spec.target_revision, "head");
+  core::SchemaMigration stale = obj.value();
+
+  obj->status.current_revision = "base";
+  obj->status.phase = core::Phase::kPlanning;
+  auto rv = port.UpdateStatus(obj.value());
+  ASSERT_TRUE(rv.ok()) << rv.status().ToString();
+  EXPECT_NE(rv.value(), stale.metadata.resource_version);
+  auto reread = port.GetSchemaMigration("default", "drawing-db");
+  ASSERT_TRUE(reread.ok());
+  EXPECT_EQ(reread->status.current_revision, "base");
+  EXPECT_EQ(reread->status.phase, core::Phase::kPlanning);
+  EXPECT_EQ(reread->spec, stale.spec);  // the status subresource leaves the spec alone
+
+  stale.status.current_revision = "other";
+  auto conflict = port.UpdateStatus(stale);
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.status().code(), core::Code::kConflict);
+
+  auto missing = port.GetSchemaMigration("default", "nope");
+  EXPECT_EQ(missing.status().code(), core::Code::kNotFound);
+}
+
+TEST_F(KubePortImplTest, FinalizersAreGuardedByResourceVersion) {
+  KubePortImpl port(*client_, events_.get());
+  auto obj = port.GetSchemaMigration("default", "drawing-db");
+  ASSERT_TRUE(obj.ok());
+  core::SchemaMigration original = obj.value();
+  auto added = port.AddFinalizer(original, core::kFinalizer);
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  auto with = port.GetSchemaMigration("default", "drawing-db");
+  ASSERT_TRUE(with.ok());
+  EXPECT_TRUE(with->metadata.HasFinalizer(core::kFinalizer));
+  EXPECT_EQ(with->metadata.resource_version, added.value());
+
+  // The object changed since `original` was read: the write must not win.
+  auto stale = port.RemoveFinalizer(
+      [&] {
+        core::SchemaMigration o = original;
+        o.metadata.finalizers.push_back(core::kFinalizer);
+        return o;
+      }(),
+      core::kFinalizer);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().code(), core::Code::kConflict);
+
+  auto removed = port.RemoveFinalizer(with.value(), core::kFinalizer);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  auto without = port.GetSchemaMigration("default", "drawing-db");
+  ASSERT_TRUE(without.ok());
+  EXPECT_FALSE(without->metadata.HasFinalizer(core::kFinalizer));
+}
+
+TEST_F(KubePortImplTest, SecretsAreDecodedAndNeverQuoted) {
+  Json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", {{"name", "db"}, {"namespace", "default"}}},
+                 // "postgresql://app:s3cret-pw@db:5432/app"
+                 {"data", {{"DATABASE_URL", "cG9zdGdyZXNxbDovL2FwcDpzM2NyZXQtcHdAZGI6NTQzMi9hcHA="}}}};
+  ASSERT_TRUE(client_->Create(kube::resources::kSecrets, "default", secret).ok());
+  KubePortImpl port(*client_, events_.get());
+  auto value = port.GetSecretValue("default", "db", "DATABASE_URL");
+  ASSERT_TRUE(value.ok()) << value.status().ToString();
+  EXPECT_EQ(value.value(), "postgresql://app:s3cret-pw@db:5432/app");
+  auto no_key = port.GetSecretValue("default", "db", "URL");
+  ASSERT_FALSE(no_key.ok());
+  EXPECT_EQ(no_key.status().code(), core::Code::kNotFound);
+  EXPECT_THAT(no_key.status().message(), HasSubstr("has no key 'URL'"));
+  EXPECT_THAT(no_key.status().ToString(), Not(HasSubstr("s3cret")));
+  auto no_secret = port.GetSecretValue("default", "absent", "DATABASE_URL");
+  EXPECT_EQ(no_secret.status().code(), core::Code::kNotFound);
+  EXPECT_THAT(no_secret.status().message(), HasSubstr("Secret default/absent not found"));
+}
+
+TEST_F(KubePortImplTest, ConfigMapDataAndScale) {
+  Json config_map = {{"apiVersion", "v1"},
+                     {"kind", "ConfigMap"},
+                     {"metadata", {{"name", "migrations"}, {"namespace", "default"}}},
+                     {"data", {{"a.sql", "-- revision: a\n"}, {"b.sql", "-- revision: b\n"}}}};
+  ASSERT_TRUE(client_->Create(kube::resources::kConfigMaps, "default", config_map).ok());
+  ASSERT_TRUE(
+      client_->Create(kube::resources::kDeployments, "default", DeploymentObject("backend", 3))
+          .ok());
+  KubePortImpl port(*client_, events_.get());
+  auto data = port.GetConfigMapData("default", "migrations");
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(data->size(), 2u);
+  EXPECT_EQ(data->at("b.sql"), "-- revision: b\n");
+  EXPECT_EQ(port.GetConfigMapData("default", "absent").status().code(), core::Code::kNotFound);
+
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = port.GetScale("default", "Deployment", "backend");
+    return s.ok() && s->spec_replicas == 3 && s->status_replicas == 3;
+  }));
+  ASSERT_TRUE(port.SetReplicas("default", "Deployment", "backend", 0).ok());
+  auto scale = port.GetScale("default", "Deployment", "backend");
+  ASSERT_TRUE(scale.ok());
+  EXPECT_EQ(scale->spec_replicas, 0);
+  EXPECT_TRUE(WaitFor([&] {
+    auto s = port.GetScale("default", "Deployment", "backend");
+    return s.ok() && s->status_replicas == 0;
+  }));
+  EXPECT_EQ(port.GetScale("default", "Deployment", "absent").status().code(),
+            core::Code::kNotFound);
+  EXPECT_EQ(port.GetScale("default", "DaemonSet", "backend").status().code(),
+            core::Code::kInvalidArgument);
+}
+
+TEST_F(KubePortImplTest, RepeatedEventsAreAggregated) {
+  KubePortImpl port(*client_, events_.get());
+  auto obj = port.GetSchemaMigration("default", "drawing-db");
+  ASSERT_TRUE(obj.ok());
+  port.RecordEvent(obj.value(), reconcile::EventType::kWarning, "DatabaseUnreachable", "down");
+  port.RecordEvent(obj.value(), reconcile::EventType::kWarning, "DatabaseUnreachable", "down");
+  port.RecordEvent(obj.value(), reconcile::EventType::kNormal, "Planning", "planned");
+  auto events = client_->List(kube::resources::kEvents, "default");
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->items.size(), 2u);
+  std::map<std::string, Json> by_reason;
+  for (const Json& e : events->items) {
+    by_reason[e.value("reason", "")] = e;
+  }
+  EXPECT_EQ(by_reason["DatabaseUnreachable"].value("count", 0), 2);
+  EXPECT_EQ(by_reason["DatabaseUnreachable"].value("type", ""), "Warning");
+  EXPECT_EQ(by_reason["DatabaseUnreachable"]["involvedObject"].value("name", ""), "drawing-db");
+  EXPECT_EQ(by_reason["Planning"].value("count", 0), 1);
+}
+
+TEST_F(KubePortImplTest, CachedReadsCostNoRequestsAndFollowOurOwnWrites) {
+  Informer informer(*client_, kube::resources::kSchemaMigrations, "");
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  KubePortCaches caches;
+  caches.schema_migrations = &informer;
+  KubePortImpl port(*client_, events_.get(), caches);
+
+  server_.ResetCounters();
+  auto obj = port.GetSchemaMigration("default", "drawing-db");
+  ASSERT_TRUE(obj.ok());
+  auto list = port.ListSchemaMigrations("default");
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 1u);
+  EXPECT_EQ(server_.RequestCount("get schemamigrations"), 0);
+  EXPECT_EQ(server_.RequestCount("list schemamigrations"), 0);
+
+  // Immediately after our write, a read must see the new version (from the
+  // API server while the cache lags), so the next write does not conflict.
+  for (int i = 0; i < 5; ++i) {
+    auto current = port.GetSchemaMigration("default", "drawing-db");
+    ASSERT_TRUE(current.ok());
+    current->status.current_revision = "rev" + std::to_string(i);
+    auto rv = port.UpdateStatus(current.value());
+    ASSERT_TRUE(rv.ok()) << "write " << i << ": " << rv.status().ToString();
+  }
+  // Once the cache caught up, reads are served from it again.
+  ASSERT_TRUE(WaitFor([&] {
+    auto cached = informer.Get("default", "drawing-db");
+    return cached && cached->is_object() &&
+           (*cached)["status"].value("currentRevision", "") == "rev4";
+  }));
+  (void)port.GetSchemaMigration("default", "drawing-db");
+  server_.ResetCounters();
+  auto served = port.GetSchemaMigration("default", "drawing-db");
+  ASSERT_TRUE(served.ok());
+  EXPECT_EQ(served->status.current_revision, "rev4");
+  EXPECT_EQ(server_.RequestCount("get schemamigrations"), 0);
+  informer.Stop();
+}
+
+TEST_F(KubePortImplTest, InformerSurvivesExpiredHistoryAndClosedWatches) {
+  Informer informer(*client_, kube::resources::kConfigMaps, "default");
+  std::mutex mu;
+  std::set<std::string> seen;
+  informer.AddHandler([&](ChangeType, const Json& object, const Json&) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.insert(KeyOf(object));
+  });
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  auto make = [&](const std::string& name) {
+    Json cm = {{"apiVersion", "v1"},
+               {"kind", "ConfigMap"},
+               {"metadata", {{"name", name}, {"namespace", "default"}}},
+               {"data", {{"k", "v"}}}};
+    ASSERT_TRUE(client_->Create(kube::resources::kConfigMaps, "default", cm).ok());
+  };
+  make("one");
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return seen.count("default/one") == 1;
+  }));
+  server_.CloseWatches();
+  server_.ExpireHistory();
+  make("two");
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return seen.count("default/two") == 1;
+  }));
+  auto cached = informer.Get("default", "two");
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_TRUE(cached->is_object());
+  informer.Stop();
+}
+
+TEST_F(KubePortImplTest, LeaseIsAcquiredHeldAndReleased) {
+  LeaderElectionConfig config;
+  config.lease_namespace = "default";
+  config.lease_name = "schemaop-leader";
+  config.lease_duration = std::chrono::seconds(30);
+  config.identity = "first";
+  LeaderElector first(*client_, config);
+  config.identity = "second";
+  LeaderElector second(*client_, config);
+
+  auto a = first.TryAcquireOrRenew();
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_TRUE(a.value());
+  auto b = second.TryAcquireOrRenew();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_FALSE(b.value());  // valid Lease held by "first"
+  EXPECT_EQ(second.observed_holder(), "first");
+  auto renewed = first.TryAcquireOrRenew();
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_TRUE(renewed.value());
+
+  ASSERT_TRUE(first.Release().ok());
+  EXPECT_FALSE(first.IsLeader());
+  auto taken = second.TryAcquireOrRenew();
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  EXPECT_TRUE(taken.value());
+  auto lease = client_->Get(kube::resources::kLeases, "default", "schemaop-leader");
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ((*lease)["spec"].value("holderIdentity", ""), "second");
+}
+
+}  // namespace
+}  // namespace schemaop::manager

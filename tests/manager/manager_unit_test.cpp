@@ -1,0 +1,319 @@
+// Unit tests of the pure parts of the manager layer: metrics text, command
+// flags and environment twins, bind addresses, reference lookup, base64,
+// engine targets and the JSON log line. No I/O.
+#include <CLI/CLI.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/revision_graph.h"
+#include "manager/controller_config.h"
+#include "manager/database_port_impl.h"
+#include "manager/http_server.h"
+#include "manager/kube_port_impl.h"
+#include "manager/logging.h"
+#include "manager/manager.h"
+#include "manager/prometheus_metrics.h"
+
+namespace schemaop::manager {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using Json = nlohmann::json;
+
+// ------------------------------------------------------------------ metrics
+
+TEST(PrometheusMetricsTest, SerializesEverySeriesWithItsLabels) {
+  PrometheusMetrics metrics;
+  metrics.CountReconcile("success");
+  metrics.CountReconcile("success");
+  metrics.CountReconcile("retry");
+  metrics.CountRun("Succeeded");
+  metrics.ObserveMigrationSeconds(1.5);
+  metrics.ObserveDowntimeSeconds(7);
+  metrics.ObserveReconcileSeconds(0.02);
+  metrics.SetWorkQueueDepth(3);
+  metrics.SetCurrentRevision("drawing", "drawing-db", "seed_default_schemas");
+  const std::string text = metrics.Serialize();
+  EXPECT_THAT(text, HasSubstr("schemaop_reconcile_total{result=\"success\"} 2"));
+  EXPECT_THAT(text, HasSubstr("schemaop_reconcile_total{result=\"retry\"} 1"));
+  EXPECT_THAT(text, HasSubstr("schemaop_runs_total{outcome=\"Succeeded\"} 1"));
+  EXPECT_THAT(text, HasSubstr("schemaop_migration_seconds_count 1"));
+  EXPECT_THAT(text, HasSubstr("schemaop_migration_seconds_sum 1.5"));
+  EXPECT_THAT(text, HasSubstr("schemaop_downtime_seconds_sum 7"));
+  EXPECT_THAT(text, HasSubstr("schemaop_reconcile_duration_seconds_count 1"));
+  EXPECT_THAT(text, HasSubstr("schemaop_workqueue_depth 3"));
+  EXPECT_THAT(text, HasSubstr("schemaop_current_revision_info{name=\"drawing-db\",namespace="
+                              "\"drawing\",revision=\"seed_default_schemas\"} 1"));
+  EXPECT_THAT(text, HasSubstr("# TYPE schemaop_downtime_seconds histogram"));
+}
+
+TEST(PrometheusMetricsTest, RevisionChangeReplacesTheObjectsSeries) {
+  PrometheusMetrics metrics;
+  metrics.SetCurrentRevision("drawing", "drawing-db", "add_flexible_schemas");
+  metrics.SetCurrentRevision("drawing", "drawing-db", "seed_default_schemas");
+  metrics.SetCurrentRevision("other", "db", "base");
+  std::string text = metrics.Serialize();
+  EXPECT_THAT(text, Not(HasSubstr("add_flexible_schemas")));
+  EXPECT_THAT(text, HasSubstr("revision=\"seed_default_schemas\"} 1"));
+  EXPECT_THAT(text, HasSubstr("namespace=\"other\",revision=\"base\"} 1"));
+  metrics.ForgetObject("drawing", "drawing-db");
+  text = metrics.Serialize();
+  EXPECT_THAT(text, Not(HasSubstr("seed_default_schemas")));
+  EXPECT_THAT(text, HasSubstr("namespace=\"other\""));
+}
+
+// -------------------------------------------------------------- flags / env
+
+class ControllerFlagsTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (const char* name : {"SCHEMAOP_WORKERS", "SCHEMAOP_NAMESPACES", "SCHEMAOP_LEADER_ELECT",
+                             "SCHEMAOP_METRICS_BIND_ADDRESS", "KUBECONFIG"}) {
+      unsetenv(name);
+    }
+  }
+  // Parses `args` as `schemaop controller ARGS`.
+  ControllerFlags Parse(std::vector<std::string> args) {
+    CLI::App app;
+    CLI::App* command = app.add_subcommand("controller");
+    ControllerFlags flags;
+    AddControllerFlags(*command, flags);
+    args.insert(args.begin(), "controller");
+    std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
+    app.parse(args);
+    return flags;
+  }
+  static std::string NoEnv(const std::string&) { return ""; }
+};
+
+TEST_F(ControllerFlagsTest, DefaultsMatchTheDocumentation) {
+  auto config = ResolveControllerFlags(Parse({}), NoEnv, "/nonexistent");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  const ManagerOptions& m = config->manager;
+  EXPECT_TRUE(m.namespaces.empty());
+  EXPECT_EQ(m.workers, 2);
+  EXPECT_FALSE(m.leader_elect);
+  EXPECT_EQ(m.leader_election.lease_name, "schemaop-leader");
+  EXPECT_EQ(m.leader_election.lease_namespace, "schemaop-system");
+  ASSERT_TRUE(m.metrics_address.has_value());
+  EXPECT_EQ(m.metrics_address->port, 8080);
+  EXPECT_EQ(m.metrics_address->host, "0.0.0.0");
+  ASSERT_TRUE(m.probe_address.has_value());
+  EXPECT_EQ(m.probe_address->port, 8081);
+  EXPECT_EQ(m.resync_period, std::chrono::minutes(10));
+  EXPECT_EQ(config->log_format, "text");
+  EXPECT_EQ(config->log_level, "info");
+  EXPECT_THAT(m.identity, HasSubstr("_"));
+  EXPECT_EQ(m.leader_election.identity, m.identity);
+}
+
+TEST_F(ControllerFlagsTest, FlagsAreParsed) {
+  auto config = ResolveControllerFlags(
+      Parse({"--namespaces", "drawing, billing,drawing", "--workers", "4", "--leader-elect",
+             "--leader-election-id", "my-lease", "--leader-election-namespace", "ops",
+             "--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:9000",
+             "--log-format", "json", "--log-level", "debug", "--resync-period", "1m30s",
+             "--identity", "me", "--backup-dir", "/backups", "--pg-bin-dir", "/pg/bin"}),
+      NoEnv, "/nonexistent");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  const ManagerOptions& m = config->manager;
+  EXPECT_EQ(m.namespaces, (std::vector<std::string>{"drawing", "billing"}));
+  EXPECT_EQ(m.workers, 4);
+  EXPECT_TRUE(m.leader_elect);
+  EXPECT_EQ(m.leader_election.lease_name, "my-lease");
+  EXPECT_EQ(m.leader_election.lease_namespace, "ops");
+  EXPECT_FALSE(m.metrics_address.has_value());
+  ASSERT_TRUE(m.probe_address.has_value());
+  EXPECT_EQ(m.probe_address->host, "127.0.0.1");
+  EXPECT_EQ(m.probe_address->port, 9000);
+  EXPECT_EQ(config->log_format, "json");
+  EXPECT_EQ(m.resync_period, std::chrono::seconds(90));
+  EXPECT_EQ(m.identity, "me");
+  EXPECT_EQ(m.database.backup_dir, "/backups");
+  EXPECT_EQ(m.database.pg_bin_dir, "/pg/bin");
+}
+
+TEST_F(ControllerFlagsTest, EnvironmentTwinsApplyAndFlagsWin) {
+  setenv("SCHEMAOP_WORKERS", "7", 1);
+  setenv("SCHEMAOP_NAMESPACES", "a,b", 1);
+  setenv("SCHEMAOP_LEADER_ELECT", "true", 1);
+  setenv("SCHEMAOP_METRICS_BIND_ADDRESS", ":9100", 1);
+  auto from_env = ResolveControllerFlags(Parse({}), NoEnv, "/nonexistent");
+  ASSERT_TRUE(from_env.ok()) << from_env.status().ToString();
+  EXPECT_EQ(from_env->manager.workers, 7);
+  EXPECT_EQ(from_env->manager.namespaces, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(from_env->manager.leader_elect);
+  EXPECT_EQ(from_env->manager.metrics_address->port, 9100);
+  auto flag_wins = ResolveControllerFlags(Parse({"--workers", "3"}), NoEnv, "/nonexistent");
+  ASSERT_TRUE(flag_wins.ok());
+  EXPECT_EQ(flag_wins->manager.workers, 3);
+}
+
+TEST_F(ControllerFlagsTest, PodEnvironmentGivesLeaseNamespaceAndIdentity) {
+  std::map<std::string, std::string> env{{"POD_NAMESPACE", "schemaop-prod"},
+                                         {"POD_NAME", "schemaop-controller-abc"}};
+  auto config = ResolveControllerFlags(
+      Parse({}), [&](const std::string& name) { return env[name]; }, "/nonexistent");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->manager.leader_election.lease_namespace, "schemaop-prod");
+  EXPECT_THAT(config->manager.identity, ::testing::StartsWith("schemaop-controller-abc_"));
+}
+
+TEST_F(ControllerFlagsTest, BadValuesNameTheFlagAndTheFix) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {{"--workers", "0"}, "--workers (or SCHEMAOP_WORKERS)"},
+      {{"--namespaces", "Drawing"}, "--namespaces (or SCHEMAOP_NAMESPACES): 'Drawing'"},
+      {{"--log-format", "xml"}, "--log-format (or SCHEMAOP_LOG_FORMAT) must be text or json"},
+      {{"--log-level", "loud"}, "--log-level"},
+      {{"--metrics-bind-address", "localhost:http"}, "--metrics-bind-address"},
+      {{"--resync-period", "ten minutes"}, "--resync-period (or SCHEMAOP_RESYNC_PERIOD)"},
+      {{"--lease-duration", "5s", "--renew-deadline", "10s"}, "--lease-duration > --renew"},
+      {{"--backup-dir", ""}, "--backup-dir"},
+  };
+  for (const Case& c : cases) {
+    auto config = ResolveControllerFlags(Parse(c.args), NoEnv, "/nonexistent");
+    ASSERT_FALSE(config.ok()) << c.args[0];
+    EXPECT_EQ(config.status().code(), core::Code::kInvalidArgument);
+    EXPECT_THAT(config.status().message(), HasSubstr(c.expected));
+  }
+}
+
+// --------------------------------------------------------- bind addresses
+
+TEST(ParseBindAddressTest, AcceptsTheUsualForms) {
+  auto any = ParseBindAddress(":8080");
+  ASSERT_TRUE(any.ok());
+  EXPECT_EQ(any->host, "0.0.0.0");
+  EXPECT_EQ(any->port, 8080);
+  auto local = ParseBindAddress("127.0.0.1:0");
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(local->host, "127.0.0.1");
+  EXPECT_EQ(local->port, 0);
+  auto v6 = ParseBindAddress("[::1]:9090");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 9090);
+  for (const char* bad : {"", "host:", ":99999", "[::1]9090", "a:b", "0"}) {
+    EXPECT_FALSE(ParseBindAddress(bad).ok()) << bad;
+  }
+}
+
+// ------------------------------------------------------------- references
+
+Json SchemaMigrationJson(const std::string& name, const std::string& secret,
+                         const std::string& config_map, const Json& workloads) {
+  return Json{{"metadata", {{"namespace", "drawing"}, {"name", name}}},
+              {"spec",
+               {{"database", {{"urlSecretRef", {{"name", secret}, {"key", "DATABASE_URL"}}}}},
+                {"migrations", {{"configMapRef", {{"name", config_map}}}}},
+                {"workloads", workloads}}}};
+}
+
+TEST(SchemaMigrationsReferencingTest, FindsReferencesThroughSpecAndStatus) {
+  Json a = SchemaMigrationJson("a", "db-a", "migrations", Json::array({
+      {{"kind", "Deployment"}, {"name", "backend"}},
+      {{"name", "celery-worker"}}}));  // kind defaults to Deployment
+  Json b = SchemaMigrationJson("b", "db-b", "migrations",
+                               Json::array({{{"kind", "StatefulSet"}, {"name", "backend"}}}));
+  // A workload removed from the spec during a run is still restored from status.
+  b["status"]["workloads"] = Json::array({{{"kind", "Deployment"}, {"name", "old-writer"}}});
+  const std::vector<Json> all{a, b};
+  EXPECT_EQ(SchemaMigrationsReferencing(all, "Secret", "db-a"),
+            (std::vector<std::string>{"drawing/a"}));
+  EXPECT_EQ(SchemaMigrationsReferencing(all, "ConfigMap", "migrations"),
+            (std::vector<std::string>{"drawing/a", "drawing/b"}));
+  EXPECT_EQ(SchemaMigrationsReferencing(all, "Deployment", "backend"),
+            (std::vector<std::string>{"drawing/a"}));
+  EXPECT_EQ(SchemaMigrationsReferencing(all, "Deployment", "celery-worker"),
+            (std::vector<std::string>{"drawing/a"}));
+  EXPECT_EQ(SchemaMigrationsReferencing(all, "StatefulSet", "backend"),
+            (std::vector<std::string>{"drawing/b"}));
+  EXPECT_EQ(SchemaMigrationsReferencing(all, "Deployment", "old-writer"),
+            (std::vector<std::string>{"drawing/b"}));
+  EXPECT_TRUE(SchemaMigrationsReferencing(all, "Secret", "unrelated").empty());
+}
+
+TEST(IsStatusOnlyChangeTest, IgnoresOnlyStatusAndBookkeeping) {
+  Json before = SchemaMigrationJson("a", "db", "m", Json::array());
+  before["metadata"]["resourceVersion"] = "1";
+  before["metadata"]["generation"] = 1;
+  Json status_only = before;
+  status_only["metadata"]["resourceVersion"] = "2";
+  status_only["status"] = {{"phase", "Succeeded"}};
+  EXPECT_TRUE(IsStatusOnlyChange(before, status_only));
+  Json spec_change = status_only;
+  spec_change["spec"]["targetRevision"] = "x";
+  spec_change["metadata"]["generation"] = 2;
+  EXPECT_FALSE(IsStatusOnlyChange(before, spec_change));
+  Json deleting = before;
+  deleting["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z";
+  EXPECT_FALSE(IsStatusOnlyChange(before, deleting));
+}
+
+// ----------------------------------------------------------------- base64
+
+TEST(DecodeBase64Test, DecodesSecretData) {
+  EXPECT_EQ(DecodeBase64("cG9zdGdyZXNxbDovL3U6cEBoL2Q=").value(), "postgresql://u:p@h/d");
+  EXPECT_EQ(DecodeBase64("YQ==").value(), "a");
+  EXPECT_EQ(DecodeBase64("YWI=").value(), "ab");
+  EXPECT_EQ(DecodeBase64("YWJj").value(), "abc");
+  EXPECT_EQ(DecodeBase64("YW\nJj").value(), "abc");
+  EXPECT_EQ(DecodeBase64("").value(), "");
+  EXPECT_FALSE(DecodeBase64("YW*j").has_value());
+  EXPECT_FALSE(DecodeBase64("Y").has_value());
+  EXPECT_FALSE(DecodeBase64("YQ==YQ").has_value());
+}
+
+TEST(WorkloadResourceTest, MapsKinds) {
+  EXPECT_EQ(WorkloadResource("Deployment")->resource, "deployments");
+  EXPECT_EQ(WorkloadResource("StatefulSet")->resource, "statefulsets");
+  EXPECT_EQ(WorkloadResource("DaemonSet").status().code(), core::Code::kInvalidArgument);
+}
+
+// ----------------------------------------------------------- engine target
+
+TEST(TargetForVersionsTest, ExpressesAbsoluteVersionSets) {
+  std::vector<core::RevisionNode> nodes(3);
+  nodes[0].id = "base1";
+  nodes[1].id = "left";
+  nodes[1].parents = {"base1"};
+  nodes[2].id = "right";
+  nodes[2].parents = {"base1"};
+  auto graph = core::RevisionGraph::Build(nodes);
+  ASSERT_TRUE(graph.ok()) << graph.status().ToString();
+  EXPECT_EQ(TargetForVersions(*graph, {}).value(), "base");
+  EXPECT_EQ(TargetForVersions(*graph, {"left"}).value(), "left");
+  EXPECT_EQ(TargetForVersions(*graph, {"right", "left"}).value(), "heads");
+  auto partial = TargetForVersions(*graph, {"base1", "left"});
+  ASSERT_FALSE(partial.ok());
+  EXPECT_EQ(partial.status().code(), core::Code::kInvalidArgument);
+}
+
+// ---------------------------------------------------------------- logging
+
+TEST(JsonLogLineTest, IsOneJsonObjectWithTheObjectsName) {
+  const std::string line =
+      FormatJsonLogLine("info", "said \"hi\"\n", "drawing", "drawing-db", "2024-01-01T00:00:00Z");
+  const Json parsed = Json::parse(line);
+  EXPECT_EQ(parsed["msg"], "said \"hi\"\n");
+  EXPECT_EQ(parsed["namespace"], "drawing");
+  EXPECT_EQ(parsed["name"], "drawing-db");
+  EXPECT_EQ(parsed["level"], "info");
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  const Json no_object = Json::parse(FormatJsonLogLine("warn", "x", "", "", "t"));
+  EXPECT_FALSE(no_object.contains("name"));
+}
+
+}  // namespace
+}  // namespace schemaop::manager
