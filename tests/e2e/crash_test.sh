@@ -58,9 +58,12 @@ case "$phase" in
   *) fail "unknown phase $phase" ;;
 esac
 
+# pg_dump connects as application_name schemaop; it is the one taking
+# table locks one by one (LOCK TABLE ... IN ACCESS SHARE MODE).
 pg_dump_waits_for_lock() {
   [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-          AND application_name = 'pg_dump' AND wait_event_type = 'Lock'")" -ge 1 ]
+          AND application_name LIKE 'schemaop%' AND wait_event_type = 'Lock'
+          AND query LIKE 'LOCK TABLE%'")" -ge 1 ]
 }
 
 apply_smig upgrade.yaml "$patch"

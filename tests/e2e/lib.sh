@@ -114,7 +114,7 @@ e2e_begin() {
   E2E_DB=e2e_$E2E_NAME
   E2E_DB_URL="postgresql://postgres:$E2E_DB_PASSWORD@127.0.0.1:$PGHARNESS_PORT/$E2E_DB"
   export PGPASSWORD=$E2E_DB_PASSWORD PGHOST=127.0.0.1 PGPORT=$PGHARNESS_PORT PGUSER=postgres
-  export PGDATABASE=$E2E_DB PGAPPNAME=e2e_test
+  export PGDATABASE=$E2E_DB
   "$E2E_PG_BIN/psql" -X -q -d postgres -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
     -c "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" -c "CREATE DATABASE $E2E_DB" >/dev/null ||
     fail "could not create the scratch database $E2E_DB"
@@ -147,7 +147,7 @@ e2e_cleanup() {
 
 # ---------------------------------------------------------------- PostgreSQL
 
-psql_e2e() { "$E2E_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql_e2e() { PGAPPNAME=${PGAPPNAME:-e2e_test} "$E2E_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 # q SQL: one query, unaligned rows.
 q() { psql_e2e -At -F '|' -c "$1"; }
 
@@ -422,12 +422,16 @@ expect_no_password_leak() {
 # controller-ID.log. Its health endpoint is not needed: tests observe it
 # through the API server and the database, like a user.
 start_controller() {
-  local id=$1
+  local id=$1 metrics=(--metrics-bind-address=0)
   shift
+  [[ " $* " == *" --metrics-bind-address"* ]] && metrics=()
+  # The controller gets the database only from the Secret: none of the
+  # test's libpq variables (PGPASSWORD would hide a missing password).
   # shellcheck disable=SC2086
-  "$SCHEMAOP_BIN" controller --kubeconfig "$KUBECONFIG" \
+  env -u PGPASSWORD -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE -u PGAPPNAME \
+    "$SCHEMAOP_BIN" controller --kubeconfig "$KUBECONFIG" \
     --backup-dir "$E2E_WORK/backups" --pg-bin-dir "$E2E_PG_BIN" \
-    --metrics-bind-address=0 --health-probe-bind-address=0 --log-level=debug \
+    "${metrics[@]}" --health-probe-bind-address=0 --log-level=debug \
     ${SCHEMAOP_CONTROLLER_ARGS:-} "$@" >>"$E2E_WORK/controller-$id.log" 2>&1 &
   E2E_CONTROLLER_PID[$id]=$!
   E2E_PIDS+=("$!")
