@@ -22,7 +22,11 @@
 #
 # STATE_FILE holds: E2E_DIR, E2E_KUBECONFIG, E2E_APISERVER_URL, E2E_APISERVER_PID,
 # E2E_CONTROLLER_PID, E2E_CONTROLLER_LOG, E2E_METRICS_URL, E2E_PROBE_URL,
-# E2E_KUBECTL (a kubectl command line with --kubeconfig and --cache-dir).
+# E2E_KUBECTL (a kubectl command line with --kubeconfig and --cache-dir), and after
+# stop-controller E2E_CONTROLLER_EXIT (its exit code). The controller's exit code
+# also lands in "$E2E_CONTROLLER_LOG.exit" when it ends on its own.
+# The controller runs with --leader-election-namespace default, text logs at
+# debug level, and ephemeral metrics/probe ports on 127.0.0.1.
 # Source it from a test (`. STATE_FILE`) and use `$E2E_KUBECTL get smig -A`.
 set -euo pipefail
 
@@ -64,6 +68,8 @@ log_has() { grep -q -- "$2" "$1"; }
 
 http_ok() { curl -fsS -o /dev/null "$1"; }
 
+started_or_exited() { log_has "$1" "serving health probes on" || [ -s "$1.exit" ]; }
+
 start_controller() {
   local state=$1; shift
   load_state "$state"
@@ -100,8 +106,13 @@ start_controller() {
   pid=$(cat "$log.pid")
   set_state "$state" E2E_CONTROLLER_PID "$pid"
   set_state "$state" E2E_CONTROLLER_LOG "$log"
-  wait_for "the controller to serve probes ($log)" log_has "$log" "serving health probes on" || {
+  wait_for "the controller to serve probes ($log)" started_or_exited "$log" || {
     tail -30 "$log" >&2; return 1; }
+  if [ -s "$log.exit" ]; then
+    echo "e2e_env: the controller exited with code $(cat "$log.exit") during start-up:" >&2
+    tail -30 "$log" >&2
+    return 1
+  fi
   local probe metrics
   probe=$(sed -n 's/.*serving health probes on \([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -1)
   metrics=$(sed -n 's/.*serving metrics on \([0-9.]*:[0-9]*\)\/metrics.*/\1/p' "$log" | head -1)
