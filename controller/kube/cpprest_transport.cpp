@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <cpprest/http_client.h>
 #include <pplx/pplxtasks.h>
@@ -167,6 +168,20 @@ class CppRestTransport final : public Transport {
     http::client::http_client_config c;
     c.set_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
     c.set_validate_certificates(!config.insecure_skip_tls_verify);
+    // Requests are written as header + body; with Nagle's algorithm the body
+    // waits for the peer's delayed ACK (~40 ms per request). Disable it.
+    const bool https = config.server.rfind("https://", 0) == 0;
+    c.set_nativehandle_options([https](web::http::client::native_handle handle) {
+      boost::system::error_code ignored;
+      if (https) {
+        static_cast<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>*>(handle)
+            ->lowest_layer()
+            .set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+      } else {
+        static_cast<boost::asio::ip::tcp::socket*>(handle)->set_option(
+            boost::asio::ip::tcp::no_delay(true), ignored);
+      }
+    });
     std::string ca = config.ca_pem;
     std::string cert = config.client_cert_pem;
     std::string key = config.client_key_pem;
