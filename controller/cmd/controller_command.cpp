@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -67,6 +68,11 @@ int RunController(const manager::ControllerFlags& flags) {
     spdlog::error("cannot load the Kubernetes configuration: {}",
                   kube_config.status().message());
     return kExitUsage;
+  }
+  if (config->manager.leader_elect) {
+    // A hung API call must not outlive the leadership it was made under.
+    kube_config->request_timeout =
+        std::min(kube_config->request_timeout, config->manager.leader_election.renew_deadline);
   }
   spdlog::info("schemaop controller starting: API server {} (from {}), identity {}",
                kube_config->server, kube_config->source, config->manager.identity);

@@ -276,12 +276,14 @@ core::Result<ControllerConfig> ResolveControllerFlags(const ControllerFlags& fla
   le.lease_duration = lease.value();
   le.renew_deadline = renew.value();
   le.retry_period = retry.value();
-  if (!(le.lease_duration > le.renew_deadline && le.renew_deadline > le.retry_period &&
+  // client-go's rule: the leader must give up (renew deadline) before anyone
+  // may take over (lease duration), with room for a retry in between.
+  if (!(le.lease_duration > le.renew_deadline && le.renew_deadline * 5 > le.retry_period * 6 &&
         le.retry_period.count() > 0) ||
       le.lease_duration < std::chrono::seconds(1)) {
     return Status(Code::kInvalidArgument,
-                  "leader election needs --lease-duration > --renew-deadline > --retry-period > 0 "
-                  "and a lease duration of at least 1s (defaults 15s, 10s, 2s)");
+                  "leader election needs --lease-duration > --renew-deadline > 1.2 x "
+                  "--retry-period > 0 and a lease duration of at least 1s (defaults 15s, 10s, 2s)");
   }
   m.leader_elect = flags.leader_elect;
   return config;

@@ -77,7 +77,8 @@ core::Result<kube::ResourceRef> WorkloadResource(const std::string& kind) {
                                             "': use Deployment or StatefulSet");
 }
 
-KubePortImpl::KubePortImpl(kube::Client& client, EventRecorder* events, KubePortCaches caches)
+KubePortImpl::KubePortImpl(kube::Client& client, kube::EventRecorder* events,
+                           KubePortCaches caches)
     : client_(client), events_(events), caches_(caches) {}
 
 core::Result<Json> KubePortImpl::ReadSchemaMigration(const std::string& ns,
@@ -335,11 +336,18 @@ void KubePortImpl::RecordEvent(const core::SchemaMigration& obj, reconcile::Even
   if (events_ == nullptr) {
     return;
   }
-  InvolvedObject involved{reconcile::kApiVersion,       reconcile::kKind, obj.metadata.namespace_,
-                          obj.metadata.name,            obj.metadata.uid,
-                          obj.metadata.resource_version};
-  // Best effort by contract: the manager logs dropped events at debug level.
-  (void)events_->Record(involved, type == reconcile::EventType::kWarning ? "Warning" : "Normal",
+  Json involved = {{"apiVersion", reconcile::kApiVersion},
+                   {"kind", reconcile::kKind},
+                   {"metadata",
+                    {{"name", obj.metadata.name},
+                     {"namespace", obj.metadata.namespace_},
+                     {"uid", obj.metadata.uid},
+                     {"resourceVersion", obj.metadata.resource_version}}}};
+  // Best effort by contract: an Event that cannot be written is not an
+  // error of the run.
+  (void)events_->Record(involved,
+                        type == reconcile::EventType::kWarning ? kube::EventType::kWarning
+                                                               : kube::EventType::kNormal,
                         reason, message);
 }
 

@@ -19,8 +19,8 @@
 #include <string>
 
 #include "kube/client.h"
-#include "manager/event_recorder.h"
-#include "manager/informer.h"
+#include "kube/events.h"
+#include "manager/object_cache.h"
 #include "reconcile/ports.h"
 
 namespace schemaop::manager {
@@ -42,7 +42,7 @@ core::Result<kube::ResourceRef> WorkloadResource(const std::string& kind);
 class KubePortImpl final : public reconcile::KubePort {
  public:
   // `client` and `events` (may be null: events dropped) must outlive the port.
-  KubePortImpl(kube::Client& client, EventRecorder* events, KubePortCaches caches = {});
+  KubePortImpl(kube::Client& client, kube::EventRecorder* events, KubePortCaches caches = {});
 
   core::Result<core::SchemaMigration> GetSchemaMigration(const std::string& ns,
                                                          const std::string& name) override;
@@ -72,7 +72,7 @@ class KubePortImpl final : public reconcile::KubePort {
   void NoteWrite(const core::SchemaMigration& obj, const core::Result<std::string>& result);
 
   kube::Client& client_;
-  EventRecorder* events_;
+  kube::EventRecorder* events_;
   KubePortCaches caches_;
   std::mutex mu_;
   // "ns/name" -> resourceVersions our recent writes superseded; an empty

@@ -9,8 +9,10 @@
 #include <set>
 #include <utility>
 
+#include "kube/events.h"
+#include "kube/informer.h"
+#include "kube/leader_election.h"
 #include "kube/work_queue.h"
-#include "manager/event_recorder.h"
 #include "manager/kube_port_impl.h"
 #include "manager/logging.h"
 #include "manager/prometheus_metrics.h"
@@ -52,7 +54,7 @@ bool ListsWorkload(const Json& list, const std::string& kind, const std::string&
   return false;
 }
 
-std::pair<std::string, std::string> SplitKey(const std::string& key) {
+std::pair<std::string, std::string> SplitObjectKey(const std::string& key) {
   const auto slash = key.find('/');
   if (slash == std::string::npos) {
     return {"", key};
@@ -85,7 +87,7 @@ std::vector<std::string> SchemaMigrationsReferencing(const std::vector<Json>& ob
                 ListsWorkload(status["run"]["workloads"], kind, name));
     }
     if (refers) {
-      keys.push_back(KeyOf(sm));
+      keys.push_back(kube::KeyOf(sm));
     }
   }
   return keys;
@@ -112,16 +114,19 @@ struct Manager::Impl {
   ManagerOptions options;
   PrometheusMetrics metrics;
   SystemClock reconcile_clock;
-  std::unique_ptr<EventRecorder> events;
+  std::unique_ptr<kube::EventRecorder> events;
   std::unique_ptr<kube::WorkQueue> queue;
 
   // Informers by resource; one per watched namespace ("" = all).
-  std::vector<std::unique_ptr<Informer>> sm_informers, secret_informers, config_map_informers,
+  std::vector<std::unique_ptr<kube::Informer>> sm_informers, secret_informers, config_map_informers,
       deployment_informers, statefulset_informers;
   NamespacedCache sm_cache, secret_cache, config_map_cache;
+  // "deployments in namespace drawing", for /readyz and logs.
+  std::map<kube::Informer*, std::string> informer_names;
   std::unique_ptr<KubePortImpl> kube_port;
   std::unique_ptr<DatabasePortImpl> database_port;
-  std::unique_ptr<LeaderElector> elector;
+  std::unique_ptr<kube::KubeLeaseStore> lease_store;
+  std::unique_ptr<kube::LeaderElector> elector;
 
   HttpServer metrics_server, probe_server;
   bool probes_on_metrics_server = false;
@@ -134,11 +139,12 @@ struct Manager::Impl {
   std::atomic<bool> synced{false};
   std::atomic<bool> leading{false};
   std::atomic<bool> standing_by{false};
+  bool became_leader = false;  // guarded by mu
   std::vector<std::thread> workers;
   int active_workers = 0;  // guarded by mu
 
-  std::vector<Informer*> AllInformers() {
-    std::vector<Informer*> all;
+  std::vector<kube::Informer*> AllInformers() {
+    std::vector<kube::Informer*> all;
     for (auto* list : {&sm_informers, &secret_informers, &config_map_informers,
                        &deployment_informers, &statefulset_informers}) {
       for (auto& informer : *list) {
@@ -173,56 +179,67 @@ struct Manager::Impl {
     if (namespaces.empty()) {
       namespaces.push_back("");
     }
+    auto make = [this](const kube::ResourceRef& ref, const std::string& ns,
+                       std::function<void(const Json&)> changed) {
+      kube::InformerOptions informer_options;
+      informer_options.namespace_name = ns;
+      auto informer = std::make_unique<kube::Informer>(client, ref, informer_options);
+      kube::ResourceEventHandlers handlers;
+      handlers.on_add = changed;
+      handlers.on_update = [changed](const Json&, const Json& object) { changed(object); };
+      handlers.on_delete = changed;
+      informer->AddHandlers(handlers);
+      return informer;
+    };
     for (const std::string& ns : namespaces) {
-      auto sm = std::make_unique<Informer>(client, kube::resources::kSchemaMigrations, ns);
-      sm->AddHandler([this](ChangeType type, const Json& object, const Json& old_object) {
-        if (type == ChangeType::kUpdated && IsStatusOnlyChange(old_object, object)) {
-          return;
+      auto sm = std::make_unique<kube::Informer>(
+          client, kube::resources::kSchemaMigrations, [&] {
+            kube::InformerOptions o;
+            o.namespace_name = ns;
+            return o;
+          }());
+      kube::ResourceEventHandlers sm_handlers;
+      sm_handlers.on_add = [this](const Json& object) { Enqueue(kube::KeyOf(object)); };
+      sm_handlers.on_update = [this](const Json& old_object, const Json& object) {
+        if (!IsStatusOnlyChange(old_object, object)) {
+          Enqueue(kube::KeyOf(object));
         }
-        if (type == ChangeType::kDeleted) {
-          metrics.ForgetObject(StringAt(object, {"metadata", "namespace"}),
-                               StringAt(object, {"metadata", "name"}));
-        }
-        Enqueue(KeyOf(object));
-      });
+      };
+      sm_handlers.on_delete = [this](const Json& object) {
+        metrics.ForgetObject(StringAt(object, {"metadata", "namespace"}),
+                             StringAt(object, {"metadata", "name"}));
+        Enqueue(kube::KeyOf(object));
+      };
+      sm->AddHandlers(sm_handlers);
       sm_cache.Add(ns, sm.get());
       sm_informers.push_back(std::move(sm));
 
-      auto secret = std::make_unique<Informer>(client, kube::resources::kSecrets, ns);
-      secret->AddHandler([this](ChangeType, const Json& object, const Json&) {
-        EnqueueReferencing("Secret", object);
-      });
-      secret_cache.Add(ns, secret.get());
-      secret_informers.push_back(std::move(secret));
-
-      auto config_map = std::make_unique<Informer>(client, kube::resources::kConfigMaps, ns);
-      config_map->AddHandler([this](ChangeType, const Json& object, const Json&) {
-        EnqueueReferencing("ConfigMap", object);
-      });
-      config_map_cache.Add(ns, config_map.get());
-      config_map_informers.push_back(std::move(config_map));
-
-      auto deployment = std::make_unique<Informer>(client, kube::resources::kDeployments, ns);
-      deployment->AddHandler([this](ChangeType, const Json& object, const Json&) {
-        EnqueueReferencing("Deployment", object);
-      });
-      deployment_informers.push_back(std::move(deployment));
-
-      auto statefulset = std::make_unique<Informer>(client, kube::resources::kStatefulSets, ns);
-      statefulset->AddHandler([this](ChangeType, const Json& object, const Json&) {
-        EnqueueReferencing("StatefulSet", object);
-      });
-      statefulset_informers.push_back(std::move(statefulset));
+      secret_informers.push_back(make(kube::resources::kSecrets, ns, [this](const Json& o) {
+        EnqueueReferencing("Secret", o);
+      }));
+      secret_cache.Add(ns, secret_informers.back().get());
+      config_map_informers.push_back(make(kube::resources::kConfigMaps, ns, [this](const Json& o) {
+        EnqueueReferencing("ConfigMap", o);
+      }));
+      config_map_cache.Add(ns, config_map_informers.back().get());
+      deployment_informers.push_back(make(kube::resources::kDeployments, ns, [this](const Json& o) {
+        EnqueueReferencing("Deployment", o);
+      }));
+      statefulset_informers.push_back(make(kube::resources::kStatefulSets, ns,
+                                           [this](const Json& o) {
+                                             EnqueueReferencing("StatefulSet", o);
+                                           }));
     }
   }
 
   std::string Readiness() {
     if (!synced.load()) {
       std::string why = "caches not synced:";
-      for (Informer* informer : AllInformers()) {
+      for (kube::Informer* informer : AllInformers()) {
         if (!informer->HasSynced()) {
-          const std::string error = informer->LastError();
-          why += " " + informer->Describe() + (error.empty() ? "" : " (" + error + ")") + ";";
+          const core::Status error = informer->last_error();
+          why += " " + informer_names[informer] +
+                 (error.ok() ? "" : " (" + error.message() + ")") + ";";
         }
       }
       return why;
@@ -260,7 +277,7 @@ struct Manager::Impl {
         std::lock_guard<std::mutex> lock(mu);
         ++active_workers;
       }
-      const auto [ns, name] = SplitKey(*key);
+      const auto [ns, name] = SplitObjectKey(*key);
       {
         LogObjectScope scope(ns, name);
         const auto started = std::chrono::steady_clock::now();
@@ -329,7 +346,7 @@ struct Manager::Impl {
         }
       }
       for (const Json& object : objects) {
-        Enqueue(KeyOf(object));
+        Enqueue(kube::KeyOf(object));
       }
     }
     metrics.SetWorkQueueDepth(static_cast<double>(queue->Len() + queue->NumWaiting()));
@@ -372,7 +389,7 @@ struct Manager::Impl {
     }
 
     // 2. Caches (also on a standby, so a new leader starts warm).
-    for (Informer* informer : AllInformers()) {
+    for (kube::Informer* informer : AllInformers()) {
       informer->Start();
     }
     spdlog::info("watching {}", options.namespaces.empty()
@@ -387,7 +404,7 @@ struct Manager::Impl {
     auto last_report = std::chrono::steady_clock::now();
     for (;;) {
       bool all = true;
-      for (Informer* informer : AllInformers()) {
+      for (kube::Informer* informer : AllInformers()) {
         all = all && informer->HasSynced();
       }
       if (all) {
@@ -404,31 +421,56 @@ struct Manager::Impl {
     synced.store(true);
     spdlog::info("caches synced");
 
-    // 3. Leadership.
+    // 3. Leadership (kube::LeaderElector on its own thread; we only wait).
     if (options.leader_elect) {
-      elector = std::make_unique<LeaderElector>(client, options.leader_election);
+      const LeaderElectionConfig& le = options.leader_election;
+      lease_store = std::make_unique<kube::KubeLeaseStore>(client, le.lease_namespace,
+                                                           le.lease_name);
+      kube::LeaderElectionConfig config;
+      config.identity = le.identity;
+      config.lease_duration = le.lease_duration;
+      config.renew_deadline = le.renew_deadline;
+      config.retry_period = le.retry_period;
+      config.release_on_cancel = true;
+      config.on_started_leading = [this] {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          became_leader = true;
+        }
+        cv.notify_all();
+      };
+      config.on_stopped_leading = [this] {
+        leading.store(false);
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          lost_leadership = true;
+        }
+        cv.notify_all();
+      };
+      config.on_new_leader = [this, identity = le.identity](const std::string& holder) {
+        if (holder != identity && !holder.empty()) {
+          spdlog::info("leader election: Lease held by {}; standing by", holder);
+        }
+      };
+      auto elector_or = kube::LeaderElector::Create(*lease_store, config);
+      if (!elector_or.ok()) {
+        spdlog::error("leader election: {}", elector_or.status().message());
+        return Shutdown(1);
+      }
+      elector = std::move(elector_or).value();
       standing_by.store(true);
-      spdlog::info("leader election: trying to acquire Lease {}/{} as {}",
-                   options.leader_election.lease_namespace, options.leader_election.lease_name,
-                   options.leader_election.identity);
-      std::string last_holder;
-      for (;;) {
-        auto acquired = elector->TryAcquireOrRenew();
-        if (acquired.ok() && acquired.value()) {
-          break;
-        }
-        if (!acquired.ok()) {
-          spdlog::warn("leader election: {}", acquired.status().ToString());
-        } else if (elector->observed_holder() != last_holder) {
-          last_holder = elector->observed_holder();
-          spdlog::info("leader election: Lease held by {}; standing by", last_holder);
-        }
-        if (!SleepUnlessStopped(options.leader_election.retry_period)) {
+      spdlog::info("leader election: trying to acquire Lease {}/{} as {}", le.lease_namespace,
+                   le.lease_name, le.identity);
+      elector->Start();
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [this] { return became_leader || stop_requested || lost_leadership; });
+        if (!became_leader) {
+          lock.unlock();
           return Shutdown(0);
         }
       }
-      spdlog::info("leader election: acquired Lease {}/{}", options.leader_election.lease_namespace,
-                   options.leader_election.lease_name);
+      spdlog::info("leader election: acquired Lease {}/{}", le.lease_namespace, le.lease_name);
     }
     leading.store(true);
     standing_by.store(false);
@@ -436,42 +478,21 @@ struct Manager::Impl {
     // 4. Work.
     StartWorkers();
     auto next_resync = std::chrono::steady_clock::now() + options.resync_period;
-    auto last_renew = std::chrono::steady_clock::now();
-    const auto tick = options.leader_elect ? options.leader_election.retry_period
-                                           : std::chrono::milliseconds(1000);
     for (;;) {
-      if (!SleepUnlessStopped(tick)) {
+      if (!SleepUnlessStopped(std::chrono::milliseconds(1000))) {
         break;
       }
       WaitLeading(next_resync);
-      if (options.leader_elect) {
-        auto renewed = elector->TryAcquireOrRenew();
-        const auto now = std::chrono::steady_clock::now();
-        if (renewed.ok() && renewed.value()) {
-          last_renew = now;
-          continue;
-        }
-        if (!renewed.ok()) {
-          spdlog::warn("leader election: renewing the Lease failed: {}",
-                       renewed.status().ToString());
-        }
-        if ((renewed.ok() && !renewed.value()) ||
-            now - last_renew > options.leader_election.renew_deadline) {
-          elector->MarkLost();
-          leading.store(false);
-          spdlog::error("leader election: lost the Lease {}/{} (held by '{}'); stopping",
-                        options.leader_election.lease_namespace,
-                        options.leader_election.lease_name, elector->observed_holder());
-          std::lock_guard<std::mutex> lock(mu);
-          lost_leadership = true;
-          break;
-        }
-      }
     }
     bool lost;
     {
       std::lock_guard<std::mutex> lock(mu);
       lost = lost_leadership;
+    }
+    if (lost) {
+      spdlog::error("leader election: lost the Lease {}/{} (now held by '{}'); stopping",
+                    options.leader_election.lease_namespace, options.leader_election.lease_name,
+                    elector ? elector->LeaderIdentity() : std::string());
     }
     return Shutdown(lost ? 1 : 0);
   }
@@ -498,15 +519,15 @@ struct Manager::Impl {
       worker.join();
     }
     workers.clear();
-    if (elector && code == 0) {
-      if (core::Status s = elector->Release(); !s.ok()) {
-        spdlog::warn("leader election: releasing the Lease failed: {}", s.ToString());
-      } else {
+    if (elector) {
+      const bool was_leader = elector->IsLeader();
+      elector->Stop();  // releases the Lease if we still hold it
+      if (was_leader) {
         spdlog::info("leader election: released the Lease");
       }
     }
     leading.store(false);
-    for (Informer* informer : AllInformers()) {
+    for (kube::Informer* informer : AllInformers()) {
       informer->Stop();
     }
     metrics_server.Stop();
@@ -524,7 +545,7 @@ Manager::Manager(kube::Client& client, ManagerOptions options)
   }
   const std::string identity =
       m.options.identity.empty() ? m.options.leader_election.identity : m.options.identity;
-  m.events = std::make_unique<EventRecorder>(client, "schemaop-controller", identity);
+  m.events = std::make_unique<kube::EventRecorder>(client, "schemaop-controller", identity);
   std::vector<std::unique_ptr<kube::RateLimiter>> limiters;
   limiters.push_back(std::make_unique<kube::ExponentialFailureRateLimiter>(
       std::chrono::duration_cast<kube::Clock::Duration>(m.options.reconciler.initial_backoff),
@@ -535,6 +556,20 @@ Manager::Manager(kube::Client& client, ManagerOptions options)
       std::make_unique<kube::MaxOfRateLimiter>(std::move(limiters)),
       kube::SystemClock::Instance());
   m.MakeInformers();
+  for (auto* list : {&m.sm_informers, &m.secret_informers, &m.config_map_informers,
+                     &m.deployment_informers, &m.statefulset_informers}) {
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const std::string ns =
+          m.options.namespaces.empty() ? std::string() : m.options.namespaces[i];
+      const char* resource = list == &m.sm_informers           ? "schemamigrations"
+                             : list == &m.secret_informers      ? "secrets"
+                             : list == &m.config_map_informers  ? "configmaps"
+                             : list == &m.deployment_informers  ? "deployments"
+                                                                : "statefulsets";
+      m.informer_names[(*list)[i].get()] =
+          std::string(resource) + (ns.empty() ? " in all namespaces" : " in namespace " + ns);
+    }
+  }
   KubePortCaches caches;
   caches.schema_migrations = &m.sm_cache;
   caches.secrets = &m.secret_cache;
@@ -545,7 +580,7 @@ Manager::Manager(kube::Client& client, ManagerOptions options)
 
 Manager::~Manager() {
   Stop();
-  for (Informer* informer : impl_->AllInformers()) {
+  for (kube::Informer* informer : impl_->AllInformers()) {
     informer->Stop();
   }
 }

@@ -34,11 +34,21 @@
 #include "kube/client.h"
 #include "manager/database_port_impl.h"
 #include "manager/http_server.h"
-#include "manager/informer.h"
-#include "manager/leader_election.h"
+#include "manager/object_cache.h"
 #include "reconcile/reconciler.h"
 
 namespace schemaop::manager {
+
+// Where the Lease lives and how it is timed (kube::LeaderElector semantics:
+// lease_duration > renew_deadline > 1.2 * retry_period).
+struct LeaderElectionConfig {
+  std::string lease_namespace;
+  std::string lease_name = "schemaop-leader";
+  std::string identity;
+  std::chrono::milliseconds lease_duration{std::chrono::seconds(15)};
+  std::chrono::milliseconds renew_deadline{std::chrono::seconds(10)};
+  std::chrono::milliseconds retry_period{std::chrono::seconds(2)};
+};
 
 struct ManagerOptions {
   std::vector<std::string> namespaces;  // empty: all namespaces
@@ -58,7 +68,6 @@ struct ManagerOptions {
 };
 
 class PrometheusMetrics;
-class EventRecorder;
 class KubePortImpl;
 
 class Manager {

@@ -1,7 +1,8 @@
-// KubePortImpl, Informer, EventRecorder and LeaderElector against the
-// in-process test API server (kube tier): optimistic concurrency on status
-// and finalizers, Secret decoding, scale subresource, event aggregation,
-// cache-served reads, Lease hand-over.
+// KubePortImpl (with kube::EventRecorder and kube::Informer caches behind
+// NamespacedCache) against the in-process test API server (kube tier):
+// optimistic concurrency on status and finalizers, Secret decoding, scale
+// subresource, event aggregation, cache-served reads, reads that follow our
+// own writes while a cache lags.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,10 +13,10 @@
 #include <thread>
 
 #include "kube/client.h"
-#include "manager/event_recorder.h"
-#include "manager/informer.h"
+#include "kube/events.h"
+#include "kube/informer.h"
 #include "manager/kube_port_impl.h"
-#include "manager/leader_election.h"
+#include "manager/object_cache.h"
 #include "test_api_server.h"
 
 namespace schemaop::manager {
@@ -104,12 +105,12 @@ class KubePortImplTest : public ::testing::Test {
     auto created = client_->Create(kube::resources::kSchemaMigrations, "default",
                                    SchemaMigrationObject("drawing-db"));
     ASSERT_TRUE(created.ok()) << created.status().ToString();
-    events_ = std::make_unique<EventRecorder>(*client_, "schemaop-controller", "test");
+    events_ = std::make_unique<kube::EventRecorder>(*client_, "schemaop-controller", "test");
   }
 
   apiserver::TestApiServer server_;
   std::unique_ptr<kube::Client> client_;
-  std::unique_ptr<EventRecorder> events_;
+  std::unique_ptr<kube::EventRecorder> events_;
 };
 
 TEST_F(KubePortImplTest, StatusUpdatesAreGuardedByResourceVersion) {
@@ -245,11 +246,14 @@ TEST_F(KubePortImplTest, RepeatedEventsAreAggregated) {
 }
 
 TEST_F(KubePortImplTest, SyncedInformerServesReadsWithoutRequests) {
-  Informer informer(*client_, kube::resources::kSchemaMigrations, "");
+  kube::Informer informer(*client_, kube::resources::kSchemaMigrations);
+  NamespacedCache cache;
+  cache.Add("", &informer);
+  EXPECT_FALSE(cache.Get("default", "drawing-db").has_value());  // not synced: cannot answer
   informer.Start();
-  ASSERT_TRUE(informer.WaitForSync(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  ASSERT_TRUE(informer.WaitForSync(std::chrono::seconds(30)));
   KubePortCaches caches;
-  caches.schema_migrations = &informer;
+  caches.schema_migrations = &cache;
   KubePortImpl port(*client_, events_.get(), caches);
 
   server_.ResetCounters();
@@ -258,9 +262,15 @@ TEST_F(KubePortImplTest, SyncedInformerServesReadsWithoutRequests) {
   auto list = port.ListSchemaMigrations("default");
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(list->size(), 1u);
+  auto absent = port.GetSchemaMigration("default", "absent");
+  EXPECT_EQ(absent.status().code(), core::Code::kNotFound);
   EXPECT_EQ(server_.RequestCount("get schemamigrations"), 0);
   EXPECT_EQ(server_.RequestCount("list schemamigrations"), 0);
 
+  // A namespace-scoped cache cannot answer for other namespaces.
+  NamespacedCache scoped;
+  scoped.Add("drawing", &informer);
+  EXPECT_FALSE(scoped.Get("default", "drawing-db").has_value());
   informer.Stop();
 }
 
@@ -327,72 +337,6 @@ TEST_F(KubePortImplTest, AConflictForcesOneLiveRead) {
   fresh->status.current_revision = "ours";
   auto rv = port.UpdateStatus(fresh.value());
   EXPECT_TRUE(rv.ok()) << rv.status().ToString();
-}
-
-TEST_F(KubePortImplTest, InformerSurvivesExpiredHistoryAndClosedWatches) {
-  Informer informer(*client_, kube::resources::kConfigMaps, "default");
-  std::mutex mu;
-  std::set<std::string> seen;
-  informer.AddHandler([&](ChangeType, const Json& object, const Json&) {
-    std::lock_guard<std::mutex> lock(mu);
-    seen.insert(KeyOf(object));
-  });
-  informer.Start();
-  ASSERT_TRUE(informer.WaitForSync(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
-  auto make = [&](const std::string& name) {
-    Json cm = {{"apiVersion", "v1"},
-               {"kind", "ConfigMap"},
-               {"metadata", {{"name", name}, {"namespace", "default"}}},
-               {"data", {{"k", "v"}}}};
-    ASSERT_TRUE(client_->Create(kube::resources::kConfigMaps, "default", cm).ok());
-  };
-  make("one");
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return seen.count("default/one") == 1;
-  }));
-  server_.CloseWatches();
-  server_.ExpireHistory();
-  make("two");
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return seen.count("default/two") == 1;
-  }));
-  auto cached = informer.Get("default", "two");
-  ASSERT_TRUE(cached.has_value());
-  EXPECT_TRUE(cached->is_object());
-  informer.Stop();
-}
-
-TEST_F(KubePortImplTest, LeaseIsAcquiredHeldAndReleased) {
-  LeaderElectionConfig config;
-  config.lease_namespace = "default";
-  config.lease_name = "schemaop-leader";
-  config.lease_duration = std::chrono::seconds(30);
-  config.identity = "first";
-  LeaderElector first(*client_, config);
-  config.identity = "second";
-  LeaderElector second(*client_, config);
-
-  auto a = first.TryAcquireOrRenew();
-  ASSERT_TRUE(a.ok()) << a.status().ToString();
-  EXPECT_TRUE(a.value());
-  auto b = second.TryAcquireOrRenew();
-  ASSERT_TRUE(b.ok()) << b.status().ToString();
-  EXPECT_FALSE(b.value());  // valid Lease held by "first"
-  EXPECT_EQ(second.observed_holder(), "first");
-  auto renewed = first.TryAcquireOrRenew();
-  ASSERT_TRUE(renewed.ok());
-  EXPECT_TRUE(renewed.value());
-
-  ASSERT_TRUE(first.Release().ok());
-  EXPECT_FALSE(first.IsLeader());
-  auto taken = second.TryAcquireOrRenew();
-  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
-  EXPECT_TRUE(taken.value());
-  auto lease = client_->Get(kube::resources::kLeases, "default", "schemaop-leader");
-  ASSERT_TRUE(lease.ok());
-  EXPECT_EQ((*lease)["spec"].value("holderIdentity", ""), "second");
 }
 
 }  // namespace
