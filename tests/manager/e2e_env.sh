@@ -25,8 +25,9 @@
 # E2E_KUBECTL (a kubectl command line with --kubeconfig and --cache-dir), and after
 # stop-controller E2E_CONTROLLER_EXIT (its exit code). The controller's exit code
 # also lands in "$E2E_CONTROLLER_LOG.exit" when it ends on its own.
-# The controller runs with --leader-election-namespace default, text logs at
-# debug level, and ephemeral metrics/probe ports on 127.0.0.1.
+# The controller runs with ephemeral metrics/probe ports on 127.0.0.1 and, unless
+# the extra flags say otherwise, --leader-election-namespace default,
+# --log-format text and --log-level debug.
 # Source it from a test (`. STATE_FILE`) and use `$E2E_KUBECTL get smig -A`.
 set -euo pipefail
 
@@ -82,6 +83,11 @@ start_controller() {
   while [ -e "$E2E_DIR/controller.$n.log" ]; do n=$((n + 1)); done
   local log="$E2E_DIR/controller.$n.log"
   mkdir -p "$E2E_DIR/backups"
+  # Defaults the caller's flags may override (CLI11 rejects a repeated flag).
+  local defaults=() extra=" ${SCHEMAOP_CONTROLLER_ARGS:-} $* "
+  [[ $extra == *" --leader-election-namespace"* ]] || defaults+=(--leader-election-namespace default)
+  [[ $extra == *" --log-format"* ]] || defaults+=(--log-format text)
+  [[ $extra == *" --log-level"* ]] || defaults+=(--log-level debug)
   # A supervising subshell records the exit code in $log.exit, so `stop`
   # (another process) can report how the controller ended.
   # shellcheck disable=SC2086
@@ -92,8 +98,7 @@ start_controller() {
       --health-probe-bind-address 127.0.0.1:0 \
       --backup-dir "$E2E_DIR/backups" \
       ${pg_bin:+--pg-bin-dir "$pg_bin"} \
-      --leader-election-namespace default \
-      --log-format text --log-level debug \
+      "${defaults[@]}" \
       ${SCHEMAOP_CONTROLLER_ARGS:-} "$@" \
       >"$log" 2>&1 &
     echo $! > "$log.pid"
