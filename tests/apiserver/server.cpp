@@ -338,6 +338,9 @@ struct TestApiServer::Impl {
     }
     const int pool = opts.thread_pool_size;
     server->new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
+    // Small JSON responses on keep-alive connections: without TCP_NODELAY
+    // Nagle's algorithm and delayed ACKs cap a client at ~25 requests/s.
+    server->set_tcp_nodelay(true);
     server->set_keep_alive_max_count(100);
     auto handler = [this](const httplib::Request& req, httplib::Response& res) {
       Handle(req, res);
