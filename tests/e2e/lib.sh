@@ -431,7 +431,7 @@ start_controller() {
   env -u PGPASSWORD -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE -u PGAPPNAME \
     "$SCHEMAOP_BIN" controller --kubeconfig "$KUBECONFIG" \
     --backup-dir "$E2E_WORK/backups" --pg-bin-dir "$E2E_PG_BIN" \
-    "${metrics[@]}" --health-probe-bind-address=0 --log-level=debug \
+    "${metrics[@]}" --health-probe-bind-address=0 --log-level="${E2E_LOG_LEVEL:-debug}" \
     ${SCHEMAOP_CONTROLLER_ARGS:-} "$@" >>"$E2E_WORK/controller-$id.log" 2>&1 &
   E2E_CONTROLLER_PID[$id]=$!
   E2E_PIDS+=("$!")
