@@ -91,6 +91,75 @@ class SecretScrubber {
   std::vector<std::string> fragments_;
 };
 
+// Condition messages are capped at 32768 bytes by the CRD (a longer one
+// turns every status write into a 422 and the run could never record its
+// outcome); engine messages can be much longer. Keep status small anyway.
+constexpr std::size_t kMaxMessageBytes = 4096;
+
+// Length of the valid UTF-8 sequence starting at text[i], or 0.
+std::size_t Utf8SequenceLength(const std::string& text, std::size_t i) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  std::size_t len = 0;
+  unsigned char min_second = 0x80;
+  unsigned char max_second = 0xBF;
+  if (c < 0x80) {
+    return 1;
+  }
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    min_second = c == 0xE0 ? 0xA0 : 0x80;  // no overlong forms
+    max_second = c == 0xED ? 0x9F : 0xBF;  // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    min_second = c == 0xF0 ? 0x90 : 0x80;
+    max_second = c == 0xF4 ? 0x8F : 0xBF;
+  } else {
+    return 0;
+  }
+  if (i + len > text.size()) {
+    return 0;
+  }
+  const auto second = static_cast<unsigned char>(text[i + 1]);
+  if (second < min_second || second > max_second) {
+    return 0;
+  }
+  for (std::size_t k = 2; k < len; ++k) {
+    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
+      return 0;
+    }
+  }
+  return len;
+}
+
+// Valid UTF-8 (each invalid byte becomes U+FFFD: an engine message may carry
+// bytes of another encoding, and the API server would store something else
+// than we compare against, so every resync would write again) of at most
+// kMaxMessageBytes, cut on a character boundary.
+std::string BoundedMessage(const std::string& text) {
+  static constexpr char kReplacement[] = "\xEF\xBF\xBD";
+  static constexpr char kEllipsis[] = "...";
+  std::string out;
+  out.reserve(std::min(text.size(), kMaxMessageBytes));
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t len = Utf8SequenceLength(text, i);
+    const std::size_t add = len == 0 ? sizeof kReplacement - 1 : len;
+    if (out.size() + add > kMaxMessageBytes - (sizeof kEllipsis - 1)) {
+      out += kEllipsis;
+      break;
+    }
+    if (len == 0) {
+      out += kReplacement;
+      ++i;
+    } else {
+      out.append(text, i, len);
+      i += len;
+    }
+  }
+  return out;
+}
+
 // Something that keeps the object from progressing.
 struct Problem {
   std::string reason;
@@ -195,15 +264,19 @@ class Reconciler::Pass {
 
   // Writes `next` as the new status unless it equals the stored one
   // (conventions §4: computed, then written once).
-  [[nodiscard]] Status Write(SchemaMigrationStatus next) {
+  // `wrote` (optional) tells whether an API write happened.
+  [[nodiscard]] Status Write(SchemaMigrationStatus next, bool* wrote = nullptr) {
+    if (wrote != nullptr) {
+      *wrote = false;
+    }
     for (core::Condition& c : next.conditions) {
-      c.message = scrubber_.Scrub(std::move(c.message));
+      c.message = BoundedMessage(scrubber_.Scrub(std::move(c.message)));
     }
     if (next.last_run) {
-      next.last_run->message = scrubber_.Scrub(std::move(next.last_run->message));
+      next.last_run->message = BoundedMessage(scrubber_.Scrub(std::move(next.last_run->message)));
     }
     if (next.run) {
-      next.run->message = scrubber_.Scrub(std::move(next.run->message));
+      next.run->message = BoundedMessage(scrubber_.Scrub(std::move(next.run->message)));
     }
     if (next == obj_.status) {
       return Status::Ok();
@@ -216,11 +289,14 @@ class Reconciler::Pass {
     }
     updated.metadata.resource_version = rv.value();
     obj_ = std::move(updated);
+    if (wrote != nullptr) {
+      *wrote = true;
+    }
     return Status::Ok();
   }
 
   void Event(EventType type, const std::string& reason, const std::string& message) {
-    r_.kube_.RecordEvent(obj_, type, reason, scrubber_.Scrub(message));
+    r_.kube_.RecordEvent(obj_, type, reason, BoundedMessage(scrubber_.Scrub(message)));
   }
 
   ReconcileResult Requeue(std::chrono::milliseconds after, std::string metric) {
@@ -383,8 +459,10 @@ class Reconciler::Pass {
       SetCond(next, ct::kReconciling, ConditionStatus::kFalse, problem.reason, problem.message);
       SetCond(next, ct::kStalled, ConditionStatus::kTrue, problem.reason, problem.message);
     }
-    const bool changed = next != obj_.status;
-    if (Status s = Write(std::move(next)); !s.ok()) {
+    // Compared after Write normalised the messages (scrubbed, bounded): a
+    // message that echoes the Secret must not count as new on every resync.
+    bool changed = false;
+    if (Status s = Write(std::move(next), &changed); !s.ok()) {
       return KubeFailure(s, "Updating status");
     }
     if (changed) {
@@ -889,6 +967,51 @@ class Reconciler::Pass {
     return std::nullopt;
   }
 
+  // Between the drain and the migration (a backup can take minutes) a GitOps
+  // self-heal, an autoscaler or a user may have scaled a writer back up. Its
+  // recorded replicas stay as they are; the run goes back to ScalingDown
+  // (scale to 0, drain again, retake the backup, since writes may have
+  // landed after it) instead of migrating under live writers.
+  // `redrain` is set when the run was sent back to ScalingDown.
+  Step EnsureWritersStopped(bool& redrain) {
+    redrain = false;
+    std::string running;
+    for (const core::WorkloadStatus& w : obj_.status.workloads) {
+      auto scale = r_.kube_.GetScale(ns(), w.kind, w.name);
+      if (!scale.ok()) {
+        if (scale.status().code() == Code::kNotFound) {
+          continue;  // a deleted writer writes nothing
+        }
+        return RetryRun(
+            KubeProblem(scale.status(), "Reading the scale of " + WorkloadName(w.kind, w.name)));
+      }
+      if (scale.value().spec_replicas != 0 || scale.value().status_replicas > 0) {
+        running += (running.empty() ? "" : ", ") + WorkloadName(w.kind, w.name) + " (" +
+                   std::to_string(scale.value().status_replicas) + " pods)";
+      }
+    }
+    if (running.empty()) {
+      return std::nullopt;
+    }
+    const std::string message = running +
+                                " scaled up again after the drain (by a user, an autoscaler or a "
+                                "GitOps sync); scaling to 0 again before migrating.";
+    SchemaMigrationStatus next = obj_.status;
+    next.phase = Phase::kScalingDown;
+    next.run->drain_start_time.reset();  // a new drain gets its whole timeout
+    SetCond(next, ct::kWorkloadsScaledDown, ConditionStatus::kFalse, rs::kScalingDown, message);
+    if (next.run->backup_required) {
+      SetCond(next, ct::kBackupReady, ConditionStatus::kUnknown, rs::kBackingUp,
+              "The backup is taken again after the new drain.");
+    }
+    if (Status s = Write(std::move(next)); !s.ok()) {
+      return KubeFailure(s, "Updating status");
+    }
+    Event(EventType::kWarning, rs::kScalingDown, message);
+    redrain = true;
+    return std::nullopt;
+  }
+
   Step Migrate() {
     if (auto problem = EnsureInputs()) {
       if (problem->transient) {
@@ -898,6 +1021,13 @@ class Reconciler::Pass {
         return KubeFailure(s, "Updating status");
       }
       return std::nullopt;
+    }
+    bool redrain = false;
+    if (Step step = EnsureWritersStopped(redrain)) {
+      return step;
+    }
+    if (redrain) {
+      return std::nullopt;  // Advance continues with ScalingDown
     }
     const core::RunStatus run = *obj_.status.run;
     auto migrated = r_.db_.Migrate(inputs_->target, run.target_versions);

@@ -307,6 +307,9 @@ core::Result<InspectResult> FakeDatabase::Inspect(const DatabaseTarget& target,
 core::Result<BackupResult> FakeDatabase::Backup(const DatabaseTarget& target) {
   ++backup_calls;
   targets_seen.push_back(target);
+  if (on_backup) {
+    on_backup();
+  }
   if (backup_error) {
     return *backup_error;
   }
@@ -324,6 +327,9 @@ core::Result<MigrateResult> FakeDatabase::Migrate(const DatabaseTarget& target,
                                                   const std::vector<std::string>& target_versions) {
   ++migrate_calls;
   targets_seen.push_back(target);
+  if (on_migrate) {
+    on_migrate();
+  }
   if (migrate_error) {
     return *migrate_error;
   }

@@ -142,6 +142,10 @@ class FakeDatabase final : public DatabasePort {
   std::optional<core::Status> verification_failure;
   // Step k (0-based) fails; Rollback: back to the start; Halt: left after step k-1.
   std::optional<int> fail_at_step;
+  // Run at the start of Backup / Migrate (e.g. a user scaling a writer up
+  // meanwhile, or a test observing the workloads when the SQL runs).
+  std::function<void()> on_backup;
+  std::function<void()> on_migrate;
 
   int inspect_calls = 0;
   int backup_calls = 0;

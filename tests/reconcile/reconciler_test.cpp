@@ -23,6 +23,7 @@ using testing::FakeClock;
 using testing::FakeDatabase;
 using testing::FakeKube;
 using testing::FakeMetrics;
+using testing::FakeWorkload;
 using testing::SideEffects;
 using testing::SimulatedCrash;
 namespace ct = core::condition_types;
@@ -473,6 +474,106 @@ TEST_F(ReconcilerTest, VerificationFailureRestoresWorkloadsAndStalls) {
   RunUntilDone();
   EXPECT_EQ(St().phase, Phase::kSucceeded);
   EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+}
+
+// Valid UTF-8 (RFC 3629 shapes, no truncated sequences).
+bool IsValidUtf8(const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > text.size()) {
+      return false;
+    }
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
+        return false;
+      }
+    }
+    i += len;
+  }
+  return true;
+}
+
+// An engine message can be arbitrarily long (a verification check's SQL
+// error, a chain of causes). The CRD caps condition messages at 32768 bytes:
+// a longer one makes every status write fail with 422, and the run could
+// never record its outcome. Messages are cut on a UTF-8 boundary.
+TEST_F(ReconcilerTest, HugeFailureMessageIsCutToABoundedValidUtf8Message) {
+  std::string huge = "row count of gr\xC3\xBC" "ne changed: ";
+  while (huge.size() < 100000) {
+    huge += "\xC3\xA9";  // two bytes: a cut at an odd offset would split one
+  }
+  db_.verification_failure = Status(Code::kVerificationFailed, huge);
+  RunUntilDone();
+  ASSERT_EQ(St().phase, Phase::kFailed);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kVerificationFailed);
+  for (const core::Condition& c : St().conditions) {
+    EXPECT_LE(c.message.size(), 32768u) << c.type;
+    EXPECT_TRUE(IsValidUtf8(c.message)) << c.type;
+    EXPECT_FALSE(c.message.empty()) << c.type;
+  }
+  ASSERT_TRUE(St().last_run.has_value());
+  EXPECT_LE(St().last_run->message.size(), 32768u);
+  EXPECT_TRUE(IsValidUtf8(St().last_run->message));
+  EXPECT_NE(Cond(ct::kStalled).message.find("row count of gr\xC3\xBC" "ne"), std::string::npos);
+  for (const auto& event : kube_.events) {
+    EXPECT_TRUE(IsValidUtf8(event.message)) << event.reason;
+    EXPECT_LE(event.message.size(), 32768u) << event.reason;
+  }
+}
+
+// Argo CD self-heal, an HPA or a user may scale a writer back up after the
+// drain finished, e.g. while pg_dump runs. The migration must not start with
+// writers running: the workload is scaled to 0 and drained again (and the
+// backup retaken, since writes may have landed after it), and its recorded
+// replicas stay what they were before the run.
+TEST_F(ReconcilerTest, WriterScaledUpAfterDrainingIsDrainedAgainBeforeMigrating) {
+  Obj().spec.backup_when = "Always";
+  db_.on_backup = [this] {
+    if (db_.backup_calls == 1) {
+      FakeWorkload& w = kube_.Workload(kNs, "Deployment", "backend");
+      w.spec_replicas = 2;
+      w.status_replicas = 2;
+    }
+  };
+  std::vector<std::int32_t> pods_when_migrating;
+  db_.on_migrate = [this, &pods_when_migrating] {
+    pods_when_migrating.push_back(kube_.Workload(kNs, "Deployment", "backend").status_replicas +
+                                  kube_.Workload(kNs, "Deployment", "celery-worker").status_replicas);
+  };
+  RunUntilDone();
+  EXPECT_EQ(pods_when_migrating, std::vector<std::int32_t>{0});
+  EXPECT_EQ(db_.backup_calls, 2);
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+  ASSERT_EQ(St().workloads.size(), 2u);
+  EXPECT_EQ(St().workloads[0].original_replicas, 2);
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(Replicas("celery-worker"), 3);
+  EXPECT_GE(effects_.Count("scale:Deployment/backend=0"), 2);
+}
+
+// The messages written are scrubbed of the Secret and bounded; whether
+// anything changed must be judged on those, or a problem whose message
+// echoes the database URL (or carries bytes that are not UTF-8) is "new" on
+// every retry: an Event (an API write) each time and no end of churn.
+TEST_F(ReconcilerTest, RepeatedProblemEchoingTheUrlWritesOnceAndEmitsOneEvent) {
+  db_.inspect_error = Status(Code::kUnreachable, "could not connect to " + kUrl +
+                                                     ": r\xFC" "ckgabe \xC3");
+  Reconcile();
+  const int writes = kube_.status_writes();
+  const std::size_t events = kube_.events.size();
+  EXPECT_EQ(writes, 1);
+  EXPECT_EQ(events, 1u);
+  EXPECT_TRUE(IsValidUtf8(Cond(ct::kReady).message)) << Cond(ct::kReady).message;
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(std::chrono::minutes(1));
+    Reconcile();
+  }
+  EXPECT_EQ(kube_.status_writes(), writes);
+  EXPECT_EQ(kube_.events.size(), events);
+  EXPECT_EQ(Cond(ct::kReady).reason, rs::kDatabaseUnreachable);
 }
 
 TEST_F(ReconcilerTest, HaltLeavesDatabaseAtFailurePointButRestoresWorkloads) {
