@@ -11,6 +11,13 @@
 namespace schemaop::kube {
 namespace {
 
+// dump() throws on invalid UTF-8 by default; a status or Event message may
+// carry bytes of another encoding (a database error) and must not turn a
+// write into an exception through the caller. Invalid bytes become U+FFFD.
+std::string Serialize(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 using core::Code;
 using core::Result;
 using core::Status;
@@ -141,8 +148,10 @@ core::Result<std::unique_ptr<Client>> Client::Create(Config config) {
 }
 
 Client::Client(Config config, std::unique_ptr<Transport> transport)
-    : config_(std::move(config)), transport_(std::move(transport)), token_(config_.bearer_token) {
-  token_read_at_ = std::chrono::steady_clock::now();
+    : config_(std::move(config)),
+      transport_(std::move(transport)),
+      token_(config_.bearer_token),
+      token_read_at_(std::chrono::steady_clock::now()) {
 }
 
 Client::~Client() = default;
@@ -251,7 +260,7 @@ core::Result<ObjectList> Client::ListAll(const ResourceRef& ref, const std::stri
 core::Result<Json> Client::Create(const ResourceRef& ref, const std::string& ns,
                                   const Json& object) {
   if (Status s = CheckNamespace(ref, ns, "create"); !s.ok()) return s;
-  return Request("POST", ref.CollectionPath(ns), "application/json", object.dump());
+  return Request("POST", ref.CollectionPath(ns), "application/json", Serialize(object));
 }
 
 core::Result<Json> Client::Update(const ResourceRef& ref, const std::string& ns,
@@ -266,7 +275,7 @@ core::Result<Json> Client::Update(const ResourceRef& ref, const std::string& ns,
                   "update " + ref.resource + ": the object has no metadata.name");
   }
   return Request("PUT", ObjectPath(ref, ns, name, subresource), "application/json",
-                 object.dump());
+                 Serialize(object));
 }
 
 core::Result<Json> Client::Patch(const ResourceRef& ref, const std::string& ns,
@@ -285,7 +294,7 @@ core::Result<Json> Client::Patch(const ResourceRef& ref, const std::string& ns,
   AddParam(&query, "fieldManager", options.field_manager);
   if (type == PatchType::kApply && options.force) AddParam(&query, "force", "true");
   return Request("PATCH", ObjectPath(ref, ns, name, subresource) + query, ContentTypeOf(type),
-                 patch.dump());
+                 Serialize(patch));
 }
 
 core::Status Client::Delete(const ResourceRef& ref, const std::string& ns,
@@ -302,7 +311,7 @@ core::Status Client::Delete(const ResourceRef& ref, const std::string& ns,
   if (!options.precondition_resource_version.empty()) {
     body["preconditions"]["resourceVersion"] = options.precondition_resource_version;
   }
-  auto result = Request("DELETE", ObjectPath(ref, ns, name, ""), "application/json", body.dump());
+  auto result = Request("DELETE", ObjectPath(ref, ns, name, ""), "application/json", Serialize(body));
   return result.ok() ? Status::Ok() : result.status();
 }
 

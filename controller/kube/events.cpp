@@ -90,7 +90,14 @@ core::Status EventRecorder::Record(const Json& involved, EventType type,
     return core::Status(core::Code::kInvalidArgument,
                         "event '" + reason + "': the involved object has no metadata.name");
   }
-  std::string message = message_in.size() > 1024 ? message_in.substr(0, 1021) + "..." : message_in;
+  std::string message = message_in;
+  if (message.size() > 1024) {
+    // Cut on a UTF-8 character boundary, never inside a multi-byte sequence.
+    std::size_t cut = 1021;
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+    message.resize(cut);
+    message += "...";
+  }
   const std::string type_name = type == EventType::kWarning ? "Warning" : "Normal";
   const Json ref = {{"apiVersion", involved.value("apiVersion", "")},
                     {"kind", involved.value("kind", "")},

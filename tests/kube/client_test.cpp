@@ -2,6 +2,7 @@
 // rotation, malformed bodies, and watch-stream parsing across arbitrary chunk
 // boundaries. Real-server behaviour is covered by the `kube` integration tests.
 #include "kube/client.h"
+#include "kube/events.h"
 
 #include <gtest/gtest.h>
 
@@ -223,6 +224,57 @@ TEST_F(ClientTest, UpdateStatusWithRetryRetriesOnConflict) {
   EXPECT_EQ(Json::parse(seen_[3].body)["metadata"]["resourceVersion"], "2");
   EXPECT_EQ(seen_[3].path_and_query,
             "/apis/schemaop.dev/v1alpha1/namespaces/ns/schemamigrations/m/status");
+}
+
+// A status message may carry bytes from a database error in another
+// encoding, or a message cut inside a UTF-8 sequence. nlohmann::json::dump()
+// throws on invalid UTF-8 by default; the client must send the object anyway
+// (invalid bytes replaced by U+FFFD) instead of throwing through the caller.
+TEST_F(ClientTest, InvalidUtf8InABodyIsReplacedNotThrown) {
+  auto& client = MakeClient();
+  script_ = {{200, R"({"metadata":{"name":"m","resourceVersion":"2"}})"},
+             {200, R"({"metadata":{"name":"m","resourceVersion":"3"}})"},
+             {201, R"({"metadata":{"name":"e","resourceVersion":"4"}})"}};
+  const std::string bad = std::string("relation \"gr") + "\xfc" + "n\" failed, cut \xc3";
+  Json object = {{"metadata", {{"name", "m"}, {"resourceVersion", "1"}}},
+                 {"status", {{"message", bad}}}};
+  core::Result<Json> updated(core::Status(core::Code::kInternal, "not called"));
+  ASSERT_NO_THROW(updated = client.UpdateStatus(resources::kSchemaMigrations, "ns", object));
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  core::Result<Json> patched(core::Status(core::Code::kInternal, "not called"));
+  ASSERT_NO_THROW(patched = client.Patch(resources::kSchemaMigrations, "ns", "m",
+                                         PatchType::kMerge, Json{{"status", {{"message", bad}}}}));
+  ASSERT_TRUE(patched.ok()) << patched.status().ToString();
+  core::Result<Json> created(core::Status(core::Code::kInternal, "not called"));
+  ASSERT_NO_THROW(created = client.Create(resources::kEvents, "ns",
+                                          Json{{"metadata", {{"name", "e"}}}, {"message", bad}}));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  ASSERT_EQ(seen_.size(), 3u);
+  for (const HttpRequest& request : seen_) {
+    const Json sent = Json::parse(request.body);  // valid UTF-8 again
+    const std::string message =
+        sent.contains("status") ? sent["status"]["message"].get<std::string>()
+                                : sent["message"].get<std::string>();
+    EXPECT_NE(message.find("\xEF\xBF\xBD"), std::string::npos) << message;  // U+FFFD
+    EXPECT_NE(message.find("failed, cut"), std::string::npos) << message;
+  }
+}
+
+TEST_F(ClientTest, LongEventMessageIsCutOnACharacterBoundary) {
+  auto& client = MakeClient();
+  script_ = {{201, R"({"metadata":{"name":"m.1"}})"}};
+  EventRecorder recorder(client, "schemaop-controller", "test");
+  std::string message;  // 2-byte characters at even offsets: byte 1021 is a continuation byte
+  while (message.size() < 3000) message += "\xC3\xA9";
+  Json involved = {{"apiVersion", "schemaop.dev/v1alpha1"},
+                   {"kind", "SchemaMigration"},
+                   {"metadata", {{"name", "m"}, {"namespace", "ns"}, {"uid", "u"}}}};
+  ASSERT_TRUE(recorder.Record(involved, EventType::kWarning, "MigrationFailed", message).ok());
+  ASSERT_EQ(seen_.size(), 1u);
+  const std::string sent = Json::parse(seen_[0].body)["message"].get<std::string>();
+  EXPECT_LE(sent.size(), 1024u);
+  EXPECT_EQ(sent.find("\xEF\xBF\xBD"), std::string::npos) << "a character was split";
+  EXPECT_EQ(sent.substr(sent.size() - 5), "\xC3\xA9...");
 }
 
 TEST_F(ClientTest, UnreachableTransportIsReported) {
