@@ -127,9 +127,9 @@ bool LeaderElector::TryAcquireOrRenew() {
   desired.renew_time = wall;
 
   auto current = store_.Get();
-  if (!current.ok()) return false;
+  if (!Note(current.ok() ? Status::Ok() : current.status(), "read").ok()) return false;
   if (!current->has_value()) {
-    if (!store_.Create(desired).ok()) return false;
+    if (!Note(store_.Create(desired), "create").ok()) return false;
     auto created = store_.Get();  // learn the resourceVersion for the next renew
     std::lock_guard<std::mutex> lock(mu_);
     observed_ = created.ok() && created->has_value() ? **created : ObservedLease{desired, ""};
@@ -165,7 +165,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   } else {
     desired.lease_transitions = old.record.lease_transitions + 1;
   }
-  if (!store_.Update(desired, old.resource_version).ok()) return false;
+  if (!Note(store_.Update(desired, old.resource_version), "update").ok()) return false;
   auto updated = store_.Get();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -177,6 +177,21 @@ bool LeaderElector::TryAcquireOrRenew() {
   }
   ReportLeader(config_.identity);
   return true;
+}
+
+core::Status LeaderElector::Note(core::Status status, const char* action) {
+  std::lock_guard<std::mutex> lock(mu_);
+  last_error_ = status.ok() ? Status::Ok()
+                            : Status(status.code(),
+                                     std::string("leader election: cannot ") + action + " " +
+                                         store_.Describe() + ": " + status.message(),
+                                     status.detail());
+  return status;
+}
+
+core::Status LeaderElector::last_error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_error_;
 }
 
 core::Status LeaderElector::Release() {

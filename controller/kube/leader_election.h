@@ -127,11 +127,17 @@ class LeaderElector {
   bool IsLeader() const;
   // Holder identity last observed ("" if none).
   std::string LeaderIdentity() const;
+  // Why the last acquire/renew attempt failed (naming the Lease), e.g.
+  // forbidden or unreachable; OK after an attempt that reached the Lease
+  // (also when it is held by someone else). For logs and /readyz.
+  core::Status last_error() const;
 
  private:
   LeaderElector(LeaseStore& store, LeaderElectionConfig config, Clock& clock);
   bool WaitFor(Clock::Duration d);  // false if stopping
   void ReportLeader(const std::string& holder);
+  // Records the outcome of one store call; returns `status`.
+  core::Status Note(core::Status status, const char* action);
 
   LeaseStore& store_;
   const LeaderElectionConfig config_;
@@ -145,6 +151,7 @@ class LeaderElector {
   bool leading_ = false;
   Clock::TimePoint last_renew_start_{};
   std::string reported_leader_;
+  core::Status last_error_;
   std::thread thread_;
 };
 

@@ -63,6 +63,25 @@ LeaderElectionConfig Config(const std::string& id) {
   return c;  // defaults 15 s / 10 s / 2 s
 }
 
+// A candidate that cannot read the Lease (RBAC forbids it, the API server is
+// down) must be able to say why it is not leading; otherwise it stands by
+// silently forever.
+TEST(LeaderElectionTest, FailedAttemptIsVisibleInLastErrorAndClearedBySuccess) {
+  FakeClock clock;
+  MemoryLeaseStore store;
+  auto a = LeaderElector::Create(store, Config("a"), clock);
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE((*a)->last_error().ok());
+  store.fail_gets = 1;
+  EXPECT_FALSE((*a)->TryAcquireOrRenew());
+  const core::Status error = (*a)->last_error();
+  EXPECT_EQ(error.code(), core::Code::kUnreachable);
+  EXPECT_NE(error.message().find("memory"), std::string::npos) << error.message();
+  EXPECT_NE(error.message().find("injected"), std::string::npos) << error.message();
+  EXPECT_TRUE((*a)->TryAcquireOrRenew());
+  EXPECT_TRUE((*a)->last_error().ok());
+}
+
 TEST(LeaderElectionTest, FirstCandidateCreatesTheLeaseSecondWaits) {
   FakeClock clock;
   MemoryLeaseStore store;
