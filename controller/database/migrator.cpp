@@ -9,9 +9,15 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "core/database_url.h"
 #include "core/sql_splitter.h"
@@ -198,6 +204,33 @@ std::string ConcurrentIndexName(const std::string& sql) {
   return name;
 }
 
+// Thrown inside a migration transaction when the advisory lock's session is
+// gone: another run may hold the lock by now, so nothing may be committed and
+// nothing undone; the next run's recovery finishes the job.
+class LockLostError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// `sql` ended so that psql runs it as written and the next line starts a new
+// statement: a section may omit its final semicolon (it runs alone through
+// libpq), and a statement may end in a `--` comment that would swallow a
+// semicolon appended on the same line. An extra `;` is an empty statement.
+std::string TerminatedSql(const std::string& sql) {
+  std::size_t end = sql.find_last_not_of(" \t\r\n");
+  if (end == std::string::npos) {
+    return "";
+  }
+  std::string text = sql.substr(0, end + 1);
+  if (text.back() == ';') {
+    return text + "\n";
+  }
+  std::size_t line_start = text.rfind('\n');
+  line_start = line_start == std::string::npos ? 0 : line_start + 1;
+  bool comment_on_last_line = text.find("--", line_start) != std::string::npos;
+  return text + (comment_on_last_line ? "\n;\n" : ";\n");
+}
+
 struct ArchiveRow {
   std::vector<std::string> down_revisions;
   std::string file_name;
@@ -227,6 +260,7 @@ struct Migrator::Impl {
   MigratorOptions options;
   std::unique_ptr<internal::Session> session;
   std::unique_ptr<internal::Session> lock_session;
+  int lock_backend_pid = 0;  // server pid of lock_session, checked before commits
   std::vector<core::MigrationFile> files;
   core::RevisionGraph graph;
   std::map<std::string, core::MigrationFile> archived_files;  // parsed archive copies
@@ -264,6 +298,23 @@ struct Migrator::Impl {
     event.section_index = section_index;
     event.statement_index = statement_index;
     options.on_progress(event);
+  }
+
+  // The migration session after a lost connection is dead for good
+  // (reactivation is inhibited, so a reconnect never happens behind a
+  // transaction's back). Between operations a fresh session is safe: it
+  // carries no state but the settings Session::Open applies.
+  Status EnsureSession() {
+    if (session && session->conn().is_open()) {
+      return Status::Ok();
+    }
+    auto reopened = internal::Session::Open(
+        info, internal::SessionSettings{options.lock_timeout, options.statement_timeout});
+    if (!reopened.ok()) {
+      return reopened.status();
+    }
+    session = std::move(reopened).value();
+    return Status::Ok();
   }
 
   Status FromException(const std::exception& error, const std::string& context,
@@ -554,6 +605,7 @@ struct Migrator::Impl {
           got = tx.exec_params1("SELECT pg_try_advisory_lock($1)", LockKey())[0].as<bool>();
         }
         if (got) {
+          lock_backend_pid = candidate->conn().backendpid();
           lock_session = std::move(candidate);
           Emit("locked", "acquired the migration lock on " + info.redacted);
           return Status::Ok();
@@ -579,6 +631,30 @@ struct Migrator::Impl {
     }
   }
 
+  // The lock lives on its own session, the migration on `session`. If the
+  // lock's session ended (backend terminated, network cut), the lock is gone
+  // without notice to this session and another run may take it: so every
+  // COMMIT and every autocommit statement is preceded by this check, run on
+  // the migration connection (inside the transaction about to commit).
+  void RequireLock(pqxx::transaction_base& tx) const {
+    auto key = static_cast<std::uint64_t>(LockKey());
+    bool held = lock_backend_pid != 0 &&
+                tx.exec_params1(
+                      "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                      "AND pid = $1 AND database = (SELECT oid FROM pg_database WHERE datname = "
+                      "current_database()) AND classid = $2::bigint::oid AND objid = $3::bigint::oid "
+                      "AND objsubid = 1)",
+                      lock_backend_pid, static_cast<std::int64_t>(key >> 32),
+                      static_cast<std::int64_t>(key & 0xffffffffULL))[0]
+                    .as<bool>();
+    if (!held) {
+      throw LockLostError("the migration lock was lost (its session, server pid " +
+                          std::to_string(lock_backend_pid) +
+                          ", ended); stopped before committing so no other run is overlapped. "
+                          "The next upgrade/downgrade recovers this run");
+    }
+  }
+
   void ReleaseLock() {
     if (!lock_session) {
       return;
@@ -590,7 +666,90 @@ struct Migrator::Impl {
       // Closing the session below releases a session lock anyway.
     }
     lock_session.reset();
+    lock_backend_pid = 0;
     Emit("unlocked", "released the migration lock");
+  }
+
+  // Relations (schema.name) the dump at `path` contains, from `pg_restore -l`
+  // TOC lines "ID; OID OID TYPE SCHEMA NAME OWNER".
+  core::Result<std::set<std::string>> DumpRelations(const std::string& path) {
+    auto listed = internal::RunProcess(Tool("pg_restore"), {"-l", path}, {});
+    if (!listed.started || listed.exit_code != 0) {
+      return Status(Code::kBackupFailed,
+                    "pg_restore -l " + path + " failed (exit " + std::to_string(listed.exit_code) +
+                        "): " + listed.output + " (is it a pg_dump -Fc file from `schemaop backup`?)");
+    }
+    std::set<std::string> relations;
+    std::istringstream lines(listed.output);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.empty() || line[0] == ';') {
+        continue;
+      }
+      std::istringstream words(line);
+      std::string id, oid1, oid2;
+      words >> id >> oid1 >> oid2;
+      std::string rest;
+      std::getline(words, rest);
+      rest.erase(0, rest.find_first_not_of(' '));
+      std::string kind;
+      for (const char* type : {"MATERIALIZED VIEW ", "FOREIGN TABLE ", "TABLE ", "VIEW ", "SEQUENCE "}) {
+        if (rest.rfind(type, 0) == 0) {
+          kind = type;
+          break;
+        }
+      }
+      if (kind.empty() || rest.rfind("TABLE DATA ", 0) == 0 || rest.rfind("SEQUENCE SET ", 0) == 0 ||
+          rest.rfind("SEQUENCE OWNED BY ", 0) == 0) {
+        continue;
+      }
+      std::istringstream fields(rest.substr(kind.size()));
+      std::vector<std::string> tokens;
+      for (std::string token; fields >> token;) {
+        tokens.push_back(token);
+      }
+      if (tokens.size() < 3) {
+        continue;
+      }
+      std::string name = tokens[1];
+      for (std::size_t i = 2; i + 1 < tokens.size(); ++i) {
+        name += " " + tokens[i];
+      }
+      relations.insert(tokens[0] + "." + name);
+    }
+    return relations;
+  }
+
+  // Relations of the database (schemaop's own bookkeeping aside) that the
+  // dump does not contain. pg_restore
+  // --clean drops and recreates only what the dump lists, so these would
+  // survive the restore (e.g. tables created by a later upgrade) and leave
+  // a database that is not the backup.
+  core::Result<std::vector<std::string>> RelationsMissingFromDump(const std::string& path) {
+    auto dumped = DumpRelations(path);
+    if (!dumped.ok()) {
+      return dumped.status();
+    }
+    std::vector<std::string> extra;
+    try {
+      pqxx::read_transaction tx(session->conn());
+      for (const auto& row : tx.exec(
+               "SELECT n.nspname || '.' || c.relname FROM pg_class c "
+               "JOIN pg_namespace n ON n.oid = c.relnamespace "
+               "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
+               "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'schemaop') "
+               "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
+               "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+               "AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1")) {
+        std::string name = row[0].as<std::string>();
+        if (dumped->count(name) == 0) {
+          extra.push_back(name);
+        }
+      }
+    } catch (const std::exception& error) {
+      return FromException(error, "cannot list the database's relations", Code::kInternal);
+    }
+    return extra;
   }
 
   struct LockGuard {
@@ -630,8 +789,20 @@ struct Migrator::Impl {
     }
     std::string base = (info.dbname.empty() ? "db" : info.dbname) + "-" + UtcTimestampForFile() +
                        (label.empty() ? "" : "-" + label);
+    // A dump holds every row of the database: create it owner-only (0600)
+    // before pg_dump writes to it (pg_dump truncates and keeps the mode), and
+    // exclusively, so an existing file or a planted symlink is never followed.
     fs::path path = fs::path(options.backup_dir) / (base + ".dump");
-    for (int n = 2; fs::exists(path); ++n) {
+    for (int n = 2;; ++n) {
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd >= 0) {
+        ::close(fd);
+        break;
+      }
+      if (errno != EEXIST || n > 1000) {
+        return Status(Code::kBackupFailed, "cannot create backup file '" + path.string() +
+                                               "': " + std::strerror(errno) + " (check --backup-dir)");
+      }
       path = fs::path(options.backup_dir) / (base + "-" + std::to_string(n) + ".dump");
     }
     Emit("backing-up", "pg_dump -Fc to " + path.string());
@@ -853,6 +1024,7 @@ struct Migrator::Impl {
           }
           if (tx) {
             WriteProgress(*tx, ctx, Cursor{s, k, 0}, step.revision);
+            RequireLock(*tx);
             tx->commit();
             tx.reset();
             ctx.committed = Cursor{s, k, 0};
@@ -874,14 +1046,16 @@ struct Migrator::Impl {
                      " (autocommit)",
                  s, step.revision, step.direction, k, m);
             {
-              auto t0 = Clock::now();
               pqxx::nontransaction autocommit(conn);
+              RequireLock(autocommit);
+              auto t0 = Clock::now();
               autocommit.exec(statement.text);
               sql_time += Clock::now() - t0;
             }
             {
               pqxx::work progress_tx(conn);
               WriteProgress(progress_tx, ctx, Cursor{s, k, m + 1}, step.revision);
+              RequireLock(progress_tx);
               progress_tx.commit();
             }
             ctx.committed = Cursor{s, k, m + 1};
@@ -913,12 +1087,16 @@ struct Migrator::Impl {
                           ".run_log SET outcome = $2, error = NULLIF($3, ''), "
                           "finished_at = clock_timestamp() WHERE id = $1",
                       ctx.run_id, ctx.final_outcome, ctx.final_error);
+      RequireLock(*tx);
       tx->commit();
       tx.reset();
       ctx.committed = Cursor{static_cast<int>(ctx.steps.size()), 0, 0};
       ctx.any_commit = true;
       Emit("committed", ctx.phase == "undo" ? "undo committed" : "committed");
       return Status::Ok();
+    } catch (const LockLostError& error) {
+      tx.reset();
+      return Status(Code::kLockHeld, std::string(error.what()) + " (" + where + ")", "lock-lost");
     } catch (const std::exception& error) {
       tx.reset();
       return FromException(error, where.empty() ? std::string("migration failed") : "failed in " + where);
@@ -963,9 +1141,12 @@ struct Migrator::Impl {
   RunOutcome HandleFailure(ExecContext& forward, const std::vector<std::string>& from_versions,
                            const std::map<std::string, ArchiveRow>& archive, Status* status) {
     std::string error = status->message();
-    if (status->code() == Code::kUnreachable) {
-      // Cannot undo or record without a connection; the next run recovers.
-      return forward.any_commit ? RunOutcome::kFailed : RunOutcome::kRolledBack;
+    if (status->code() == Code::kUnreachable || status->detail() == "lock-lost") {
+      // Cannot undo or record without a connection, and must not without the
+      // lock (another run may hold it now); the next run recovers. A lost
+      // COMMIT (in doubt) may have taken effect: never claim a rollback then.
+      return forward.any_commit || status->detail() == "in-doubt" ? RunOutcome::kFailed
+                                                                  : RunOutcome::kRolledBack;
     }
     if (!forward.any_commit) {
       CloseRun(forward.run_id, "rolled_back", error);
@@ -989,7 +1170,11 @@ struct Migrator::Impl {
     try {
       pqxx::work tx(session->conn());
       WriteProgress(tx, undo, Cursor{}, undo.steps.empty() ? "" : undo.steps.front().revision);
+      RequireLock(tx);
       tx.commit();
+    } catch (const LockLostError& e) {
+      *status = Status(Code::kLockHeld, error + "; " + e.what(), "lock-lost");
+      return RunOutcome::kFailed;
     } catch (const std::exception& e) {
       *status = FromException(e, error + "; and recording the undo failed");
       return RunOutcome::kFailed;
@@ -1198,9 +1383,19 @@ const std::vector<core::MigrationFile>& Migrator::migrations() const { return im
 const core::RevisionGraph& Migrator::graph() const { return impl_->graph; }
 const std::string& Migrator::redacted_url() const { return impl_->info.redacted; }
 
-core::Result<std::vector<std::string>> Migrator::CurrentVersions() { return impl_->ReadVersions(); }
+core::Result<std::vector<std::string>> Migrator::CurrentVersions() {
+  Status connected = impl_->EnsureSession();
+  if (!connected.ok()) {
+    return connected;
+  }
+  return impl_->ReadVersions();
+}
 
 core::Result<core::Plan> Migrator::Plan(std::string_view target, core::PlanMode mode) {
+  Status connected = impl_->EnsureSession();
+  if (!connected.ok()) {
+    return connected;
+  }
   auto archive = impl_->ReadArchive();
   if (!archive.ok()) {
     return archive.status();
@@ -1217,6 +1412,10 @@ core::Result<core::Plan> Migrator::Plan(std::string_view target, core::PlanMode 
 }
 
 core::Result<std::optional<std::string>> Migrator::RecoverInterruptedRun() {
+  Status connected = impl_->EnsureSession();
+  if (!connected.ok()) {
+    return connected;
+  }
   Status locked = impl_->AcquireLock();
   if (!locked.ok()) {
     return locked;
@@ -1230,6 +1429,10 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
   auto started = Clock::now();
   impl.sql_time = std::chrono::nanoseconds(0);
   RunReport report;
+  Status connected = impl.EnsureSession();
+  if (!connected.ok()) {
+    return connected;
+  }
   Status locked = impl.AcquireLock();
   if (!locked.ok()) {
     return locked;
@@ -1363,7 +1566,10 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
     report.steps_applied =
         report.outcome == RunOutcome::kFailed ? std::min(forward.committed.step, static_cast<int>(plan->steps.size())) : 0;
   }
-  auto final_versions = impl.ReadVersions();
+  // Report where the database really is, also after a lost connection.
+  auto final_versions = impl.EnsureSession().ok() ? impl.ReadVersions()
+                                                  : core::Result<std::vector<std::string>>(
+                                                        Status(Code::kUnreachable, "no session"));
   if (final_versions.ok()) {
     report.final_versions = *final_versions;
   }
@@ -1374,6 +1580,10 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
 
 Status Migrator::Stamp(std::string_view target) {
   Impl& impl = *impl_;
+  Status connected = impl.EnsureSession();
+  if (!connected.ok()) {
+    return connected;
+  }
   Status locked = impl.AcquireLock();
   if (!locked.ok()) {
     return locked;
@@ -1424,7 +1634,10 @@ Status Migrator::Stamp(std::string_view target) {
                        "finished_at) VALUES (string_to_array($1, ','), string_to_array($2, ','), "
                        "'stamp', $3, 'succeeded', clock_timestamp())",
                    Join(*current, ","), Join(*resolved, ","), impl.options.actor);
+    impl.RequireLock(tx);
     tx.commit();
+  } catch (const LockLostError& error) {
+    return Status(Code::kLockHeld, std::string("stamp: ") + error.what(), "lock-lost");
   } catch (const std::exception& error) {
     return impl.FromException(error, "stamp failed");
   }
@@ -1434,6 +1647,10 @@ Status Migrator::Stamp(std::string_view target) {
 
 core::Result<VerifyReport> Migrator::Verify() {
   Impl& impl = *impl_;
+  Status connected = impl.EnsureSession();
+  if (!connected.ok()) {
+    return connected;
+  }
   VerifyReport report;
   auto archive = impl.ReadArchive();
   if (!archive.ok()) {
@@ -1514,6 +1731,19 @@ Status Migrator::Restore(const std::string& path) {
     return locked;
   }
   Impl::LockGuard guard{&impl, true};
+  auto extra = impl.RelationsMissingFromDump(path);
+  if (!extra.ok()) {
+    return extra.status();
+  }
+  if (!extra->empty()) {
+    return Status(Code::kInvalidArgument,
+                  "the database has " + std::to_string(extra->size()) +
+                      " relation(s) that backup '" + path + "' does not contain (" +
+                      Join(*extra, ", ") +
+                      "), probably created after the backup; pg_restore would leave them in "
+                      "place, so the result would not be the backup. Downgrade to the backup's "
+                      "revision first (or drop them), then restore; nothing was changed");
+  }
   auto before = impl.ReadVersions();
   impl.Emit("restoring", "pg_restore --clean --if-exists --single-transaction " + path);
   auto result = internal::RunProcess(impl.Tool("pg_restore"),
@@ -1652,7 +1882,7 @@ core::Result<std::string> Migrator::OfflineSql(const core::Plan& plan) {
     for (const auto* section : (*file)->SectionsFor(step.direction)) {
       if (section->transactional) {
         begin();
-        out << section->sql << "\n";
+        out << TerminatedSql(section->sql) << "\n";
         continue;
       }
       if (open) {
@@ -1661,7 +1891,7 @@ core::Result<std::string> Migrator::OfflineSql(const core::Plan& plan) {
       }
       out << "-- transaction:false: run each statement on its own, outside a transaction\n";
       for (const auto& statement : core::SplitSqlStatements(section->sql)) {
-        out << statement.text << ";\n";
+        out << TerminatedSql(statement.text);
       }
       out << "\n";
     }

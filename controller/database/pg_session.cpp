@@ -47,7 +47,8 @@ core::Result<ConnInfo> ParseConnInfo(const std::string& url) {
     }
     return core::Status(core::Code::kInvalidArgument,
                         "cannot parse the database URL " + info.redacted + ": " +
-                            core::ScrubSecret(message, url) +
+                            core::ScrubSecret(core::ScrubSecret(message, url),
+                                              core::DatabaseUrlPassword(url)) +
                             " (expected postgresql://USER:PASSWORD@HOST:PORT/DBNAME)");
   }
   std::map<std::string, std::string> values;
@@ -60,9 +61,7 @@ core::Result<ConnInfo> ParseConnInfo(const std::string& url) {
   // schemaop always identifies itself, so a DBA sees who holds locks.
   values["application_name"] = "schemaop";
   values.erase("fallback_application_name");
-  if (values.count("connect_timeout") == 0) {
-    values["connect_timeout"] = "10";
-  }
+  values.try_emplace("connect_timeout", "10");
   for (const auto& [key, value] : values) {
     std::string pair = key + "=" + QuoteConnValue(value) + " ";
     info.conninfo += pair;
@@ -106,6 +105,15 @@ core::Status StatusFromException(const std::exception& error, std::string_view c
                                  std::string_view secret, core::Code failure_code) {
   std::string prefix = context.empty() ? std::string() : std::string(context) + ": ";
   std::string what = Trim(core::ScrubSecret(error.what(), secret));
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
+    // The connection broke while COMMIT was in flight: the server may or may
+    // not have committed. Never report this as rolled back.
+    return core::Status(core::Code::kUnreachable,
+                        prefix + "the connection was lost during COMMIT, so whether that "
+                                 "transaction committed is unknown; the next run reads "
+                                 "schemaop.run_log and recovers (check with `schemaop current`)",
+                        "in-doubt");
+  }
   if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) {
     return core::Status(core::Code::kUnreachable,
                         prefix + "cannot reach the database: " + what + " (" +
