@@ -9,6 +9,12 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <pqxx/pqxx>
 
 #include "support/pg_test_env.h"
 
@@ -119,6 +125,138 @@ TEST_F(CliTest, WrongPasswordExitsThreeWithoutEchoingIt) {
   EXPECT_EQ(result.output.find("NotThePassword42"), std::string::npos) << result.output;
   EXPECT_EQ(result.output.find(real), std::string::npos);
   EXPECT_NE(result.output.find("password"), std::string::npos) << result.output;
+}
+
+// Everything a run could change: relations outside the system schemas (the
+// schemaop schema included), the version rows, schemaop's run_log.
+std::string DatabaseState(const std::string& url) {
+  pqxx::connection conn(url);
+  pqxx::work tx(conn);
+  std::string state = tx.exec(
+      "SELECT coalesce(string_agg(n.nspname || '.' || c.relname, ',' ORDER BY 1), '') "
+      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+      "AND n.nspname NOT LIKE 'pg\\_toast%'")[0][0].as<std::string>();
+  state += tx.exec("SELECT count(*) FROM pg_namespace WHERE nspname = 'schemaop'")[0][0].as<std::string>();
+  if (!tx.exec("SELECT to_regclass('alembic_version') IS NULL")[0][0].as<bool>()) {
+    state += "|" + tx.exec("SELECT coalesce(string_agg(version_num, ','), '') FROM alembic_version")[0][0]
+                       .as<std::string>();
+  }
+  return state;
+}
+
+// The "Bad input (each a test)" at the command line: a non-zero
+// exit, a message naming the problem and the fix, no password, and the
+// database exactly as it was.
+class CliBadInputTest : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string("engine_cli_bad_") + info->name();
+    for (auto& c : name) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    url_ = schemaop::testing::CreateScratchDatabase(name);
+    password_ = PasswordOf(url_);
+    before_ = DatabaseState(url_);
+  }
+  // Runs the CLI and checks the exit code, that every `needles` appears,
+  // that the password does not, and that nothing changed.
+  void ExpectRefused(const std::string& arguments, int exit_code,
+                     const std::vector<std::string>& needles, const std::string& url = "") {
+    auto result = RunCli(url.empty() ? url_ : url, arguments);
+    EXPECT_EQ(result.exit_code, exit_code) << result.output;
+    for (const auto& needle : needles) {
+      EXPECT_NE(result.output.find(needle), std::string::npos)
+          << "missing '" << needle << "' in: " << result.output;
+    }
+    EXPECT_EQ(result.output.find(password_), std::string::npos) << result.output;
+    EXPECT_EQ(DatabaseState(url_), before_);
+  }
+  void WriteFile(const std::string& dir, const std::string& name, const std::string& text) {
+    fs::create_directories(dir_ + "/" + dir);
+    std::ofstream(dir_ + "/" + dir + "/" + name) << text;
+  }
+  using CliTest::Flags;
+  std::string Flags(const std::string& dir) const {
+    return "--migrations " + dir_ + "/" + dir + " --backup-dir " + dir_ + "/backups --pg-bin-dir " +
+           schemaop::testing::HarnessBinDir();
+  }
+  std::string url_;
+  std::string password_;
+  std::string before_;
+};
+
+TEST_F(CliBadInputTest, MalformedFile) {
+  WriteFile("bad", "001_ok.sql",
+            "-- revision: r1\n-- down_revision:\n-- message: ok\n\n-- migrate:up\nSELECT 1;\n");
+  WriteFile("bad", "002_broken.sql", "-- down_revision: r1\n-- message: no id\n\n-- migrate:up\nSELECT 1;\n");
+  for (const char* command : {" upgrade head", " plan head", " downgrade base", " stamp head"}) {
+    ExpectRefused(Flags("bad") + command, 2, {"002_broken.sql", "revision"});
+  }
+}
+
+TEST_F(CliBadInputTest, Cycle) {
+  WriteFile("cycle", "a.sql",
+            "-- revision: ra\n-- down_revision: rb\n-- message: a\n\n-- migrate:up\nCREATE TABLE a (id int);\n");
+  WriteFile("cycle", "b.sql",
+            "-- revision: rb\n-- down_revision: ra\n-- message: b\n\n-- migrate:up\nCREATE TABLE b (id int);\n");
+  ExpectRefused(Flags("cycle") + " upgrade head", 2, {"cycle", "ra", "rb", "down_revision"});
+}
+
+TEST_F(CliBadInputTest, UnknownTarget) {
+  ExpectRefused(Flags() + " upgrade nope", 2, {"'nope'", "r1", "r2"});
+  ExpectRefused(Flags() + " downgrade nope", 2, {"'nope'"});
+}
+
+TEST_F(CliBadInputTest, UnreachableDatabase) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);  // nothing listens there now
+  std::string url = "postgresql://app:NoSuchSecret55@127.0.0.1:" + std::to_string(port) + "/db";
+  auto result = RunCli(url, Flags() + " upgrade head");
+  EXPECT_EQ(result.exit_code, 3) << result.output;
+  EXPECT_NE(result.output.find("check the host/port"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find(std::to_string(port)), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("NoSuchSecret55"), std::string::npos) << result.output;
+}
+
+TEST_F(CliBadInputTest, WrongPassword) {
+  std::string wrong = url_;
+  wrong.replace(wrong.find(password_), password_.size(), "NotThePassword42");
+  auto result = RunCli(wrong, Flags() + " upgrade head");
+  EXPECT_EQ(result.exit_code, 3) << result.output;
+  EXPECT_NE(result.output.find("check the user and password"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("NotThePassword42"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find(password_), std::string::npos) << result.output;
+  EXPECT_EQ(DatabaseState(url_), before_);
+}
+
+TEST_F(CliBadInputTest, MissingMigrationsDirectory) {
+  ExpectRefused(Flags("absent") + " upgrade head", 2, {dir_ + "/absent", "--migrations"});
+  ExpectRefused(Flags("absent") + " plan head", 2, {dir_ + "/absent", "--migrations"});
+}
+
+TEST_F(CliBadInputTest, DatabaseAtARevisionTheFilesDoNotKnow) {
+  {
+    pqxx::connection conn(url_);
+    pqxx::work tx(conn);
+    tx.exec("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)); "
+            "INSERT INTO alembic_version VALUES ('f00dcafe')");
+    tx.commit();
+  }
+  before_ = DatabaseState(url_);
+  for (const char* command : {" upgrade head", " downgrade base", " plan head"}) {
+    ExpectRefused(Flags() + command, 2, {"'f00dcafe'", "--migrations", "stamp"});
+  }
 }
 
 }  // namespace
