@@ -160,6 +160,11 @@ std::string BoundedMessage(const std::string& text) {
   return out;
 }
 
+// Another SchemaMigration's run has scaled down a workload this run wants to
+// record (e.g. one backend using two databases). Local until core::reasons
+// gains it.
+constexpr char kWorkloadInUse[] = "WorkloadInUse";
+
 // Something that keeps the object from progressing.
 struct Problem {
   std::string reason;
@@ -779,7 +784,43 @@ class Reconciler::Pass {
   // of this reconcile.
   using Step = std::optional<core::Result<ReconcileResult>>;
 
+  // A workload that another SchemaMigration's run in progress scaled down
+  // is at 0 only because of that run: recording it now would take 0 for
+  // its original replicas, and this run would finally "restore" it to 0.
+  // Wait until the other run has restored it.
+  std::optional<Problem> WorkloadsHeldByAnotherRun() {
+    auto list = r_.kube_.ListSchemaMigrations(ns());
+    if (!list.ok()) {
+      return KubeProblem(list.status(), "Listing SchemaMigrations");
+    }
+    for (const SchemaMigration& other : list.value()) {
+      if (other.metadata.name == obj_.metadata.name || !other.status.run) {
+        continue;
+      }
+      for (const core::WorkloadRef& w : obj_.status.run->workloads) {
+        const bool held = std::any_of(
+            other.status.workloads.begin(), other.status.workloads.end(),
+            [&](const core::WorkloadStatus& o) { return o.kind == w.kind && o.name == w.name; });
+        if (held) {
+          return Problem{kWorkloadInUse,
+                         w.kind + " " + ns() + "/" + w.name +
+                             " is scaled down by the run in progress of SchemaMigration " + ns() +
+                             "/" + other.metadata.name +
+                             "; waiting for that run to restore it before recording its "
+                             "replicas.",
+                         true, Status(Code::kLockHeld, "workload held by another run")};
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
   Step RecordWorkloads() {
+    if (obj_.status.workloads.size() < obj_.status.run->workloads.size()) {
+      if (auto busy = WorkloadsHeldByAnotherRun()) {
+        return RetryRun(*busy);
+      }
+    }
     SchemaMigrationStatus next = obj_.status;
     for (const core::WorkloadRef& w : next.run->workloads) {
       const bool recorded =

@@ -576,6 +576,42 @@ TEST_F(ReconcilerTest, RepeatedProblemEchoingTheUrlWritesOnceAndEmitsOneEvent) {
   EXPECT_EQ(Cond(ct::kReady).reason, rs::kDatabaseUnreachable);
 }
 
+// One backend using two databases: two SchemaMigrations list the same
+// Deployment. While the other one's run has it at 0, this run must not
+// record 0 as its original replicas (it would leave the backend at 0 for
+// good); it waits until the other run restored it.
+TEST_F(ReconcilerTest, WorkloadScaledDownByAnotherRunIsNotRecordedAsZero) {
+  core::SchemaMigration other = Obj();
+  other.metadata.name = "analytics-db";
+  other.metadata.uid = "uid-2";
+  other.spec.url_secret_ref = {"analytics-db", "DATABASE_URL"};
+  other.status.run = core::RunStatus{};
+  other.status.run->workloads = {{"Deployment", "backend"}};
+  other.status.workloads = {core::WorkloadStatus{"Deployment", "backend", 2}};
+  other.status.phase = Phase::kMigrating;
+  kube_.objects[std::string(kNs) + "/analytics-db"] = other;
+  kube_.Workload(kNs, "Deployment", "backend") = {0, 0};  // the other run scaled it down
+
+  ReconcileResult r = Reconcile();
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_EQ(kube_.scale_calls(), 0);
+  EXPECT_TRUE(St().workloads.empty());
+  EXPECT_EQ(Cond(ct::kReconciling).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kReady).reason, "WorkloadInUse");
+  EXPECT_NE(Cond(ct::kReady).message.find("analytics-db"), std::string::npos);
+
+  // The other run finishes and restores the backend.
+  kube_.Object(kNs, "analytics-db").status.run.reset();
+  kube_.Workload(kNs, "Deployment", "backend") = {2, 2};
+  clock_.Advance(*r.requeue_after);
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  ASSERT_EQ(St().workloads.size(), 2u);
+  EXPECT_EQ(St().workloads[0].name, "backend");
+  EXPECT_EQ(St().workloads[0].original_replicas, 2);
+  EXPECT_EQ(Replicas("backend"), 2);
+}
+
 TEST_F(ReconcilerTest, HaltLeavesDatabaseAtFailurePointButRestoresWorkloads) {
   Obj().spec.failure_policy = "Halt";
   db_.fail_at_step = 1;  // add_flexible_schemas committed, seeding fails (runbook scenario A)
