@@ -146,44 +146,34 @@ core::Status Informer::ListAndReplace() {
 
   std::map<std::string, Json> fresh;
   for (auto& item : list->items) {
+    if (options_.transform) options_.transform(item);
     std::string key = KeyOf(item);
     fresh.emplace(std::move(key), std::move(item));
   }
-  // Diff outside the lock is safe: only this thread writes the cache.
-  std::vector<Json> added;
-  std::vector<std::pair<Json, Json>> updated;
-  std::vector<Json> deleted;
+  list->items.clear();
+  // Swap, then diff without copying objects: only this thread writes the
+  // cache, other threads only read it, so reading it here without the lock
+  // is safe. (Copying the old cache and the added objects tripled the peak
+  // memory of a first sync or a re-list, and the allocator keeps the peak.)
   std::map<std::string, Json> old;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    old = cache_;
-  }
-  for (const auto& [key, object] : fresh) {
-    auto it = old.find(key);
-    if (it == old.end()) {
-      added.push_back(object);
-    } else if (ResourceVersionOf(it->second) != ResourceVersionOf(object)) {
-      updated.emplace_back(it->second, object);
-    }
-  }
-  for (const auto& [key, object] : old) {
-    if (fresh.count(key) == 0) deleted.push_back(object);
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
+    old.swap(cache_);
     cache_ = std::move(fresh);
     resource_version_ = list->resource_version;
     ++stats_.lists;
   }
   for (const auto& h : handlers_) {
-    for (const auto& o : added) {
-      if (h.on_add) h.on_add(o);
+    for (const auto& [key, object] : cache_) {
+      auto it = old.find(key);
+      if (it == old.end()) {
+        if (h.on_add) h.on_add(object);
+      } else if (ResourceVersionOf(it->second) != ResourceVersionOf(object)) {
+        if (h.on_update) h.on_update(it->second, object);
+      }
     }
-    for (const auto& [o, n] : updated) {
-      if (h.on_update) h.on_update(o, n);
-    }
-    for (const auto& o : deleted) {
-      if (h.on_delete) h.on_delete(o);
+    for (const auto& [key, object] : old) {
+      if (cache_.count(key) == 0 && h.on_delete) h.on_delete(object);
     }
   }
   {
@@ -194,14 +184,16 @@ core::Status Informer::ListAndReplace() {
   return core::Status::Ok();
 }
 
-void Informer::Apply(const WatchEvent& event) {
-  std::string rv = ResourceVersionOf(event.object);
-  if (event.type == WatchEventType::kBookmark) {
+void Informer::Apply(const WatchEvent& watched) {
+  std::string rv = ResourceVersionOf(watched.object);
+  if (watched.type == WatchEventType::kBookmark) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!rv.empty()) resource_version_ = rv;
     ++stats_.bookmarks;
     return;
   }
+  WatchEvent event = watched;
+  if (options_.transform) options_.transform(event.object);
   std::string key = KeyOf(event.object);
   std::optional<Json> previous;
   bool changed = true;

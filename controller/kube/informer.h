@@ -56,6 +56,13 @@ struct InformerOptions {
   std::chrono::seconds watch_timeout{300};
   std::chrono::milliseconds initial_backoff{800};
   std::chrono::milliseconds max_backoff{30000};
+  // Applied in place to every listed or watched object before it is cached
+  // and handed to the handlers (client-go's SetTransform): drop what the
+  // consumer never reads (managedFields, the data of unrelated Secrets) so
+  // a cache over a whole cluster stays small. Keep metadata.name,
+  // namespace and resourceVersion: the cache is keyed and diffed on them.
+  // Runs on the informer's thread.
+  std::function<void(Json& object)> transform;
 };
 
 // "namespace/name", or "name" for cluster-scoped objects.

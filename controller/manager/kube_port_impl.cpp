@@ -22,6 +22,11 @@ std::string ResourceVersionOf(const Json& object) {
 
 std::string Key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
+// See kTrimmedCacheField (object_cache.h): a cached object without its payload.
+bool IsTrimmed(const std::optional<Json>& cached) {
+  return cached && cached->is_object() && cached->contains(kTrimmedCacheField);
+}
+
 int Base64Value(unsigned char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
   if (c >= 'a' && c <= 'z') return c - 'a' + 26;
@@ -94,10 +99,10 @@ core::Result<Json> KubePortImpl::ReadSchemaMigration(const std::string& ns,
         const std::string rv = ResourceVersionOf(*cached);
         stale = it->second.empty() ||
                 std::find(it->second.begin(), it->second.end(), rv) != it->second.end();
-        if (!stale) {
-          superseded_.erase(it);  // the cache caught up
-        } else if (it->second.empty()) {
-          superseded_.erase(it);  // one live read after a conflict
+        // Forgotten when the cache caught up, or after the one live read a
+        // conflict asked for.
+        if (!stale || it->second.empty()) {
+          superseded_.erase(it);
         }
       }
       if (!stale) {
@@ -235,6 +240,9 @@ core::Result<std::string> KubePortImpl::GetSecretValue(const std::string& ns,
   if (caches_.secrets != nullptr) {
     cached = caches_.secrets->Get(ns, name);
   }
+  if (IsTrimmed(cached)) {
+    cached.reset();  // the cache kept only its metadata: ask the API server
+  }
   Json secret;
   if (cached) {
     secret = std::move(*cached);
@@ -271,6 +279,9 @@ core::Result<std::map<std::string, std::string>> KubePortImpl::GetConfigMapData(
   std::optional<Json> cached;
   if (caches_.config_maps != nullptr) {
     cached = caches_.config_maps->Get(ns, name);
+  }
+  if (IsTrimmed(cached)) {
+    cached.reset();  // the cache kept only its metadata: ask the API server
   }
   Json config_map;
   if (cached) {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -107,6 +108,144 @@ bool IsStatusOnlyChange(const Json& before, const Json& after) {
   return strip(before) == strip(after);
 }
 
+namespace {
+
+// "Kind/ns/name" of everything SchemaMigration `sm` references.
+std::vector<std::string> ReferencesOf(const Json& sm) {
+  std::vector<std::string> refs;
+  const std::string ns = StringAt(sm, {"metadata", "namespace"});
+  const std::string secret = StringAt(sm, {"spec", "database", "urlSecretRef", "name"});
+  if (!secret.empty()) {
+    refs.push_back("Secret/" + ns + "/" + secret);
+  }
+  const std::string config_map = StringAt(sm, {"spec", "migrations", "configMapRef", "name"});
+  if (!config_map.empty()) {
+    refs.push_back("ConfigMap/" + ns + "/" + config_map);
+  }
+  auto add_workloads = [&](const Json* list) {
+    if (list == nullptr || !list->is_array()) {
+      return;
+    }
+    for (const Json& w : *list) {
+      if (w.is_object() && w.contains("name") && w["name"].is_string()) {
+        const Json kind = w.value("kind", Json("Deployment"));
+        refs.push_back((kind.is_string() ? kind.get<std::string>() : std::string("Deployment")) +
+                       "/" + ns + "/" + w["name"].get<std::string>());
+      }
+    }
+  };
+  auto at = [&](std::initializer_list<const char*> path) -> const Json* {
+    const Json* node = &sm;
+    for (const char* part : path) {
+      if (!node->is_object() || !node->contains(part)) {
+        return nullptr;
+      }
+      node = &(*node)[part];
+    }
+    return node;
+  };
+  add_workloads(at({"spec", "workloads"}));
+  add_workloads(at({"status", "workloads"}));
+  add_workloads(at({"status", "run", "workloads"}));
+  std::sort(refs.begin(), refs.end());
+  refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
+  return refs;
+}
+
+}  // namespace
+
+void ReferenceIndex::Set(const Json& sm) {
+  const std::string key = kube::KeyOf(sm);
+  std::vector<std::string> refs = ReferencesOf(sm);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = refs_by_sm_.find(key);
+  if (it != refs_by_sm_.end()) {
+    if (it->second == refs) {
+      return;
+    }
+    for (const std::string& ref : it->second) {
+      auto& sms = sms_by_ref_[ref];
+      sms.erase(key);
+      if (sms.empty()) {
+        sms_by_ref_.erase(ref);
+      }
+    }
+  }
+  for (const std::string& ref : refs) {
+    sms_by_ref_[ref].insert(key);
+  }
+  refs_by_sm_[key] = std::move(refs);
+}
+
+void ReferenceIndex::Remove(const std::string& sm_key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = refs_by_sm_.find(sm_key);
+  if (it == refs_by_sm_.end()) {
+    return;
+  }
+  for (const std::string& ref : it->second) {
+    auto& sms = sms_by_ref_[ref];
+    sms.erase(sm_key);
+    if (sms.empty()) {
+      sms_by_ref_.erase(ref);
+    }
+  }
+  refs_by_sm_.erase(it);
+}
+
+std::vector<std::string> ReferenceIndex::Referencing(const std::string& kind,
+                                                     const std::string& ns,
+                                                     const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sms_by_ref_.find(kind + "/" + ns + "/" + name);
+  if (it == sms_by_ref_.end()) {
+    return {};
+  }
+  return {it->second.begin(), it->second.end()};
+}
+
+void TrimForCache(const std::string& kind, Json& object, bool referenced) {
+  if (!object.is_object()) {
+    return;
+  }
+  if (object.contains("metadata") && object["metadata"].is_object()) {
+    Json& metadata = object["metadata"];
+    metadata.erase("managedFields");
+    if (metadata.contains("annotations") && metadata["annotations"].is_object()) {
+      metadata["annotations"].erase("kubectl.kubernetes.io/last-applied-configuration");
+      if (metadata["annotations"].empty()) {
+        metadata.erase("annotations");
+      }
+    }
+  }
+  if (kind == "Deployment" || kind == "StatefulSet") {
+    Json identity = Json::object();
+    for (const char* field : {"apiVersion", "kind"}) {
+      if (object.contains(field)) {
+        identity[field] = std::move(object[field]);
+      }
+    }
+    if (object.contains("metadata") && object["metadata"].is_object()) {
+      Json& metadata = object["metadata"];
+      Json kept = Json::object();
+      for (const char* field : {"name", "namespace", "uid", "resourceVersion", "generation"}) {
+        if (metadata.contains(field)) {
+          kept[field] = std::move(metadata[field]);
+        }
+      }
+      identity["metadata"] = std::move(kept);
+    }
+    object = std::move(identity);
+    return;
+  }
+  if ((kind == "Secret" || kind == "ConfigMap") && !referenced) {
+    object.erase("data");
+    object.erase("binaryData");
+    object.erase("stringData");
+    object[kTrimmedCacheField] = true;
+  }
+}
+
 struct Manager::Impl {
   Impl(kube::Client& c, ManagerOptions o) : client(c), options(std::move(o)) {}
 
@@ -121,6 +260,7 @@ struct Manager::Impl {
   std::vector<std::unique_ptr<kube::Informer>> sm_informers, secret_informers, config_map_informers,
       deployment_informers, statefulset_informers;
   NamespacedCache sm_cache, secret_cache, config_map_cache;
+  ReferenceIndex references;
   // "deployments in namespace drawing", for /readyz and logs.
   std::map<kube::Informer*, std::string> informer_names;
   std::unique_ptr<KubePortImpl> kube_port;
@@ -164,11 +304,7 @@ struct Manager::Impl {
   void EnqueueReferencing(const std::string& kind, const Json& object) {
     const std::string ns = StringAt(object, {"metadata", "namespace"});
     const std::string name = StringAt(object, {"metadata", "name"});
-    auto sms = sm_cache.List(ns);
-    if (!sms) {
-      return;
-    }
-    for (const std::string& key : SchemaMigrationsReferencing(*sms, kind, name)) {
+    for (const std::string& key : references.Referencing(kind, ns, name)) {
       spdlog::debug("{} {}/{} changed: reconciling SchemaMigration {}", kind, ns, name, key);
       Enqueue(key);
     }
@@ -179,10 +315,18 @@ struct Manager::Impl {
     if (namespaces.empty()) {
       namespaces.push_back("");
     }
-    auto make = [this](const kube::ResourceRef& ref, const std::string& ns,
-                       std::function<void(const Json&)> changed) {
+    auto make = [this](const kube::ResourceRef& ref, const std::string& ns, const char* kind,
+                       const std::function<void(const Json&)>& changed) {
       kube::InformerOptions informer_options;
       informer_options.namespace_name = ns;
+      informer_options.transform = [this, kind = std::string(kind)](Json& object) {
+        const bool referenced =
+            !references
+                 .Referencing(kind, StringAt(object, {"metadata", "namespace"}),
+                              StringAt(object, {"metadata", "name"}))
+                 .empty();
+        TrimForCache(kind, object, referenced);
+      };
       auto informer = std::make_unique<kube::Informer>(client, ref, informer_options);
       kube::ResourceEventHandlers handlers;
       handlers.on_add = changed;
@@ -196,16 +340,22 @@ struct Manager::Impl {
           client, kube::resources::kSchemaMigrations, [&] {
             kube::InformerOptions o;
             o.namespace_name = ns;
+            o.transform = [](Json& object) { TrimForCache("SchemaMigration", object, true); };
             return o;
           }());
       kube::ResourceEventHandlers sm_handlers;
-      sm_handlers.on_add = [this](const Json& object) { Enqueue(kube::KeyOf(object)); };
+      sm_handlers.on_add = [this](const Json& object) {
+        references.Set(object);
+        Enqueue(kube::KeyOf(object));
+      };
       sm_handlers.on_update = [this](const Json& old_object, const Json& object) {
+        references.Set(object);
         if (!IsStatusOnlyChange(old_object, object)) {
           Enqueue(kube::KeyOf(object));
         }
       };
       sm_handlers.on_delete = [this](const Json& object) {
+        references.Remove(kube::KeyOf(object));
         metrics.ForgetObject(StringAt(object, {"metadata", "namespace"}),
                              StringAt(object, {"metadata", "name"}));
         Enqueue(kube::KeyOf(object));
@@ -214,18 +364,18 @@ struct Manager::Impl {
       sm_cache.Add(ns, sm.get());
       sm_informers.push_back(std::move(sm));
 
-      secret_informers.push_back(make(kube::resources::kSecrets, ns, [this](const Json& o) {
+      secret_informers.push_back(make(kube::resources::kSecrets, ns, "Secret", [this](const Json& o) {
         EnqueueReferencing("Secret", o);
       }));
       secret_cache.Add(ns, secret_informers.back().get());
-      config_map_informers.push_back(make(kube::resources::kConfigMaps, ns, [this](const Json& o) {
+      config_map_informers.push_back(make(kube::resources::kConfigMaps, ns, "ConfigMap", [this](const Json& o) {
         EnqueueReferencing("ConfigMap", o);
       }));
       config_map_cache.Add(ns, config_map_informers.back().get());
-      deployment_informers.push_back(make(kube::resources::kDeployments, ns, [this](const Json& o) {
+      deployment_informers.push_back(make(kube::resources::kDeployments, ns, "Deployment", [this](const Json& o) {
         EnqueueReferencing("Deployment", o);
       }));
-      statefulset_informers.push_back(make(kube::resources::kStatefulSets, ns,
+      statefulset_informers.push_back(make(kube::resources::kStatefulSets, ns, "StatefulSet",
                                            [this](const Json& o) {
                                              EnqueueReferencing("StatefulSet", o);
                                            }));
@@ -388,9 +538,34 @@ struct Manager::Impl {
                    options.probe_address->host, probe_server.port());
     }
 
-    // 2. Caches (also on a standby, so a new leader starts warm).
-    for (kube::Informer* informer : AllInformers()) {
+    // 2. Caches (also on a standby, so a new leader starts warm). The
+    // SchemaMigrations first: the other caches keep the payload only of
+    // the objects they reference (TrimForCache), so those must be known.
+    for (auto& informer : sm_informers) {
       informer->Start();
+    }
+    auto last_report = std::chrono::steady_clock::now();
+    for (;;) {
+      bool all = true;
+      for (auto& informer : sm_informers) {
+        all = all && informer->HasSynced();
+      }
+      if (all) {
+        break;
+      }
+      if (!SleepUnlessStopped(std::chrono::milliseconds(50))) {
+        return Shutdown(0);
+      }
+      if (std::chrono::steady_clock::now() - last_report > std::chrono::seconds(10)) {
+        last_report = std::chrono::steady_clock::now();
+        spdlog::warn("waiting for caches to sync: {}", Readiness());
+      }
+    }
+    for (auto* list : {&secret_informers, &config_map_informers, &deployment_informers,
+                       &statefulset_informers}) {
+      for (auto& informer : *list) {
+        informer->Start();
+      }
     }
     spdlog::info("watching {}", options.namespaces.empty()
                                     ? std::string("all namespaces")
@@ -401,7 +576,6 @@ struct Manager::Impl {
                                         }
                                         return joined;
                                       }());
-    auto last_report = std::chrono::steady_clock::now();
     for (;;) {
       bool all = true;
       for (kube::Informer* informer : AllInformers()) {
@@ -463,8 +637,24 @@ struct Manager::Impl {
                    le.lease_name, le.identity);
       elector->Start();
       {
+        // A standby that cannot reach or may not read the Lease (RBAC,
+        // network) says so instead of waiting silently.
+        std::string reported;
         std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [this] { return became_leader || stop_requested || lost_leadership; });
+        while (!cv.wait_for(lock, std::chrono::seconds(5), [this] {
+          return became_leader || stop_requested || lost_leadership;
+        })) {
+          lock.unlock();
+          const core::Status error = elector->last_error();
+          if (!error.ok() && error.code() != core::Code::kConflict &&
+              error.message() != reported) {
+            spdlog::warn("{} (retrying)", error.message());
+            reported = error.message();
+          } else if (error.ok()) {
+            reported.clear();
+          }
+          lock.lock();
+        }
         if (!became_leader) {
           lock.unlock();
           return Shutdown(0);
@@ -490,9 +680,11 @@ struct Manager::Impl {
       lost = lost_leadership;
     }
     if (lost) {
-      spdlog::error("leader election: lost the Lease {}/{} (now held by '{}'); stopping",
+      const core::Status why = elector ? elector->last_error() : core::Status::Ok();
+      spdlog::error("leader election: lost the Lease {}/{} (now held by '{}'{}); stopping",
                     options.leader_election.lease_namespace, options.leader_election.lease_name,
-                    elector ? elector->LeaderIdentity() : std::string());
+                    elector ? elector->LeaderIdentity() : std::string(),
+                    why.ok() ? std::string() : "; last renew error: " + why.message());
     }
     return Shutdown(lost ? 1 : 0);
   }

@@ -26,7 +26,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,5 +111,36 @@ std::vector<std::string> SchemaMigrationsReferencing(const std::vector<Json>& ob
 // True when `before` and `after` differ only in status, resourceVersion and
 // managedFields (our own status writes): such an update needs no reconcile.
 bool IsStatusOnlyChange(const Json& before, const Json& after);
+
+// Which SchemaMigrations reference which Secrets, ConfigMaps and workloads
+// (the same references as SchemaMigrationsReferencing), kept up to date by
+// the SchemaMigration informer's handlers. A change of any Secret,
+// ConfigMap or Deployment in the cluster is looked up here in O(log n)
+// instead of copying every SchemaMigration of its namespace. Thread-safe.
+class ReferenceIndex {
+ public:
+  // Replaces the references of SchemaMigration `sm`.
+  void Set(const Json& sm);
+  void Remove(const std::string& sm_key);
+  // Keys ("ns/name") of the SchemaMigrations referencing `kind` ns/name.
+  std::vector<std::string> Referencing(const std::string& kind, const std::string& ns,
+                                       const std::string& name) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::vector<std::string>> refs_by_sm_;
+  std::map<std::string, std::set<std::string>> sms_by_ref_;
+};
+
+// The informer transform of the controller's caches (kube::InformerOptions::
+// transform). Never kept: metadata.managedFields and the
+// kubectl last-applied-configuration annotation. Deployments and
+// StatefulSets keep only apiVersion, kind and metadata identity (their
+// handlers need namespace/name; the scale is always read from the API).
+// Secrets and ConfigMaps keep their data only when `referenced` by a
+// SchemaMigration; otherwise data/binaryData/stringData are dropped and
+// kTrimmedCacheField (object_cache.h) is set. Watching all namespaces then costs a few hundred
+// bytes per unrelated object, and no unrelated Secret's value is held.
+void TrimForCache(const std::string& kind, Json& object, bool referenced);
 
 }  // namespace schemaop::manager

@@ -16,6 +16,11 @@ namespace schemaop::manager {
 
 using Json = nlohmann::json;
 
+// Set (true) on a cached object whose payload the informer's transform
+// dropped (manager.h TrimForCache): for such an object the cache cannot
+// answer a read of its data, and the ports ask the API server.
+inline constexpr char kTrimmedCacheField[] = "schemaop.dev/trimmed";
+
 class ObjectCache {
  public:
   virtual ~ObjectCache() = default;

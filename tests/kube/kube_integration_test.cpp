@@ -389,6 +389,46 @@ TEST_F(KubeIntegrationTest, InformerResumesAfterDroppedStreamsWithoutLossOrDupli
   informer.Stop();
 }
 
+// The transform runs before caching and before the handlers, on listed and
+// on watched objects, and still drives updates (resourceVersion is kept).
+TEST_F(KubeIntegrationTest, InformerTransformTrimsListedAndWatchedObjects) {
+  auto& c = *client_;
+  ASSERT_TRUE(c.Create(resources::kConfigMaps, "default", ConfigMap("listed", "big")).ok());
+  InformerOptions options;
+  options.namespace_name = "default";
+  options.transform = [](Json& object) { object.erase("data"); };
+  Informer informer(c, resources::kConfigMaps, options);
+  Recorded rec;
+  rec.Attach(informer);
+  std::mutex mu;
+  int handed_with_data = 0;
+  ResourceEventHandlers check;
+  check.on_add = [&](const Json& o) {
+    std::lock_guard<std::mutex> lock(mu);
+    handed_with_data += o.contains("data") ? 1 : 0;
+  };
+  check.on_update = [&](const Json&, const Json& o) { check.on_add(o); };
+  informer.AddHandlers(check);
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(seconds(20)));
+  ASSERT_TRUE(c.Create(resources::kConfigMaps, "default", ConfigMap("watched", "big")).ok());
+  ASSERT_TRUE(c.Patch(resources::kConfigMaps, "default", "listed", PatchType::kMerge,
+                      Json{{"data", {{"k", "changed"}}}})
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] {
+    return rec.Adds("default/watched") == 1 && rec.Updates("default/listed") == 1;
+  }));
+  for (const char* name : {"listed", "watched"}) {
+    auto cached = informer.Get("default", name);
+    ASSERT_TRUE(cached.has_value()) << name;
+    EXPECT_FALSE(cached->contains("data")) << name;
+    EXPECT_FALSE((*cached)["metadata"].value("resourceVersion", "").empty()) << name;
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(handed_with_data, 0);
+  informer.Stop();
+}
+
 TEST_F(KubeIntegrationTest, InformerRelistsOn410AndComputesDeletions) {
   auto& c = *client_;
   for (const char* name : {"keep", "change", "vanish"}) {

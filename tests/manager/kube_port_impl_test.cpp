@@ -16,6 +16,7 @@
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "manager/kube_port_impl.h"
+#include "manager/manager.h"
 #include "manager/object_cache.h"
 #include "test_api_server.h"
 
@@ -290,6 +291,41 @@ class FrozenCache final : public ObjectCache {
  private:
   Json object_;
 };
+
+// A Secret or ConfigMap whose payload the informer dropped (not referenced
+// by any SchemaMigration when it was cached) is read from the API server,
+// never reported as "no such key".
+TEST_F(KubePortImplTest, TrimmedCachedObjectsAreReadFromTheApiServer) {
+  Json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", {{"name", "db"}, {"namespace", "default"}}},
+                 {"data", {{"DATABASE_URL", "cG9zdGdyZXNxbDovL2FwcDpzM2NyZXQtcHdAZGI6NTQzMi9hcHA="}}}};
+  ASSERT_TRUE(client_->Create(kube::resources::kSecrets, "default", secret).ok());
+  Json config_map = {{"apiVersion", "v1"},
+                     {"kind", "ConfigMap"},
+                     {"metadata", {{"name", "migrations"}, {"namespace", "default"}}},
+                     {"data", {{"0001_a.sql", "-- revision: a"}}}};
+  ASSERT_TRUE(client_->Create(kube::resources::kConfigMaps, "default", config_map).ok());
+  Json trimmed_secret = secret;
+  TrimForCache("Secret", trimmed_secret, false);
+  Json trimmed_config_map = config_map;
+  TrimForCache("ConfigMap", trimmed_config_map, false);
+  FrozenCache secrets(trimmed_secret);
+  FrozenCache config_maps(trimmed_config_map);
+  KubePortCaches caches;
+  caches.secrets = &secrets;
+  caches.config_maps = &config_maps;
+  KubePortImpl port(*client_, events_.get(), caches);
+  server_.ResetCounters();
+  auto value = port.GetSecretValue("default", "db", "DATABASE_URL");
+  ASSERT_TRUE(value.ok()) << value.status().ToString();
+  EXPECT_EQ(value.value(), "postgresql://app:s3cret-pw@db:5432/app");
+  EXPECT_EQ(server_.RequestCount("get secrets"), 1);
+  auto files = port.GetConfigMapData("default", "migrations");
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  EXPECT_EQ(files.value().at("0001_a.sql"), "-- revision: a");
+  EXPECT_EQ(server_.RequestCount("get configmaps"), 1);
+}
 
 TEST_F(KubePortImplTest, ReadsFollowOurOwnWritesWhileTheCacheLags) {
   auto snapshot = client_->Get(kube::resources::kSchemaMigrations, "default", "drawing-db");

@@ -244,6 +244,104 @@ TEST(SchemaMigrationsReferencingTest, FindsReferencesThroughSpecAndStatus) {
   EXPECT_TRUE(SchemaMigrationsReferencing(all, "Secret", "unrelated").empty());
 }
 
+// The index the watch handlers use instead of scanning every
+// SchemaMigration of a namespace: same answers as SchemaMigrationsReferencing,
+// and it follows spec changes and deletions.
+TEST(ReferenceIndexTest, AgreesWithTheScanAndFollowsChanges) {
+  Json a = SchemaMigrationJson("a", "db-a", "migrations", Json::array({
+      {{"kind", "Deployment"}, {"name", "backend"}},
+      {{"name", "celery-worker"}}}));
+  Json b = SchemaMigrationJson("b", "db-b", "migrations",
+                               Json::array({{{"kind", "StatefulSet"}, {"name", "backend"}}}));
+  b["status"]["workloads"] = Json::array({{{"kind", "Deployment"}, {"name", "old-writer"}}});
+  ReferenceIndex index;
+  index.Set(a);
+  index.Set(b);
+  const std::vector<Json> all{a, b};
+  for (const auto& [kind, name] : std::vector<std::pair<std::string, std::string>>{
+           {"Secret", "db-a"}, {"Secret", "db-b"}, {"ConfigMap", "migrations"},
+           {"Deployment", "backend"}, {"Deployment", "celery-worker"},
+           {"StatefulSet", "backend"}, {"Deployment", "old-writer"}, {"Secret", "unrelated"}}) {
+    EXPECT_EQ(index.Referencing(kind, "drawing", name),
+              SchemaMigrationsReferencing(all, kind, name))
+        << kind << " " << name;
+  }
+  EXPECT_TRUE(index.Referencing("Secret", "other-namespace", "db-a").empty());
+  a["spec"]["database"]["urlSecretRef"]["name"] = "db-a2";  // a spec edit
+  index.Set(a);
+  EXPECT_TRUE(index.Referencing("Secret", "drawing", "db-a").empty());
+  EXPECT_EQ(index.Referencing("Secret", "drawing", "db-a2"),
+            (std::vector<std::string>{"drawing/a"}));
+  index.Remove("drawing/b");
+  EXPECT_EQ(index.Referencing("ConfigMap", "drawing", "migrations"),
+            (std::vector<std::string>{"drawing/a"}));
+  EXPECT_TRUE(index.Referencing("StatefulSet", "drawing", "backend").empty());
+}
+
+TEST(TrimForCacheTest, KeepsOnlyWhatTheControllerReads) {
+  const Json managed = Json::array({{{"manager", "kubectl"}, {"fieldsV1", {{"f:data", {}}}}}});
+  Json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata",
+                  {{"name", "helm-release"},
+                   {"namespace", "drawing"},
+                   {"resourceVersion", "7"},
+                   {"managedFields", managed},
+                   {"annotations",
+                    {{"kubectl.kubernetes.io/last-applied-configuration", "{...}"}}}}},
+                 {"data", {{"release", "aGVsbQ=="}}}};
+  Json unrelated = secret;
+  TrimForCache("Secret", unrelated, false);
+  EXPECT_FALSE(unrelated.contains("data"));
+  EXPECT_EQ(unrelated.value(kTrimmedCacheField, false), true);
+  EXPECT_EQ(unrelated["metadata"]["resourceVersion"], "7");
+  EXPECT_EQ(unrelated["metadata"]["name"], "helm-release");
+  EXPECT_FALSE(unrelated["metadata"].contains("managedFields"));
+  EXPECT_FALSE(unrelated["metadata"].contains("annotations"));
+
+  Json referenced = secret;
+  TrimForCache("Secret", referenced, true);
+  EXPECT_EQ(referenced["data"]["release"], "aGVsbQ==");
+  EXPECT_FALSE(referenced.contains(kTrimmedCacheField));
+  EXPECT_FALSE(referenced["metadata"].contains("managedFields"));
+
+  Json config_map = {{"metadata", {{"name", "m"}, {"namespace", "drawing"}}},
+                     {"data", {{"0001.sql", "SELECT 1;"}}},
+                     {"binaryData", {{"x", "AA=="}}}};
+  TrimForCache("ConfigMap", config_map, false);
+  EXPECT_FALSE(config_map.contains("data"));
+  EXPECT_FALSE(config_map.contains("binaryData"));
+  EXPECT_TRUE(config_map.contains(kTrimmedCacheField));
+
+  Json deployment = {{"apiVersion", "apps/v1"},
+                     {"kind", "Deployment"},
+                     {"metadata",
+                      {{"name", "backend"},
+                       {"namespace", "drawing"},
+                       {"uid", "u1"},
+                       {"resourceVersion", "9"},
+                       {"labels", {{"app", "backend"}}},
+                       {"managedFields", managed}}},
+                     {"spec", {{"replicas", 3}, {"template", {{"spec", Json::object()}}}}},
+                     {"status", {{"replicas", 3}}}};
+  TrimForCache("Deployment", deployment, true);
+  EXPECT_EQ(deployment, (Json{{"apiVersion", "apps/v1"},
+                              {"kind", "Deployment"},
+                              {"metadata",
+                               {{"name", "backend"},
+                                {"namespace", "drawing"},
+                                {"uid", "u1"},
+                                {"resourceVersion", "9"}}}}));
+
+  Json sm = SchemaMigrationJson("a", "db-a", "migrations", Json::array());
+  sm["metadata"]["managedFields"] = managed;
+  sm["status"] = {{"phase", "Succeeded"}};
+  Json expected = SchemaMigrationJson("a", "db-a", "migrations", Json::array());
+  expected["status"] = {{"phase", "Succeeded"}};
+  TrimForCache("SchemaMigration", sm, true);
+  EXPECT_EQ(sm, expected);
+}
+
 TEST(IsStatusOnlyChangeTest, IgnoresOnlyStatusAndBookkeeping) {
   Json before = SchemaMigrationJson("a", "db", "m", Json::array());
   before["metadata"]["resourceVersion"] = "1";
