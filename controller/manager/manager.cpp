@@ -193,8 +193,7 @@ void ReferenceIndex::Remove(const std::string& sm_key) {
   refs_by_sm_.erase(it);
 }
 
-std::vector<std::string> ReferenceIndex::Referencing(const std::string& kind,
-                                                     const std::string& ns,
+std::vector<std::string> ReferenceIndex::Referencing(const std::string& kind, const std::string& ns,
                                                      const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = sms_by_ref_.find(kind + "/" + ns + "/" + name);
@@ -320,11 +319,10 @@ struct Manager::Impl {
       kube::InformerOptions informer_options;
       informer_options.namespace_name = ns;
       informer_options.transform = [this, kind = std::string(kind)](Json& object) {
-        const bool referenced =
-            !references
-                 .Referencing(kind, StringAt(object, {"metadata", "namespace"}),
-                              StringAt(object, {"metadata", "name"}))
-                 .empty();
+        const bool referenced = !references
+                                     .Referencing(kind, StringAt(object, {"metadata", "namespace"}),
+                                                  StringAt(object, {"metadata", "name"}))
+                                     .empty();
         TrimForCache(kind, object, referenced);
       };
       auto informer = std::make_unique<kube::Informer>(client, ref, informer_options);
@@ -364,21 +362,19 @@ struct Manager::Impl {
       sm_cache.Add(ns, sm.get());
       sm_informers.push_back(std::move(sm));
 
-      secret_informers.push_back(make(kube::resources::kSecrets, ns, "Secret", [this](const Json& o) {
-        EnqueueReferencing("Secret", o);
-      }));
+      secret_informers.push_back(make(kube::resources::kSecrets, ns, "Secret",
+                                      [this](const Json& o) { EnqueueReferencing("Secret", o); }));
       secret_cache.Add(ns, secret_informers.back().get());
-      config_map_informers.push_back(make(kube::resources::kConfigMaps, ns, "ConfigMap", [this](const Json& o) {
-        EnqueueReferencing("ConfigMap", o);
-      }));
+      config_map_informers.push_back(
+          make(kube::resources::kConfigMaps, ns, "ConfigMap",
+               [this](const Json& o) { EnqueueReferencing("ConfigMap", o); }));
       config_map_cache.Add(ns, config_map_informers.back().get());
-      deployment_informers.push_back(make(kube::resources::kDeployments, ns, "Deployment", [this](const Json& o) {
-        EnqueueReferencing("Deployment", o);
-      }));
-      statefulset_informers.push_back(make(kube::resources::kStatefulSets, ns, "StatefulSet",
-                                           [this](const Json& o) {
-                                             EnqueueReferencing("StatefulSet", o);
-                                           }));
+      deployment_informers.push_back(
+          make(kube::resources::kDeployments, ns, "Deployment",
+               [this](const Json& o) { EnqueueReferencing("Deployment", o); }));
+      statefulset_informers.push_back(
+          make(kube::resources::kStatefulSets, ns, "StatefulSet",
+               [this](const Json& o) { EnqueueReferencing("StatefulSet", o); }));
     }
   }
 
@@ -567,15 +563,15 @@ struct Manager::Impl {
         informer->Start();
       }
     }
-    spdlog::info("watching {}", options.namespaces.empty()
-                                    ? std::string("all namespaces")
-                                    : "namespaces " + [this] {
-                                        std::string joined;
-                                        for (const auto& ns : options.namespaces) {
-                                          joined += (joined.empty() ? "" : ",") + ns;
-                                        }
-                                        return joined;
-                                      }());
+    spdlog::info(
+        "watching {}",
+        options.namespaces.empty() ? std::string("all namespaces") : "namespaces " + [this] {
+          std::string joined;
+          for (const auto& ns : options.namespaces) {
+            joined += (joined.empty() ? "" : ",") + ns;
+          }
+          return joined;
+        }());
     for (;;) {
       bool all = true;
       for (kube::Informer* informer : AllInformers()) {
@@ -646,8 +642,7 @@ struct Manager::Impl {
         })) {
           lock.unlock();
           const core::Status error = elector->last_error();
-          if (!error.ok() && error.code() != core::Code::kConflict &&
-              error.message() != reported) {
+          if (!error.ok() && error.code() != core::Code::kConflict && error.message() != reported) {
             spdlog::warn("{} (retrying)", error.message());
             reported = error.message();
           } else if (error.ok()) {

@@ -415,9 +415,8 @@ TEST_F(KubeIntegrationTest, InformerTransformTrimsListedAndWatchedObjects) {
   ASSERT_TRUE(c.Patch(resources::kConfigMaps, "default", "listed", PatchType::kMerge,
                       Json{{"data", {{"k", "changed"}}}})
                   .ok());
-  ASSERT_TRUE(WaitFor([&] {
-    return rec.Adds("default/watched") == 1 && rec.Updates("default/listed") == 1;
-  }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return rec.Adds("default/watched") == 1 && rec.Updates("default/listed") == 1; }));
   for (const char* name : {"listed", "watched"}) {
     auto cached = informer.Get("default", name);
     ASSERT_TRUE(cached.has_value()) << name;

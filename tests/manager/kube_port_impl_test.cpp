@@ -3,6 +3,8 @@
 // optimistic concurrency on status and finalizers, Secret decoding, scale
 // subresource, event aggregation, cache-served reads, reads that follow our
 // own writes while a cache lags.
+#include "manager/kube_port_impl.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -15,7 +17,6 @@
 #include "kube/client.h"
 #include "kube/events.h"
 #include "kube/informer.h"
-#include "manager/kube_port_impl.h"
 #include "manager/manager.h"
 #include "manager/object_cache.h"
 #include "test_api_server.h"
@@ -296,10 +297,11 @@ class FrozenCache final : public ObjectCache {
 // by any SchemaMigration when it was cached) is read from the API server,
 // never reported as "no such key".
 TEST_F(KubePortImplTest, TrimmedCachedObjectsAreReadFromTheApiServer) {
-  Json secret = {{"apiVersion", "v1"},
-                 {"kind", "Secret"},
-                 {"metadata", {{"name", "db"}, {"namespace", "default"}}},
-                 {"data", {{"DATABASE_URL", "cG9zdGdyZXNxbDovL2FwcDpzM2NyZXQtcHdAZGI6NTQzMi9hcHA="}}}};
+  Json secret = {
+      {"apiVersion", "v1"},
+      {"kind", "Secret"},
+      {"metadata", {{"name", "db"}, {"namespace", "default"}}},
+      {"data", {{"DATABASE_URL", "cG9zdGdyZXNxbDovL2FwcDpzM2NyZXQtcHdAZGI6NTQzMi9hcHA="}}}};
   ASSERT_TRUE(client_->Create(kube::resources::kSecrets, "default", secret).ok());
   Json config_map = {{"apiVersion", "v1"},
                      {"kind", "ConfigMap"},

@@ -248,9 +248,9 @@ TEST(SchemaMigrationsReferencingTest, FindsReferencesThroughSpecAndStatus) {
 // SchemaMigration of a namespace: same answers as SchemaMigrationsReferencing,
 // and it follows spec changes and deletions.
 TEST(ReferenceIndexTest, AgreesWithTheScanAndFollowsChanges) {
-  Json a = SchemaMigrationJson("a", "db-a", "migrations", Json::array({
-      {{"kind", "Deployment"}, {"name", "backend"}},
-      {{"name", "celery-worker"}}}));
+  Json a = SchemaMigrationJson(
+      "a", "db-a", "migrations",
+      Json::array({{{"kind", "Deployment"}, {"name", "backend"}}, {{"name", "celery-worker"}}}));
   Json b = SchemaMigrationJson("b", "db-b", "migrations",
                                Json::array({{{"kind", "StatefulSet"}, {"name", "backend"}}}));
   b["status"]["workloads"] = Json::array({{{"kind", "Deployment"}, {"name", "old-writer"}}});
@@ -258,10 +258,15 @@ TEST(ReferenceIndexTest, AgreesWithTheScanAndFollowsChanges) {
   index.Set(a);
   index.Set(b);
   const std::vector<Json> all{a, b};
-  for (const auto& [kind, name] : std::vector<std::pair<std::string, std::string>>{
-           {"Secret", "db-a"}, {"Secret", "db-b"}, {"ConfigMap", "migrations"},
-           {"Deployment", "backend"}, {"Deployment", "celery-worker"},
-           {"StatefulSet", "backend"}, {"Deployment", "old-writer"}, {"Secret", "unrelated"}}) {
+  for (const auto& [kind, name] :
+       std::vector<std::pair<std::string, std::string>>{{"Secret", "db-a"},
+                                                        {"Secret", "db-b"},
+                                                        {"ConfigMap", "migrations"},
+                                                        {"Deployment", "backend"},
+                                                        {"Deployment", "celery-worker"},
+                                                        {"StatefulSet", "backend"},
+                                                        {"Deployment", "old-writer"},
+                                                        {"Secret", "unrelated"}}) {
     EXPECT_EQ(index.Referencing(kind, "drawing", name),
               SchemaMigrationsReferencing(all, kind, name))
         << kind << " " << name;
@@ -280,16 +285,16 @@ TEST(ReferenceIndexTest, AgreesWithTheScanAndFollowsChanges) {
 
 TEST(TrimForCacheTest, KeepsOnlyWhatTheControllerReads) {
   const Json managed = Json::array({{{"manager", "kubectl"}, {"fieldsV1", {{"f:data", {}}}}}});
-  Json secret = {{"apiVersion", "v1"},
-                 {"kind", "Secret"},
-                 {"metadata",
-                  {{"name", "helm-release"},
-                   {"namespace", "drawing"},
-                   {"resourceVersion", "7"},
-                   {"managedFields", managed},
-                   {"annotations",
-                    {{"kubectl.kubernetes.io/last-applied-configuration", "{...}"}}}}},
-                 {"data", {{"release", "aGVsbQ=="}}}};
+  Json secret = {
+      {"apiVersion", "v1"},
+      {"kind", "Secret"},
+      {"metadata",
+       {{"name", "helm-release"},
+        {"namespace", "drawing"},
+        {"resourceVersion", "7"},
+        {"managedFields", managed},
+        {"annotations", {{"kubectl.kubernetes.io/last-applied-configuration", "{...}"}}}}},
+      {"data", {{"release", "aGVsbQ=="}}}};
   Json unrelated = secret;
   TrimForCache("Secret", unrelated, false);
   EXPECT_FALSE(unrelated.contains("data"));
