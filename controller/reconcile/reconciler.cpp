@@ -321,8 +321,10 @@ class Reconciler::Pass {
     metric_result_ = "retry";
     ReconcileResult result;
     result.requeue_after = r_.NextBackoff(Key());
-    result.error = Status(problem.cause.ok() ? Code::kInternal : problem.cause.code(),
-                          scrubber_.Scrub(problem.message), problem.cause.detail());
+    // The detail too: the manager logs Status::ToString(), detail included.
+    result.error =
+        Status(problem.cause.ok() ? Code::kInternal : problem.cause.code(),
+               scrubber_.Scrub(problem.message), scrubber_.Scrub(problem.cause.detail()));
     return result;
   }
 
@@ -335,7 +337,7 @@ class Reconciler::Pass {
     ReconcileResult result;
     result.requeue_after = r_.NextBackoff(Key());
     result.error = Status(status.code(), what + ": " + scrubber_.Scrub(status.message()),
-                          status.detail());
+                          scrubber_.Scrub(status.detail()));
     return result;
   }
 

@@ -911,6 +911,23 @@ TEST_F(ReconcilerTest, StatusConflictIsRetriedOnAFreshRead) {
   EXPECT_EQ(kube_.conflicts_to_inject, 0);
 }
 
+// The worker logs the returned error with Status::ToString(), which
+// includes the detail: a detail echoing the URL must be scrubbed as well.
+TEST_F(ReconcilerTest, SecretNeverAppearsInTheDetailOfTheReturnedError) {
+  db_.inspect_error = Status(Code::kUnreachable, "could not connect to server", "dsn " + kUrl);
+  ReconcileResult r = Reconcile();
+  ASSERT_FALSE(r.error.ok());
+  EXPECT_EQ(r.error.ToString().find(kPassword), std::string::npos) << r.error.ToString();
+  db_.inspect_error.reset();
+  db_.migrate_error =
+      Status(Code::kUnreachable, "lost the connection", std::string("password=") + kPassword);
+  clock_.Advance(*r.requeue_after);
+  r = Reconcile();
+  ASSERT_FALSE(r.error.ok());
+  EXPECT_EQ(St().phase, Phase::kMigrating);
+  EXPECT_EQ(r.error.ToString().find(kPassword), std::string::npos) << r.error.ToString();
+}
+
 TEST_F(ReconcilerTest, SecretNeverAppearsInStatusEventsOrErrors) {
   // Every failure path that echoes the URL.
   db_.inspect_error = Status(Code::kUnreachable, "could not connect to server: " + kUrl +
