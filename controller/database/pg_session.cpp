@@ -81,24 +81,30 @@ core::Result<ConnInfo> ParseConnInfo(const std::string& url) {
   return info;
 }
 
+// The same engine serves the CLI and the controller, so the hint names both
+// places a URL comes from.
+constexpr const char* kUrlSource =
+    "the database URL (--database or DATABASE_URL; for the operator, the Secret "
+    "named by spec.database.urlSecretRef)";
+
 std::string ConnectionFailureHint(const std::string& message) {
   if (message.find("password authentication failed") != std::string::npos ||
       message.find("no password supplied") != std::string::npos ||
       message.find("authentication failed") != std::string::npos) {
-    return "check the user and password in --database / DATABASE_URL";
+    return std::string("check the user and password in ") + kUrlSource;
   }
   if (message.find("does not exist") != std::string::npos &&
       message.find("database") != std::string::npos) {
-    return "check the database name in --database / DATABASE_URL";
+    return std::string("check the database name in ") + kUrlSource;
   }
   if (message.find("role") != std::string::npos &&
       message.find("does not exist") != std::string::npos) {
-    return "check the user name in --database / DATABASE_URL";
+    return std::string("check the user name in ") + kUrlSource;
   }
   if (message.find("SSL") != std::string::npos || message.find("certificate") != std::string::npos) {
-    return "check the sslmode and certificates in --database / DATABASE_URL";
+    return std::string("check the sslmode and certificates in ") + kUrlSource;
   }
-  return "check the host/port in --database / DATABASE_URL and that the server is running";
+  return std::string("check the host and port in ") + kUrlSource + " and that the server is running";
 }
 
 core::Status StatusFromException(const std::exception& error, std::string_view context,

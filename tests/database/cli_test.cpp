@@ -223,7 +223,7 @@ TEST_F(CliBadInputTest, UnreachableDatabase) {
   std::string url = "postgresql://app:NoSuchSecret55@127.0.0.1:" + std::to_string(port) + "/db";
   auto result = RunCli(url, Flags() + " upgrade head");
   EXPECT_EQ(result.exit_code, 3) << result.output;
-  EXPECT_NE(result.output.find("check the host/port"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("check the host and port"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find(std::to_string(port)), std::string::npos) << result.output;
   EXPECT_EQ(result.output.find("NoSuchSecret55"), std::string::npos) << result.output;
 }

@@ -579,7 +579,7 @@ TEST_F(MigratorTest, UnreachableDatabaseNamesTheFixWithoutPassword) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), Code::kUnreachable);
   EXPECT_EQ(m.status().message().find("TopSecret123"), std::string::npos) << m.status().message();
-  EXPECT_NE(m.status().message().find("check the host/port"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("check the host and port"), std::string::npos) << m.status().message();
 }
 
 TEST_F(MigratorTest, WrongPasswordIsNotEchoed) {
