@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "manager/manager.h"
 #include "reconcile/schema_migration_json.h"
 
 namespace schemaop::manager {
@@ -154,6 +155,42 @@ core::Result<std::vector<core::SchemaMigration>> KubePortImpl::ListSchemaMigrati
   return out;
 }
 
+core::Result<std::vector<core::SchemaMigration>> KubePortImpl::ListSchemaMigrationsReferencing(
+    const std::string& ns, const std::string& kind, const std::string& name) {
+  if (caches_.references == nullptr || caches_.schema_migrations == nullptr) {
+    auto all = ListSchemaMigrations(ns);
+    if (!all.ok()) {
+      return all.status();
+    }
+    std::vector<core::SchemaMigration> out;
+    for (core::SchemaMigration& obj : all.value()) {
+      if (reconcile::ReferencesObject(obj, kind, name)) {
+        out.push_back(std::move(obj));
+      }
+    }
+    return out;
+  }
+  std::vector<core::SchemaMigration> out;
+  for (const std::string& key : caches_.references->Referencing(kind, ns, name)) {
+    const auto [object_ns, object_name] = kube::SplitKey(key);
+    auto obj = GetSchemaMigration(object_ns, object_name);
+    if (!obj.ok()) {
+      if (obj.status().code() == Code::kNotFound) {
+        continue;  // deleted since the index saw it
+      }
+      if (obj.status().code() == Code::kInvalidArgument) {
+        continue;  // undecodable: its own reconcile reports why
+      }
+      return obj.status();
+    }
+    // The index may lag behind the object: apply the rule to what we read.
+    if (reconcile::ReferencesObject(obj.value(), kind, name)) {
+      out.push_back(std::move(obj).value());
+    }
+  }
+  return out;
+}
+
 void KubePortImpl::NoteWrite(const core::SchemaMigration& obj,
                              const core::Result<std::string>& result) {
   const std::string key = Key(obj.metadata.namespace_, obj.metadata.name);
@@ -233,29 +270,60 @@ core::Result<std::string> KubePortImpl::RemoveFinalizer(const core::SchemaMigrat
   return result;
 }
 
+core::Result<Json> KubePortImpl::ReadObject(const kube::ResourceRef& ref, const char* kind,
+                                            const ObjectCache* cache, const std::string& ns,
+                                            const std::string& name) {
+  std::optional<Json> cached;
+  if (cache != nullptr) {
+    cached = cache->Get(ns, name);
+  }
+  const std::string key = std::string(kind) + "/" + ns + "/" + name;
+  std::string trimmed_version;
+  if (IsTrimmed(cached)) {
+    // The informer keeps only its metadata. A copy we fetched is good while
+    // the informer still shows the resourceVersion we fetched.
+    trimmed_version = ResourceVersionOf(*cached);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = fetched_.find(key);
+    if (it != fetched_.end() && !trimmed_version.empty() &&
+        it->second.resource_version == trimmed_version) {
+      return it->second.object;
+    }
+    cached.reset();
+  }
+  if (cached) {
+    if (cached->is_null()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      fetched_.erase(key);
+    }
+    return std::move(*cached);  // null: the synced cache knows it is absent
+  }
+  auto fetched = client_.Get(ref, ns, name);
+  if (!fetched.ok()) {
+    if (fetched.status().code() == Code::kNotFound) {
+      return Json(nullptr);
+    }
+    return fetched.status();
+  }
+  if (!trimmed_version.empty()) {
+    Json kept = {{"metadata", {{"resourceVersion", ResourceVersionOf(fetched.value())}}}};
+    if (fetched->contains("data")) {
+      kept["data"] = (*fetched)["data"];
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    fetched_[key] = Fetched{ResourceVersionOf(fetched.value()), std::move(kept)};
+  }
+  return fetched;
+}
+
 core::Result<std::string> KubePortImpl::GetSecretValue(const std::string& ns,
                                                        const std::string& name,
                                                        const std::string& key) {
-  std::optional<Json> cached;
-  if (caches_.secrets != nullptr) {
-    cached = caches_.secrets->Get(ns, name);
+  auto read = ReadObject(kube::resources::kSecrets, "Secret", caches_.secrets, ns, name);
+  if (!read.ok()) {
+    return read.status();
   }
-  if (IsTrimmed(cached)) {
-    cached.reset();  // the cache kept only its metadata: ask the API server
-  }
-  Json secret;
-  if (cached) {
-    secret = std::move(*cached);
-  } else {
-    auto fetched = client_.Get(kube::resources::kSecrets, ns, name);
-    if (!fetched.ok()) {
-      if (fetched.status().code() != Code::kNotFound) {
-        return fetched.status();
-      }
-    } else {
-      secret = std::move(fetched).value();
-    }
-  }
+  const Json& secret = read.value();
   if (secret.is_null()) {
     return Status(Code::kNotFound, "Secret " + ns + "/" + name + " not found");
   }
@@ -276,26 +344,11 @@ core::Result<std::string> KubePortImpl::GetSecretValue(const std::string& ns,
 
 core::Result<std::map<std::string, std::string>> KubePortImpl::GetConfigMapData(
     const std::string& ns, const std::string& name) {
-  std::optional<Json> cached;
-  if (caches_.config_maps != nullptr) {
-    cached = caches_.config_maps->Get(ns, name);
+  auto read = ReadObject(kube::resources::kConfigMaps, "ConfigMap", caches_.config_maps, ns, name);
+  if (!read.ok()) {
+    return read.status();
   }
-  if (IsTrimmed(cached)) {
-    cached.reset();  // the cache kept only its metadata: ask the API server
-  }
-  Json config_map;
-  if (cached) {
-    config_map = std::move(*cached);
-  } else {
-    auto fetched = client_.Get(kube::resources::kConfigMaps, ns, name);
-    if (!fetched.ok()) {
-      if (fetched.status().code() != Code::kNotFound) {
-        return fetched.status();
-      }
-    } else {
-      config_map = std::move(fetched).value();
-    }
-  }
+  const Json& config_map = read.value();
   if (config_map.is_null()) {
     return Status(Code::kNotFound, "ConfigMap " + ns + "/" + name + " not found");
   }

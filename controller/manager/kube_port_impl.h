@@ -25,10 +25,15 @@
 
 namespace schemaop::manager {
 
+class ReferenceIndex;  // manager.h
+
 struct KubePortCaches {
   const ObjectCache* schema_migrations = nullptr;  // null: always the API server
   const ObjectCache* secrets = nullptr;
   const ObjectCache* config_maps = nullptr;
+  // Answers ListSchemaMigrationsReferencing without listing the namespace
+  // (null: list and filter). Kept by the SchemaMigration informer.
+  const ReferenceIndex* references = nullptr;
 };
 
 // Standard base64 (RFC 4648, padding optional, whitespace ignored), as in a
@@ -48,6 +53,8 @@ class KubePortImpl final : public reconcile::KubePort {
                                                          const std::string& name) override;
   core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrations(
       const std::string& ns) override;
+  core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrationsReferencing(
+      const std::string& ns, const std::string& kind, const std::string& name) override;
   core::Result<std::string> UpdateStatus(const core::SchemaMigration& obj) override;
   core::Result<std::string> AddFinalizer(const core::SchemaMigration& obj,
                                          const std::string& finalizer) override;
@@ -67,6 +74,12 @@ class KubePortImpl final : public reconcile::KubePort {
  private:
   // The object from the cache unless it may be stale (see above).
   core::Result<Json> ReadSchemaMigration(const std::string& ns, const std::string& name);
+  // A Secret or ConfigMap (null Json when absent): from the cache, from our
+  // fetched copy when the cache holds it trimmed and unchanged, else from the
+  // API server.
+  core::Result<Json> ReadObject(const kube::ResourceRef& ref, const char* kind,
+                                const ObjectCache* cache, const std::string& ns,
+                                const std::string& name);
   core::Result<std::string> WriteFinalizers(const core::SchemaMigration& obj,
                                             const std::vector<std::string>& finalizers);
   void NoteWrite(const core::SchemaMigration& obj, const core::Result<std::string>& result);
@@ -78,6 +91,13 @@ class KubePortImpl final : public reconcile::KubePort {
   // "ns/name" -> resourceVersions our recent writes superseded; an empty
   // entry means "read from the API server once" (after a conflict).
   std::map<std::string, std::vector<std::string>> superseded_;
+  // "Kind/ns/name" -> the data of a Secret/ConfigMap the cache holds trimmed,
+  // as fetched at resource_version (only objects we read: the referenced ones).
+  struct Fetched {
+    std::string resource_version;
+    Json object;
+  };
+  std::map<std::string, Fetched> fetched_;
 };
 
 }  // namespace schemaop::manager

@@ -761,6 +761,7 @@ Manager::Manager(kube::Client& client, ManagerOptions options)
   caches.schema_migrations = &m.sm_cache;
   caches.secrets = &m.secret_cache;
   caches.config_maps = &m.config_map_cache;
+  caches.references = &m.references;
   m.kube_port = std::make_unique<KubePortImpl>(client, m.events.get(), caches);
   m.database_port = std::make_unique<DatabasePortImpl>(m.options.database);
 }

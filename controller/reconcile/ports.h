@@ -14,6 +14,7 @@
 //   (core::RedactDatabaseUrl); the reconciler also scrubs the Secret value
 //   from every text it writes, as a second line of defence.
 // - Nothing here is thread-safe unless stated; one Reconciler per thread.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -39,6 +40,23 @@ struct WorkloadScale {
 
 enum class EventType { kNormal, kWarning };
 
+// The reference rule of KubePort::ListSchemaMigrationsReferencing.
+inline bool ReferencesObject(const core::SchemaMigration& obj, const std::string& kind,
+                             const std::string& name) {
+  if (kind == "Secret") {
+    return obj.spec.url_secret_ref.name == name;
+  }
+  if (kind == "ConfigMap") {
+    return obj.spec.migrations_config_map == name;
+  }
+  auto listed = [&](const auto& workloads) {
+    return std::any_of(workloads.begin(), workloads.end(),
+                       [&](const auto& w) { return w.kind == kind && w.name == name; });
+  };
+  return listed(obj.spec.workloads) || listed(obj.status.workloads) ||
+         (obj.status.run && listed(obj.status.run->workloads));
+}
+
 class KubePort {
  public:
   virtual ~KubePort() = default;
@@ -46,9 +64,18 @@ class KubePort {
   // The object with metadata, spec and status. kNotFound when it is gone.
   virtual core::Result<core::SchemaMigration> GetSchemaMigration(const std::string& ns,
                                                                  const std::string& name) = 0;
-  // All SchemaMigrations of a namespace (for the duplicate-database check).
+  // All SchemaMigrations of a namespace.
   virtual core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrations(
       const std::string& ns) = 0;
+  // The SchemaMigrations of namespace `ns` that reference the object of
+  // `kind` ("Secret", "ConfigMap", "Deployment", "StatefulSet") named
+  // `name`: spec.database.urlSecretRef.name, spec.migrations.configMapRef.name,
+  // spec.workloads, status.workloads or status.run.workloads. What the
+  // duplicate-database and shared-workload checks need, called on every
+  // reconcile: the manager answers it from an index instead of copying the
+  // whole namespace (which made a resync quadratic in the object count).
+  virtual core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrationsReferencing(
+      const std::string& ns, const std::string& kind, const std::string& name) = 0;
 
   // PUT .../status with obj.metadata.resource_version and obj.status (the
   // spec is ignored by the status subresource). Returns the new

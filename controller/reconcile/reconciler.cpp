@@ -516,7 +516,8 @@ class Reconciler::Pass {
   }
 
   std::optional<Problem> CheckDuplicates(Status& kube_error) {
-    auto list = r_.kube_.ListSchemaMigrations(ns());
+    auto list =
+        r_.kube_.ListSchemaMigrationsReferencing(ns(), "Secret", obj_.spec.url_secret_ref.name);
     if (!list.ok()) {
       kube_error = list.status();
       return std::nullopt;
@@ -791,15 +792,15 @@ class Reconciler::Pass {
   // its original replicas, and this run would finally "restore" it to 0.
   // Wait until the other run has restored it.
   std::optional<Problem> WorkloadsHeldByAnotherRun() {
-    auto list = r_.kube_.ListSchemaMigrations(ns());
-    if (!list.ok()) {
-      return KubeProblem(list.status(), "Listing SchemaMigrations");
-    }
-    for (const SchemaMigration& other : list.value()) {
-      if (other.metadata.name == obj_.metadata.name || !other.status.run) {
-        continue;
+    for (const core::WorkloadRef& w : obj_.status.run->workloads) {
+      auto list = r_.kube_.ListSchemaMigrationsReferencing(ns(), w.kind, w.name);
+      if (!list.ok()) {
+        return KubeProblem(list.status(), "Listing SchemaMigrations");
       }
-      for (const core::WorkloadRef& w : obj_.status.run->workloads) {
+      for (const SchemaMigration& other : list.value()) {
+        if (other.metadata.name == obj_.metadata.name || !other.status.run) {
+          continue;
+        }
         const bool held = std::any_of(
             other.status.workloads.begin(), other.status.workloads.end(),
             [&](const core::WorkloadStatus& o) { return o.kind == w.kind && o.name == w.name; });

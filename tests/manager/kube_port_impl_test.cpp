@@ -329,6 +329,99 @@ TEST_F(KubePortImplTest, TrimmedCachedObjectsAreReadFromTheApiServer) {
   EXPECT_EQ(server_.RequestCount("get configmaps"), 1);
 }
 
+// A Secret created before the SchemaMigration that references it is cached
+// trimmed and stays so while it does not change (the usual order of one
+// kubectl apply). Reading it on every reconcile would cost two GETs per
+// object and resync; the fetched copy serves while the cache shows the
+// same resourceVersion, and a change is fetched again.
+TEST_F(KubePortImplTest, FetchedCopyOfATrimmedObjectServesUntilItsVersionChanges) {
+  Json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", {{"name", "db"}, {"namespace", "default"}}},
+                 {"data", {{"DATABASE_URL", "YQ=="}}}};  // "a"
+  auto created = client_->Create(kube::resources::kSecrets, "default", secret);
+  ASSERT_TRUE(created.ok());
+  // What the informer shows: the trimmed object at its current version.
+  class InformerView final : public ObjectCache {
+   public:
+    std::optional<Json> Get(const std::string&, const std::string&) const override {
+      return object;
+    }
+    std::optional<std::vector<Json>> List(const std::string&) const override {
+      return std::vector<Json>{object};
+    }
+    Json object;
+  } view;
+  view.object = created.value();
+  TrimForCache("Secret", view.object, false);
+  KubePortCaches caches;
+  caches.secrets = &view;
+  KubePortImpl port(*client_, events_.get(), caches);
+  server_.ResetCounters();
+  for (int i = 0; i < 3; ++i) {
+    auto value = port.GetSecretValue("default", "db", "DATABASE_URL");
+    ASSERT_TRUE(value.ok()) << value.status().ToString();
+    EXPECT_EQ(value.value(), "a");
+  }
+  EXPECT_EQ(server_.RequestCount("get secrets"), 1);
+
+  // Changed on the server; once the informer shows the new version, the
+  // fetched copy is stale and the value is read again (once).
+  auto patched = client_->Patch(kube::resources::kSecrets, "default", "db", kube::PatchType::kMerge,
+                                Json{{"data", {{"DATABASE_URL", "Yg=="}}}});
+  ASSERT_TRUE(patched.ok());
+  view.object = patched.value();
+  TrimForCache("Secret", view.object, false);
+  for (int i = 0; i < 2; ++i) {
+    auto value = port.GetSecretValue("default", "db", "DATABASE_URL");
+    ASSERT_TRUE(value.ok());
+    EXPECT_EQ(value.value(), "b");
+  }
+  EXPECT_EQ(server_.RequestCount("get secrets"), 2);
+}
+
+// The narrow list the reconciler calls on every reconcile comes from the
+// index and the cache: no list of the namespace, no request.
+TEST_F(KubePortImplTest, ReferencingListUsesTheIndexAndTheCache) {
+  auto other = SchemaMigrationObject("analytics-db");
+  other["spec"]["database"]["urlSecretRef"]["name"] = "analytics";
+  ASSERT_TRUE(client_->Create(kube::resources::kSchemaMigrations, "default", other).ok());
+  kube::InformerOptions options;
+  options.namespace_name = "default";
+  kube::Informer informer(*client_, kube::resources::kSchemaMigrations, options);
+  ReferenceIndex index;
+  kube::ResourceEventHandlers handlers;
+  handlers.on_add = [&](const Json& o) { index.Set(o); };
+  informer.AddHandlers(handlers);
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(std::chrono::seconds(20)));
+  NamespacedCache cache;
+  cache.Add("default", &informer);
+  KubePortCaches caches;
+  caches.schema_migrations = &cache;
+  caches.references = &index;
+  KubePortImpl port(*client_, events_.get(), caches);
+  server_.ResetCounters();
+  auto by_secret = port.ListSchemaMigrationsReferencing("default", "Secret", "db");
+  ASSERT_TRUE(by_secret.ok()) << by_secret.status().ToString();
+  ASSERT_EQ(by_secret->size(), 1u);
+  EXPECT_EQ((*by_secret)[0].metadata.name, "drawing-db");
+  auto by_workload = port.ListSchemaMigrationsReferencing("default", "Deployment", "backend");
+  ASSERT_TRUE(by_workload.ok());
+  EXPECT_EQ(by_workload->size(), 2u);
+  EXPECT_TRUE(port.ListSchemaMigrationsReferencing("default", "Secret", "none")->empty());
+  EXPECT_EQ(server_.RequestCount("list schemamigrations"), 0);
+  EXPECT_EQ(server_.RequestCount("get schemamigrations"), 0);
+  informer.Stop();
+
+  // Without an index: list and filter, same answer.
+  KubePortImpl plain(*client_, events_.get());
+  auto listed = plain.ListSchemaMigrationsReferencing("default", "Secret", "analytics");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].metadata.name, "analytics-db");
+}
+
 TEST_F(KubePortImplTest, ReadsFollowOurOwnWritesWhileTheCacheLags) {
   auto snapshot = client_->Get(kube::resources::kSchemaMigrations, "default", "drawing-db");
   ASSERT_TRUE(snapshot.ok());

@@ -93,6 +93,17 @@ core::Result<core::SchemaMigration> FakeKube::GetSchemaMigration(const std::stri
   return it->second;
 }
 
+core::Result<std::vector<core::SchemaMigration>> FakeKube::ListSchemaMigrationsReferencing(
+    const std::string& ns, const std::string& kind, const std::string& name) {
+  std::vector<core::SchemaMigration> out;
+  for (const auto& [key, obj] : objects) {
+    if (obj.metadata.namespace_ == ns && ReferencesObject(obj, kind, name)) {
+      out.push_back(obj);
+    }
+  }
+  return out;
+}
+
 core::Result<std::vector<core::SchemaMigration>> FakeKube::ListSchemaMigrations(
     const std::string& ns) {
   std::vector<core::SchemaMigration> out;

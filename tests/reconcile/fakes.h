@@ -97,6 +97,8 @@ class FakeKube final : public KubePort {
                                                          const std::string& name) override;
   core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrations(
       const std::string& ns) override;
+  core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrationsReferencing(
+      const std::string& ns, const std::string& kind, const std::string& name) override;
   core::Result<std::string> UpdateStatus(const core::SchemaMigration& obj) override;
   core::Result<std::string> AddFinalizer(const core::SchemaMigration& obj,
                                          const std::string& finalizer) override;
