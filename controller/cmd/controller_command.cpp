@@ -3,11 +3,12 @@
 // logging, connects to the API server, and runs manager::Manager until
 // SIGTERM/SIGINT (graceful: in-progress reconciles finish, the Lease is
 // released) or until leadership is lost (exit 1, so the pod restarts clean).
-#include <CLI/CLI.hpp>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
 #include <memory>
@@ -55,6 +56,12 @@ int RunController(const manager::ControllerFlags& flags) {
     std::cerr << "error: " << s.message() << "\n";
     return kExitUsage;
   }
+  // A long-running process with ~10 threads (informers, workers, the HTTP
+  // client's pool): glibc would give each allocating thread its own arena
+  // (up to 8 per core) and keep the freed pages of every one, which showed
+  // as RSS far above the live data. Two arenas are plenty for this load.
+  // Must run before any other thread exists.
+  mallopt(M_ARENA_MAX, 2);
   // Signals are taken by one thread with sigwait; block them before any
   // other thread exists so none of them receives one.
   sigset_t signals;
@@ -94,7 +101,9 @@ int RunController(const manager::ControllerFlags& flags) {
   });
   const int code = manager.Run();
   // Wake the signal thread if Run ended for another reason.
-  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  // SIGTERM is blocked in every thread, so this only wakes its sigwait().
+  pthread_kill(signal_thread.native_handle(),
+               SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
   signal_thread.join();
   spdlog::default_logger()->flush();
   return code;
