@@ -1,7 +1,9 @@
 #include "kube/informer.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <random>
+#include <vector>
 
 namespace schemaop::kube {
 namespace {
@@ -14,6 +16,28 @@ std::string ResourceVersionOf(const Json& object) {
     return "";
   }
   return meta["resourceVersion"].get<std::string>();
+}
+
+// A packed cache entry: [resourceVersion, CBOR bytes]. Objects are never
+// arrays, so the two forms cannot be confused.
+bool IsPacked(const Json& stored) {
+  return stored.is_array() && stored.size() == 2 && stored[1].is_binary();
+}
+
+Json Pack(bool compact, Json object) {
+  if (!compact) return object;
+  std::vector<std::uint8_t> bytes = Json::to_cbor(object);
+  bytes.shrink_to_fit();
+  return Json::array({ResourceVersionOf(object), Json::binary(std::move(bytes))});
+}
+
+Json Unpack(const Json& stored) {
+  if (!IsPacked(stored)) return stored;
+  return Json::from_cbor(stored[1].get_binary());
+}
+
+std::string StoredVersion(const Json& stored) {
+  return IsPacked(stored) ? stored[0].get<std::string>() : ResourceVersionOf(stored);
 }
 
 }  // namespace
@@ -79,14 +103,14 @@ std::optional<Json> Informer::GetByKey(const std::string& key) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = cache_.find(key);
   if (it == cache_.end()) return std::nullopt;
-  return it->second;
+  return Unpack(it->second);
 }
 
 std::vector<Json> Informer::List() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Json> out;
   out.reserve(cache_.size());
-  for (const auto& [key, object] : cache_) out.push_back(object);
+  for (const auto& [key, object] : cache_) out.push_back(Unpack(object));
   return out;
 }
 
@@ -96,7 +120,7 @@ std::vector<Json> Informer::ListNamespace(const std::string& ns) const {
   const std::string prefix = ns + "/";
   for (auto it = cache_.lower_bound(prefix); it != cache_.end() && it->first.rfind(prefix, 0) == 0;
        ++it) {
-    out.push_back(it->second);
+    out.push_back(Unpack(it->second));
   }
   return out;
 }
@@ -148,7 +172,7 @@ core::Status Informer::ListAndReplace() {
   for (auto& item : list->items) {
     if (options_.transform) options_.transform(item);
     std::string key = KeyOf(item);
-    fresh.emplace(std::move(key), std::move(item));
+    fresh.emplace(std::move(key), Pack(options_.compact, std::move(item)));
   }
   list->items.clear();
   // Swap, then diff without copying objects: only this thread writes the
@@ -167,13 +191,13 @@ core::Status Informer::ListAndReplace() {
     for (const auto& [key, object] : cache_) {
       auto it = old.find(key);
       if (it == old.end()) {
-        if (h.on_add) h.on_add(object);
-      } else if (ResourceVersionOf(it->second) != ResourceVersionOf(object)) {
-        if (h.on_update) h.on_update(it->second, object);
+        if (h.on_add) h.on_add(Unpack(object));
+      } else if (StoredVersion(it->second) != StoredVersion(object)) {
+        if (h.on_update) h.on_update(Unpack(it->second), Unpack(object));
       }
     }
     for (const auto& [key, object] : old) {
-      if (cache_.count(key) == 0 && h.on_delete) h.on_delete(object);
+      if (cache_.count(key) == 0 && h.on_delete) h.on_delete(Unpack(object));
     }
   }
   {
@@ -202,12 +226,12 @@ void Informer::Apply(const WatchEvent& watched) {
     ++stats_.events;
     if (!rv.empty()) resource_version_ = rv;
     auto it = cache_.find(key);
-    if (it != cache_.end()) previous = it->second;
+    if (it != cache_.end()) previous = Unpack(it->second);
     if (event.type == WatchEventType::kDeleted) {
       if (it != cache_.end()) cache_.erase(it);
     } else {
       if (previous && ResourceVersionOf(*previous) == rv) changed = false;
-      cache_[key] = event.object;
+      cache_[key] = Pack(options_.compact, event.object);
     }
   }
   for (const auto& h : handlers_) {

@@ -318,6 +318,7 @@ struct Manager::Impl {
                        const std::function<void(const Json&)>& changed) {
       kube::InformerOptions informer_options;
       informer_options.namespace_name = ns;
+      informer_options.compact = true;
       informer_options.transform = [this, kind = std::string(kind)](Json& object) {
         const bool referenced = !references
                                      .Referencing(kind, StringAt(object, {"metadata", "namespace"}),
@@ -338,6 +339,7 @@ struct Manager::Impl {
           client, kube::resources::kSchemaMigrations, [&] {
             kube::InformerOptions o;
             o.namespace_name = ns;
+            o.compact = true;
             o.transform = [](Json& object) { TrimForCache("SchemaMigration", object, true); };
             return o;
           }());

@@ -1,15 +1,16 @@
 // The Kubernetes client against the project's test API server (in-process,
 // real HTTP over loopback through the cpprestsdk transport). Label `kube`.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -428,6 +429,62 @@ TEST_F(KubeIntegrationTest, InformerTransformTrimsListedAndWatchedObjects) {
   informer.Stop();
 }
 
+// A compact cache (CBOR bytes) answers exactly like a parsed one: getters,
+// namespace lists, and add/update/delete handlers with whole objects, also
+// across a 410 re-list (which diffs stored versions).
+TEST_F(KubeIntegrationTest, CompactInformerCacheAnswersLikeAParsedOne) {
+  auto& c = *client_;
+  ASSERT_TRUE(c.Create(resources::kConfigMaps, "default", ConfigMap("one", "1")).ok());
+  ASSERT_TRUE(c.Create(resources::kConfigMaps, "default", ConfigMap("gone", "x")).ok());
+  InformerOptions options;
+  options.namespace_name = "default";
+  options.compact = true;
+  options.initial_backoff = milliseconds(10);
+  Informer informer(c, resources::kConfigMaps, options);
+  Recorded rec;
+  rec.Attach(informer);
+  std::mutex mu;
+  std::string updated_value;
+  ResourceEventHandlers check;
+  check.on_update = [&](const Json& old_object, const Json& object) {
+    std::lock_guard<std::mutex> lock(mu);
+    updated_value =
+        old_object["data"].value("value", "") + "->" + object["data"].value("value", "");
+  };
+  informer.AddHandlers(check);
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(seconds(20)));
+  ASSERT_TRUE(c.Patch(resources::kConfigMaps, "default", "one", PatchType::kMerge,
+                      Json{{"data", {{"value", "2"}}}})
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] { return rec.Updates("default/one") == 1; }));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(updated_value, "1->2");
+  }
+  auto live = c.Get(resources::kConfigMaps, "default", "one");
+  ASSERT_TRUE(live.ok());
+  auto cached = informer.Get("default", "one");
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(*cached, live.value());
+  EXPECT_EQ(informer.ListNamespace("default").size(), 2u);
+
+  // "gone" is deleted behind the held-back watch and history expires: only
+  // the re-list (a diff of stored versions) can see the deletion.
+  server_.AddFault({"GET", "/configmaps$", 503, -1, "", "held", 1});
+  server_.CloseWatches();
+  ASSERT_TRUE(WaitFor([&] { return informer.stats().errors >= 1; }));
+  ASSERT_TRUE(c.Delete(resources::kConfigMaps, "default", "gone").ok());
+  server_.ExpireHistory();
+  server_.ClearFaults();
+  ASSERT_TRUE(WaitFor(
+      [&] { return informer.stats().relists_on_gone >= 1 && rec.Deletes("default/gone") == 1; }));
+  EXPECT_EQ(informer.Size(), 1u);
+  EXPECT_EQ(rec.Updates("default/one"), 1) << "unchanged version: no update on re-list";
+  EXPECT_EQ(rec.Adds("default/one"), 1);
+  informer.Stop();
+}
+
 TEST_F(KubeIntegrationTest, InformerRelistsOn410AndComputesDeletions) {
   auto& c = *client_;
   for (const char* name : {"keep", "change", "vanish"}) {
@@ -711,6 +768,91 @@ TEST(KubeFailureTest, NonJsonAndTruncatedResponsesAreClearErrors) {
   auto c = ClientFor(proxy_error.port())->Get(resources::kConfigMaps, "default", "x");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(HttpCodeOf(c.status()), 502);
+}
+
+// A keep-alive HTTP/1.1 server that answers one request per connection and
+// closes that connection only when told to, after the client has pooled it:
+// what a server or load balancer does when a connection idles past its
+// timeout.
+class IdleClosingServer {
+ public:
+  IdleClosingServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(fd_, 16);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      const std::string body = R"({"kind":"ConfigMap","metadata":{"name":"x"}})";
+      const std::string response =
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body;
+      while (true) {
+        int conn = ::accept(fd_, nullptr, nullptr);
+        if (conn < 0 || stop_) {
+          if (conn >= 0) ::close(conn);
+          return;
+        }
+        char buf[4096];
+        if (::recv(conn, buf, sizeof(buf), 0) > 0) {
+          (void)::send(conn, response.data(), response.size(), MSG_NOSIGNAL);
+          std::lock_guard<std::mutex> lock(mu_);
+          open_.push_back(conn);
+        } else {
+          ::close(conn);
+        }
+        cv_.notify_all();
+      }
+    });
+  }
+  ~IdleClosingServer() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    int wake = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    ::connect(wake, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    thread_.join();
+    ::close(wake);
+    ::close(fd_);
+    CloseIdleConnections();
+  }
+  // Closes every connection that has been answered, as an idle timeout would.
+  void CloseIdleConnections() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int c : open_) ::close(c);
+    open_.clear();
+  }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int> open_;
+  std::thread thread_;
+};
+
+TEST(KubeFailureTest, KeepAliveConnectionClosedByTheServerIsRetriedOnAFreshOne) {
+  // A migration can outlast the API server's (or a load balancer's) idle
+  // timeout; the status write that follows must not fail on the pooled
+  // connection the server closed meanwhile.
+  IdleClosingServer server;
+  auto client = ClientFor(server.port());
+  for (int request = 0; request < 5; ++request) {
+    auto got = client->Get(resources::kConfigMaps, "default", "x");
+    ASSERT_TRUE(got.ok()) << "request " << request << ": " << got.status().ToString();
+    EXPECT_EQ((*got)["metadata"]["name"], "x");
+    server.CloseIdleConnections();
+  }
 }
 
 TEST(KubeFailureTest, UnreachableAndSilentServersFailWithinTheTimeout) {
