@@ -97,14 +97,34 @@ class CppRestTransport final : public Transport {
         stream_client_(config.server, MakeConfig(config, config.watch_idle_timeout)) {}
 
   Result<HttpResponse> Send(const HttpRequest& request) override {
-    try {
-      http::http_response response = client_.request(ToCpprest(request)).get();
-      HttpResponse out = Head(response);
-      std::vector<unsigned char> body = response.extract_vector().get();
-      out.body.assign(body.begin(), body.end());
-      return out;
-    } catch (const std::exception& e) {
-      return FromException(e, server_);
+    // A pooled keep-alive connection that the server (or a load balancer)
+    // closed while idle fails before any response arrives, and every retry
+    // may pick the next stale connection of the pool. Such a failure is sent
+    // again, a bounded number of times, as long as no response head was read.
+    // Re-sending is safe for the calls this client makes: updates carry a
+    // resourceVersion (a duplicate gets 409), patches and deletes are
+    // idempotent, and a repeated create of a named object gets AlreadyExists.
+    // Timeouts are not retried: the server may still be working on it.
+    constexpr int kAttempts = 4;
+    for (int attempt = 1;; ++attempt) {
+      http::http_response response;
+      try {
+        response = client_.request(ToCpprest(request)).get();
+      } catch (const std::exception& e) {
+        Status status = FromException(e, server_);
+        if (attempt < kAttempts && status.code() == Code::kUnreachable) {
+          continue;
+        }
+        return status;
+      }
+      try {
+        HttpResponse out = Head(response);
+        std::vector<unsigned char> body = response.extract_vector().get();
+        out.body.assign(body.begin(), body.end());
+        return out;
+      } catch (const std::exception& e) {
+        return FromException(e, server_);
+      }
     }
   }
 

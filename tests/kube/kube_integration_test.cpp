@@ -847,8 +847,13 @@ TEST(KubeFailureTest, KeepAliveConnectionClosedByTheServerIsRetriedOnAFreshOne) 
   // connection the server closed meanwhile.
   IdleClosingServer server;
   auto client = ClientFor(server.port());
-  for (int request = 0; request < 5; ++request) {
-    auto got = client->Get(resources::kConfigMaps, "default", "x");
+  // Requests with a body (status updates are PUTs) as well as without.
+  const std::string body(2048, ' ');
+  for (int request = 0; request < 6; ++request) {
+    auto got = request % 2 == 0
+                   ? client->Get(resources::kConfigMaps, "default", "x")
+                   : client->Request("PUT", "/api/v1/namespaces/default/configmaps/x",
+                                     "application/json", "{}" + body);
     ASSERT_TRUE(got.ok()) << "request " << request << ": " << got.status().ToString();
     EXPECT_EQ((*got)["metadata"]["name"], "x");
     server.CloseIdleConnections();
