@@ -376,11 +376,45 @@ core::Result<reconcile::WorkloadScale> KubePortImpl::GetScale(const std::string&
   }
   reconcile::WorkloadScale out;
   const Json& s = scale.value();
+  std::string selector;
   if (s.contains("spec") && s["spec"].is_object()) {
     out.spec_replicas = s["spec"].value("replicas", 0);
   }
   if (s.contains("status") && s["status"].is_object()) {
     out.status_replicas = s["status"].value("replicas", 0);
+    selector = s["status"].value("selector", "");
+  }
+  // status_replicas must mean "pods of this workload that still exist", the
+  // drain's condition for "no writer is left". The scale's status.replicas
+  // alone falls short twice: it does not count terminating pods (a writer in
+  // its grace period still writes), and it lags the spec until the workload
+  // controller observes it (right after a restore, 0 pods may be reported
+  // while the new ones are being created). So count the pods matching the
+  // workload's selector, terminating ones included, and treat a workload
+  // whose controller has not observed its latest generation as not drained.
+  if (!selector.empty()) {
+    kube::ListOptions options;
+    options.label_selector = selector;
+    auto pods = client_.List(kube::resources::kPods, ns, options);
+    if (!pods.ok()) {
+      return pods.status();
+    }
+    out.status_replicas =
+        std::max<std::int32_t>(out.status_replicas, static_cast<std::int32_t>(pods->items.size()));
+  }
+  auto workload = client_.Get(ref.value(), ns, name);
+  if (!workload.ok()) {
+    return workload.status();
+  }
+  const Json& w = workload.value();
+  const std::int64_t generation =
+      w.contains("metadata") ? w["metadata"].value("generation", std::int64_t{0}) : 0;
+  const std::int64_t observed =
+      w.contains("status") && w["status"].is_object()
+          ? w["status"].value("observedGeneration", std::int64_t{0})
+          : 0;
+  if (observed < generation) {
+    out.status_replicas = std::max<std::int32_t>(out.status_replicas, 1);
   }
   return out;
 }

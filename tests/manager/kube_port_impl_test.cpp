@@ -227,6 +227,55 @@ TEST_F(KubePortImplTest, ConfigMapDataAndScale) {
             core::Code::kInvalidArgument);
 }
 
+TEST_F(KubePortImplTest, DrainSeesTerminatingPodsAndUnobservedScaleDowns) {
+  ASSERT_TRUE(
+      client_->Create(kube::resources::kDeployments, "default", DeploymentObject("worker", 2))
+          .ok());
+  KubePortImpl port(*client_, events_.get());
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = port.GetScale("default", "Deployment", "worker");
+    return s.ok() && s->status_replicas == 2;
+  }));
+
+  // The workload controller has not observed the scale-down yet: its status
+  // still describes the old spec, so nothing says the writers are gone.
+  server_.SetControllersPaused(true);
+  ASSERT_TRUE(port.SetReplicas("default", "Deployment", "worker", 0).ok());
+  auto unobserved = port.GetScale("default", "Deployment", "worker");
+  ASSERT_TRUE(unobserved.ok());
+  EXPECT_EQ(unobserved->spec_replicas, 0);
+  EXPECT_GT(unobserved->status_replicas, 0);
+  server_.SetControllersPaused(false);
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = port.GetScale("default", "Deployment", "worker");
+    return s.ok() && s->status_replicas == 0;
+  }));
+
+  // A writer in its termination grace period still writes: a pod of the
+  // workload that is being deleted (held by a finalizer) keeps it not drained.
+  Json pod = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata",
+               {{"name", "worker-terminating"},
+                {"namespace", "default"},
+                {"labels", {{"app", "worker"}}},
+                {"finalizers", {"example.com/grace-period"}}}},
+              {"spec", {{"containers", {{{"name", "c"}, {"image", "busybox"}}}}}}};
+  ASSERT_TRUE(client_->Create(kube::resources::kPods, "default", pod).ok());
+  ASSERT_TRUE(client_->Delete(kube::resources::kPods, "default", "worker-terminating").ok());
+  auto terminating = port.GetScale("default", "Deployment", "worker");
+  ASSERT_TRUE(terminating.ok());
+  EXPECT_EQ(terminating->status_replicas, 1);
+
+  ASSERT_TRUE(client_
+                  ->Patch(kube::resources::kPods, "default", "worker-terminating",
+                          kube::PatchType::kMerge, Json{{"metadata", {{"finalizers", nullptr}}}})
+                  .ok());
+  auto gone = port.GetScale("default", "Deployment", "worker");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(gone->status_replicas, 0);
+}
+
 TEST_F(KubePortImplTest, RepeatedEventsAreAggregated) {
   KubePortImpl port(*client_, events_.get());
   auto obj = port.GetSchemaMigration("default", "drawing-db");
