@@ -105,7 +105,7 @@ class CppRestTransport final : public Transport {
     // resourceVersion (a duplicate gets 409), patches and deletes are
     // idempotent, and a repeated create of a named object gets AlreadyExists.
     // Timeouts are not retried: the server may still be working on it.
-    constexpr int kAttempts = 4;
+    constexpr int kAttempts = 10;
     for (int attempt = 1;; ++attempt) {
       http::http_response response;
       try {
