@@ -1,8 +1,12 @@
 #include "manager/manager.h"
 
+#include <malloc.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -413,6 +417,27 @@ struct Manager::Impl {
     return !(stop_requested || lost_leadership);
   }
 
+  // A resync pass over many objects frees most of what it allocated (database
+  // sessions, JSON copies), but glibc keeps freed heap pages mapped, so the
+  // process's RSS stays at the pass's peak. Once the queue is idle, hand them
+  // back to the kernel, at most once per interval.
+  void ReleaseFreedMemoryWhenIdle() {
+    constexpr auto kInterval = std::chrono::seconds(5);
+    if (queue->Len() != 0) {
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    auto last = last_trim_.load();
+    const auto interval =
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(kInterval).count();
+    if (now - last < interval || !last_trim_.compare_exchange_strong(last, now)) {
+      return;
+    }
+    malloc_trim(0);
+  }
+
+  std::atomic<std::chrono::steady_clock::rep> last_trim_{0};
+
   void Worker(int index) {
     reconcile::Reconciler reconciler(*kube_port, *database_port, reconcile_clock, metrics,
                                      options.reconciler);
@@ -460,6 +485,7 @@ struct Manager::Impl {
       }
       queue->Done(*key);
       metrics.SetWorkQueueDepth(static_cast<double>(queue->Len() + queue->NumWaiting()));
+      ReleaseFreedMemoryWhenIdle();
       {
         std::lock_guard<std::mutex> lock(mu);
         --active_workers;
