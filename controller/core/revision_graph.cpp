@@ -164,7 +164,8 @@ std::vector<std::string> RevisionGraph::Ids() const {
   return ids;
 }
 
-std::set<std::string> RevisionGraph::Ancestors(std::string_view id) const {
+std::set<std::string> RevisionGraph::Reachable(
+    std::string_view id, std::vector<std::string> RevisionNode::*edges) const {
   std::set<std::string> seen;
   std::vector<std::string> pending = {std::string(id)};
   while (!pending.empty()) {
@@ -174,32 +175,21 @@ std::set<std::string> RevisionGraph::Ancestors(std::string_view id) const {
     if (it == nodes_.end()) {
       continue;
     }
-    for (const std::string& parent : it->second.parents) {
-      if (seen.insert(parent).second) {
-        pending.push_back(parent);
+    for (const std::string& next : it->second.*edges) {
+      if (seen.insert(next).second) {
+        pending.push_back(next);
       }
     }
   }
   return seen;
 }
 
+std::set<std::string> RevisionGraph::Ancestors(std::string_view id) const {
+  return Reachable(id, &RevisionNode::parents);
+}
+
 std::set<std::string> RevisionGraph::Descendants(std::string_view id) const {
-  std::set<std::string> seen;
-  std::vector<std::string> pending = {std::string(id)};
-  while (!pending.empty()) {
-    const std::string current = std::move(pending.back());
-    pending.pop_back();
-    auto it = nodes_.find(current);
-    if (it == nodes_.end()) {
-      continue;
-    }
-    for (const std::string& child : it->second.children) {
-      if (seen.insert(child).second) {
-        pending.push_back(child);
-      }
-    }
-  }
-  return seen;
+  return Reachable(id, &RevisionNode::children);
 }
 
 bool RevisionGraph::IsAncestor(std::string_view ancestor, std::string_view id) const {

@@ -52,6 +52,11 @@ class RevisionGraph {
   std::vector<std::string> Ids() const;
 
  private:
+  // Every revision reachable from `id` along `edges` (parents or children),
+  // excluding `id` itself.
+  std::set<std::string> Reachable(std::string_view id,
+                                  std::vector<std::string> RevisionNode::*edges) const;
+
   std::map<std::string, RevisionNode, std::less<>> nodes_;
 };
 

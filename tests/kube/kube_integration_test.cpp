@@ -7,10 +7,11 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -678,11 +679,11 @@ TEST_F(ElectionTest, ExpiredLeaseIsTakenOverWithoutSplitBrain) {
 
 // ---- Failure modes -----------------------------------------------------------
 
-// A loopback socket answering every connection with `response` (or, if
-// empty, accepting and never answering).
-class RawServer {
+// A loopback listener that hands every accepted connection to `serve`, which
+// owns it (closes it or keeps it open). Stops on destruction.
+class LoopbackServer {
  public:
-  explicit RawServer(std::string response) : response_(std::move(response)) {
+  explicit LoopbackServer(std::function<void(int)> serve) : serve_(std::move(serve)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -699,18 +700,11 @@ class RawServer {
           if (conn >= 0) ::close(conn);
           return;
         }
-        char buf[4096];
-        (void)::recv(conn, buf, sizeof(buf), 0);
-        if (!response_.empty()) {
-          (void)::send(conn, response_.data(), response_.size(), MSG_NOSIGNAL);
-          ::close(conn);
-        } else {
-          held_.push_back(conn);
-        }
+        serve_(conn);
       }
     });
   }
-  ~RawServer() {
+  ~LoopbackServer() {
     stop_ = true;
     ::shutdown(fd_, SHUT_RDWR);
     // Wake accept() with a connection of our own.
@@ -723,17 +717,43 @@ class RawServer {
     thread_.join();
     ::close(wake);
     ::close(fd_);
-    for (int c : held_) ::close(c);
   }
   int port() const { return port_; }
 
  private:
-  std::string response_;
+  std::function<void(int)> serve_;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
-  std::vector<int> held_;
   std::thread thread_;
+};
+
+// Answers every connection with `response` and closes it (or, if `response`
+// is empty, accepts and never answers).
+class RawServer {
+ public:
+  explicit RawServer(std::string response) : response_(std::move(response)) {}
+  ~RawServer() {
+    listener_.reset();
+    for (int c : held_) ::close(c);
+  }
+  int port() const { return listener_->port(); }
+
+ private:
+  void Serve(int conn) {
+    char buf[4096];
+    (void)::recv(conn, buf, sizeof(buf), 0);
+    if (!response_.empty()) {
+      (void)::send(conn, response_.data(), response_.size(), MSG_NOSIGNAL);
+      ::close(conn);
+    } else {
+      held_.push_back(conn);
+    }
+  }
+
+  std::string response_;
+  std::vector<int> held_;  // touched by the listener thread only, until reset
+  std::optional<LoopbackServer> listener_{std::in_place, [this](int conn) { Serve(conn); }};
 };
 
 std::unique_ptr<Client> ClientFor(int port, milliseconds timeout = milliseconds(30000)) {
@@ -776,51 +796,9 @@ TEST(KubeFailureTest, NonJsonAndTruncatedResponsesAreClearErrors) {
 // timeout.
 class IdleClosingServer {
  public:
-  IdleClosingServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(fd_, 16);
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] {
-      const std::string body = R"({"kind":"ConfigMap","metadata":{"name":"x"}})";
-      const std::string response =
-          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
-          std::to_string(body.size()) + "\r\n\r\n" + body;
-      while (true) {
-        int conn = ::accept(fd_, nullptr, nullptr);
-        if (conn < 0 || stop_) {
-          if (conn >= 0) ::close(conn);
-          return;
-        }
-        char buf[4096];
-        if (::recv(conn, buf, sizeof(buf), 0) > 0) {
-          (void)::send(conn, response.data(), response.size(), MSG_NOSIGNAL);
-          std::lock_guard<std::mutex> lock(mu_);
-          open_.push_back(conn);
-        } else {
-          ::close(conn);
-        }
-        cv_.notify_all();
-      }
-    });
-  }
+  IdleClosingServer() = default;
   ~IdleClosingServer() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    int wake = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port_));
-    ::connect(wake, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    thread_.join();
-    ::close(wake);
-    ::close(fd_);
+    listener_.reset();
     CloseIdleConnections();
   }
   // Closes every connection that has been answered, as an idle timeout would.
@@ -829,16 +807,27 @@ class IdleClosingServer {
     for (int c : open_) ::close(c);
     open_.clear();
   }
-  int port() const { return port_; }
+  int port() const { return listener_->port(); }
 
  private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
+  void Serve(int conn) {
+    const std::string body = R"({"kind":"ConfigMap","metadata":{"name":"x"}})";
+    const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: " +
+                                 std::to_string(body.size()) + "\r\n\r\n" + body;
+    char buf[4096];
+    if (::recv(conn, buf, sizeof(buf), 0) <= 0) {
+      ::close(conn);
+      return;
+    }
+    (void)::send(conn, response.data(), response.size(), MSG_NOSIGNAL);
+    std::lock_guard<std::mutex> lock(mu_);
+    open_.push_back(conn);
+  }
+
   std::mutex mu_;
-  std::condition_variable cv_;
   std::vector<int> open_;
-  std::thread thread_;
+  std::optional<LoopbackServer> listener_{std::in_place, [this](int conn) { Serve(conn); }};
 };
 
 TEST(KubeFailureTest, KeepAliveConnectionClosedByTheServerIsRetriedOnAFreshOne) {
