@@ -964,15 +964,22 @@ class Reconciler::Pass {
               core::FormatVersions(obj_.status.run->target_versions));
   }
 
+  // An input (Secret, ConfigMap, workload) went wrong mid-run, before the
+  // database is touched: a transient problem retries the run, a terminal one
+  // ends it (AbortRun records why and restores the workloads).
+  Step StopForInputProblem(const Problem& problem) {
+    if (problem.transient) {
+      return RetryRun(problem);
+    }
+    if (Status s = AbortRun(problem.reason, problem.message); !s.ok()) {
+      return KubeFailure(s, "Updating status");
+    }
+    return std::nullopt;
+  }
+
   Step BackUp() {
     if (auto problem = EnsureInputs()) {
-      if (problem->transient) {
-        return RetryRun(*problem);
-      }
-      if (Status s = AbortRun(problem->reason, problem->message); !s.ok()) {
-        return KubeFailure(s, "Updating status");
-      }
-      return std::nullopt;
+      return StopForInputProblem(*problem);
     }
     SchemaMigrationStatus next = obj_.status;
     SetCond(next, ct::kBackupReady, ConditionStatus::kUnknown, rs::kBackingUp,
@@ -1058,13 +1065,7 @@ class Reconciler::Pass {
 
   Step Migrate() {
     if (auto problem = EnsureInputs()) {
-      if (problem->transient) {
-        return RetryRun(*problem);
-      }
-      if (Status s = AbortRun(problem->reason, problem->message); !s.ok()) {
-        return KubeFailure(s, "Updating status");
-      }
-      return std::nullopt;
+      return StopForInputProblem(*problem);
     }
     bool redrain = false;
     if (Step step = EnsureWritersStopped(redrain)) {
