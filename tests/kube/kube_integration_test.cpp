@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <functional>
@@ -799,34 +800,53 @@ class IdleClosingServer {
   IdleClosingServer() = default;
   ~IdleClosingServer() {
     listener_.reset();
-    CloseIdleConnections();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int c : accepted_) ::shutdown(c, SHUT_RDWR);  // wakes a blocked recv
+    for (std::thread& t : threads_) t.join();
+    for (int c : accepted_) ::close(c);
   }
-  // Closes every connection that has been answered, as an idle timeout would.
+  // Ends every connection that has been answered, as an idle timeout would.
   void CloseIdleConnections() {
     std::lock_guard<std::mutex> lock(mu_);
-    for (int c : open_) ::close(c);
-    open_.clear();
+    // close, not shutdown: the kernel then answers the client's next write
+    // with a reset, as it does for a server that dropped the connection.
+    for (int c : answered_) {
+      ::close(c);
+      accepted_.erase(std::find(accepted_.begin(), accepted_.end(), c));
+    }
+    answered_.clear();
   }
   int port() const { return listener_->port(); }
 
  private:
+  // Each connection is served on its own thread: the client may open one
+  // before it has a request to send, which must not stall the others.
   void Serve(int conn) {
-    const std::string body = R"({"kind":"ConfigMap","metadata":{"name":"x"}})";
-    const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                 "Content-Length: " +
-                                 std::to_string(body.size()) + "\r\n\r\n" + body;
-    char buf[4096];
-    if (::recv(conn, buf, sizeof(buf), 0) <= 0) {
-      ::close(conn);
-      return;
-    }
-    (void)::send(conn, response.data(), response.size(), MSG_NOSIGNAL);
     std::lock_guard<std::mutex> lock(mu_);
-    open_.push_back(conn);
+    accepted_.push_back(conn);
+    threads_.emplace_back([this, conn] {
+      const std::string body = R"({"kind":"ConfigMap","metadata":{"name":"x"}})";
+      const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                   "Content-Length: " +
+                                   std::to_string(body.size()) + "\r\n\r\n" + body;
+      char buf[4096];
+      if (::recv(conn, buf, sizeof(buf), 0) <= 0) {
+        return;
+      }
+      {
+        // Recorded before the answer goes out: once the client has it, the
+        // test may close idle connections at once.
+        std::lock_guard<std::mutex> answered_lock(mu_);
+        answered_.push_back(conn);
+      }
+      (void)::send(conn, response.data(), response.size(), MSG_NOSIGNAL);
+    });
   }
 
   std::mutex mu_;
-  std::vector<int> open_;
+  std::vector<int> accepted_;  // open connections
+  std::vector<int> answered_;
+  std::vector<std::thread> threads_;
   std::optional<LoopbackServer> listener_{std::in_place, [this](int conn) { Serve(conn); }};
 };
 
