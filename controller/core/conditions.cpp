@@ -224,6 +224,10 @@ const char* ReasonForCode(Code code, const char* fallback) {
       return reasons::kVerificationFailed;
     case Code::kBackupFailed:
       return reasons::kBackupFailed;
+    case Code::kSchemaDrift:
+      return reasons::kSchemaDrift;
+    case Code::kMigrationsChanged:
+      return reasons::kMigrationsChanged;
     default:
       break;
   }

@@ -99,6 +99,9 @@ inline constexpr char kAtTarget[] = "AtTarget";
 inline constexpr char kRecovered[] = "Recovered";
 inline constexpr char kWorkloadsRestored[] = "WorkloadsRestored";
 inline constexpr char kRetryBlocked[] = "RetryBlocked";
+inline constexpr char kSchemaDrift[] = "SchemaDrift";
+inline constexpr char kMigrationsChanged[] = "MigrationsChanged";
+inline constexpr char kDatabaseInUse[] = "DatabaseInUse";
 }  // namespace reasons
 
 // Sets `cond` in `conditions` (matched by type), keeping the order of

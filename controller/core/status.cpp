@@ -40,6 +40,10 @@ const char* CodeName(Code code) {
       return "VerificationFailed";
     case Code::kBackupFailed:
       return "BackupFailed";
+    case Code::kSchemaDrift:
+      return "SchemaDrift";
+    case Code::kMigrationsChanged:
+      return "MigrationsChanged";
     case Code::kConflict:
       return "Conflict";
     case Code::kHttpError:

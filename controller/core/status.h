@@ -33,6 +33,8 @@ enum class Code {
   kMigrationFailed,   // a statement failed
   kVerificationFailed,
   kBackupFailed,
+  kSchemaDrift,         // the live schema differs from the one recorded for its revision
+  kMigrationsChanged,   // the plan recorded at planning no longer matches files or database
   // Kubernetes.
   kConflict,  // 409 / stale resourceVersion
   kHttpError,

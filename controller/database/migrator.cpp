@@ -544,6 +544,32 @@ struct Migrator::Impl {
     return core::PlanMigration(merged, current, resolved_target, mode);
   }
 
+  // See Migrator::PlanDigest. Fields are length-prefixed so no two plans
+  // share a byte stream.
+  core::Result<std::string> PlanDigestWith(const core::Plan& plan,
+                                           const std::map<std::string, ArchiveRow>& archive) {
+    std::string bytes;
+    auto field = [&bytes](const std::string& value) {
+      bytes += std::to_string(value.size()) + ":" + value + ";";
+    };
+    field("schemaop-plan-v1");
+    field(Join(plan.from_versions, ","));
+    field(Join(plan.to_versions, ","));
+    for (const auto& step : plan.steps) {
+      auto file = FileFor(step.revision, archive);
+      if (!file.ok()) {
+        return file.status();
+      }
+      field(step.revision);
+      field(step.direction == core::Direction::kUp ? "up" : "down");
+      for (const auto* section : (*file)->SectionsFor(step.direction)) {
+        field(section->transactional ? "tx" : "autocommit");
+        field(section->sql);
+      }
+    }
+    return Sha256Hex(bytes);
+  }
+
   // ---- locking ---------------------------------------------------------
 
   std::string DescribeLockHolder() {
@@ -1844,6 +1870,51 @@ Status Migrator::WaitAtLeast(std::string_view revision, std::chrono::millisecond
     }
     std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(500), deadline - now));
   }
+}
+
+core::Result<std::string> Migrator::PlanDigest(const core::Plan& plan) {
+  Impl& impl = *impl_;
+  Status connected = impl.EnsureSession();
+  if (!connected.ok()) {
+    return connected;
+  }
+  auto archive = impl.ReadArchive();
+  if (!archive.ok()) {
+    return archive.status();
+  }
+  return impl.PlanDigestWith(plan, *archive);
+}
+
+core::Result<std::string> Migrator::DatabaseIdentity() {
+  Impl& impl = *impl_;
+  Status connected = impl.EnsureSession();
+  if (!connected.ok()) {
+    return connected;
+  }
+  std::string server;
+  try {
+    // pg_control_system() names the cluster whatever address reached it; a
+    // role without EXECUTE on it falls back to the server's own address.
+    pqxx::work tx(impl.session->conn());
+    tx.exec("SAVEPOINT identity");
+    try {
+      server = "sysid:" + tx.exec1("SELECT system_identifier::text FROM pg_control_system()")[0]
+                              .as<std::string>();
+      tx.exec("RELEASE SAVEPOINT identity");
+    } catch (const pqxx::sql_error&) {
+      tx.exec("ROLLBACK TO SAVEPOINT identity");
+      server = "addr:" + tx.exec1("SELECT coalesce(host(inet_server_addr()), 'socket:' || "
+                                  "current_setting('unix_socket_directories')) || ':' || "
+                                  "current_setting('port')")[0]
+                             .as<std::string>();
+    }
+    auto row = tx.exec1(
+        "SELECT d.oid::text, d.datname FROM pg_database d WHERE d.datname = current_database()");
+    server += "|db:" + row[0].as<std::string>() + ":" + row[1].as<std::string>();
+  } catch (const std::exception& error) {
+    return impl.FromException(error, "cannot read the database's identity", Code::kInternal);
+  }
+  return Sha256Hex(server);
 }
 
 core::Result<std::string> Migrator::OfflineSql(const core::Plan& plan) {

@@ -70,10 +70,25 @@ struct MigratorOptions {
   std::string version_table = "alembic_version";
   // Run even when an applied revision's file differs from the archived one.
   bool allow_changed = false;
-  // Row-count guard (design §5 verify.rowCounts): Preserve when true.
+  // Row-count guard (design §5 verify.rowCounts): Preserve when true. Rows
+  // are counted per relation identity (OID) in every schema the role can
+  // see; a relation that disappears with rows is a loss, a rename or a move
+  // to another schema with its rows is not.
   bool verify_row_counts = true;
   // Tables (name or schema.name) whose row count may drop in any step.
   std::vector<std::string> allow_row_loss;
+  // Schema fingerprint (verify.schema: Enforce when true): after a downgrade,
+  // and after an upgrade to a revision whose fingerprint was recorded before,
+  // the live schema must equal the recorded one, else kSchemaDrift and the
+  // run is rolled back. --allow-schema-drift / verify.schema: Ignore.
+  bool verify_schema = true;
+  // Exactly once (the operator): when set, the run is recorded under this
+  // key, and a Run whose key names a run that has already ended executes
+  // nothing and returns that run's outcome (RunReport::replayed).
+  std::string run_key;
+  // When set, Run refuses with kMigrationsChanged unless the plan it would
+  // execute has this PlanDigest (the files and database seen at planning).
+  std::string expected_plan_digest;
   std::vector<UserCheck> checks;
   BackupPolicy backup_policy = BackupPolicy::kDowngrade;
   std::string backup_dir = ".";
@@ -114,6 +129,9 @@ struct RunReport {
   core::Status status;  // why the run failed (OK for kNothingToDo/kSucceeded)
   // Set when RecoverInterruptedRun found and closed a crashed run first.
   std::optional<std::string> recovered;
+  // The run of options.run_key had already ended: nothing was executed;
+  // outcome, status (message only) and final_versions come from run_log.
+  bool replayed = false;
 };
 
 struct RunLogEntry {
@@ -213,6 +231,18 @@ class Migrator {
   // (polling, no lock). kTimeout when `timeout` passes first;
   // kUnknownRevision when the files do not know `revision`.
   [[nodiscard]] core::Status WaitAtLeast(std::string_view revision, std::chrono::milliseconds timeout);
+
+  // Lowercase hex sha256 over the plan's from/to versions and, per step in
+  // order, revision, direction and the exact SQL of that direction's
+  // sections (shipped file, else archived copy). Equal digests mean the same
+  // SQL would run from the same start.
+  core::Result<std::string> PlanDigest(const core::Plan& plan);
+
+  // The database as the server identifies it, hashed (sha256 hex): the
+  // cluster's system identifier where the role may read it, else the
+  // server's address and port; plus the database's OID and name. Two URLs
+  // reaching one database give one value.
+  core::Result<std::string> DatabaseIdentity();
 
   // The SQL a run of `plan` would execute, as one script (`plan --sql`),
   // with BEGIN/COMMIT around transactional parts and the version-table

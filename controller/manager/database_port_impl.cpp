@@ -24,6 +24,7 @@ database::MigratorOptions MigratorOptionsFor(const reconcile::DatabaseTarget& ta
   out.version_table = target.version_table;
   out.allow_changed = false;
   out.verify_row_counts = target.verify_row_counts;
+  out.verify_schema = target.verify_schema;
   out.allow_row_loss = target.allow_row_loss;
   for (const core::VerifyCheck& check : target.checks) {
     out.checks.push_back(database::UserCheck{check.name, check.sql});
@@ -61,7 +62,8 @@ core::Result<std::string> TargetForVersions(const core::RevisionGraph& graph,
 }
 
 core::Result<std::unique_ptr<database::Migrator>> DatabasePortImpl::Open(
-    const reconcile::DatabaseTarget& target, bool with_files) {
+    const reconcile::DatabaseTarget& target, bool with_files,
+    const reconcile::RunIdentity* identity) {
   std::vector<core::MigrationFile> files;
   if (with_files) {
     auto parsed = database::ParseMigrationSources(target.migration_files);
@@ -70,8 +72,12 @@ core::Result<std::unique_ptr<database::Migrator>> DatabasePortImpl::Open(
     }
     files = std::move(parsed).value();
   }
-  return database::Migrator::Open(target.url, std::move(files),
-                                  MigratorOptionsFor(target, options_));
+  database::MigratorOptions engine_options = MigratorOptionsFor(target, options_);
+  if (identity != nullptr) {
+    engine_options.run_key = identity->Key();
+    engine_options.expected_plan_digest = identity->plan_digest;
+  }
+  return database::Migrator::Open(target.url, std::move(files), std::move(engine_options));
 }
 
 core::Result<reconcile::InspectResult> DatabasePortImpl::Inspect(
@@ -106,6 +112,16 @@ core::Result<reconcile::InspectResult> DatabasePortImpl::Inspect(
     result.steps.push_back(std::move(s));
   }
   result.has_downgrade = plan->HasDowngrade();
+  auto digest = m.PlanDigest(plan.value());
+  if (!digest.ok()) {
+    return digest.status();
+  }
+  result.plan_digest = std::move(digest).value();
+  auto identity = m.DatabaseIdentity();
+  if (!identity.ok()) {
+    return identity.status();
+  }
+  result.database_identity = std::move(identity).value();
   return result;
 }
 
@@ -127,8 +143,9 @@ core::Result<reconcile::BackupResult> DatabasePortImpl::Backup(
 }
 
 core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
-    const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions) {
-  auto migrator = Open(target, /*with_files=*/true);
+    const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
+    const reconcile::RunIdentity& identity) {
+  auto migrator = Open(target, /*with_files=*/true, &identity);
   if (!migrator.ok()) {
     return migrator.status();
   }
@@ -161,6 +178,7 @@ core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
   result.sql_seconds = std::chrono::duration<double>(report->sql_duration).count();
   result.failure = report->status;
   result.recovered = report->recovered;
+  result.replayed = report->replayed;
   return result;
 }
 

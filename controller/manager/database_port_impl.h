@@ -49,11 +49,13 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
   core::Result<reconcile::BackupResult> Backup(const reconcile::DatabaseTarget& target) override;
   core::Result<reconcile::MigrateResult> Migrate(
       const reconcile::DatabaseTarget& target,
-      const std::vector<std::string>& target_versions) override;
+      const std::vector<std::string>& target_versions,
+      const reconcile::RunIdentity& identity) override;
 
  private:
   core::Result<std::unique_ptr<database::Migrator>> Open(const reconcile::DatabaseTarget& target,
-                                                         bool with_files);
+                                                         bool with_files,
+                                                         const reconcile::RunIdentity* identity = nullptr);
 
   DatabasePortOptions options_;
 };

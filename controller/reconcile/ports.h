@@ -135,6 +135,10 @@ struct DatabaseTarget {
   // there. `backup_when` is passed for information and for Backup().
   core::BackupWhen backup_when = core::BackupWhen::kDowngrade;
   bool verify_row_counts = true;  // verify.rowCounts == Preserve
+  // verify.schema == Enforce: after a downgrade (and an upgrade to a revision
+  // seen before) the live schema must equal the fingerprint recorded for the
+  // revision reached, else the run is rolled back with kSchemaDrift.
+  bool verify_schema = true;
   std::vector<std::string> allow_row_loss;
   std::vector<core::VerifyCheck> checks;
   core::FailurePolicy failure_policy = core::FailurePolicy::kRollback;
@@ -147,6 +151,28 @@ struct InspectResult {
   std::vector<std::string> target_versions;   // the resolved target, sorted; empty = base
   std::vector<core::PlanStepStatus> steps;    // empty when already at target
   bool has_downgrade = false;
+  // Lowercase hex sha256 over the from/to versions and, for every step in
+  // order, its revision, direction and the exact SQL of that direction's
+  // sections (database::Migrator::PlanDigest). Recorded at planning; Migrate
+  // refuses with kMigrationsChanged when the plan it would run now differs.
+  std::string plan_digest;
+  // The database as the server identifies it (a hash of the cluster's
+  // system identifier, or of server address, port and database name when
+  // that is not readable, plus the database OID): two URLs that reach the
+  // same database yield the same value. Not a secret; never the URL.
+  std::string database_identity;
+};
+
+// Identifies one run of one SchemaMigration (design: exactly once). Recorded
+// in schemaop.run_log when the run starts; a run whose record has ended is
+// never executed again, whatever the status says.
+struct RunIdentity {
+  std::string owner_uid;     // metadata.uid of the SchemaMigration
+  std::int64_t generation = 0;
+  std::string plan_digest;   // InspectResult::plan_digest recorded at planning
+  std::string Key() const {
+    return owner_uid + "/" + std::to_string(generation) + "/" + plan_digest;
+  }
 };
 
 struct BackupResult {
@@ -171,6 +197,10 @@ struct MigrateResult {
   core::Status failure;
   // Set when an interrupted earlier run was recovered first (one line).
   std::optional<std::string> recovered;
+  // True when the run of this identity had already ended before the call
+  // (e.g. the status write after it was lost): nothing was executed, the
+  // outcome, failure and final versions are read back from schemaop.run_log.
+  bool replayed = false;
 };
 
 class DatabasePort {
@@ -189,16 +219,20 @@ class DatabasePort {
   // pg_dump -Fc of the database. kBackupFailed, kUnreachable.
   virtual core::Result<BackupResult> Backup(const DatabaseTarget& target) = 0;
 
-  // Under the migration lock: recovers an interrupted run, plans from the
-  // ACTUAL current versions to `target_versions` (empty = base; absolute, so
-  // calling again after a crash is safe: when already there it returns
-  // kNothingToDo), migrates and verifies in one transaction (or committed
-  // segments), rolls back on failure per failure_policy.
+  // Under the migration lock: recovers an interrupted run; if the run of
+  // `identity` already ended, returns its recorded outcome (replayed) without
+  // executing anything; otherwise plans from the ACTUAL current versions to
+  // `target_versions` (empty = base; absolute), refuses with
+  // kMigrationsChanged when that plan's digest is not identity.plan_digest,
+  // migrates and verifies (every committed segment), rolls back on failure
+  // per failure_policy, and records the run under identity.Key().
   // A non-OK Result means nothing was migrated by this call: kUnreachable and
-  // kLockHeld (retried), kChecksumMismatch, kUnknownRevision, kParseError...
+  // kLockHeld (retried), kChecksumMismatch, kMigrationsChanged,
+  // kUnknownRevision, kParseError...
   // Once migration started the Result is OK and MigrateResult says how it ended.
   virtual core::Result<MigrateResult> Migrate(const DatabaseTarget& target,
-                                              const std::vector<std::string>& target_versions) = 0;
+                                              const std::vector<std::string>& target_versions,
+                                              const RunIdentity& identity) = 0;
 };
 
 // ------------------------------------------------------------------ Clock

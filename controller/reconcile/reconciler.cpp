@@ -1075,7 +1075,8 @@ class Reconciler::Pass {
       return std::nullopt;  // Advance continues with ScalingDown
     }
     const core::RunStatus run = *obj_.status.run;
-    auto migrated = r_.db_.Migrate(inputs_->target, run.target_versions);
+    RunIdentity identity{obj_.metadata.uid, run.generation, {}};
+    auto migrated = r_.db_.Migrate(inputs_->target, run.target_versions, identity);
     if (!migrated.ok()) {
       Problem problem = DatabaseProblem(migrated.status(), "Migrating");
       if (problem.transient) {

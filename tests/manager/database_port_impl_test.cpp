@@ -53,6 +53,10 @@ class DatabasePortImplTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(backup_dir_); }
 
+  // A new run identity per call (a new generation, no pinned plan).
+  reconcile::RunIdentity Identity() { return reconcile::RunIdentity{"uid-test", ++generation_, ""}; }
+
+  std::int64_t generation_ = 0;
   std::filesystem::path backup_dir_;
   std::unique_ptr<DatabasePortImpl> port_;
   reconcile::DatabaseTarget target_;
@@ -68,7 +72,7 @@ TEST_F(DatabasePortImplTest, InspectsMigratesAndIsIdempotent) {
   EXPECT_EQ(inspected->steps.back().revision, "seed_default_schemas");
   EXPECT_FALSE(inspected->has_downgrade);
 
-  auto migrated = port_->Migrate(target_, inspected->target_versions);
+  auto migrated = port_->Migrate(target_, inspected->target_versions, Identity());
   ASSERT_TRUE(migrated.ok()) << migrated.status().ToString();
   EXPECT_EQ(migrated->outcome, reconcile::MigrateOutcome::kSucceeded)
       << migrated->failure.ToString();
@@ -76,7 +80,7 @@ TEST_F(DatabasePortImplTest, InspectsMigratesAndIsIdempotent) {
   EXPECT_TRUE(migrated->failure.ok());
 
   // Absolute target: asking again changes nothing.
-  auto again = port_->Migrate(target_, {"seed_default_schemas"});
+  auto again = port_->Migrate(target_, {"seed_default_schemas"}, Identity());
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->outcome, reconcile::MigrateOutcome::kNothingToDo);
   auto at_target = port_->Inspect(target_, "head");
@@ -99,7 +103,7 @@ TEST_F(DatabasePortImplTest, InspectsMigratesAndIsIdempotent) {
   EXPECT_GT(backup->bytes, 0u);
   EXPECT_EQ(backup->sha256.size(), 64u);
 
-  auto down = port_->Migrate(target_, back->target_versions);
+  auto down = port_->Migrate(target_, back->target_versions, Identity());
   ASSERT_TRUE(down.ok()) << down.status().ToString();
   EXPECT_EQ(down->outcome, reconcile::MigrateOutcome::kSucceeded) << down->failure.ToString();
   EXPECT_EQ(down->final_versions, std::vector<std::string>{"9bc6a98f1c12"});
@@ -120,7 +124,7 @@ TEST_F(DatabasePortImplTest, UnreachableDatabaseNeverShowsThePassword) {
   ASSERT_FALSE(inspected.ok());
   EXPECT_EQ(inspected.status().code(), core::Code::kUnreachable);
   EXPECT_THAT(inspected.status().ToString(), Not(HasSubstr("hunter2-secret")));
-  auto migrated = port_->Migrate(target_, {"seed_default_schemas"});
+  auto migrated = port_->Migrate(target_, {"seed_default_schemas"}, Identity());
   ASSERT_FALSE(migrated.ok());
   EXPECT_THAT(migrated.status().ToString(), Not(HasSubstr("hunter2-secret")));
 }

@@ -335,7 +335,8 @@ core::Result<BackupResult> FakeDatabase::Backup(const DatabaseTarget& target) {
 }
 
 core::Result<MigrateResult> FakeDatabase::Migrate(const DatabaseTarget& target,
-                                                  const std::vector<std::string>& target_versions) {
+                                                  const std::vector<std::string>& target_versions,
+                                                  const RunIdentity& /*identity*/) {
   ++migrate_calls;
   targets_seen.push_back(target);
   if (on_migrate) {

@@ -158,7 +158,8 @@ class FakeDatabase final : public DatabasePort {
                                       const std::string& target_revision) override;
   core::Result<BackupResult> Backup(const DatabaseTarget& target) override;
   core::Result<MigrateResult> Migrate(const DatabaseTarget& target,
-                                      const std::vector<std::string>& target_versions) override;
+                                      const std::vector<std::string>& target_versions,
+                                      const RunIdentity& identity) override;
 
  private:
   int IndexOf(const std::vector<std::string>& v) const;  // -1 = base
