@@ -32,6 +32,7 @@ struct LocalOptions {
   std::string pg_bin_dir;
   std::vector<std::string> allow_row_loss;
   bool allow_changed = false;
+  bool allow_schema_drift = false;
   double lock_wait_seconds = 60;
   double lock_timeout_seconds = 10;
   double statement_timeout_seconds = 0;
@@ -128,6 +129,7 @@ core::Result<database::MigratorOptions> BuildOptions(const LocalOptions& local) 
   options.version_table = local.version_table;
   options.allow_changed = local.allow_changed;
   options.allow_row_loss = local.allow_row_loss;
+  options.verify_schema = !local.allow_schema_drift;
   if (local.backup == "always") {
     options.backup_policy = database::BackupPolicy::kAlways;
   } else if (local.backup == "downgrade") {
@@ -474,6 +476,8 @@ void RegisterLocalCommands(CLI::App& app, CommandRegistry& registry) {
                  "TABLE whose row count may drop (repeatable)");
   app.add_flag("--allow-changed", local->allow_changed,
                "run although an applied migration file changed");
+  app.add_flag("--allow-schema-drift", local->allow_schema_drift,
+               "do not compare the schema with the one recorded for the revision reached");
   app.add_option("--lock-wait", local->lock_wait_seconds,
                  "seconds to wait for another run's migration lock")
       ->capture_default_str();

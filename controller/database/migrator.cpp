@@ -23,6 +23,8 @@
 #include "core/sql_splitter.h"
 #include "database/pg_session.h"
 #include "database/process.h"
+#include "database/row_guard.h"
+#include "database/schema_fingerprint.h"
 
 namespace schemaop::database {
 namespace {
@@ -117,6 +119,56 @@ std::vector<core::PlanStep> StepsFromJson(const json& steps) {
   }
   return out;
 }
+
+json CountsToJson(const std::vector<internal::RelationRows>& counts) {
+  json out = json::array();
+  for (const auto& rel : counts) {
+    out.push_back({{"oid", rel.oid},
+                   {"schema", rel.schema},
+                   {"name", rel.name},
+                   {"rows", rel.rows},
+                   {"root_oid", rel.root_oid},
+                   {"root", rel.root}});
+  }
+  return out;
+}
+
+// Also reads the name-keyed object of runs recorded before counts were kept
+// per OID: those get small made-up OIDs (below any user relation's), so
+// they match the live relations by name only.
+std::vector<internal::RelationRows> CountsFromJson(const json& counts) {
+  std::vector<internal::RelationRows> out;
+  if (counts.is_object()) {
+    std::uint32_t made_up = 1;
+    for (const auto& [qualified, rows] : counts.items()) {
+      internal::RelationRows rel;
+      auto dot = qualified.find('.');
+      rel.schema = qualified.substr(0, dot);
+      rel.name = dot == std::string::npos ? qualified : qualified.substr(dot + 1);
+      rel.oid = rel.root_oid = made_up++;
+      rel.root = qualified;
+      rel.rows = rows.get<std::int64_t>();
+      out.push_back(std::move(rel));
+    }
+    return out;
+  }
+  for (const auto& item : counts) {
+    internal::RelationRows rel;
+    rel.oid = item.at("oid").get<std::uint32_t>();
+    rel.schema = item.at("schema").get<std::string>();
+    rel.name = item.at("name").get<std::string>();
+    rel.rows = item.at("rows").get<std::int64_t>();
+    rel.root_oid = item.at("root_oid").get<std::uint32_t>();
+    rel.root = item.at("root").get<std::string>();
+    out.push_back(std::move(rel));
+  }
+  return out;
+}
+
+// A run interrupted before its first commit took no effect; its key is
+// renamed so the same run may execute again, at most this many times in all.
+constexpr int kMaxInterruptedAttempts = 3;
+constexpr const char* kInterruptedSuffix = "#interrupted-";
 
 // Where execution stands: the next unit to run. Every committed transaction
 // stores the cursor it leaves behind, so a crash resumes exactly there.
@@ -273,10 +325,11 @@ struct Migrator::Impl {
     json progress_extra = json::object();
     std::vector<core::PlanStep> steps;
     bool verify = false;
-    std::map<std::string, std::int64_t> counts_before;
+    std::vector<internal::RelationRows> counts_before;
     std::set<std::string> row_loss_allowed;
     std::string final_outcome = "succeeded";
     std::string final_error;
+    std::string final_error_code;  // core::CodeName of the failure, for replays
     Cursor committed;  // the last cursor that was committed
     bool any_commit = false;
   };
@@ -365,6 +418,20 @@ struct Migrator::Impl {
               "error text, "
               "plan jsonb NOT NULL DEFAULT '{}', "
               "progress jsonb NOT NULL DEFAULT '{}')");
+      // Exactly once: the operator's run identity, and the failure's code so
+      // a replayed outcome keeps its reason.
+      tx.exec(std::string("ALTER TABLE ") + kSchema +
+              ".run_log ADD COLUMN IF NOT EXISTS run_key text, "
+              "ADD COLUMN IF NOT EXISTS error_code text");
+      tx.exec(std::string("CREATE UNIQUE INDEX IF NOT EXISTS run_log_run_key ON ") + kSchema +
+              ".run_log (run_key) WHERE run_key IS NOT NULL");
+      tx.exec(std::string("CREATE TABLE IF NOT EXISTS ") + kSchema +
+              ".schema_fingerprint ("
+              "versions text PRIMARY KEY, "
+              "digest char(64) NOT NULL, "
+              "objects jsonb NOT NULL, "
+              "run_id bigint, "
+              "recorded_at timestamptz NOT NULL DEFAULT now())");
       tx.commit();
     } catch (const std::exception& error) {
       return FromException(error, "cannot create the schemaop schema (the role needs CREATE on the database)",
@@ -859,89 +926,160 @@ struct Migrator::Impl {
 
   // ---- verification ----------------------------------------------------
 
-  static core::Result<std::map<std::string, std::int64_t>> CountRows(pqxx::transaction_base& tx,
-                                                                     const std::string& version_table) {
-    std::map<std::string, std::int64_t> counts;
-    auto tables = tx.exec_params(
-        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
-        "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'schemaop') "
-        "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
-        "AND NOT (c.relname = $1 AND n.nspname = current_schema()) ORDER BY 1, 2",
-        version_table);
-    if (tables.empty()) {
-      return counts;
+  // The key under which a revision set's fingerprint is stored.
+  static std::string FingerprintKey(const std::vector<std::string>& versions) {
+    std::vector<std::string> sorted = versions;
+    std::sort(sorted.begin(), sorted.end());
+    return sorted.empty() ? std::string("base") : Join(sorted, ",");
+  }
+
+  static std::optional<internal::SchemaFingerprint> RecordedFingerprint(
+      pqxx::transaction_base& tx, const std::vector<std::string>& versions) {
+    if (!TableExists(tx, std::string(kSchema) + ".schema_fingerprint")) {
+      return std::nullopt;
     }
-    std::string query;
-    for (const auto& row : tables) {
-      std::string schema = row[0].as<std::string>();
-      std::string table = row[1].as<std::string>();
-      if (!query.empty()) {
-        query += " UNION ALL ";
+    auto rows = tx.exec_params(std::string("SELECT objects::text FROM ") + kSchema +
+                                   ".schema_fingerprint WHERE versions = $1",
+                               FingerprintKey(versions));
+    if (rows.empty()) {
+      return std::nullopt;
+    }
+    std::vector<std::pair<std::string, std::string>> objects;
+    for (const auto& item : json::parse(rows[0][0].as<std::string>())) {
+      objects.emplace_back(item.at(0).get<std::string>(), item.at(1).get<std::string>());
+    }
+    return internal::FingerprintOf(std::move(objects));
+  }
+
+  static void RecordFingerprint(pqxx::transaction_base& tx, const std::vector<std::string>& versions,
+                                const internal::SchemaFingerprint& fingerprint,
+                                std::int64_t run_id) {
+    json objects = json::array();
+    for (const auto& [key, definition] : fingerprint.objects) {
+      objects.push_back({key, definition});
+    }
+    tx.exec_params(std::string("INSERT INTO ") + kSchema +
+                       ".schema_fingerprint (versions, digest, objects, run_id) "
+                       "VALUES ($1, $2, $3::jsonb, NULLIF($4, 0)) ON CONFLICT (versions) DO UPDATE "
+                       "SET digest = EXCLUDED.digest, objects = EXCLUDED.objects, "
+                       "run_id = EXCLUDED.run_id, recorded_at = now()",
+                   FingerprintKey(versions), fingerprint.digest, objects.dump(), run_id);
+  }
+
+  // The live schema against the one recorded for `versions`; kSchemaDrift
+  // naming the differing objects (at most 10) when they differ.
+  Status CheckSchema(pqxx::transaction_base& tx, const std::vector<std::string>& versions,
+                     const internal::SchemaFingerprint& live) {
+    auto recorded = RecordedFingerprint(tx, versions);
+    if (!recorded || recorded->digest == live.digest) {
+      return Status::Ok();
+    }
+    auto drift = internal::DescribeDrift(live, *recorded, VersionsText(versions));
+    std::string listed;
+    for (std::size_t i = 0; i < drift.size() && i < 10; ++i) {
+      listed += (i == 0 ? "" : "; ") + drift[i];
+    }
+    if (drift.size() > 10) {
+      listed += "; and " + std::to_string(drift.size() - 10) + " more";
+    }
+    return Status(Code::kSchemaDrift,
+                  "schema drift at " + VersionsText(versions) + ": " + listed +
+                      ". The schema differs from the one recorded when the database was last at "
+                      "that revision (a down section that forgets an object, or a change made by "
+                      "hand). Fix the migration, or accept the difference with "
+                      "--allow-schema-drift / spec.verify.schema: Ignore",
+                  "schema-drift");
+  }
+
+  Status CheckRowLoss(pqxx::transaction_base& tx, const ExecContext& ctx,
+                      const std::string& when) {
+    auto after = internal::CountRelationRows(tx, VersionTable());
+    auto losses = internal::FindRowLoss(ctx.counts_before, after,
+                                        internal::ParseDeclaredLoss(ctx.row_loss_allowed));
+    if (losses.empty()) {
+      return Status::Ok();
+    }
+    return Status(Code::kVerificationFailed,
+                  "row-count check failed " + when + ": " + Join(losses, "; ") +
+                      ". If the loss is intended, list the table in the revision's "
+                      "down_row_loss header or pass --allow-row-loss (spec.verify.allowRowLoss)");
+  }
+
+  // A user check is one query returning one boolean. It runs in a read-only
+  // subtransaction that is always rolled back, so even a statement that
+  // writes (a data-modifying CTE, a volatile function) leaves nothing behind.
+  Status RunCheck(pqxx::dbtransaction& tx, const UserCheck& check, const std::string& when) {
+    auto statements = core::SplitSqlStatements(check.sql);
+    if (statements.size() != 1) {
+      return Status(Code::kVerificationFailed,
+                    "check '" + check.name + "' must be exactly one statement (a query returning "
+                    "one boolean) but has " + std::to_string(statements.size()));
+    }
+    pqxx::result result;
+    try {
+      pqxx::subtransaction sub(tx, "schemaop_check");
+      sub.exec("SET LOCAL transaction_read_only = on");
+      result = sub.exec(check.sql);
+      sub.abort();
+    } catch (const pqxx::sql_error& error) {
+      if (error.sqlstate() == "25006") {
+        return Status(Code::kVerificationFailed,
+                      "check '" + check.name + "' tried to write (" + error.sqlstate() +
+                          " read_only_sql_transaction); a check must be a read-only query. "
+                          "Nothing it did was kept",
+                      error.sqlstate());
       }
-      query += "SELECT " + tx.quote(schema + "." + table) + ", count(*) FROM " +
-               tx.quote_name(schema) + "." + tx.quote_name(table);
+      return FromException(error, "check '" + check.name + "' failed with an error " + when,
+                           Code::kVerificationFailed);
     }
-    for (const auto& row : tx.exec(query)) {
-      counts[row[0].as<std::string>()] = row[1].as<std::int64_t>();
+    constexpr pqxx::oid kBoolOid = 16;
+    if (result.size() != 1 || result.columns() != 1 || result.column_type(0) != kBoolOid) {
+      return Status(Code::kVerificationFailed,
+                    "check '" + check.name + "' must return exactly one boolean (one row, one "
+                    "boolean column) but returned " + std::to_string(result.size()) +
+                        " row(s) of " + std::to_string(result.columns()) + " column(s)" +
+                        (result.columns() == 1 && result.column_type(0) != kBoolOid
+                             ? " of another type"
+                             : ""));
     }
-    return counts;
+    if (result[0][0].is_null() || !result[0][0].as<bool>()) {
+      return Status(Code::kVerificationFailed,
+                    "check '" + check.name + "' returned " +
+                        (result[0][0].is_null() ? "NULL" : "false") + " " + when);
+    }
+    return Status::Ok();
   }
 
-  static bool RowLossAllowed(const std::set<std::string>& allowed, const std::string& qualified) {
-    if (allowed.count(qualified) != 0) {
-      return true;
-    }
-    auto dot = qualified.find('.');
-    return dot != std::string::npos && allowed.count(qualified.substr(dot + 1)) != 0;
-  }
-
-  Status VerifyInTransaction(pqxx::work& tx, const ExecContext& ctx) {
-    Emit("verifying", "verifying row counts and " + std::to_string(options.checks.size()) +
+  // The verification of a run's last transaction, before its COMMIT: row
+  // counts against the start of the run, the schema fingerprint of the
+  // revision reached (when one was recorded), the user checks.
+  Status VerifyInTransaction(pqxx::work& tx, const ExecContext& ctx,
+                             const std::vector<std::string>& reached,
+                             std::optional<internal::SchemaFingerprint>* live_out) {
+    Emit("verifying", "verifying row counts, schema and " + std::to_string(options.checks.size()) +
                           " check(s)");
     try {
-      if (ctx.verify && options.verify_row_counts) {
-        auto after = CountRows(tx, VersionTable());
-        if (!after.ok()) {
-          return after.status();
-        }
-        for (const auto& [table, before] : ctx.counts_before) {
-          auto it = after->find(table);
-          if (it == after->end() || it->second >= before) {
-            continue;
-          }
-          if (RowLossAllowed(ctx.row_loss_allowed, table)) {
-            continue;
-          }
-          return Status(Code::kVerificationFailed,
-                        "row-count check failed: table " + table + " had " +
-                            std::to_string(before) + " rows before the run and " +
-                            std::to_string(it->second) +
-                            " after; the migration was rolled back. If the loss is intended, "
-                            "list the table in the revision's down_row_loss header or pass "
-                            "--allow-row-loss " + table);
+      if (options.verify_row_counts) {
+        Status rows = CheckRowLoss(tx, ctx, "after the migration");
+        if (!rows.ok()) {
+          return rows;
         }
       }
+      auto live = internal::ReadSchemaFingerprint(tx, VersionTable());
+      if (options.verify_schema) {
+        Status schema = CheckSchema(tx, reached, live);
+        if (!schema.ok()) {
+          return schema;
+        }
+      }
+      *live_out = std::move(live);
     } catch (const std::exception& error) {
-      return FromException(error, "row-count verification failed", Code::kVerificationFailed);
+      return FromException(error, "verification failed", Code::kVerificationFailed);
     }
     for (const auto& check : options.checks) {
-      try {
-        auto result = tx.exec(check.sql);
-        if (result.size() != 1 || result.columns() != 1) {
-          return Status(Code::kVerificationFailed,
-                        "check '" + check.name + "' must return exactly one boolean (one row, one "
-                        "column) but returned " + std::to_string(result.size()) + " row(s)");
-        }
-        if (result[0][0].is_null() || !result[0][0].as<bool>()) {
-          return Status(Code::kVerificationFailed,
-                        "check '" + check.name + "' returned " +
-                            (result[0][0].is_null() ? "NULL" : "false") +
-                            " after the migration; the migration was rolled back");
-        }
-      } catch (const std::exception& error) {
-        return FromException(error, "check '" + check.name + "' failed with an error",
-                             Code::kVerificationFailed);
+      Status checked = RunCheck(tx, check, "after the migration");
+      if (!checked.ok()) {
+        return checked;
       }
     }
     return Status::Ok();
@@ -1049,6 +1187,14 @@ struct Migrator::Impl {
             continue;
           }
           if (tx) {
+            if (ctx.verify && options.verify_row_counts) {
+              // A segment is verified before its COMMIT, like the last one.
+              Status rows = CheckRowLoss(*tx, ctx, "before committing the segment ending at " + where);
+              if (!rows.ok()) {
+                tx.reset();
+                return rows;
+              }
+            }
             WriteProgress(*tx, ctx, Cursor{s, k, 0}, step.revision);
             RequireLock(*tx);
             tx->commit();
@@ -1086,6 +1232,18 @@ struct Migrator::Impl {
             }
             ctx.committed = Cursor{s, k, m + 1};
             ctx.any_commit = true;
+            if (ctx.verify && options.verify_row_counts) {
+              // An autocommit statement commits by itself: a loss it caused
+              // can only be detected after it, and stops the run here.
+              pqxx::read_transaction check_tx(conn);
+              Status rows = CheckRowLoss(check_tx, ctx, "after the transaction:false statement at " + where);
+              if (!rows.ok()) {
+                return Status(rows.code(), rows.message() +
+                                               " (a transaction:false statement commits on its own: "
+                                               "the rows are gone; restore them from the backup)",
+                              rows.detail());
+              }
+            }
           }
         }
         where = "recording revision " + step.revision + " in " + VersionTable();
@@ -1101,18 +1259,23 @@ struct Migrator::Impl {
       if (!tx) {
         tx.emplace(conn);
       }
-      if (ctx.verify) {
-        Status verified = VerifyInTransaction(*tx, ctx);
+      if (ctx.verify && !ctx.steps.empty()) {
+        std::optional<internal::SchemaFingerprint> live;
+        const std::vector<std::string>& reached = ctx.steps.back().versions_after;
+        Status verified = VerifyInTransaction(*tx, ctx, reached, &live);
         if (!verified.ok()) {
           tx.reset();
           return verified;
         }
+        where = "recording the schema fingerprint of " + VersionsText(reached);
+        RecordFingerprint(*tx, reached, *live, ctx.run_id);
       }
       where = "closing the run";
       tx->exec_params(std::string("UPDATE ") + kSchema +
                           ".run_log SET outcome = $2, error = NULLIF($3, ''), "
-                          "finished_at = clock_timestamp() WHERE id = $1",
-                      ctx.run_id, ctx.final_outcome, ctx.final_error);
+                          "error_code = NULLIF($4, ''), finished_at = clock_timestamp() "
+                          "WHERE id = $1",
+                      ctx.run_id, ctx.final_outcome, ctx.final_error, ctx.final_error_code);
       RequireLock(*tx);
       tx->commit();
       tx.reset();
@@ -1129,13 +1292,15 @@ struct Migrator::Impl {
     }
   }
 
-  void CloseRun(std::int64_t run_id, const std::string& outcome, const std::string& error) {
+  void CloseRun(std::int64_t run_id, const std::string& outcome, const std::string& error,
+                Code code = Code::kMigrationFailed) {
     try {
       pqxx::work tx(session->conn());
       tx.exec_params(std::string("UPDATE ") + kSchema +
                          ".run_log SET outcome = $2, error = NULLIF($3, ''), "
-                         "finished_at = clock_timestamp() WHERE id = $1",
-                     run_id, outcome, core::ScrubSecret(error, info.password));
+                         "error_code = $4, finished_at = clock_timestamp() WHERE id = $1",
+                     run_id, outcome, core::ScrubSecret(error, info.password),
+                     std::string(core::CodeName(code)));
       tx.commit();
     } catch (const std::exception&) {
       // The connection is gone; the row stays 'running' and the next run's
@@ -1175,12 +1340,13 @@ struct Migrator::Impl {
                                                                   : RunOutcome::kRolledBack;
     }
     if (!forward.any_commit) {
-      CloseRun(forward.run_id, "rolled_back", error);
+      CloseRun(forward.run_id, "rolled_back", error, status->code());
       Emit("rolled-back", "rolled back: the database is at " + VersionsText(from_versions));
       return RunOutcome::kRolledBack;
     }
     if (options.failure_policy == FailurePolicy::kHalt) {
-      CloseRun(forward.run_id, "failed", error + " (failure policy Halt: left as committed)");
+      CloseRun(forward.run_id, "failed", error + " (failure policy Halt: left as committed)",
+               status->code());
       Emit("halted", "halted after a committed segment (failure policy Halt)");
       return RunOutcome::kFailed;
     }
@@ -1188,9 +1354,12 @@ struct Migrator::Impl {
     undo.run_id = forward.run_id;
     undo.phase = "undo";
     undo.steps = UndoSteps(forward.steps, from_versions, forward.committed);
-    undo.progress_extra = {{"undo_steps", StepsToJson(undo.steps)}, {"error", error}};
+    undo.progress_extra = {{"undo_steps", StepsToJson(undo.steps)},
+                           {"error", error},
+                           {"error_code", core::CodeName(status->code())}};
     undo.final_outcome = "rolled_back";
     undo.final_error = error;
+    undo.final_error_code = core::CodeName(status->code());
     Emit("rolling-back", "undoing " + std::to_string(undo.steps.size()) +
                              " step(s) applied by this run: " + error);
     try {
@@ -1210,32 +1379,147 @@ struct Migrator::Impl {
       *status = Status(status->code(), error + "; undoing it also failed: " + undone.message() +
                                            ". The database is between revisions: restore the backup or fix and re-run",
                        status->detail());
-      CloseRun(forward.run_id, "failed", status->message());
+      CloseRun(forward.run_id, "failed", status->message(), status->code());
       return RunOutcome::kFailed;
     }
     Emit("rolled-back", "rolled back: the database is at " + VersionsText(from_versions));
     return RunOutcome::kRolledBack;
   }
 
+  // Records a run; with `fingerprint_before`, also the schema of the
+  // revision the database is at now (the reference for a later downgrade).
   core::Result<std::int64_t> InsertRun(const std::vector<std::string>& from,
                                        const std::vector<std::string>& to,
                                        const std::string& direction, const json& plan_json,
-                                       const std::string& outcome) {
+                                       const std::string& outcome, const std::string& run_key = {},
+                                       const internal::SchemaFingerprint* fingerprint_before = nullptr) {
     try {
       pqxx::work tx(session->conn());
       json progress = {{"phase", "forward"}, {"step", 0}, {"section", 0}, {"statement", 0}};
       auto row = tx.exec_params1(
           std::string("INSERT INTO ") + kSchema +
               ".run_log (from_versions, to_versions, direction, actor, outcome, plan, progress, "
-              "finished_at) VALUES (string_to_array($1, ','), string_to_array($2, ','), $3, $4, $5, "
-              "$6::jsonb, $7::jsonb, CASE WHEN $5 = 'running' THEN NULL ELSE clock_timestamp() END) "
-              "RETURNING id",
+              "finished_at, run_key) VALUES (string_to_array($1, ','), string_to_array($2, ','), $3, "
+              "$4, $5, $6::jsonb, $7::jsonb, CASE WHEN $5 = 'running' THEN NULL ELSE "
+              "clock_timestamp() END, NULLIF($8, '')) RETURNING id",
           Join(from, ","), Join(to, ","), direction, options.actor, outcome, plan_json.dump(),
-          progress.dump());
+          progress.dump(), run_key);
+      if (fingerprint_before != nullptr) {
+        RecordFingerprint(tx, from, *fingerprint_before, row[0].as<std::int64_t>());
+      }
       tx.commit();
       return row[0].as<std::int64_t>();
     } catch (const std::exception& error) {
       return FromException(error, "cannot record the run in schemaop.run_log", Code::kInternal);
+    }
+  }
+
+  // Exactly once: when the run of `run_key` has ended, fills `report` from
+  // its record (and the database as it is now) and returns true. A run that
+  // was interrupted before its first commit took no effect and may execute
+  // again, kMaxInterruptedAttempts times in all.
+  core::Result<bool> ReplayEndedRun(const std::string& run_key, RunReport* report) {
+    try {
+      pqxx::read_transaction tx(session->conn());
+      if (!TableExists(tx, std::string(kSchema) + ".run_log") ||
+          tx.exec(std::string("SELECT 1 FROM pg_attribute WHERE attrelid = '") + kSchema +
+                  ".run_log'::regclass AND attname = 'run_key' AND NOT attisdropped")
+              .empty()) {
+        return false;  // no run was ever recorded with a key
+      }
+      auto rows = tx.exec_params(
+          std::string("SELECT id, outcome, coalesce(error, ''), coalesce(error_code, ''), "
+                      "array_to_string(from_versions, ','), array_to_string(to_versions, ',') "
+                      "FROM ") +
+              kSchema + ".run_log WHERE run_key = $1",
+          run_key);
+      if (rows.empty()) {
+        auto interrupted = tx.exec_params1(
+            std::string("SELECT count(*) FROM ") + kSchema +
+                ".run_log WHERE left(run_key, length($1) + length($2)) = $1 || $2",
+            run_key, std::string(kInterruptedSuffix));
+        int attempts = interrupted[0].as<int>();
+        if (attempts >= kMaxInterruptedAttempts) {
+          return Status(Code::kMigrationFailed,
+                        "this run was interrupted " + std::to_string(attempts) +
+                            " times before its first commit (connection lost or the server "
+                            "restarted while it ran); it is not started again automatically. "
+                            "Look at the server log and schemaop.run_log, then change the spec "
+                            "to retry; nothing was executed",
+                        "interrupted");
+        }
+        return false;
+      }
+      const auto& row = rows[0];
+      const std::string outcome = row[1].as<std::string>();
+      if (outcome == "running") {
+        return false;  // recovery closes it first; cannot be seen under the lock
+      }
+      report->run_id = row[0].as<std::int64_t>();
+      report->from_versions = SplitComma(row[4].as<std::string>());
+      report->to_versions = SplitComma(row[5].as<std::string>());
+      report->final_versions = ReadVersionsIn(tx);
+      report->replayed = true;
+      if (outcome == "succeeded") {
+        report->outcome = RunOutcome::kSucceeded;
+        return true;
+      }
+      report->outcome = outcome == "rolled_back" ? RunOutcome::kRolledBack : RunOutcome::kFailed;
+      Code code = Code::kMigrationFailed;
+      for (int c = 0; c <= static_cast<int>(Code::kInternal); ++c) {
+        if (row[3].as<std::string>() == core::CodeName(static_cast<Code>(c))) {
+          code = static_cast<Code>(c);
+        }
+      }
+      report->status = Status(code, row[2].as<std::string>(), "replayed");
+      Emit("replayed", "run " + row[0].as<std::string>() + " of this request already ended (" +
+                           outcome + "); nothing executed");
+      return true;
+    } catch (const std::exception& error) {
+      return FromException(error, "cannot read schemaop.run_log", Code::kInternal);
+    }
+  }
+
+  // Crash recovery resumes only with the exact files the run started with:
+  // the sha256 of every step's file was recorded in the run's plan.
+  Status CheckPinnedFiles(std::int64_t run_id, const json& plan,
+                          const std::map<std::string, ArchiveRow>& archive) {
+    if (!plan.contains("files")) {
+      return Status::Ok();  // recorded by an older version: nothing to compare
+    }
+    for (const auto& [revision, sha] : plan.at("files").items()) {
+      auto file = FileFor(revision, archive);
+      if (!file.ok()) {
+        return Status(Code::kChecksumMismatch,
+                      "cannot recover interrupted run " + std::to_string(run_id) + ": " +
+                          file.status().message(),
+                      "checksum");
+      }
+      std::string now = Sha256Hex((*file)->text);
+      if (now != sha.get<std::string>()) {
+        return Status(Code::kChecksumMismatch,
+                      "cannot recover interrupted run " + std::to_string(run_id) +
+                          ": it started with revision " + revision + " at sha256 " +
+                          sha.get<std::string>().substr(0, 12) + "..., but " +
+                          (*file)->source_name + " now has sha256 " + now.substr(0, 12) +
+                          "...; recovery runs only the SQL the run started with. Restore that "
+                          "file as it was (the ConfigMap or --migrations directory), then retry; "
+                          "nothing was changed",
+                      "checksum");
+      }
+    }
+    return Status::Ok();
+  }
+
+  void ReleaseInterruptedKey(std::int64_t run_id) {
+    try {
+      pqxx::work tx(session->conn());
+      tx.exec_params(std::string("UPDATE ") + kSchema + ".run_log SET run_key = run_key || $2 || id "
+                         "WHERE id = $1 AND run_key IS NOT NULL",
+                     run_id, std::string(kInterruptedSuffix));
+      tx.commit();
+    } catch (const std::exception&) {
+      // The key stays: the run is then replayed as failed, which is safe.
     }
   }
 
@@ -1268,6 +1552,10 @@ struct Migrator::Impl {
     if (runs.empty()) {
       return std::optional<std::string>();
     }
+    // A run left by an older version: bring its tables up to date first.
+    if (Status schema = EnsureSchema(); !schema.ok()) {
+      return schema;
+    }
     auto archive = ReadArchive();
     if (!archive.ok()) {
       return archive.status();
@@ -1277,6 +1565,10 @@ struct Migrator::Impl {
       std::string id = std::to_string(run.id);
       Emit("recovering", "run " + id + " (" + VersionsText(run.from) + " -> " + VersionsText(run.to) +
                              ") was interrupted; recovering it");
+      Status pinned = CheckPinnedFiles(run.id, run.plan, *archive);
+      if (!pinned.ok()) {
+        return pinned;
+      }
       std::string phase = run.progress.value("phase", "forward");
       Cursor cursor{run.progress.value("step", 0), run.progress.value("section", 0),
                     run.progress.value("statement", 0)};
@@ -1290,6 +1582,7 @@ struct Migrator::Impl {
                                {"error", run.progress.value("error", "")}};
         undo.final_outcome = "rolled_back";
         undo.final_error = run.progress.value("error", "") + " (undo finished by recovery)";
+        undo.final_error_code = run.progress.value("error_code", "");
         Status done = Execute(undo, cursor, *archive);
         if (!done.ok()) {
           return Status(done.code(), "recovering interrupted run " + id + " failed: " + done.message(),
@@ -1301,6 +1594,7 @@ struct Migrator::Impl {
         // Nothing was committed: PostgreSQL rolled the open transaction back.
         CloseRun(run.id, "failed",
                  "interrupted before its first commit; PostgreSQL rolled it back (recovered)");
+        ReleaseInterruptedKey(run.id);
         line = "run " + id + ": interrupted before its first commit; the database stayed at " +
                VersionsText(run.from);
       } else {
@@ -1309,7 +1603,7 @@ struct Migrator::Impl {
         forward.phase = "forward";
         forward.steps = StepsFromJson(run.plan.at("steps"));
         forward.verify = run.plan.value("verify", true);
-        forward.counts_before = run.plan.value("counts_before", std::map<std::string, std::int64_t>());
+        forward.counts_before = CountsFromJson(run.plan.value("counts_before", json::array()));
         auto allowed = run.plan.value("row_loss_allowed", std::vector<std::string>());
         forward.row_loss_allowed.insert(allowed.begin(), allowed.end());
         forward.final_error = "interrupted; resumed and completed by recovery";
@@ -1471,6 +1765,17 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
   if (recovered->has_value()) {
     report.recovered = **recovered;
   }
+  if (!impl.options.run_key.empty()) {
+    auto replayed = impl.ReplayEndedRun(impl.options.run_key, &report);
+    if (!replayed.ok()) {
+      return replayed.status();
+    }
+    if (*replayed) {
+      report.total_duration =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+      return report;
+    }
+  }
   auto archive = impl.ReadArchive();
   if (!archive.ok()) {
     return archive.status();
@@ -1498,6 +1803,24 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
     }
     for (const auto& mismatch : mismatches) {
       impl.Emit("warning", mismatch + " (allowed by --allow-changed)");
+    }
+  }
+  if (!impl.options.expected_plan_digest.empty() && !plan->empty()) {
+    // Pinned plan: only the SQL seen at planning, from the revision seen then.
+    auto digest = impl.PlanDigestWith(*plan, *archive);
+    if (!digest.ok()) {
+      return digest.status();
+    }
+    if (*digest != impl.options.expected_plan_digest) {
+      return Status(Code::kMigrationsChanged,
+                    "the plan to run now (" + PlanDirection(*plan) + " " +
+                        VersionsText(plan->from_versions) + " -> " +
+                        VersionsText(plan->to_versions) + ", digest " + digest->substr(0, 12) +
+                        "...) is not the plan recorded at planning (digest " +
+                        impl.options.expected_plan_digest.substr(0, 12) +
+                        "...): the migration files or the database changed since. Nothing was "
+                        "executed; plan again",
+                    "plan-digest");
     }
   }
   report.from_versions = plan->from_versions;
@@ -1550,21 +1873,29 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
   forward.steps = plan->steps;
   forward.verify = true;
   forward.row_loss_allowed = row_loss_allowed;
-  if (impl.options.verify_row_counts) {
-    try {
-      pqxx::read_transaction tx(impl.session->conn());
-      auto counts = Impl::CountRows(tx, impl.VersionTable());
-      if (!counts.ok()) {
-        return counts.status();
-      }
-      forward.counts_before = *counts;
-    } catch (const std::exception& error) {
-      return impl.FromException(error, "cannot count rows before the run", Code::kInternal);
+  internal::SchemaFingerprint fingerprint_before;
+  try {
+    pqxx::read_transaction tx(impl.session->conn());
+    if (impl.options.verify_row_counts) {
+      forward.counts_before = internal::CountRelationRows(tx, impl.VersionTable());
     }
+    fingerprint_before = internal::ReadSchemaFingerprint(tx, impl.VersionTable());
+  } catch (const std::exception& error) {
+    return impl.FromException(error, "cannot count rows and read the schema before the run",
+                              Code::kInternal);
+  }
+  json pinned_files = json::object();
+  for (const auto& step : plan->steps) {
+    auto file = impl.FileFor(step.revision, *archive);
+    if (!file.ok()) {
+      return file.status();
+    }
+    pinned_files[step.revision] = Sha256Hex((*file)->text);
   }
   json plan_json = {{"steps", StepsToJson(plan->steps)},
                     {"verify", true},
-                    {"counts_before", forward.counts_before},
+                    {"files", pinned_files},
+                    {"counts_before", CountsToJson(forward.counts_before)},
                     {"row_loss_allowed", std::vector<std::string>(row_loss_allowed.begin(),
                                                                   row_loss_allowed.end())},
                     {"target", std::string(target)}};
@@ -1572,7 +1903,7 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
     plan_json["backup"] = {{"path", report.backup->path}, {"sha256", report.backup->sha256}};
   }
   auto run_id = impl.InsertRun(plan->from_versions, plan->to_versions, PlanDirection(*plan), plan_json,
-                               "running");
+                               "running", impl.options.run_key, &fingerprint_before);
   if (!run_id.ok()) {
     return run_id.status();
   }
@@ -1722,18 +2053,23 @@ core::Result<VerifyReport> Migrator::Verify() {
   } catch (const std::exception& error) {
     return impl.FromException(error, "verify failed", Code::kInternal);
   }
-  for (const auto& check : impl.options.checks) {
-    try {
-      pqxx::read_transaction tx(impl.session->conn());
-      auto result = tx.exec(check.sql);
-      if (result.size() != 1 || result.columns() != 1 || result[0][0].is_null() ||
-          !result[0][0].as<bool>()) {
-        report.problems.push_back("check '" + check.name + "' did not return true");
+  try {
+    pqxx::read_transaction tx(impl.session->conn());
+    if (impl.options.verify_schema) {
+      auto live = internal::ReadSchemaFingerprint(tx, impl.VersionTable());
+      Status schema = impl.CheckSchema(tx, *current, live);
+      if (!schema.ok()) {
+        report.problems.push_back(schema.message());
       }
-    } catch (const std::exception& error) {
-      report.problems.push_back(
-          impl.FromException(error, "check '" + check.name + "' failed with an error").message());
     }
+    for (const auto& check : impl.options.checks) {
+      Status checked = impl.RunCheck(tx, check, "at " + VersionsText(*current));
+      if (!checked.ok()) {
+        report.problems.push_back(checked.message());
+      }
+    }
+  } catch (const std::exception& error) {
+    return impl.FromException(error, "verify failed", Code::kInternal);
   }
   return report;
 }
