@@ -117,12 +117,13 @@ bool ObjectMeta::operator==(const ObjectMeta& o) const {
 
 bool SchemaMigrationSpec::operator==(const SchemaMigrationSpec& o) const {
   return std::tie(target_revision, url_secret_ref, version_table, migrations_config_map, workloads,
-                  drain_timeout_seconds, backup_when, verify_row_counts, verify_allow_row_loss,
-                  verify_checks, failure_policy, lock_timeout, statement_timeout, suspend) ==
+                  drain_timeout_seconds, backup_when, verify_row_counts, verify_schema,
+                  verify_allow_row_loss, verify_checks, failure_policy, lock_timeout,
+                  statement_timeout, suspend) ==
          std::tie(o.target_revision, o.url_secret_ref, o.version_table, o.migrations_config_map,
                   o.workloads, o.drain_timeout_seconds, o.backup_when, o.verify_row_counts,
-                  o.verify_allow_row_loss, o.verify_checks, o.failure_policy, o.lock_timeout,
-                  o.statement_timeout, o.suspend);
+                  o.verify_schema, o.verify_allow_row_loss, o.verify_checks, o.failure_policy,
+                  o.lock_timeout, o.statement_timeout, o.suspend);
 }
 
 bool LastRunStatus::operator==(const LastRunStatus& o) const {
@@ -132,21 +133,28 @@ bool LastRunStatus::operator==(const LastRunStatus& o) const {
                   o.reason, o.message, o.generation, o.migrations_digest);
 }
 
+bool ResolvedTargetStatus::operator==(const ResolvedTargetStatus& o) const {
+  return std::tie(target_revision, revision, generation, migrations_digest) ==
+         std::tie(o.target_revision, o.revision, o.generation, o.migrations_digest);
+}
+
 bool RunStatus::operator==(const RunStatus& o) const {
   return std::tie(generation, target_revision, target_versions, from_versions, workloads,
-                  backup_required, migrations_digest, start_time, scale_down_time,
-                  drain_start_time, outcome, reason, message, migration_seconds) ==
+                  backup_required, migrations_digest, plan_digest, start_time, scale_down_time,
+                  drain_start_time, outcome, reason, message, migration_seconds, intent,
+                  intent_time) ==
          std::tie(o.generation, o.target_revision, o.target_versions, o.from_versions,
-                  o.workloads, o.backup_required, o.migrations_digest, o.start_time,
-                  o.scale_down_time, o.drain_start_time, o.outcome, o.reason, o.message,
-                  o.migration_seconds);
+                  o.workloads, o.backup_required, o.migrations_digest, o.plan_digest,
+                  o.start_time, o.scale_down_time, o.drain_start_time, o.outcome, o.reason,
+                  o.message, o.migration_seconds, o.intent, o.intent_time);
 }
 
 bool SchemaMigrationStatus::operator==(const SchemaMigrationStatus& o) const {
   return std::tie(observed_generation, current_revision, target_revision, phase, plan, workloads,
-                  backup, last_run, run, conditions) ==
+                  backup, last_run, run, resolved_target, database_identity, conditions) ==
          std::tie(o.observed_generation, o.current_revision, o.target_revision, o.phase, o.plan,
-                  o.workloads, o.backup, o.last_run, o.run, o.conditions);
+                  o.workloads, o.backup, o.last_run, o.run, o.resolved_target,
+                  o.database_identity, o.conditions);
 }
 
 // -------------------------------------------------------------------- enums
@@ -166,6 +174,12 @@ FailurePolicy FailurePolicyOf(const SchemaMigrationSpec& spec) {
 }
 
 bool PreserveRowCountsOf(const SchemaMigrationSpec& spec) { return spec.verify_row_counts != "Off"; }
+
+bool EnforceSchemaOf(const SchemaMigrationSpec& spec) { return spec.verify_schema != "Ignore"; }
+
+bool IsRelativeTarget(std::string_view target) {
+  return target.find_first_of("+-") != std::string_view::npos;
+}
 
 namespace {
 constexpr std::pair<Phase, const char*> kPhaseNames[] = {
@@ -301,6 +315,10 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
   if (spec.verify_row_counts != "Preserve" && spec.verify_row_counts != "Off") {
     add("spec.verify.rowCounts",
         "unsupported value " + Quote(spec.verify_row_counts) + ": use Preserve or Off");
+  }
+  if (spec.verify_schema != "Enforce" && spec.verify_schema != "Ignore") {
+    add("spec.verify.schema",
+        "unsupported value " + Quote(spec.verify_schema) + ": use Enforce or Ignore");
   }
   std::set<std::string> seen_tables;
   for (std::size_t i = 0; i < spec.verify_allow_row_loss.size(); ++i) {

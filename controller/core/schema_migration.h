@@ -77,6 +77,7 @@ struct SchemaMigrationSpec {
   int drain_timeout_seconds = kDefaultDrainTimeoutSeconds;
   std::string backup_when = "Downgrade";  // Downgrade | Always | Never
   std::string verify_row_counts = "Preserve";  // Preserve | Off
+  std::string verify_schema = "Enforce";       // Enforce | Ignore
   std::vector<std::string> verify_allow_row_loss;
   std::vector<VerifyCheck> verify_checks;
   std::string failure_policy = "Rollback";  // Rollback | Halt
@@ -93,6 +94,12 @@ struct SchemaMigrationSpec {
 BackupWhen BackupWhenOf(const SchemaMigrationSpec& spec);
 FailurePolicy FailurePolicyOf(const SchemaMigrationSpec& spec);
 bool PreserveRowCountsOf(const SchemaMigrationSpec& spec);
+bool EnforceSchemaOf(const SchemaMigrationSpec& spec);  // verify.schema != Ignore
+
+// True for a relative target (+N, -N, REV+N, REV-N, head-N): its meaning
+// depends on where the database is (or on the graph around REV), so the
+// reconciler resolves it once and keeps the absolute result.
+bool IsRelativeTarget(std::string_view target);
 
 // ------------------------------------------------------------------ status
 
@@ -172,6 +179,24 @@ struct LastRunStatus {
   bool operator==(const LastRunStatus& o) const;
 };
 
+// What spec.targetRevision was resolved to (design: targets are resolved
+// once). A relative target is never resolved again while spec.targetRevision
+// keeps the same text: resyncs, restarts and failovers reuse `revision`.
+struct ResolvedTargetStatus {
+  std::string target_revision;  // spec.targetRevision as written when resolved
+  std::string revision;         // FormatVersions of the resolution: an id, "base", or ids
+  std::int64_t generation = 0;  // the generation it was resolved for
+  std::string migrations_digest;  // the files it was resolved against
+  bool operator==(const ResolvedTargetStatus& o) const;
+};
+
+// Actions a run records in status.run.intent (with a write that must reach
+// the API server) before it performs them, so a controller reading a stale
+// object gets a conflict instead of acting on it.
+inline constexpr char kIntentScaleDown[] = "ScaleDown";
+inline constexpr char kIntentBackup[] = "Backup";
+inline constexpr char kIntentRestore[] = "Restore";
+
 // Bookkeeping of the run in progress: everything a fresh reconciler needs to
 // resume after a crash, besides a fresh read of the database.
 struct RunStatus {
@@ -182,6 +207,9 @@ struct RunStatus {
   std::vector<WorkloadRef> workloads;   // the spec's workloads when the run started
   bool backup_required = false;
   std::string migrations_digest;
+  // InspectResult::plan_digest at planning: part of the run's identity
+  // (exactly once) and what the engine checks the plan it runs against.
+  std::string plan_digest;
   std::optional<Timestamp> start_time;
   std::optional<Timestamp> scale_down_time;  // first scale-to-0 (downtime start)
   std::optional<Timestamp> drain_start_time;
@@ -191,6 +219,9 @@ struct RunStatus {
   std::string reason;   // condition reason for a failure
   std::string message;
   double migration_seconds = 0;
+  // The last action recorded before it was performed (kIntent*), and when.
+  std::string intent;
+  std::optional<Timestamp> intent_time;
   bool operator==(const RunStatus& o) const;
 };
 
@@ -204,6 +235,10 @@ struct SchemaMigrationStatus {
   std::optional<BackupStatus> backup;
   std::optional<LastRunStatus> last_run;
   std::optional<RunStatus> run;  // present while a run is in progress
+  std::optional<ResolvedTargetStatus> resolved_target;
+  // InspectResult::database_identity: which database this object manages,
+  // as the server identifies it (one database, one owner).
+  std::string database_identity;
   std::vector<Condition> conditions;
 
   bool operator==(const SchemaMigrationStatus& other) const;

@@ -191,6 +191,41 @@ core::Result<std::vector<core::SchemaMigration>> KubePortImpl::ListSchemaMigrati
   return out;
 }
 
+core::Result<std::vector<core::SchemaMigration>>
+KubePortImpl::ListSchemaMigrationsByDatabaseIdentity(const std::string& identity) {
+  std::vector<core::SchemaMigration> out;
+  if (identity.empty()) {
+    return out;
+  }
+  if (caches_.references == nullptr || caches_.schema_migrations == nullptr) {
+    auto all = ListSchemaMigrations("");  // every watched namespace
+    if (!all.ok()) {
+      return all.status();
+    }
+    for (core::SchemaMigration& obj : all.value()) {
+      if (obj.status.database_identity == identity) {
+        out.push_back(std::move(obj));
+      }
+    }
+    return out;
+  }
+  for (const std::string& key : caches_.references->Referencing(kDatabaseIdentityKind, "", identity)) {
+    const auto [object_ns, object_name] = kube::SplitKey(key);
+    auto obj = GetSchemaMigration(object_ns, object_name);
+    if (!obj.ok()) {
+      if (obj.status().code() == Code::kNotFound || obj.status().code() == Code::kInvalidArgument) {
+        continue;  // deleted since the index saw it, or undecodable (it reports that itself)
+      }
+      return obj.status();
+    }
+    // The index may lag behind the object: apply the rule to what we read.
+    if (obj.value().status.database_identity == identity) {
+      out.push_back(std::move(obj).value());
+    }
+  }
+  return out;
+}
+
 void KubePortImpl::NoteWrite(const core::SchemaMigration& obj,
                              const core::Result<std::string>& result) {
   const std::string key = Key(obj.metadata.namespace_, obj.metadata.name);

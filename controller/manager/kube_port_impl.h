@@ -31,8 +31,9 @@ struct KubePortCaches {
   const ObjectCache* schema_migrations = nullptr;  // null: always the API server
   const ObjectCache* secrets = nullptr;
   const ObjectCache* config_maps = nullptr;
-  // Answers ListSchemaMigrationsReferencing without listing the namespace
-  // (null: list and filter). Kept by the SchemaMigration informer.
+  // Answers ListSchemaMigrationsReferencing and
+  // ListSchemaMigrationsByDatabaseIdentity without listing (null: list and
+  // filter). Kept by the SchemaMigration informer.
   const ReferenceIndex* references = nullptr;
 };
 
@@ -55,6 +56,10 @@ class KubePortImpl final : public reconcile::KubePort {
       const std::string& ns) override;
   core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrationsReferencing(
       const std::string& ns, const std::string& kind, const std::string& name) override;
+  // From the reference index (kDatabaseIdentityKind) and the cache; without
+  // them, every watched namespace is listed and filtered.
+  core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrationsByDatabaseIdentity(
+      const std::string& identity) override;
   core::Result<std::string> UpdateStatus(const core::SchemaMigration& obj) override;
   core::Result<std::string> AddFinalizer(const core::SchemaMigration& obj,
                                          const std::string& finalizer) override;

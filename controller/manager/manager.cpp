@@ -151,6 +151,10 @@ std::vector<std::string> ReferencesOf(const Json& sm) {
   add_workloads(at({"spec", "workloads"}));
   add_workloads(at({"status", "workloads"}));
   add_workloads(at({"status", "run", "workloads"}));
+  const std::string identity = StringAt(sm, {"status", "databaseIdentity"});
+  if (!identity.empty()) {
+    refs.push_back(std::string(kDatabaseIdentityKind) + "//" + identity);
+  }
   std::sort(refs.begin(), refs.end());
   refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
   return refs;
@@ -360,6 +364,13 @@ struct Manager::Impl {
       };
       sm_handlers.on_delete = [this](const Json& object) {
         references.Remove(kube::KeyOf(object));
+        // Whoever waits for this one (DatabaseInUse) may run now.
+        const std::string identity = StringAt(object, {"status", "databaseIdentity"});
+        if (!identity.empty()) {
+          for (const std::string& key : references.Referencing(kDatabaseIdentityKind, "", identity)) {
+            Enqueue(key);
+          }
+        }
         metrics.ForgetObject(StringAt(object, {"metadata", "namespace"}),
                              StringAt(object, {"metadata", "name"}));
         Enqueue(kube::KeyOf(object));

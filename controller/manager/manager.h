@@ -112,9 +112,16 @@ std::vector<std::string> SchemaMigrationsReferencing(const std::vector<Json>& ob
 // managedFields (our own status writes): such an update needs no reconcile.
 bool IsStatusOnlyChange(const Json& before, const Json& after);
 
+// The pseudo-kind under which ReferenceIndex files a SchemaMigration's
+// status.databaseIdentity (namespace "": an identity is cluster-wide), so
+// Referencing(kDatabaseIdentityKind, "", identity) lists the objects that
+// manage one database, whatever namespace or Secret they reach it through.
+inline constexpr char kDatabaseIdentityKind[] = "DatabaseIdentity";
+
 // Which SchemaMigrations reference which Secrets, ConfigMaps and workloads
-// (the same references as SchemaMigrationsReferencing), kept up to date by
-// the SchemaMigration informer's handlers. A change of any Secret,
+// (the same references as SchemaMigrationsReferencing), and which database
+// identity they recorded, kept up to date by the SchemaMigration informer's
+// handlers. A change of any Secret,
 // ConfigMap or Deployment in the cluster is looked up here in O(log n)
 // instead of copying every SchemaMigration of its namespace. Thread-safe.
 class ReferenceIndex {

@@ -76,6 +76,13 @@ class KubePort {
   // whole namespace (which made a resync quadratic in the object count).
   virtual core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrationsReferencing(
       const std::string& ns, const std::string& kind, const std::string& name) = 0;
+  // The SchemaMigrations of every watched namespace whose
+  // status.databaseIdentity is `identity` (one database, one owner: two
+  // Secrets or namespaces can reach the same database). Called on every
+  // reconcile outside a run: the manager answers it from an index over its
+  // cache, never by listing the cluster.
+  virtual core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrationsByDatabaseIdentity(
+      const std::string& identity) = 0;
 
   // PUT .../status with obj.metadata.resource_version and obj.status (the
   // spec is ignored by the status subresource). Returns the new

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -268,9 +269,12 @@ class Reconciler::Pass {
   }
 
   // Writes `next` as the new status unless it equals the stored one
-  // (conventions §4: computed, then written once).
+  // (conventions §4: computed, then written once), or always when `force`
+  // (an intent write: its point is the resourceVersion check by the API
+  // server, so a stale object is answered with a conflict).
   // `wrote` (optional) tells whether an API write happened.
-  [[nodiscard]] Status Write(SchemaMigrationStatus next, bool* wrote = nullptr) {
+  [[nodiscard]] Status Write(SchemaMigrationStatus next, bool* wrote = nullptr,
+                             bool force = false) {
     if (wrote != nullptr) {
       *wrote = false;
     }
@@ -283,7 +287,10 @@ class Reconciler::Pass {
     if (next.run) {
       next.run->message = BoundedMessage(scrubber_.Scrub(std::move(next.run->message)));
     }
-    if (next == obj_.status) {
+    if (!database_identity_.empty()) {
+      next.database_identity = database_identity_;
+    }
+    if (!force && next == obj_.status) {
       return Status::Ok();
     }
     SchemaMigration updated = obj_;
@@ -294,10 +301,35 @@ class Reconciler::Pass {
     }
     updated.metadata.resource_version = rv.value();
     obj_ = std::move(updated);
+    intent_written_ = obj_.status.run ? obj_.status.run->intent : std::string();
     if (wrote != nullptr) {
       *wrote = true;
     }
     return Status::Ok();
+  }
+
+  // Intent before action (design: a controller with a stale cache after a
+  // failover must not scale or back up anything): `intent` is recorded in
+  // status.run by a write that succeeded against the object's current
+  // resourceVersion before the action is taken. A write of this pass that
+  // already carried the intent counts; otherwise the write is forced, even
+  // when nothing else changed, so the API server checks the resourceVersion
+  // (kConflict on a stale object, and the caller acts on nothing).
+  void SetIntent(SchemaMigrationStatus& next, const char* intent) {
+    if (next.run->intent != intent) {
+      next.run->intent = intent;
+      next.run->intent_time = Now();
+    }
+  }
+
+  [[nodiscard]] Status RecordIntent(const char* intent) {
+    if (intent_written_ == intent) {
+      return Status::Ok();
+    }
+    SchemaMigrationStatus next = obj_.status;
+    next.run->intent = intent;
+    next.run->intent_time = Now();
+    return Write(std::move(next), nullptr, /*force=*/true);
   }
 
   void Event(EventType type, const std::string& reason, const std::string& message) {
@@ -353,8 +385,12 @@ class Reconciler::Pass {
     const auto& spec = obj_.spec;
     std::string message;
     if (reason == rs::kUnknownRevision) {
-      message = "spec.targetRevision '" + spec.target_revision +
-                "' cannot be resolved: " + status.message() +
+      const core::ResolvedTargetStatus* pinned = PinnedTarget();
+      message = "spec.targetRevision '" + spec.target_revision + "'" +
+                (pinned != nullptr ? " (resolved earlier to " + pinned->revision +
+                                         ", status.resolvedTarget)"
+                                   : std::string()) +
+                " cannot be resolved: " + status.message() +
                 ". Set spec.targetRevision to a revision defined in ConfigMap " +
                 spec.migrations_config_map + " (or head, base, +N, -N).";
     } else if (reason == rs::kInvalidMigrations) {
@@ -433,6 +469,7 @@ class Reconciler::Pass {
     t.actor = r_.options_.actor_prefix + " " + ns() + "/" + obj_.metadata.name;
     t.backup_when = core::BackupWhenOf(spec);
     t.verify_row_counts = core::PreserveRowCountsOf(spec);
+    t.verify_schema = core::EnforceSchemaOf(spec);
     t.allow_row_loss = spec.verify_allow_row_loss;
     t.checks = spec.verify_checks;
     t.failure_policy = core::FailurePolicyOf(spec);
@@ -574,11 +611,16 @@ class Reconciler::Pass {
     if (auto problem = LoadInputs(inputs)) {
       return Refuse(*problem);
     }
-    auto inspected = r_.db_.Inspect(inputs.target, spec.target_revision);
+    auto inspected = r_.db_.Inspect(inputs.target, TargetToInspect());
     if (!inspected.ok()) {
       return Refuse(DatabaseProblem(inspected.status(), "Inspecting the database"));
     }
     const InspectResult& inspect = inspected.value();
+    if (!inspect.database_identity.empty()) {
+      if (auto waiting = EnsureSoleOwner(inspect.database_identity)) {
+        return std::move(*waiting);
+      }
+    }
     for (std::size_t i = 0; i < spec.workloads.size(); ++i) {
       const core::WorkloadRef& w = spec.workloads[i];
       auto scale = r_.kube_.GetScale(ns(), w.kind, w.name);
@@ -595,12 +637,14 @@ class Reconciler::Pass {
     }
     const std::string current = core::FormatVersions(inspect.current_versions);
     r_.metrics_.SetCurrentRevision(ns(), obj_.metadata.name, current);
+    const core::ResolvedTargetStatus resolved = ResolvedTarget(inspect, inputs.digest);
 
     if (inspect.steps.empty()) {
       SchemaMigrationStatus next = obj_.status;
       next.observed_generation = generation();
       next.current_revision = current;
       next.target_revision = core::FormatVersions(inspect.target_versions);
+      next.resolved_target = resolved;
       next.phase = Phase::kSucceeded;
       SetAtTargetConditions(next);
       if (Status s = Write(std::move(next)); !s.ok()) {
@@ -626,10 +670,141 @@ class Reconciler::Pass {
         return Requeue(r_.options_.stalled_recheck, "stalled");
       }
     }
-    return StartRun(inputs, inspect);
+    if (last && last->reason == rs::kMigrationsChanged && last->generation == generation() &&
+        last->migrations_digest == inputs.digest && last->from == current &&
+        last->to == core::FormatVersions(inspect.target_versions)) {
+      // The engine refused this very plan as changed although neither the
+      // files nor the database moved since it was planned: planning again
+      // would scale the application down and up in a loop.
+      return Refuse(Problem{
+          rs::kMigrationsChanged,
+          "The migration engine refused the plan from " + current + " to " + last->to +
+              " as changed, but neither ConfigMap " + obj_.spec.migrations_config_map +
+              " nor the database changed since it was planned (" + last->message +
+              "). Not retrying in a loop: check the files and the database (schemaop plan), "
+              "then change the spec or the ConfigMap to retry.",
+          false, Status(Code::kMigrationsChanged, "plan refused twice")});
+    }
+    return StartRun(inputs, inspect, resolved);
   }
 
-  core::Result<ReconcileResult> StartRun(Inputs& inputs, const InspectResult& inspect) {
+  // Targets are resolved once: a relative target (+N, -N, REV+N, REV-N)
+  // recorded in status.resolvedTarget is never resolved again while
+  // spec.targetRevision keeps that text (resyncs, restarts and failovers
+  // reuse the absolute revision); otherwise each pass would step again from
+  // wherever the last run left the database. Absolute targets are resolved
+  // on every pass: for the same files the answer is the same, and head
+  // follows the files when they change.
+  const core::ResolvedTargetStatus* PinnedTarget() const {
+    const auto& pinned = obj_.status.resolved_target;
+    if (core::IsRelativeTarget(obj_.spec.target_revision) && pinned &&
+        pinned->target_revision == obj_.spec.target_revision && !pinned->revision.empty() &&
+        pinned->revision.find(',') == std::string::npos) {
+      return &*pinned;
+    }
+    return nullptr;
+  }
+
+  std::string TargetToInspect() const {
+    const core::ResolvedTargetStatus* pinned = PinnedTarget();
+    return pinned != nullptr ? pinned->revision : obj_.spec.target_revision;
+  }
+
+  core::ResolvedTargetStatus ResolvedTarget(const InspectResult& inspect,
+                                            const std::string& digest) const {
+    if (const core::ResolvedTargetStatus* pinned = PinnedTarget()) {
+      return *pinned;
+    }
+    return core::ResolvedTargetStatus{obj_.spec.target_revision,
+                                      core::FormatVersions(inspect.target_versions), generation(),
+                                      digest};
+  }
+
+  // A wait for something outside this object (kstatus: not Stalled, since
+  // it resolves without a change here; Reconciling stays True): reported
+  // once, re-checked every stalled_recheck.
+  core::Result<ReconcileResult> Wait(const Problem& problem) {
+    SchemaMigrationStatus next = obj_.status;
+    next.observed_generation = generation();
+    SetCond(next, ct::kReady, ConditionStatus::kFalse, problem.reason, problem.message);
+    SetCond(next, ct::kReconciling, ConditionStatus::kTrue, problem.reason, problem.message);
+    SetCond(next, ct::kStalled, ConditionStatus::kFalse, problem.reason, problem.message);
+    bool changed = false;
+    if (Status s = Write(std::move(next), &changed); !s.ok()) {
+      return KubeFailure(s, "Updating status");
+    }
+    if (changed) {
+      Event(EventType::kWarning, problem.reason, problem.message);
+    }
+    r_.failures_.erase(Key());
+    return Requeue(r_.options_.stalled_recheck, "requeue");
+  }
+
+  // One database, one owner: `identity` is the database as its server
+  // identifies it, so two Secrets (or namespaces) reaching one database are
+  // caught. Every status write of this pass records the identity (Write), so
+  // other objects see it. Of the objects sharing a database, the oldest
+  // (creationTimestamp, then namespace/name) runs; every other one waits
+  // (DatabaseInUse) without touching anything, and so does the oldest while
+  // a younger one still has a run in progress (started before the oldest
+  // recorded its identity). nullopt: this object may proceed.
+  // Two objects first reconciled within the cache's lag of each other can
+  // both miss the other and start; the engine's lock serializes their runs,
+  // and from the next pass on only the older one runs.
+  std::optional<core::Result<ReconcileResult>> EnsureSoleOwner(const std::string& identity) {
+    database_identity_ = identity;
+    auto list = r_.kube_.ListSchemaMigrationsByDatabaseIdentity(identity);
+    if (!list.ok()) {
+      return KubeFailure(list.status(), "Listing SchemaMigrations");
+    }
+    const auto& me = obj_.metadata;
+    const auto mine = std::make_tuple(me.creation_timestamp.value_or(core::Timestamp{}),
+                                      me.namespace_, me.name);
+    const SchemaMigration* older = nullptr;
+    const SchemaMigration* running = nullptr;
+    for (const SchemaMigration& other : list.value()) {
+      if ((other.metadata.namespace_ == me.namespace_ && other.metadata.name == me.name) ||
+          other.status.database_identity != identity) {
+        continue;
+      }
+      if (other.metadata.deletion_timestamp && !other.status.run) {
+        continue;  // going away and holding nothing
+      }
+      const auto theirs =
+          std::make_tuple(other.metadata.creation_timestamp.value_or(core::Timestamp{}),
+                          other.metadata.namespace_, other.metadata.name);
+      if (theirs < mine) {
+        older = older == nullptr ? &other : older;
+      } else if (other.status.run) {
+        running = running == nullptr ? &other : running;
+      }
+    }
+    const std::string where = "Secret " + obj_.spec.url_secret_ref.name + " key " +
+                              obj_.spec.url_secret_ref.key;
+    if (older != nullptr) {
+      return Wait(Problem{
+          rs::kDatabaseInUse,
+          "SchemaMigration " + older->metadata.namespace_ + "/" + older->metadata.name +
+              " (created earlier) already manages the database of " + where +
+              " (its server reports the same identity, whatever URL reaches it). One database "
+              "must have one SchemaMigration: nothing is done here while that one exists; "
+              "delete this SchemaMigration or point it at another database.",
+          true, Status(Code::kLockHeld, "database in use")});
+    }
+    if (running != nullptr) {
+      return Wait(Problem{rs::kDatabaseInUse,
+                          "SchemaMigration " + running->metadata.namespace_ + "/" +
+                              running->metadata.name +
+                              " has a run in progress on the database of " + where +
+                              "; waiting for it to end (after that, the older "
+                              "SchemaMigration, this one, manages the database).",
+                          true, Status(Code::kLockHeld, "database in use")});
+    }
+    return std::nullopt;
+  }
+
+  core::Result<ReconcileResult> StartRun(Inputs& inputs, const InspectResult& inspect,
+                                         const core::ResolvedTargetStatus& resolved) {
     if (!obj_.metadata.HasFinalizer(core::kFinalizer)) {
       auto rv = r_.kube_.AddFinalizer(obj_, core::kFinalizer);
       if (!rv.ok()) {
@@ -646,6 +821,7 @@ class Reconciler::Pass {
     next.phase = Phase::kPlanning;
     next.plan = core::PlanStatus{core::PlanDirectionOf(inspect.steps), inspect.steps};
     next.workloads.clear();
+    next.resolved_target = resolved;
     core::RunStatus run;
     run.generation = generation();
     run.target_revision = spec.target_revision;
@@ -656,6 +832,7 @@ class Reconciler::Pass {
     run.backup_required = when == core::BackupWhen::kAlways ||
                           (when == core::BackupWhen::kDowngrade && inspect.has_downgrade);
     run.migrations_digest = inputs.digest;
+    run.plan_digest = inspect.plan_digest;
     run.start_time = Now();
     next.run = run;
 
@@ -721,6 +898,7 @@ class Reconciler::Pass {
     next.run->reason = reason;
     next.run->message = message;
     next.phase = Phase::kScalingUp;
+    SetIntent(next, core::kIntentRestore);
     if (Status s = Write(std::move(next)); !s.ok()) {
       return s;
     }
@@ -765,6 +943,7 @@ class Reconciler::Pass {
         case Phase::kRollingBack: {
           SchemaMigrationStatus next = obj_.status;
           next.phase = Phase::kScalingUp;
+          SetIntent(next, core::kIntentRestore);
           status = Write(std::move(next));
           if (!status.ok()) {
             return KubeFailure(status, "Updating status");
@@ -850,6 +1029,7 @@ class Reconciler::Pass {
     if (!next.run->scale_down_time) {
       next.run->scale_down_time = Now();
     }
+    SetIntent(next, core::kIntentScaleDown);
     SetCond(next, ct::kWorkloadsScaledDown, ConditionStatus::kFalse, rs::kScalingDown,
             "Scaling " + WorkloadList(next.workloads, false) + " to 0.");
     if (Status s = Write(std::move(next)); !s.ok()) {
@@ -877,6 +1057,9 @@ class Reconciler::Pass {
   }
 
   Step ScaleDown() {
+    if (Status s = RecordIntent(core::kIntentScaleDown); !s.ok()) {
+      return KubeFailure(s, "Recording the scale-down in status");
+    }
     for (const core::WorkloadStatus& w : obj_.status.workloads) {
       Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, 0);
       if (!s.ok() && s.code() != Code::kNotFound) {  // a deleted writer writes nothing
@@ -913,6 +1096,9 @@ class Reconciler::Pass {
       }
       if (scale.value().spec_replicas != 0) {
         // Someone (an autoscaler, a user) scaled it back up mid-run.
+        if (Status s = RecordIntent(core::kIntentScaleDown); !s.ok()) {
+          return KubeFailure(s, "Recording the scale-down in status");
+        }
         Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, 0);
         if (!s.ok() && s.code() != Code::kNotFound) {
           return RetryRun(KubeProblem(s, "Scaling " + WorkloadName(w.kind, w.name) + " to 0"));
@@ -984,7 +1170,10 @@ class Reconciler::Pass {
     SchemaMigrationStatus next = obj_.status;
     SetCond(next, ct::kBackupReady, ConditionStatus::kUnknown, rs::kBackingUp,
             "Taking a backup (pg_dump) before migrating.");
-    if (Status s = Write(std::move(next)); !s.ok()) {
+    SetIntent(next, core::kIntentBackup);
+    // Forced unless this pass already wrote the intent (see RecordIntent).
+    if (Status s = Write(std::move(next), nullptr, intent_written_ != core::kIntentBackup);
+        !s.ok()) {
       return KubeFailure(s, "Updating status");
     }
     auto backup = r_.db_.Backup(inputs_->target);
@@ -1075,8 +1264,25 @@ class Reconciler::Pass {
       return std::nullopt;  // Advance continues with ScalingDown
     }
     const core::RunStatus run = *obj_.status.run;
-    RunIdentity identity{obj_.metadata.uid, run.generation, {}};
+    // Exactly once: whatever this status says (a lost write, a 409, a crash
+    // after the engine returned), the engine never executes a run of this
+    // identity again once its record has ended; it replays the outcome.
+    const RunIdentity identity{obj_.metadata.uid, run.generation, run.plan_digest};
     auto migrated = r_.db_.Migrate(inputs_->target, run.target_versions, identity);
+    if (!migrated.ok() && migrated.status().code() == Code::kMigrationsChanged) {
+      // Pinned files: the plan the engine would run now is not the one
+      // recorded at planning. Nothing new is executed; the run ends and the
+      // next pass plans again from the current files and database.
+      const std::string message =
+          "The migrations changed after this run was planned: " + migrated.status().message() +
+          ". Nothing was migrated and the workloads were restored; a new run is planned from "
+          "the current files of ConfigMap " + obj_.spec.migrations_config_map +
+          " and the database as it is now. To keep the previous plan, restore the ConfigMap.";
+      if (Status s = AbortRun(rs::kMigrationsChanged, message); !s.ok()) {
+        return KubeFailure(s, "Updating status");
+      }
+      return std::nullopt;
+    }
     if (!migrated.ok()) {
       Problem problem = DatabaseProblem(migrated.status(), "Migrating");
       if (problem.transient) {
@@ -1092,11 +1298,19 @@ class Reconciler::Pass {
       return std::nullopt;
     }
     const MigrateResult& m = migrated.value();
-    r_.metrics_.ObserveMigrationSeconds(m.sql_seconds);
+    if (m.replayed) {
+      // Observed by whoever executed it; this is bookkeeping only.
+      Event(EventType::kNormal, rs::kRecovered,
+            "The run had already ended in the database (schemaop.run_log) before its outcome "
+            "was recorded here; nothing was executed again, finishing from the recorded outcome");
+    } else {
+      r_.metrics_.ObserveMigrationSeconds(m.sql_seconds);
+    }
     if (m.recovered) {
       Event(EventType::kNormal, rs::kRecovered, *m.recovered);
     }
     SchemaMigrationStatus next = obj_.status;
+    SetIntent(next, core::kIntentRestore);
     next.current_revision = core::FormatVersions(m.final_versions);
     next.run->migration_seconds = m.sql_seconds;
     r_.metrics_.SetCurrentRevision(ns(), obj_.metadata.name, next.current_revision);
@@ -1164,6 +1378,11 @@ class Reconciler::Pass {
   }
 
   core::Result<ReconcileResult> ScaleUpAndFinish() {
+    if (!obj_.status.workloads.empty()) {
+      if (Status s = RecordIntent(core::kIntentRestore); !s.ok()) {
+        return KubeFailure(s, "Recording the restore in status");
+      }
+    }
     for (const core::WorkloadStatus& w : obj_.status.workloads) {
       Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, w.original_replicas);
       if (!s.ok() && s.code() != Code::kNotFound) {
@@ -1197,9 +1416,17 @@ class Reconciler::Pass {
               "Workloads restored to their recorded replicas: " +
                   WorkloadList(next.workloads, true) + ".");
     }
+    const bool replan = last.reason == rs::kMigrationsChanged;
     if (last.outcome == core::kOutcomeSucceeded) {
       next.phase = Phase::kSucceeded;
       SetAtTargetConditions(next);
+    } else if (replan) {
+      // Not stalled: the next pass plans a new run (kstatus: still
+      // reconciling towards the spec).
+      next.phase = Phase::kPending;
+      SetCond(next, ct::kReady, ConditionStatus::kFalse, run.reason, run.message);
+      SetCond(next, ct::kReconciling, ConditionStatus::kTrue, run.reason, run.message);
+      SetCond(next, ct::kStalled, ConditionStatus::kFalse, run.reason, run.message);
     } else {
       next.phase = Phase::kFailed;
       const std::string reason = run.reason.empty() ? rs::kMigrationFailed : run.reason;
@@ -1217,8 +1444,9 @@ class Reconciler::Pass {
     }
     r_.metrics_.CountRun(last.outcome);
     r_.metrics_.ObserveDowntimeSeconds(last.downtime_seconds);
-    if (generation() != run.generation) {
-      // The spec changed during the run: plan again for the new generation.
+    if (generation() != run.generation || replan) {
+      // The spec changed during the run, or the files it was planned with
+      // did: plan again.
       return Requeue(std::chrono::milliseconds(0), "requeue");
     }
     if (last.outcome == core::kOutcomeSucceeded) {
@@ -1239,6 +1467,11 @@ class Reconciler::Pass {
       // Never leave the application at zero because its SchemaMigration went
       // away. A run interrupted inside Migrating is closed by the engine's
       // recovery at the start of the next run against this database.
+      if (!obj_.status.workloads.empty()) {
+        if (Status s = RecordIntent(core::kIntentRestore); !s.ok()) {
+          return KubeFailure(s, "Recording the restore in status");
+        }
+      }
       for (const core::WorkloadStatus& w : obj_.status.workloads) {
         Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, w.original_replicas);
         if (!s.ok() && s.code() != Code::kNotFound) {
@@ -1262,6 +1495,11 @@ class Reconciler::Pass {
   SchemaMigration obj_;
   SecretScrubber scrubber_;
   std::optional<Inputs> inputs_;
+  // status.run.intent of the last status write this pass made (empty before
+  // the first): what RecordIntent may rely on without another write.
+  std::string intent_written_;
+  // InspectResult::database_identity of this pass; recorded by every write.
+  std::string database_identity_;
   std::string metric_result_ = "success";
 };
 

@@ -198,6 +198,9 @@ json RunToJson(const core::RunStatus& run) {
   if (!run.migrations_digest.empty()) {
     j["migrationsDigest"] = run.migrations_digest;
   }
+  if (!run.plan_digest.empty()) {
+    j["planDigest"] = run.plan_digest;
+  }
   PutTime(j, "startTime", run.start_time);
   PutTime(j, "scaleDownTime", run.scale_down_time);
   PutTime(j, "drainStartTime", run.drain_start_time);
@@ -213,6 +216,10 @@ json RunToJson(const core::RunStatus& run) {
   if (run.migration_seconds != 0) {
     j["migrationSeconds"] = run.migration_seconds;
   }
+  if (!run.intent.empty()) {
+    j["intent"] = run.intent;
+  }
+  PutTime(j, "intentTime", run.intent_time);
   return j;
 }
 
@@ -225,6 +232,7 @@ void ReadRun(Reader& r, const json& j, core::RunStatus& run) {
   ReadWorkloadRefs(r, j, p + ".workloads", run.workloads);
   r.Bool(j, "backupRequired", p + ".backupRequired", run.backup_required);
   r.String(j, "migrationsDigest", p + ".migrationsDigest", run.migrations_digest);
+  r.String(j, "planDigest", p + ".planDigest", run.plan_digest);
   r.Time(j, "startTime", p + ".startTime", run.start_time);
   r.Time(j, "scaleDownTime", p + ".scaleDownTime", run.scale_down_time);
   r.Time(j, "drainStartTime", p + ".drainStartTime", run.drain_start_time);
@@ -232,6 +240,8 @@ void ReadRun(Reader& r, const json& j, core::RunStatus& run) {
   r.String(j, "reason", p + ".reason", run.reason);
   r.String(j, "message", p + ".message", run.message);
   r.Number(j, "migrationSeconds", p + ".migrationSeconds", run.migration_seconds);
+  r.String(j, "intent", p + ".intent", run.intent);
+  r.Time(j, "intentTime", p + ".intentTime", run.intent_time);
 }
 
 }  // namespace
@@ -262,6 +272,7 @@ core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
   }
   if (const json* verify = r.Object(j, "verify", "spec.verify")) {
     r.String(*verify, "rowCounts", "spec.verify.rowCounts", spec.verify_row_counts);
+    r.String(*verify, "schema", "spec.verify.schema", spec.verify_schema);
     r.Strings(*verify, "allowRowLoss", "spec.verify.allowRowLoss", spec.verify_allow_row_loss);
     if (const json* checks = r.Array(*verify, "checks", "spec.verify.checks")) {
       for (std::size_t i = 0; i < checks->size(); ++i) {
@@ -302,6 +313,7 @@ json SpecToJson(const core::SchemaMigrationSpec& spec) {
     checks.push_back({{"name", c.name}, {"sql", c.sql}});
   }
   j["verify"] = {{"rowCounts", spec.verify_row_counts},
+                 {"schema", spec.verify_schema},
                  {"allowRowLoss", spec.verify_allow_row_loss},
                  {"checks", checks}};
   j["failurePolicy"] = spec.failure_policy;
@@ -393,6 +405,16 @@ core::Result<core::SchemaMigrationStatus> StatusFromJson(const json& j) {
     ReadRun(r, *run, run_status);
     status.run = std::move(run_status);
   }
+  if (const json* resolved = r.Object(j, "resolvedTarget", "status.resolvedTarget")) {
+    core::ResolvedTargetStatus t;
+    const std::string p = "status.resolvedTarget";
+    r.String(*resolved, "targetRevision", p + ".targetRevision", t.target_revision);
+    r.String(*resolved, "revision", p + ".revision", t.revision);
+    r.Integer(*resolved, "generation", p + ".generation", t.generation);
+    r.String(*resolved, "migrationsDigest", p + ".migrationsDigest", t.migrations_digest);
+    status.resolved_target = std::move(t);
+  }
+  r.String(j, "databaseIdentity", "status.databaseIdentity", status.database_identity);
   if (const json* conditions = r.Array(j, "conditions", "status.conditions")) {
     for (std::size_t i = 0; i < conditions->size(); ++i) {
       core::Condition c;
@@ -459,6 +481,19 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
   }
   if (status.run) {
     j["run"] = RunToJson(*status.run);
+  }
+  if (status.resolved_target) {
+    const core::ResolvedTargetStatus& t = *status.resolved_target;
+    json resolved = {{"targetRevision", t.target_revision},
+                     {"revision", t.revision},
+                     {"generation", t.generation}};
+    if (!t.migrations_digest.empty()) {
+      resolved["migrationsDigest"] = t.migrations_digest;
+    }
+    j["resolvedTarget"] = resolved;
+  }
+  if (!status.database_identity.empty()) {
+    j["databaseIdentity"] = status.database_identity;
   }
   json conditions = json::array();
   for (const core::Condition& c : status.conditions) {

@@ -2,9 +2,10 @@
 // SchemaMigration <-> JSON with the exact camelCase field names of design §5
 // and the CRD (crds/schemaop.dev_schemamigrations.yaml). Unknown fields are
 // dropped. Decoding applies the CRD defaults (versionTable, workload kind,
-// drainTimeoutSeconds, backup.when, verify.rowCounts, failurePolicy) so an
-// object written before a default existed behaves the same. Enum-like spec
-// values are kept as strings (core::ValidateSpec reports bad ones).
+// drainTimeoutSeconds, backup.when, verify.rowCounts, verify.schema,
+// failurePolicy) so an object written before a default existed behaves the
+// same. Enum-like spec values are kept as strings (core::ValidateSpec
+// reports bad ones).
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/schema_migration.h"

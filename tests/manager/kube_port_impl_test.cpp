@@ -471,6 +471,72 @@ TEST_F(KubePortImplTest, ReferencingListUsesTheIndexAndTheCache) {
   EXPECT_EQ((*listed)[0].metadata.name, "analytics-db");
 }
 
+// One database, one owner: the objects that recorded one database identity
+// are found in every watched namespace, from the index and the cache (no
+// request), and without them by listing every namespace.
+TEST_F(KubePortImplTest, DatabaseIdentityListSpansNamespacesFromTheIndexAndTheCache) {
+  auto set_identity = [&](const std::string& ns, const std::string& name,
+                          const std::string& identity) {
+    auto got = client_->Get(kube::resources::kSchemaMigrations, ns, name);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    Json object = got.value();
+    object["status"] = {{"databaseIdentity", identity}};
+    auto updated = client_->UpdateStatus(kube::resources::kSchemaMigrations, ns, object);
+    ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  };
+  ASSERT_TRUE(client_
+                  ->Create(kube::resources::kNamespaces, "",
+                           {{"apiVersion", "v1"},
+                            {"kind", "Namespace"},
+                            {"metadata", {{"name", "analytics"}}}})
+                  .ok());
+  auto other = SchemaMigrationObject("reporting-db");
+  other["metadata"]["namespace"] = "analytics";
+  other["spec"]["database"]["urlSecretRef"]["name"] = "reporting";
+  ASSERT_TRUE(client_->Create(kube::resources::kSchemaMigrations, "analytics", other).ok());
+  auto unrelated = SchemaMigrationObject("unrelated-db");
+  ASSERT_TRUE(client_->Create(kube::resources::kSchemaMigrations, "default", unrelated).ok());
+  set_identity("default", "drawing-db", "id-1");
+  set_identity("analytics", "reporting-db", "id-1");
+  set_identity("default", "unrelated-db", "id-2");
+
+  kube::InformerOptions options;  // all namespaces
+  kube::Informer informer(*client_, kube::resources::kSchemaMigrations, options);
+  ReferenceIndex index;
+  kube::ResourceEventHandlers handlers;
+  handlers.on_add = [&](const Json& o) { index.Set(o); };
+  informer.AddHandlers(handlers);
+  informer.Start();
+  ASSERT_TRUE(informer.WaitForSync(std::chrono::seconds(20)));
+  NamespacedCache cache;
+  cache.Add("", &informer);
+  KubePortCaches caches;
+  caches.schema_migrations = &cache;
+  caches.references = &index;
+  KubePortImpl port(*client_, events_.get(), caches);
+  server_.ResetCounters();
+  auto names = [](const std::vector<core::SchemaMigration>& list) {
+    std::set<std::string> out;
+    for (const auto& obj : list) {
+      out.insert(obj.metadata.namespace_ + "/" + obj.metadata.name);
+    }
+    return out;
+  };
+  auto same = port.ListSchemaMigrationsByDatabaseIdentity("id-1");
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_EQ(names(*same), (std::set<std::string>{"analytics/reporting-db", "default/drawing-db"}));
+  EXPECT_TRUE(port.ListSchemaMigrationsByDatabaseIdentity("id-3")->empty());
+  EXPECT_EQ(server_.RequestCount("list schemamigrations"), 0);
+  EXPECT_EQ(server_.RequestCount("get schemamigrations"), 0);
+  informer.Stop();
+
+  KubePortImpl plain(*client_, events_.get());
+  auto listed = plain.ListSchemaMigrationsByDatabaseIdentity("id-1");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(names(*listed),
+            (std::set<std::string>{"analytics/reporting-db", "default/drawing-db"}));
+}
+
 TEST_F(KubePortImplTest, ReadsFollowOurOwnWritesWhileTheCacheLags) {
   auto snapshot = client_->Get(kube::resources::kSchemaMigrations, "default", "drawing-db");
   ASSERT_TRUE(snapshot.ok());

@@ -283,6 +283,35 @@ TEST(ReferenceIndexTest, AgreesWithTheScanAndFollowsChanges) {
   EXPECT_TRUE(index.Referencing("StatefulSet", "drawing", "backend").empty());
 }
 
+// One database, one owner: the index files status.databaseIdentity
+// cluster-wide, so objects in different namespaces (and with different
+// Secrets) that reach one database are found together.
+TEST(ReferenceIndexTest, FindsObjectsOfOneDatabaseAcrossNamespaces) {
+  Json a = SchemaMigrationJson("a", "db-a", "migrations", Json::array());
+  Json b = SchemaMigrationJson("b", "db-b", "migrations", Json::array());
+  b["metadata"]["namespace"] = "analytics";
+  Json c = SchemaMigrationJson("c", "db-c", "migrations", Json::array());
+  a["status"]["databaseIdentity"] = "id-1";
+  b["status"]["databaseIdentity"] = "id-1";
+  c["status"]["databaseIdentity"] = "id-2";
+  ReferenceIndex index;
+  index.Set(a);
+  index.Set(b);
+  index.Set(c);
+  EXPECT_EQ(index.Referencing(kDatabaseIdentityKind, "", "id-1"),
+            (std::vector<std::string>{"analytics/b", "drawing/a"}));
+  EXPECT_EQ(index.Referencing(kDatabaseIdentityKind, "", "id-2"),
+            (std::vector<std::string>{"drawing/c"}));
+  b["status"]["databaseIdentity"] = "id-2";  // pointed at another database
+  index.Set(b);
+  EXPECT_EQ(index.Referencing(kDatabaseIdentityKind, "", "id-1"),
+            (std::vector<std::string>{"drawing/a"}));
+  index.Remove("drawing/c");
+  EXPECT_EQ(index.Referencing(kDatabaseIdentityKind, "", "id-2"),
+            (std::vector<std::string>{"analytics/b"}));
+  EXPECT_TRUE(index.Referencing("Secret", "drawing", "id-1").empty());
+}
+
 TEST(TrimForCacheTest, KeepsOnlyWhatTheControllerReads) {
   const Json managed = Json::array({{{"manager", "kubectl"}, {"fieldsV1", {{"f:data", {}}}}}});
   Json secret = {

@@ -15,13 +15,19 @@ using core::Status;
 int SideEffects::Hit(const std::string& op, const std::function<void()>& apply) {
   const int index = static_cast<int>(ops_.size());
   ops_.push_back(op);
-  if (index == crash_at_ && !crash_after_) {
+  bool crash = index == crash_at_;
+  if (!crash_on_.empty() && op.rfind(crash_on_, 0) == 0) {
+    crash = true;
+  }
+  if (crash) {
     crash_at_ = -1;
+    crash_on_.clear();
+  }
+  if (crash && !crash_after_) {
     throw SimulatedCrash{op};
   }
   apply();
-  if (index == crash_at_ && crash_after_) {
-    crash_at_ = -1;
+  if (crash && crash_after_) {
     throw SimulatedCrash{op};
   }
   return index;
@@ -86,6 +92,9 @@ std::string FakeKube::AllWrittenText() const {
 
 core::Result<core::SchemaMigration> FakeKube::GetSchemaMigration(const std::string& ns,
                                                                  const std::string& name) {
+  if (auto lagging = stale.find(ns + "/" + name); lagging != stale.end()) {
+    return lagging->second;
+  }
   auto it = objects.find(ns + "/" + name);
   if (it == objects.end()) {
     return Status(Code::kNotFound, "schemamigrations " + name + " not found");
@@ -98,6 +107,17 @@ core::Result<std::vector<core::SchemaMigration>> FakeKube::ListSchemaMigrationsR
   std::vector<core::SchemaMigration> out;
   for (const auto& [key, obj] : objects) {
     if (obj.metadata.namespace_ == ns && ReferencesObject(obj, kind, name)) {
+      out.push_back(obj);
+    }
+  }
+  return out;
+}
+
+core::Result<std::vector<core::SchemaMigration>> FakeKube::ListSchemaMigrationsByDatabaseIdentity(
+    const std::string& identity) {
+  std::vector<core::SchemaMigration> out;
+  for (const auto& [key, obj] : objects) {
+    if (obj.status.database_identity == identity) {
       out.push_back(obj);
     }
   }
@@ -258,6 +278,28 @@ int FakeDatabase::IndexOf(const std::vector<std::string>& v) const {
 }
 
 core::Result<std::vector<std::string>> FakeDatabase::Resolve(const std::string& target) const {
+  // Relative: +N / -N from the current version, REV+N / REV-N from REV
+  // (core::ResolveTarget on a linear chain).
+  const std::size_t sign = target.find_last_of("+-");
+  if (sign != std::string::npos) {
+    const std::string name = target.substr(0, sign);
+    int at = -1;  // base
+    if (name.empty()) {
+      at = IndexOf(versions);
+    } else if (name != "base") {
+      auto start = Resolve(name);
+      if (!start.ok()) {
+        return start.status();
+      }
+      at = IndexOf(start.value());
+    }
+    const int n = std::stoi(target.substr(sign + 1));
+    at += target[sign] == '+' ? n : -n;
+    if (at < -1 || at >= static_cast<int>(chain.size())) {
+      return Status(Code::kRangeError, "relative target '" + target + "' goes past the chain");
+    }
+    return at < 0 ? std::vector<std::string>{} : std::vector<std::string>{chain[at]};
+  }
   if (target == "head" || target == "heads") {
     return std::vector<std::string>{chain.back()};
   }
@@ -297,6 +339,7 @@ core::Result<InspectResult> FakeDatabase::Inspect(const DatabaseTarget& target,
                                                   const std::string& target_revision) {
   ++inspect_calls;
   targets_seen.push_back(target);
+  inspected_targets.push_back(target_revision);
   if (inspect_error) {
     return *inspect_error;
   }
@@ -312,7 +355,18 @@ core::Result<InspectResult> FakeDatabase::Inspect(const DatabaseTarget& target,
       std::any_of(result.steps.begin(), result.steps.end(), [](const core::PlanStepStatus& s) {
         return s.direction == core::MigrationDirection::kDowngrade;
       });
+  result.plan_digest = PlanDigest(target.migration_files, versions, resolved.value());
+  result.database_identity = database_identity;
   return result;
+}
+
+std::string FakeDatabase::PlanDigest(const std::vector<std::pair<std::string, std::string>>& files,
+                                     const std::vector<std::string>& from,
+                                     const std::vector<std::string>& to) {
+  std::vector<std::pair<std::string, std::string>> fields = files;
+  fields.emplace_back("from", core::FormatVersions(from));
+  fields.emplace_back("to", core::FormatVersions(to));
+  return core::DigestOf(fields);
 }
 
 core::Result<BackupResult> FakeDatabase::Backup(const DatabaseTarget& target) {
@@ -336,14 +390,28 @@ core::Result<BackupResult> FakeDatabase::Backup(const DatabaseTarget& target) {
 
 core::Result<MigrateResult> FakeDatabase::Migrate(const DatabaseTarget& target,
                                                   const std::vector<std::string>& target_versions,
-                                                  const RunIdentity& /*identity*/) {
+                                                  const RunIdentity& identity) {
   ++migrate_calls;
   targets_seen.push_back(target);
+  identities_seen.push_back(identity);
   if (on_migrate) {
     on_migrate();
   }
   if (migrate_error) {
     return *migrate_error;
+  }
+  if (auto ended = ended_runs.find(identity.Key()); ended != ended_runs.end()) {
+    MigrateResult replayed = ended->second;
+    replayed.replayed = true;
+    replayed.recovered.reset();
+    return replayed;
+  }
+  if (!identity.plan_digest.empty() && !Steps(IndexOf(versions), IndexOf(target_versions)).empty() &&
+      identity.plan_digest != PlanDigest(target.migration_files, versions, target_versions)) {
+    return Status(Code::kMigrationsChanged,
+                  "the plan from " + core::FormatVersions(versions) + " to " +
+                      core::FormatVersions(target_versions) +
+                      " is not the one recorded at planning (plan digest differs)");
   }
   MigrateResult result;
   effects_->Hit("db:migrate", [&] {
@@ -351,6 +419,9 @@ core::Result<MigrateResult> FakeDatabase::Migrate(const DatabaseTarget& target,
     const int to = IndexOf(target_versions);
     const auto steps = Steps(from, to);
     result.sql_seconds = 0.25 * static_cast<double>(steps.size());
+    if (!steps.empty()) {
+      ++executions;
+    }
     if (steps.empty()) {
       result.outcome = MigrateOutcome::kNothingToDo;
     } else if (verification_failure) {
@@ -374,6 +445,10 @@ core::Result<MigrateResult> FakeDatabase::Migrate(const DatabaseTarget& target,
     } else {
       versions = target_versions;
       result.outcome = MigrateOutcome::kSucceeded;
+    }
+    result.final_versions = versions;
+    if (result.outcome != MigrateOutcome::kNothingToDo) {
+      ended_runs[identity.Key()] = result;  // in the run's own transaction
     }
   });
   result.final_versions = versions;

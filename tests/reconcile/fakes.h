@@ -31,7 +31,15 @@ class SideEffects {
     crash_at_ = index;
     crash_after_ = after_effect;
   }
-  void ClearCrash() { crash_at_ = -1; }
+  // Crashes at the first op (from now on) that starts with `prefix`.
+  void CrashOn(const std::string& prefix, bool after_effect) {
+    crash_on_ = prefix;
+    crash_after_ = after_effect;
+  }
+  void ClearCrash() {
+    crash_at_ = -1;
+    crash_on_.clear();
+  }
 
   const std::vector<std::string>& ops() const { return ops_; }
   int count() const { return static_cast<int>(ops_.size()); }
@@ -43,6 +51,7 @@ class SideEffects {
  private:
   std::vector<std::string> ops_;
   int crash_at_ = -1;
+  std::string crash_on_;
   bool crash_after_ = false;
 };
 
@@ -76,6 +85,11 @@ class FakeKube final : public KubePort {
   // Errors to return (instead of the value) from the named read.
   std::optional<core::Status> get_scale_error;
   std::optional<core::Status> set_replicas_error;
+  // A lagging cache (e.g. right after a failover): while set, reads of the
+  // object with this key return this copy instead of the stored object.
+  // Writes still go to the stored object, so one based on the copy's
+  // resourceVersion gets kConflict, as from the API server.
+  std::map<std::string, core::SchemaMigration> stale;  // "ns/name"
 
   // ---- helpers
   core::SchemaMigration& Object(const std::string& ns, const std::string& name);
@@ -99,6 +113,8 @@ class FakeKube final : public KubePort {
       const std::string& ns) override;
   core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrationsReferencing(
       const std::string& ns, const std::string& kind, const std::string& name) override;
+  core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrationsByDatabaseIdentity(
+      const std::string& identity) override;
   core::Result<std::string> UpdateStatus(const core::SchemaMigration& obj) override;
   core::Result<std::string> AddFinalizer(const core::SchemaMigration& obj,
                                          const std::string& finalizer) override;
@@ -126,8 +142,13 @@ class FakeKube final : public KubePort {
   std::vector<std::string> written_texts_;
 };
 
-// A linear revision chain with Alembic-like target resolution and the
-// engine's all-or-nothing semantics (one transaction per run).
+// A linear revision chain with Alembic-like target resolution (relative
+// targets against the current version, like the engine) and the engine's
+// all-or-nothing semantics (one transaction per run), its exactly-once run
+// log (a run whose identity already ended is replayed, not executed) and its
+// pinned plan (kMigrationsChanged when the plan's digest differs from the
+// one in the identity). The fake's plan digest covers every file, a coarser
+// rule than the engine's (only the SQL of the planned steps).
 class FakeDatabase final : public DatabasePort {
  public:
   explicit FakeDatabase(SideEffects& effects) : effects_(&effects) {}
@@ -135,6 +156,11 @@ class FakeDatabase final : public DatabasePort {
   std::vector<std::string> chain = {"9bc6a98f1c12", "add_flexible_schemas",
                                     "seed_default_schemas"};
   std::vector<std::string> versions = {"9bc6a98f1c12"};
+  // What InspectResult::database_identity reports (every URL reaches this
+  // one database).
+  std::string database_identity = "3f1c0d-sysid-7312-db-16384";
+  // schemaop.run_log: the outcome of every run that ended, by RunIdentity::Key().
+  std::map<std::string, MigrateResult> ended_runs;
 
   // ---- faults
   std::optional<core::Status> inspect_error;
@@ -152,7 +178,17 @@ class FakeDatabase final : public DatabasePort {
   int inspect_calls = 0;
   int backup_calls = 0;
   int migrate_calls = 0;
+  // Migrate calls that executed migration steps (not replayed, not refused,
+  // not already at the target).
+  int executions = 0;
   std::vector<DatabaseTarget> targets_seen;
+  std::vector<std::string> inspected_targets;  // target_revision of each Inspect
+  std::vector<RunIdentity> identities_seen;     // of each Migrate
+
+  // The plan digest Inspect reports for a plan from `from` to `to` with `files`.
+  static std::string PlanDigest(const std::vector<std::pair<std::string, std::string>>& files,
+                                const std::vector<std::string>& from,
+                                const std::vector<std::string>& to);
 
   core::Result<InspectResult> Inspect(const DatabaseTarget& target,
                                       const std::string& target_revision) override;
