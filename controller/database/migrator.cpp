@@ -128,7 +128,8 @@ json CountsToJson(const std::vector<internal::RelationRows>& counts) {
                    {"name", rel.name},
                    {"rows", rel.rows},
                    {"root_oid", rel.root_oid},
-                   {"root", rel.root}});
+                   {"root_schema", rel.root_schema},
+                   {"root_name", rel.root_name}});
   }
   return out;
 }
@@ -146,7 +147,8 @@ std::vector<internal::RelationRows> CountsFromJson(const json& counts) {
       rel.schema = qualified.substr(0, dot);
       rel.name = dot == std::string::npos ? qualified : qualified.substr(dot + 1);
       rel.oid = rel.root_oid = made_up++;
-      rel.root = qualified;
+      rel.root_schema = rel.schema;
+      rel.root_name = rel.name;
       rel.rows = rows.get<std::int64_t>();
       out.push_back(std::move(rel));
     }
@@ -159,7 +161,8 @@ std::vector<internal::RelationRows> CountsFromJson(const json& counts) {
     rel.name = item.at("name").get<std::string>();
     rel.rows = item.at("rows").get<std::int64_t>();
     rel.root_oid = item.at("root_oid").get<std::uint32_t>();
-    rel.root = item.at("root").get<std::string>();
+    rel.root_schema = item.at("root_schema").get<std::string>();
+    rel.root_name = item.at("root_name").get<std::string>();
     out.push_back(std::move(rel));
   }
   return out;
@@ -1240,7 +1243,9 @@ struct Migrator::Impl {
               if (!rows.ok()) {
                 return Status(rows.code(), rows.message() +
                                                " (a transaction:false statement commits on its own: "
-                                               "the rows are gone; restore them from the backup)",
+                                               "the rows are gone; restore them from a backup — "
+                                               "backup.when: Always / --backup always takes one "
+                                               "before upgrades too)",
                               rows.detail());
               }
             }

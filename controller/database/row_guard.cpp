@@ -35,7 +35,8 @@ std::vector<RelationRows> CountRelationRows(pqxx::transaction_base& tx,
     rel.schema = row[1].as<std::string>();
     rel.name = row[2].as<std::string>();
     rel.root_oid = static_cast<std::uint32_t>(row[3].as<std::int64_t>());
-    rel.root = row[4].as<std::string>() + "." + row[5].as<std::string>();
+    rel.root_schema = row[4].as<std::string>();
+    rel.root_name = row[5].as<std::string>();
     if (!query.empty()) {
       query += " UNION ALL ";
     }
@@ -87,11 +88,6 @@ bool Declared(const std::vector<std::pair<std::string, std::string>>& declared,
   });
 }
 
-std::pair<std::string, std::string> SplitQualified(const std::string& qualified) {
-  auto dot = qualified.find('.');
-  return {qualified.substr(0, dot), qualified.substr(dot + 1)};
-}
-
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> ParseDeclaredLoss(
@@ -115,20 +111,19 @@ std::vector<std::string> FindRowLoss(
     const std::vector<RelationRows>& before, const std::vector<RelationRows>& after,
     const std::vector<std::pair<std::string, std::string>>& declared_loss) {
   struct Tree {
-    std::string root;
+    std::pair<std::string, std::string> root;  // (schema, name): names may hold dots
     std::int64_t rows = 0;
-    std::set<std::uint32_t> members;
+    std::map<std::uint32_t, const RelationRows*> members;
     bool declared = false;
   };
   std::map<std::uint32_t, Tree> trees;
   for (const auto& rel : before) {
     Tree& tree = trees[rel.root_oid];
-    tree.root = rel.root;
+    tree.root = {rel.root_schema, rel.root_name};
     tree.rows += rel.rows;
-    tree.members.insert(rel.oid);
-    auto [root_schema, root_name] = SplitQualified(rel.root);
+    tree.members[rel.oid] = &rel;
     tree.declared = tree.declared || Declared(declared_loss, rel.schema, rel.name) ||
-                    Declared(declared_loss, root_schema, root_name);
+                    Declared(declared_loss, rel.root_schema, rel.root_name);
   }
   std::vector<std::string> losses;
   for (const auto& [root_oid, tree] : trees) {
@@ -136,13 +131,17 @@ std::vector<std::string> FindRowLoss(
       continue;
     }
     std::int64_t rows_after = 0;
-    bool any_member_left = false;
+    std::set<std::uint32_t> members_left;
     for (const auto& rel : after) {
       const bool member = tree.members.count(rel.oid) != 0;
-      any_member_left = any_member_left || member;
-      // Same tree, a former member wherever it is now, or a new tree that
-      // took the old tree's name (rebuilt and swapped in).
-      const bool replaced_by_name = trees.count(rel.root_oid) == 0 && rel.root == tree.root;
+      if (member) {
+        members_left.insert(rel.oid);
+      }
+      // Same tree, a former member wherever it is now, or a relation new to
+      // this run that took the old tree's name (rebuilt and swapped in).
+      const bool replaced_by_name =
+          trees.count(rel.root_oid) == 0 &&
+          std::make_pair(rel.root_schema, rel.root_name) == tree.root;
       if (rel.root_oid == root_oid || member || replaced_by_name) {
         rows_after += rel.rows;
       }
@@ -150,12 +149,21 @@ std::vector<std::string> FindRowLoss(
     if (rows_after >= tree.rows) {
       continue;
     }
-    std::string what = "table " + tree.root + " had " + std::to_string(tree.rows) +
-                       " rows before the run and " + std::to_string(rows_after) + " after";
-    if (!any_member_left) {
+    std::string what = "table " + tree.root.first + "." + tree.root.second + " had " +
+                       std::to_string(tree.rows) + " rows before the run and " +
+                       std::to_string(rows_after) + " after";
+    if (members_left.empty()) {
       what += " (the table was dropped)";
     } else if (tree.members.size() > 1) {
-      what += " (counted over its partitions/child tables)";
+      std::string dropped;
+      for (const auto& [oid, rel] : tree.members) {
+        if (members_left.count(oid) == 0 && rel->rows > 0) {
+          dropped += (dropped.empty() ? "" : ", ") + rel->Qualified() + " (" +
+                     std::to_string(rel->rows) + " rows)";
+        }
+      }
+      what += dropped.empty() ? " (counted over its partitions/child tables)"
+                              : " (dropped: " + dropped + ")";
     }
     losses.push_back(what);
   }

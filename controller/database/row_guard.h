@@ -30,7 +30,9 @@ struct RelationRows {
   std::string name;
   std::int64_t rows = 0;        // rows of this relation only (FROM ONLY)
   std::uint32_t root_oid = 0;   // top of its inheritance/partition tree (itself if none)
-  std::string root;             // schema.name of that top relation
+  std::string root_schema;      // schema and name of that top relation
+  std::string root_name;
+  std::string Root() const { return root_schema + "." + root_name; }
   std::string Qualified() const { return schema + "." + name; }
 };
 
