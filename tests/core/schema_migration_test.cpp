@@ -59,6 +59,7 @@ TEST(ValidateSpec, ReportsEveryBadFieldWithItsPath) {
   spec.drain_timeout_seconds = 0;
   spec.backup_when = "Sometimes";
   spec.verify_row_counts = "Maybe";
+  spec.verify_schema = "Sometimes";
   spec.verify_allow_row_loss = {"a b"};
   spec.verify_checks = {{"ok", ""}, {"ok", "SELECT true"}, {"-bad", "SELECT true"}};
   spec.failure_policy = "Ignore";
@@ -73,7 +74,8 @@ TEST(ValidateSpec, ReportsEveryBadFieldWithItsPath) {
                        "spec.database.urlSecretRef.key", "spec.database.versionTable",
                        "spec.migrations.configMapRef.name", "spec.workloads[0].kind",
                        "spec.workloads[1].name", "spec.drainTimeoutSeconds", "spec.backup.when",
-                       "spec.verify.rowCounts", "spec.verify.allowRowLoss[0]",
+                       "spec.verify.rowCounts", "spec.verify.schema",
+                       "spec.verify.allowRowLoss[0]",
                        "spec.verify.checks[0].sql", "spec.verify.checks[1].name",
                        "spec.verify.checks[2].name", "spec.failurePolicy", "spec.lockTimeout",
                        "spec.statementTimeout"}));
@@ -137,12 +139,24 @@ TEST(TypedAccessors, FallBackToDefaults) {
   EXPECT_EQ(BackupWhenOf(spec), BackupWhen::kDowngrade);
   EXPECT_EQ(FailurePolicyOf(spec), FailurePolicy::kRollback);
   EXPECT_TRUE(PreserveRowCountsOf(spec));
+  EXPECT_TRUE(EnforceSchemaOf(spec));
   spec.backup_when = "Always";
   spec.failure_policy = "Halt";
   spec.verify_row_counts = "Off";
+  spec.verify_schema = "Ignore";
   EXPECT_EQ(BackupWhenOf(spec), BackupWhen::kAlways);
   EXPECT_EQ(FailurePolicyOf(spec), FailurePolicy::kHalt);
   EXPECT_FALSE(PreserveRowCountsOf(spec));
+  EXPECT_FALSE(EnforceSchemaOf(spec));
+}
+
+TEST(IsRelativeTarget, OnlyTargetsWithASignedStep) {
+  for (const char* relative : {"-1", "+2", "abc+1", "abc-3", "head-1", "base+1"}) {
+    EXPECT_TRUE(IsRelativeTarget(relative)) << relative;
+  }
+  for (const char* absolute : {"head", "heads", "base", "9bc6a98f1c12", "seed_default"}) {
+    EXPECT_FALSE(IsRelativeTarget(absolute)) << absolute;
+  }
 }
 
 }  // namespace

@@ -45,6 +45,8 @@ check "backup.when enum and default" field '["Downgrade","Always","Never"] Downg
 # YAML 1.1 reads a bare Off as the boolean false; the enum must hold the string.
 check "verify.rowCounts enum holds the string Off, default Preserve" field '["Preserve","Off"] Preserve' \
   "$spec.verify.properties.rowCounts.enum} {$spec.verify.properties.rowCounts.default"
+check "verify.schema enum and default" field '["Enforce","Ignore"] Enforce' \
+  "$spec.verify.properties.schema.enum} {$spec.verify.properties.schema.default"
 check "failurePolicy enum and default" field '["Rollback","Halt"] Rollback' \
   "$spec.failurePolicy.enum} {$spec.failurePolicy.default"
 check "defaults: versionTable, drainTimeoutSeconds, suspend" field "alembic_version 300 1 false" \
@@ -69,6 +71,8 @@ check "status.lastRun.downtimeSeconds is a number" field "number" "$status.lastR
 # field the controller writes to lastRun must be declared.
 check "status.lastRun fields" field "string string string string string string string number string integer string" \
   "$status.lastRun.properties.from.type} {$status.lastRun.properties.to.type} {$status.lastRun.properties.startTime.type} {$status.lastRun.properties.finishTime.type} {$status.lastRun.properties.outcome.type} {$status.lastRun.properties.reason.type} {$status.lastRun.properties.message.type} {$status.lastRun.properties.downtimeSeconds.type} {$status.lastRun.properties.migrationsDigest.type} {$status.lastRun.properties.generation.type} {$status.plan.properties.steps.items.properties.direction.type"
+check "status.resolvedTarget and databaseIdentity are declared" field "object string string integer string string" \
+  "$status.resolvedTarget.type} {$status.resolvedTarget.properties.targetRevision.type} {$status.resolvedTarget.properties.revision.type} {$status.resolvedTarget.properties.generation.type} {$status.resolvedTarget.properties.migrationsDigest.type} {$status.databaseIdentity.type"
 check "status.run keeps controller resume state" field "true" "$status.run.x-kubernetes-preserve-unknown-fields"
 check "conditions: list map keyed by type" field 'map ["type"]' \
   "$status.conditions.x-kubernetes-list-type} {$status.conditions.x-kubernetes-list-map-keys"

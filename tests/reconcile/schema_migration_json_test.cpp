@@ -35,8 +35,12 @@ const char* kObject = R"({
                 "outcome": "Succeeded", "message": "ok"},
     "run": {"generation": 3, "targetRevision": "head", "targetVersions": ["seed_default_schemas"],
             "fromVersions": ["add_flexible_schemas"], "workloads": [{"kind": "Deployment", "name": "backend"}],
-            "backupRequired": false, "startTime": "2024-05-01T12:00:00Z",
-            "scaleDownTime": "2024-05-01T12:00:00Z", "drainStartTime": "2024-05-01T12:00:00Z"},
+            "backupRequired": false, "planDigest": "9f86d0", "startTime": "2024-05-01T12:00:00Z",
+            "scaleDownTime": "2024-05-01T12:00:00Z", "drainStartTime": "2024-05-01T12:00:00Z",
+            "intent": "ScaleDown", "intentTime": "2024-05-01T12:00:00Z"},
+    "resolvedTarget": {"targetRevision": "-1", "revision": "add_flexible_schemas",
+                       "generation": 3, "migrationsDigest": "0011aabb"},
+    "databaseIdentity": "5e1d",
     "conditions": [{"type": "Ready", "status": "False", "observedGeneration": 3,
                     "lastTransitionTime": "2024-05-01T12:00:00Z", "reason": "Progressing", "message": "m"}]
   }
@@ -54,11 +58,21 @@ TEST(SchemaMigrationJson, DecodesEveryFieldAndAppliesDefaults) {
   EXPECT_EQ(obj->spec.backup_when, "Downgrade");
   EXPECT_EQ(obj->spec.failure_policy, "Rollback");
   EXPECT_EQ(obj->spec.verify_row_counts, "Preserve");
+  EXPECT_EQ(obj->spec.verify_schema, "Enforce");
   EXPECT_EQ(obj->spec.verify_checks.at(0).sql, "SELECT true");
   EXPECT_EQ(obj->status.phase, core::Phase::kDraining);
   EXPECT_EQ(obj->status.workloads.at(0).original_replicas, 2);
   ASSERT_TRUE(obj->status.run.has_value());
   EXPECT_EQ(obj->status.run->target_versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_EQ(obj->status.run->plan_digest, "9f86d0");
+  EXPECT_EQ(obj->status.run->intent, core::kIntentScaleDown);
+  EXPECT_TRUE(obj->status.run->intent_time.has_value());
+  ASSERT_TRUE(obj->status.resolved_target.has_value());
+  EXPECT_EQ(obj->status.resolved_target->target_revision, "-1");
+  EXPECT_EQ(obj->status.resolved_target->revision, "add_flexible_schemas");
+  EXPECT_EQ(obj->status.resolved_target->generation, 3);
+  EXPECT_EQ(obj->status.resolved_target->migrations_digest, "0011aabb");
+  EXPECT_EQ(obj->status.database_identity, "5e1d");
   EXPECT_DOUBLE_EQ(obj->status.last_run->downtime_seconds, 9.5);
   EXPECT_EQ(obj->status.conditions.at(0).status, core::ConditionStatus::kFalse);
   EXPECT_TRUE(core::ValidateSpec(obj->spec).empty());
@@ -80,6 +94,11 @@ TEST(SchemaMigrationJson, RoundTripsThroughJson) {
   EXPECT_EQ(encoded["status"]["lastRun"]["finishTime"], "2024-05-01T11:00:09.500Z");
   EXPECT_EQ(encoded["status"]["conditions"][0]["lastTransitionTime"], "2024-05-01T12:00:00Z");
   EXPECT_EQ(encoded["status"]["plan"]["steps"][0]["direction"], "upgrade");
+  EXPECT_EQ(encoded["spec"]["verify"]["schema"], "Enforce");
+  EXPECT_EQ(encoded["status"]["resolvedTarget"]["revision"], "add_flexible_schemas");
+  EXPECT_EQ(encoded["status"]["databaseIdentity"], "5e1d");
+  EXPECT_EQ(encoded["status"]["run"]["planDigest"], "9f86d0");
+  EXPECT_EQ(encoded["status"]["run"]["intent"], "ScaleDown");
 }
 
 TEST(SchemaMigrationJson, WrongTypesNameTheField) {
