@@ -197,7 +197,18 @@ bool BlocksRetry(const core::LastRunStatus& last) {
   }
   return last.reason.empty() || last.reason == rs::kMigrationFailed ||
          last.reason == rs::kVerificationFailed || last.reason == rs::kDrainTimeout ||
-         last.reason == rs::kBackupFailed || last.reason == rs::kChecksumMismatch;
+         last.reason == rs::kBackupFailed || last.reason == rs::kChecksumMismatch ||
+         last.reason == rs::kSchemaDrift;
+}
+
+std::string FailurePrefix(const std::string& reason) {
+  if (reason == rs::kVerificationFailed) {
+    return "Verification failed: ";
+  }
+  if (reason == rs::kSchemaDrift) {
+    return "Schema drift: ";
+  }
+  return "Migration failed: ";
 }
 
 std::string WorkloadName(const std::string& kind, const std::string& name) {
@@ -1336,13 +1347,15 @@ class Reconciler::Pass {
         const std::string reason = core::ReasonForCode(m.failure.code(), rs::kMigrationFailed);
         next.run->outcome = core::kOutcomeRolledBack;
         next.run->reason = reason;
-        next.run->message = (reason == rs::kVerificationFailed ? "Verification failed: "
-                                                                : "Migration failed: ") +
-                            m.failure.message() +
+        next.run->message = FailurePrefix(reason) + m.failure.message() +
                             ". The run was rolled back: the database is at " +
-                            next.current_revision +
-                            " and the workloads were restored. Fix the migration files or "
-                            "spec.verify, then change the spec or the ConfigMap to retry.";
+                            next.current_revision + " and the workloads were restored. " +
+                            (reason == rs::kSchemaDrift
+                                 ? "Fix the migration files so the schema matches the one "
+                                   "recorded for that revision (or set spec.verify.schema: "
+                                   "Ignore if the difference is intended)"
+                                 : "Fix the migration files or spec.verify") +
+                            ", then change the spec or the ConfigMap to retry.";
         next.phase = Phase::kRollingBack;
         SetCond(next, ct::kVerified, ConditionStatus::kFalse, reason, next.run->message);
         const std::string message = next.run->message;
@@ -1358,9 +1371,7 @@ class Reconciler::Pass {
         next.run->outcome = core::kOutcomeFailed;
         next.run->reason = reason;
         next.run->message =
-            (reason == rs::kVerificationFailed ? "Verification failed: "
-                                               : "Migration failed: ") +
-            m.failure.message() + ". The database was left at " + next.current_revision +
+            FailurePrefix(reason) + m.failure.message() + ". The database was left at " + next.current_revision +
             (halt ? " (failurePolicy Halt)" : " (the rollback failed)") +
             " for inspection; the workloads were restored. Repair the database (schemaop "
             "current/history/downgrade), then change the spec to retry.";

@@ -1313,6 +1313,33 @@ INSTANTIATE_TEST_SUITE_P(
         StaleCacheCase{"Restore", "scale:Deployment/backend=2", false, Phase::kScalingUp}),
     [](const auto& info) { return info.param.name; });
 
+// Invariant: a run the engine rolled back for schema drift (the schema after
+// the run is not the one recorded for the revision reached) is reported
+// (Stalled, reason SchemaDrift, naming the way out) and not retried for the
+// same input: retrying would scale the application down for the same
+// refusal again and again.
+TEST_F(ReconcilerTest, SchemaDriftRollbackStallsAndIsNotRetriedForTheSameInput) {
+  db_.versions = {"seed_default_schemas"};
+  Obj().spec.target_revision = "9bc6a98f1c12";
+  db_.verification_failure = Status(
+      Code::kSchemaDrift, "column components.dynamic_data exists but did not at 9bc6a98f1c12");
+  RunUntilDone();
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_EQ(St().phase, Phase::kFailed);
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kSchemaDrift);
+  EXPECT_NE(Cond(ct::kStalled).message.find("components.dynamic_data"), std::string::npos);
+  EXPECT_NE(Cond(ct::kStalled).message.find("spec.verify.schema: Ignore"), std::string::npos);
+  EXPECT_EQ(Replicas("backend"), 2);
+  const int scales = kube_.scale_calls();
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(std::chrono::minutes(5));
+    Reconcile();
+  }
+  EXPECT_EQ(db_.migrate_calls, 1);
+  EXPECT_EQ(kube_.scale_calls(), scales);
+}
+
 TEST_F(ReconcilerTest, VerifySchemaIgnoreReachesTheEngine) {
   RunUntilDone();
   ASSERT_FALSE(db_.targets_seen.empty());
