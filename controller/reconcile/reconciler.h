@@ -12,8 +12,24 @@
 // Reconciler that only sees the object's status and a fresh database read
 // resumes any interrupted run: workloads always return to the replicas
 // recorded in status.workloads (recorded once per run, before the first
-// scale-down), and a run interrupted in Migrating calls Migrate again (the
-// engine recovers and plans from the actual database state).
+// scale-down), and a run interrupted in Migrating calls Migrate again with
+// the same RunIdentity (uid, generation, plan digest recorded at planning):
+// the engine recovers, and a run whose record already ended is replayed,
+// never executed twice.
+//
+// Data safety (issue 7):
+// - A relative target is resolved once (status.resolvedTarget) and never
+//   again while spec.targetRevision keeps its text.
+// - The run executes the plan recorded at planning; if the files (or the
+//   database) changed meanwhile the engine refuses, the run ends with
+//   MigrationsChanged (workloads restored) and the next pass plans again.
+// - One database, one owner: objects whose database reports the same
+//   identity (status.databaseIdentity), in any watched namespace, yield to
+//   the oldest (DatabaseInUse; a wait, not Stalled).
+// - Intent before action: a scale-down, a backup and a restore happen only
+//   after a status write recording them (status.run.intent) succeeded
+//   against the current resourceVersion, so a stale read gets a conflict
+//   and touches nothing.
 //
 // failurePolicy Halt: the engine leaves the database where the failure
 // happened (each segment is transactional, so it is at a consistent
