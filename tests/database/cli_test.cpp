@@ -105,7 +105,9 @@ TEST_F(CliTest, ExitCodesAndNoPasswordInOutput) {
   auto wait = RunCli(url, Flags() + " wait --at-least r2 --timeout 0.2");
   EXPECT_EQ(wait.exit_code, 6) << wait.output;
 
-  auto down = RunCli(url, Flags() + " downgrade base");
+  auto refused_down = RunCli(url, Flags() + " downgrade base");
+  EXPECT_EQ(refused_down.exit_code, 1) << refused_down.output;  // drops items with its rows
+  auto down = RunCli(url, Flags() + " --allow-row-loss items downgrade base");
   EXPECT_EQ(down.exit_code, 0) << down.output;
   EXPECT_NE(down.output.find("backup: "), std::string::npos) << down.output;
 
