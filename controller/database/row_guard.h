@@ -1,5 +1,5 @@
 #pragma once
-// The row-count guard (docs/design.md, "Verification"). Invariant: a run
+// The row-count guard (docs/cli.md, "What a run does", step 5). Invariant: a run
 // never commits a state in which rows that existed before it are gone,
 // unless the loss was declared. Rows are counted per relation identity
 // (pg_class OID), in every schema the migration role can see, and grouped by

@@ -1,5 +1,5 @@
 #pragma once
-// The schema fingerprint (docs/design.md, "Verification"). Invariant: after
+// The schema fingerprint (docs/cli.md, "What a run does", step 5). Invariant: after
 // a downgrade the database has the schema it had when it was last at that
 // revision (a down section that forgets an object is caught), and an
 // upgrade to a revision seen before reproduces that revision's schema.
