@@ -5,7 +5,8 @@
 # no scale or Deployment write reaches the API server.
 #
 #   bad_input_test.sh unknown_revision|broken_configmap|missing_secret|
-#                     missing_key|wrong_password|unknown_workload|duplicate
+#                     missing_key|wrong_password|unknown_workload|duplicate|
+#                     same_database
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -69,6 +70,21 @@ case "$case_name" in
       kubectl apply --validate=false -f - >/dev/null || fail "apply of the second SchemaMigration"
     smig_name=drawing-db-copy
     expect=(Stalled True DuplicateDatabase "drawing/drawing-db" "Secret drawing-db")
+    ;;
+  same_database)
+    # One database, one owner, decided by the database's own identity: a
+    # second SchemaMigration reaching the same database through another
+    # Secret (another URL) waits, whichever Secret it names.
+    apply_smig upgrade.yaml '{"spec":{"targetRevision":"9bc6a98f1c12"}}'
+    wait_ready 120
+    create_db_secret drawing-db-alias DATABASE_URL \
+      "postgresql://postgres:$E2E_DB_PASSWORD@127.0.0.1:$PGPORT/$E2E_DB?application_name=alias"
+    smig_manifest upgrade.yaml \
+      '{"metadata":{"name":"drawing-db-alias"},"spec":{"database":{"urlSecretRef":{"name":"drawing-db-alias"}}}}' |
+      kubectl apply --validate=false -f - >/dev/null || fail "apply of the second SchemaMigration"
+    smig_name=drawing-db-alias
+    # A wait, not a stall (kstatus): it ends when the other one goes away.
+    expect=(Reconciling True DatabaseInUse "drawing/drawing-db")
     ;;
   *) fail "unknown case $case_name" ;;
 esac
