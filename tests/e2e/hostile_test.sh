@@ -53,7 +53,7 @@ DROP TABLE components CASCADE;
 -- migrate:down
 SELECT 1;
 "
-    apply_smig upgrade.yaml '{"spec":{"targetRevision":"drop_components"}}'
+    apply_smig upgrade.yaml '{"spec":{"targetRevision":"drop_components","verify":{"checks":null}}}'
     expect_refused VerificationFailed "public.components had 5000 rows before the run and 0 after"
     expect_eq "database revision" "9bc6a98f1c12" "$(db_revision)"
     expect_database_unchanged "$before"
@@ -77,10 +77,10 @@ ALTER TABLE drawings ADD COLUMN extra text;
 -- migrate:down
 SELECT 1;
 "
-    apply_smig upgrade.yaml '{"spec":{"targetRevision":"forgetful"}}'
+    apply_smig upgrade.yaml '{"spec":{"targetRevision":"forgetful","verify":{"checks":null}}}'
     expect_settled forgetful
     after_upgrade=$(database_fingerprint)
-    apply_smig upgrade.yaml '{"spec":{"targetRevision":"9bc6a98f1c12"}}'
+    apply_smig upgrade.yaml '{"spec":{"targetRevision":"9bc6a98f1c12","verify":{"checks":null}}}'
     expect_refused SchemaDrift "column public.drawings.extra exists but did not at 9bc6a98f1c12"
     expect_eq "database revision" "forgetful" "$(db_revision)"
     expect_database_unchanged "$after_upgrade"
