@@ -29,6 +29,7 @@ struct LocalOptions {
   std::string migrations_dir = "migrations";
   std::string backup = "downgrade";
   std::string backup_dir = "backups";
+  int backup_retention = 5;
   std::string pg_bin_dir;
   std::vector<std::string> allow_row_loss;
   bool allow_changed = false;
@@ -138,6 +139,7 @@ core::Result<database::MigratorOptions> BuildOptions(const LocalOptions& local) 
     options.backup_policy = database::BackupPolicy::kNever;
   }
   options.backup_dir = local.backup_dir;
+  options.backup_retention = local.backup_retention;
   options.pg_bin_dir = local.pg_bin_dir;
   for (const auto& check : local.checks) {
     auto eq = check.find('=');
@@ -467,6 +469,10 @@ void RegisterLocalCommands(CLI::App& app, CommandRegistry& registry) {
       ->capture_default_str();
   app.add_option("--backup", local->backup, "when to pg_dump before a run")
       ->check(CLI::IsMember({"always", "downgrade", "never"}))
+      ->capture_default_str();
+  app.add_option("--backup-retention", local->backup_retention,
+                 "backups of this database kept in --backup-dir (0 = all)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--backup-dir", local->backup_dir, "where backups are written")
       ->capture_default_str();

@@ -11,6 +11,9 @@
 
 namespace schemaop::database {
 
+using core::Code;
+using core::Status;
+
 std::string Sha256Hex(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -25,8 +28,36 @@ std::string Sha256Hex(std::string_view bytes) {
   return out;
 }
 
+namespace {
+
+Status TooMany(std::size_t count, const std::string& where) {
+  return Status(Code::kInvalidArgument,
+                where + " holds " + std::to_string(count) + " migration files; at most " +
+                    std::to_string(kMaxMigrationFiles) +
+                    " are read (squash old revisions into one base revision)");
+}
+
+Status TooLarge(const std::string& name, std::uintmax_t bytes) {
+  return Status(Code::kInvalidArgument,
+                "migration file " + name + " has " + std::to_string(bytes) + " bytes; at most " +
+                    std::to_string(kMaxMigrationFileBytes) +
+                    " are read (load large data sets with COPY from a file the database reads, "
+                    "not from a migration)");
+}
+
+}  // namespace
+
 core::Result<std::vector<core::MigrationFile>> ParseMigrationSources(
     const std::vector<std::pair<std::string, std::string>>& name_and_text) {
+  // Limits are checked before anything is parsed.
+  if (name_and_text.size() > kMaxMigrationFiles) {
+    return TooMany(name_and_text.size(), "the migrations ConfigMap");
+  }
+  for (const auto& [name, text] : name_and_text) {
+    if (text.size() > kMaxMigrationFileBytes) {
+      return TooLarge(name, text.size());
+    }
+  }
   std::vector<core::MigrationFile> files;
   files.reserve(name_and_text.size());
   for (const auto& [name, text] : name_and_text) {
@@ -57,9 +88,16 @@ core::Result<std::vector<core::MigrationFile>> LoadMigrationDirectory(const std:
     return core::Status(core::Code::kNotFound,
                         "cannot list migrations directory '" + directory + "': " + ec.message());
   }
+  if (paths.size() > kMaxMigrationFiles) {
+    return TooMany(paths.size(), "migrations directory '" + directory + "'");
+  }
   std::sort(paths.begin(), paths.end());
   std::vector<std::pair<std::string, std::string>> sources;
   for (const auto& path : paths) {
+    std::uintmax_t bytes = fs::file_size(path, ec);
+    if (!ec && bytes > kMaxMigrationFileBytes) {
+      return TooLarge(path.filename().string(), bytes);
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       return core::Status(core::Code::kNotFound, "cannot read migration file " + path.string());

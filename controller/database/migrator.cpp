@@ -21,6 +21,7 @@
 
 #include "core/database_url.h"
 #include "core/sql_splitter.h"
+#include "database/backup_files.h"
 #include "database/pg_session.h"
 #include "database/process.h"
 #include "database/row_guard.h"
@@ -867,15 +868,27 @@ struct Migrator::Impl {
     return (std::filesystem::path(options.pg_bin_dir) / name).string();
   }
 
-  std::map<std::string, std::string> ChildEnvironment() const {
-    std::map<std::string, std::string> env;
-    if (!info.password.empty()) {
-      env["PGPASSWORD"] = info.password;
+  // Creates a new backup file inside the real backup directory: the name
+  // has no `/`, openat() is relative to the resolved directory, O_EXCL and
+  // O_NOFOLLOW never reuse an existing file or follow a planted symlink,
+  // and the mode is 0600 (a dump holds every row).
+  struct BackupTarget {
+    std::string directory;  // resolved real path
+    std::string name;
+    int dir_fd = -1;
+    int fd = -1;
+    ~BackupTarget() {
+      if (fd >= 0) {
+        ::close(fd);
+      }
+      if (dir_fd >= 0) {
+        ::close(dir_fd);
+      }
     }
-    return env;
-  }
+    std::string path() const { return directory + "/" + name; }
+  };
 
-  core::Result<BackupInfo> DoBackup(const std::string& label) {
+  Status OpenBackupTarget(const std::string& label, BackupTarget* target) {
     namespace fs = std::filesystem;
     std::error_code ec;
     fs::create_directories(options.backup_dir, ec);
@@ -883,31 +896,83 @@ struct Migrator::Impl {
       return Status(Code::kBackupFailed, "cannot create backup directory '" + options.backup_dir +
                                              "': " + ec.message() + " (check --backup-dir)");
     }
-    std::string base = (info.dbname.empty() ? "db" : info.dbname) + "-" + UtcTimestampForFile() +
-                       (label.empty() ? "" : "-" + label);
-    // A dump holds every row of the database: create it owner-only (0600)
-    // before pg_dump writes to it (pg_dump truncates and keeps the mode), and
-    // exclusively, so an existing file or a planted symlink is never followed.
-    fs::path path = fs::path(options.backup_dir) / (base + ".dump");
+    fs::path real = fs::canonical(options.backup_dir, ec);
+    if (ec) {
+      return Status(Code::kBackupFailed, "cannot resolve backup directory '" + options.backup_dir +
+                                             "': " + ec.message() + " (check --backup-dir)");
+    }
+    target->directory = real.string();
+    target->dir_fd = ::open(target->directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (target->dir_fd < 0) {
+      return Status(Code::kBackupFailed, "cannot open backup directory '" + target->directory +
+                                             "': " + std::strerror(errno) + " (check --backup-dir)");
+    }
+    const std::string base = internal::BackupFileName(
+        options.backup_owner_namespace, options.backup_owner_name, info.dbname,
+        UtcTimestampForFile(), label);
+    target->name = base;
     for (int n = 2;; ++n) {
-      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-      if (fd >= 0) {
-        ::close(fd);
-        break;
+      target->fd = ::openat(target->dir_fd, target->name.c_str(),
+                            O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (target->fd >= 0) {
+        return Status::Ok();
       }
       if (errno != EEXIST || n > 1000) {
-        return Status(Code::kBackupFailed, "cannot create backup file '" + path.string() +
+        return Status(Code::kBackupFailed, "cannot create backup file '" + target->path() +
                                                "': " + std::strerror(errno) + " (check --backup-dir)");
       }
-      path = fs::path(options.backup_dir) / (base + "-" + std::to_string(n) + ".dump");
+      target->name = base.substr(0, base.size() - 5) + "-" + std::to_string(n) + ".dump";
     }
-    Emit("backing-up", "pg_dump -Fc to " + path.string());
+  }
+
+  // Keeps the newest options.backup_retention backups of this owner.
+  void ApplyRetention(const BackupTarget& target) {
+    namespace fs = std::filesystem;
+    const std::string prefix = internal::BackupOwnerPrefix(
+        options.backup_owner_namespace, options.backup_owner_name, info.dbname);
+    std::vector<internal::BackupFile> files;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(target.directory, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(prefix, 0) != 0 || name.size() < 5 ||
+          name.compare(name.size() - 5, 5, ".dump") != 0 ||
+          !fs::is_regular_file(entry.symlink_status(ec))) {
+        continue;
+      }
+      auto mtime = fs::last_write_time(entry.path(), ec);
+      files.push_back({name, static_cast<long long>(mtime.time_since_epoch().count())});
+    }
+    for (const auto& name : internal::BackupsBeyondRetention(files, options.backup_retention)) {
+      if (name == target.name) {
+        continue;
+      }
+      if (::unlinkat(target.dir_fd, name.c_str(), 0) == 0) {
+        Emit("backup-removed", "removed old backup " + target.directory + "/" + name +
+                                   " (--backup-retention " +
+                                   std::to_string(options.backup_retention) + ")");
+      }
+    }
+  }
+
+  core::Result<BackupInfo> DoBackup(const std::string& label) {
+    BackupTarget target;
+    if (Status opened = OpenBackupTarget(label, &target); !opened.ok()) {
+      return opened;
+    }
+    auto child = internal::ChildConnection::Create(info);
+    if (!child.ok()) {
+      ::unlinkat(target.dir_fd, target.name.c_str(), 0);
+      return child.status();
+    }
+    Emit("backing-up", "pg_dump -Fc to " + target.path());
+    // pg_dump writes to the descriptor opened above, never to a path.
     auto result = internal::RunProcess(
         Tool("pg_dump"),
-        {"-Fc", "--no-password", "-f", path.string(), "--dbname=" + info.conninfo_without_password},
-        ChildEnvironment());
+        {"-Fc", "--no-password",
+         std::string("--dbname=service=") + internal::ChildConnection::kService},
+        (*child)->Environment(), target.fd);
     if (!result.started || result.exit_code != 0) {
-      fs::remove(path, ec);
+      ::unlinkat(target.dir_fd, target.name.c_str(), 0);
       std::string output = core::ScrubSecret(result.output, info.password);
       return Status(Code::kBackupFailed,
                     "pg_dump failed (exit " + std::to_string(result.exit_code) + "): " + output +
@@ -915,15 +980,25 @@ struct Migrator::Impl {
                         ", matches the server version, and that --backup-dir is writable); nothing was migrated");
     }
     BackupInfo backup;
-    backup.path = fs::absolute(path).string();
+    backup.path = target.path();
     auto sha = Sha256OfFile(backup.path, &backup.bytes);
     if (!sha.ok()) {
       return sha.status();
     }
     backup.sha256 = *sha;
     backup.created_at = UtcTimestampRfc3339();
+    // A backup counts once pg_restore can read its table of contents; only
+    // then may older ones go.
+    auto listed = internal::RunProcess(Tool("pg_restore"), {"-l", backup.path}, {});
+    if (!listed.started || listed.exit_code != 0) {
+      return Status(Code::kBackupFailed, "the new backup " + backup.path +
+                                             " cannot be read back (pg_restore -l exit " +
+                                             std::to_string(listed.exit_code) +
+                                             "); nothing was migrated and no old backup removed");
+    }
     Emit("backed-up", "backup " + backup.path + " (" + std::to_string(backup.bytes) +
                           " bytes, sha256 " + backup.sha256 + ")");
+    ApplyRetention(target);
     return backup;
   }
 
@@ -2113,10 +2188,16 @@ Status Migrator::Restore(const std::string& path) {
   }
   auto before = impl.ReadVersions();
   impl.Emit("restoring", "pg_restore --clean --if-exists --single-transaction " + path);
+  auto child = internal::ChildConnection::Create(impl.info);
+  if (!child.ok()) {
+    return child.status();
+  }
   auto result = internal::RunProcess(impl.Tool("pg_restore"),
                                      {"--clean", "--if-exists", "--single-transaction", "--no-password",
-                                      "--dbname=" + impl.info.conninfo_without_password, path},
-                                     impl.ChildEnvironment());
+                                      std::string("--dbname=service=") +
+                                          internal::ChildConnection::kService,
+                                      path},
+                                     (*child)->Environment());
   if (!result.started || result.exit_code != 0) {
     return Status(Code::kBackupFailed,
                   "pg_restore failed (exit " + std::to_string(result.exit_code) + "): " +

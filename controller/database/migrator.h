@@ -92,6 +92,12 @@ struct MigratorOptions {
   std::vector<UserCheck> checks;
   BackupPolicy backup_policy = BackupPolicy::kDowngrade;
   std::string backup_dir = ".";
+  // Backups of one owner kept in backup_dir: after a new backup is verified,
+  // the oldest beyond this many are removed (0 keeps all). The owner is the
+  // SchemaMigration (namespace and name) in the cluster, else the database.
+  int backup_retention = 5;
+  std::string backup_owner_namespace;
+  std::string backup_owner_name;
   // Directory holding pg_dump / pg_restore; empty = search PATH.
   std::string pg_bin_dir;
   FailurePolicy failure_policy = FailurePolicy::kRollback;
@@ -153,6 +159,12 @@ struct VerifyReport {
   std::vector<std::string> problems;
   bool ok() const { return problems.empty(); }
 };
+
+// Input limits, checked before parsing (kInvalidArgument naming the limit):
+// a ConfigMap holds at most 1 MiB in all anyway; a directory is read by a
+// CLI that may run in CI on untrusted branches.
+inline constexpr std::size_t kMaxMigrationFiles = 5000;
+inline constexpr std::uintmax_t kMaxMigrationFileBytes = 4u << 20;  // 4 MiB per file
 
 // Reads every `*.sql` file of `directory` (sorted by name) and parses it.
 // kNotFound names the directory when it is missing; kParseError names the file.
@@ -219,7 +231,9 @@ class Migrator {
   // unchanged, no INVALID index, no run left running, user checks pass.
   core::Result<VerifyReport> Verify();
 
-  // pg_dump -Fc into options.backup_dir.
+  // pg_dump -Fc into a new owner-only file inside options.backup_dir (named
+  // from sanitized parts, see backup_files.h), verified with pg_restore -l,
+  // then options.backup_retention applied.
   core::Result<BackupInfo> Backup();
   // pg_restore --clean --if-exists --single-transaction of a Backup() file.
   [[nodiscard]] core::Status Restore(const std::string& path);

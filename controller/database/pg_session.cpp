@@ -1,7 +1,12 @@
 #include "database/pg_session.h"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <utility>
 
@@ -65,10 +70,11 @@ core::Result<ConnInfo> ParseConnInfo(const std::string& url) {
   for (const auto& [key, value] : values) {
     std::string pair = key + "=" + QuoteConnValue(value) + " ";
     info.conninfo += pair;
-    if (key != "password") {
+    if (!IsSecretParameter(key)) {
       info.conninfo_without_password += pair;
     }
   }
+  info.params = values;
   auto get = [&](const char* key) {
     auto it = values.find(key);
     return it == values.end() ? std::string() : it->second;
@@ -79,6 +85,67 @@ core::Result<ConnInfo> ParseConnInfo(const std::string& url) {
   info.port = get("port");
   info.user = get("user");
   return info;
+}
+
+bool IsSecretParameter(const std::string& keyword) {
+  return keyword == "password" || keyword == "sslpassword";
+}
+
+core::Result<std::unique_ptr<ChildConnection>> ChildConnection::Create(const ConnInfo& info) {
+  std::string text = std::string("[") + kService + "]\n";
+  for (const auto& [key, value] : info.params) {
+    if (value.find_first_of("\r\n") != std::string::npos) {
+      return core::Status(core::Code::kInvalidArgument,
+                          "the database URL's parameter '" + key +
+                              "' contains a line break, which pg_dump/pg_restore cannot be given; "
+                              "fix the URL");
+    }
+    text += key + "=" + value + "\n";
+  }
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                        "/schemaop-conn-XXXXXX";
+  std::unique_ptr<ChildConnection> out(new ChildConnection());
+  if (mkdtemp(pattern.data()) == nullptr) {  // mode 0700
+    return core::Status(core::Code::kInternal, "cannot create a private directory under " +
+                                                   pattern + ": " + std::strerror(errno));
+  }
+  out->directory_ = pattern;
+  out->file_ = pattern + "/pg_service.conf";
+  int fd = ::open(out->file_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return core::Status(core::Code::kInternal, "cannot create " + out->file_ + ": " +
+                                                   std::strerror(errno));
+  }
+  std::size_t written = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      ::close(fd);
+      return core::Status(core::Code::kInternal, "cannot write " + out->file_ + ": " +
+                                                     std::strerror(errno));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return out;
+}
+
+ChildConnection::~ChildConnection() {
+  if (!file_.empty()) {
+    ::unlink(file_.c_str());
+  }
+  if (!directory_.empty()) {
+    ::rmdir(directory_.c_str());
+  }
+}
+
+std::map<std::string, std::string> ChildConnection::Environment() const {
+  // An inherited PGPASSWORD/PGSSLPASSWORD-like value must not win or leak.
+  return {{"PGSERVICEFILE", file_}, {"PGSERVICE", kService}, {"PGPASSWORD", ""}};
 }
 
 // The same engine serves the CLI and the controller, so the hint names both

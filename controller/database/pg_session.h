@@ -3,6 +3,7 @@
 // libpq/libpqxx failures into core::Status. Includes pqxx, so only the
 // database layer's .cpp files include it (never a public header).
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,36 @@ struct ConnInfo {
   std::string port;
   std::string user;
   std::string redacted;                   // RedactDatabaseUrl(original)
+  // Every libpq parameter as parsed (secrets included), for child processes.
+  std::map<std::string, std::string> params;
+};
+
+// libpq parameters whose values are secrets: never on a command line, in an
+// environment listing, a message or a log.
+bool IsSecretParameter(const std::string& keyword);
+
+// A private connection service file for a child process (pg_dump,
+// pg_restore): every libpq parameter, secrets included, is written to a file
+// of mode 0600 in a fresh directory of mode 0700, and the child finds it
+// through PGSERVICEFILE/PGSERVICE. So no secret is in its argv (`ps`,
+// /proc/PID/cmdline) or environment (/proc/PID/environ). Removed on
+// destruction.
+class ChildConnection {
+ public:
+  static constexpr const char* kService = "schemaop";
+  // kInvalidArgument when a value cannot be written (a line break in it),
+  // kInternal when the file cannot be created.
+  static core::Result<std::unique_ptr<ChildConnection>> Create(const ConnInfo& info);
+  ~ChildConnection();
+  ChildConnection(const ChildConnection&) = delete;
+  ChildConnection& operator=(const ChildConnection&) = delete;
+  // PGSERVICEFILE and PGSERVICE for the child; also clears PGPASSWORD.
+  std::map<std::string, std::string> Environment() const;
+
+ private:
+  ChildConnection() = default;
+  std::string directory_;
+  std::string file_;
 };
 
 // kInvalidArgument (naming the fix) when libpq cannot parse `url`.

@@ -12,7 +12,8 @@ extern char** environ;
 namespace schemaop::database::internal {
 
 ProcessResult RunProcess(const std::string& program, const std::vector<std::string>& arguments,
-                         const std::map<std::string, std::string>& extra_environment) {
+                         const std::map<std::string, std::string>& extra_environment,
+                         int stdout_fd) {
   ProcessResult result;
   // Everything the child needs is prepared before fork: only async-signal-safe
   // calls happen in the child.
@@ -26,7 +27,9 @@ ProcessResult RunProcess(const std::string& program, const std::vector<std::stri
     env_strings.push_back(std::move(text));
   }
   for (const auto& [key, value] : extra_environment) {
-    env_strings.push_back(key + "=" + value);
+    if (!value.empty()) {
+      env_strings.push_back(key + "=" + value);
+    }
   }
   std::vector<char*> envp;
   for (auto& entry : env_strings) {
@@ -55,7 +58,7 @@ ProcessResult RunProcess(const std::string& program, const std::vector<std::stri
     return result;
   }
   if (pid == 0) {
-    dup2(pipe_fds[1], STDOUT_FILENO);
+    dup2(stdout_fd >= 0 ? stdout_fd : pipe_fds[1], STDOUT_FILENO);
     dup2(pipe_fds[1], STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) {

@@ -14,7 +14,12 @@ struct ProcessResult {
   std::string output;    // stdout and stderr, truncated to 64 KiB
 };
 
+// `extra_environment` entries replace inherited ones; an entry with an empty
+// value removes that variable from the child's environment. With
+// `stdout_fd` >= 0 the child's stdout goes to that descriptor (e.g. the
+// backup file schemaop opened itself) and only stderr is captured.
 ProcessResult RunProcess(const std::string& program, const std::vector<std::string>& arguments,
-                         const std::map<std::string, std::string>& extra_environment);
+                         const std::map<std::string, std::string>& extra_environment,
+                         int stdout_fd = -1);
 
 }  // namespace schemaop::database::internal
