@@ -307,4 +307,99 @@ std::string ScrubSecret(std::string text, std::string_view secret) {
   return text;
 }
 
+
+namespace {
+
+std::vector<std::string> AllPairValues(std::string_view text, bool url_query) {
+  std::vector<std::string> out;
+  for (const Span& span : SecretValues(text, url_query)) {
+    std::string_view raw = text.substr(span.begin, span.end - span.begin);
+    if (url_query) {
+      out.push_back(PercentDecode(raw));
+      continue;
+    }
+    if (raw.size() >= 2 && raw.front() == '\'' && raw.back() == '\'') {
+      raw = raw.substr(1, raw.size() - 2);
+    }
+    std::string value;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '\\' && i + 1 < raw.size()) {
+        ++i;
+      }
+      value += raw[i];
+    }
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
+bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+
+}  // namespace
+
+std::vector<std::string> DatabaseUrlSecrets(std::string_view url) {
+  std::vector<std::string> out;
+  const std::optional<std::size_t> authority = AuthorityStart(url);
+  if (!authority) {
+    out = AllPairValues(url, /*url_query=*/false);
+  } else {
+    const std::size_t at = UserInfoEnd(url, *authority);
+    if (at != std::string_view::npos) {
+      const std::string_view user_info = url.substr(*authority, at - *authority);
+      const std::size_t colon = user_info.find(':');
+      if (colon != std::string_view::npos) {
+        out.push_back(std::string(user_info.substr(colon + 1)));
+        out.push_back(PercentDecode(user_info.substr(colon + 1)));
+      }
+    }
+    const std::size_t query = url.find('?', at == std::string_view::npos ? *authority : at);
+    if (query != std::string_view::npos) {
+      for (auto& value : AllPairValues(url.substr(query + 1), /*url_query=*/true)) {
+        out.push_back(std::move(value));
+      }
+    }
+  }
+  out.erase(std::remove(out.begin(), out.end(), std::string()), out.end());
+  return out;
+}
+
+void SecretScrubber::AddDatabaseUrl(std::string_view url) {
+  AddSecret(url);
+  for (const std::string& secret : DatabaseUrlSecrets(url)) {
+    AddSecret(secret);
+  }
+}
+
+void SecretScrubber::AddSecret(std::string_view secret) {
+  for (const std::string& form : {std::string(secret), PercentEncode(secret)}) {
+    if (form.empty() || std::find(secrets_.begin(), secrets_.end(), form) != secrets_.end()) {
+      continue;
+    }
+    secrets_.push_back(form);
+  }
+  // Longest first, so a URL is replaced whole before a password inside it.
+  std::sort(secrets_.begin(), secrets_.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
+
+std::string SecretScrubber::Scrub(std::string text) const {
+  text = RedactDatabaseUrl(text);
+  for (const std::string& secret : secrets_) {
+    const bool short_secret = secret.size() < 4;
+    std::size_t pos = 0;
+    while ((pos = text.find(secret, pos)) != std::string::npos) {
+      const std::size_t end = pos + secret.size();
+      const bool whole_token = (pos == 0 || !IsWordChar(text[pos - 1])) &&
+                               (end >= text.size() || !IsWordChar(text[end]));
+      if (short_secret && !whole_token) {
+        pos = end;
+        continue;
+      }
+      text.replace(pos, secret.size(), kRedacted);
+      pos += 3;
+    }
+  }
+  return text;
+}
+
 }  // namespace schemaop::core

@@ -3,6 +3,7 @@
 // field that shows one goes through RedactDatabaseUrl first.
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace schemaop::core {
 
@@ -23,5 +24,30 @@ std::string ScrubSecret(std::string text, std::string_view secret);
 // libpq key=value string (password=...), or "" when there is none. Adapters
 // pass it to ScrubSecret before a driver message leaves them.
 std::string DatabaseUrlPassword(std::string_view url);
+
+// Every secret a connection string carries: the user-info password and each
+// password / sslpassword given as a query parameter or libpq keyword (quotes
+// and escapes removed, percent-decoded). Empty values are left out.
+std::vector<std::string> DatabaseUrlSecrets(std::string_view url);
+
+// Removes secrets from text bound for a status, an Event, a log line or an
+// error. Two passes: structural (RedactDatabaseUrl: a URL's password and
+// every password=/sslpassword= value, quoted, escaped or percent-encoded,
+// whatever its length), then every known secret value (raw and
+// percent-encoded): anywhere when it has 4 or more characters, and as a
+// whole token (not inside a longer word) when shorter, so a 1-character
+// password is still found without mangling every message.
+// Not thread-safe; copy it per thread.
+class SecretScrubber {
+ public:
+  // The URL itself and every secret in it.
+  void AddDatabaseUrl(std::string_view url);
+  void AddSecret(std::string_view secret);
+  std::string Scrub(std::string text) const;
+  bool empty() const { return secrets_.empty(); }
+
+ private:
+  std::vector<std::string> secrets_;  // longest first
+};
 
 }  // namespace schemaop::core

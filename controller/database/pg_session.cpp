@@ -174,10 +174,64 @@ std::string ConnectionFailureHint(const std::string& message) {
   return std::string("check the host and port in ") + kUrlSource + " and that the server is running";
 }
 
+std::string WithoutRowValues(const std::string& server_message, const std::string& sqlstate) {
+  std::string out;
+  bool dropping = false;
+  std::size_t start = 0;
+  bool first = true;
+  while (start <= server_message.size()) {
+    std::size_t end = server_message.find('\n', start);
+    if (end == std::string::npos) {
+      end = server_message.size();
+    }
+    std::string line = server_message.substr(start, end - start);
+    start = end + 1;
+    auto starts = [&line](const char* prefix) { return line.rfind(prefix, 0) == 0; };
+    if (starts("DETAIL:") || starts("CONTEXT:") || starts("QUERY:") || starts("WHERE:") ||
+        starts("STATEMENT:")) {
+      dropping = true;  // row values, key values, function arguments
+      continue;
+    }
+    if (starts("HINT:") || starts("LINE ") || starts("ERROR:") || starts("FATAL:")) {
+      dropping = false;
+    }
+    if (dropping || line.empty()) {
+      continue;
+    }
+    if (starts("HINT:") && line.find_first_of("'\"") != std::string::npos) {
+      continue;  // a hint that quotes something may quote data
+    }
+    if (first && sqlstate.rfind("22", 0) == 0) {
+      // Data exceptions quote the offending value in the primary message
+      // (invalid input syntax for type integer: "..."): keep the words only.
+      std::string reduced;
+      bool quoted = false;
+      for (char c : line) {
+        if (c == '"') {
+          reduced += quoted ? "\"" : "\"(value hidden)";
+          quoted = !quoted;
+        } else if (!quoted) {
+          reduced += c;
+        }
+      }
+      line = reduced;
+    }
+    first = false;
+    out += (out.empty() ? "" : "\n") + line;
+    if (end == server_message.size()) {
+      break;
+    }
+  }
+  return out;
+}
+
 core::Status StatusFromException(const std::exception& error, std::string_view context,
                                  std::string_view secret, core::Code failure_code) {
   std::string prefix = context.empty() ? std::string() : std::string(context) + ": ";
   std::string what = Trim(core::ScrubSecret(error.what(), secret));
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
+    what = WithoutRowValues(what, sql->sqlstate());
+  }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
     // The connection broke while COMMIT was in flight: the server may or may
     // not have committed. Never report this as rolled back.

@@ -89,6 +89,12 @@ core::Status StatusFromException(const std::exception& error, std::string_view c
                                  std::string_view secret,
                                  core::Code failure_code = core::Code::kMigrationFailed);
 
+// A server error without the parts that can carry row data: DETAIL (key
+// and row values), CONTEXT, QUERY and STATEMENT lines are dropped, a HINT
+// that quotes anything is dropped, and a data exception's (SQLSTATE class
+// 22) quoted value is hidden. Constraint, table and column names stay.
+std::string WithoutRowValues(const std::string& server_message, const std::string& sqlstate);
+
 // The message of a connection failure with the fix named.
 std::string ConnectionFailureHint(const std::string& libpq_message);
 

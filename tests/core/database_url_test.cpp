@@ -83,5 +83,73 @@ TEST(ScrubSecretTest, ReplacesThePercentEncodedFormToo) {
             "url postgresql://u:***@h and ***");
 }
 
+// A corpus of connection strings in every form a user or a driver message
+// may carry one: after AddDatabaseUrl(url), Scrub leaves no secret of the
+// URL in a text that quotes it in any of these forms.
+struct ScrubCase {
+  std::string url;
+  std::vector<std::string> secrets;  // what must not survive
+};
+
+TEST(SecretScrubberTest, CorpusOfConnectionStrings) {
+  const std::vector<ScrubCase> corpus = {
+      {"postgresql://app:s3cret@db:5432/drawing", {"s3cret"}},
+      {"postgres://app:p%40ss%2Fw0rd@db/drawing", {"p@ss/w0rd", "p%40ss%2Fw0rd"}},
+      {"postgresql+psycopg2://app:Zx9!@db/drawing", {"Zx9!"}},
+      {"postgresql://app:x@db/drawing", {"x"}},                      // 1 character
+      {"postgresql://app:ab@db/drawing", {"ab"}},                    // 2 characters
+      {"postgresql://app@db/d?password=q%26r&sslmode=require", {"q&r", "q%26r"}},
+      {"postgresql://app:pw1234@db/d?sslpassword=keypass99&sslmode=verify-full",
+       {"pw1234", "keypass99"}},
+      {"host=db user=app password='sec ret' dbname=x", {"sec ret"}},
+      {R"(host=db password='it\'s a secret' dbname=x)", {"it's a secret"}},
+      {"host=db password = spaced99 dbname=x", {"spaced99"}},
+      {"host=db password=z dbname=x", {"z"}},
+      {"host=db sslpassword='k e y' password=abc dbname=x", {"k e y", "abc"}},
+      {"postgresql://app:%E2%82%ACuro@db/d", {"\xE2\x82\xACuro"}},
+  };
+  for (const auto& c : corpus) {
+    SecretScrubber scrubber;
+    scrubber.AddDatabaseUrl(c.url);
+    for (const auto& secret : c.secrets) {
+      const std::vector<std::string> texts = {
+          "cannot connect to " + c.url + ": timeout",
+          "FATAL: password authentication failed; tried '" + secret + "'",
+          "password=" + secret + " host=db",
+          "value: " + secret,
+          secret,
+      };
+      for (const auto& text : texts) {
+        const std::string scrubbed = scrubber.Scrub(text);
+        // A short secret may remain inside other words ("ab" in "about"), never as a token.
+        if (secret.size() >= 4) {
+          EXPECT_EQ(scrubbed.find(secret), std::string::npos)
+              << "url " << c.url << " secret " << secret << " text " << text << " -> " << scrubbed;
+        } else {
+          EXPECT_EQ(scrubbed.find(" " + secret + " "), std::string::npos) << scrubbed;
+          EXPECT_EQ(scrubbed.find("'" + secret + "'"), std::string::npos) << scrubbed;
+          EXPECT_NE(scrubbed, secret) << scrubbed;
+          EXPECT_EQ(scrubbed.find("=" + secret + " "), std::string::npos) << scrubbed;
+        }
+      }
+    }
+  }
+}
+
+TEST(SecretScrubberTest, ShortSecretsDoNotMangleOtherWords) {
+  SecretScrubber scrubber;
+  scrubber.AddDatabaseUrl("postgresql://app:ab@db/drawing");
+  EXPECT_EQ(scrubber.Scrub("table about has 3 rows"), "table about has 3 rows");
+  EXPECT_EQ(scrubber.Scrub("the password was ab."), "the password was ***.");
+}
+
+TEST(SecretScrubberTest, FindsEverySecretOfAUrl) {
+  EXPECT_EQ(DatabaseUrlSecrets("postgresql://a:b%21c@h/d?sslpassword=k1&password=p2"),
+            (std::vector<std::string>{"b%21c", "b!c", "k1", "p2"}));
+  EXPECT_EQ(DatabaseUrlSecrets("host=h password='x y' sslpassword=z"),
+            (std::vector<std::string>{"x y", "z"}));
+  EXPECT_TRUE(DatabaseUrlSecrets("postgresql://a@h/d").empty());
+}
+
 }  // namespace
 }  // namespace schemaop::core

@@ -1158,5 +1158,40 @@ TEST_F(MigratorTest, LossInAnEarlierSegmentIsRefusedBeforeItCommits) {
   EXPECT_EQ(Versions(), "r1");
 }
 
+// Invariant (issue 8): status, Events and run_log never carry row values.
+// PostgreSQL's DETAIL ("Key (name)=(...) already exists") and a data
+// exception's quoted value are dropped; the constraint's name stays.
+TEST_F(MigratorTest, ServerErrorsReachNoMessageWithRowValues) {
+  WriteBase();
+  Exec("CREATE TABLE IF NOT EXISTS people (email text UNIQUE)");
+  Exec("INSERT INTO people VALUES ('alice-private@example.com')");
+  Write("002_r2.sql",
+        "-- revision: r2\n-- down_revision: r1\n-- message: dup\n\n"
+        "-- migrate:up\nINSERT INTO people VALUES ('alice-private@example.com');\n\n"
+        "-- migrate:down\nSELECT 1;\n");
+  ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
+  auto dup = Open()->Run("head");
+  ASSERT_TRUE(dup.ok());
+  EXPECT_EQ(dup->outcome, RunOutcome::kRolledBack);
+  EXPECT_NE(dup->status.message().find("people_email_key"), std::string::npos)
+      << dup->status.message();
+  EXPECT_EQ(dup->status.message().find("alice-private"), std::string::npos) << dup->status.message();
+  EXPECT_EQ(Query("SELECT count(*) FROM schemaop.run_log WHERE error LIKE '%alice-private%'"), "0");
+
+  Write("002_r2.sql",
+        "-- revision: r2\n-- down_revision: r1\n-- message: cast\n\n"
+        "-- migrate:up\nALTER TABLE people ADD COLUMN n int;\n"
+        "UPDATE people SET n = email::int;\n\n"
+        "-- migrate:down\nALTER TABLE people DROP COLUMN n;\n");
+  auto cast = Open()->Run("head");
+  ASSERT_TRUE(cast.ok());
+  EXPECT_EQ(cast->outcome, RunOutcome::kRolledBack);
+  EXPECT_EQ(cast->status.detail(), "22P02");
+  EXPECT_NE(cast->status.message().find("invalid input syntax for type integer"), std::string::npos)
+      << cast->status.message();
+  EXPECT_EQ(cast->status.message().find("alice-private"), std::string::npos)
+      << cast->status.message();
+}
+
 }  // namespace
 }  // namespace schemaop::database
