@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/conditions.h"
+#include "core/database_url.h"
 #include "core/schema_migration.h"
 
 namespace schemaop::reconcile {
@@ -21,76 +22,6 @@ using core::SchemaMigrationStatus;
 using core::Status;
 namespace ct = core::condition_types;
 namespace rs = core::reasons;
-
-// Secret-derived strings that must never reach status, events or errors.
-// Fragments shorter than 4 characters are not scrubbed: replacing them would
-// mangle every message while protecting nothing a guess would not find.
-class SecretScrubber {
- public:
-  void AddDatabaseUrl(const std::string& url) {
-    Add(url);
-    // postgresql://user:PASSWORD@host/...
-    const std::size_t scheme = url.find("://");
-    if (scheme != std::string::npos) {
-      const std::size_t at = url.find('@', scheme + 3);
-      const std::size_t colon = url.find(':', scheme + 3);
-      if (at != std::string::npos && colon != std::string::npos && colon < at) {
-        const std::string password = url.substr(colon + 1, at - colon - 1);
-        Add(password);
-        Add(PercentDecode(password));
-      }
-    }
-    // password=PASSWORD as a query parameter or libpq keyword.
-    for (std::size_t pos = url.find("password="); pos != std::string::npos;
-         pos = url.find("password=", pos + 1)) {
-      const std::size_t start = pos + 9;
-      std::size_t end = url.find_first_of("& ", start);
-      if (end == std::string::npos) {
-        end = url.size();
-      }
-      const std::string password = url.substr(start, end - start);
-      Add(password);
-      Add(PercentDecode(password));
-    }
-  }
-
-  std::string Scrub(std::string text) const {
-    for (const std::string& secret : fragments_) {
-      for (std::size_t pos = text.find(secret); pos != std::string::npos;
-           pos = text.find(secret, pos + 3)) {
-        text.replace(pos, secret.size(), "***");
-      }
-    }
-    return text;
-  }
-
- private:
-  void Add(const std::string& fragment) {
-    if (fragment.size() >= 4 &&
-        std::find(fragments_.begin(), fragments_.end(), fragment) == fragments_.end()) {
-      fragments_.push_back(fragment);
-      // Longest first, so a URL is replaced whole before its password part.
-      std::sort(fragments_.begin(), fragments_.end(),
-                [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-    }
-  }
-
-  static std::string PercentDecode(const std::string& text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-          std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-        out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
-        i += 2;
-      } else {
-        out.push_back(text[i]);
-      }
-    }
-    return out;
-  }
-
-  std::vector<std::string> fragments_;
-};
 
 // Condition messages are capped at 32768 bytes by the CRD (a longer one
 // turns every status write into a 422 and the run could never record its
@@ -1504,7 +1435,8 @@ class Reconciler::Pass {
 
   Reconciler& r_;
   SchemaMigration obj_;
-  SecretScrubber scrubber_;
+  // Secret-derived strings that must never reach status, events or errors.
+  core::SecretScrubber scrubber_;
   std::optional<Inputs> inputs_;
   // status.run.intent of the last status write this pass made (empty before
   // the first): what RecordIntent may rely on without another write.

@@ -950,6 +950,30 @@ TEST_F(ReconcilerTest, SecretNeverAppearsInStatusEventsOrErrors) {
   EXPECT_EQ(text.find(kUrl), std::string::npos);
 }
 
+// Issue 8: the scrubber knows every form a Secret's URL can take, short
+// passwords and quoted keyword values included (the old one skipped
+// secrets under 4 characters and `password='a b'`).
+TEST_F(ReconcilerTest, ShortAndQuotedSecretsNeverAppearInStatusOrEvents) {
+  const std::vector<std::pair<std::string, std::string>> urls = {
+      {"postgresql://app:Zq@db.drawing.svc/drawing", "Zq"},
+      {"host=db.drawing.svc user=app password='two words' dbname=drawing", "two words"},
+      {"postgresql://app@db.drawing.svc/drawing?sslpassword=keyphrase9", "keyphrase9"},
+  };
+  for (const auto& [url, secret] : urls) {
+    reconciler_ = NewReconciler();  // a fresh scrubber that never saw another URL
+    kube_.secrets["drawing/drawing-db"] = {{"DATABASE_URL", url}};
+    db_.inspect_error = Status(Code::kUnreachable, "could not connect: " + url + " (secret " +
+                                                       secret + ")");
+    ReconcileResult r = Reconcile();
+    ASSERT_FALSE(r.error.ok());
+    const std::string text = kube_.AllWrittenText() + r.error.ToString();
+    EXPECT_EQ(text.find(" " + secret + ")"), std::string::npos) << url << ": " << text;
+    EXPECT_EQ(text.find("'" + secret + "'"), std::string::npos) << url << ": " << text;
+    EXPECT_EQ(text.find("=" + secret), std::string::npos) << url << ": " << text;
+    EXPECT_EQ(text.find(":" + secret + "@"), std::string::npos) << url << ": " << text;
+  }
+}
+
 // ------------------------------------------------------------ issue 7: data safety
 
 // Invariant (targets are resolved once): a relative target is resolved
