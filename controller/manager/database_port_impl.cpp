@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/planner.h"
+#include "manager/logging.h"
 
 namespace schemaop::manager {
 
@@ -32,6 +33,7 @@ database::MigratorOptions MigratorOptionsFor(const reconcile::DatabaseTarget& ta
   out.backup_policy = database::BackupPolicy::kNever;
   out.backup_dir = options.backup_dir;
   out.pg_bin_dir = options.pg_bin_dir;
+  out.ca_certificate_pem = target.ca_certificate_pem;
   out.failure_policy = target.failure_policy == core::FailurePolicy::kHalt
                            ? database::FailurePolicy::kHalt
                            : database::FailurePolicy::kRollback;
@@ -64,6 +66,7 @@ core::Result<std::string> TargetForVersions(const core::RevisionGraph& graph,
 core::Result<std::unique_ptr<database::Migrator>> DatabasePortImpl::Open(
     const reconcile::DatabaseTarget& target, bool with_files,
     const reconcile::RunIdentity* identity) {
+  RegisterLogSecrets(target.url);
   std::vector<core::MigrationFile> files;
   if (with_files) {
     auto parsed = database::ParseMigrationSources(target.migration_files);

@@ -4,10 +4,15 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
+
+#include "core/database_url.h"
 
 namespace schemaop::manager {
 
@@ -15,6 +20,19 @@ namespace {
 
 thread_local std::string t_namespace;
 thread_local std::string t_name;
+
+constexpr std::size_t kMaxRegisteredUrls = 1024;
+
+struct SecretRegistry {
+  std::mutex mutex;
+  std::deque<std::string> urls;
+  core::SecretScrubber scrubber;  // rebuilt when `urls` changes
+};
+
+SecretRegistry& Registry() {
+  static SecretRegistry registry;
+  return registry;
+}
 
 std::string Rfc3339Millis(std::chrono::system_clock::time_point time) {
   const auto millis =
@@ -39,7 +57,8 @@ class ControllerFormatter final : public spdlog::formatter {
   explicit ControllerFormatter(bool json) : json_(json) {}
 
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    const std::string message(msg.payload.data(), msg.payload.size());
+    const std::string message =
+        ScrubLogMessage(std::string(msg.payload.data(), msg.payload.size()));
     const std::string time = Rfc3339Millis(msg.time);
     std::string line;
     if (json_) {
@@ -68,6 +87,33 @@ class ControllerFormatter final : public spdlog::formatter {
 };
 
 }  // namespace
+
+void RegisterLogSecrets(const std::string& database_url) {
+  if (database_url.empty()) {
+    return;
+  }
+  SecretRegistry& registry = Registry();
+  std::lock_guard<std::mutex> lock(registry.mutex);
+  auto known = std::find(registry.urls.begin(), registry.urls.end(), database_url);
+  if (known != registry.urls.end()) {
+    return;
+  }
+  registry.urls.push_back(database_url);
+  if (registry.urls.size() > kMaxRegisteredUrls) {
+    registry.urls.pop_front();
+  }
+  core::SecretScrubber rebuilt;
+  for (const auto& url : registry.urls) {
+    rebuilt.AddDatabaseUrl(url);
+  }
+  registry.scrubber = std::move(rebuilt);
+}
+
+std::string ScrubLogMessage(std::string message) {
+  SecretRegistry& registry = Registry();
+  std::lock_guard<std::mutex> lock(registry.mutex);
+  return registry.scrubber.Scrub(std::move(message));
+}
 
 std::string FormatJsonLogLine(const std::string& level, const std::string& message,
                               const std::string& ns, const std::string& name,

@@ -1,9 +1,9 @@
 #pragma once
 // Process-wide logging for `schemaop controller`: spdlog to stderr, as text
 // or one JSON object per line, with the namespace/name of the object the
-// logging thread is working on (LogObjectScope). Nothing logged here may
-// contain a secret: callers log only redacted messages (the reconciler's
-// and the engine's messages already are).
+// logging thread is working on (LogObjectScope). Callers log redacted
+// messages (the reconciler's and the engine's messages already are); as a
+// last line of defence every line is scrubbed again (ScrubLogMessage).
 #include <string>
 
 #include "core/status.h"
@@ -22,6 +22,15 @@ class LogObjectScope {
   LogObjectScope(const LogObjectScope&) = delete;
   LogObjectScope& operator=(const LogObjectScope&) = delete;
 };
+
+// Every log line passes through ScrubLogMessage before it is written: URLs'
+// passwords and password=/sslpassword= values are redacted whatever they
+// are, and every secret registered here is removed (core::SecretScrubber
+// rules). The database port registers each database URL it is handed, so a
+// driver or exception text that echoes it cannot reach the log. Thread-safe;
+// keeps the most recent 1024 URLs.
+void RegisterLogSecrets(const std::string& database_url);
+std::string ScrubLogMessage(std::string message);
 
 // Renders one log line as the JSON formatter would (for tests).
 std::string FormatJsonLogLine(const std::string& level, const std::string& message,

@@ -447,5 +447,19 @@ TEST(JsonLogLineTest, IsOneJsonObjectWithTheObjectsName) {
   EXPECT_FALSE(no_object.contains("name"));
 }
 
+// Issue 8: every log line is scrubbed, also of what a caller forgot to
+// redact: any URL's password structurally, and registered secrets anywhere.
+TEST(LogScrubTest, EveryLineLosesUrlsPasswordsAndRegisteredSecrets) {
+  EXPECT_EQ(ScrubLogMessage("connect to postgresql://app:hunter22@db/x failed"),
+            "connect to postgresql://app:***@db/x failed");
+  EXPECT_EQ(ScrubLogMessage("dsn host=db password='a b' dbname=x"), "dsn host=db password=*** dbname=x");
+  const std::string before = ScrubLogMessage("exception: auth failed for k9 and Qx7-long-secret");
+  EXPECT_NE(before.find("Qx7-long-secret"), std::string::npos);  // not registered yet
+  RegisterLogSecrets("postgresql://app:Qx7-long-secret@db/x?sslpassword=k9");
+  const std::string after = ScrubLogMessage("exception: auth failed for k9 and Qx7-long-secret");
+  EXPECT_EQ(after.find("Qx7-long-secret"), std::string::npos) << after;
+  EXPECT_EQ(after.find(" k9 "), std::string::npos) << after;
+}
+
 }  // namespace
 }  // namespace schemaop::manager
