@@ -64,13 +64,31 @@ rules_object() {
   { printf 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: rules\n'
     awk '/^rules:/{ on = 1 } /^(---|\{\{)/{ on = 0 } on' "$1"; } >"$2"
 }
-rules_object "$templates/clusterrole.yaml" "$work/chart-clusterrole.yaml"
+rules_object "$templates/_helpers.tpl" "$work/chart-clusterrole.yaml"
 rules_object "$templates/leader-election-rbac.yaml" "$work/chart-role.yaml"
 rendered=$work/base.yaml
 render "$source_dir/manifests" "$rendered"
 split_objects "$rendered" "$work/base"
 check "chart ClusterRole rules equal the kustomize base's" equals \
   "$(permissions "$work/base/ClusterRole_schemaop-controller.yaml")" "$(permissions "$work/chart-clusterrole.yaml")"
+# watchNamespaces: the same rules in a Role per namespace, bound by a
+# RoleBinding to that Role, instead of the ClusterRole (helm is not in
+# Debian 12, so this checks the template text).
+namespaced_rbac() {
+  local ok=0
+  [ "$(grep -c 'include "schemaop.controllerRules"' "$templates/clusterrole.yaml")" = 2 ] ||
+    { echo "  clusterrole.yaml must include the rules once for the ClusterRole and once per Role"; ok=1; }
+  awk '/if not .Values.watchNamespaces/{ c = 1 } /else/{ c = 0 } c && /^kind:/' "$templates/clusterrole.yaml" |
+    grep -qx 'kind: ClusterRole' || { echo "  no ClusterRole when watchNamespaces is empty"; ok=1; }
+  awk '/range \$namespace := .Values.watchNamespaces/{ r = 1 } r && /^kind:/' "$templates/clusterrole.yaml" |
+    grep -qx 'kind: Role' || { echo "  no Role per watched namespace"; ok=1; }
+  awk '/range \$namespace := .Values.watchNamespaces/{ r = 1 } r && /^  kind:/' "$templates/clusterrolebinding.yaml" |
+    grep -qx '  kind: Role' || { echo "  the per-namespace RoleBinding must bind the Role"; ok=1; }
+  grep -q -- '- --namespaces={{ join "," . }}' "$templates/deployment.yaml" ||
+    { echo "  --namespaces is not passed"; ok=1; }
+  return $ok
+}
+check "watchNamespaces: a Role and RoleBinding per namespace, no ClusterRole, --namespaces" namespaced_rbac
 check "chart leader-election Role rules equal the kustomize base's" equals \
   "$(permissions "$work/base/Role_schemaop-leader-election.yaml")" "$(permissions "$work/chart-role.yaml")"
 

@@ -51,3 +51,45 @@ app.kubernetes.io/part-of: schemaop
 {{- define "schemaop.backupClaimName" -}}
 {{- default (printf "%s-backups" (include "schemaop.fullname" .)) .Values.backup.persistence.existingClaim }}
 {{- end }}
+
+{{/*
+The controller's permissions: the same rules as manifests/rbac.yaml (a test
+keeps them equal), exactly the verbs the controller uses, no wildcards.
+Secrets are only read by name when a run needs the database URL (get; no
+list/watch, no cache); workloads are changed only through their scale
+subresource. Granted by a ClusterRole, or by a Role in each of
+.Values.watchNamespaces.
+*/}}
+{{- define "schemaop.controllerRules" -}}
+rules:
+  - apiGroups: ["schemaop.dev"]
+    resources: ["schemamigrations"]
+    verbs: ["get", "list", "watch", "update", "patch"]
+  - apiGroups: ["schemaop.dev"]
+    resources: ["schemamigrations/status"]
+    verbs: ["get", "update", "patch"]
+  - apiGroups: ["schemaop.dev"]
+    resources: ["schemamigrations/finalizers"]
+    verbs: ["update"]
+  - apiGroups: [""]
+    resources: ["secrets"]
+    verbs: ["get"]
+  - apiGroups: [""]
+    resources: ["configmaps"]
+    verbs: ["get", "list", "watch"]
+  - apiGroups: [""]
+    resources: ["pods"]
+    verbs: ["get", "list", "watch"]
+  - apiGroups: ["apps"]
+    resources: ["deployments", "statefulsets"]
+    verbs: ["get", "list", "watch"]
+  - apiGroups: ["apps"]
+    resources: ["deployments/scale", "statefulsets/scale"]
+    verbs: ["get", "patch", "update"]
+  - apiGroups: [""]
+    resources: ["events"]
+    verbs: ["create", "patch"]
+  - apiGroups: ["events.k8s.io"]
+    resources: ["events"]
+    verbs: ["create", "patch"]
+{{- end }}
