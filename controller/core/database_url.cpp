@@ -352,6 +352,19 @@ std::vector<std::string> DatabaseUrlSecrets(std::string_view url) {
         out.push_back(PercentDecode(user_info.substr(colon + 1)));
       }
     }
+    // libpq reads the user info up to the FIRST '@' (or '/'), where
+    // UserInfoEnd takes the last one: with several '@' (or a '?...=' before
+    // the '@') libpq's password is another string, and it is a secret too
+    // (found by tests/fuzz).
+    const std::size_t libpq_end = url.find_first_of("@/", *authority);
+    if (libpq_end != std::string_view::npos && url[libpq_end] == '@') {
+      const std::string_view user_info = url.substr(*authority, libpq_end - *authority);
+      const std::size_t colon = user_info.find(':');
+      if (colon != std::string_view::npos) {
+        out.push_back(std::string(user_info.substr(colon + 1)));
+        out.push_back(PercentDecode(user_info.substr(colon + 1)));
+      }
+    }
     const std::size_t query = url.find('?', at == std::string_view::npos ? *authority : at);
     if (query != std::string_view::npos) {
       for (auto& value : AllPairValues(url.substr(query + 1), /*url_query=*/true)) {
@@ -360,7 +373,13 @@ std::vector<std::string> DatabaseUrlSecrets(std::string_view url) {
     }
   }
   out.erase(std::remove(out.begin(), out.end(), std::string()), out.end());
-  return out;
+  std::vector<std::string> unique;
+  for (std::string& secret : out) {
+    if (std::find(unique.begin(), unique.end(), secret) == unique.end()) {
+      unique.push_back(std::move(secret));
+    }
+  }
+  return unique;
 }
 
 void SecretScrubber::AddDatabaseUrl(std::string_view url) {

@@ -405,10 +405,12 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     } else {
       return invalid();
     }
-    total += number * unit;
-    if (total > kLimit) {
+    // Checked before multiplying: number * unit alone can overflow int64
+    // (found by tests/fuzz: 299999990999999m).
+    if (number > (kLimit - total) / unit) {
       return invalid();
     }
+    total += number * unit;
   }
   return std::chrono::milliseconds(total);
 }
