@@ -397,6 +397,11 @@ struct Migrator::Impl {
   // ---- schema and reads ----------------------------------------------
 
   Status EnsureSchema() {
+    // Managed PostgreSQL: what the role lacks is named with its GRANT.
+    if (Status allowed = internal::CheckBookkeepingPrivileges(session->conn(), VersionTable());
+        !allowed.ok()) {
+      return allowed;
+    }
     try {
       pqxx::work tx(session->conn());
       tx.exec(std::string("CREATE SCHEMA IF NOT EXISTS ") + kSchema);
@@ -1737,7 +1742,7 @@ core::Result<std::unique_ptr<Migrator>> Migrator::Open(const std::string& databa
       return Status(Code::kInvalidArgument, "a check needs a name and SQL (NAME=SQL)");
     }
   }
-  auto info = internal::ParseConnInfo(database_url);
+  auto info = internal::ParseConnInfo(database_url, options.ca_certificate_pem);
   if (!info.ok()) {
     return info.status();
   }
@@ -1929,6 +1934,12 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
                                                   ") has no migrate:down section, so it cannot be downgraded");
       }
       row_loss_allowed.insert((*file)->down_row_loss.begin(), (*file)->down_row_loss.end());
+    }
+  }
+  if (impl.options.verify_row_counts) {
+    if (Status readable = internal::CheckRowCountPrivileges(impl.session->conn(), impl.VersionTable());
+        !readable.ok()) {
+      return readable;
     }
   }
   // Bad input changes nothing: schemaop's own tables appear only once a
@@ -2317,14 +2328,16 @@ core::Result<std::string> Migrator::DatabaseIdentity() {
   try {
     // pg_control_system() names the cluster whatever address reached it; a
     // role without EXECUTE on it falls back to the server's own address.
+    // (A subtransaction, not a bare SAVEPOINT: libpqxx closes the outer
+    // transaction object on any error raised through it.)
     pqxx::work tx(impl.session->conn());
-    tx.exec("SAVEPOINT identity");
     try {
-      server = "sysid:" + tx.exec1("SELECT system_identifier::text FROM pg_control_system()")[0]
-                              .as<std::string>();
-      tx.exec("RELEASE SAVEPOINT identity");
+      pqxx::subtransaction identity(tx, "identity");
+      server = "sysid:" +
+               identity.exec1("SELECT system_identifier::text FROM pg_control_system()")[0]
+                   .as<std::string>();
+      identity.commit();
     } catch (const pqxx::sql_error&) {
-      tx.exec("ROLLBACK TO SAVEPOINT identity");
       server = "addr:" + tx.exec1("SELECT coalesce(host(inet_server_addr()), 'socket:' || "
                                   "current_setting('unix_socket_directories')) || ':' || "
                                   "current_setting('port')")[0]

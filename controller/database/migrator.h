@@ -98,6 +98,12 @@ struct MigratorOptions {
   int backup_retention = 5;
   std::string backup_owner_namespace;
   std::string backup_owner_name;
+  // CA certificate(s), PEM, that the server's TLS certificate must chain to
+  // (the operator: spec.database.caSecretRef). Written to a private 0600
+  // file that is sslrootcert for every session and for pg_dump/pg_restore;
+  // sslmode becomes verify-full unless the URL sets one. Empty: the URL
+  // alone decides (sslmode, sslrootcert).
+  std::string ca_certificate_pem;
   // Directory holding pg_dump / pg_restore; empty = search PATH.
   std::string pg_bin_dir;
   FailurePolicy failure_policy = FailurePolicy::kRollback;

@@ -2,6 +2,9 @@
 
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <utility>
+#include <vector>
 
 #include "core/database_url.h"
 
@@ -27,6 +31,67 @@ std::string QuoteConnValue(const std::string& value) {
   return out;
 }
 
+// A fresh directory of mode 0700 under TMPDIR (or /tmp) with one new file
+// of mode 0600 holding `text`. `directory`/`file` are set as soon as they
+// exist, so the caller's destructor removes them on failure too.
+core::Status WritePrivateFile(const std::string& prefix, const std::string& file_name,
+                              const std::string& text, std::string* directory, std::string* file) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/" + prefix +
+                        "-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) {  // mode 0700
+    return core::Status(core::Code::kInternal, "cannot create a private directory under " +
+                                                   pattern + ": " + std::strerror(errno));
+  }
+  *directory = pattern;
+  std::string path = pattern + "/" + file_name;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return core::Status(core::Code::kInternal, "cannot create " + path + ": " +
+                                                   std::strerror(errno));
+  }
+  *file = path;
+  std::size_t written = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      ::close(fd);
+      return core::Status(core::Code::kInternal, "cannot write " + path + ": " +
+                                                     std::strerror(errno));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return core::Status::Ok();
+}
+
+void RemovePrivateFile(const std::string& directory, const std::string& file) {
+  if (!file.empty()) {
+    ::unlink(file.c_str());
+  }
+  if (!directory.empty()) {
+    ::rmdir(directory.c_str());
+  }
+}
+
+// Number of X.509 certificates OpenSSL reads from `pem` (0 when none).
+int CountPemCertificates(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (bio == nullptr) {
+    return 0;
+  }
+  int count = 0;
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    X509_free(cert);
+    ++count;
+  }
+  BIO_free(bio);
+  return count;
+}
+
 std::string Trim(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t')) {
     text.pop_back();
@@ -36,7 +101,26 @@ std::string Trim(std::string text) {
 
 }  // namespace
 
-core::Result<ConnInfo> ParseConnInfo(const std::string& url) {
+core::Result<std::unique_ptr<CaCertificateFile>> CaCertificateFile::Create(const std::string& pem) {
+  if (pem.size() > (1u << 20) || CountPemCertificates(pem) == 0) {
+    return core::Status(core::Code::kInvalidArgument,
+                        "the CA certificate given for TLS to the database is not a PEM "
+                        "certificate (expected one or more -----BEGIN CERTIFICATE----- blocks, "
+                        "at most 1 MiB; for the operator, the key named by "
+                        "spec.database.caSecretRef)");
+  }
+  std::unique_ptr<CaCertificateFile> out(new CaCertificateFile());
+  core::Status written =
+      WritePrivateFile("schemaop-ca", "root.crt", pem, &out->directory_, &out->file_);
+  if (!written.ok()) {
+    return written;
+  }
+  return out;
+}
+
+CaCertificateFile::~CaCertificateFile() { RemovePrivateFile(directory_, file_); }
+
+core::Result<ConnInfo> ParseConnInfo(const std::string& url, const std::string& ca_pem) {
   ConnInfo info;
   info.redacted = core::RedactDatabaseUrl(url);
   if (url.empty()) {
@@ -67,6 +151,15 @@ core::Result<ConnInfo> ParseConnInfo(const std::string& url) {
   values["application_name"] = "schemaop";
   values.erase("fallback_application_name");
   values.try_emplace("connect_timeout", "10");
+  if (!ca_pem.empty()) {
+    auto ca_file = CaCertificateFile::Create(ca_pem);
+    if (!ca_file.ok()) {
+      return ca_file.status();
+    }
+    info.ca_file = std::shared_ptr<const CaCertificateFile>(std::move(ca_file).value());
+    values["sslrootcert"] = info.ca_file->path();
+    values.try_emplace("sslmode", "verify-full");
+  }
   for (const auto& [key, value] : values) {
     std::string pair = key + "=" + QuoteConnValue(value) + " ";
     info.conninfo += pair;
@@ -102,46 +195,16 @@ core::Result<std::unique_ptr<ChildConnection>> ChildConnection::Create(const Con
     }
     text += key + "=" + value + "\n";
   }
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                        "/schemaop-conn-XXXXXX";
   std::unique_ptr<ChildConnection> out(new ChildConnection());
-  if (mkdtemp(pattern.data()) == nullptr) {  // mode 0700
-    return core::Status(core::Code::kInternal, "cannot create a private directory under " +
-                                                   pattern + ": " + std::strerror(errno));
+  core::Status written =
+      WritePrivateFile("schemaop-conn", "pg_service.conf", text, &out->directory_, &out->file_);
+  if (!written.ok()) {
+    return written;
   }
-  out->directory_ = pattern;
-  out->file_ = pattern + "/pg_service.conf";
-  int fd = ::open(out->file_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return core::Status(core::Code::kInternal, "cannot create " + out->file_ + ": " +
-                                                   std::strerror(errno));
-  }
-  std::size_t written = 0;
-  while (written < text.size()) {
-    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      ::close(fd);
-      return core::Status(core::Code::kInternal, "cannot write " + out->file_ + ": " +
-                                                     std::strerror(errno));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
   return out;
 }
 
-ChildConnection::~ChildConnection() {
-  if (!file_.empty()) {
-    ::unlink(file_.c_str());
-  }
-  if (!directory_.empty()) {
-    ::rmdir(directory_.c_str());
-  }
-}
+ChildConnection::~ChildConnection() { RemovePrivateFile(directory_, file_); }
 
 std::map<std::string, std::string> ChildConnection::Environment() const {
   // An inherited PGPASSWORD/PGSSLPASSWORD-like value must not win or leak.
@@ -155,6 +218,30 @@ constexpr const char* kUrlSource =
     "named by spec.database.urlSecretRef)";
 
 std::string ConnectionFailureHint(const std::string& message) {
+  if (message.find("certificate verify failed") != std::string::npos) {
+    return std::string(
+               "TLS: the server's certificate is not signed by the CA given (sslrootcert in "
+               "the URL, or for the operator the key named by spec.database.caSecretRef); give "
+               "the CA that issued the server's certificate (e.g. your provider's CA bundle), "
+               "or check that it has not expired; ") + kUrlSource;
+  }
+  if (message.find("does not match host name") != std::string::npos) {
+    return std::string(
+               "TLS: the server's certificate does not name the host of the URL; connect by a "
+               "name or address the certificate holds, or use sslmode=verify-ca to check the "
+               "CA only; ") + kUrlSource;
+  }
+  if (message.find("root certificate file") != std::string::npos) {
+    return std::string(
+               "TLS: sslmode=verify-ca/verify-full need the CA that issued the server's "
+               "certificate: set sslrootcert in the URL to a readable PEM file, or for the "
+               "operator spec.database.caSecretRef; ") + kUrlSource;
+  }
+  if (message.find("server does not support SSL") != std::string::npos) {
+    return std::string("TLS: the server does not accept TLS connections but the URL's sslmode "
+                       "requires it; enable ssl on the server or change sslmode in ") +
+           kUrlSource;
+  }
   if (message.find("password authentication failed") != std::string::npos ||
       message.find("no password supplied") != std::string::npos ||
       message.find("authentication failed") != std::string::npos) {
@@ -297,5 +384,173 @@ core::Result<std::unique_ptr<Session>> Session::Open(const ConnInfo& info,
 }
 
 Session::~Session() { quiet_.reset(); }
+
+}  // namespace schemaop::database::internal
+
+namespace schemaop::database::internal {
+namespace {
+
+core::Status PrivilegeProblem(const std::string& message) {
+  return core::Status(core::Code::kMigrationFailed, message + "; nothing was changed", "42501");
+}
+
+std::string Ident(pqxx::transaction_base& tx, const std::string& name) {
+  return tx.quote_name(name);
+}
+
+}  // namespace
+
+core::Status CheckBookkeepingPrivileges(pqxx::connection& conn, const std::string& version_table) {
+  try {
+    pqxx::read_transaction tx(conn);
+    auto row = tx.exec1(
+        "SELECT current_user, current_database(), "
+        "has_database_privilege(current_database(), 'CREATE'), "
+        "n.oid IS NOT NULL, "
+        "coalesce(has_schema_privilege(n.oid, 'USAGE') AND has_schema_privilege(n.oid, 'CREATE'), "
+        "false), "
+        "coalesce(pg_get_userbyid(n.nspowner), '') "
+        "FROM (SELECT 1) AS one LEFT JOIN pg_namespace n ON n.nspname = 'schemaop'");
+    const std::string user = row[0].as<std::string>();
+    const std::string database = row[1].as<std::string>();
+    const bool create_on_database = row[2].as<bool>();
+    const bool schema_exists = row[3].as<bool>();
+    const bool schema_usable = row[4].as<bool>();
+    const std::string schema_owner = row[5].as<std::string>();
+    if (!schema_exists && !create_on_database) {
+      return PrivilegeProblem(
+          "the role " + Ident(tx, user) + " may not create schemaop's bookkeeping schema " +
+          "`schemaop` in database " + Ident(tx, database) +
+          ": it lacks CREATE on the database (the database's owner has it). Run, as the "
+          "database's owner or an administrator: GRANT CREATE ON DATABASE " +
+          Ident(tx, database) + " TO " + Ident(tx, user) +
+          "; (or create the schema for it: CREATE SCHEMA schemaop AUTHORIZATION " +
+          Ident(tx, user) + ";)");
+    }
+    if (schema_exists && !schema_usable) {
+      return PrivilegeProblem("the role " + Ident(tx, user) +
+                              " lacks USAGE and CREATE on schema schemaop (owned by " +
+                              Ident(tx, schema_owner) + "). Run, as " + Ident(tx, schema_owner) +
+                              " or an administrator: ALTER SCHEMA schemaop OWNER TO " +
+                              Ident(tx, user) + ";");
+    }
+    if (schema_exists) {
+      auto foreign = tx.exec(
+          "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
+          "JOIN pg_namespace n ON n.oid = c.relnamespace "
+          "WHERE n.nspname = 'schemaop' AND c.relkind IN ('r', 'p') "
+          "AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY 1");
+      if (!foreign.empty()) {
+        std::string names;
+        std::string fix;
+        for (const auto& t : foreign) {
+          names += (names.empty() ? "" : ", ") + std::string("schemaop.") +
+                   Ident(tx, t[0].as<std::string>()) + " (owned by " +
+                   Ident(tx, t[1].as<std::string>()) + ")";
+          fix += " ALTER TABLE schemaop." + Ident(tx, t[0].as<std::string>()) + " OWNER TO " +
+                 Ident(tx, user) + ";";
+        }
+        return PrivilegeProblem("the role " + Ident(tx, user) +
+                                " must own schemaop's bookkeeping tables (the engine adds columns "
+                                "and indexes to them) but does not own " +
+                                names + ". Run, as their owner or an administrator:" + fix);
+      }
+    }
+    auto table = tx.exec_params1(
+        "SELECT to_regclass($1) IS NOT NULL, coalesce(current_schema(), ''), "
+        "coalesce(has_schema_privilege(current_schema(), 'CREATE'), false), "
+        "coalesce(has_table_privilege(to_regclass($1), 'SELECT') AND "
+        "has_table_privilege(to_regclass($1), 'INSERT') AND "
+        "has_table_privilege(to_regclass($1), 'UPDATE') AND "
+        "has_table_privilege(to_regclass($1), 'DELETE'), false)",
+        version_table);
+    const bool table_exists = table[0].as<bool>();
+    const std::string schema = table[1].as<std::string>();
+    if (!table_exists && schema.empty()) {
+      return PrivilegeProblem("no schema of the search_path exists, so the version table " +
+                              Ident(tx, version_table) +
+                              " cannot be created; set search_path for the role (ALTER ROLE " +
+                              Ident(tx, user) + " SET search_path = public;)");
+    }
+    if (!table_exists && !table[2].as<bool>()) {
+      return PrivilegeProblem("the role " + Ident(tx, user) + " may not create the version table " +
+                              Ident(tx, version_table) + " in schema " + Ident(tx, schema) +
+                              ": it lacks CREATE on that schema. Run, as the schema's owner or "
+                              "an administrator: GRANT USAGE, CREATE ON SCHEMA " +
+                              Ident(tx, schema) + " TO " + Ident(tx, user) + ";");
+    }
+    if (table_exists && !table[3].as<bool>()) {
+      return PrivilegeProblem("the role " + Ident(tx, user) + " needs SELECT, INSERT, UPDATE and " +
+                              "DELETE on the version table " + Ident(tx, version_table) +
+                              ". Run, as its owner or an administrator: GRANT SELECT, INSERT, "
+                              "UPDATE, DELETE ON " + Ident(tx, version_table) + " TO " +
+                              Ident(tx, user) + ";");
+    }
+  } catch (const std::exception& error) {
+    return StatusFromException(error, "cannot check the role's privileges", "",
+                               core::Code::kInternal);
+  }
+  return core::Status::Ok();
+}
+
+core::Status CheckRowCountPrivileges(pqxx::connection& conn, const std::string& version_table) {
+  try {
+    pqxx::read_transaction tx(conn);
+    // The same tables as CountRelationRows (row_guard.cpp).
+    auto rows = tx.exec_params(
+        "SELECT n.nspname, c.relname, has_schema_privilege(n.oid, 'USAGE'), current_user "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind = 'r' "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'schemaop') "
+        "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
+        "AND NOT (c.relname = $1 AND n.nspname = current_schema()) "
+        "AND NOT (has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')) "
+        "ORDER BY 1, 2",
+        version_table);
+    if (rows.empty()) {
+      return core::Status::Ok();
+    }
+    const std::string user = rows[0][3].as<std::string>();
+    std::string names;
+    std::vector<std::string> schemas;
+    std::vector<std::string> schemas_without_usage;
+    int listed = 0;
+    for (const auto& row : rows) {
+      const std::string schema = row[0].as<std::string>();
+      if (listed < 10) {
+        names += (names.empty() ? "" : ", ") + Ident(tx, schema) + "." +
+                 Ident(tx, row[1].as<std::string>());
+      }
+      ++listed;
+      if (schemas.empty() || schemas.back() != schema) {
+        schemas.push_back(schema);
+        if (!row[2].as<bool>()) {
+          schemas_without_usage.push_back(schema);
+        }
+      }
+    }
+    if (listed > 10) {
+      names += " and " + std::to_string(listed - 10) + " more";
+    }
+    std::string fix;
+    for (const auto& schema : schemas_without_usage) {
+      fix += " GRANT USAGE ON SCHEMA " + Ident(tx, schema) + " TO " + Ident(tx, user) + ";";
+    }
+    for (const auto& schema : schemas) {
+      fix += " GRANT SELECT ON ALL TABLES IN SCHEMA " + Ident(tx, schema) + " TO " +
+             Ident(tx, user) + ";";
+    }
+    return PrivilegeProblem(
+        "the row-count guard (verify.rowCounts: Preserve, the default) counts the rows of every "
+        "table in the database, but the role " +
+        Ident(tx, user) + " may not read " + names +
+        ". Run, as their owner or an administrator:" + fix +
+        " (or set spec.verify.rowCounts: Off, knowing that rows lost in those tables then go "
+        "unnoticed)");
+  } catch (const std::exception& error) {
+    return StatusFromException(error, "cannot check the role's privileges", "",
+                               core::Code::kInternal);
+  }
+}
 
 }  // namespace schemaop::database::internal

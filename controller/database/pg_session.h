@@ -14,6 +14,25 @@
 
 namespace schemaop::database::internal {
 
+// A private file holding a CA certificate bundle (PEM) for libpq's
+// sslrootcert: mode 0600 in a fresh directory of mode 0700, removed on
+// destruction. libpq only reads certificates from files.
+class CaCertificateFile {
+ public:
+  // kInvalidArgument when `pem` holds no PEM certificate (checked with
+  // OpenSSL), kInternal when the file cannot be written.
+  static core::Result<std::unique_ptr<CaCertificateFile>> Create(const std::string& pem);
+  ~CaCertificateFile();
+  CaCertificateFile(const CaCertificateFile&) = delete;
+  CaCertificateFile& operator=(const CaCertificateFile&) = delete;
+  const std::string& path() const { return file_; }
+
+ private:
+  CaCertificateFile() = default;
+  std::string directory_;
+  std::string file_;
+};
+
 // A parsed connection string (URL or key=value), split so the password can
 // travel separately (PGPASSWORD for child processes) and be scrubbed.
 struct ConnInfo {
@@ -27,6 +46,10 @@ struct ConnInfo {
   std::string redacted;                   // RedactDatabaseUrl(original)
   // Every libpq parameter as parsed (secrets included), for child processes.
   std::map<std::string, std::string> params;
+  // The file behind sslrootcert when the CA came as PEM (ParseConnInfo's
+  // `ca_pem`). Shared because a ConnInfo is copied into sessions' owners;
+  // the file goes with the last copy.
+  std::shared_ptr<const CaCertificateFile> ca_file;
 };
 
 // libpq parameters whose values are secrets: never on a command line, in an
@@ -58,7 +81,27 @@ class ChildConnection {
 };
 
 // kInvalidArgument (naming the fix) when libpq cannot parse `url`.
-core::Result<ConnInfo> ParseConnInfo(const std::string& url);
+// `ca_pem` (optional): CA certificate(s) in PEM that the server's certificate
+// must chain to. They are written to a CaCertificateFile that becomes
+// sslrootcert (replacing one given in the URL) for every session and for
+// pg_dump/pg_restore; sslmode becomes verify-full unless the URL sets one
+// (a CA is given to be checked against; verify-ca or require stay as given).
+core::Result<ConnInfo> ParseConnInfo(const std::string& url, const std::string& ca_pem = {});
+
+// What a run needs beyond ownership of its tables, checked before anything
+// is changed; each failure is kMigrationFailed (detail "42501") naming the
+// missing privilege and the statement that grants it:
+//  - CREATE on the database, unless the schema `schemaop` exists; then USAGE
+//    and CREATE on it, and ownership of the tables in it (the engine adds
+//    columns to them);
+//  - CREATE on the current schema when `version_table` does not exist yet,
+//    else SELECT, INSERT, UPDATE and DELETE on it.
+core::Status CheckBookkeepingPrivileges(pqxx::connection& conn, const std::string& version_table);
+
+// The row guard (verify.rowCounts: Preserve) counts the rows of every table
+// in every schema but pg_catalog, information_schema and schemaop, so it
+// needs SELECT on each: kMigrationFailed naming the tables and the GRANT.
+core::Status CheckRowCountPrivileges(pqxx::connection& conn, const std::string& version_table);
 
 struct SessionSettings {
   std::chrono::milliseconds lock_timeout{10000};

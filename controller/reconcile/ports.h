@@ -130,6 +130,9 @@ class KubePort {
 // the spec, the Secret and the ConfigMap.
 struct DatabaseTarget {
   std::string url;  // SECRET (contains the password). Never log or echo it.
+  // CA certificate(s), PEM, from spec.database.caSecretRef (empty: none):
+  // the engine's sslrootcert (database::MigratorOptions::ca_certificate_pem).
+  std::string ca_certificate_pem;
   std::string version_table = core::kDefaultVersionTable;
   // The ConfigMap's files, (key, text) sorted by key; parse with
   // database::ParseMigrationSources.

@@ -47,6 +47,7 @@ class CorpusFixture : public ::testing::Test {
     database_ = name.substr(0, 63);
     url_ = testing::CreateScratchDatabase(database_);
     engine_url_ = url_;
+    observer_url_ = url_;
     char tmpl[] = "/tmp/schemaop-corpus-XXXXXX";
     dir_ = mkdtemp(tmpl);
     fs::create_directories(dir_ + "/m");
@@ -104,7 +105,7 @@ class CorpusFixture : public ::testing::Test {
   // "<error: ...>" so that one broken assertion does not hide the others).
   std::string Query(const std::string& sql) {
     try {
-      pqxx::connection conn(url_);
+      pqxx::connection conn(observer_url_);
       pqxx::work tx(conn);
       auto result = tx.exec(sql);
       tx.commit();
@@ -117,7 +118,7 @@ class CorpusFixture : public ::testing::Test {
     }
   }
   void Exec(const std::string& sql) {
-    pqxx::connection conn(url_);
+    pqxx::connection conn(observer_url_);
     pqxx::work tx(conn);
     tx.exec(sql);
     tx.commit();
@@ -137,7 +138,7 @@ class CorpusFixture : public ::testing::Test {
   // every table (count and a digest of the sorted rows, each table on its
   // own: partitions and inheritance children apart from their parents).
   std::string Snapshot() {
-    pqxx::connection conn(url_);
+    pqxx::connection conn(observer_url_);
     pqxx::work tx(conn);
     const std::string in_user_schema =
         " AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'schemaop')"
@@ -197,7 +198,8 @@ class CorpusFixture : public ::testing::Test {
   }
 
   std::string database_;
-  std::string url_;         // superuser, for setup and assertions
+  std::string url_;           // the database owner (not a superuser)
+  std::string observer_url_;  // the test's own look and setup (url_ unless a test needs more)
   std::string engine_url_;  // what the engine connects with
   std::string dir_;
 };
@@ -1000,6 +1002,8 @@ TEST_F(HostileCorpusSpecialTest, DropOwnedByCurrentUser) {
     tx.exec("ALTER ROLE " + role + " LOGIN NOSUPERUSER PASSWORD " + tx.quote(password));
     tx.exec("ALTER DATABASE " + tx.quote_name(database_) + " OWNER TO " + role);
   }
+  // The test's own look is the superuser's: the tables become the role's.
+  observer_url_ = testing::SuperuserUrlFor(database_);
   auto scheme_end = url_.find("://") + 3;
   engine_url_ = url_.substr(0, scheme_end) + role + ":" + password + url_.substr(url_.rfind('@'));
   WriteBase(std::string(kUsers) + kKeep);
@@ -1041,6 +1045,9 @@ TEST_F(HostileCorpusSpecialTest, DropOwnedIsCaughtByTheRowGuard) {
             "') THEN CREATE ROLE " + role + " LOGIN SUPERUSER; END IF; END $$");
     tx.exec("ALTER ROLE " + role + " LOGIN SUPERUSER PASSWORD " + tx.quote(password));
   }
+  // The owner of the database is not a superuser: the test looks and hands
+  // the tables over as the superuser.
+  observer_url_ = testing::SuperuserUrlFor(database_);
   Exec("ALTER TABLE users OWNER TO " + role + "; ALTER TABLE keep OWNER TO " + role);
   auto scheme_end = url_.find("://") + 3;
   engine_url_ = url_.substr(0, scheme_end) + role + ":" + password + url_.substr(url_.rfind('@'));

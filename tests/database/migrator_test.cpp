@@ -1070,7 +1070,7 @@ TEST_F(MigratorTest, DatabaseIdentityIsTheSameThroughAnotherUrl) {
   const std::string conninfo = "host=" + url_.substr(at + 1, colon - at - 1) +
                                " port=" + url_.substr(colon + 1, slash - colon - 1) +
                                " dbname=" + url_.substr(slash + 1) +
-                               " user=postgres password=" + password;
+                               " user=" + testing::OwnerRole() + " password=" + password;
   auto b = Migrator::Open(conninfo, {}, Options());
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ(*b.value()->DatabaseIdentity(), *id_a);

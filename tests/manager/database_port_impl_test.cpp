@@ -131,3 +131,54 @@ TEST_F(DatabasePortImplTest, UnreachableDatabaseNeverShowsThePassword) {
 
 }  // namespace
 }  // namespace schemaop::manager
+
+namespace schemaop::manager {
+namespace {
+
+std::string ReadPem(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Invariant (spec.database.caSecretRef): the CA the reconciler read from the
+// Secret reaches the engine's sessions and pg_dump, with verify-full against
+// the harness server's certificate; without it the same URL cannot connect.
+TEST_F(DatabasePortImplTest, CaCertificateFromTheSpecVerifiesFull) {
+  target_.url += "?sslmode=verify-full";
+  auto without_ca = port_->Inspect(target_, "head");
+  ASSERT_FALSE(without_ca.ok());
+  EXPECT_EQ(without_ca.status().code(), core::Code::kUnreachable);
+  EXPECT_THAT(without_ca.status().message(), HasSubstr("root certificate file"));
+
+  target_.ca_certificate_pem = ReadPem(schemaop::testing::HarnessCaFile());
+  auto inspected = port_->Inspect(target_, "seed_default_schemas");
+  ASSERT_TRUE(inspected.ok()) << inspected.status().ToString();
+  auto migrated = port_->Migrate(target_, inspected->target_versions, Identity());
+  ASSERT_TRUE(migrated.ok()) << migrated.status().ToString();
+  EXPECT_EQ(migrated->outcome, reconcile::MigrateOutcome::kSucceeded)
+      << migrated->failure.ToString();
+  auto backup = port_->Backup(target_);
+  ASSERT_TRUE(backup.ok()) << backup.status().ToString();
+  EXPECT_GT(backup->bytes, 0u);
+  auto down = port_->Migrate(target_, {"9bc6a98f1c12"}, Identity());
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  EXPECT_EQ(down->outcome, reconcile::MigrateOutcome::kSucceeded) << down->failure.ToString();
+}
+
+// Invariant: a CA that did not sign the server's certificate is reported as
+// unreachable, naming the certificate problem and caSecretRef, no password.
+TEST_F(DatabasePortImplTest, WrongCaCertificateFromTheSpecFailsClearly) {
+  target_.ca_certificate_pem = ReadPem(schemaop::testing::HarnessWrongCaFile());
+  auto inspected = port_->Inspect(target_, "head");
+  ASSERT_FALSE(inspected.ok());
+  EXPECT_EQ(inspected.status().code(), core::Code::kUnreachable);
+  EXPECT_THAT(inspected.status().message(), HasSubstr("certificate verify failed"));
+  EXPECT_THAT(inspected.status().message(), HasSubstr("spec.database.caSecretRef"));
+  EXPECT_THAT(inspected.status().message(),
+              Not(HasSubstr(schemaop::testing::OwnerPassword())));
+}
+
+}  // namespace
+}  // namespace schemaop::manager

@@ -31,23 +31,34 @@ std::map<std::string, std::string> ReadState() {
   return state;
 }
 
+std::string WithDatabase(const std::string& url, const std::string& name) {
+  auto slash = url.rfind('/');
+  return url.substr(0, slash + 1) + name;
+}
+
 }  // namespace
 
 std::string HarnessUrl() { return ReadState().at("PGHARNESS_URL"); }
 
+std::string SuperuserUrlFor(const std::string& name) { return WithDatabase(HarnessUrl(), name); }
+
 std::string HarnessUrlFor(const std::string& name) {
-  std::string url = HarnessUrl();
-  auto slash = url.rfind('/');
-  return url.substr(0, slash + 1) + name;
+  return WithDatabase(ReadState().at("PGHARNESS_OWNER_URL"), name);
 }
+
+std::string OwnerRole() { return ReadState().at("PGHARNESS_OWNER"); }
+std::string OwnerPassword() { return ReadState().at("PGHARNESS_OWNER_PASSWORD"); }
 
 std::string CreateScratchDatabase(const std::string& name) {
   pqxx::connection conn(HarnessUrl());
   pqxx::nontransaction tx(conn);
   tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name) + " WITH (FORCE)");
-  tx.exec("CREATE DATABASE " + tx.quote_name(name));
+  tx.exec("CREATE DATABASE " + tx.quote_name(name) + " OWNER " + tx.quote_name(OwnerRole()));
   return HarnessUrlFor(name);
 }
+
+std::string HarnessCaFile() { return ReadState().at("PGHARNESS_CA"); }
+std::string HarnessWrongCaFile() { return ReadState().at("PGHARNESS_WRONG_CA"); }
 
 std::string HarnessBinDir() { return ReadState().at("PGHARNESS_BIN"); }
 
