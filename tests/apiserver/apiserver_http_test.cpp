@@ -410,5 +410,195 @@ TEST_F(ApiServerHttpTest, ScaleSubresourceAndSimulatedController) {
   EXPECT_EQ(got_scale["status"]["selector"], "app=web");
 }
 
+// ---- Authentication and RBAC ---------------------------------------------
+
+// A request as `token` (empty: no Authorization header).
+int CallAs(int port, const std::string& token, const std::string& method, const std::string& path,
+           const Json& body = Json(), Json* reply = nullptr) {
+  httplib::Client client("127.0.0.1", port);
+  httplib::Headers headers;
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  const std::string text = body.is_null() ? "" : body.dump();
+  httplib::Result r = method == "POST"    ? client.Post(path.c_str(), headers, text, "application/json")
+                      : method == "PUT"   ? client.Put(path.c_str(), headers, text, "application/json")
+                      : method == "PATCH" ? client.Patch(path.c_str(), headers, text,
+                                                         "application/merge-patch+json")
+                      : method == "DELETE" ? client.Delete(path.c_str(), headers)
+                                           : client.Get(path.c_str(), headers);
+  if (!r) return -1;
+  if (reply) *reply = Json::parse(r->body, nullptr, false);
+  return r->status;
+}
+
+class ApiServerRbacTest : public ApiServerHttpTest {
+ protected:
+  void SetUp() override {
+    ApiServerHttpTest::SetUp();
+    int code = 0;
+    Call("POST", "/api/v1/namespaces", {{"metadata", {{"name", "drawing"}}}}, &code);
+    ASSERT_EQ(code, 201);
+    Call("POST", "/api/v1/namespaces/drawing/secrets",
+         {{"metadata", {{"name", "db"}}}, {"stringData", {{"URL", "x"}}}}, &code);
+    ASSERT_EQ(code, 201);
+    Call("POST", "/api/v1/namespaces/drawing/secrets",
+         {{"metadata", {{"name", "other"}}}, {"stringData", {{"URL", "y"}}}}, &code);
+    ASSERT_EQ(code, 201);
+    token_ = server_.AddServiceAccountToken("schemaop-system", "schemaop-controller");
+  }
+
+  void Apply(const std::string& path, const Json& object) {
+    int code = 0;
+    Call("POST", path, object, &code);
+    ASSERT_EQ(code, 201) << path;
+  }
+
+  std::string token_;
+};
+
+TEST_F(ApiServerRbacTest, UnknownTokenIs401AndTheAdminTokenIsAllPowerful) {
+  Json reply;
+  EXPECT_EQ(CallAs(server_.port(), "no-such-token", "GET", "/api/v1/namespaces", Json(), &reply), 401);
+  EXPECT_EQ(reply.value("reason", ""), "Unauthorized");
+  EXPECT_EQ(reply.value("message", ""), "Unauthorized");
+  EXPECT_EQ(CallAs(server_.port(), "schemaop-test-dummy-token", "GET",
+                   "/api/v1/namespaces/drawing/secrets/db"), 200);
+  EXPECT_EQ(CallAs(server_.port(), "", "GET", "/api/v1/namespaces/drawing/secrets/db"), 200);
+}
+
+TEST_F(ApiServerRbacTest, NothingIsAllowedWithoutABindingButDiscovery) {
+  Json reply;
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET", "/api/v1/namespaces/drawing/secrets/db", Json(),
+                   &reply), 403);
+  EXPECT_EQ(reply.dump(),
+            R"({"apiVersion":"v1","code":403,"details":{"kind":"secrets","name":"db"},)"
+            R"("kind":"Status","message":"secrets \"db\" is forbidden: User \"system:serviceaccount:)"
+            R"(schemaop-system:schemaop-controller\" cannot get resource \"secrets\" in API group)"
+            R"( \"\" in the namespace \"drawing\"","metadata":{},"reason":"Forbidden",)"
+            R"("status":"Failure"})");
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET", "/api"), 200);
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET", "/apis/apps/v1"), 200);
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET", "/version"), 200);
+  // The admin API is for the tests, never for a ServiceAccount.
+  EXPECT_EQ(CallAs(server_.port(), token_, "POST", "/_test/reset", Json::object(), &reply), 403);
+  EXPECT_EQ(reply.value("message", ""),
+            "forbidden: User \"system:serviceaccount:schemaop-system:schemaop-controller\" cannot "
+            "post path \"/_test/reset\"");
+}
+
+TEST_F(ApiServerRbacTest, ClusterRoleGetOnlyForbidsListAndWatch) {
+  Apply("/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        Json::parse(R"({"metadata":{"name":"ctl"},"rules":[
+          {"apiGroups":[""],"resources":["secrets"],"verbs":["get"]},
+          {"apiGroups":["apps"],"resources":["deployments/scale"],"verbs":["get","patch"]}]})"));
+  Apply("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        Json::parse(R"({"metadata":{"name":"ctl"},
+          "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"ctl"},
+          "subjects":[{"kind":"ServiceAccount","name":"schemaop-controller",
+                       "namespace":"schemaop-system"}]})"));
+  Json reply;
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET", "/api/v1/namespaces/drawing/secrets/db", Json(),
+                   &reply), 200);
+  EXPECT_EQ(reply["data"]["URL"], "eA==");
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET", "/api/v1/namespaces/drawing/secrets", Json(),
+                   &reply), 403);
+  EXPECT_EQ(reply.value("message", ""),
+            "secrets is forbidden: User \"system:serviceaccount:schemaop-system:schemaop-controller\" "
+            "cannot list resource \"secrets\" in API group \"\" in the namespace \"drawing\"");
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET", "/api/v1/secrets?watch=true", Json(), &reply), 403);
+  EXPECT_EQ(reply.value("message", ""),
+            "secrets is forbidden: User \"system:serviceaccount:schemaop-system:schemaop-controller\" "
+            "cannot watch resource \"secrets\" in API group \"\" at the cluster scope");
+  server_.ResetCounters();
+  EXPECT_EQ(CallAs(server_.port(), token_, "PATCH", "/api/v1/namespaces/drawing/secrets/db",
+                   Json::parse(R"({"data":{}})")), 403);
+  // A forbidden request changes nothing and is not counted as a write.
+  EXPECT_EQ(server_.WriteCount(), 0);
+  // Subresource: scale, not the deployment itself.
+  Apply("/apis/apps/v1/namespaces/drawing/deployments",
+        Json::parse(R"({"metadata":{"name":"web"},"spec":{"replicas":1,
+          "selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}}}}})"));
+  EXPECT_EQ(CallAs(server_.port(), token_, "PATCH",
+                   "/apis/apps/v1/namespaces/drawing/deployments/web/scale",
+                   Json::parse(R"({"spec":{"replicas":0}})")), 200);
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET", "/apis/apps/v1/namespaces/drawing/deployments/web",
+                   Json(), &reply), 403);
+  EXPECT_EQ(reply["details"], Json::parse(R"({"group":"apps","kind":"deployments","name":"web"})"));
+  EXPECT_EQ(CallAs(server_.port(), token_, "PUT",
+                   "/apis/apps/v1/namespaces/drawing/deployments/web/scale",
+                   Json::parse(R"({"metadata":{"name":"web"},"spec":{"replicas":1}})"), &reply), 403);
+  EXPECT_EQ(reply.value("message", ""),
+            "deployments.apps \"web\" is forbidden: User \"system:serviceaccount:schemaop-system:"
+            "schemaop-controller\" cannot update resource \"deployments/scale\" in API group "
+            "\"apps\" in the namespace \"drawing\"");
+  // Taking the permission away takes effect at once.
+  EXPECT_EQ(CallAs(server_.port(), "", "DELETE",
+                   "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ctl"), 200);
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET", "/api/v1/namespaces/drawing/secrets/db"), 403);
+}
+
+TEST_F(ApiServerRbacTest, NamespacedRoleAndResourceNames) {
+  Apply("/apis/rbac.authorization.k8s.io/v1/namespaces/drawing/roles",
+        Json::parse(R"({"metadata":{"name":"ctl"},"rules":[
+          {"apiGroups":[""],"resources":["secrets"],"resourceNames":["db"],"verbs":["get","watch"]}]})"));
+  Apply("/apis/rbac.authorization.k8s.io/v1/namespaces/drawing/rolebindings",
+        Json::parse(R"({"metadata":{"name":"ctl"},
+          "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"ctl"},
+          "subjects":[{"kind":"ServiceAccount","name":"schemaop-controller",
+                       "namespace":"schemaop-system"}]})"));
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET", "/api/v1/namespaces/drawing/secrets/db"), 200);
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET", "/api/v1/namespaces/drawing/secrets/other"), 403);
+  // A watch of one object by field selector is authorized by its name.
+  {
+    httplib::Client watch_client("127.0.0.1", server_.port());
+    std::string stream;
+    auto r = watch_client.Get(
+        "/api/v1/namespaces/drawing/secrets?watch=true&timeoutSeconds=1"
+        "&fieldSelector=metadata.name%3Ddb",
+        httplib::Headers{{"Authorization", "Bearer " + token_}},
+        [&](const char* data, size_t length) {
+          stream.append(data, length);
+          return true;
+        });
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_NE(stream.find(R"("type":"ADDED")"), std::string::npos) << stream;
+  }
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET",
+                   "/api/v1/namespaces/drawing/secrets?watch=true&timeoutSeconds=1"), 403);
+  // The Role grants nothing outside its namespace, nor cluster-wide.
+  Call("POST", "/api/v1/namespaces", {{"metadata", {{"name", "other"}}}});
+  Call("POST", "/api/v1/namespaces/other/secrets", {{"metadata", {{"name", "db"}}}});
+  EXPECT_EQ(CallAs(server_.port(), token_, "GET", "/api/v1/namespaces/other/secrets/db"), 403);
+}
+
+TEST_F(ApiServerRbacTest, TokensFromTheAdminApiAndRequireAuthentication) {
+  Json reply;
+  EXPECT_EQ(CallAs(server_.port(), "", "POST", "/_test/tokens",
+                   Json::parse(R"({"token":"bob-token","user":"bob","groups":["dev"]})"), &reply),
+            200);
+  EXPECT_EQ(reply.value("user", ""), "bob");
+  Apply("/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        Json::parse(R"({"metadata":{"name":"ns-reader"},"rules":[
+          {"apiGroups":[""],"resources":["namespaces"],"verbs":["get","list"]}]})"));
+  Apply("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        Json::parse(R"({"metadata":{"name":"dev"},
+          "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"ns-reader"},
+          "subjects":[{"kind":"Group","name":"dev"}]})"));
+  EXPECT_EQ(CallAs(server_.port(), "bob-token", "GET", "/api/v1/namespaces"), 200);
+  EXPECT_EQ(CallAs(server_.port(), "bob-token", "GET", "/api/v1/namespaces/drawing/configmaps"), 403);
+  EXPECT_EQ(CallAs(server_.port(), "", "POST", "/_test/tokens",
+                   Json::parse(R"({"serviceAccount":{"namespace":"a","name":"b"}})"), &reply), 200);
+  EXPECT_EQ(reply.value("user", ""), "system:serviceaccount:a:b");
+  const std::string sa_token = reply.value("token", "");
+  EXPECT_EQ(CallAs(server_.port(), sa_token, "GET", "/api/v1/namespaces"), 403);
+
+  TestApiServer strict;
+  Options options;
+  options.require_authentication = true;
+  ASSERT_TRUE(strict.Start(options));
+  EXPECT_EQ(CallAs(strict.port(), "", "GET", "/api/v1/namespaces"), 401);
+  EXPECT_EQ(CallAs(strict.port(), "schemaop-test-dummy-token", "GET", "/api/v1/namespaces"), 200);
+}
+
 }  // namespace
 }  // namespace schemaop::apiserver

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "internal.h"
+#include "rbac.h"
 
 namespace schemaop::apiserver {
 namespace {
@@ -164,6 +165,152 @@ TEST(Base64Test, RoundTrip) {
   }
   EXPECT_EQ(Base64Encode("abc"), "YWJj");
   EXPECT_FALSE(Base64Decode("!!"));
+}
+
+// ---- RBAC ----------------------------------------------------------------
+
+RequestAttributes Resource(const std::string& verb, const std::string& group,
+                           const std::string& resource, const std::string& ns,
+                           const std::string& name = "", const std::string& sub = "") {
+  RequestAttributes a;
+  a.verb = verb;
+  a.api_group = group;
+  a.resource = resource;
+  a.namespace_ = ns;
+  a.name = name;
+  a.subresource = sub;
+  return a;
+}
+
+TEST(RbacRuleTest, VerbsGroupsResourcesSubresourcesNamesAndWildcards) {
+  const Json rule = Json::parse(R"({"apiGroups":["apps"],"resources":["deployments/scale"],
+                                    "verbs":["get","patch"]})");
+  EXPECT_TRUE(RbacRuleAllows(rule, Resource("patch", "apps", "deployments", "d", "web", "scale")));
+  EXPECT_FALSE(RbacRuleAllows(rule, Resource("update", "apps", "deployments", "d", "web", "scale")));
+  // The subresource is a separate target: scale does not grant the object.
+  EXPECT_FALSE(RbacRuleAllows(rule, Resource("get", "apps", "deployments", "d", "web")));
+  EXPECT_FALSE(RbacRuleAllows(rule, Resource("get", "", "deployments", "d", "web", "scale")));
+  // ... nor the object its subresources.
+  const Json object_rule = Json::parse(R"({"apiGroups":["schemaop.dev"],
+      "resources":["schemamigrations"],"verbs":["*"]})");
+  EXPECT_TRUE(RbacRuleAllows(object_rule, Resource("watch", "schemaop.dev", "schemamigrations", "")));
+  EXPECT_FALSE(RbacRuleAllows(
+      object_rule, Resource("update", "schemaop.dev", "schemamigrations", "d", "x", "status")));
+  const Json any_status = Json::parse(R"({"apiGroups":["*"],"resources":["*/status"],"verbs":["update"]})");
+  EXPECT_TRUE(RbacRuleAllows(
+      any_status, Resource("update", "schemaop.dev", "schemamigrations", "d", "x", "status")));
+  EXPECT_FALSE(RbacRuleAllows(any_status, Resource("update", "apps", "deployments", "d", "x", "scale")));
+  // resourceNames restrict to named requests: a list has no name.
+  const Json named = Json::parse(R"({"apiGroups":[""],"resources":["secrets"],
+      "resourceNames":["db"],"verbs":["get","list"]})");
+  EXPECT_TRUE(RbacRuleAllows(named, Resource("get", "", "secrets", "d", "db")));
+  EXPECT_FALSE(RbacRuleAllows(named, Resource("get", "", "secrets", "d", "other")));
+  EXPECT_FALSE(RbacRuleAllows(named, Resource("list", "", "secrets", "d")));
+  // nonResourceURLs apply only to non-resource requests.
+  const Json urls = Json::parse(R"({"nonResourceURLs":["/metrics","/debug/*"],"verbs":["get"]})");
+  RequestAttributes path;
+  path.resource_request = false;
+  path.verb = "get";
+  path.path = "/debug/pprof";
+  EXPECT_TRUE(RbacRuleAllows(urls, path));
+  path.path = "/other";
+  EXPECT_FALSE(RbacRuleAllows(urls, path));
+  EXPECT_FALSE(RbacRuleAllows(urls, Resource("get", "", "metrics", "")));
+}
+
+TEST(RbacAuthorizeTest, ClusterRoleBindingRoleBindingAndSubjects) {
+  RbacObjects rbac;
+  rbac.cluster_roles.push_back(Json::parse(R"({"metadata":{"name":"reader"},
+      "rules":[{"apiGroups":[""],"resources":["configmaps"],"verbs":["get","list","watch"]}]})"));
+  rbac.cluster_roles.push_back(Json::parse(R"({"metadata":{"name":"secret-getter"},
+      "rules":[{"apiGroups":[""],"resources":["secrets"],"verbs":["get"]}]})"));
+  rbac.roles.push_back(Json::parse(R"({"metadata":{"name":"scaler","namespace":"drawing"},
+      "rules":[{"apiGroups":["apps"],"resources":["deployments/scale"],"verbs":["patch"]}]})"));
+  // Cluster-wide: configmaps for the controller's ServiceAccount.
+  rbac.cluster_role_bindings.push_back(Json::parse(R"({"metadata":{"name":"reader"},
+      "roleRef":{"kind":"ClusterRole","name":"reader"},
+      "subjects":[{"kind":"ServiceAccount","name":"ctl","namespace":"sys"}]})"));
+  // In "drawing" only: a ClusterRole and a Role through RoleBindings (the
+  // ServiceAccount subject without namespace means the binding's).
+  rbac.role_bindings.push_back(Json::parse(R"({"metadata":{"name":"s","namespace":"drawing"},
+      "roleRef":{"kind":"ClusterRole","name":"secret-getter"},
+      "subjects":[{"kind":"Group","name":"system:serviceaccounts:sys"}]})"));
+  rbac.role_bindings.push_back(Json::parse(R"({"metadata":{"name":"scaler","namespace":"drawing"},
+      "roleRef":{"kind":"Role","name":"scaler"},
+      "subjects":[{"kind":"User","name":"alice"},{"kind":"ServiceAccount","name":"app"}]})"));
+  const UserInfo controller = ServiceAccountUser("sys", "ctl");
+  EXPECT_EQ(controller.name, "system:serviceaccount:sys:ctl");
+  EXPECT_TRUE(Authorize(rbac, controller, Resource("list", "", "configmaps", "")).allowed);
+  EXPECT_TRUE(Authorize(rbac, controller, Resource("watch", "", "configmaps", "any")).allowed);
+  EXPECT_TRUE(Authorize(rbac, controller, Resource("get", "", "secrets", "drawing", "db")).allowed);
+  EXPECT_FALSE(Authorize(rbac, controller, Resource("get", "", "secrets", "other", "db")).allowed);
+  EXPECT_FALSE(Authorize(rbac, controller, Resource("list", "", "secrets", "drawing")).allowed);
+  EXPECT_FALSE(Authorize(rbac, controller, Resource("watch", "", "secrets", "")).allowed);
+  EXPECT_FALSE(Authorize(rbac, controller, Resource("get", "", "secrets", "", "db")).allowed);
+  const UserInfo alice{"alice", {"system:authenticated"}};
+  EXPECT_TRUE(Authorize(rbac, alice, Resource("patch", "apps", "deployments", "drawing", "web", "scale")).allowed);
+  EXPECT_FALSE(Authorize(rbac, alice, Resource("patch", "apps", "deployments", "other", "web", "scale")).allowed);
+  EXPECT_FALSE(Authorize(rbac, alice, Resource("list", "", "configmaps", "")).allowed);
+  EXPECT_TRUE(Authorize(rbac, ServiceAccountUser("drawing", "app"),
+                        Resource("patch", "apps", "deployments", "drawing", "web", "scale")).allowed);
+  EXPECT_FALSE(Authorize(rbac, ServiceAccountUser("other", "app"),
+                         Resource("patch", "apps", "deployments", "drawing", "web", "scale")).allowed);
+  const UserInfo admin{"root", {"system:masters"}};
+  EXPECT_TRUE(Authorize(rbac, admin, Resource("delete", "", "namespaces", "kube-system", "kube-system")).allowed);
+}
+
+TEST(RbacAuthorizeTest, MissingRoleIsNamedInTheReason) {
+  RbacObjects rbac;
+  rbac.role_bindings.push_back(Json::parse(R"({"metadata":{"name":"b","namespace":"d"},
+      "roleRef":{"kind":"Role","name":"gone"},"subjects":[{"kind":"User","name":"u"}]})"));
+  const Decision decision = Authorize(rbac, {"u", {}}, Resource("get", "", "pods", "d", "p"));
+  EXPECT_FALSE(decision.allowed);
+  EXPECT_EQ(decision.reason, "RBAC: role.rbac.authorization.k8s.io \"gone\" not found");
+}
+
+// The message and details of the real server (responsewriters.Forbidden +
+// apierrors.NewForbidden).
+TEST(RbacForbiddenTest, MessagesAndStatusAsTheRealServer) {
+  const UserInfo sa = ServiceAccountUser("schemaop-system", "schemaop-controller");
+  Json get = Forbidden(sa, Resource("get", "", "secrets", "drawing", "x")).ToStatus();
+  EXPECT_EQ(get.dump(),
+            R"({"apiVersion":"v1","code":403,"details":{"kind":"secrets","name":"x"},)"
+            R"("kind":"Status","message":"secrets \"x\" is forbidden: User \"system:serviceaccount:)"
+            R"(schemaop-system:schemaop-controller\" cannot get resource \"secrets\" in API group)"
+            R"( \"\" in the namespace \"drawing\"","metadata":{},"reason":"Forbidden",)"
+            R"("status":"Failure"})");
+  EXPECT_EQ(Forbidden(sa, Resource("list", "", "secrets", "")).message,
+            "secrets is forbidden: User \"system:serviceaccount:schemaop-system:schemaop-controller\" "
+            "cannot list resource \"secrets\" in API group \"\" at the cluster scope");
+  const ApiError scale = Forbidden(sa, Resource("patch", "apps", "deployments", "d", "web", "scale"));
+  EXPECT_EQ(scale.message,
+            "deployments.apps \"web\" is forbidden: User \"system:serviceaccount:schemaop-system:"
+            "schemaop-controller\" cannot patch resource \"deployments/scale\" in API group \"apps\" "
+            "in the namespace \"d\"");
+  EXPECT_EQ(scale.details, Json::parse(R"({"group":"apps","kind":"deployments","name":"web"})"));
+  RequestAttributes path;
+  path.resource_request = false;
+  path.verb = "post";
+  path.path = "/_test/reset";
+  EXPECT_EQ(Forbidden(sa, path).message,
+            "forbidden: User \"system:serviceaccount:schemaop-system:schemaop-controller\" cannot "
+            "post path \"/_test/reset\"");
+  EXPECT_EQ(Forbidden(sa, Resource("get", "", "pods", "d", "p"), "RBAC: why").message,
+            "pods \"p\" is forbidden: User \"system:serviceaccount:schemaop-system:"
+            "schemaop-controller\" cannot get resource \"pods\" in API group \"\" in the namespace "
+            "\"d\": RBAC: why");
+}
+
+TEST(TokenFileTest, ParsesTheKubeApiserverFormat) {
+  std::string error;
+  auto token = ParseTokenFileLine(R"(t0k3n,alice,uid-1,"dev,ops")", &error);
+  ASSERT_TRUE(token) << error;
+  EXPECT_EQ(token->token, "t0k3n");
+  EXPECT_EQ(token->user.name, "alice");
+  EXPECT_EQ(token->user.groups,
+            (std::vector<std::string>{"dev", "ops", "system:authenticated"}));
+  EXPECT_FALSE(ParseTokenFileLine("only-a-token", &error));
+  EXPECT_FALSE(error.empty());
 }
 
 }  // namespace

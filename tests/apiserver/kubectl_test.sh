@@ -47,7 +47,9 @@ retry_until() {
 args=(--port 0 --kubeconfig-out "$WORK/kubeconfig" --deployment-delay-ms 100
       --bookmark-interval-ms 200)
 if [[ "$EXTRA" == "--tls" ]]; then
-  args+=(--tls --cert-dir "$WORK/certs")
+  # Every request must authenticate: kubectl's client certificate (CN
+  # schemaop-test, O system:masters) is what makes it the admin here.
+  args+=(--tls --cert-dir "$WORK/certs" --require-auth)
 fi
 "$SERVER_BIN" "${args[@]}" >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
@@ -214,6 +216,42 @@ WAIT_PID=$!
 wait "$WAIT_PID" || fail "kubectl wait --for=delete: $(cat "$WORK/wait-delete.out")"
 out=$("${K[@]}" get cm held 2>&1) && fail "held still exists: $out"
 expect_contains "removed once finalizers are gone" "$out" 'configmaps "held" not found'
+
+# --- Authentication and RBAC --------------------------------------------------
+# kubectl sends a bearer token only over https: over plain http it sends none
+# and is the anonymous admin, so this part runs in the TLS variant.
+if [[ "$EXTRA" == "--tls" ]]; then
+token=$(printf '{"user":"jane","groups":["dev"]}' | "${K[@]}" create --raw /_test/tokens -f - |
+  sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+[[ -n "$token" ]] || fail "no token from /_test/tokens"
+out=$("${K[@]}" --token="$token" get secrets -n default 2>&1) && fail "jane listed secrets: $out"
+expect_contains "kubectl prints the real 403 message" "$out" \
+  'Error from server (Forbidden): secrets is forbidden: User "jane" cannot list resource "secrets" in API group "" in the namespace "default"'
+cat >"$WORK/rbac.yaml" <<'YAML'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: cm-reader, namespace: default}
+rules:
+  - {apiGroups: [""], resources: [configmaps], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: dev-cm-reader, namespace: default}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: cm-reader}
+subjects:
+  - {kind: Group, name: dev}
+YAML
+out=$("${K[@]}" apply --validate=false -f "$WORK/rbac.yaml" 2>&1) || fail "apply of a Role and RoleBinding: $out"
+out=$("${K[@]}" --token="$token" get cm -n default -o name 2>&1) || fail "jane cannot list configmaps: $out"
+pass "a RoleBinding to a Group grants its Role in that namespace"
+out=$("${K[@]}" --token="$token" get cm -A 2>&1) && fail "jane listed configmaps cluster-wide: $out"
+expect_contains "a Role grants nothing cluster-wide" "$out" "at the cluster scope"
+out=$("${K[@]}" --token="$token" delete cm -n default some-map 2>&1) && fail "jane deleted a configmap: $out"
+expect_contains "verbs outside the Role are forbidden" "$out" \
+  'configmaps "some-map" is forbidden: User "jane" cannot delete resource "configmaps" in API group "" in the namespace "default"'
+out=$("${K[@]}" --token=no-such-token get cm 2>&1) && fail "an unknown token was accepted: $out"
+expect_contains "an unknown token is 401" "$out" "Unauthorized"
+fi
 
 # --- Clean shutdown -----------------------------------------------------------
 kill -TERM "$SERVER_PID"

@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
   app.add_option("--threads", options.thread_pool_size, "HTTP worker threads")
       ->capture_default_str();
   app.add_flag("--log-requests", options.log_requests, "log every request to stderr");
+  app.add_option("--token-file", options.token_file,
+                 "bearer tokens, one per line: token,user,uid[,\"group1,group2\"]");
+  app.add_flag("--require-auth", options.require_authentication,
+               "answer 401 to requests without credentials (default: they act as the admin)");
   CLI11_PARSE(app, argc, argv);
   options.expired_in_stream = !expired_http;
 

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "internal.h"
+#include "rbac.h"
 #include "store.h"
 #include "test_api_server.h"
 #include "tls.h"
@@ -26,6 +27,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr char kJson[] = "application/json";
+// The kubeconfig's dummy token and the anonymous user: all-powerful.
+constexpr char kAdminToken[] = "schemaop-test-dummy-token";
+constexpr char kAdminUser[] = "schemaop-test";
 
 std::vector<std::string> SplitPath(const std::string& path) {
   std::vector<std::string> out;
@@ -278,6 +282,9 @@ struct TestApiServer::Impl {
   std::atomic<int> deployment_delay_ms{200};
   std::atomic<bool> expired_in_stream{true};
 
+  mutable std::mutex auth_mu;
+  std::map<std::string, UserInfo> tokens;  // bearer token -> user
+
   mutable std::mutex admin_mu;  // faults, latency, counters
   std::vector<CompiledFault> faults;
   std::vector<CompiledLatency> latencies;
@@ -296,6 +303,27 @@ struct TestApiServer::Impl {
     deployment_delay_ms = opts.deployment_delay_ms;
     expired_in_stream = opts.expired_in_stream;
     store = std::make_unique<Store>(opts.history_size);
+    AddToken(kAdminToken, {kAdminUser, {"system:masters", "system:authenticated"}});
+    if (!opts.token_file.empty()) {
+      std::ifstream in(opts.token_file);
+      if (!in) {
+        if (error) *error = "cannot read --token-file " + opts.token_file;
+        return false;
+      }
+      std::string line;
+      int number = 0;
+      while (std::getline(in, line)) {
+        ++number;
+        if (line.empty() || line[0] == '#') continue;
+        std::string why;
+        auto token = ParseTokenFileLine(line, &why);
+        if (!token) {
+          if (error) *error = opts.token_file + ":" + std::to_string(number) + ": " + why;
+          return false;
+        }
+        AddToken(token->token, token->user);
+      }
+    }
     store->SetWorkloadHook([this](const std::string& bucket, const std::string& key) {
       ScheduleWorkload(bucket, key);
     });
@@ -511,12 +539,22 @@ struct TestApiServer::Impl {
 
   void HandleUnsafe(const httplib::Request& req, httplib::Response& res) {
     const std::string& path = req.path;
+    const std::optional<UserInfo> user = Authenticate(req);
+    if (!user) return ReplyError(res, Unauthorized());
+    const std::vector<std::string> segs = SplitPath(path);
+    const bool is_watch = req.get_param_value("watch") == "true" || req.get_param_value("watch") == "1";
+    const RequestAttributes attributes = AttributesOf(req, segs, is_watch);
     if (path.rfind("/_test/", 0) == 0) {
+      // The admin API is for the tests only, never for an authenticated
+      // non-admin (such as the controller's ServiceAccount).
+      if (!IsAdmin(*user)) return ReplyError(res, Forbidden(*user, attributes));
       HandleAdmin(req, res);
       return;
     }
-    const std::vector<std::string> segs = SplitPath(path);
-    const bool is_watch = req.get_param_value("watch") == "true" || req.get_param_value("watch") == "1";
+    if (!IsAdmin(*user) && !(!attributes.resource_request && IsDiscoveryPath(path))) {
+      const Decision decision = Authorize(LoadRbac(), *user, attributes);
+      if (!decision.allowed) return ReplyError(res, Forbidden(*user, attributes, decision.reason));
+    }
     CountRequest(req, segs, is_watch);
     if (InjectFaults(req, res, is_watch)) return;
     if (path == "/version" || path == "/version/") {
@@ -617,6 +655,122 @@ struct TestApiServer::Impl {
       return;
     }
     HandleResource(req, res, *type, ns, name, sub, is_watch);
+  }
+
+  // ---- authentication and authorization ----------------------------------
+
+  void AddToken(const std::string& token, UserInfo user) {
+    if (std::find(user.groups.begin(), user.groups.end(), "system:authenticated") ==
+        user.groups.end()) {
+      user.groups.push_back("system:authenticated");
+    }
+    std::lock_guard<std::mutex> lock(auth_mu);
+    tokens[token] = std::move(user);
+  }
+
+  // nullopt: 401. A bearer token wins over the client certificate.
+  std::optional<UserInfo> Authenticate(const httplib::Request& req) {
+    const std::string header = req.get_header_value("Authorization");
+    constexpr char kBearer[] = "Bearer ";
+    if (!header.empty()) {
+      if (header.rfind(kBearer, 0) != 0) return std::nullopt;
+      std::string token = header.substr(sizeof(kBearer) - 1);
+      while (!token.empty() && token.back() == ' ') token.pop_back();
+      std::lock_guard<std::mutex> lock(auth_mu);
+      auto it = tokens.find(token);
+      if (it == tokens.end()) return std::nullopt;
+      return it->second;
+    }
+    UserInfo from_certificate;
+    if (PeerCertificateUser(req.ssl, &from_certificate.name, &from_certificate.groups)) {
+      from_certificate.groups.push_back("system:authenticated");
+      return from_certificate;
+    }
+    if (options.require_authentication) return std::nullopt;
+    return UserInfo{kAdminUser, {"system:masters", "system:authenticated"}};
+  }
+
+  static bool IsAdmin(const UserInfo& user) {
+    return std::find(user.groups.begin(), user.groups.end(), "system:masters") != user.groups.end();
+  }
+
+  // What the real server's system:discovery and system:public-info-viewer
+  // ClusterRoles grant to every authenticated user.
+  static bool IsDiscoveryPath(const std::string& path) {
+    for (const char* exact : {"/api", "/apis", "/version", "/healthz", "/livez", "/readyz",
+                              "/openapi", "/api/", "/apis/", "/version/"}) {
+      if (path == exact) return true;
+    }
+    for (const char* prefix : {"/openapi/", "/healthz/", "/livez/", "/readyz/"}) {
+      if (path.rfind(prefix, 0) == 0) return true;
+    }
+    // /api/v1 and /apis/<group>[/<version>] (discovery documents), not resources.
+    const std::vector<std::string> segs = SplitPath(path);
+    return (segs.size() == 2 && segs[0] == "api") ||
+           (segs.size() >= 2 && segs.size() <= 3 && segs[0] == "apis");
+  }
+
+  // authorizer.Attributes as the real RequestInfoFactory derives them from
+  // the path alone.
+  static RequestAttributes AttributesOf(const httplib::Request& req,
+                                        const std::vector<std::string>& segs, bool is_watch) {
+    RequestAttributes a;
+    a.path = req.path;
+    std::string method = req.method;
+    std::transform(method.begin(), method.end(), method.begin(), ::tolower);
+    const bool api = !segs.empty() && (segs[0] == "api" || segs[0] == "apis");
+    const std::size_t rest = !segs.empty() && segs[0] == "api" ? 2 : 3;
+    if (!api || segs.size() <= rest) {
+      a.resource_request = false;
+      a.verb = method;
+      return a;
+    }
+    a.api_group = segs[0] == "api" ? "" : segs[1];
+    std::vector<std::string> parts(segs.begin() + static_cast<long>(rest), segs.end());
+    if (parts[0] == "namespaces" && parts.size() > 1) {
+      a.namespace_ = parts[1];
+      if (parts.size() > 2 && parts[2] != "status" && parts[2] != "finalize") {
+        parts.erase(parts.begin(), parts.begin() + 2);
+      }
+    }
+    a.resource = parts[0];
+    if (parts.size() >= 2) a.name = parts[1];
+    if (parts.size() >= 3) a.subresource = parts[2];
+    if (method == "get") {
+      a.verb = is_watch ? "watch" : a.name.empty() ? "list" : "get";
+    } else if (method == "post") {
+      a.verb = "create";
+    } else if (method == "put") {
+      a.verb = "update";
+    } else if (method == "delete") {
+      a.verb = a.name.empty() ? "deletecollection" : "delete";
+    } else {
+      a.verb = method;
+    }
+    if ((a.verb == "list" || a.verb == "watch") && a.name.empty()) {
+      // A list or watch of one object by field selector is authorized by name.
+      static const std::regex kByName(R"((?:^|,)metadata\.name==?([^,]+)(?:,|$))");
+      std::smatch m;
+      const std::string selector = req.get_param_value("fieldSelector");
+      if (std::regex_search(selector, m, kByName)) a.name = m[1];
+    }
+    return a;
+  }
+
+  RbacObjects LoadRbac() {
+    RbacObjects rbac;
+    auto load = [this](const char* plural, std::vector<Json>* out) {
+      auto type = store->FindType("rbac.authorization.k8s.io", "v1", plural);
+      if (!type) return;
+      Outcome listed = store->List(*type, "", ListOptions{});
+      if (listed.error || !listed.object.contains("items")) return;
+      for (const Json& item : listed.object["items"]) out->push_back(item);
+    };
+    load("clusterroles", &rbac.cluster_roles);
+    load("clusterrolebindings", &rbac.cluster_role_bindings);
+    load("roles", &rbac.roles);
+    load("rolebindings", &rbac.role_bindings);
+    return rbac;
   }
 
   // Counts a resource request (including ones a fault then fails) as
@@ -1059,6 +1213,20 @@ struct TestApiServer::Impl {
         if (body.contains("controllersPaused")) SetControllersPaused(body["controllersPaused"].get<bool>());
         return Reply(res, 200, {{"ok", true}});
       }
+      if (what == "tokens" && req.method == "POST") {
+        UserInfo user;
+        if (body.contains("serviceAccount")) {
+          const Json& sa = body["serviceAccount"];
+          user = ServiceAccountUser(sa.at("namespace").get<std::string>(),
+                                    sa.at("name").get<std::string>());
+        } else {
+          user.name = body.at("user").get<std::string>();
+          user.groups = body.value("groups", std::vector<std::string>{});
+        }
+        const std::string token = body.value("token", "token-" + RandomSuffix(32));
+        AddToken(token, user);
+        return Reply(res, 200, {{"token", token}, {"user", user.name}, {"groups", user.groups}});
+      }
       if (what == "reset" && req.method == "POST") {
         Reset();
         return Reply(res, 200, {{"ok", true}});
@@ -1139,7 +1307,7 @@ bool TestApiServer::WriteKubeconfig(const std::string& path, std::string* error)
     out << "    client-certificate-data: " << Base64Encode(impl_->tls.client_cert) << "\n"
         << "    client-key-data: " << Base64Encode(impl_->tls.client_key) << "\n";
   } else {
-    out << "    token: schemaop-test-dummy-token\n";
+    out << "    token: " << kAdminToken << "\n";
   }
   std::ofstream file(path, std::ios::trunc);
   file << out.str();
@@ -1179,6 +1347,15 @@ void TestApiServer::ResetCounters() {
   impl_->counters.clear();
 }
 void TestApiServer::Reset() { impl_->Reset(); }
+void TestApiServer::AddToken(const std::string& token, const std::string& user,
+                             const std::vector<std::string>& groups) {
+  impl_->AddToken(token, UserInfo{user, groups});
+}
+std::string TestApiServer::AddServiceAccountToken(const std::string& ns, const std::string& name) {
+  const std::string token = "token-" + RandomSuffix(32);
+  impl_->AddToken(token, ServiceAccountUser(ns, name));
+  return token;
+}
 std::int64_t TestApiServer::CurrentResourceVersion() const {
   return impl_->store->CurrentResourceVersion();
 }

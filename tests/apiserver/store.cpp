@@ -161,6 +161,13 @@ void Store::RegisterBuiltins() {
   add("apps", "statefulsets", "statefulset", "StatefulSet", true, {"sts"}, {"all"}, true, true,
       true);
   add("coordination.k8s.io", "leases", "lease", "Lease", true, {}, {}, false, false, false);
+  add("rbac.authorization.k8s.io", "roles", "role", "Role", true, {}, {}, false, false, false);
+  add("rbac.authorization.k8s.io", "rolebindings", "rolebinding", "RoleBinding", true, {}, {},
+      false, false, false);
+  add("rbac.authorization.k8s.io", "clusterroles", "clusterrole", "ClusterRole", false, {}, {},
+      false, false, false);
+  add("rbac.authorization.k8s.io", "clusterrolebindings", "clusterrolebinding",
+      "ClusterRoleBinding", false, {}, {}, false, false, false);
   add("apiextensions.k8s.io", "customresourcedefinitions", "customresourcedefinition",
       "CustomResourceDefinition", false, {"crd", "crds"}, {"api-extensions"}, true, false, true);
 }

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace schemaop::apiserver {
 
@@ -41,6 +42,13 @@ struct Options {
   bool expired_in_stream = true;
   int thread_pool_size = 64;
   bool log_requests = false;  // one line per request on stderr
+  // Authentication (see README.md): bearer tokens from this file (the
+  // kube-apiserver --token-auth-file CSV format) and from AddToken; the
+  // admin token of WriteKubeconfig and the generated client certificate are
+  // in system:masters. Requests without credentials act as the admin unless
+  // require_authentication (then 401).
+  std::string token_file;
+  bool require_authentication = false;
 };
 
 // Fails the next `count` requests matching method (empty = any) and
@@ -118,6 +126,14 @@ class TestApiServer {
   void ResetCounters();
   // Clears faults, latency rules and counters; resumes controllers.
   void Reset();
+
+  // Bearer token `token` authenticates as `user` in `groups` (plus
+  // system:authenticated). Requests are then authorized by the RBAC objects
+  // stored in the server (rbac.h).
+  void AddToken(const std::string& token, const std::string& user,
+                const std::vector<std::string>& groups);
+  // A new token of ServiceAccount ns/name (system:serviceaccount:ns:name).
+  std::string AddServiceAccountToken(const std::string& ns, const std::string& name);
 
   // The current global resourceVersion.
   std::int64_t CurrentResourceVersion() const;

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -124,6 +125,24 @@ bool GenerateTlsMaterial(TlsMaterial* out, std::string* error) {
   out->client_cert = CertPem(client.get());
   out->client_key = KeyPem(client_key.get());
   return true;
+}
+
+bool PeerCertificateUser(const void* ssl, std::string* name, std::vector<std::string>* groups) {
+  if (ssl == nullptr) return false;
+  X509* cert = SSL_get1_peer_certificate(static_cast<const SSL*>(ssl));
+  if (cert == nullptr) return false;
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  for (int i = 0; i < X509_NAME_entry_count(subject); ++i) {
+    const X509_NAME_ENTRY* entry = X509_NAME_get_entry(subject, i);
+    const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry));
+    const ASN1_STRING* data = X509_NAME_ENTRY_get_data(entry);
+    const std::string text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)),
+                           static_cast<std::size_t>(ASN1_STRING_length(data)));
+    if (nid == NID_commonName) *name = text;
+    if (nid == NID_organizationName) groups->push_back(text);
+  }
+  X509_free(cert);
+  return !name->empty();
 }
 
 }  // namespace schemaop::apiserver

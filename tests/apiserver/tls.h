@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace schemaop::apiserver {
 
@@ -16,5 +17,10 @@ struct TlsMaterial {
 };
 
 [[nodiscard]] bool GenerateTlsMaterial(TlsMaterial* out, std::string* error);
+
+// The user of the verified client certificate of the connection `ssl` (an
+// OpenSSL SSL*): the subject's CN and O entries, as the real x509
+// authenticator maps them. False when there is no peer certificate.
+bool PeerCertificateUser(const void* ssl, std::string* name, std::vector<std::string>* groups);
 
 }  // namespace schemaop::apiserver
