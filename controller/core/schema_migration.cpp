@@ -116,11 +116,11 @@ bool ObjectMeta::operator==(const ObjectMeta& o) const {
 }
 
 bool SchemaMigrationSpec::operator==(const SchemaMigrationSpec& o) const {
-  return std::tie(target_revision, url_secret_ref, version_table, migrations_config_map, workloads,
+  return std::tie(target_revision, url_secret_ref, ca_secret_ref, version_table, migrations_config_map, workloads,
                   drain_timeout_seconds, backup_when, verify_row_counts, verify_schema,
                   verify_allow_row_loss, verify_checks, failure_policy, lock_timeout,
                   statement_timeout, suspend) ==
-         std::tie(o.target_revision, o.url_secret_ref, o.version_table, o.migrations_config_map,
+         std::tie(o.target_revision, o.url_secret_ref, o.ca_secret_ref, o.version_table, o.migrations_config_map,
                   o.workloads, o.drain_timeout_seconds, o.backup_when, o.verify_row_counts,
                   o.verify_schema, o.verify_allow_row_loss, o.verify_checks, o.failure_policy,
                   o.lock_timeout, o.statement_timeout, o.suspend);
@@ -265,6 +265,22 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
   } else if (!IsSecretKey(spec.url_secret_ref.key)) {
     add("spec.database.urlSecretRef.key",
         "invalid key " + Quote(spec.url_secret_ref.key) + ": allowed are [-._a-zA-Z0-9]");
+  }
+  if (!spec.ca_secret_ref.name.empty() || !spec.ca_secret_ref.key.empty()) {
+    if (spec.ca_secret_ref.name.empty()) {
+      add("spec.database.caSecretRef.name",
+          "required with caSecretRef (the Secret holding the CA certificate, PEM)");
+    } else if (!IsDnsSubdomain(spec.ca_secret_ref.name)) {
+      add("spec.database.caSecretRef.name",
+          "invalid Secret name " + Quote(spec.ca_secret_ref.name) + ": must be a DNS subdomain");
+    }
+    if (spec.ca_secret_ref.key.empty()) {
+      add("spec.database.caSecretRef.key",
+          "required with caSecretRef (the Secret key holding the CA certificate, e.g. ca.crt)");
+    } else if (!IsSecretKey(spec.ca_secret_ref.key)) {
+      add("spec.database.caSecretRef.key",
+          "invalid key " + Quote(spec.ca_secret_ref.key) + ": allowed are [-._a-zA-Z0-9]");
+    }
   }
   if (spec.version_table.size() > 63 || !IsSqlIdentifier(spec.version_table, false)) {
     add("spec.database.versionTable",

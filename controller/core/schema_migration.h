@@ -71,6 +71,10 @@ enum class FailurePolicy { kRollback, kHalt };
 struct SchemaMigrationSpec {
   std::string target_revision;
   SecretKeyRef url_secret_ref;                      // database.urlSecretRef
+  // database.caSecretRef: a Secret key holding the CA certificate(s), PEM,
+  // that the server's TLS certificate must chain to (sslmode defaults to
+  // verify-full then). Empty name: none (the URL alone decides TLS).
+  SecretKeyRef ca_secret_ref;
   std::string version_table = kDefaultVersionTable;  // database.versionTable
   std::string migrations_config_map;                // migrations.configMapRef.name
   std::vector<WorkloadRef> workloads;

@@ -386,6 +386,24 @@ class Reconciler::Pass {
     }
     scrubber_.AddDatabaseUrl(url.value());
 
+    std::string ca_pem;
+    if (!spec.ca_secret_ref.name.empty()) {
+      const auto& ref = spec.ca_secret_ref;
+      auto ca = r_.kube_.GetSecretValue(ns(), ref.name, ref.key);
+      if (!ca.ok() && ca.status().code() != Code::kNotFound) {
+        return KubeProblem(ca.status(), "Reading Secret " + ref.name);
+      }
+      if (!ca.ok() || ca.value().empty()) {
+        return Problem{rs::kSecretNotFound,
+                       "Secret " + ns() + "/" + ref.name + " with key " + ref.key +
+                           (ca.ok() ? " is empty" : " not found (" + ca.status().message() + ")") +
+                           ". Put the database server's CA certificate (PEM) under that key, or "
+                           "fix spec.database.caSecretRef.",
+                       false, ca.ok() ? Status(Code::kNotFound, "empty secret value") : ca.status()};
+      }
+      ca_pem = std::move(ca).value();
+    }
+
     auto files = r_.kube_.GetConfigMapData(ns(), spec.migrations_config_map);
     if (!files.ok()) {
       if (files.status().code() == Code::kNotFound) {
@@ -406,6 +424,7 @@ class Reconciler::Pass {
 
     DatabaseTarget& t = out.target;
     t.url = std::move(url).value();
+    t.ca_certificate_pem = std::move(ca_pem);
     t.version_table = spec.version_table;
     t.migration_files.assign(files.value().begin(), files.value().end());  // std::map: sorted
     t.actor = r_.options_.actor_prefix + " " + ns() + "/" + obj_.metadata.name;

@@ -258,6 +258,10 @@ core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
       r.String(*ref, "name", "spec.database.urlSecretRef.name", spec.url_secret_ref.name);
       r.String(*ref, "key", "spec.database.urlSecretRef.key", spec.url_secret_ref.key);
     }
+    if (const json* ref = r.Object(*db, "caSecretRef", "spec.database.caSecretRef")) {
+      r.String(*ref, "name", "spec.database.caSecretRef.name", spec.ca_secret_ref.name);
+      r.String(*ref, "key", "spec.database.caSecretRef.key", spec.ca_secret_ref.key);
+    }
     r.String(*db, "versionTable", "spec.database.versionTable", spec.version_table);
   }
   if (const json* m = r.Object(j, "migrations", "spec.migrations")) {
@@ -304,6 +308,10 @@ json SpecToJson(const core::SchemaMigrationSpec& spec) {
   j["database"] = {{"urlSecretRef",
                     {{"name", spec.url_secret_ref.name}, {"key", spec.url_secret_ref.key}}},
                    {"versionTable", spec.version_table}};
+  if (!spec.ca_secret_ref.name.empty() || !spec.ca_secret_ref.key.empty()) {
+    j["database"]["caSecretRef"] = {{"name", spec.ca_secret_ref.name},
+                                    {"key", spec.ca_secret_ref.key}};
+  }
   j["migrations"] = {{"configMapRef", {{"name", spec.migrations_config_map}}}};
   j["workloads"] = WorkloadRefsToJson(spec.workloads);
   j["drainTimeoutSeconds"] = spec.drain_timeout_seconds;

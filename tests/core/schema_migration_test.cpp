@@ -161,3 +161,27 @@ TEST(IsRelativeTarget, OnlyTargetsWithASignedStep) {
 
 }  // namespace
 }  // namespace schemaop::core
+
+namespace schemaop::core {
+namespace {
+
+// Invariant: caSecretRef is optional; when given, name and key are both
+// required and checked like urlSecretRef's.
+TEST(ValidateSpec, CaSecretRefIsOptionalButComplete) {
+  SchemaMigrationSpec spec = ValidSpec();
+  spec.ca_secret_ref = {"drawing-db-ca", "ca.crt"};
+  EXPECT_TRUE(Errors(spec).empty());
+  spec.ca_secret_ref = {"", "ca.crt"};
+  EXPECT_EQ(Errors(spec).size(), 1u);
+  EXPECT_EQ(ValidateSpec(spec).at(0).path, "spec.database.caSecretRef.name");
+  spec.ca_secret_ref = {"drawing-db-ca", ""};
+  EXPECT_EQ(ValidateSpec(spec).at(0).path, "spec.database.caSecretRef.key");
+  spec.ca_secret_ref = {"Bad_Name", "bad key"};
+  auto errors = ValidateSpec(spec);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].path, "spec.database.caSecretRef.name");
+  EXPECT_EQ(errors[1].path, "spec.database.caSecretRef.key");
+}
+
+}  // namespace
+}  // namespace schemaop::core

@@ -1382,3 +1382,55 @@ TEST_F(ReconcilerTest, VerifySchemaIgnoreReachesTheEngine) {
 
 }  // namespace
 }  // namespace schemaop::reconcile
+
+// ------------------------------------------------------- caSecretRef (TLS)
+
+namespace schemaop::reconcile {
+namespace {
+
+constexpr char kCaPem[] = "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n";
+
+// Invariant: the CA named by spec.database.caSecretRef reaches the engine
+// with every database call; without caSecretRef none does.
+TEST_F(ReconcilerTest, CaSecretRefReachesTheDatabaseTarget) {
+  Obj().spec.ca_secret_ref = {"drawing-db-ca", "ca.crt"};
+  kube_.secrets["drawing/drawing-db-ca"] = {{"ca.crt", kCaPem}};
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  ASSERT_FALSE(db_.targets_seen.empty());
+  for (const DatabaseTarget& target : db_.targets_seen) {
+    EXPECT_EQ(target.ca_certificate_pem, kCaPem);
+    EXPECT_EQ(target.url, kUrl);
+  }
+}
+
+TEST_F(ReconcilerTest, WithoutCaSecretRefNoCaIsPassed) {
+  RunUntilDone();
+  ASSERT_FALSE(db_.targets_seen.empty());
+  EXPECT_TRUE(db_.targets_seen.back().ca_certificate_pem.empty());
+}
+
+// Invariant: a missing CA Secret, key or an empty key stalls before any
+// database call, naming the Secret, the key and spec.database.caSecretRef.
+TEST_F(ReconcilerTest, MissingCaSecretStallsNamingIt) {
+  Obj().spec.ca_secret_ref = {"drawing-db-ca", "ca.crt"};
+  for (const auto& secret : std::vector<std::map<std::string, std::string>>{
+           {}, {{"other", kCaPem}}, {{"ca.crt", ""}}}) {
+    if (secret.empty()) {
+      kube_.secrets.erase("drawing/drawing-db-ca");
+    } else {
+      kube_.secrets["drawing/drawing-db-ca"] = secret;
+    }
+    Reconcile();
+    EXPECT_EQ(Cond(ct::kStalled).reason, rs::kSecretNotFound);
+    EXPECT_NE(Cond(ct::kStalled).message.find("drawing/drawing-db-ca with key ca.crt"),
+              std::string::npos)
+        << Cond(ct::kStalled).message;
+    EXPECT_NE(Cond(ct::kStalled).message.find("spec.database.caSecretRef"), std::string::npos)
+        << Cond(ct::kStalled).message;
+    EXPECT_TRUE(db_.targets_seen.empty());
+  }
+}
+
+}  // namespace
+}  // namespace schemaop::reconcile

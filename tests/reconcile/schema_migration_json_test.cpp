@@ -127,3 +127,37 @@ TEST(SchemaMigrationJson, MissingStatusDecodesAsEmpty) {
 
 }  // namespace
 }  // namespace schemaop::reconcile
+
+namespace schemaop::reconcile {
+namespace {
+
+// Invariant: spec.database.caSecretRef maps both ways, and is absent from
+// the encoding when unset (so objects without it do not change).
+TEST(SchemaMigrationJson, CaSecretRefRoundTripsAndIsOmittedWhenUnset) {
+  json object = json::parse(kObject);
+  auto without = SchemaMigrationFromJson(object);
+  ASSERT_TRUE(without.ok());
+  EXPECT_TRUE(without->spec.ca_secret_ref.name.empty());
+  EXPECT_FALSE(SchemaMigrationToJson(*without)["spec"]["database"].contains("caSecretRef"));
+
+  object["spec"]["database"]["caSecretRef"] = {{"name", "db-ca"}, {"key", "ca.crt"}};
+  auto with = SchemaMigrationFromJson(object);
+  ASSERT_TRUE(with.ok()) << with.status().ToString();
+  EXPECT_EQ(with->spec.ca_secret_ref.name, "db-ca");
+  EXPECT_EQ(with->spec.ca_secret_ref.key, "ca.crt");
+  json encoded = SchemaMigrationToJson(*with);
+  EXPECT_EQ(encoded["spec"]["database"]["caSecretRef"]["key"], "ca.crt");
+  auto again = SchemaMigrationFromJson(encoded);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->spec, with->spec);
+  EXPECT_NE(again->spec, without->spec);
+
+  object["spec"]["database"]["caSecretRef"] = {{"name", 3}};
+  auto wrong = SchemaMigrationFromJson(object);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("spec.database.caSecretRef.name"), std::string::npos)
+      << wrong.status().ToString();
+}
+
+}  // namespace
+}  // namespace schemaop::reconcile
