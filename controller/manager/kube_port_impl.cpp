@@ -354,14 +354,14 @@ core::Result<Json> KubePortImpl::ReadObject(const kube::ResourceRef& ref, const 
 core::Result<std::string> KubePortImpl::GetSecretValue(const std::string& ns,
                                                        const std::string& name,
                                                        const std::string& key) {
-  auto read = ReadObject(kube::resources::kSecrets, "Secret", caches_.secrets, ns, name);
+  auto read = client_.Get(kube::resources::kSecrets, ns, name);
   if (!read.ok()) {
+    if (read.status().code() == Code::kNotFound) {
+      return Status(Code::kNotFound, "Secret " + ns + "/" + name + " not found");
+    }
     return read.status();
   }
   const Json& secret = read.value();
-  if (secret.is_null()) {
-    return Status(Code::kNotFound, "Secret " + ns + "/" + name + " not found");
-  }
   const Json* data = nullptr;
   if (secret.contains("data") && secret["data"].is_object()) {
     data = &secret["data"];

@@ -1,7 +1,13 @@
 #pragma once
 // reconcile::KubePort over the kube client, with reads served from informer
 // caches where one covers the object (a no-op reconcile then costs no API
-// request apart from the workloads' scale reads, and writes nothing).
+// request apart from the workloads' scale reads and the Secret read, and
+// writes nothing).
+//
+// Secrets are never cached (issue 8): GetSecretValue GETs the one named
+// Secret from the API server on every call and keeps no copy, so the
+// controller needs only `get` on Secrets, holds no Secret it is not using
+// right now, and always sees the current value.
 //
 // Cache staleness: a cache may lag behind our own writes. The port remembers
 // the resourceVersion each of its status/finalizer writes superseded and
@@ -29,7 +35,6 @@ class ReferenceIndex;  // manager.h
 
 struct KubePortCaches {
   const ObjectCache* schema_migrations = nullptr;  // null: always the API server
-  const ObjectCache* secrets = nullptr;
   const ObjectCache* config_maps = nullptr;
   // Answers ListSchemaMigrationsReferencing and
   // ListSchemaMigrationsByDatabaseIdentity without listing (null: list and
@@ -79,7 +84,7 @@ class KubePortImpl final : public reconcile::KubePort {
  private:
   // The object from the cache unless it may be stale (see above).
   core::Result<Json> ReadSchemaMigration(const std::string& ns, const std::string& name);
-  // A Secret or ConfigMap (null Json when absent): from the cache, from our
+  // A ConfigMap (null Json when absent): from the cache, from our
   // fetched copy when the cache holds it trimmed and unchanged, else from the
   // API server.
   core::Result<Json> ReadObject(const kube::ResourceRef& ref, const char* kind,
@@ -96,7 +101,7 @@ class KubePortImpl final : public reconcile::KubePort {
   // "ns/name" -> resourceVersions our recent writes superseded; an empty
   // entry means "read from the API server once" (after a conflict).
   std::map<std::string, std::vector<std::string>> superseded_;
-  // "Kind/ns/name" -> the data of a Secret/ConfigMap the cache holds trimmed,
+  // "Kind/ns/name" -> the data of a ConfigMap the cache holds trimmed,
   // as fetched at resource_version (only objects we read: the referenced ones).
   struct Fetched {
     std::string resource_version;

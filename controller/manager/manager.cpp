@@ -264,9 +264,11 @@ struct Manager::Impl {
   std::unique_ptr<kube::WorkQueue> queue;
 
   // Informers by resource; one per watched namespace ("" = all).
-  std::vector<std::unique_ptr<kube::Informer>> sm_informers, secret_informers, config_map_informers,
+  // No Secret informer (issue 8): Secrets are read one by one when a run
+  // needs them (KubePortImpl::GetSecretValue), never listed or watched.
+  std::vector<std::unique_ptr<kube::Informer>> sm_informers, config_map_informers,
       deployment_informers, statefulset_informers;
-  NamespacedCache sm_cache, secret_cache, config_map_cache;
+  NamespacedCache sm_cache, config_map_cache;
   ReferenceIndex references;
   // "deployments in namespace drawing", for /readyz and logs.
   std::map<kube::Informer*, std::string> informer_names;
@@ -292,8 +294,8 @@ struct Manager::Impl {
 
   std::vector<kube::Informer*> AllInformers() {
     std::vector<kube::Informer*> all;
-    for (auto* list : {&sm_informers, &secret_informers, &config_map_informers,
-                       &deployment_informers, &statefulset_informers}) {
+    for (auto* list : {&sm_informers, &config_map_informers, &deployment_informers,
+                       &statefulset_informers}) {
       for (auto& informer : *list) {
         all.push_back(informer.get());
       }
@@ -379,9 +381,6 @@ struct Manager::Impl {
       sm_cache.Add(ns, sm.get());
       sm_informers.push_back(std::move(sm));
 
-      secret_informers.push_back(make(kube::resources::kSecrets, ns, "Secret",
-                                      [this](const Json& o) { EnqueueReferencing("Secret", o); }));
-      secret_cache.Add(ns, secret_informers.back().get());
       config_map_informers.push_back(
           make(kube::resources::kConfigMaps, ns, "ConfigMap",
                [this](const Json& o) { EnqueueReferencing("ConfigMap", o); }));
@@ -596,8 +595,7 @@ struct Manager::Impl {
         spdlog::warn("waiting for caches to sync: {}", Readiness());
       }
     }
-    for (auto* list : {&secret_informers, &config_map_informers, &deployment_informers,
-                       &statefulset_informers}) {
+    for (auto* list : {&config_map_informers, &deployment_informers, &statefulset_informers}) {
       for (auto& informer : *list) {
         informer->Start();
       }
@@ -782,13 +780,12 @@ Manager::Manager(kube::Client& client, ManagerOptions options)
       std::make_unique<kube::MaxOfRateLimiter>(std::move(limiters)),
       kube::SystemClock::Instance());
   m.MakeInformers();
-  for (auto* list : {&m.sm_informers, &m.secret_informers, &m.config_map_informers,
-                     &m.deployment_informers, &m.statefulset_informers}) {
+  for (auto* list : {&m.sm_informers, &m.config_map_informers, &m.deployment_informers,
+                     &m.statefulset_informers}) {
     for (std::size_t i = 0; i < list->size(); ++i) {
       const std::string ns =
           m.options.namespaces.empty() ? std::string() : m.options.namespaces[i];
       const char* resource = list == &m.sm_informers           ? "schemamigrations"
-                             : list == &m.secret_informers      ? "secrets"
                              : list == &m.config_map_informers  ? "configmaps"
                              : list == &m.deployment_informers  ? "deployments"
                                                                 : "statefulsets";
@@ -798,7 +795,6 @@ Manager::Manager(kube::Client& client, ManagerOptions options)
   }
   KubePortCaches caches;
   caches.schema_migrations = &m.sm_cache;
-  caches.secrets = &m.secret_cache;
   caches.config_maps = &m.config_map_cache;
   caches.references = &m.references;
   m.kube_port = std::make_unique<KubePortImpl>(client, m.events.get(), caches);

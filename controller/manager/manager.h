@@ -1,9 +1,17 @@
 #pragma once
 // The controller loop behind `schemaop controller` (design §2): informers
-// for SchemaMigrations and for the Secrets, ConfigMaps, Deployments and
-// StatefulSets they reference, a rate-limited work queue, N workers calling
+// for SchemaMigrations and for the ConfigMaps, Deployments and StatefulSets
+// they reference, a rate-limited work queue, N workers calling
 // reconcile::Reconciler, optional Lease leader election, /metrics, /healthz
 // and /readyz.
+//
+// Secrets are not watched (issue 8: the controller may `get` a Secret, never
+// list or watch them). A run reads its Secret when it needs it, so a changed
+// Secret is seen by the next reconcile of its SchemaMigration, which comes
+// from: the stalled re-check (ReconcilerOptions::stalled_recheck, 1 min) for
+// an object Stalled by a missing Secret or key; the back-off retries (up to
+// max_backoff) of a transient failure such as a wrong password; the resync
+// (resync_period, 10 min) otherwise; or any edit of the SchemaMigration.
 //
 // Lifecycle (client-go / controller-runtime behaviour):
 //  - caches start at once, also on a standby replica, so a new leader starts
@@ -144,10 +152,11 @@ class ReferenceIndex {
 // kubectl last-applied-configuration annotation. Deployments and
 // StatefulSets keep only apiVersion, kind and metadata identity (their
 // handlers need namespace/name; the scale is always read from the API).
-// Secrets and ConfigMaps keep their data only when `referenced` by a
-// SchemaMigration; otherwise data/binaryData/stringData are dropped and
-// kTrimmedCacheField (object_cache.h) is set. Watching all namespaces then costs a few hundred
-// bytes per unrelated object, and no unrelated Secret's value is held.
+// ConfigMaps (and Secrets, which the controller no longer caches) keep their
+// data only when `referenced` by a SchemaMigration; otherwise
+// data/binaryData/stringData are dropped and kTrimmedCacheField
+// (object_cache.h) is set. Watching all namespaces then costs a few hundred
+// bytes per unrelated object.
 void TrimForCache(const std::string& kind, Json& object, bool referenced);
 
 }  // namespace schemaop::manager
