@@ -530,6 +530,15 @@ TEST_F(ApiServerRbacTest, ClusterRoleGetOnlyForbidsListAndWatch) {
             "deployments.apps \"web\" is forbidden: User \"system:serviceaccount:schemaop-system:"
             "schemaop-controller\" cannot update resource \"deployments/scale\" in API group "
             "\"apps\" in the namespace \"drawing\"");
+  // The admin API lists what was denied, for tests asserting "no 403".
+  Json denied = Call("GET", "/_test/denied");
+  EXPECT_EQ(denied.value("total", 0), 5) << denied.dump();
+  EXPECT_EQ(denied["requests"][0],
+            "system:serviceaccount:schemaop-system:schemaop-controller list secrets drawing/");
+  EXPECT_EQ(denied["requests"][4], "system:serviceaccount:schemaop-system:schemaop-controller "
+                                   "update deployments/scale drawing/web");
+  Call("DELETE", "/_test/denied");
+  EXPECT_EQ(Call("GET", "/_test/denied").value("total", -1), 0);
   // Taking the permission away takes effect at once.
   EXPECT_EQ(CallAs(server_.port(), "", "DELETE",
                    "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ctl"), 200);

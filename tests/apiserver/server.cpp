@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -285,7 +286,12 @@ struct TestApiServer::Impl {
   mutable std::mutex auth_mu;
   std::map<std::string, UserInfo> tokens;  // bearer token -> user
 
-  mutable std::mutex admin_mu;  // faults, latency, counters
+  mutable std::mutex admin_mu;  // faults, latency, counters, denied
+  // The last kMaxDenied requests RBAC denied ("user verb resource[/sub]
+  // namespace/name"), for tests that assert a component got no 403.
+  static constexpr std::size_t kMaxDenied = 200;
+  std::deque<std::string> denied;
+  std::int64_t denied_total = 0;
   std::vector<CompiledFault> faults;
   std::vector<CompiledLatency> latencies;
   std::map<std::string, std::int64_t> counters;
@@ -553,7 +559,10 @@ struct TestApiServer::Impl {
     }
     if (!IsAdmin(*user) && !(!attributes.resource_request && IsDiscoveryPath(path))) {
       const Decision decision = Authorize(LoadRbac(), *user, attributes);
-      if (!decision.allowed) return ReplyError(res, Forbidden(*user, attributes, decision.reason));
+      if (!decision.allowed) {
+        RecordDenied(*user, attributes);
+        return ReplyError(res, Forbidden(*user, attributes, decision.reason));
+      }
     }
     CountRequest(req, segs, is_watch);
     if (InjectFaults(req, res, is_watch)) return;
@@ -688,6 +697,20 @@ struct TestApiServer::Impl {
     }
     if (options.require_authentication) return std::nullopt;
     return UserInfo{kAdminUser, {"system:masters", "system:authenticated"}};
+  }
+
+  void RecordDenied(const UserInfo& user, const RequestAttributes& a) {
+    std::string line = user.name + " " + a.verb + " ";
+    if (a.resource_request) {
+      line += a.resource + (a.subresource.empty() ? "" : "/" + a.subresource) + " " +
+              a.namespace_ + "/" + a.name;
+    } else {
+      line += a.path;
+    }
+    std::lock_guard<std::mutex> lock(admin_mu);
+    ++denied_total;
+    denied.push_back(std::move(line));
+    if (denied.size() > kMaxDenied) denied.pop_front();
   }
 
   static bool IsAdmin(const UserInfo& user) {
@@ -1211,6 +1234,16 @@ struct TestApiServer::Impl {
         if (body.contains("bookmarkIntervalMs")) bookmark_interval_ms = body["bookmarkIntervalMs"].get<int>();
         if (body.contains("deploymentDelayMs")) deployment_delay_ms = body["deploymentDelayMs"].get<int>();
         if (body.contains("controllersPaused")) SetControllersPaused(body["controllersPaused"].get<bool>());
+        return Reply(res, 200, {{"ok", true}});
+      }
+      if (what == "denied" && req.method == "GET") {
+        std::lock_guard<std::mutex> lock(admin_mu);
+        return Reply(res, 200, {{"total", denied_total}, {"requests", denied}});
+      }
+      if (what == "denied" && req.method == "DELETE") {
+        std::lock_guard<std::mutex> lock(admin_mu);
+        denied.clear();
+        denied_total = 0;
         return Reply(res, 200, {{"ok", true}});
       }
       if (what == "tokens" && req.method == "POST") {

@@ -5,7 +5,8 @@
 # no scale or Deployment write reaches the API server.
 #
 #   bad_input_test.sh unknown_revision|broken_configmap|missing_secret|
-#                     missing_key|wrong_password|unknown_workload|duplicate|
+#                     missing_key|wrong_password|forbidden_secret|
+#                     unknown_workload|duplicate|
 #                     same_database
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -52,10 +53,19 @@ case "$case_name" in
   wrong_password)
     wrong_password="e2e-wrong-$RANDOM$RANDOM"
     create_db_secret drawing-db-wrong DATABASE_URL \
-      "postgresql://postgres:$wrong_password@127.0.0.1:$PGPORT/$E2E_DB"
+      "postgresql://$E2E_DB_USER:$wrong_password@127.0.0.1:$PGPORT/$E2E_DB"
     apply_smig upgrade.yaml '{"spec":{"database":{"urlSecretRef":{"name":"drawing-db-wrong"}}}}'
     # Transient (the password may be rotated): retried with backoff, not Stalled.
     expect=(Reconciling True DatabaseUnreachable "drawing-db-wrong")
+    ;;
+  forbidden_secret)
+    # An install whose RBAC lacks `get secrets`: the controller says so in
+    # status (the API server's own message) and retries, instead of hanging.
+    controller_rbac_without secrets
+    E2E_ALLOWED_DENIALS='^get secrets drawing/drawing-db$'
+    apply_smig upgrade.yaml
+    expect=(Reconciling True KubernetesError 'secrets "drawing-db" is forbidden'
+            'User "system:serviceaccount:schemaop-system:schemaop-controller" cannot get resource "secrets" in API group "" in the namespace "drawing"')
     ;;
   unknown_workload)
     apply_smig upgrade.yaml \
@@ -78,7 +88,7 @@ case "$case_name" in
     apply_smig upgrade.yaml '{"spec":{"targetRevision":"9bc6a98f1c12"}}'
     wait_ready 120
     create_db_secret drawing-db-alias DATABASE_URL \
-      "postgresql://postgres:$E2E_DB_PASSWORD@127.0.0.1:$PGPORT/$E2E_DB?application_name=alias"
+      "postgresql://$E2E_DB_USER:$E2E_DB_PASSWORD@127.0.0.1:$PGPORT/$E2E_DB?application_name=alias"
     smig_manifest upgrade.yaml \
       '{"metadata":{"name":"drawing-db-alias"},"spec":{"database":{"urlSecretRef":{"name":"drawing-db-alias"}}}}' |
       kubectl apply --validate=false -f - >/dev/null || fail "apply of the second SchemaMigration"

@@ -34,10 +34,13 @@ wait_until() {
 . "$SCHEMAOP_PG_STATE"
 psql=("$PGHARNESS_BIN/psql" -X -v ON_ERROR_STOP=1 -qAt)
 db=smoke_e2e_$$
-"${psql[@]}" "$PGHARNESS_URL" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-db_url="${PGHARNESS_URL%/postgres}/$db"
-password=$(sed -n 's|^postgresql://[^:]*:\([^@]*\)@.*|\1|p' <<<"$PGHARNESS_URL")
-[ -n "$password" ] || fail "could not read the harness password"
+# The database is owned by the harness's non-superuser role, whose URL the
+# controller gets (as on a managed service).
+"${psql[@]}" "$PGHARNESS_URL" -c "DROP DATABASE IF EXISTS $db" \
+  -c "CREATE DATABASE $db OWNER $PGHARNESS_OWNER"
+db_url="${PGHARNESS_OWNER_URL%/postgres}/$db"
+password=$PGHARNESS_OWNER_PASSWORD
+[ -n "$password" ] || fail "could not read the harness owner's password"
 
 "$env_sh" start "$state"
 # shellcheck disable=SC1090
@@ -118,6 +121,13 @@ if grep -qF -- "$password" "$E2E_CONTROLLER_LOG"; then fail "the database passwo
 if k -n drawing get smig drawing-db -o yaml | grep -qF -- "$password"; then fail "the password is in the status"; fi
 if k -n drawing get events -o yaml | grep -qF -- "$password"; then fail "the password is in an Event"; fi
 echo "ok: no secret in log, status or events"
+
+# The controller ran as the ServiceAccount of manifests/ (e2e_env.sh): the
+# API server denied it nothing, so the RBAC there covers what it did.
+denied=$(curl -fsS "$E2E_APISERVER_URL/_test/denied")
+[ "$(sed -n 's/.*"total":\([0-9]*\).*/\1/p' <<<"$denied")" = 0 ] ||
+  fail "the API server denied the controller (manifests/rbac.yaml lacks a permission): $denied"
+echo "ok: the controller's RBAC (manifests/) covered every request"
 
 "$env_sh" stop-controller "$state"
 . "$state"

@@ -20,13 +20,14 @@
 #   SCHEMAOP_CONTROLLER_ARGS extra flags for the controller (word-split)
 #   E2E_TIMEOUT             seconds to wait for each start-up step (default 120)
 #
-# STATE_FILE holds: E2E_DIR, E2E_KUBECONFIG, E2E_APISERVER_URL, E2E_APISERVER_PID,
+# STATE_FILE holds: E2E_DIR, E2E_KUBECONFIG (admin), E2E_CONTROLLER_KUBECONFIG
+# (the controller's ServiceAccount), E2E_APISERVER_URL, E2E_APISERVER_PID,
 # E2E_CONTROLLER_PID, E2E_CONTROLLER_LOG, E2E_METRICS_URL, E2E_PROBE_URL,
 # E2E_KUBECTL (a kubectl command line with --kubeconfig and --cache-dir), and after
 # stop-controller E2E_CONTROLLER_EXIT (its exit code). The controller's exit code
 # also lands in "$E2E_CONTROLLER_LOG.exit" when it ends on its own.
 # The controller runs with ephemeral metrics/probe ports on 127.0.0.1 and, unless
-# the extra flags say otherwise, --leader-election-namespace default,
+# the extra flags say otherwise, --leader-election-namespace schemaop-system,
 # --log-format text and --log-level debug.
 # Source it from a test (`. STATE_FILE`) and use `$E2E_KUBECTL get smig -A`.
 set -euo pipefail
@@ -85,7 +86,7 @@ start_controller() {
   mkdir -p "$E2E_DIR/backups"
   # Defaults the caller's flags may override (CLI11 rejects a repeated flag).
   local defaults=() extra=" ${SCHEMAOP_CONTROLLER_ARGS:-} $* "
-  [[ $extra == *" --leader-election-namespace"* ]] || defaults+=(--leader-election-namespace default)
+  [[ $extra == *" --leader-election-namespace"* ]] || defaults+=(--leader-election-namespace schemaop-system)
   [[ $extra == *" --log-format"* ]] || defaults+=(--log-format text)
   [[ $extra == *" --log-level"* ]] || defaults+=(--log-level debug)
   # A supervising subshell records the exit code in $log.exit, so `stop`
@@ -93,7 +94,7 @@ start_controller() {
   # shellcheck disable=SC2086
   (
     "$SCHEMAOP_BIN" controller \
-      --kubeconfig "$E2E_KUBECONFIG" \
+      --kubeconfig "$E2E_CONTROLLER_KUBECONFIG" \
       --metrics-bind-address 127.0.0.1:0 \
       --health-probe-bind-address 127.0.0.1:0 \
       --backup-dir "$E2E_DIR/backups" \
@@ -168,7 +169,29 @@ start() {
   load_state "$state"
   $E2E_KUBECTL apply --validate=false -f "$src/crds/schemaop.dev_schemamigrations.yaml" >/dev/null
   wait_for "the SchemaMigration CRD to be served" $E2E_KUBECTL get schemamigrations -A
+  controller_identity "$state"
   start_controller "$state"
+}
+
+# The test API server enforces RBAC: the controller runs as the
+# ServiceAccount of manifests/ with exactly the RBAC objects that
+# `kubectl kustomize manifests/` renders (the tests' kubectl stays admin).
+controller_identity() {
+  local state=$1 dir=$E2E_DIR token
+  kubectl kustomize "$src/manifests" 2>/dev/null |
+    awk 'function flush() { if (doc ~ /(^|\n)kind: (Cluster)?Role(Binding)?\n/) printf "---\n%s", doc; doc = "" }
+         /^---$/ { flush(); next } { doc = doc $0 "\n" } END { flush() }' >"$dir/rbac.yaml"
+  grep -q '^kind: ClusterRole$' "$dir/rbac.yaml" || die "no ClusterRole rendered from manifests/"
+  $E2E_KUBECTL create namespace schemaop-system --dry-run=client -o yaml |
+    $E2E_KUBECTL apply --validate=false -f - >/dev/null
+  $E2E_KUBECTL apply --validate=false -f "$dir/rbac.yaml" >/dev/null
+  token=$(printf '{"serviceAccount":{"namespace":"schemaop-system","name":"schemaop-controller"}}' |
+    $E2E_KUBECTL create --raw /_test/tokens -f - | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+  [ -n "$token" ] || die "no token for the controller's ServiceAccount"
+  sed "s/^\( *token: \).*/\1$token/" "$E2E_KUBECONFIG" >"$dir/controller.kubeconfig"
+  grep -q "token: $token" "$dir/controller.kubeconfig" || die "the controller kubeconfig has no token"
+  set_state "$state" E2E_CONTROLLER_KUBECONFIG "$dir/controller.kubeconfig"
+  load_state "$state"
 }
 
 stop() {

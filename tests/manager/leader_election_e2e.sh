@@ -38,7 +38,7 @@ le_flags="--leader-elect --lease-duration 3s --renew-deadline 2s --retry-period 
 SCHEMAOP_CONTROLLER_ARGS="$le_flags --identity ctl-a" "$env_sh" start "$state"
 # shellcheck disable=SC1090
 . "$state"
-holder() { $E2E_KUBECTL -n default get lease schemaop-leader -o jsonpath='{.spec.holderIdentity}'; }
+holder() { $E2E_KUBECTL -n schemaop-system get lease schemaop-leader -o jsonpath='{.spec.holderIdentity}'; }
 holder_is() { [ "$(holder)" = "$1" ]; }
 log_has() { grep -q -- "$2" "$1"; }
 
@@ -49,7 +49,7 @@ echo "ok: ctl-a leads"
 b_log="$E2E_DIR/controller-b.log"
 # shellcheck disable=SC2086
 "$SCHEMAOP_BIN" controller --kubeconfig "$E2E_KUBECONFIG" $le_flags --identity ctl-b \
-  --leader-election-namespace default \
+  --leader-election-namespace schemaop-system \
   --metrics-bind-address 0 --health-probe-bind-address 127.0.0.1:0 \
   --backup-dir "$E2E_DIR/backups" --log-level debug </dev/null >"$b_log" 2>&1 &
 b_pid=$!
@@ -62,7 +62,7 @@ echo "ok: ctl-b stands by and is ready"
 
 # Someone else takes the Lease: the leader must stop and exit 1.
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
-$E2E_KUBECTL -n default patch lease schemaop-leader --type merge \
+$E2E_KUBECTL -n schemaop-system patch lease schemaop-leader --type merge \
   -p "{\"spec\":{\"holderIdentity\":\"intruder\",\"renewTime\":\"$now\",\"leaseDurationSeconds\":3}}" >/dev/null
 wait_until "ctl-a to exit" test -s "$E2E_CONTROLLER_LOG.exit"
 [ "$(cat "$E2E_CONTROLLER_LOG.exit")" = 1 ] || fail "ctl-a exited with $(cat "$E2E_CONTROLLER_LOG.exit"), expected 1"
