@@ -418,18 +418,95 @@ expect_no_password_leak() {
 
 # ---------------------------------------------------------------- controller
 
+# ---- The controller's identity (issue 8 item 5). The test API server
+# enforces RBAC: the controller runs as the ServiceAccount of manifests/ with
+# exactly the Roles, ClusterRoles and bindings `kubectl kustomize manifests/`
+# renders, so a missing permission fails a test (and a superfluous one shows
+# in the kustomize test's get-only/no-wildcard checks and in review). The
+# tests' own kubectl stays the all-powerful admin of $KUBECONFIG.
+E2E_CONTROLLER_SA_NS=schemaop-system
+E2E_CONTROLLER_SA=schemaop-controller
+# controller_kubeconfig: applies the rendered RBAC once and sets
+# E2E_CONTROLLER_KUBECONFIG to a kubeconfig holding a token of the
+# controller's ServiceAccount.
+controller_kubeconfig() {
+  local file=$E2E_WORK/controller.kubeconfig rendered=$E2E_WORK/rendered-manifests.yaml
+  if [ ! -s "$file" ]; then
+    command kubectl kustomize "$E2E_SRC/manifests" >"$rendered" 2>"$E2E_WORK/kustomize.err" ||
+      fail "kubectl kustomize manifests/: $(cat "$E2E_WORK/kustomize.err")"
+    # Only the RBAC objects (the fake serves no PVC or Service); kustomize
+    # separates objects with a bare `---` line.
+    awk 'function flush() { if (doc ~ /(^|\n)kind: (Cluster)?Role(Binding)?\n/) printf "---\n%s", doc; doc = "" }
+         /^---$/ { flush(); next } { doc = doc $0 "\n" } END { flush() }' "$rendered" >"$E2E_WORK/rbac.yaml"
+    grep -q '^kind: ClusterRole$' "$E2E_WORK/rbac.yaml" || fail "no ClusterRole rendered from manifests/"
+    kubectl create namespace "$E2E_CONTROLLER_SA_NS" --dry-run=client -o yaml |
+      kubectl apply --validate=false -f - >/dev/null || fail "create namespace $E2E_CONTROLLER_SA_NS"
+    kubectl apply --validate=false -f "$E2E_WORK/rbac.yaml" >/dev/null || fail "apply of the rendered RBAC"
+    local token
+    token=$(printf '{"serviceAccount":{"namespace":"%s","name":"%s"}}' "$E2E_CONTROLLER_SA_NS" "$E2E_CONTROLLER_SA" |
+      kubectl create --raw /_test/tokens -f - | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+    [ -n "$token" ] || fail "no token for the controller's ServiceAccount"
+    sed "s/^\( *token: \).*/\1$token/" "$KUBECONFIG" >"$file.tmp"
+    grep -q "token: $token" "$file.tmp" || fail "the controller kubeconfig has no token line"
+    mv "$file.tmp" "$file"
+    log "controller runs as system:serviceaccount:$E2E_CONTROLLER_SA_NS:$E2E_CONTROLLER_SA with the RBAC of manifests/"
+  fi
+  E2E_CONTROLLER_KUBECONFIG=$file
+}
+# controller_rbac_without RESOURCE: removes the rule granting RESOURCE (e.g.
+# secrets) from the controller's ClusterRole, as a mistaken install would.
+controller_rbac_without() {
+  local index
+  index=$(kubectl get clusterrole "$E2E_CONTROLLER_SA" -o jsonpath='{range .rules[*]}{.resources}{"\n"}{end}' |
+    grep -nx "\[\"$1\"\]" | cut -d: -f1)
+  [ -n "$index" ] || fail "no rule for $1 alone in ClusterRole $E2E_CONTROLLER_SA"
+  kubectl patch clusterrole "$E2E_CONTROLLER_SA" --type=json \
+    -p "[{\"op\":\"remove\",\"path\":\"/rules/$((index - 1))\"}]" >/dev/null ||
+    fail "removing $1 from ClusterRole $E2E_CONTROLLER_SA"
+  log "ClusterRole $E2E_CONTROLLER_SA no longer grants $1"
+}
+
+# Every request the API server denied the controller fails the test (it
+# means manifests/ lacks a permission the controller uses), unless it
+# matches E2E_ALLOWED_DENIALS (an extended regex over "<verb> <resource>
+# <namespace>/<name>", for a test that removes a permission on purpose).
+# On a failing test the denials are printed as a diagnosis.
+controller_denials() {
+  kubectl get --raw /_test/denied 2>/dev/null |
+    grep -o "\"system:serviceaccount:$E2E_CONTROLLER_SA_NS:$E2E_CONTROLLER_SA [^\"]*\"" |
+    sed -e 's/^"[^ ]* //' -e 's/"$//'
+}
+check_controller_denials() {  # check_controller_denials EXIT_CODE
+  local denials
+  denials=$(controller_denials | { [ -n "${E2E_ALLOWED_DENIALS:-}" ] && grep -Ev -- "$E2E_ALLOWED_DENIALS" || cat; } |
+    sort | uniq -c)
+  [ -z "$denials" ] && return 0
+  if [ "$1" -eq 0 ]; then
+    printf '\nFAIL: the API server denied the controller (manifests/rbac.yaml lacks a permission it uses):\n%s\n' "$denials" >&2
+    return 1
+  fi
+  printf '\nthe API server denied the controller:\n%s\n' "$denials" >&2
+}
+
 # start_controller ID [FLAGS...]: a `schemaop controller` process, log in
-# controller-ID.log. Its health endpoint is not needed: tests observe it
-# through the API server and the database, like a user.
+# controller-ID.log, as the controller's ServiceAccount (above). Its health
+# endpoint is not needed: tests observe it through the API server and the
+# database, like a user.
 start_controller() {
   local id=$1 metrics=(--metrics-bind-address=0)
   shift
   [[ " $* " == *" --metrics-bind-address"* ]] && metrics=()
+  controller_kubeconfig
+  if [ -z "${E2E_DENIALS_CHECKED:-}" ]; then
+    E2E_DENIALS_CHECKED=1
+    # Before e2e_cleanup stops the API server; it gets the exit code via $?.
+    trap '__rc=$?; check_controller_denials "$__rc" || __rc=1; (exit "$__rc"); e2e_cleanup' EXIT
+  fi
   # The controller gets the database only from the Secret: none of the
   # test's libpq variables (PGPASSWORD would hide a missing password).
   # shellcheck disable=SC2086
   env -u PGPASSWORD -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE -u PGAPPNAME \
-    "$SCHEMAOP_BIN" controller --kubeconfig "$KUBECONFIG" \
+    "$SCHEMAOP_BIN" controller --kubeconfig "$E2E_CONTROLLER_KUBECONFIG" \
     --backup-dir "$E2E_WORK/backups" --pg-bin-dir "$E2E_PG_BIN" \
     "${metrics[@]}" --health-probe-bind-address=0 --log-level="${E2E_LOG_LEVEL:-debug}" \
     ${SCHEMAOP_CONTROLLER_ARGS:-} "$@" >>"$E2E_WORK/controller-$id.log" 2>&1 &
