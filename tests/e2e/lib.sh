@@ -99,27 +99,41 @@ $2"
 # ---------------------------------------------------------------- set-up
 
 # e2e_begin NAME: work directory, scratch database e2e_NAME, cleanup trap.
+# The database is OWNED by the harness's non-superuser role (as on a managed
+# service): the controller's URL and the test's psql use that role; only
+# creating and dropping the database use the superuser (psql_admin).
 e2e_begin() {
   E2E_NAME=$1
   E2E_WORK=$(mktemp -d "${TMPDIR:-/tmp}/schemaop-e2e-$E2E_NAME.XXXXXX")
   trap e2e_cleanup EXIT
   trap 'exit 130' INT TERM
   [ -f "$SCHEMAOP_PG_STATE" ] || fail "no PostgreSQL harness state at $SCHEMAOP_PG_STATE (run through ctest: fixture postgres)"
-  local PGHARNESS_URL PGHARNESS_PORT PGHARNESS_BIN PGHARNESS_DIR
+  local PGHARNESS_URL PGHARNESS_PORT PGHARNESS_BIN PGHARNESS_DIR PGHARNESS_OWNER
+  local PGHARNESS_OWNER_PASSWORD PGHARNESS_OWNER_URL PGHARNESS_CA PGHARNESS_WRONG_CA
   # shellcheck disable=SC1090
   . "$SCHEMAOP_PG_STATE"
   E2E_PG_BIN=$PGHARNESS_BIN
+  E2E_PG_CA=$PGHARNESS_CA
+  E2E_PG_WRONG_CA=$PGHARNESS_WRONG_CA
   local rest=${PGHARNESS_URL#postgresql://postgres:}
-  E2E_DB_PASSWORD=${rest%%@*}
+  E2E_ADMIN_PASSWORD=${rest%%@*}
+  E2E_DB_USER=$PGHARNESS_OWNER
+  E2E_DB_PASSWORD=$PGHARNESS_OWNER_PASSWORD
   E2E_DB=e2e_$E2E_NAME
-  E2E_DB_URL="postgresql://postgres:$E2E_DB_PASSWORD@127.0.0.1:$PGHARNESS_PORT/$E2E_DB"
-  export PGPASSWORD=$E2E_DB_PASSWORD PGHOST=127.0.0.1 PGPORT=$PGHARNESS_PORT PGUSER=postgres
+  E2E_DB_URL="postgresql://$E2E_DB_USER:$E2E_DB_PASSWORD@127.0.0.1:$PGHARNESS_PORT/$E2E_DB"
+  export PGPASSWORD=$E2E_DB_PASSWORD PGHOST=127.0.0.1 PGPORT=$PGHARNESS_PORT PGUSER=$E2E_DB_USER
   export PGDATABASE=$E2E_DB
-  "$E2E_PG_BIN/psql" -X -q -d postgres -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
-    -c "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" -c "CREATE DATABASE $E2E_DB" >/dev/null ||
+  psql_admin -c "SET client_min_messages = warning" \
+    -c "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" -c "CREATE DATABASE $E2E_DB OWNER $E2E_DB_USER" >/dev/null ||
     fail "could not create the scratch database $E2E_DB"
   mkdir -p "$E2E_WORK/backups"
-  log "e2e $E2E_NAME: database $E2E_DB, work dir $E2E_WORK"
+  log "e2e $E2E_NAME: database $E2E_DB owned by $E2E_DB_USER (not a superuser), work dir $E2E_WORK"
+}
+
+# psql_admin ARGS...: psql as the superuser on database postgres.
+psql_admin() {
+  PGUSER=postgres PGPASSWORD=$E2E_ADMIN_PASSWORD "$E2E_PG_BIN/psql" -X -q -d postgres \
+    -v ON_ERROR_STOP=1 "$@"
 }
 
 e2e_cleanup() {
@@ -138,8 +152,7 @@ e2e_cleanup() {
     wait "$pid" 2>/dev/null
   done
   if [ -n "${E2E_DB:-}" ]; then
-    "$E2E_PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" \
-      >/dev/null 2>&1
+    psql_admin -c "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" >/dev/null 2>&1
   fi
   [ -n "${E2E_WORK:-}" ] && rm -rf "$E2E_WORK"
   exit "$rc"
