@@ -156,6 +156,16 @@ core::Result<ConnInfo> ParseConnInfo(const std::string& url, const std::string& 
     if (!ca_file.ok()) {
       return ca_file.status();
     }
+    auto mode = values.find("sslmode");
+    if (mode != values.end() &&
+        (mode->second == "disable" || mode->second == "allow" || mode->second == "prefer")) {
+      // A CA given to be checked against must not be silently ignored.
+      return core::Status(core::Code::kInvalidArgument,
+                          "a CA certificate is given (for the operator, spec.database.caSecretRef) "
+                          "but the database URL's sslmode=" + mode->second +
+                              " does not verify the server's certificate: use "
+                              "sslmode=verify-full (or verify-ca), or leave sslmode out of the URL");
+    }
     info.ca_file = std::shared_ptr<const CaCertificateFile>(std::move(ca_file).value());
     values["sslrootcert"] = info.ca_file->path();
     values.try_emplace("sslmode", "verify-full");

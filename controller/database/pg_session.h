@@ -85,7 +85,9 @@ class ChildConnection {
 // must chain to. They are written to a CaCertificateFile that becomes
 // sslrootcert (replacing one given in the URL) for every session and for
 // pg_dump/pg_restore; sslmode becomes verify-full unless the URL sets one
-// (a CA is given to be checked against; verify-ca or require stay as given).
+// (a CA is given to be checked against; verify-ca or require stay as given,
+// and require then verifies the CA as libpq does with a root certificate;
+// disable, allow and prefer are kInvalidArgument: they would ignore it).
 core::Result<ConnInfo> ParseConnInfo(const std::string& url, const std::string& ca_pem = {});
 
 // What a run needs beyond ownership of its tables, checked before anything

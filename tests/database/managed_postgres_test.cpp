@@ -381,5 +381,25 @@ TEST_F(ManagedPostgresTest, ACaThatIsNotPemIsRefused) {
       << m.status().ToString();
 }
 
+// Invariant: a CA with an sslmode that would ignore it is refused, not
+// silently unused; require verifies against it (libpq with a root file).
+TEST_F(ManagedPostgresTest, ACaWithASslmodeThatIgnoresItIsRefused) {
+  auto options = Options();
+  options.ca_certificate_pem = ReadFile(testing::HarnessWrongCaFile());
+  for (const char* mode : {"disable", "allow", "prefer"}) {
+    auto m = Migrator::Open(WithQuery(std::string("sslmode=") + mode), {}, options);
+    ASSERT_FALSE(m.ok()) << mode;
+    EXPECT_EQ(m.status().code(), Code::kInvalidArgument) << m.status().ToString();
+    EXPECT_NE(m.status().message().find(std::string("sslmode=") + mode +
+                                        " does not verify the server's certificate"),
+              std::string::npos)
+        << m.status().ToString();
+  }
+  auto required = Migrator::Open(WithQuery("sslmode=require"), {}, options);
+  ASSERT_FALSE(required.ok());
+  EXPECT_NE(required.status().message().find("certificate verify failed"), std::string::npos)
+      << required.status().ToString();
+}
+
 }  // namespace
 }  // namespace schemaop::database
