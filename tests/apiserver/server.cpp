@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <set>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -292,6 +293,9 @@ struct TestApiServer::Impl {
   static constexpr std::size_t kMaxDenied = 200;
   std::deque<std::string> denied;
   std::int64_t denied_total = 0;
+  // "user verb group resource[/sub]" of every request RBAC allowed a
+  // non-admin, for tests that look for granted permissions nobody uses.
+  std::set<std::string> authorized;
   std::vector<CompiledFault> faults;
   std::vector<CompiledLatency> latencies;
   std::map<std::string, std::int64_t> counters;
@@ -562,6 +566,13 @@ struct TestApiServer::Impl {
       if (!decision.allowed) {
         RecordDenied(*user, attributes);
         return ReplyError(res, Forbidden(*user, attributes, decision.reason));
+      }
+      if (attributes.resource_request) {
+        std::lock_guard<std::mutex> lock(admin_mu);
+        authorized.insert(user->name + " " + attributes.verb + " " +
+                          (attributes.api_group.empty() ? "core" : attributes.api_group) + " " +
+                          attributes.resource +
+                          (attributes.subresource.empty() ? "" : "/" + attributes.subresource));
       }
     }
     CountRequest(req, segs, is_watch);
@@ -1239,6 +1250,10 @@ struct TestApiServer::Impl {
       if (what == "denied" && req.method == "GET") {
         std::lock_guard<std::mutex> lock(admin_mu);
         return Reply(res, 200, {{"total", denied_total}, {"requests", denied}});
+      }
+      if (what == "authorized" && req.method == "GET") {
+        std::lock_guard<std::mutex> lock(admin_mu);
+        return Reply(res, 200, {{"requests", authorized}});
       }
       if (what == "denied" && req.method == "DELETE") {
         std::lock_guard<std::mutex> lock(admin_mu);

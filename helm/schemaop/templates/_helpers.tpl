@@ -62,30 +62,33 @@ subresource. Granted by a ClusterRole, or by a Role in each of
 */}}
 {{- define "schemaop.controllerRules" -}}
 rules:
+  # Watched; read live after a write conflict; the finalizer is patched.
   - apiGroups: ["schemaop.dev"]
     resources: ["schemamigrations"]
-    verbs: ["get", "list", "watch", "update", "patch"]
+    verbs: ["get", "list", "watch", "patch"]
+  # Status is written whole, against the resourceVersion read (PUT).
   - apiGroups: ["schemaop.dev"]
     resources: ["schemamigrations/status"]
-    verbs: ["get", "update", "patch"]
-  - apiGroups: ["schemaop.dev"]
-    resources: ["schemamigrations/finalizers"]
     verbs: ["update"]
+  # The database URL, read by name when a run needs it.
   - apiGroups: [""]
     resources: ["secrets"]
     verbs: ["get"]
+  # Migration files: watched, read live when the cache holds them trimmed.
   - apiGroups: [""]
     resources: ["configmaps"]
     verbs: ["get", "list", "watch"]
   - apiGroups: [""]
     resources: ["pods"]
-    verbs: ["get", "list", "watch"]
+    verbs: ["list"]
+  # Watched for changes; read for observedGeneration while draining.
   - apiGroups: ["apps"]
     resources: ["deployments", "statefulsets"]
     verbs: ["get", "list", "watch"]
+  # The only write to a workload: spec.replicas through a merge patch.
   - apiGroups: ["apps"]
     resources: ["deployments/scale", "statefulsets/scale"]
-    verbs: ["get", "patch", "update"]
+    verbs: ["get", "patch"]
   # Events are written through core/v1 only (not events.k8s.io).
   - apiGroups: [""]
     resources: ["events"]
