@@ -37,6 +37,7 @@ Environment variables (a flag on the command line wins):
   SCHEMAOP_METRICS_BIND_ADDRESS       --metrics-bind-address
   SCHEMAOP_HEALTH_PROBE_BIND_ADDRESS  --health-probe-bind-address
   SCHEMAOP_BACKUP_DIR                 --backup-dir
+  SCHEMAOP_BACKUP_RETENTION           --backup-retention
   SCHEMAOP_PG_BIN_DIR                 --pg-bin-dir
   SCHEMAOP_LOG_FORMAT                 --log-format
   SCHEMAOP_LOG_LEVEL                  --log-level

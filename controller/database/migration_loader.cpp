@@ -30,15 +30,17 @@ std::string Sha256Hex(std::string_view bytes) {
 
 namespace {
 
+// kParseError: the operator reports it as InvalidMigrations (the files are
+// the problem, not the spec); the CLI exits 2 like for any bad file.
 Status TooMany(std::size_t count, const std::string& where) {
-  return Status(Code::kInvalidArgument,
+  return Status(Code::kParseError,
                 where + " holds " + std::to_string(count) + " migration files; at most " +
                     std::to_string(kMaxMigrationFiles) +
                     " are read (squash old revisions into one base revision)");
 }
 
 Status TooLarge(const std::string& name, std::uintmax_t bytes) {
-  return Status(Code::kInvalidArgument,
+  return Status(Code::kParseError,
                 "migration file " + name + " has " + std::to_string(bytes) + " bytes; at most " +
                     std::to_string(kMaxMigrationFileBytes) +
                     " are read (load large data sets with COPY from a file the database reads, "

@@ -67,6 +67,12 @@ void AddControllerFlags(CLI::App& command, ControllerFlags& flags) {
   command.add_option("--backup-dir", flags.backup_dir, "directory for pg_dump backups")
       ->envname("SCHEMAOP_BACKUP_DIR")
       ->capture_default_str();
+  command.add_option("--backup-retention", flags.backup_retention,
+                     "backups kept per SchemaMigration in --backup-dir after a new one is "
+                     "verified (0 keeps all)")
+      ->envname("SCHEMAOP_BACKUP_RETENTION")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   command.add_option("--pg-bin-dir", flags.pg_bin_dir,
                      "directory of pg_dump/pg_restore (default: PATH)")
       ->envname("SCHEMAOP_PG_BIN_DIR");
@@ -231,6 +237,7 @@ core::Result<ControllerConfig> ResolveControllerFlags(const ControllerFlags& fla
                   "for pg_dump backups (a persistent volume in a cluster)");
   }
   m.database.backup_dir = flags.backup_dir;
+  m.database.backup_retention = flags.backup_retention;
   m.database.pg_bin_dir = flags.pg_bin_dir;
 
   // Identity: unique per process, stable and readable in the Lease.

@@ -17,6 +17,7 @@
 //   --metrics-bind-address        SCHEMAOP_METRICS_BIND_ADDRESS        :8080 (0 disables)
 //   --health-probe-bind-address   SCHEMAOP_HEALTH_PROBE_BIND_ADDRESS   :8081 (0 disables)
 //   --backup-dir                  SCHEMAOP_BACKUP_DIR                  /var/lib/schemaop/backups
+//   --backup-retention            SCHEMAOP_BACKUP_RETENTION            5 (per SchemaMigration; 0 all)
 //   --pg-bin-dir                  SCHEMAOP_PG_BIN_DIR                  PATH
 //   --log-format                  SCHEMAOP_LOG_FORMAT                  text
 //   --log-level                   SCHEMAOP_LOG_LEVEL                   info
@@ -49,6 +50,7 @@ struct ControllerFlags {
   std::string metrics_bind_address = ":8080";
   std::string health_probe_bind_address = ":8081";
   std::string backup_dir = "/var/lib/schemaop/backups";
+  int backup_retention = 5;
   std::string pg_bin_dir;
   std::string log_format = "text";
   std::string log_level = "info";

@@ -32,6 +32,9 @@ database::MigratorOptions MigratorOptionsFor(const reconcile::DatabaseTarget& ta
   }
   out.backup_policy = database::BackupPolicy::kNever;
   out.backup_dir = options.backup_dir;
+  out.backup_retention = options.backup_retention;
+  out.backup_owner_namespace = target.owner_namespace;
+  out.backup_owner_name = target.owner_name;
   out.pg_bin_dir = options.pg_bin_dir;
   out.ca_certificate_pem = target.ca_certificate_pem;
   out.failure_policy = target.failure_policy == core::FailurePolicy::kHalt

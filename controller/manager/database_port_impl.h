@@ -21,6 +21,7 @@ namespace schemaop::manager {
 
 struct DatabasePortOptions {
   std::string backup_dir = "/var/lib/schemaop/backups";
+  int backup_retention = 5;  // per SchemaMigration (database::MigratorOptions)
   std::string pg_bin_dir;  // empty: search PATH
   // How long Migrate waits for another run's advisory lock before the
   // reconciler gets kLockHeld and retries with backoff. Short: a worker that

@@ -139,6 +139,9 @@ struct DatabaseTarget {
   std::vector<std::pair<std::string, std::string>> migration_files;
   // "schemaop-controller <namespace>/<name>", recorded in schemaop.run_log.
   std::string actor;
+  // The SchemaMigration: backup files are named and kept per owner.
+  std::string owner_namespace;
+  std::string owner_name;
 
   // From the spec. The reconciler does the backup itself (BackingUp phase),
   // so Migrate must not back up again: map to database::BackupPolicy::kNever

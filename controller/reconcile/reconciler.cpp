@@ -428,6 +428,8 @@ class Reconciler::Pass {
     t.version_table = spec.version_table;
     t.migration_files.assign(files.value().begin(), files.value().end());  // std::map: sorted
     t.actor = r_.options_.actor_prefix + " " + ns() + "/" + obj_.metadata.name;
+    t.owner_namespace = ns();
+    t.owner_name = obj_.metadata.name;
     t.backup_when = core::BackupWhenOf(spec);
     t.verify_row_counts = core::PreserveRowCountsOf(spec);
     t.verify_schema = core::EnforceSchemaOf(spec);

@@ -108,6 +108,7 @@ TEST_F(ControllerFlagsTest, DefaultsMatchTheDocumentation) {
   ASSERT_TRUE(m.probe_address.has_value());
   EXPECT_EQ(m.probe_address->port, 8081);
   EXPECT_EQ(m.resync_period, std::chrono::minutes(10));
+  EXPECT_EQ(m.database.backup_retention, 5);
   EXPECT_EQ(config->log_format, "text");
   EXPECT_EQ(config->log_level, "info");
   EXPECT_THAT(m.identity, HasSubstr("_"));
@@ -120,7 +121,8 @@ TEST_F(ControllerFlagsTest, FlagsAreParsed) {
              "--leader-election-id", "my-lease", "--leader-election-namespace", "ops",
              "--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:9000",
              "--log-format", "json", "--log-level", "debug", "--resync-period", "1m30s",
-             "--identity", "me", "--backup-dir", "/backups", "--pg-bin-dir", "/pg/bin"}),
+             "--identity", "me", "--backup-dir", "/backups", "--pg-bin-dir", "/pg/bin",
+             "--backup-retention", "2"}),
       NoEnv, "/nonexistent");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   const ManagerOptions& m = config->manager;
@@ -138,6 +140,7 @@ TEST_F(ControllerFlagsTest, FlagsAreParsed) {
   EXPECT_EQ(m.identity, "me");
   EXPECT_EQ(m.database.backup_dir, "/backups");
   EXPECT_EQ(m.database.pg_bin_dir, "/pg/bin");
+  EXPECT_EQ(m.database.backup_retention, 2);
 }
 
 TEST_F(ControllerFlagsTest, EnvironmentTwinsApplyAndFlagsWin) {
