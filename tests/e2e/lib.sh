@@ -439,19 +439,22 @@ expect_no_password_leak() {
 # tests' own kubectl stays the all-powerful admin of $KUBECONFIG.
 E2E_CONTROLLER_SA_NS=schemaop-system
 E2E_CONTROLLER_SA=schemaop-controller
+# The kustomization whose RBAC the controller gets (manifests/namespaced for
+# the namespaced install).
+E2E_RBAC_MANIFESTS=${E2E_RBAC_MANIFESTS:-manifests}
 # controller_kubeconfig: applies the rendered RBAC once and sets
 # E2E_CONTROLLER_KUBECONFIG to a kubeconfig holding a token of the
 # controller's ServiceAccount.
 controller_kubeconfig() {
   local file=$E2E_WORK/controller.kubeconfig rendered=$E2E_WORK/rendered-manifests.yaml
   if [ ! -s "$file" ]; then
-    command kubectl kustomize "$E2E_SRC/manifests" >"$rendered" 2>"$E2E_WORK/kustomize.err" ||
-      fail "kubectl kustomize manifests/: $(cat "$E2E_WORK/kustomize.err")"
+    command kubectl kustomize "$E2E_SRC/$E2E_RBAC_MANIFESTS" >"$rendered" 2>"$E2E_WORK/kustomize.err" ||
+      fail "kubectl kustomize $E2E_RBAC_MANIFESTS/: $(cat "$E2E_WORK/kustomize.err")"
     # Only the RBAC objects (the fake serves no PVC or Service); kustomize
     # separates objects with a bare `---` line.
     awk 'function flush() { if (doc ~ /(^|\n)kind: (Cluster)?Role(Binding)?\n/) printf "---\n%s", doc; doc = "" }
          /^---$/ { flush(); next } { doc = doc $0 "\n" } END { flush() }' "$rendered" >"$E2E_WORK/rbac.yaml"
-    grep -q '^kind: ClusterRole$' "$E2E_WORK/rbac.yaml" || fail "no ClusterRole rendered from manifests/"
+    grep -Eq '^kind: (Cluster)?Role$' "$E2E_WORK/rbac.yaml" || fail "no role rendered from $E2E_RBAC_MANIFESTS/"
     kubectl create namespace "$E2E_CONTROLLER_SA_NS" --dry-run=client -o yaml |
       kubectl apply --validate=false -f - >/dev/null || fail "create namespace $E2E_CONTROLLER_SA_NS"
     kubectl apply --validate=false -f "$E2E_WORK/rbac.yaml" >/dev/null || fail "apply of the rendered RBAC"
@@ -462,7 +465,7 @@ controller_kubeconfig() {
     sed "s/^\( *token: \).*/\1$token/" "$KUBECONFIG" >"$file.tmp"
     grep -q "token: $token" "$file.tmp" || fail "the controller kubeconfig has no token line"
     mv "$file.tmp" "$file"
-    log "controller runs as system:serviceaccount:$E2E_CONTROLLER_SA_NS:$E2E_CONTROLLER_SA with the RBAC of manifests/"
+    log "controller runs as system:serviceaccount:$E2E_CONTROLLER_SA_NS:$E2E_CONTROLLER_SA with the RBAC of $E2E_RBAC_MANIFESTS/"
   fi
   E2E_CONTROLLER_KUBECONFIG=$file
 }

@@ -7,6 +7,14 @@
 # the rendered ClusterRole and Roles grant was used at least once, apart from
 # the few listed below with the reason they are kept. A missing permission
 # fails through the denial check, a superfluous one here.
+#
+#   rbac_test.sh [namespaced]: with `namespaced`, the RBAC of
+#   manifests/namespaced (a Role in the watched namespace, no ClusterRole)
+#   and the controller run with --namespaces as that overlay runs it.
+mode=${1:-cluster}
+if [ "$mode" = namespaced ]; then
+  E2E_RBAC_MANIFESTS=manifests/namespaced
+fi
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -16,7 +24,7 @@
 #    it, a conflict cannot be provoked from here.
 not_exercised='^get schemaop.dev schemamigrations$'
 
-e2e_begin rbac
+e2e_begin "rbac_$mode"
 start_apiserver
 install_drawing_app
 load_drawing_data
@@ -34,7 +42,14 @@ spec:
 EOF
 wait_for "the StatefulSet ready" 30 bash -c \
   "[ \"\$(command kubectl get sts reporting -n $E2E_NS -o jsonpath='{.status.readyReplicas}')\" = 1 ]"
-start_controller a --leader-elect --leader-election-namespace schemaop-system
+controller_flags=(--leader-elect --leader-election-namespace schemaop-system)
+if [ "$mode" = namespaced ]; then
+  # The overlay's own flag, from its rendered Deployment.
+  namespaces=$(command kubectl kustomize "$E2E_SRC/manifests/namespaced" 2>/dev/null | grep -o -- '--namespaces=[^" ]*')
+  expect_eq "the namespaced overlay watches the e2e namespace" "--namespaces=$E2E_NS" "$namespaces"
+  controller_flags+=("$namespaces")
+fi
+start_controller a "${controller_flags[@]}"
 workloads='{"spec":{"workloads":[{"kind":"Deployment","name":"backend"},{"kind":"Deployment","name":"celery-worker"},{"kind":"StatefulSet","name":"reporting"}]}}'
 apply_smig upgrade.yaml "$workloads"
 expect_settled seed_default_schemas
@@ -49,7 +64,14 @@ used=$(kubectl get --raw /_test/authorized |
 log "used: $(printf '%s' "$used" | tr '\n' ';')"
 # What manifests/ grants it, in the same form (no wildcards there: the
 # kustomize test checks that).
-granted=$(kubectl get clusterrole "$E2E_CONTROLLER_SA" -o json >"$E2E_WORK/cr.json" &&
+if [ "$mode" = namespaced ]; then
+  expect_eq "ClusterRoles of the namespaced install" "" \
+    "$(kubectl get clusterrole "$E2E_CONTROLLER_SA" -o name 2>/dev/null)"
+  controller_role=(role "$E2E_CONTROLLER_SA" -n "$E2E_NS")
+else
+  controller_role=(clusterrole "$E2E_CONTROLLER_SA")
+fi
+granted=$(kubectl get "${controller_role[@]}" -o json >"$E2E_WORK/cr.json" &&
   kubectl get role schemaop-leader-election -n "$E2E_CONTROLLER_SA_NS" -o json >"$E2E_WORK/role.json" &&
   for f in "$E2E_WORK/cr.json" "$E2E_WORK/role.json"; do
     command kubectl annotate --local -f "$f" x=y -o \
@@ -64,4 +86,4 @@ granted=$(kubectl get clusterrole "$E2E_CONTROLLER_SA" -o json >"$E2E_WORK/cr.js
 [ -n "$granted" ] || fail "no permissions read from the controller's roles"
 unused=$(comm -23 <(printf '%s\n' "$granted") <(printf '%s\n' "$used") | grep -Ev -- "$not_exercised" || true)
 expect_eq "permissions granted by manifests/ that the controller never used" "" "$unused"
-log "PASS rbac"
+log "PASS rbac $mode"
