@@ -129,6 +129,30 @@ TEST_F(CliTest, WrongPasswordExitsThreeWithoutEchoingIt) {
   EXPECT_NE(result.output.find("password"), std::string::npos) << result.output;
 }
 
+// Invariant (managed PostgreSQL): TLS from the URL in local mode: with
+// verify-full and the harness CA an upgrade and a backup (pg_dump) succeed;
+// with an unrelated CA the command exits 3 naming the certificate problem
+// and the fix, without the password.
+TEST_F(CliTest, TlsVerifyFullFromTheUrl) {
+  std::string url = schemaop::testing::CreateScratchDatabase("engine_cli_tls");
+  auto ok = RunCli(url + "?sslmode=verify-full&sslrootcert=" + schemaop::testing::HarnessCaFile(),
+                   Flags() + " upgrade r1");
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  auto backup = RunCli(
+      url + "?sslmode=verify-full&sslrootcert=" + schemaop::testing::HarnessCaFile(),
+      Flags() + " backup");
+  EXPECT_EQ(backup.exit_code, 0) << backup.output;
+  auto wrong = RunCli(
+      url + "?sslmode=verify-full&sslrootcert=" + schemaop::testing::HarnessWrongCaFile(),
+      Flags() + " current");
+  EXPECT_EQ(wrong.exit_code, 3) << wrong.output;
+  EXPECT_NE(wrong.output.find("certificate verify failed"), std::string::npos) << wrong.output;
+  EXPECT_NE(wrong.output.find("give the CA that issued the server's certificate"),
+            std::string::npos)
+      << wrong.output;
+  EXPECT_EQ(wrong.output.find(PasswordOf(url)), std::string::npos) << wrong.output;
+}
+
 // Everything a run could change: relations outside the system schemas (the
 // schemaop schema included), the version rows, schemaop's run_log.
 std::string DatabaseState(const std::string& url) {
