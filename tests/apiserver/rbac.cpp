@@ -66,14 +66,12 @@ bool RbacRuleAllows(const Json& rule, const RequestAttributes& request) {
   if (!HasOrStar(Strings(rule, "apiGroups"), request.api_group)) return false;
   const std::string combined =
       request.subresource.empty() ? request.resource : request.resource + "/" + request.subresource;
-  bool resource_matches = false;
-  for (const std::string& resource : Strings(rule, "resources")) {
-    if (resource == "*" || resource == combined ||
-        (!request.subresource.empty() && resource == "*/" + request.subresource)) {
-      resource_matches = true;
-      break;
-    }
-  }
+  const std::vector<std::string> resources = Strings(rule, "resources");
+  const bool resource_matches =
+      std::any_of(resources.begin(), resources.end(), [&](const std::string& resource) {
+        return resource == "*" || resource == combined ||
+               (!request.subresource.empty() && resource == "*/" + request.subresource);
+      });
   if (!resource_matches) return false;
   const std::vector<std::string> names = Strings(rule, "resourceNames");
   return names.empty() || Has(names, request.name);
@@ -107,13 +105,11 @@ Decision Authorize(const RbacObjects& rbac, const UserInfo& user,
   std::vector<std::string> missing;
   auto find = [](const std::vector<Json>& objects, const std::string& ns,
                  const std::string& name) -> const Json* {
-    for (const Json& object : objects) {
-      if (StringField(object, "metadata", "name") == name &&
-          StringField(object, "metadata", "namespace") == ns) {
-        return &object;
-      }
-    }
-    return nullptr;
+    auto it = std::find_if(objects.begin(), objects.end(), [&](const Json& object) {
+      return StringField(object, "metadata", "name") == name &&
+             StringField(object, "metadata", "namespace") == ns;
+    });
+    return it == objects.end() ? nullptr : &*it;
   };
   // Rules of the role a binding (in namespace `ns`, "" for a
   // ClusterRoleBinding) refers to; nonResourceURLs only from ClusterRoles.
@@ -134,10 +130,10 @@ Decision Authorize(const RbacObjects& rbac, const UserInfo& user,
     }
     if (role == nullptr || !role->contains("rules") || !(*role)["rules"].is_array()) return false;
     if (!request.resource_request && kind != "ClusterRole") return false;
-    for (const Json& rule : (*role)["rules"]) {
-      if (rule.is_object() && RbacRuleAllows(rule, request)) return true;
-    }
-    return false;
+    const Json& rules = (*role)["rules"];
+    return std::any_of(rules.begin(), rules.end(), [&](const Json& rule) {
+      return rule.is_object() && RbacRuleAllows(rule, request);
+    });
   };
   for (const Json& binding : rbac.cluster_role_bindings) {
     if (BindingAppliesTo(binding, user, "") && allows(binding, "")) {
