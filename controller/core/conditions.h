@@ -102,6 +102,7 @@ inline constexpr char kRetryBlocked[] = "RetryBlocked";
 inline constexpr char kSchemaDrift[] = "SchemaDrift";
 inline constexpr char kMigrationsChanged[] = "MigrationsChanged";
 inline constexpr char kDatabaseInUse[] = "DatabaseInUse";
+inline constexpr char kRecoveryBlocked[] = "RecoveryBlocked";
 }  // namespace reasons
 
 // Sets `cond` in `conditions` (matched by type), keeping the order of

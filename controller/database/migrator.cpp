@@ -1845,7 +1845,10 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
   Impl::LockGuard guard{&impl, true};
   auto recovered = impl.RecoverLocked();
   if (!recovered.ok()) {
-    return recovered.status();
+    // An interrupted run that cannot be finished or undone: the database may
+    // be between revisions, which the caller must know (the operator keeps
+    // the writers at zero instead of restoring them onto it).
+    return Status(recovered.status().code(), recovered.status().message(), kRecoveryDetail);
   }
   if (recovered->has_value()) {
     report.recovered = **recovered;

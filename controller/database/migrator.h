@@ -118,6 +118,10 @@ struct BackupInfo {
   std::string created_at;  // UTC, RFC 3339
 };
 
+// Status::detail() of a Run that failed because an interrupted earlier run
+// could not be recovered (the database may be between revisions).
+inline constexpr char kRecoveryDetail[] = "recovery";
+
 enum class RunOutcome {
   kNothingToDo,  // already at target; nothing written
   kSucceeded,    // at target, committed
@@ -150,7 +154,7 @@ struct RunLogEntry {
   std::int64_t id = 0;
   std::vector<std::string> from_versions;
   std::vector<std::string> to_versions;
-  std::string direction;  // "upgrade", "downgrade", "mixed", "stamp", "recovery"
+  std::string direction;  // "upgrade", "downgrade", "mixed", "stamp", "restore"
   std::string actor;
   std::string started_at;   // UTC, RFC 3339
   std::string finished_at;  // empty while running

@@ -179,6 +179,8 @@ struct InspectResult {
 // Identifies one run of one SchemaMigration (design: exactly once). Recorded
 // in schemaop.run_log when the run starts; a run whose record has ended is
 // never executed again, whatever the status says.
+inline constexpr char kRecoveryDetail[] = "recovery";  // = database::kRecoveryDetail
+
 struct RunIdentity {
   std::string owner_uid;     // metadata.uid of the SchemaMigration
   std::int64_t generation = 0;
@@ -241,7 +243,9 @@ class DatabasePort {
   // per failure_policy, and records the run under identity.Key().
   // A non-OK Result means nothing was migrated by this call: kUnreachable and
   // kLockHeld (retried), kChecksumMismatch, kMigrationsChanged,
-  // kUnknownRevision, kParseError...
+  // kUnknownRevision, kParseError... A failure whose detail() is
+  // kRecoveryDetail ("recovery") means an interrupted earlier run could not
+  // be finished or undone: the database may be between revisions.
   // Once migration started the Result is OK and MigrateResult says how it ended.
   virtual core::Result<MigrateResult> Migrate(const DatabaseTarget& target,
                                               const std::vector<std::string>& target_versions,

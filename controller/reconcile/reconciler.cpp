@@ -1246,6 +1246,21 @@ class Reconciler::Pass {
       }
       return std::nullopt;
     }
+    if (!migrated.ok() && migrated.status().detail() == kRecoveryDetail) {
+      // The database holds an interrupted run the engine could not finish
+      // or undo: it may be between revisions, so the writers stay at zero
+      // (restoring them onto it could lose writes) until it is repaired.
+      return RetryRun(Problem{
+          rs::kRecoveryBlocked,
+          "The database holds an interrupted run that cannot be recovered: " +
+              migrated.status().message() +
+              ". The workloads stay at 0 because the database may be between revisions. Restore "
+              "the migration files as they were when that run started (ConfigMap " +
+              obj_.spec.migrations_config_map +
+              "), or repair the database (schemaop history/current, or restore the backup); "
+              "retrying with backoff.",
+          true, migrated.status()});
+    }
     if (!migrated.ok()) {
       Problem problem = DatabaseProblem(migrated.status(), "Migrating");
       if (problem.transient) {

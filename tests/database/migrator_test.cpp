@@ -1042,6 +1042,7 @@ TEST_F(MigratorTest, RecoveryRefusesAFileChangedSinceTheRunStarted) {
   auto refused = Open()->Run("head");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), Code::kChecksumMismatch);
+  EXPECT_EQ(refused.status().detail(), kRecoveryDetail);  // the caller keeps writers down
   EXPECT_NE(refused.status().message().find("recovery runs only the SQL the run started with"),
             std::string::npos)
       << refused.status().message();

@@ -680,6 +680,34 @@ TEST_F(ReconcilerTest, UnreachableDatabaseMidRunKeepsWritersDownAndRetries) {
   EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue);
 }
 
+// Invariant: the writers are never restored onto a database that may be
+// between revisions. An interrupted earlier run the engine cannot recover
+// (its files changed since it started) keeps them at 0 until it is repaired.
+TEST_F(ReconcilerTest, UnrecoverableInterruptedRunKeepsWritersDown) {
+  db_.migrate_error = Status(Code::kChecksumMismatch,
+                             "cannot recover interrupted run 7: it started with revision x at "
+                             "sha256 1234..., but 0002.sql now has sha256 abcd...",
+                             kRecoveryDetail);
+  ReconcileResult r = Reconcile();
+  EXPECT_EQ(St().phase, Phase::kMigrating);
+  EXPECT_EQ(Replicas("backend"), 0);
+  EXPECT_EQ(Replicas("celery-worker"), 0);
+  EXPECT_EQ(Cond(ct::kReconciling).reason, rs::kRecoveryBlocked);
+  EXPECT_NE(Cond(ct::kReconciling).message.find("stay at 0"), std::string::npos);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(r.requeue_after.has_value());
+    clock_.Advance(*r.requeue_after);
+    r = Reconcile();
+    EXPECT_EQ(Replicas("backend"), 0);
+  }
+  db_.migrate_error.reset();  // the ConfigMap was restored
+  clock_.Advance(*r.requeue_after);
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(Replicas("celery-worker"), 3);
+}
+
 // ------------------------------------------------------------------- crashes
 
 // Counts the side effects of an undisturbed run, then crashes at each one in
