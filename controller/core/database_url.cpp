@@ -168,13 +168,9 @@ std::string RedactPairs(std::string_view text, bool url_query) {
   return out;
 }
 
-// The first secret value, unquoted / decoded, or nullopt.
-std::optional<std::string> FindPairValue(std::string_view text, bool url_query) {
-  const std::vector<Span> spans = SecretValues(text, url_query);
-  if (spans.empty()) {
-    return std::nullopt;
-  }
-  std::string_view raw = text.substr(spans.front().begin, spans.front().end - spans.front().begin);
+// A secret value as the driver reads it: percent-decoded in a URL query,
+// unquoted and unescaped in a libpq key=value string.
+std::string PairValue(std::string_view raw, bool url_query) {
   if (url_query) {
     return PercentDecode(raw);
   }
@@ -189,6 +185,23 @@ std::optional<std::string> FindPairValue(std::string_view text, bool url_query) 
     value += raw[i];
   }
   return value;
+}
+
+std::vector<std::string> AllPairValues(std::string_view text, bool url_query) {
+  std::vector<std::string> out;
+  for (const Span& span : SecretValues(text, url_query)) {
+    out.push_back(PairValue(text.substr(span.begin, span.end - span.begin), url_query));
+  }
+  return out;
+}
+
+// The first secret value, or nullopt.
+std::optional<std::string> FindPairValue(std::string_view text, bool url_query) {
+  std::vector<std::string> values = AllPairValues(text, url_query);
+  if (values.empty()) {
+    return std::nullopt;
+  }
+  return values.front();
 }
 
 }  // namespace
@@ -307,31 +320,7 @@ std::string ScrubSecret(std::string text, std::string_view secret) {
   return text;
 }
 
-
 namespace {
-
-std::vector<std::string> AllPairValues(std::string_view text, bool url_query) {
-  std::vector<std::string> out;
-  for (const Span& span : SecretValues(text, url_query)) {
-    std::string_view raw = text.substr(span.begin, span.end - span.begin);
-    if (url_query) {
-      out.push_back(PercentDecode(raw));
-      continue;
-    }
-    if (raw.size() >= 2 && raw.front() == '\'' && raw.back() == '\'') {
-      raw = raw.substr(1, raw.size() - 2);
-    }
-    std::string value;
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '\\' && i + 1 < raw.size()) {
-        ++i;
-      }
-      value += raw[i];
-    }
-    out.push_back(std::move(value));
-  }
-  return out;
-}
 
 bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
 
