@@ -1974,6 +1974,16 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
       forward.counts_before = internal::CountRelationRows(tx, impl.VersionTable());
     }
     fingerprint_before = internal::ReadSchemaFingerprint(tx, impl.VersionTable());
+    // The start of a run re-records the schema of where the database is; a
+    // change made by hand since it was last recorded becomes part of that
+    // reference, so say so instead of absorbing it silently.
+    if (Status drift = impl.CheckSchema(tx, plan->from_versions, fingerprint_before);
+        drift.code() == Code::kSchemaDrift) {
+      impl.Emit("warning", "the schema changed since it was last recorded at " +
+                               VersionsText(plan->from_versions) +
+                               " (by hand?); recording it as that revision's schema: " +
+                               drift.message());
+    }
   } catch (const std::exception& error) {
     return impl.FromException(error, "cannot count rows and read the schema before the run",
                               Code::kInternal);

@@ -1194,5 +1194,28 @@ TEST_F(MigratorTest, ServerErrorsReachNoMessageWithRowValues) {
       << cast->status.message();
 }
 
+// A hand-made change at the revision a run starts from becomes that
+// revision's recorded schema, and the run says so (never silently).
+TEST_F(MigratorTest, HandMadeChangeAtTheStartingRevisionIsReported) {
+  WriteBase();
+  Write("002_r2.sql",
+        "-- revision: r2\n-- down_revision: r1\n-- message: t\n\n"
+        "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
+  ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
+  Exec("CREATE INDEX items_by_hand ON items (name)");
+  std::vector<std::string> warnings;
+  auto options = Options();
+  options.on_progress = [&warnings](const ProgressEvent& event) {
+    if (event.phase == "warning") {
+      warnings.push_back(event.message);
+    }
+  };
+  ASSERT_EQ(Open(options)->Run("head")->outcome, RunOutcome::kSucceeded);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("index public.items_by_hand exists but did not at r1"),
+            std::string::npos)
+      << warnings[0];
+}
+
 }  // namespace
 }  // namespace schemaop::database
