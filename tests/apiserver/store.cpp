@@ -717,7 +717,9 @@ Outcome Store::DeleteLocked(const ResourceType& type, const std::string& ns,
     std::vector<std::pair<ResourceType, std::string>> victims;
     for (auto& [bucket_key, other] : buckets_) {
       auto t = std::find_if(types_.begin(), types_.end(),
-                            [&](const ResourceType& r) { return r.bucket() == bucket_key; });
+                            // Captured by name: clang 14 (the sanitizer tier)
+                            // cannot capture a structured binding in C++17.
+                            [&key = bucket_key](const ResourceType& r) { return r.bucket() == key; });
       if (t == types_.end() || !t->namespaced) continue;
       for (auto& [object_key, object] : other.objects) {
         if (MetaString(object, "namespace") == name) {
