@@ -346,8 +346,12 @@ class Reconciler::Pass {
     } else if (reason == rs::kDatabaseUnreachable) {
       message = "Cannot connect to the database of Secret " + spec.url_secret_ref.name +
                 " key " + spec.url_secret_ref.key + ": " + status.message() +
-                ". Check the URL in the Secret and that the database accepts connections; "
-                "retrying with backoff.";
+                ". Check the URL in the Secret" +
+                (spec.ca_secret_ref.name.empty()
+                     ? std::string()
+                     : ", the CA in Secret " + spec.ca_secret_ref.name + " key " +
+                           spec.ca_secret_ref.key + " (spec.database.caSecretRef)") +
+                " and that the database accepts connections; retrying with backoff.";
     } else if (reason == rs::kLockHeld) {
       message = "Another migration run holds the database's migration lock: " +
                 status.message() + ". Retrying with backoff.";
