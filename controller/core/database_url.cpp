@@ -110,8 +110,11 @@ std::vector<Span> SecretValues(std::string_view text, bool url_query) {
   std::vector<Span> spans;
   std::size_t i = 0;
   while (i < text.size()) {
+    // libpq starts the next keyword right after a closing quote, without a
+    // space (`password='a'password=b` sends b; found by tests/fuzz).
     const bool at_key_start =
-        i == 0 || (url_query ? (text[i - 1] == '&' || text[i - 1] == ';') : is_space(text[i - 1]));
+        i == 0 || (url_query ? (text[i - 1] == '&' || text[i - 1] == ';')
+                             : (is_space(text[i - 1]) || text[i - 1] == '\''));
     if (!at_key_start || std::isalpha(static_cast<unsigned char>(text[i])) == 0) {
       ++i;
       continue;

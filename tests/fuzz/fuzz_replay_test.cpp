@@ -107,5 +107,18 @@ TEST(FuzzRegressionTest, ScrubberKnowsThePasswordLibpqReads) {
       << "one password, listed once";
 }
 
+// database_url: in a libpq key=value string a keyword may follow a closing
+// quote without a space; libpq then sends the later password, which the
+// scrubber did not see.
+TEST(FuzzRegressionTest, ScrubberSeesAKeywordRightAfterAClosingQuote) {
+  const std::string conninfo = "host=db password='first'password=Second99";
+  const auto secrets = core::DatabaseUrlSecrets(conninfo);
+  EXPECT_NE(std::find(secrets.begin(), secrets.end(), "Second99"), secrets.end());
+  EXPECT_EQ(core::RedactDatabaseUrl(conninfo), "host=db password=***password=***");
+  core::SecretScrubber scrubber;
+  scrubber.AddDatabaseUrl(conninfo);
+  EXPECT_EQ(scrubber.Scrub("connecting with " + conninfo).find("Second99"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace schemaop::fuzz
