@@ -120,5 +120,22 @@ TEST(FuzzRegressionTest, ScrubberSeesAKeywordRightAfterAClosingQuote) {
   EXPECT_EQ(scrubber.Scrub("connecting with " + conninfo).find("Second99"), std::string::npos);
 }
 
+// database_url: masking a short secret can turn a neighbouring occurrence
+// into a whole token, of the same secret ("i'i'") or of a longer one masked
+// earlier; the scrubber left those readable.
+TEST(FuzzRegressionTest, ScrubberMasksShortSecretsUntilNoneIsLeft) {
+  core::SecretScrubber repeated;
+  repeated.AddSecret("i'");
+  EXPECT_EQ(repeated.Scrub("got 'i'i' back"), "got '****** back");
+
+  core::SecretScrubber neighbours;
+  neighbours.AddDatabaseUrl("host=db password=x- sslpassword=y");
+  EXPECT_EQ(neighbours.Scrub("x-y."), "******.");
+
+  core::SecretScrubber stars;  // the mask itself matches: one round, no loop
+  stars.AddSecret("**");
+  EXPECT_EQ(stars.Scrub("a ** b"), "a *** b");
+}
+
 }  // namespace
 }  // namespace schemaop::fuzz
