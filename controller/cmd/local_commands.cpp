@@ -151,6 +151,9 @@ core::Result<database::MigratorOptions> BuildOptions(const LocalOptions& local) 
   }
   if (!local.quiet) {
     options.on_progress = [](const database::ProgressEvent& event) {
+      if (event.phase == "server-error") {
+        return;  // may hold row values; the error itself is printed reduced
+      }
       std::cout << "[" << event.phase << "] " << event.message << std::endl;
     };
   }

@@ -348,7 +348,13 @@ struct Migrator::Impl {
     }
     ProgressEvent event;
     event.phase = phase;
-    event.message = core::ScrubSecret(message, info.password);
+    core::SecretScrubber scrubber;
+    for (const auto& [key, value] : info.params) {
+      if (internal::IsSecretParameter(key)) {
+        scrubber.AddSecret(value);
+      }
+    }
+    event.message = scrubber.Scrub(message);
     event.step_index = step_index;
     event.revision = revision;
     event.direction = direction;
@@ -374,8 +380,14 @@ struct Migrator::Impl {
     return Status::Ok();
   }
 
+  // The returned status carries no row values (WithoutRowValues); the
+  // server's whole message, scrubbed of the password, goes only to a
+  // "server-error" progress event, which the controller logs at debug level.
   Status FromException(const std::exception& error, const std::string& context,
                        Code code = Code::kMigrationFailed) const {
+    if (dynamic_cast<const pqxx::sql_error*>(&error) != nullptr) {
+      Emit("server-error", context + ": " + error.what());
+    }
     return internal::StatusFromException(error, context, info.password, code);
   }
 

@@ -41,7 +41,10 @@ struct UserCheck {
   std::string sql;
 };
 
-// Reported while the engine works. `phase` is one of: "connected",
+// Reported while the engine works. "server-error" carries PostgreSQL's
+// whole error message (DETAIL and CONTEXT included, so possibly row values;
+// the password scrubbed): for a debug log only, never for status or Events.
+// Otherwise `phase` is one of: "connected",
 // "waiting-for-lock", "locked", "recovering", "backing-up", "backed-up",
 // "migrating", "verifying", "committed", "rolling-back", "rolled-back",
 // "halted", "unlocked". `message` is one human-readable line (already redacted).

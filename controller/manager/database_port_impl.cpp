@@ -1,5 +1,7 @@
 #include "manager/database_port_impl.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -79,6 +81,13 @@ core::Result<std::unique_ptr<database::Migrator>> DatabasePortImpl::Open(
     files = std::move(parsed).value();
   }
   database::MigratorOptions engine_options = MigratorOptionsFor(target, options_);
+  // PostgreSQL's whole error (row values possible) reaches only the debug
+  // log, scrubbed again there like every line.
+  engine_options.on_progress = [](const database::ProgressEvent& event) {
+    if (event.phase == "server-error") {
+      spdlog::debug("database error in full: {}", event.message);
+    }
+  };
   if (identity != nullptr) {
     engine_options.run_key = identity->Key();
     engine_options.expected_plan_digest = identity->plan_digest;

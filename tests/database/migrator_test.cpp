@@ -1171,9 +1171,19 @@ TEST_F(MigratorTest, ServerErrorsReachNoMessageWithRowValues) {
         "-- migrate:up\nINSERT INTO people VALUES ('alice-private@example.com');\n\n"
         "-- migrate:down\nSELECT 1;\n");
   ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
-  auto dup = Open()->Run("head");
+  std::vector<std::string> full_errors;  // for the controller's debug log only
+  auto options = Options();
+  options.on_progress = [&full_errors](const ProgressEvent& event) {
+    if (event.phase == "server-error") {
+      full_errors.push_back(event.message);
+    }
+  };
+  auto dup = Open(options)->Run("head");
   ASSERT_TRUE(dup.ok());
   EXPECT_EQ(dup->outcome, RunOutcome::kRolledBack);
+  ASSERT_FALSE(full_errors.empty());
+  EXPECT_NE(full_errors.front().find("alice-private"), std::string::npos) << full_errors.front();
+  EXPECT_EQ(full_errors.front().find(PasswordOf(url_)), std::string::npos);
   EXPECT_NE(dup->status.message().find("people_email_key"), std::string::npos)
       << dup->status.message();
   EXPECT_EQ(dup->status.message().find("alice-private"), std::string::npos) << dup->status.message();
