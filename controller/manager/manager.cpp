@@ -654,7 +654,7 @@ struct Manager::Impl {
         }
         cv.notify_all();
       };
-      config.on_new_leader = [this, identity = le.identity](const std::string& holder) {
+      config.on_new_leader = [identity = le.identity](const std::string& holder) {
         if (holder != identity && !holder.empty()) {
           spdlog::info("leader election: Lease held by {}; standing by", holder);
         }
