@@ -151,6 +151,12 @@ core::Result<ConnInfo> ParseConnInfo(const std::string& url, const std::string& 
   values["application_name"] = "schemaop";
   values.erase("fallback_application_name");
   values.try_emplace("connect_timeout", "10");
+  // A dead peer is noticed within seconds on an idle or stuck connection
+  // (the URL may override); see SessionSettings for the running statement.
+  values.try_emplace("keepalives", "1");
+  values.try_emplace("keepalives_idle", "10");
+  values.try_emplace("keepalives_interval", "5");
+  values.try_emplace("keepalives_count", "3");
   if (!ca_pem.empty()) {
     auto ca_file = CaCertificateFile::Create(ca_pem);
     if (!ca_file.ok()) {
@@ -386,6 +392,13 @@ core::Result<std::unique_ptr<Session>> Session::Open(const ConnInfo& info,
     tx.exec("SET lock_timeout = " + std::to_string(settings.lock_timeout.count()));
     tx.exec("SET statement_timeout = " + std::to_string(settings.statement_timeout.count()));
     tx.exec("SET application_name = 'schemaop'");
+    // Invariant: a statement whose client died (a killed controller or CLI)
+    // is aborted by the server within about a second, so it neither keeps
+    // running with the writers at zero nor holds locks for the next leader.
+    // PostgreSQL 14+; older servers rely on the keepalives alone.
+    if (tx.exec1("SELECT current_setting('server_version_num')::int >= 140000")[0].as<bool>()) {
+      tx.exec("SET client_connection_check_interval = 1000");
+    }
   } catch (const std::exception& error) {
     return StatusFromException(error, "cannot configure the session on " + info.redacted,
                                info.password, core::Code::kUnreachable);

@@ -1,6 +1,10 @@
 // The `schemaop` binary's local mode: exit codes and that the password never
 // reaches stdout/stderr. SCHEMAOP_BINARY is the built executable.
 #include <gtest/gtest.h>
+#include <thread>
+#include <chrono>
+#include <signal.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -283,6 +287,58 @@ TEST_F(CliBadInputTest, DatabaseAtARevisionTheFilesDoNotKnow) {
   for (const char* command : {" upgrade head", " downgrade base", " plan head"}) {
     ExpectRefused(Flags() + command, 2, {"'f00dcafe'", "--migrations", "stamp"});
   }
+}
+
+// Issue 12: the server notices a dead client. A SIGKILLed `schemaop` in the
+// middle of a long statement must not leave its backend running: the server
+// aborts the statement within seconds (client_connection_check_interval),
+// instead of finishing the 60-second sleep.
+TEST_F(CliTest, KilledClientsStatementIsAbortedByTheServer) {
+  std::string url = schemaop::testing::CreateScratchDatabase("engine_cli_dead_client");
+  std::ofstream(dir_ + "/m/003_r3.sql")
+      << "-- revision: r3\n-- down_revision: r2\n-- message: slow\n\n-- migrate:up\n"
+         "SELECT pg_sleep(60);\n\n-- migrate:down\nSELECT 1;\n";
+  std::ofstream(dir_ + "/m/002_r2.sql", std::ios::trunc)
+      << "-- revision: r2\n-- down_revision: r1\n-- message: nothing\n\n-- migrate:up\n"
+         "SELECT 1;\n\n-- migrate:down\nSELECT 1;\n";
+  const std::string migrations = dir_ + "/m";
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    setenv("DATABASE_URL", url.c_str(), 1);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO);
+    execl(SCHEMAOP_BINARY, SCHEMAOP_BINARY, "--migrations", migrations.c_str(), "-q",
+          "upgrade", "head", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  pqxx::connection observer(url);
+  auto sleeping = [&observer]() {
+    pqxx::nontransaction tx(observer);
+    return tx.exec1("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'schemaop' "
+                    "AND query LIKE '%pg_sleep(60)%' AND state = 'active'")[0]
+        .as<int>();
+  };
+  auto wait_until = [](auto condition, std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (condition()) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_until([&] { return sleeping() == 1; }, std::chrono::seconds(30)))
+      << "the migration never reached its pg_sleep";
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  auto killed = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_until([&] { return sleeping() == 0; }, std::chrono::seconds(15)))
+      << "the statement of a killed client kept running";
+  EXPECT_LT(std::chrono::steady_clock::now() - killed, std::chrono::seconds(15));
 }
 
 }  // namespace
