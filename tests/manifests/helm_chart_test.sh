@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Static checks of the Helm chart (helm is not packaged in Debian 12, so the
-# templates are not rendered here): every .Values path the templates use is
+# Checks of the Helm chart: rendered with a real Helm 3 (from npm, installed by
+# scripts/setup: Debian 12 has no helm package), and statically: every .Values path the templates use is
 # defined in values.yaml, every included helper is defined, template blocks
 # are balanced, the RBAC rules equal the kustomize base's, and the defaults
 # agree with manifests/.
@@ -72,8 +72,8 @@ split_objects "$rendered" "$work/base"
 check "chart ClusterRole rules equal the kustomize base's" equals \
   "$(permissions "$work/base/ClusterRole_schemaop-controller.yaml")" "$(permissions "$work/chart-clusterrole.yaml")"
 # watchNamespaces: the same rules in a Role per namespace, bound by a
-# RoleBinding to that Role, instead of the ClusterRole (helm is not in
-# Debian 12, so this checks the template text).
+# RoleBinding to that Role, instead of the ClusterRole (the template text
+# here; the rendered result below).
 namespaced_rbac() {
   local ok=0
   [ "$(grep -c 'include "schemaop.controllerRules"' "$templates/clusterrole.yaml")" = 2 ] ||
@@ -91,6 +91,43 @@ namespaced_rbac() {
 check "watchNamespaces: a Role and RoleBinding per namespace, no ClusterRole, --namespaces" namespaced_rbac
 check "chart leader-election Role rules equal the kustomize base's" equals \
   "$(permissions "$work/base/Role_schemaop-leader-election.yaml")" "$(permissions "$work/chart-role.yaml")"
+
+# The chart rendered by a real Helm 3 (scripts/setup installs it from npm):
+# lint, the default install (ClusterRole) and the namespaced one.
+helm_bin=${SCHEMAOP_HELM:-/opt/schemaop-tools/helm/helm}
+[ -x "$helm_bin" ] || { echo "helm not found at $helm_bin: run scripts/setup" >&2; exit 1; }
+check "helm lint passes" "$helm_bin" lint "$chart"
+helm_render() {  # helm_render OUT [ARGS...]
+  local out=$1; shift
+  "$helm_bin" template schemaop "$chart" --namespace schemaop-system --kube-version 1.28.0 "$@" \
+    >"$out" 2>"$work/helm.err" || { cat "$work/helm.err" >&2; exit 1; }
+}
+kinds_of() {  # kinds_of FILE: "Kind/name@namespace" of every object, sorted
+  jp_opt "$1" '{.kind}/{.metadata.name}@{.metadata.namespace}{"\n"}' | sort | tr '\n' ' '
+}
+pick_kind() {  # pick_kind FILE KIND: the first object of that kind
+  awk -v kind="$2" '/^---$/ { if (found) exit; doc = ""; next }
+    { doc = doc $0 "\n" } $0 == "kind: " kind { found = 1 }
+    END { if (found) printf "%s", doc }' "$1"
+}
+helm_render "$work/helm-default.yaml"
+pick_kind "$work/helm-default.yaml" ClusterRole >"$work/helm-clusterrole.yaml"
+check "helm template (default): a ClusterRole with the kustomize base's rules" equals \
+  "$(permissions "$work/base/ClusterRole_schemaop-controller.yaml")" \
+  "$(permissions "$work/helm-clusterrole.yaml")"
+helm_render "$work/helm-ns.yaml" --set 'watchNamespaces={drawing,billing}'
+namespaced_render() {
+  local kinds ns ok=0
+  kinds=$(kinds_of "$work/helm-ns.yaml")
+  case "$kinds" in *ClusterRole*) echo "  a ClusterRole(Binding) is rendered: $kinds"; ok=1 ;; esac
+  for ns in drawing billing; do
+    grep -q "Role/schemaop@$ns " <<<"$kinds " || { echo "  no Role in $ns: $kinds"; ok=1; }
+    grep -q "RoleBinding/schemaop@$ns " <<<"$kinds " || { echo "  no RoleBinding in $ns: $kinds"; ok=1; }
+  done
+  grep -q -- '--namespaces=drawing,billing' "$work/helm-ns.yaml" || { echo "  --namespaces=drawing,billing not passed"; ok=1; }
+  return $ok
+}
+check "helm template --set watchNamespaces={drawing,billing}: Roles and RoleBindings there, no ClusterRole, --namespaces" namespaced_render
 
 deployment=$work/base/Deployment_schemaop-controller.yaml
 check "default image equals the kustomize base's" equals \
