@@ -57,6 +57,14 @@ apply_smig rollback.yaml "$workloads"
 expect_settled 9bc6a98f1c12
 kubectl delete smig "$E2E_SMIG" -n "$E2E_NS" --timeout=60s >/dev/null || fail "delete of the SchemaMigration"
 
+# The Lease is renewed (update) every retry period after it was acquired
+# (create); a fast run can end before the first renewal, so wait for one.
+lease_renewed() {
+  kubectl get --raw /_test/authorized |
+    grep -q "\"system:serviceaccount:$E2E_CONTROLLER_SA_NS:$E2E_CONTROLLER_SA update coordination.k8s.io leases\""
+}
+wait_for "the controller to renew its Lease" 30 lease_renewed
+
 # What the controller was allowed to do, as "verb group resource[/sub]".
 used=$(kubectl get --raw /_test/authorized |
   grep -o "\"system:serviceaccount:$E2E_CONTROLLER_SA_NS:$E2E_CONTROLLER_SA [^\"]*\"" |
