@@ -182,8 +182,12 @@ std::string PairValue(std::string_view raw, bool url_query) {
   }
   std::string value;
   for (std::size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '\\' && i + 1 < raw.size()) {
-      ++i;
+    if (raw[i] == '\\') {
+      // libpq: a backslash takes the next character literally; a trailing
+      // one takes nothing (`password=pw\` is the password "pw").
+      if (++i == raw.size()) {
+        break;
+      }
     }
     value += raw[i];
   }
