@@ -157,6 +157,32 @@ core::Result<reconcile::BackupResult> DatabasePortImpl::Backup(
   return result;
 }
 
+namespace {
+
+// Invariant (design §6.3, §7): the writers come back only onto a run the
+// engine closed. A run whose session or lock was lost after it started may
+// still be 'running' in schemaop.run_log, with part of its plan committed:
+// only the next run's recovery may finish or undo it. True when the run's
+// row is open or cannot be read.
+bool RunLeftOpen(database::Migrator& m, const database::RunReport& report) {
+  if (report.run_id == 0 || report.replayed || report.outcome == database::RunOutcome::kSucceeded ||
+      report.outcome == database::RunOutcome::kNothingToDo) {
+    return false;
+  }
+  auto history = m.History(10);
+  if (!history.ok()) {
+    return true;
+  }
+  for (const database::RunLogEntry& entry : history.value()) {
+    if (entry.id == report.run_id) {
+      return entry.outcome == "running";
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
     const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
     const reconcile::RunIdentity& identity) {
@@ -172,6 +198,18 @@ core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
   auto report = m.Run(engine_target.value());
   if (!report.ok()) {
     return report.status();
+  }
+  if (RunLeftOpen(m, report.value())) {
+    // Not an outcome: the reconciler keeps the writers at 0 and retries, and
+    // the retry's recovery finishes or undoes the run (design §4.8).
+    const core::Status& failure = report->status;
+    const core::Code code = failure.code() == core::Code::kLockHeld ? core::Code::kLockHeld
+                                                                   : core::Code::kUnreachable;
+    return core::Status(code,
+                        failure.message() +
+                            ". The run is still open in schemaop.run_log and the database may be "
+                            "between revisions; the next attempt recovers it",
+                        failure.detail());
   }
   reconcile::MigrateResult result;
   switch (report->outcome) {

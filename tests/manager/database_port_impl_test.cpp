@@ -11,6 +11,8 @@
 #include <sstream>
 #include <unistd.h>
 
+#include <pqxx/pqxx>
+
 #include "manager/database_port_impl.h"
 #include "support/pg_test_env.h"
 
@@ -113,6 +115,53 @@ TEST_F(DatabasePortImplTest, InspectsMigratesAndIsIdempotent) {
   ASSERT_TRUE(down.ok()) << down.status().ToString();
   EXPECT_EQ(down->outcome, reconcile::MigrateOutcome::kSucceeded) << down->failure.ToString();
   EXPECT_EQ(down->final_versions, std::vector<std::string>{"9bc6a98f1c12"});
+}
+
+// Invariant (design §6.3, §7): the writers come back only onto a run the
+// engine closed. A session lost after part of the plan committed leaves the
+// run open in schemaop.run_log (only the next run's recovery may finish or
+// undo it), so Migrate reports a transient failure (the reconciler keeps the
+// writers at 0 and retries) instead of an outcome (the reconciler restores
+// the writers onto a database between revisions). The retry recovers the
+// run. Here the second step's session is terminated (by itself) after the
+// first step committed in its own segment.
+TEST_F(DatabasePortImplTest, SessionLostAfterACommitIsNotAnOutcome) {
+  // A placeholder setting on the database needs the superuser.
+  pqxx::connection admin(schemaop::testing::SuperuserUrlFor("manager_db_port"));
+  pqxx::nontransaction(admin).exec0("ALTER DATABASE manager_db_port SET schemaop_test.kill = 'on'");
+  target_.migration_files = {
+      {"a1.sql",
+       "-- revision: a1\n-- down_revision:\n-- migrate:up\n"
+       "CREATE TABLE items (id int PRIMARY KEY);\nINSERT INTO items SELECT generate_series(1, 10);\n"
+       "-- migrate:up transaction:false\n"
+       "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_id_neg ON items ((-id));\n"
+       "-- migrate:down\nDROP TABLE items;\n"},
+      {"b2.sql",
+       "-- revision: b2\n-- down_revision: a1\n-- migrate:up\n"
+       "ALTER TABLE items ADD COLUMN note text;\n"
+       "DO $$ BEGIN IF current_setting('schemaop_test.kill', true) = 'on' THEN "
+       "PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); END IF; END $$;\n"
+       "-- migrate:down\nALTER TABLE items DROP COLUMN note;\n"}};
+  const reconcile::RunIdentity identity = Identity();
+  auto lost = port_->Migrate(target_, {"b2"}, identity);
+  ASSERT_FALSE(lost.ok()) << "an outcome was reported for a run left open in run_log: "
+                          << (lost.ok() ? lost->failure.ToString() : "");
+  EXPECT_EQ(lost.status().code(), core::Code::kUnreachable) << lost.status().ToString();
+  {
+    pqxx::nontransaction read(admin);
+    EXPECT_EQ(read.exec1("SELECT count(*) FROM schemaop.run_log WHERE outcome = 'running'")[0].as<int>(), 1);
+    // a1's SQL committed (its stamp goes with the next transaction, b2's).
+    EXPECT_TRUE(read.exec1("SELECT to_regclass('items') IS NOT NULL")[0].as<bool>());
+  }
+
+  pqxx::nontransaction(admin).exec0("ALTER DATABASE manager_db_port RESET schemaop_test.kill");
+  auto retried = port_->Migrate(target_, {"b2"}, identity);
+  ASSERT_TRUE(retried.ok()) << retried.status().ToString();
+  EXPECT_EQ(retried->outcome, reconcile::MigrateOutcome::kSucceeded) << retried->failure.ToString();
+  EXPECT_EQ(retried->final_versions, std::vector<std::string>{"b2"});
+  pqxx::nontransaction read(admin);
+  EXPECT_EQ(read.exec1("SELECT count(*) FROM schemaop.run_log WHERE outcome = 'running'")[0].as<int>(), 0);
+  EXPECT_EQ(read.exec1("SELECT count(*) FROM items")[0].as<int>(), 10);
 }
 
 TEST_F(DatabasePortImplTest, UnknownTargetIsReportedWithoutTouchingTheDatabase) {
