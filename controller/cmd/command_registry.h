@@ -10,6 +10,7 @@
 
 namespace CLI {
 class App;
+class Option;
 }  // namespace CLI
 
 namespace schemaop::cmd {
@@ -30,6 +31,11 @@ enum ExitCode : int {
 struct CommandRegistry {
   // (subcommand, handler returning the exit code)
   std::vector<std::pair<CLI::App*, std::function<int()>>> handlers;
+  // The local mode's global options (cmd/local_options.h). They are options
+  // of the app, so CLI11 accepts them before or after any subcommand; other
+  // modes refuse them when given (count() > 0). Filled by
+  // RegisterLocalCommands, which runs first.
+  std::vector<CLI::Option*> local_options;
 };
 
 // current, heads, history, plan, upgrade, downgrade, stamp, verify, backup,

@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "cmd/command_registry.h"
 #include "kube/client.h"
@@ -44,6 +46,9 @@ Environment variables (a flag on the command line wins):
   SCHEMAOP_RESYNC_PERIOD              --resync-period
   SCHEMAOP_IDENTITY                   --identity
   POD_NAMESPACE, POD_NAME             defaults of the Lease namespace and the identity
+Durations take a unit: 500ms, 10s, 5m, 1h, 1m30s (0 disables where allowed).
+The local commands' options (--database, --migrations, --backup, --lock-timeout, ...)
+are refused: the operator reads those settings from each SchemaMigration's spec.
 Exit codes: 0 after SIGTERM/SIGINT, 1 when leadership was lost or start-up failed,
 2 for invalid flags.)";
 
@@ -118,7 +123,21 @@ void RegisterControllerCommand(CLI::App& app, CommandRegistry& registry) {
       "controller", "run the Kubernetes operator (reconciles SchemaMigration resources)");
   command->footer(kEnvironmentHelp);
   manager::AddControllerFlags(*command, *flags);
-  registry.handlers.emplace_back(command, [flags] { return RunController(*flags); });
+  registry.handlers.emplace_back(command, [flags, local = registry.local_options] {
+    // The local commands' options are the app's, so CLI11 takes them before
+    // or after `controller`; the operator gets those settings elsewhere.
+    std::vector<std::string> given;
+    for (const CLI::Option* option : local) {
+      if (option->count() > 0) {
+        given.push_back(option->get_name());
+      }
+    }
+    if (core::Status s = manager::RejectLocalModeFlags(given); !s.ok()) {
+      std::cerr << "error: " << s.message() << "\n";
+      return static_cast<int>(kExitUsage);
+    }
+    return RunController(*flags);
+  });
 }
 
 }  // namespace schemaop::cmd

@@ -2,12 +2,8 @@
 // stamp|verify|backup|restore|wait` against --database and --migrations,
 // so CI jobs and laptops use the same engine as the operator.
 #include <CLI/CLI.hpp>
-#include <pwd.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -16,6 +12,7 @@
 #include <vector>
 
 #include "cmd/command_registry.h"
+#include "cmd/local_options.h"
 #include "core/database_url.h"
 #include "database/migrator.h"
 
@@ -23,31 +20,6 @@ namespace schemaop::cmd {
 namespace {
 
 using core::Code;
-
-struct LocalOptions {
-  std::string database_url;
-  std::string migrations_dir = "migrations";
-  std::string backup = "downgrade";
-  std::string backup_dir = "backups";
-  int backup_retention = 5;
-  std::string pg_bin_dir;
-  std::vector<std::string> allow_row_loss;
-  bool allow_changed = false;
-  bool allow_schema_drift = false;
-  double lock_wait_seconds = 60;
-  double lock_timeout_seconds = 10;
-  double statement_timeout_seconds = 0;
-  std::vector<std::string> checks;  // NAME=SQL
-  std::string version_table = "alembic_version";
-  bool quiet = false;
-  // Subcommand arguments.
-  std::string target;
-  bool sql = false;
-  std::string file;
-  std::string at_least;
-  double wait_timeout_seconds = 300;
-  int history_limit = 20;
-};
 
 int ExitCodeFor(const core::Status& status) {
   switch (status.code()) {
@@ -85,22 +57,6 @@ int Fail(const core::Status& status) {
   return ExitCodeFor(status);
 }
 
-std::string Actor() {
-  std::string user;
-  if (const char* env = std::getenv("USER"); env != nullptr && *env != '\0') {
-    user = env;
-  } else if (const passwd* pw = getpwuid(getuid()); pw != nullptr) {
-    user = pw->pw_name;
-  } else {
-    user = "uid" + std::to_string(getuid());
-  }
-  char host[256] = {0};
-  if (gethostname(host, sizeof host - 1) != 0) {
-    std::snprintf(host, sizeof host, "unknown-host");
-  }
-  return user + "@" + host + " (cli)";
-}
-
 std::string Versions(const std::vector<std::string>& versions) {
   if (versions.empty()) {
     return "base";
@@ -110,54 +66,6 @@ std::string Versions(const std::vector<std::string>& versions) {
     out += (out.empty() ? "" : ", ") + version;
   }
   return out;
-}
-
-std::chrono::milliseconds Millis(double seconds) {
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000.0)));
-}
-
-core::Result<database::MigratorOptions> BuildOptions(const LocalOptions& local) {
-  database::MigratorOptions options;
-  if (local.lock_wait_seconds < 0 || local.lock_timeout_seconds < 0 ||
-      local.statement_timeout_seconds < 0) {
-    return core::Status(Code::kInvalidArgument,
-                        "--lock-wait, --lock-timeout and --statement-timeout must not be negative");
-  }
-  options.lock_wait = Millis(local.lock_wait_seconds);
-  options.lock_timeout = Millis(local.lock_timeout_seconds);
-  options.statement_timeout = Millis(local.statement_timeout_seconds);
-  options.actor = Actor();
-  options.version_table = local.version_table;
-  options.allow_changed = local.allow_changed;
-  options.allow_row_loss = local.allow_row_loss;
-  options.verify_schema = !local.allow_schema_drift;
-  if (local.backup == "always") {
-    options.backup_policy = database::BackupPolicy::kAlways;
-  } else if (local.backup == "downgrade") {
-    options.backup_policy = database::BackupPolicy::kDowngrade;
-  } else {
-    options.backup_policy = database::BackupPolicy::kNever;
-  }
-  options.backup_dir = local.backup_dir;
-  options.backup_retention = local.backup_retention;
-  options.pg_bin_dir = local.pg_bin_dir;
-  for (const auto& check : local.checks) {
-    auto eq = check.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == check.size()) {
-      return core::Status(Code::kInvalidArgument,
-                          "--check '" + check + "' must be NAME=SQL (SQL returning one boolean)");
-    }
-    options.checks.push_back({check.substr(0, eq), check.substr(eq + 1)});
-  }
-  if (!local.quiet) {
-    options.on_progress = [](const database::ProgressEvent& event) {
-      if (event.phase == "server-error") {
-        return;  // may hold row values; the error itself is printed reduced
-      }
-      std::cout << "[" << event.phase << "] " << event.message << std::endl;
-    };
-  }
-  return options;
 }
 
 // Files are needed by most commands; `current`, `backup`, `restore` can do
@@ -188,16 +96,12 @@ core::Result<std::unique_ptr<database::Migrator>> OpenMigrator(const LocalOption
     return core::Status(Code::kInvalidArgument,
                         "no database given: pass --database URL or set DATABASE_URL");
   }
-  auto options = BuildOptions(local);
-  if (!options.ok()) {
-    return options.status();
-  }
   auto files = LoadFiles(local, files_required);
   if (!files.ok()) {
     return files.status();
   }
   return database::Migrator::Open(local.database_url, std::move(files).value(),
-                                  std::move(options).value());
+                                  BuildOptions(local));
 }
 
 void PrintPlan(const core::Plan& plan) {
@@ -446,14 +350,11 @@ int RestoreCommand(const LocalOptions& local) {
 }
 
 int WaitCommand(const LocalOptions& local) {
-  if (local.wait_timeout_seconds < 0) {
-    return Fail(core::Status(Code::kInvalidArgument, "--timeout must not be negative"));
-  }
   auto migrator = OpenMigrator(local, true);
   if (!migrator.ok()) {
     return Fail(migrator.status());
   }
-  core::Status status = (*migrator)->WaitAtLeast(local.at_least, Millis(local.wait_timeout_seconds));
+  core::Status status = (*migrator)->WaitAtLeast(local.at_least, local.wait_timeout_ms);
   if (!status.ok()) {
     return Fail(status);
   }
@@ -465,46 +366,16 @@ int WaitCommand(const LocalOptions& local) {
 void RegisterLocalCommands(CLI::App& app, CommandRegistry& registry) {
   // Owned by the handlers, which outlive parsing.
   auto local = std::make_shared<LocalOptions>();
-  app.add_option("--database", local->database_url,
-                 "PostgreSQL URL, e.g. postgresql://user:pass@host:5432/db (or DATABASE_URL)")
-      ->envname("DATABASE_URL");
-  app.add_option("--migrations", local->migrations_dir, "directory of *.sql migration files")
-      ->capture_default_str();
-  app.add_option("--backup", local->backup, "when to pg_dump before a run")
-      ->check(CLI::IsMember({"always", "downgrade", "never"}))
-      ->capture_default_str();
-  app.add_option("--backup-retention", local->backup_retention,
-                 "backups of this database kept in --backup-dir (0 = all)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--backup-dir", local->backup_dir, "where backups are written")
-      ->capture_default_str();
-  app.add_option("--pg-bin-dir", local->pg_bin_dir,
-                 "directory with pg_dump/pg_restore (default: PATH)");
-  app.add_option("--allow-row-loss", local->allow_row_loss,
-                 "TABLE whose row count may drop (repeatable)");
-  app.add_flag("--allow-changed", local->allow_changed,
-               "run although an applied migration file changed");
-  app.add_flag("--allow-schema-drift", local->allow_schema_drift,
-               "do not compare the schema with the one recorded for the revision reached");
-  app.add_option("--lock-wait", local->lock_wait_seconds,
-                 "seconds to wait for another run's migration lock")
-      ->capture_default_str();
-  app.add_option("--lock-timeout", local->lock_timeout_seconds,
-                 "PostgreSQL lock_timeout in seconds (0 = none)")
-      ->capture_default_str();
-  app.add_option("--statement-timeout", local->statement_timeout_seconds,
-                 "PostgreSQL statement_timeout in seconds (0 = none)")
-      ->capture_default_str();
-  app.add_option("--check", local->checks,
-                 "NAME=SQL verification check returning one boolean (repeatable)");
-  app.add_option("--version-table", local->version_table, "version table name")
-      ->capture_default_str();
-  app.add_flag("-q,--quiet", local->quiet, "print only results and errors");
+  registry.local_options = AddLocalOptions(app, *local);
 
   auto add = [&](const char* name, const char* help, std::function<int()> handler) {
     CLI::App* sub = app.add_subcommand(name, help);
-    registry.handlers.emplace_back(sub, std::move(handler));
+    registry.handlers.emplace_back(sub, [local, handler = std::move(handler)] {
+      if (core::Status s = Resolve(*local); !s.ok()) {
+        return Fail(s);
+      }
+      return handler();
+    });
     return sub;
   };
   add("current", "show the revision(s) in the version table", [local] { return Current(*local); });
@@ -537,7 +408,9 @@ void RegisterLocalCommands(CLI::App& app, CommandRegistry& registry) {
   auto* wait = add("wait", "wait until the database is at REV or later",
                    [local] { return WaitCommand(*local); });
   wait->add_option("--at-least", local->at_least, "revision")->required();
-  wait->add_option("--timeout", local->wait_timeout_seconds, "seconds")->capture_default_str();
+  wait->add_option("--timeout", local->wait_timeout,
+                   "how long to wait (e.g. 90s, 10m; a bare number is seconds)")
+      ->capture_default_str();
 }
 
 }  // namespace schemaop::cmd

@@ -160,22 +160,20 @@ bool SchemaMigrationStatus::operator==(const SchemaMigrationStatus& o) const {
 // -------------------------------------------------------------------- enums
 
 BackupWhen BackupWhenOf(const SchemaMigrationSpec& spec) {
-  if (spec.backup_when == "Always") {
-    return BackupWhen::kAlways;
-  }
-  if (spec.backup_when == "Never") {
-    return BackupWhen::kNever;
-  }
-  return BackupWhen::kDowngrade;
+  return ParseEnum(kBackupWhenNames, spec.backup_when).value_or(BackupWhen::kDowngrade);
 }
 
 FailurePolicy FailurePolicyOf(const SchemaMigrationSpec& spec) {
-  return spec.failure_policy == "Halt" ? FailurePolicy::kHalt : FailurePolicy::kRollback;
+  return ParseEnum(kFailurePolicyNames, spec.failure_policy).value_or(FailurePolicy::kRollback);
 }
 
-bool PreserveRowCountsOf(const SchemaMigrationSpec& spec) { return spec.verify_row_counts != "Off"; }
+bool PreserveRowCountsOf(const SchemaMigrationSpec& spec) {
+  return ParseEnum(kVerifyRowCountsNames, spec.verify_row_counts) != VerifyRowCounts::kOff;
+}
 
-bool EnforceSchemaOf(const SchemaMigrationSpec& spec) { return spec.verify_schema != "Ignore"; }
+bool EnforceSchemaOf(const SchemaMigrationSpec& spec) {
+  return ParseEnum(kVerifySchemaNames, spec.verify_schema) != VerifySchema::kIgnore;
+}
 
 bool IsRelativeTarget(std::string_view target) {
   return target.find_first_of("+-") != std::string_view::npos;
@@ -323,18 +321,17 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
     add("spec.drainTimeoutSeconds",
         "must be between 1 and 86400, got " + std::to_string(spec.drain_timeout_seconds));
   }
-  if (spec.backup_when != "Downgrade" && spec.backup_when != "Always" &&
-      spec.backup_when != "Never") {
-    add("spec.backup.when",
-        "unsupported value " + Quote(spec.backup_when) + ": use Downgrade, Always or Never");
+  if (!ParseEnum(kBackupWhenNames, spec.backup_when)) {
+    add("spec.backup.when", "unsupported value " + Quote(spec.backup_when) + ": use " +
+                                EnumChoices(kBackupWhenNames));
   }
-  if (spec.verify_row_counts != "Preserve" && spec.verify_row_counts != "Off") {
-    add("spec.verify.rowCounts",
-        "unsupported value " + Quote(spec.verify_row_counts) + ": use Preserve or Off");
+  if (!ParseEnum(kVerifyRowCountsNames, spec.verify_row_counts)) {
+    add("spec.verify.rowCounts", "unsupported value " + Quote(spec.verify_row_counts) + ": use " +
+                                     EnumChoices(kVerifyRowCountsNames));
   }
-  if (spec.verify_schema != "Enforce" && spec.verify_schema != "Ignore") {
-    add("spec.verify.schema",
-        "unsupported value " + Quote(spec.verify_schema) + ": use Enforce or Ignore");
+  if (!ParseEnum(kVerifySchemaNames, spec.verify_schema)) {
+    add("spec.verify.schema", "unsupported value " + Quote(spec.verify_schema) + ": use " +
+                                  EnumChoices(kVerifySchemaNames));
   }
   std::set<std::string> seen_tables;
   for (std::size_t i = 0; i < spec.verify_allow_row_loss.size(); ++i) {
@@ -360,9 +357,9 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
       add(path + ".sql", "required (a query returning one boolean)");
     }
   }
-  if (spec.failure_policy != "Rollback" && spec.failure_policy != "Halt") {
-    add("spec.failurePolicy",
-        "unsupported value " + Quote(spec.failure_policy) + ": use Rollback or Halt");
+  if (!ParseEnum(kFailurePolicyNames, spec.failure_policy)) {
+    add("spec.failurePolicy", "unsupported value " + Quote(spec.failure_policy) + ": use " +
+                                  EnumChoices(kFailurePolicyNames));
   }
   if (!spec.lock_timeout.empty() && !ParseDuration(spec.lock_timeout).ok()) {
     add("spec.lockTimeout", "invalid duration " + Quote(spec.lock_timeout) +
@@ -376,60 +373,6 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
 }
 
 // ------------------------------------------------------------------- values
-
-Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
-  auto invalid = [&text]() {
-    return Status(Code::kInvalidArgument,
-                  "invalid duration '" + std::string(text) +
-                      "': use <number><unit> with unit ms, s, m or h (e.g. 10s, 1m30s), or 0");
-  };
-  if (text == "0") {
-    return std::chrono::milliseconds(0);
-  }
-  if (text.empty()) {
-    return invalid();
-  }
-  std::int64_t total = 0;
-  std::size_t i = 0;
-  constexpr std::int64_t kLimit = std::int64_t{1} << 50;
-  while (i < text.size()) {
-    std::int64_t number = 0;
-    const std::size_t start = i;
-    while (i < text.size() && IsDigit(text[i])) {
-      number = number * 10 + (text[i] - '0');
-      if (number > kLimit) {
-        return invalid();
-      }
-      ++i;
-    }
-    if (i == start) {
-      return invalid();
-    }
-    std::int64_t unit = 0;
-    if (text.substr(i, 2) == "ms") {
-      unit = 1;
-      i += 2;
-    } else if (i < text.size() && text[i] == 's') {
-      unit = 1000;
-      ++i;
-    } else if (i < text.size() && text[i] == 'm') {
-      unit = 60 * 1000;
-      ++i;
-    } else if (i < text.size() && text[i] == 'h') {
-      unit = 3600 * 1000;
-      ++i;
-    } else {
-      return invalid();
-    }
-    // Checked before multiplying: number * unit alone can overflow int64
-    // (found by tests/fuzz: 299999990999999m).
-    if (number > (kLimit - total) / unit) {
-      return invalid();
-    }
-    total += number * unit;
-  }
-  return std::chrono::milliseconds(total);
-}
 
 std::string FormatVersions(const std::vector<std::string>& versions) {
   if (versions.empty()) {

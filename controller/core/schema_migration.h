@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "core/conditions.h"
+#include "core/duration.h"
+#include "core/spec_enums.h"
 #include "core/status.h"
 
 namespace schemaop::core {
@@ -65,8 +67,8 @@ struct VerifyCheck {
   bool operator==(const VerifyCheck& o) const { return name == o.name && sql == o.sql; }
 };
 
-enum class BackupWhen { kDowngrade, kAlways, kNever };
-enum class FailurePolicy { kRollback, kHalt };
+// BackupWhen, FailurePolicy, VerifyRowCounts, VerifySchema and their
+// spellings: core/spec_enums.h.
 
 struct SchemaMigrationSpec {
   std::string target_revision;
@@ -79,12 +81,13 @@ struct SchemaMigrationSpec {
   std::string migrations_config_map;                // migrations.configMapRef.name
   std::vector<WorkloadRef> workloads;
   int drain_timeout_seconds = kDefaultDrainTimeoutSeconds;
-  std::string backup_when = "Downgrade";  // Downgrade | Always | Never
-  std::string verify_row_counts = "Preserve";  // Preserve | Off
-  std::string verify_schema = "Enforce";       // Enforce | Ignore
+  // Spelled as in core/spec_enums.h; the first spelling is the default.
+  std::string backup_when = kBackupWhenNames[0].name;               // Downgrade | Always | Never
+  std::string verify_row_counts = kVerifyRowCountsNames[0].name;  // Preserve | Off
+  std::string verify_schema = kVerifySchemaNames[0].name;          // Enforce | Ignore
   std::vector<std::string> verify_allow_row_loss;
   std::vector<VerifyCheck> verify_checks;
-  std::string failure_policy = "Rollback";  // Rollback | Halt
+  std::string failure_policy = kFailurePolicyNames[0].name;  // Rollback | Halt
   std::string lock_timeout;       // empty: engine default
   std::string statement_timeout;  // empty: engine default
   bool suspend = false;
@@ -270,9 +273,7 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec);
 
 // ------------------------------------------------------------------ values
 
-// "0", or one or more <digits><unit> with unit ms|s|m|h ("1m30s", "500ms").
-// kInvalidArgument otherwise.
-Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+// ParseDuration (spec.lockTimeout, spec.statementTimeout) is in core/duration.h.
 
 // Alembic's display of version-table rows: sorted, comma-separated, "base"
 // when empty.

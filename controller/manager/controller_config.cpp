@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "core/schema_migration.h"
+#include "core/duration.h"
 
 namespace schemaop::manager {
 
@@ -93,14 +93,18 @@ void AddControllerFlags(CLI::App& command, ControllerFlags& flags) {
 
 namespace {
 
+// Go-style durations with a unit ("15s", "1m30s"; "0"): a bare number is
+// rejected, as it always was for these flags (core/duration.h).
 core::Result<std::chrono::milliseconds> Duration(const std::string& value, const std::string& flag,
                                                  const std::string& env) {
-  auto parsed = core::ParseDuration(value);
-  if (!parsed.ok()) {
-    return Status(Code::kInvalidArgument, flag + " (or " + env + ") '" + value +
-                                              "' is not a duration: use e.g. 500ms, 10s, 1m30s");
+  return core::ParseDurationFlag(flag + " (or " + env + ")", value, core::BareNumber::kReject);
+}
+
+std::string Lower(std::string text) {
+  for (char& c : text) {
+    c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
   }
-  return parsed.value();
+  return text;
 }
 
 core::Result<std::optional<BindAddress>> Address(const std::string& value, const std::string& flag,
@@ -197,20 +201,22 @@ core::Result<ControllerConfig> ResolveControllerFlags(const ControllerFlags& fla
   }
   m.workers = flags.workers;
 
-  if (flags.log_format != "text" && flags.log_format != "json") {
+  // Any case on input, like the local commands' enum values; canonical
+  // lower case from here on.
+  config.log_format = Lower(flags.log_format);
+  config.log_level = Lower(flags.log_level);
+  if (config.log_format != "text" && config.log_format != "json") {
     return Status(Code::kInvalidArgument, "--log-format (or SCHEMAOP_LOG_FORMAT) must be text or "
                                           "json, not '" +
                                               flags.log_format + "'");
   }
   static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error"};
-  if (kLevels.count(flags.log_level) == 0) {
+  if (kLevels.count(config.log_level) == 0) {
     return Status(Code::kInvalidArgument,
                   "--log-level (or SCHEMAOP_LOG_LEVEL) must be one of trace, debug, info, warn, "
                   "error, not '" +
                       flags.log_level + "'");
   }
-  config.log_format = flags.log_format;
-  config.log_level = flags.log_level;
 
   auto metrics = Address(flags.metrics_bind_address, "--metrics-bind-address",
                          "SCHEMAOP_METRICS_BIND_ADDRESS");
@@ -294,6 +300,53 @@ core::Result<ControllerConfig> ResolveControllerFlags(const ControllerFlags& fla
   }
   m.leader_elect = flags.leader_elect;
   return config;
+}
+
+namespace {
+
+struct LocalModeFlag {
+  const char* flag;
+  const char* instead;  // where the operator takes this setting from
+};
+
+// Every option of the local commands, and where `schemaop controller` gets
+// the setting instead. An option missing here is still rejected, with the
+// generic text.
+constexpr LocalModeFlag kLocalModeFlags[] = {
+    {"--database", "each SchemaMigration's spec.database.urlSecretRef (a Secret key)"},
+    {"--migrations", "each SchemaMigration's spec.migrations.configMapRef (a ConfigMap)"},
+    {"--backup", "each SchemaMigration's spec.backup.when"},
+    {"--allow-row-loss", "each SchemaMigration's spec.verify.allowRowLoss"},
+    {"--allow-schema-drift", "each SchemaMigration's spec.verify.schema: Ignore"},
+    {"--check", "each SchemaMigration's spec.verify.checks"},
+    {"--lock-timeout", "each SchemaMigration's spec.lockTimeout"},
+    {"--statement-timeout", "each SchemaMigration's spec.statementTimeout"},
+    {"--version-table", "each SchemaMigration's spec.database.versionTable"},
+    {"--allow-changed", "nowhere: the operator never runs a changed migration file"},
+    {"--lock-wait", "nowhere: the operator requeues while another run holds the lock"},
+    {"--quiet", "--log-level"},
+    {"--backup-dir", "its own --backup-dir, given after \"controller\""},
+    {"--backup-retention", "its own --backup-retention, given after \"controller\""},
+    {"--pg-bin-dir", "its own --pg-bin-dir, given after \"controller\""},
+};
+
+}  // namespace
+
+Status RejectLocalModeFlags(const std::vector<std::string>& given) {
+  if (given.empty()) {
+    return Status();
+  }
+  const std::string& flag = given.front();
+  std::string instead = "the SchemaMigration resources";
+  for (const LocalModeFlag& entry : kLocalModeFlags) {
+    if (flag == entry.flag) {
+      instead = entry.instead;
+    }
+  }
+  return Status(Code::kInvalidArgument,
+                flag + " is an option of the local commands (upgrade, downgrade, current, ...), "
+                       "not of \"schemaop controller\": the operator takes this setting from " +
+                    instead);
 }
 
 }  // namespace schemaop::manager

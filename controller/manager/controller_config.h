@@ -1,7 +1,9 @@
 #pragma once
 // The flags of `schemaop controller`, their environment-variable twins and
 // their validation, kept out of cmd/ so they can be unit-tested. A flag given
-// on the command line wins over its environment variable.
+// on the command line wins over its environment variable. Durations take a
+// unit ("15s", "500ms", "1m30s"; "0"), a bare number is an error naming the
+// flag (core/duration.h); --log-format and --log-level take any case.
 //
 //   flag                          env                                  default
 //   --kubeconfig                  KUBECONFIG                           in-cluster, else ~/.kube/config
@@ -25,6 +27,7 @@
 //   --identity                    SCHEMAOP_IDENTITY                    ($POD_NAME or hostname)_pid
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "manager/manager.h"
@@ -42,7 +45,8 @@ struct ControllerFlags {
   std::string namespaces;
   int workers = 2;
   bool leader_elect = false;
-  std::string leader_election_id = "schemaop-leader";
+  // The Lease name; manifests/ and helm/ pass the same (tests/manifests).
+  std::string leader_election_id = LeaderElectionConfig().lease_name;
   std::string leader_election_namespace;
   std::string lease_duration = "15s";
   std::string renew_deadline = "10s";
@@ -76,6 +80,12 @@ struct ControllerConfig {
 // Validates and fills the defaults that depend on the environment. Errors
 // are kInvalidArgument naming the flag, its environment twin and the fix.
 // `in_cluster_namespace_file` is read for the Lease namespace default.
+// `schemaop controller` takes none of the local commands' options (they
+// were once silently ignored). `given` names the local options found on the
+// command line ("--database", ...); the error names the first and where the
+// operator takes that setting from instead. OK when `given` is empty.
+core::Status RejectLocalModeFlags(const std::vector<std::string>& given);
+
 core::Result<ControllerConfig> ResolveControllerFlags(
     const ControllerFlags& flags, const EnvLookup& env = ProcessEnv,
     const std::string& in_cluster_namespace_file =

@@ -192,6 +192,73 @@ TEST_F(ControllerFlagsTest, BadValuesNameTheFlagAndTheFix) {
   }
 }
 
+// Issue 11: durations take a unit on every flag and its environment twin;
+// a bare number is an error that names the flag, the value and an example.
+TEST_F(ControllerFlagsTest, DurationsNeedAUnitOnFlagsAndEnvironmentTwins) {
+  for (const char* flag : {"--lease-duration", "--renew-deadline", "--retry-period",
+                           "--resync-period"}) {
+    auto config = ResolveControllerFlags(Parse({flag, "15"}), NoEnv, "/nonexistent");
+    ASSERT_FALSE(config.ok()) << flag;
+    EXPECT_EQ(config.status().code(), core::Code::kInvalidArgument);
+    EXPECT_THAT(config.status().message(), HasSubstr(std::string(flag) + " (or SCHEMAOP_"));
+    EXPECT_THAT(config.status().message(), HasSubstr(": \"15\" needs a unit, e.g. 15s"));
+  }
+  for (const char* bad : {"-1s", "1e9s", "10sx", "", "1.5s", "99999999999999999999h"}) {
+    auto config = ResolveControllerFlags(Parse({"--resync-period", bad}), NoEnv, "/nonexistent");
+    ASSERT_FALSE(config.ok()) << bad;
+    EXPECT_THAT(config.status().message(),
+                HasSubstr("--resync-period (or SCHEMAOP_RESYNC_PERIOD): \"" + std::string(bad)));
+  }
+  setenv("SCHEMAOP_RESYNC_PERIOD", "600", 1);
+  auto from_env = ResolveControllerFlags(Parse({}), NoEnv, "/nonexistent");
+  unsetenv("SCHEMAOP_RESYNC_PERIOD");
+  ASSERT_FALSE(from_env.ok());
+  EXPECT_THAT(from_env.status().message(),
+              HasSubstr("(or SCHEMAOP_RESYNC_PERIOD): \"600\" needs a unit, e.g. 600s"));
+  auto combined = ResolveControllerFlags(
+      Parse({"--resync-period", "1h30m", "--lease-duration", "1m", "--renew-deadline", "40s",
+             "--retry-period", "500ms"}),
+      NoEnv, "/nonexistent");
+  ASSERT_TRUE(combined.ok()) << combined.status().ToString();
+  EXPECT_EQ(combined->manager.resync_period, std::chrono::minutes(90));
+  EXPECT_EQ(combined->manager.leader_election.lease_duration, std::chrono::minutes(1));
+  EXPECT_EQ(combined->manager.leader_election.retry_period, std::chrono::milliseconds(500));
+}
+
+TEST_F(ControllerFlagsTest, LogFormatAndLevelTakeAnyCase) {
+  auto config =
+      ResolveControllerFlags(Parse({"--log-format", "JSON", "--log-level", "Debug"}), NoEnv,
+                             "/nonexistent");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->log_format, "json");
+  EXPECT_EQ(config->log_level, "debug");
+}
+
+TEST(RejectLocalModeFlagsTest, NamesTheFlagAndWhereTheOperatorTakesIt) {
+  EXPECT_TRUE(RejectLocalModeFlags({}).ok());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--database", "spec.database.urlSecretRef"},
+      {"--migrations", "spec.migrations.configMapRef"},
+      {"--backup", "spec.backup.when"},
+      {"--lock-timeout", "spec.lockTimeout"},
+      {"--statement-timeout", "spec.statementTimeout"},
+      {"--check", "spec.verify.checks"},
+      {"--allow-schema-drift", "spec.verify.schema: Ignore"},
+      {"--version-table", "spec.database.versionTable"},
+      {"--backup-dir", "its own --backup-dir, given after \"controller\""},
+      {"--lock-wait", "requeues"},
+  };
+  for (const auto& [flag, instead] : cases) {
+    core::Status status = RejectLocalModeFlags({flag, "--quiet"});
+    ASSERT_FALSE(status.ok()) << flag;
+    EXPECT_EQ(status.code(), core::Code::kInvalidArgument);
+    EXPECT_THAT(status.message(),
+                ::testing::StartsWith(flag + " is an option of the local commands"));
+    EXPECT_THAT(status.message(), HasSubstr("not of \"schemaop controller\""));
+    EXPECT_THAT(status.message(), HasSubstr(instead));
+  }
+}
+
 // --------------------------------------------------------- bind addresses
 
 TEST(ParseBindAddressTest, AcceptsTheUsualForms) {

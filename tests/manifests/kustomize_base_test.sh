@@ -61,7 +61,7 @@ deployment=$objects/Deployment_schemaop-controller.yaml
 container='.spec.template.spec.containers[0]'
 check "one controller container, image schemaop:0.1.0" equals "controller schemaop:0.1.0" \
   "$(jp "$deployment" '{.spec.template.spec.containers[*].name} {.spec.template.spec.containers[0].image}')"
-check "controller arguments" equals '["controller","--leader-elect","--metrics-bind-address=:8080","--health-probe-bind-address=:8081","--backup-dir=/var/lib/schemaop/backups","--log-format=json"]' \
+check "controller arguments" equals '["controller","--leader-elect","--leader-election-id=schemaop-leader","--metrics-bind-address=:8080","--health-probe-bind-address=:8081","--backup-dir=/var/lib/schemaop/backups","--log-format=json"]' \
   "$(jp "$deployment" "{$container.args}")"
 check "runs as the controller ServiceAccount" equals "schemaop-controller" \
   "$(jp "$deployment" '{.spec.template.spec.serviceAccountName}')"
@@ -97,7 +97,7 @@ check "namespaced: Role and RoleBinding in the watched namespace, bound to the c
   "drawing drawing Role/schemaop-controller ServiceAccount/schemaop-system/schemaop-controller" \
   "$(jp "$nobjects/Role_schemaop-controller.yaml" '{.metadata.namespace}') $(jp "$nobjects/RoleBinding_schemaop-controller.yaml" '{.metadata.namespace} {.roleRef.kind}/{.roleRef.name} {range .subjects[*]}{.kind}/{.namespace}/{.name}{end}')"
 check "namespaced: the controller watches only that namespace" equals \
-  '["controller","--leader-elect","--metrics-bind-address=:8080","--health-probe-bind-address=:8081","--backup-dir=/var/lib/schemaop/backups","--log-format=json","--namespaces=drawing"]' \
+  '["controller","--leader-elect","--leader-election-id=schemaop-leader","--metrics-bind-address=:8080","--health-probe-bind-address=:8081","--backup-dir=/var/lib/schemaop/backups","--log-format=json","--namespaces=drawing"]' \
   "$(jp "$nobjects/Deployment_schemaop-controller.yaml" '{.spec.template.spec.containers[0].args}')"
 check "namespaced: everything else as in the base" equals \
   "$(jp "$objects/Role_schemaop-leader-election.yaml" '{.metadata.namespace} {.rules}') $(jp "$objects/ServiceAccount_schemaop-controller.yaml" '{.metadata.namespace}')" \
