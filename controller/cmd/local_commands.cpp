@@ -410,6 +410,7 @@ void RegisterLocalCommands(CLI::App& app, CommandRegistry& registry) {
   wait->add_option("--at-least", local->at_least, "revision")->required();
   wait->add_option("--timeout", local->wait_timeout,
                    "how long to wait (e.g. 90s, 10m; a bare number is seconds)")
+      ->type_name("DURATION")
       ->capture_default_str();
 }
 

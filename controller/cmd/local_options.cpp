@@ -1,9 +1,9 @@
 #include "cmd/local_options.h"
 
-#include <CLI/CLI.hpp>
 #include <pwd.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -58,7 +58,7 @@ std::vector<CLI::Option*> AddLocalOptions(CLI::App& app, LocalOptions& local) {
   return {
       app.add_option("--database", local.database_url,
                      "PostgreSQL URL, e.g. postgresql://user:pass@host:5432/db (default: "
-                     "$DATABASE_URL, preferred: arguments are visible in ps)"),
+                     "$DATABASE_URL; prefer it, arguments are visible in ps)"),
       app.add_option("--migrations", local.migrations_dir, "directory of *.sql migration files")
           ->capture_default_str(),
       app.add_option("--backup", local.backup,
@@ -82,14 +82,17 @@ std::vector<CLI::Option*> AddLocalOptions(CLI::App& app, LocalOptions& local) {
       app.add_option("--lock-wait", local.lock_wait,
                      "how long to wait for another run's migration lock (e.g. 30s, 5m; a bare "
                      "number is seconds)")
+          ->type_name("DURATION")
           ->capture_default_str(),
       app.add_option("--lock-timeout", local.lock_timeout,
                      "PostgreSQL lock_timeout (e.g. 10s, 500ms; 0 = none; a bare number is "
                      "seconds)")
+          ->type_name("DURATION")
           ->capture_default_str(),
       app.add_option("--statement-timeout", local.statement_timeout,
                      "PostgreSQL statement_timeout (e.g. 5m, 1h; 0 = none; a bare number is "
                      "seconds)")
+          ->type_name("DURATION")
           ->capture_default_str(),
       app.add_option("--check", local.checks,
                      "NAME=SQL verification check returning one boolean (repeatable)"),

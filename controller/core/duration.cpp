@@ -141,8 +141,9 @@ Result<std::chrono::milliseconds> ParseDurationFlag(std::string_view flag, std::
                   prefix + " needs a unit, e.g. " + std::string(value) + "s");
   }
   return Status(Code::kInvalidArgument,
-                prefix + " is not a duration: use e.g. 500ms, 10s, 5m, 1h or 1m30s (whole "
-                         "numbers with unit ms, s, m or h; at most " +
+                prefix +
+                    " is not a duration: use e.g. 500ms, 10s, 5m, 1h or 1m30s (whole "
+                    "numbers with unit ms, s, m or h; at most " +
                     std::to_string(kMaxDurationMillis / 3'600'000) + "h)");
 }
 

@@ -47,14 +47,17 @@ void AddControllerFlags(CLI::App& command, ControllerFlags& flags) {
   command.add_option("--lease-duration", flags.lease_duration,
                      "how long a Lease is valid without renewal")
       ->envname("SCHEMAOP_LEASE_DURATION")
+      ->type_name("DURATION")
       ->capture_default_str();
   command.add_option("--renew-deadline", flags.renew_deadline,
                      "the leader stops when it could not renew for this long")
       ->envname("SCHEMAOP_RENEW_DEADLINE")
+      ->type_name("DURATION")
       ->capture_default_str();
   command.add_option("--retry-period", flags.retry_period,
                      "interval between Lease acquire/renew attempts")
       ->envname("SCHEMAOP_RETRY_PERIOD")
+      ->type_name("DURATION")
       ->capture_default_str();
   command.add_option("--metrics-bind-address", flags.metrics_bind_address,
                      "HOST:PORT or :PORT for /metrics; 0 disables")
@@ -85,6 +88,7 @@ void AddControllerFlags(CLI::App& command, ControllerFlags& flags) {
   command.add_option("--resync-period", flags.resync_period,
                      "reconcile every SchemaMigration at least this often (e.g. 10m; 0 never)")
       ->envname("SCHEMAOP_RESYNC_PERIOD")
+      ->type_name("DURATION")
       ->capture_default_str();
   command.add_option("--identity", flags.identity,
                      "leader-election identity (default: $POD_NAME or hostname, then _PID)")

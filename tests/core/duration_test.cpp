@@ -27,10 +27,30 @@ TEST(ParseDurationTest, AcceptsGoStyleDurations) {
 }
 
 TEST(ParseDurationTest, RejectsHostileInput) {
-  for (const char* bad :
-       {"", "10", "s", "-1s", "+1s", "1e9s", "1.5s", "10 s", " 10s", "10s ", "10sx", "10S",
-        "5d", "1us", "1m30", "0x10s", "ms", "1hh", "9223372036854775807ms", "99999999999999999999s",
-        "1125899906842625ms", "312749975h", "\xff", "10s\n"}) {
+  for (const char* bad : {"",
+                          "10",
+                          "s",
+                          "-1s",
+                          "+1s",
+                          "1e9s",
+                          "1.5s",
+                          "10 s",
+                          " 10s",
+                          "10s ",
+                          "10sx",
+                          "10S",
+                          "5d",
+                          "1us",
+                          "1m30",
+                          "0x10s",
+                          "ms",
+                          "1hh",
+                          "9223372036854775807ms",
+                          "99999999999999999999s",
+                          "1125899906842625ms",
+                          "312749975h",
+                          "\xff",
+                          "10s\n"}) {
     auto parsed = ParseDuration(bad);
     EXPECT_FALSE(parsed.ok()) << bad;
     if (!parsed.ok()) {

@@ -26,7 +26,7 @@ struct Outcome {
 };
 
 // Runs `schemaop ARGUMENTS` through the shell (arguments are test literals).
-Outcome Run(const std::string& arguments) {
+Outcome RunCli(const std::string& arguments) {
   const std::string command = std::string(SCHEMAOP_BINARY) + " " + arguments + " 2>&1";
   Outcome outcome;
   FILE* pipe = popen(command.c_str(), "r");
@@ -64,10 +64,10 @@ class CliFlagsTest : public ::testing::Test {
 };
 
 TEST_F(CliFlagsTest, LocalDurationsTakeUnitsAndBareSeconds) {
-  for (const char* ok : {"--lock-timeout 10s", "--lock-timeout 10", "--lock-wait 1m30s",
-                         "--lock-wait 0.5", "--statement-timeout 1h", "--statement-timeout 0",
-                         "--lock-timeout=500ms"}) {
-    auto result = Run(Heads(ok));
+  for (const char* ok :
+       {"--lock-timeout 10s", "--lock-timeout 10", "--lock-wait 1m30s", "--lock-wait 0.5",
+        "--statement-timeout 1h", "--statement-timeout 0", "--lock-timeout=500ms"}) {
+    auto result = RunCli(Heads(ok));
     EXPECT_EQ(result.exit_code, 0) << ok << ": " << result.output;
     EXPECT_THAT(result.output, HasSubstr("r1 (head)")) << ok;
   }
@@ -83,21 +83,21 @@ TEST_F(CliFlagsTest, LocalDurationsTakeUnitsAndBareSeconds) {
                "--statement-timeout: \"99999999999999999999h\" is not a duration"},
            Bad{"--lock-wait ''", "--lock-wait: \"\" is empty"},
        }) {
-    auto result = Run(Heads(bad.options));
+    auto result = RunCli(Heads(bad.options));
     EXPECT_EQ(result.exit_code, 2) << bad.options << ": " << result.output;
     EXPECT_THAT(result.output, HasSubstr(bad.message)) << bad.options;
   }
-  auto wait = Run("--migrations " + dir_ + " wait --at-least r1 --timeout 5x");
+  auto wait = RunCli("--migrations " + dir_ + " wait --at-least r1 --timeout 5x");
   EXPECT_EQ(wait.exit_code, 2) << wait.output;
   EXPECT_THAT(wait.output, HasSubstr("wait --timeout: \"5x\" is not a duration"));
 }
 
 TEST_F(CliFlagsTest, BackupTakesTheCrdSpellingInAnyCase) {
   for (const char* ok : {"Always", "always", "NEVER", "Downgrade", "downgrade"}) {
-    auto result = Run(Heads(std::string("--backup ") + ok));
+    auto result = RunCli(Heads(std::string("--backup ") + ok));
     EXPECT_EQ(result.exit_code, 0) << ok << ": " << result.output;
   }
-  auto bad = Run(Heads("--backup sometimes"));
+  auto bad = RunCli(Heads("--backup sometimes"));
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_THAT(bad.output,
               HasSubstr("--backup: \"sometimes\" is not one of Downgrade, Always or Never"));
@@ -105,7 +105,7 @@ TEST_F(CliFlagsTest, BackupTakesTheCrdSpellingInAnyCase) {
 
 TEST_F(CliFlagsTest, SubcommandOptionsAreRefusedByOtherSubcommands) {
   for (const char* misplaced : {"--sql", "--limit 3", "--at-least r1", "--timeout 5s"}) {
-    auto result = Run(Heads(misplaced));
+    auto result = RunCli(Heads(misplaced));
     EXPECT_EQ(result.exit_code, 2) << misplaced << ": " << result.output;
     EXPECT_THAT(result.output, Not(HasSubstr("(head)"))) << misplaced;
   }
@@ -128,7 +128,7 @@ TEST_F(CliFlagsTest, ControllerRefusesLocalOptionsWhereverGiven) {
       {"--backup-dir /b controller", "its own --backup-dir, given after \"controller\""},
   };
   for (const Case& c : cases) {
-    auto result = Run(c.arguments);
+    auto result = RunCli(c.arguments);
     EXPECT_EQ(result.exit_code, 2) << c.arguments << ": " << result.output;
     EXPECT_THAT(result.output, HasSubstr(c.message)) << c.arguments;
     EXPECT_THAT(result.output, HasSubstr("not of \"schemaop controller\"")) << c.arguments;
@@ -136,14 +136,14 @@ TEST_F(CliFlagsTest, ControllerRefusesLocalOptionsWhereverGiven) {
   // Not refused: DATABASE_URL in the environment, and the controller's own
   // --backup-dir. Both stop at the next flag error, before any connection.
   setenv("DATABASE_URL", "postgresql://u@h/db", 1);
-  auto env = Run("controller --backup-dir /b --workers 0");
+  auto env = RunCli("controller --backup-dir /b --workers 0");
   EXPECT_EQ(env.exit_code, 2) << env.output;
   EXPECT_THAT(env.output, HasSubstr("--workers (or SCHEMAOP_WORKERS) must be between 1"));
   EXPECT_THAT(env.output, Not(HasSubstr("local commands")));
 }
 
 TEST_F(CliFlagsTest, ControllerDurationsNeedAUnit) {
-  auto result = Run("controller --lease-duration 15");
+  auto result = RunCli("controller --lease-duration 15");
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_THAT(result.output,
               HasSubstr("--lease-duration (or SCHEMAOP_LEASE_DURATION): \"15\" needs a unit, "

@@ -9,9 +9,10 @@ source_dir=$1
 schemaop=$2
 . "$(dirname "$0")/lib.sh"
 
-# CLI11 prints "--leader-election-id,--lease-name TEXT [schemaop-leader]".
+# CLI11 prints "--leader-election-id,--lease-name TEXT=schemaop-leader ..."
+# (older releases: "TEXT [schemaop-leader]").
 "$schemaop" controller --help >"$work/help.txt"
-default=$(sed -n 's/^ *--leader-election-id[^[]*\[\([^]]*\)\].*/\1/p' "$work/help.txt")
+default=$(sed -nE 's/^ *--leader-election-id[^ ]* [A-Z]+(=| \[)([^] ]+).*/\2/p' "$work/help.txt")
 check "schemaop controller --help shows the default Lease name" test -n "$default"
 
 # lease_name DEPLOYMENT_FILE: its --leader-election-id (the default when absent).
