@@ -55,6 +55,11 @@ std::vector<CLI::Option*> AddLocalOptions(CLI::App& app, LocalOptions& local) {
   // DATABASE_URL is read by Resolve, not by CLI11: an option CLI11 filled
   // from the environment would count as given, and `schemaop controller`
   // must not be refused because the shell has DATABASE_URL set.
+  auto duration = [&app](const char* name, std::string& value, const std::string& help) {
+    return app.add_option(name, value, help + "; a bare number is seconds")
+        ->type_name("DURATION")
+        ->capture_default_str();
+  };
   return {
       app.add_option("--database", local.database_url,
                      "PostgreSQL URL, e.g. postgresql://user:pass@host:5432/db (default: "
@@ -79,21 +84,12 @@ std::vector<CLI::Option*> AddLocalOptions(CLI::App& app, LocalOptions& local) {
                    "run although an applied migration file changed"),
       app.add_flag("--allow-schema-drift", local.allow_schema_drift,
                    "do not compare the schema with the one recorded for the revision reached"),
-      app.add_option("--lock-wait", local.lock_wait,
-                     "how long to wait for another run's migration lock (e.g. 30s, 5m; a bare "
-                     "number is seconds)")
-          ->type_name("DURATION")
-          ->capture_default_str(),
-      app.add_option("--lock-timeout", local.lock_timeout,
-                     "PostgreSQL lock_timeout (e.g. 10s, 500ms; 0 = none; a bare number is "
-                     "seconds)")
-          ->type_name("DURATION")
-          ->capture_default_str(),
-      app.add_option("--statement-timeout", local.statement_timeout,
-                     "PostgreSQL statement_timeout (e.g. 5m, 1h; 0 = none; a bare number is "
-                     "seconds)")
-          ->type_name("DURATION")
-          ->capture_default_str(),
+      duration("--lock-wait", local.lock_wait,
+               "how long to wait for another run's migration lock (e.g. 30s, 5m)"),
+      duration("--lock-timeout", local.lock_timeout,
+               "PostgreSQL lock_timeout (e.g. 10s, 500ms; 0 = none)"),
+      duration("--statement-timeout", local.statement_timeout,
+               "PostgreSQL statement_timeout (e.g. 5m, 1h; 0 = none)"),
       app.add_option("--check", local.checks,
                      "NAME=SQL verification check returning one boolean (repeatable)"),
       app.add_option("--version-table", local.version_table, "version table name")
