@@ -1,5 +1,6 @@
 #include "core/duration.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,15 +22,7 @@ std::string Shown(std::string_view value) {
 }
 
 bool AllDigits(std::string_view text) {
-  if (text.empty()) {
-    return false;
-  }
-  for (char c : text) {
-    if (!IsDigit(c)) {
-      return false;
-    }
-  }
-  return true;
+  return !text.empty() && std::all_of(text.begin(), text.end(), IsDigit);
 }
 
 // "12" or "0.25" (seconds, as the local flags took them before they had

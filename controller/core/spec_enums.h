@@ -12,7 +12,9 @@
 // The table's spelling is canonical: the CRD's enum and JSON use exactly it
 // (case-sensitive, as Kubernetes does); the CLI accepts it in any case
 // (`--backup always`, `--backup Always`). Header-only, no I/O.
+#include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,23 +76,18 @@ inline bool SpellingEquals(std::string_view a, std::string_view b, Case letter_c
 template <typename E, std::size_t N>
 std::optional<E> ParseEnum(const EnumSpelling<E> (&table)[N], std::string_view text,
                            Case letter_case = Case::kExact) {
-  for (const auto& entry : table) {
-    if (SpellingEquals(entry.name, text, letter_case)) {
-      return entry.value;
-    }
-  }
-  return std::nullopt;
+  const auto* found = std::find_if(std::begin(table), std::end(table), [&](const auto& entry) {
+    return SpellingEquals(entry.name, text, letter_case);
+  });
+  return found == std::end(table) ? std::nullopt : std::optional<E>(found->value);
 }
 
 // The canonical spelling of `value`.
 template <typename E, std::size_t N>
 const char* EnumName(const EnumSpelling<E> (&table)[N], E value) {
-  for (const auto& entry : table) {
-    if (entry.value == value) {
-      return entry.name;
-    }
-  }
-  return table[0].name;
+  const auto* found = std::find_if(std::begin(table), std::end(table),
+                                   [value](const auto& entry) { return entry.value == value; });
+  return found == std::end(table) ? table[0].name : found->name;
 }
 
 // "Downgrade, Always or Never": the values for an error message.
