@@ -82,9 +82,9 @@ struct SchemaMigrationSpec {
   std::vector<WorkloadRef> workloads;
   int drain_timeout_seconds = kDefaultDrainTimeoutSeconds;
   // Spelled as in core/spec_enums.h; the first spelling is the default.
-  std::string backup_when = kBackupWhenNames[0].name;               // Downgrade | Always | Never
+  std::string backup_when = kBackupWhenNames[0].name;             // Downgrade | Always | Never
   std::string verify_row_counts = kVerifyRowCountsNames[0].name;  // Preserve | Off
-  std::string verify_schema = kVerifySchemaNames[0].name;          // Enforce | Ignore
+  std::string verify_schema = kVerifySchemaNames[0].name;         // Enforce | Ignore
   std::vector<std::string> verify_allow_row_loss;
   std::vector<VerifyCheck> verify_checks;
   std::string failure_policy = kFailurePolicyNames[0].name;  // Rollback | Halt

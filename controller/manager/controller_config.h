@@ -77,15 +77,15 @@ struct ControllerConfig {
   ManagerOptions manager;
 };
 
-// Validates and fills the defaults that depend on the environment. Errors
-// are kInvalidArgument naming the flag, its environment twin and the fix.
-// `in_cluster_namespace_file` is read for the Lease namespace default.
 // `schemaop controller` takes none of the local commands' options (they
 // were once silently ignored). `given` names the local options found on the
 // command line ("--database", ...); the error names the first and where the
 // operator takes that setting from instead. OK when `given` is empty.
 core::Status RejectLocalModeFlags(const std::vector<std::string>& given);
 
+// Validates and fills the defaults that depend on the environment. Errors
+// are kInvalidArgument naming the flag, its environment twin and the fix.
+// `in_cluster_namespace_file` is read for the Lease namespace default.
 core::Result<ControllerConfig> ResolveControllerFlags(
     const ControllerFlags& flags, const EnvLookup& env = ProcessEnv,
     const std::string& in_cluster_namespace_file =
