@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,14 +16,12 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <pqxx/pqxx>
 #include <thread>
 #include <utility>
 
-#include <sys/stat.h>
-#include <sys/wait.h>
-
-#include "support/pg_test_env.h"
+#include "support/engine_fixture.h"
 
 namespace schemaop::database {
 namespace {
@@ -30,93 +30,58 @@ namespace fs = std::filesystem;
 using core::Code;
 using std::chrono::milliseconds;
 
-std::string PasswordOf(const std::string& url) {
-  auto at = url.rfind('@');
-  auto colon = url.find(':', url.find("://") + 3);
-  return url.substr(colon + 1, at - colon - 1);
-}
+using testing::PasswordOf;
 
-class MigratorTest : public ::testing::Test {
+// r2's up sections in the segment tests: a transactional segment (seg, two
+// rows with the same v), then two indexes built CONCURRENTLY, the unique one
+// failing on those rows.
+constexpr const char* kSegmentedUp =
+    "-- migrate:up\nCREATE TABLE seg (id int, v int);\nINSERT INTO seg VALUES (1, 1), (2, 1);\n\n"
+    "-- migrate:up transaction:false\n"
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS seg_id_idx ON seg (id);\n"
+    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS seg_v_uq ON seg (v);\n\n";
+
+class MigratorTest : public testing::EngineTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("engine_") + info->name();
-    for (auto& c : name) {
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    url_ = testing::CreateScratchDatabase(name);
-    char tmpl[] = "/tmp/schemaop-engine-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    fs::create_directories(dir_ + "/m");
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  void Write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ + "/m/" + name) << text;
-  }
-  void Remove(const std::string& name) { fs::remove(dir_ + "/m/" + name); }
-
-  MigratorOptions Options() {
-    MigratorOptions options;
-    options.actor = "test";
-    options.backup_policy = BackupPolicy::kNever;
-    options.backup_dir = dir_ + "/backups";
-    options.pg_bin_dir = testing::HarnessBinDir();
-    options.lock_wait = milliseconds(30000);
-    return options;
-  }
-
-  std::unique_ptr<Migrator> Open(MigratorOptions options) {
-    auto files = LoadMigrationDirectory(dir_ + "/m");
-    EXPECT_TRUE(files.ok()) << files.status().ToString();
-    if (!files.ok()) {
-      return nullptr;
-    }
-    auto migrator = Migrator::Open(url_, std::move(files).value(), std::move(options));
-    EXPECT_TRUE(migrator.ok()) << migrator.status().ToString();
-    return migrator.ok() ? std::move(migrator).value() : nullptr;
-  }
-  std::unique_ptr<Migrator> Open() { return Open(Options()); }
-
-  std::string Query(const std::string& sql) {
-    pqxx::connection conn(url_);
-    pqxx::work tx(conn);
-    auto result = tx.exec(sql);
-    tx.commit();
-    if (result.empty() || result[0][0].is_null()) {
-      return "<null>";
-    }
-    return result[0][0].as<std::string>();
-  }
-  void Exec(const std::string& sql) {
-    pqxx::connection conn(url_);
-    pqxx::work tx(conn);
-    tx.exec(sql);
-    tx.commit();
-  }
-  std::string Versions() {
-    return Query("SELECT coalesce(string_agg(version_num, ',' ORDER BY version_num), '') FROM alembic_version");
-  }
-  bool TableExists(const std::string& table) { return Query("SELECT to_regclass('" + table + "') IS NOT NULL") == "t"; }
+  MigratorTest() : EngineTest("engine_", "engine", "test") {}
 
   // r1: items (3 rows).
   void WriteBase() {
     Write("001_r1.sql",
-          "-- revision: r1\n-- down_revision:\n-- message: items\n\n"
-          "-- migrate:up\nCREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);\n"
-          "INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c');\n\n"
-          "-- migrate:down\nDROP TABLE items;\n");
+          testing::MigrationText(
+              "r1", "", "items",
+              "-- migrate:up\nCREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);\n"
+              "INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c');\n\n"
+              "-- migrate:down\nDROP TABLE items;\n"));
   }
-
-  std::string url_;
-  std::string dir_;
+  // Opens the engine with `options`, runs to r1 (which must succeed), then
+  // to head: the report of the run to head (none, with a failed
+  // expectation, when the engine or a run fails to report).
+  std::optional<RunReport> UpgradeFromR1(MigratorOptions options) {
+    auto m = Open(std::move(options));
+    if (m == nullptr) {
+      return std::nullopt;
+    }
+    auto to_r1 = m->Run("r1");
+    EXPECT_TRUE(to_r1.ok() && to_r1->outcome == RunOutcome::kSucceeded)
+        << (to_r1.ok() ? to_r1->status.ToString() : to_r1.status().ToString());
+    if (!to_r1.ok() || to_r1->outcome != RunOutcome::kSucceeded) {
+      return std::nullopt;
+    }
+    auto to_head = m->Run("head");
+    EXPECT_TRUE(to_head.ok()) << to_head.status().ToString();
+    return to_head.ok() ? std::optional<RunReport>(std::move(to_head).value()) : std::nullopt;
+  }
+  // r2 after r1 (revision r2, file 002_r2.sql) with `body` as its sections.
+  void WriteR2(const std::string& message, const std::string& body) {
+    Write("002_r2.sql", testing::MigrationText("r2", "r1", message, body));
+  }
 };
 
 TEST_F(MigratorTest, UpgradeRecordsVersionArchiveAndRunLog) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: tags\n\n"
-        "-- migrate:up\nCREATE TABLE tags (id int);\n\n-- migrate:down\nDROP TABLE tags;\n");
+  WriteR2("tags",
+          "-- migrate:up\nCREATE TABLE tags (id int);\n\n-- migrate:down\nDROP TABLE tags;\n");
   auto m = Open();
   ASSERT_NE(m, nullptr);
   auto report = m->Run("head");
@@ -126,8 +91,7 @@ TEST_F(MigratorTest, UpgradeRecordsVersionArchiveAndRunLog) {
   EXPECT_EQ(report->final_versions, std::vector<std::string>{"r2"});
   EXPECT_EQ(Versions(), "r2");
   EXPECT_EQ(Query("SELECT count(*) FROM schemaop.revision_archive"), "2");
-  std::ifstream in(dir_ + "/m/002_r2.sql");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = testing::ReadTextFile(dir_ + "/m/002_r2.sql");
   EXPECT_EQ(Query("SELECT sha256 FROM schemaop.revision_archive WHERE revision = 'r2'"), Sha256Hex(text));
   EXPECT_EQ(Query("SELECT outcome || ' ' || actor || ' ' || direction FROM schemaop.run_log"),
             "succeeded test upgrade");
@@ -155,19 +119,15 @@ TEST_F(MigratorTest, AlembicVersionTableIsExactlyAlembics) {
 
 TEST_F(MigratorTest, FailingStatementLeavesDatabaseAtStartingRevision) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: ok\n\n"
-        "-- migrate:up\nCREATE TABLE r2_table (id int);\nINSERT INTO items VALUES (4, 'd');\n\n"
-        "-- migrate:down\nDROP TABLE r2_table;\n");
+  WriteR2("ok",
+          "-- migrate:up\nCREATE TABLE r2_table (id int);\nINSERT INTO items VALUES (4, 'd');\n\n"
+          "-- migrate:down\nDROP TABLE r2_table;\n");
   Write("003_r3.sql",
-        "-- revision: r3\n-- down_revision: r2\n-- message: fails\n\n"
-        "-- migrate:up\nCREATE TABLE r3_table (id int);\nSELECT 1 / 0;\n\n"
-        "-- migrate:down\nDROP TABLE r3_table;\n");
-  auto m = Open();
-  ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->Run("r1")->outcome, RunOutcome::kSucceeded);
-  auto report = m->Run("head");
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
+        testing::MigrationText("r3", "r2", "fails",
+                               "-- migrate:up\nCREATE TABLE r3_table (id int);\nSELECT 1 / 0;\n\n"
+                               "-- migrate:down\nDROP TABLE r3_table;\n"));
+  auto report = UpgradeFromR1(Options());
+  ASSERT_TRUE(report);
   EXPECT_EQ(report->outcome, RunOutcome::kRolledBack);
   EXPECT_EQ(report->status.code(), Code::kMigrationFailed);
   EXPECT_EQ(report->status.detail(), "22012");
@@ -176,20 +136,16 @@ TEST_F(MigratorTest, FailingStatementLeavesDatabaseAtStartingRevision) {
   EXPECT_FALSE(TableExists("r2_table"));
   EXPECT_FALSE(TableExists("r3_table"));
   EXPECT_EQ(Query("SELECT count(*) FROM items"), "3");
-  EXPECT_EQ(Query("SELECT outcome FROM schemaop.run_log ORDER BY id DESC LIMIT 1"), "rolled_back");
+  EXPECT_EQ(LastRunOutcome(), "rolled_back");
 }
 
 TEST_F(MigratorTest, RowLossRollsBackNamingTableAndCounts) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: loses a row\n\n"
-        "-- migrate:up\nDELETE FROM items WHERE id = 1;\nCREATE TABLE r2_table (id int);\n\n"
-        "-- migrate:down\nDROP TABLE r2_table;\n");
-  auto m = Open();
-  ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->Run("r1")->outcome, RunOutcome::kSucceeded);
-  auto report = m->Run("head");
-  ASSERT_TRUE(report.ok());
+  WriteR2("loses a row",
+          "-- migrate:up\nDELETE FROM items WHERE id = 1;\nCREATE TABLE r2_table (id int);\n\n"
+          "-- migrate:down\nDROP TABLE r2_table;\n");
+  auto report = UpgradeFromR1(Options());
+  ASSERT_TRUE(report);
   EXPECT_EQ(report->outcome, RunOutcome::kRolledBack);
   EXPECT_EQ(report->status.code(), Code::kVerificationFailed);
   const auto& message = report->status.message();
@@ -225,16 +181,11 @@ TEST_F(MigratorTest, DownRowLossHeaderAllowsLossOnDowngradeOnly) {
 
 TEST_F(MigratorTest, FailingUserCheckRollsBackNamingTheCheck) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: renames\n\n"
-        "-- migrate:up\nUPDATE items SET name = 'x';\n\n-- migrate:down\nSELECT 1;\n");
+  WriteR2("renames", "-- migrate:up\nUPDATE items SET name = 'x';\n\n-- migrate:down\nSELECT 1;\n");
   auto options = Options();
   options.checks = {{"names_distinct", "SELECT count(DISTINCT name) = count(*) FROM items"}};
-  auto m = Open(options);
-  ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->Run("r1")->outcome, RunOutcome::kSucceeded);
-  auto report = m->Run("head");
-  ASSERT_TRUE(report.ok());
+  auto report = UpgradeFromR1(options);
+  ASSERT_TRUE(report);
   EXPECT_EQ(report->outcome, RunOutcome::kRolledBack);
   EXPECT_EQ(report->status.code(), Code::kVerificationFailed);
   EXPECT_NE(report->status.message().find("names_distinct"), std::string::npos);
@@ -244,10 +195,9 @@ TEST_F(MigratorTest, FailingUserCheckRollsBackNamingTheCheck) {
 
 TEST_F(MigratorTest, ConcurrentRunsSerializeAndShortWaitNamesTheHolder) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: waits on gate\n\n"
-        "-- migrate:up\nLOCK TABLE gate IN SHARE MODE;\nCREATE TABLE r2_table (id int);\n\n"
-        "-- migrate:down\nDROP TABLE r2_table;\n");
+  WriteR2("waits on gate",
+          "-- migrate:up\nLOCK TABLE gate IN SHARE MODE;\nCREATE TABLE r2_table (id int);\n\n"
+          "-- migrate:down\nDROP TABLE r2_table;\n");
   auto first = Open();
   ASSERT_NE(first, nullptr);
   ASSERT_EQ(first->Run("r1")->outcome, RunOutcome::kSucceeded);
@@ -324,12 +274,11 @@ TEST_F(MigratorTest, ConcurrentRunsSerializeAndShortWaitNamesTheHolder) {
 
 TEST_F(MigratorTest, DowngradeUsesArchiveWhenNewerFilesAreGone) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: t2\n\n"
-        "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
+  WriteR2("t2", "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
   Write("003_r3.sql",
-        "-- revision: r3\n-- down_revision: r2\n-- message: t3\n\n"
-        "-- migrate:up\nCREATE TABLE t3 (id int);\n\n-- migrate:down\nDROP TABLE t3;\n");
+        testing::MigrationText(
+            "r3", "r2", "t3",
+            "-- migrate:up\nCREATE TABLE t3 (id int);\n\n-- migrate:down\nDROP TABLE t3;\n"));
   {
     auto m = Open();
     ASSERT_NE(m, nullptr);
@@ -362,9 +311,7 @@ TEST_F(MigratorTest, ChangedAppliedFileIsRefusedUnlessAllowed) {
     ASSERT_EQ(m->Run("head")->outcome, RunOutcome::kSucceeded);
   }
   std::ofstream(dir_ + "/m/001_r1.sql", std::ios::app) << "-- an edit after it was applied\n";
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: t2\n\n"
-        "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
+  WriteR2("t2", "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
   auto m = Open();
   ASSERT_NE(m, nullptr);
   auto refused = m->Run("head");
@@ -387,20 +334,18 @@ TEST_F(MigratorTest, ChangedAppliedFileIsRefusedUnlessAllowed) {
 }
 
 TEST_F(MigratorTest, FailedConcurrentIndexIsRebuiltOnRetry) {
-  Write("001_r1.sql",
-        "-- revision: r1\n-- down_revision:\n-- message: dup\n\n"
-        "-- migrate:up\nCREATE TABLE dup (id int PRIMARY KEY, v int);\n"
-        "INSERT INTO dup VALUES (1, 7), (2, 7), (3, 8);\n\n-- migrate:down\nDROP TABLE dup;\n");
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: unique index\n\n"
-        "-- migrate:up transaction:false\n"
-        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS dup_v_uq ON dup (v);\n\n"
-        "-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY IF EXISTS dup_v_uq;\n");
-  auto m = Open();
-  ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->Run("r1")->outcome, RunOutcome::kSucceeded);
-  auto failed = m->Run("head");
-  ASSERT_TRUE(failed.ok());
+  Write(
+      "001_r1.sql",
+      testing::MigrationText(
+          "r1", "", "dup",
+          "-- migrate:up\nCREATE TABLE dup (id int PRIMARY KEY, v int);\n"
+          "INSERT INTO dup VALUES (1, 7), (2, 7), (3, 8);\n\n-- migrate:down\nDROP TABLE dup;\n"));
+  WriteR2("unique index",
+          "-- migrate:up transaction:false\n"
+          "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS dup_v_uq ON dup (v);\n\n"
+          "-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY IF EXISTS dup_v_uq;\n");
+  auto failed = UpgradeFromR1(Options());
+  ASSERT_TRUE(failed);
   EXPECT_NE(failed->outcome, RunOutcome::kSucceeded);
   EXPECT_EQ(failed->status.detail(), "23505");
   EXPECT_EQ(Versions(), "r1");
@@ -420,47 +365,33 @@ TEST_F(MigratorTest, FailedConcurrentIndexIsRebuiltOnRetry) {
 
 TEST_F(MigratorTest, FailureAfterCommittedSegmentIsUndone) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: segmented\n\n"
-        "-- migrate:up\nCREATE TABLE seg (id int, v int);\nINSERT INTO seg VALUES (1, 1), (2, 1);\n\n"
-        "-- migrate:up transaction:false\n"
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS seg_id_idx ON seg (id);\n"
-        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS seg_v_uq ON seg (v);\n\n"
-        "-- migrate:down transaction:false\n"
-        "DROP INDEX CONCURRENTLY IF EXISTS seg_v_uq;\nDROP INDEX CONCURRENTLY IF EXISTS seg_id_idx;\n\n"
-        "-- migrate:down\nDROP TABLE seg;\n");
-  auto m = Open();
-  ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->Run("r1")->outcome, RunOutcome::kSucceeded);
-  auto report = m->Run("head");
-  ASSERT_TRUE(report.ok());
+  WriteR2("segmented", std::string(kSegmentedUp) +
+                           "-- migrate:down transaction:false\n"
+                           "DROP INDEX CONCURRENTLY IF EXISTS seg_v_uq;\nDROP INDEX CONCURRENTLY "
+                           "IF EXISTS seg_id_idx;\n\n"
+                           "-- migrate:down\nDROP TABLE seg;\n");
+  auto report = UpgradeFromR1(Options());
+  ASSERT_TRUE(report);
   EXPECT_EQ(report->outcome, RunOutcome::kRolledBack) << report->status.ToString();
   EXPECT_EQ(Versions(), "r1");
   EXPECT_FALSE(TableExists("seg"));
   EXPECT_EQ(Query("SELECT count(*) FROM pg_class WHERE relname LIKE 'seg%'"), "0");
-  EXPECT_EQ(Query("SELECT outcome FROM schemaop.run_log ORDER BY id DESC LIMIT 1"), "rolled_back");
+  EXPECT_EQ(LastRunOutcome(), "rolled_back");
 }
 
 TEST_F(MigratorTest, InterruptedSegmentedRunIsResumedFromItsProgress) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: segmented\n\n"
-        "-- migrate:up\nCREATE TABLE seg (id int, v int);\nINSERT INTO seg VALUES (1, 1), (2, 1);\n\n"
-        "-- migrate:up transaction:false\n"
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS seg_id_idx ON seg (id);\n"
-        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS seg_v_uq ON seg (v);\n\n"
-        "-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY IF EXISTS seg_v_uq;\n\n"
-        "-- migrate:down\nDROP TABLE seg;\n");
-  Write("003_r3.sql",
-        "-- revision: r3\n-- down_revision: r2\n-- message: after\n\n"
-        "-- migrate:up\nCREATE TABLE after_seg (id int);\n\n-- migrate:down\nDROP TABLE after_seg;\n");
+  WriteR2("segmented",
+          std::string(kSegmentedUp) +
+              "-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY IF EXISTS seg_v_uq;\n\n"
+              "-- migrate:down\nDROP TABLE seg;\n");
+  Write("003_r3.sql", testing::MigrationText("r3", "r2", "after",
+                                             "-- migrate:up\nCREATE TABLE after_seg (id "
+                                             "int);\n\n-- migrate:down\nDROP TABLE after_seg;\n"));
   auto options = Options();
   options.failure_policy = FailurePolicy::kHalt;  // leaves the partial state behind
-  auto m = Open(options);
-  ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->Run("r1")->outcome, RunOutcome::kSucceeded);
-  auto halted = m->Run("head");
-  ASSERT_TRUE(halted.ok());
+  auto halted = UpgradeFromR1(options);
+  ASSERT_TRUE(halted);
   ASSERT_EQ(halted->outcome, RunOutcome::kFailed);
   // Make the row look like the process died right there.
   Exec("UPDATE schemaop.run_log SET outcome = 'running', finished_at = NULL, error = NULL "
@@ -482,7 +413,7 @@ TEST_F(MigratorTest, InterruptedSegmentedRunIsResumedFromItsProgress) {
   EXPECT_EQ(Query("SELECT count(*) FROM pg_index WHERE NOT indisvalid"), "0");
   EXPECT_EQ(Query("SELECT count(*) FROM pg_class WHERE relname IN ('seg_id_idx', 'seg_v_uq')"), "2");
   EXPECT_EQ(Query("SELECT count(*) FROM schemaop.run_log WHERE outcome = 'running'"), "0");
-  EXPECT_EQ(Query("SELECT outcome FROM schemaop.run_log ORDER BY id DESC LIMIT 1"), "succeeded");
+  EXPECT_EQ(LastRunOutcome(), "succeeded");
 }
 
 TEST_F(MigratorTest, InterruptedSingleTransactionRunIsClosed) {
@@ -565,15 +496,7 @@ TEST_F(MigratorTest, DatabaseAtRevisionTheFilesDoNotKnow) {
 }
 
 TEST_F(MigratorTest, UnreachableDatabaseNamesTheFixWithoutPassword) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);  // nothing listens on this port now
+  const int port = testing::UnusedLoopbackPort();
   std::string url = "postgresql://app:TopSecret123@127.0.0.1:" + std::to_string(port) + "/db";
   auto m = Migrator::Open(url, {}, Options());
   ASSERT_FALSE(m.ok());
@@ -609,9 +532,7 @@ TEST_F(MigratorTest, MissingDirectoryAndMalformedFileAreNamed) {
 
 TEST_F(MigratorTest, StampAndWaitAtLeast) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: t2\n\n"
-        "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
+  WriteR2("t2", "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
   auto m = Open();
   ASSERT_NE(m, nullptr);
   auto timed_out = m->WaitAtLeast("r1", milliseconds(300));
@@ -669,9 +590,7 @@ TEST_F(MigratorTest, UnparsableUrlDoesNotEchoThePassword) {
 // may start: the run must not COMMIT after that, and must not try to undo.
 TEST_F(MigratorTest, LostLockStopsTheRunBeforeCommit) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: t2\n\n"
-        "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
+  WriteR2("t2", "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
   ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
   auto options = Options();
   bool killed = false;
@@ -714,7 +633,7 @@ TEST_F(MigratorTest, LostLockStopsTheRunBeforeCommit) {
   EXPECT_EQ(Versions(), "r1");
   EXPECT_FALSE(TableExists("t2"));
   // Without the lock the row is not touched; the next run recovers it.
-  EXPECT_EQ(Query("SELECT outcome FROM schemaop.run_log ORDER BY id DESC LIMIT 1"), "running");
+  EXPECT_EQ(LastRunOutcome(), "running");
   auto next = Open()->Run("head");
   ASSERT_TRUE(next.ok()) << next.status().ToString();
   EXPECT_TRUE(next->recovered.has_value());
@@ -750,24 +669,26 @@ TEST_F(MigratorTest, OfflineSqlRunByPsqlMatchesARealRun) {
   // r1's up section has no final semicolon; r2's transaction:false
   // statements end in comments; r3 mixes both kinds.
   Write("001_r1.sql",
-        "-- revision: r1\n-- down_revision:\n-- message: items\n\n"
-        "-- migrate:up\nCREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);\n"
-        "INSERT INTO items VALUES (1, 'a'), (2, 'b')\n\n"
-        "-- migrate:down\nDROP TABLE items\n");
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: index\n\n"
-        "-- migrate:up transaction:false\n"
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_name_idx ON items (name) -- lookups\n\n"
-        "-- migrate:down transaction:false\n"
-        "DROP INDEX CONCURRENTLY IF EXISTS items_name_idx -- undo\n");
-  Write("003_r3.sql",
-        "-- revision: r3\n-- down_revision: r2\n-- message: column\n\n"
-        "-- migrate:up\nALTER TABLE items ADD COLUMN note text;\n"
-        "UPDATE items SET note = 'n' || id; -- fill\n\n"
-        "-- migrate:up transaction:false\n"
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_note_idx ON items (note);\n\n"
-        "-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY IF EXISTS items_note_idx;\n\n"
-        "-- migrate:down\nALTER TABLE items DROP COLUMN note\n");
+        testing::MigrationText(
+            "r1", "", "items",
+            "-- migrate:up\nCREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);\n"
+            "INSERT INTO items VALUES (1, 'a'), (2, 'b')\n\n"
+            "-- migrate:down\nDROP TABLE items\n"));
+  WriteR2("index",
+          "-- migrate:up transaction:false\n"
+          "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_name_idx ON items (name) -- lookups\n\n"
+          "-- migrate:down transaction:false\n"
+          "DROP INDEX CONCURRENTLY IF EXISTS items_name_idx -- undo\n");
+  Write(
+      "003_r3.sql",
+      testing::MigrationText(
+          "r3", "r2", "column",
+          "-- migrate:up\nALTER TABLE items ADD COLUMN note text;\n"
+          "UPDATE items SET note = 'n' || id; -- fill\n\n"
+          "-- migrate:up transaction:false\n"
+          "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_note_idx ON items (note);\n\n"
+          "-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY IF EXISTS items_note_idx;\n\n"
+          "-- migrate:down\nALTER TABLE items DROP COLUMN note\n"));
   std::string offline_url = testing::CreateScratchDatabase("engine_offline_sql_psql_target");
   auto fingerprint = [](const std::string& url) {
     pqxx::connection conn(url);
@@ -838,15 +759,15 @@ TEST_F(MigratorTest, OfflineSqlRunByPsqlMatchesARealRun) {
 // the client, so the run must not claim a rollback; the next run recovers.
 TEST_F(MigratorTest, ConnectionLostDuringCommitIsNotReportedAsRolledBack) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: dies at commit\n\n"
-        "-- migrate:up\nCREATE TABLE t2 (id int);\n"
-        "CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-        "BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NULL; END $$;\n"
-        "CREATE CONSTRAINT TRIGGER t2_die AFTER INSERT ON t2 DEFERRABLE INITIALLY DEFERRED\n"
-        "  FOR EACH ROW EXECUTE FUNCTION die_at_commit();\n"
-        "INSERT INTO t2 VALUES (1);\n\n"
-        "-- migrate:down\nDROP TABLE t2;\nDROP FUNCTION die_at_commit();\n");
+  WriteR2("dies at commit",
+          "-- migrate:up\nCREATE TABLE t2 (id int);\n"
+          "CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+          "BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NULL; "
+          "END $$;\n"
+          "CREATE CONSTRAINT TRIGGER t2_die AFTER INSERT ON t2 DEFERRABLE INITIALLY DEFERRED\n"
+          "  FOR EACH ROW EXECUTE FUNCTION die_at_commit();\n"
+          "INSERT INTO t2 VALUES (1);\n\n"
+          "-- migrate:down\nDROP TABLE t2;\nDROP FUNCTION die_at_commit();\n");
   ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
   auto m = Open();
   ASSERT_NE(m, nullptr);
@@ -874,10 +795,10 @@ TEST_F(MigratorTest, ConnectionLostDuringCommitIsNotReportedAsRolledBack) {
 // downgrade the restore is exact.
 TEST_F(MigratorTest, RestoreRefusesToLeaveRelationsTheBackupLacks) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: orders\n\n"
-        "-- migrate:up\nCREATE TABLE orders (id int PRIMARY KEY, item int REFERENCES items (id));\n"
-        "INSERT INTO orders VALUES (10, 1);\n\n-- migrate:down\nDROP TABLE orders;\n");
+  WriteR2(
+      "orders",
+      "-- migrate:up\nCREATE TABLE orders (id int PRIMARY KEY, item int REFERENCES items (id));\n"
+      "INSERT INTO orders VALUES (10, 1);\n\n-- migrate:down\nDROP TABLE orders;\n");
   auto m = Open();
   ASSERT_NE(m, nullptr);
   ASSERT_EQ(m->Run("r1")->outcome, RunOutcome::kSucceeded);
@@ -909,10 +830,10 @@ TEST_F(MigratorTest, RestoreRefusesToLeaveRelationsTheBackupLacks) {
 // moved the database since. The same run key replays the recorded outcome.
 TEST_F(MigratorTest, EndedRunIsReplayedNeverExecutedAgain) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: counts executions\n\n"
-        "-- migrate:up\nCREATE TABLE IF NOT EXISTS hits (n int);\nINSERT INTO hits VALUES (1);\n\n"
-        "-- migrate:down\nSELECT 1;\n");
+  WriteR2(
+      "counts executions",
+      "-- migrate:up\nCREATE TABLE IF NOT EXISTS hits (n int);\nINSERT INTO hits VALUES (1);\n\n"
+      "-- migrate:down\nSELECT 1;\n");
   ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
   auto keyed = Options();
   keyed.run_key = "uid-1/7/digest";
@@ -937,9 +858,7 @@ TEST_F(MigratorTest, EndedRunIsReplayedNeverExecutedAgain) {
 
 TEST_F(MigratorTest, RolledBackRunIsReplayedWithItsReason) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: loses rows\n\n"
-        "-- migrate:up\nDELETE FROM items;\n\n-- migrate:down\nSELECT 1;\n");
+  WriteR2("loses rows", "-- migrate:up\nDELETE FROM items;\n\n-- migrate:down\nSELECT 1;\n");
   ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
   auto keyed = Options();
   keyed.run_key = "uid-1/8/digest";
@@ -965,9 +884,7 @@ TEST_F(MigratorTest, RunInterruptedBeforeItsFirstCommitMayRunAgain) {
   auto keyed = Options();
   keyed.run_key = "uid-1/9/digest";
   ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: t\n\n"
-        "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
+  WriteR2("t", "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
   for (int attempt = 0; attempt < 3; ++attempt) {
     Exec("INSERT INTO schemaop.run_log (from_versions, to_versions, direction, actor, outcome, "
          "plan, progress, run_key) VALUES ('{r1}', '{r2}', 'upgrade', 'crashed', 'running', "
@@ -996,9 +913,9 @@ TEST_F(MigratorTest, RunInterruptedBeforeItsFirstCommitMayRunAgain) {
 // Invariant: a run executes only the plan recorded at planning.
 TEST_F(MigratorTest, ChangedPlanExecutesNothing) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: t\n\n"
-        "-- migrate:up\nCREATE TABLE planned (id int);\n\n-- migrate:down\nDROP TABLE planned;\n");
+  WriteR2(
+      "t",
+      "-- migrate:up\nCREATE TABLE planned (id int);\n\n-- migrate:down\nDROP TABLE planned;\n");
   ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
   auto planner = Open();
   auto plan = planner->Plan("head");
@@ -1007,9 +924,9 @@ TEST_F(MigratorTest, ChangedPlanExecutesNothing) {
   ASSERT_TRUE(digest.ok()) << digest.status().ToString();
   EXPECT_EQ(digest->size(), 64u);
   EXPECT_EQ(*Open()->PlanDigest(*plan), *digest);  // deterministic
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: t\n\n"
-        "-- migrate:up\nCREATE TABLE unplanned (id int);\n\n-- migrate:down\nDROP TABLE unplanned;\n");
+  WriteR2("t",
+          "-- migrate:up\nCREATE TABLE unplanned (id int);\n\n-- migrate:down\nDROP TABLE "
+          "unplanned;\n");
   auto pinned = Options();
   pinned.expected_plan_digest = *digest;
   auto changed = Open(pinned)->Run("head");
@@ -1050,7 +967,7 @@ TEST_F(MigratorTest, RecoveryRefusesAFileChangedSinceTheRunStarted) {
   EXPECT_EQ(Query("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
                   "WHERE c.relname = 'seg_v_uq' AND i.indisvalid"),
             "0");
-  EXPECT_EQ(Query("SELECT outcome FROM schemaop.run_log ORDER BY id DESC LIMIT 1"), "running");
+  EXPECT_EQ(LastRunOutcome(), "running");
   Write("002_r2.sql", r2);
   auto resumed = Open()->Run("head");
   ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
@@ -1083,10 +1000,9 @@ TEST_F(MigratorTest, DatabaseIdentityIsTheSameThroughAnotherUrl) {
 // Invariant: after a downgrade the schema is the one the revision had.
 TEST_F(MigratorTest, DowngradeThatForgetsAColumnIsSchemaDrift) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: extra\n\n"
-        "-- migrate:up\nALTER TABLE items ADD COLUMN extra int;\n\n"
-        "-- migrate:down\nSELECT 1;\n");
+  WriteR2("extra",
+          "-- migrate:up\nALTER TABLE items ADD COLUMN extra int;\n\n"
+          "-- migrate:down\nSELECT 1;\n");
   ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
   ASSERT_EQ(Open()->Run("head")->outcome, RunOutcome::kSucceeded);
   auto down = Open()->Run("r1", core::PlanMode::kDowngrade);
@@ -1119,9 +1035,7 @@ TEST_F(MigratorTest, DowngradeThatForgetsAColumnIsSchemaDrift) {
 // Invariant: a check cannot change data, even when its statement writes.
 TEST_F(MigratorTest, CheckThatWritesFailsAndKeepsEveryRow) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: t\n\n"
-        "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
+  WriteR2("t", "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
   ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
   auto options = Options();
   options.checks = {{"sneaky", "WITH d AS (DELETE FROM items RETURNING 1) SELECT true"}};
@@ -1142,12 +1056,12 @@ TEST_F(MigratorTest, CheckThatWritesFailsAndKeepsEveryRow) {
 // Invariant: every committed segment was verified before its COMMIT.
 TEST_F(MigratorTest, LossInAnEarlierSegmentIsRefusedBeforeItCommits) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: segmented loss\n\n"
-        "-- migrate:up\nDELETE FROM items WHERE id = 1;\n\n"
-        "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY IF NOT EXISTS items_name ON items (name);\n\n"
-        "-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY IF EXISTS items_name;\n\n"
-        "-- migrate:down\nSELECT 1;\n");
+  WriteR2("segmented loss",
+          "-- migrate:up\nDELETE FROM items WHERE id = 1;\n\n"
+          "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY IF NOT EXISTS items_name ON "
+          "items (name);\n\n"
+          "-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY IF EXISTS items_name;\n\n"
+          "-- migrate:down\nSELECT 1;\n");
   ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
   auto report = Open()->Run("head");
   ASSERT_TRUE(report.ok());
@@ -1166,10 +1080,9 @@ TEST_F(MigratorTest, ServerErrorsReachNoMessageWithRowValues) {
   WriteBase();
   Exec("CREATE TABLE IF NOT EXISTS people (email text UNIQUE)");
   Exec("INSERT INTO people VALUES ('alice-private@example.com')");
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: dup\n\n"
-        "-- migrate:up\nINSERT INTO people VALUES ('alice-private@example.com');\n\n"
-        "-- migrate:down\nSELECT 1;\n");
+  WriteR2("dup",
+          "-- migrate:up\nINSERT INTO people VALUES ('alice-private@example.com');\n\n"
+          "-- migrate:down\nSELECT 1;\n");
   ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
   std::vector<std::string> full_errors;  // for the controller's debug log only
   auto options = Options();
@@ -1189,11 +1102,10 @@ TEST_F(MigratorTest, ServerErrorsReachNoMessageWithRowValues) {
   EXPECT_EQ(dup->status.message().find("alice-private"), std::string::npos) << dup->status.message();
   EXPECT_EQ(Query("SELECT count(*) FROM schemaop.run_log WHERE error LIKE '%alice-private%'"), "0");
 
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: cast\n\n"
-        "-- migrate:up\nALTER TABLE people ADD COLUMN n int;\n"
-        "UPDATE people SET n = email::int;\n\n"
-        "-- migrate:down\nALTER TABLE people DROP COLUMN n;\n");
+  WriteR2("cast",
+          "-- migrate:up\nALTER TABLE people ADD COLUMN n int;\n"
+          "UPDATE people SET n = email::int;\n\n"
+          "-- migrate:down\nALTER TABLE people DROP COLUMN n;\n");
   auto cast = Open()->Run("head");
   ASSERT_TRUE(cast.ok());
   EXPECT_EQ(cast->outcome, RunOutcome::kRolledBack);
@@ -1208,9 +1120,7 @@ TEST_F(MigratorTest, ServerErrorsReachNoMessageWithRowValues) {
 // revision's recorded schema, and the run says so (never silently).
 TEST_F(MigratorTest, HandMadeChangeAtTheStartingRevisionIsReported) {
   WriteBase();
-  Write("002_r2.sql",
-        "-- revision: r2\n-- down_revision: r1\n-- message: t\n\n"
-        "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
+  WriteR2("t", "-- migrate:up\nCREATE TABLE t2 (id int);\n\n-- migrate:down\nDROP TABLE t2;\n");
   ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
   Exec("CREATE INDEX items_by_hand ON items (name)");
   std::vector<std::string> warnings;
