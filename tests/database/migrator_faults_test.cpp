@@ -1,28 +1,19 @@
 // The migration engine against the harness PostgreSQL (tier `pg`): offline
 // SQL, lost locks and connections, backup files and restores
 // (migrator_fixture.h).
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <condition_variable>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
-#include <optional>
 #include <pqxx/pqxx>
 #include <thread>
 #include <utility>
 
 #include "database/migrator.h"
 #include "migrator_fixture.h"
-#include "support/engine_fixture.h"
 
 namespace schemaop::database {
 namespace {
@@ -30,8 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 using core::Code;
 using std::chrono::milliseconds;
-
-using testing::PasswordOf;
 
 TEST_F(MigratorTest, OfflineSqlListsStatementsAndVersionRows) {
   WriteBase();
@@ -136,9 +125,8 @@ TEST_F(MigratorTest, LostLockStopsTheRunBeforeCommit) {
 // whatever the umask.
 TEST_F(MigratorTest, BackupFileIsOwnerOnly) {
   WriteBase();
-  auto m = Open();
+  auto m = OpenAt("head");
   ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->Run("head")->outcome, RunOutcome::kSucceeded);
   mode_t old_mask = umask(022);
   auto backup = m->Backup();
   auto second = m->Backup();  // same second: a distinct file, also 0600
@@ -295,9 +283,8 @@ TEST_F(MigratorTest, RestoreRefusesToLeaveRelationsTheBackupLacks) {
       "orders",
       "-- migrate:up\nCREATE TABLE orders (id int PRIMARY KEY, item int REFERENCES items (id));\n"
       "INSERT INTO orders VALUES (10, 1);\n\n-- migrate:down\nDROP TABLE orders;\n");
-  auto m = Open();
+  auto m = OpenAt("r1");
   ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->Run("r1")->outcome, RunOutcome::kSucceeded);
   auto backup = m->Backup();
   ASSERT_TRUE(backup.ok()) << backup.status().ToString();
   ASSERT_EQ(m->Run("head")->outcome, RunOutcome::kSucceeded);

@@ -2,6 +2,7 @@
 // The fixture of the engine tests (migrator_test.cpp, migrator_faults_test.cpp,
 // migrator_invariants_test.cpp): a scratch database per test and small
 // synthetic migration files in its directory.
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -23,6 +24,18 @@ class MigratorTest : public testing::EngineTest {
               "-- migrate:up\nCREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);\n"
               "INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c');\n\n"
               "-- migrate:down\nDROP TABLE items;\n"));
+  }
+  // Opens the engine and runs to `target`, which must succeed (null, with a
+  // failed expectation, otherwise).
+  std::unique_ptr<Migrator> OpenAt(const std::string& target) {
+    auto m = Open();
+    if (m == nullptr) {
+      return nullptr;
+    }
+    auto report = m->Run(target);
+    EXPECT_TRUE(report.ok() && report->outcome == RunOutcome::kSucceeded)
+        << (report.ok() ? report->status.ToString() : report.status().ToString());
+    return report.ok() && report->outcome == RunOutcome::kSucceeded ? std::move(m) : nullptr;
   }
   // Opens the engine with `options`, runs to r1 (which must succeed), then
   // to head: the report of the run to head (none, with a failed

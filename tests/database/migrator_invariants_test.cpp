@@ -1,35 +1,17 @@
 // The migration engine against the harness PostgreSQL (tier `pg`): the
 // invariants of "nothing lost" (issue 7): replay, recovery, run identity,
 // schema drift, checks, scrubbed server errors (migrator_fixture.h).
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <condition_variable>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <mutex>
-#include <optional>
-#include <pqxx/pqxx>
-#include <thread>
-#include <utility>
 
 #include "database/migrator.h"
 #include "migrator_fixture.h"
-#include "support/engine_fixture.h"
 
 namespace schemaop::database {
 namespace {
 
-namespace fs = std::filesystem;
 using core::Code;
-using std::chrono::milliseconds;
 
 using testing::PasswordOf;
 

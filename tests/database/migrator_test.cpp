@@ -4,27 +4,16 @@
 // files (migrator_fixture.h).
 #include "database/migrator.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <condition_variable>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <optional>
 #include <pqxx/pqxx>
 #include <thread>
-#include <utility>
 
 #include "migrator_fixture.h"
-#include "support/engine_fixture.h"
 
 namespace schemaop::database {
 namespace {
@@ -136,9 +125,8 @@ TEST_F(MigratorTest, DownRowLossHeaderAllowsLossOnDowngradeOnly) {
         "-- revision: r2\n-- down_revision: r1\n-- message: seed\n-- down_row_loss: items\n\n"
         "-- migrate:up\nINSERT INTO items VALUES (10, 'seed');\n\n"
         "-- migrate:down\nDELETE FROM items WHERE id = 10;\n");
-  auto m = Open();
+  auto m = OpenAt("head");
   ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->Run("head")->outcome, RunOutcome::kSucceeded);
   auto down = m->Run("r1", core::PlanMode::kDowngrade);
   ASSERT_TRUE(down.ok());
   EXPECT_EQ(down->outcome, RunOutcome::kSucceeded) << down->status.ToString();
@@ -384,9 +372,8 @@ TEST_F(MigratorTest, InterruptedSegmentedRunIsResumedFromItsProgress) {
 
 TEST_F(MigratorTest, InterruptedSingleTransactionRunIsClosed) {
   WriteBase();
-  auto m = Open();
+  auto m = OpenAt("head");
   ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->Run("head")->outcome, RunOutcome::kSucceeded);
   Exec("INSERT INTO schemaop.run_log (from_versions, to_versions, direction, actor, outcome, plan, progress) "
        "VALUES ('{r1}', '{}', 'downgrade', 'crashed', 'running', "
        "'{\"steps\": [{\"revision\": \"r1\", \"direction\": \"down\", \"versions_after\": []}]}', "
@@ -400,9 +387,8 @@ TEST_F(MigratorTest, InterruptedSingleTransactionRunIsClosed) {
 
 TEST_F(MigratorTest, BackupThenRestoreGivesIdenticalData) {
   WriteBase();
-  auto m = Open();
+  auto m = OpenAt("head");
   ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->Run("head")->outcome, RunOutcome::kSucceeded);
   std::string snapshot_sql = "SELECT string_agg(id || ':' || name, ',' ORDER BY id) FROM items";
   std::string before = Query(snapshot_sql);
   auto backup = m->Backup();
@@ -420,9 +406,8 @@ TEST_F(MigratorTest, BackupThenRestoreGivesIdenticalData) {
 
 TEST_F(MigratorTest, BackupFailureMigratesNothing) {
   WriteBase();
-  auto m = Open();
+  auto m = OpenAt("head");
   ASSERT_NE(m, nullptr);
-  ASSERT_EQ(m->Run("head")->outcome, RunOutcome::kSucceeded);
   auto options = Options();
   options.pg_bin_dir = dir_ + "/no-such-bin";
   options.backup_policy = BackupPolicy::kDowngrade;
