@@ -2,62 +2,77 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace schemaop::core {
 namespace {
 
+// Each pair: a text and what RedactDatabaseUrl makes of it.
+void ExpectRedacted(const std::vector<std::pair<std::string, std::string>>& cases) {
+  for (const auto& [text, redacted] : cases) {
+    EXPECT_EQ(RedactDatabaseUrl(text), redacted) << text;
+  }
+}
+
 TEST(RedactDatabaseUrlTest, UserInfoPassword) {
-  EXPECT_EQ(RedactDatabaseUrl("postgresql://app:s3cret@db:5432/drawing"),
-            "postgresql://app:***@db:5432/drawing");
-  EXPECT_EQ(RedactDatabaseUrl("postgres://app:s3cret@db/drawing?sslmode=require"),
-            "postgres://app:***@db/drawing?sslmode=require");
-  EXPECT_EQ(RedactDatabaseUrl("postgresql+psycopg2://app:s3cret@db/drawing"),
-            "postgresql+psycopg2://app:***@db/drawing");
+  ExpectRedacted({
+      {"postgresql://app:s3cret@db:5432/drawing", "postgresql://app:***@db:5432/drawing"},
+      {"postgres://app:s3cret@db/drawing?sslmode=require",
+       "postgres://app:***@db/drawing?sslmode=require"},
+      {"postgresql+psycopg2://app:s3cret@db/drawing", "postgresql+psycopg2://app:***@db/drawing"},
+  });
 }
 
 TEST(RedactDatabaseUrlTest, NothingToRedact) {
-  EXPECT_EQ(RedactDatabaseUrl("postgresql://app@db/drawing"), "postgresql://app@db/drawing");
-  EXPECT_EQ(RedactDatabaseUrl("postgresql:///drawing?host=/run/postgresql"),
-            "postgresql:///drawing?host=/run/postgresql");
-  EXPECT_EQ(RedactDatabaseUrl("host=db dbname=drawing"), "host=db dbname=drawing");
-  EXPECT_EQ(RedactDatabaseUrl(""), "");
+  ExpectRedacted({
+      {"postgresql://app@db/drawing", "postgresql://app@db/drawing"},
+      {"postgresql:///drawing?host=/run/postgresql", "postgresql:///drawing?host=/run/postgresql"},
+      {"host=db dbname=drawing", "host=db dbname=drawing"},
+      {"", ""},
+  });
 }
 
 TEST(RedactDatabaseUrlTest, PasswordWithUnencodedSpecialCharacters) {
-  EXPECT_EQ(RedactDatabaseUrl("postgresql://app:p@ss/w?rd@db/drawing"),
-            "postgresql://app:***@db/drawing");
-  EXPECT_EQ(RedactDatabaseUrl("postgresql://app:p%40ss@db/drawing?x=a@b"),
-            "postgresql://app:***@db/drawing?x=a@b");
+  ExpectRedacted({
+      {"postgresql://app:p@ss/w?rd@db/drawing", "postgresql://app:***@db/drawing"},
+      {"postgresql://app:p%40ss@db/drawing?x=a@b", "postgresql://app:***@db/drawing?x=a@b"},
+  });
 }
 
 TEST(RedactDatabaseUrlTest, QueryPasswords) {
-  EXPECT_EQ(RedactDatabaseUrl("postgresql://app:one@db/d?password=two"),
-            "postgresql://app:***@db/d?password=***");
-  EXPECT_EQ(RedactDatabaseUrl("postgresql://db/d?sslmode=require&password=two&application_name=x"),
-            "postgresql://db/d?sslmode=require&password=***&application_name=x");
-  EXPECT_EQ(RedactDatabaseUrl("postgresql://db/d?PASSWORD=two&sslpassword=three"),
-            "postgresql://db/d?PASSWORD=***&sslpassword=***");
-  // Only whole keys: mypassword is not password.
-  EXPECT_EQ(RedactDatabaseUrl("postgresql://db/d?mypassword=visible"),
-            "postgresql://db/d?mypassword=visible");
+  ExpectRedacted({
+      {"postgresql://app:one@db/d?password=two", "postgresql://app:***@db/d?password=***"},
+      {"postgresql://db/d?sslmode=require&password=two&application_name=x",
+       "postgresql://db/d?sslmode=require&password=***&application_name=x"},
+      {"postgresql://db/d?PASSWORD=two&sslpassword=three",
+       "postgresql://db/d?PASSWORD=***&sslpassword=***"},
+      // Only whole keys: mypassword is not password.
+      {"postgresql://db/d?mypassword=visible", "postgresql://db/d?mypassword=visible"},
+  });
 }
 
 TEST(RedactDatabaseUrlTest, KeyValueConnectionStrings) {
-  EXPECT_EQ(RedactDatabaseUrl("host=db user=app password=secret dbname=drawing"),
-            "host=db user=app password=*** dbname=drawing");
-  EXPECT_EQ(RedactDatabaseUrl("password='sec ret' host=db"), "password=*** host=db");
-  EXPECT_EQ(RedactDatabaseUrl(R"(host=db password = 'it\'s secret' dbname=x)"),
-            "host=db password = *** dbname=x");
-  EXPECT_EQ(RedactDatabaseUrl("host=db password=secret"), "host=db password=***");
-  EXPECT_EQ(RedactDatabaseUrl("host=db passwordx=visible"), "host=db passwordx=visible");
+  ExpectRedacted({
+      {"host=db user=app password=secret dbname=drawing",
+       "host=db user=app password=*** dbname=drawing"},
+      {"password='sec ret' host=db", "password=*** host=db"},
+      {R"(host=db password = 'it\'s secret' dbname=x)", "host=db password = *** dbname=x"},
+      {"host=db password=secret", "host=db password=***"},
+      {"host=db passwordx=visible", "host=db passwordx=visible"},
+  });
 }
 
 TEST(RedactDatabaseUrlTest, UrlsEmbeddedInText) {
-  EXPECT_EQ(RedactDatabaseUrl("cannot reach postgresql://app:s3cret@db/d: timeout"),
-            "cannot reach postgresql://app:***@db/d: timeout");
-  EXPECT_EQ(RedactDatabaseUrl("a=\"postgres://u:x@h/d?password=y\" and password=z"),
-            "a=\"postgres://u:***@h/d?password=***\" and password=***");
-  EXPECT_EQ(RedactDatabaseUrl("see https://example.com/docs"), "see https://example.com/docs");
-  EXPECT_EQ(RedactDatabaseUrl("odd :// text"), "odd :// text");
+  ExpectRedacted({
+      {"cannot reach postgresql://app:s3cret@db/d: timeout",
+       "cannot reach postgresql://app:***@db/d: timeout"},
+      {"a=\"postgres://u:x@h/d?password=y\" and password=z",
+       "a=\"postgres://u:***@h/d?password=***\" and password=***"},
+      {"see https://example.com/docs", "see https://example.com/docs"},
+      {"odd :// text", "odd :// text"},
+  });
 }
 
 TEST(DatabaseUrlPasswordTest, FindsThePassword) {

@@ -12,12 +12,11 @@
 #include <filesystem>
 #include <fstream>
 #include <pqxx/pqxx>
-#include <sstream>
 #include <thread>
 
 #include "database/backup_files.h"
 #include "database/migrator.h"
-#include "support/pg_test_env.h"
+#include "support/engine_fixture.h"
 
 namespace schemaop::database {
 namespace {
@@ -57,37 +56,24 @@ TEST(BackupFileNames, RetentionKeepsTheNewest) {
 
 class BackupSecurityTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/schemaop-backupsec-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
+  void SetUp() override { dir_ = testing::MakeTempDir("backupsec"); }
   void TearDown() override { fs::remove_all(dir_); }
 
   MigratorOptions Options() {
-    MigratorOptions options;
-    options.actor = "test";
-    options.backup_dir = dir_ + "/backups";
-    options.pg_bin_dir = testing::HarnessBinDir();
+    auto options = testing::EngineOptions(dir_, "test");
+    options.backup_policy = BackupPolicy::kDowngrade;  // the default; these tests call Backup()
     return options;
-  }
-
-  static void Exec(const std::string& url, const std::string& sql) {
-    pqxx::connection conn(url);
-    pqxx::nontransaction tx(conn);
-    tx.exec(sql);
   }
 
   std::string dir_;
 };
 
+using testing::ExecSql;
+
 // Invariant: a backup is only created inside the backup directory.
 TEST_F(BackupSecurityTest, HostileDatabaseNameStaysInsideTheBackupDirectory) {
-  {
-    pqxx::connection conn(testing::HarnessUrl());
-    pqxx::nontransaction tx(conn);
-    tx.exec("DROP DATABASE IF EXISTS \"../../evil\" WITH (FORCE)");
-    tx.exec("CREATE DATABASE \"../../evil\"");
-  }
+  ExecSql(testing::HarnessUrl(), "DROP DATABASE IF EXISTS \"../../evil\" WITH (FORCE)");
+  ExecSql(testing::HarnessUrl(), "CREATE DATABASE \"../../evil\"");
   const std::string url = testing::HarnessUrlFor("..%2F..%2Fevil");
   fs::create_directories(dir_ + "/a/b");
   auto options = Options();
@@ -112,7 +98,7 @@ TEST_F(BackupSecurityTest, HostileDatabaseNameStaysInsideTheBackupDirectory) {
 // follows or removes a symlink.
 TEST_F(BackupSecurityTest, RetentionKeepsTheNewestOfThisOwnerOnly) {
   const std::string url = testing::CreateScratchDatabase("backupsec_retention");
-  Exec(url, "CREATE TABLE items (id int); INSERT INTO items VALUES (1)");
+  ExecSql(url, "CREATE TABLE items (id int); INSERT INTO items VALUES (1)");
   auto options = Options();
   options.backup_retention = 2;
   options.backup_owner_namespace = "drawing";
@@ -155,10 +141,7 @@ std::vector<std::string> ProcessTexts(const std::string& name) {
       continue;
     }
     for (const char* file : {"cmdline", "environ"}) {
-      std::ifstream in(entry.path() / file, std::ios::binary);
-      std::stringstream text;
-      text << in.rdbuf();
-      out.push_back(text.str());
+      out.push_back(testing::ReadTextFile((entry.path() / file).string()));
     }
   }
   return out;
@@ -180,9 +163,8 @@ std::vector<std::string> CaptureWhileRunning(const std::string& name) {
 // Invariant: no secret libpq parameter is in a child's argv or environment.
 TEST_F(BackupSecurityTest, NoSecretInTheArgvOrEnvironmentOfPgDumpAndPgRestore) {
   const std::string plain = testing::CreateScratchDatabase("backupsec_argv");
-  Exec(plain, "CREATE TABLE items (id int); INSERT INTO items VALUES (1)");
-  const std::string password = plain.substr(plain.find(':', plain.find("://") + 3) + 1,
-                                            plain.rfind('@') - plain.find(':', plain.find("://") + 3) - 1);
+  ExecSql(plain, "CREATE TABLE items (id int); INSERT INTO items VALUES (1)");
+  const std::string password = testing::PasswordOf(plain);
   const std::string ssl_secret = "ssl-key-passphrase-42";
   const std::string url = plain + "?sslmode=prefer&sslpassword=" + ssl_secret;
   auto m = Migrator::Open(url, {}, Options());

@@ -1,25 +1,25 @@
 // The `schemaop` binary's local mode: exit codes and that the password never
 // reaches stdout/stderr. SCHEMAOP_BINARY is the built executable.
-#include <gtest/gtest.h>
-#include <thread>
-#include <chrono>
-#include <signal.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <pqxx/pqxx>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <pqxx/pqxx>
-
+#include "support/pg_fixture.h"
 #include "support/pg_test_env.h"
 
 namespace {
@@ -51,27 +51,27 @@ Outcome RunCli(const std::string& url, const std::string& arguments) {
   return outcome;
 }
 
-std::string PasswordOf(const std::string& url) {
-  auto at = url.rfind('@');
-  auto colon = url.find(':', url.find("://") + 3);
-  return url.substr(colon + 1, at - colon - 1);
-}
+using schemaop::testing::MigrationText;
+using schemaop::testing::PasswordOf;
 
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/schemaop-cli-XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    dir_ = schemaop::testing::MakeTempDir("cli");
     fs::create_directories(dir_ + "/m");
-    std::ofstream(dir_ + "/m/001_r1.sql")
-        << "-- revision: r1\n-- down_revision:\n-- message: items\n\n-- migrate:up\n"
-           "CREATE TABLE items (id int PRIMARY KEY);\nINSERT INTO items VALUES (1), (2);\n\n"
-           "-- migrate:down\nDROP TABLE items;\n";
-    std::ofstream(dir_ + "/m/002_r2.sql")
-        << "-- revision: r2\n-- down_revision: r1\n-- message: loses rows\n\n-- migrate:up\n"
-           "DELETE FROM items;\n\n-- migrate:down\nSELECT 1;\n";
+    WriteMigration("001_r1.sql", MigrationText("r1", "", "items",
+                                               "-- migrate:up\n"
+                                               "CREATE TABLE items (id int PRIMARY KEY);\n"
+                                               "INSERT INTO items VALUES (1), (2);\n\n"
+                                               "-- migrate:down\nDROP TABLE items;\n"));
+    WriteMigration("002_r2.sql", MigrationText("r2", "r1", "loses rows",
+                                               "-- migrate:up\nDELETE FROM items;\n\n"
+                                               "-- migrate:down\nSELECT 1;\n"));
   }
   void TearDown() override { fs::remove_all(dir_); }
+  void WriteMigration(const std::string& name, const std::string& text) {
+    schemaop::testing::WriteTextFile(dir_ + "/m/" + name, text);
+  }
   std::string Flags() const {
     return "--migrations " + dir_ + "/m --backup-dir " + dir_ + "/backups --pg-bin-dir " +
            schemaop::testing::HarnessBinDir();
@@ -182,12 +182,8 @@ class CliBadInputTest : public CliTest {
  protected:
   void SetUp() override {
     CliTest::SetUp();
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("engine_cli_bad_") + info->name();
-    for (auto& c : name) {
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    url_ = schemaop::testing::CreateScratchDatabase(name);
+    url_ = schemaop::testing::CreateScratchDatabase(
+        schemaop::testing::DatabaseNameForCurrentTest("engine_cli_bad_"));
     password_ = PasswordOf(url_);
     before_ = DatabaseState(url_);
   }
@@ -206,7 +202,7 @@ class CliBadInputTest : public CliTest {
   }
   void WriteFile(const std::string& dir, const std::string& name, const std::string& text) {
     fs::create_directories(dir_ + "/" + dir);
-    std::ofstream(dir_ + "/" + dir + "/" + name) << text;
+    schemaop::testing::WriteTextFile(dir_ + "/" + dir + "/" + name, text);
   }
   using CliTest::Flags;
   std::string Flags(const std::string& dir) const {
@@ -241,15 +237,7 @@ TEST_F(CliBadInputTest, UnknownTarget) {
 }
 
 TEST_F(CliBadInputTest, UnreachableDatabase) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);  // nothing listens there now
+  const int port = schemaop::testing::UnusedLoopbackPort();
   std::string url = "postgresql://app:NoSuchSecret55@127.0.0.1:" + std::to_string(port) + "/db";
   auto result = RunCli(url, Flags() + " upgrade head");
   EXPECT_EQ(result.exit_code, 3) << result.output;
@@ -275,14 +263,10 @@ TEST_F(CliBadInputTest, MissingMigrationsDirectory) {
 }
 
 TEST_F(CliBadInputTest, DatabaseAtARevisionTheFilesDoNotKnow) {
-  {
-    pqxx::connection conn(url_);
-    pqxx::work tx(conn);
-    tx.exec("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
-            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)); "
-            "INSERT INTO alembic_version VALUES ('f00dcafe')");
-    tx.commit();
-  }
+  schemaop::testing::ExecSql(url_,
+                             "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                             "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)); "
+                             "INSERT INTO alembic_version VALUES ('f00dcafe')");
   before_ = DatabaseState(url_);
   for (const char* command : {" upgrade head", " downgrade base", " plan head"}) {
     ExpectRefused(Flags() + command, 2, {"'f00dcafe'", "--migrations", "stamp"});
@@ -295,12 +279,12 @@ TEST_F(CliBadInputTest, DatabaseAtARevisionTheFilesDoNotKnow) {
 // instead of finishing the 60-second sleep.
 TEST_F(CliTest, KilledClientsStatementIsAbortedByTheServer) {
   std::string url = schemaop::testing::CreateScratchDatabase("engine_cli_dead_client");
-  std::ofstream(dir_ + "/m/003_r3.sql")
-      << "-- revision: r3\n-- down_revision: r2\n-- message: slow\n\n-- migrate:up\n"
-         "SELECT pg_sleep(60);\n\n-- migrate:down\nSELECT 1;\n";
-  std::ofstream(dir_ + "/m/002_r2.sql", std::ios::trunc)
-      << "-- revision: r2\n-- down_revision: r1\n-- message: nothing\n\n-- migrate:up\n"
-         "SELECT 1;\n\n-- migrate:down\nSELECT 1;\n";
+  WriteMigration("003_r3.sql", MigrationText("r3", "r2", "slow",
+                                             "-- migrate:up\nSELECT pg_sleep(60);\n\n"
+                                             "-- migrate:down\nSELECT 1;\n"));
+  WriteMigration("002_r2.sql", MigrationText("r2", "r1", "nothing",
+                                             "-- migrate:up\nSELECT 1;\n\n"
+                                             "-- migrate:down\nSELECT 1;\n"));
   const std::string migrations = dir_ + "/m";
   pid_t child = fork();
   ASSERT_GE(child, 0);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "database/migrator.h"
+#include "support/pg_fixture.h"
 #include "support/pg_test_env.h"
 
 namespace schemaop::database {
@@ -61,11 +62,8 @@ std::string InsertComponentsSql(int drawings, int components, bool with_instance
 class DrawingChainTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("drawing_chain_") + info->name();
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    url_ = schemaop::testing::CreateScratchDatabase(name);
+    url_ = schemaop::testing::CreateScratchDatabase(
+        schemaop::testing::DatabaseNameForCurrentTest("drawing_chain_"));
     db_ = std::make_unique<pqxx::connection>(url_);
     OpenMigrator({});
   }

@@ -9,12 +9,10 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
 #include <pqxx/pqxx>
-#include <sstream>
 
 #include "database/migrator.h"
-#include "support/pg_test_env.h"
+#include "support/engine_fixture.h"
 
 namespace schemaop::database {
 namespace {
@@ -37,12 +35,7 @@ constexpr const char* kAssertTls =
     "CREATE TABLE tls_checked (id int);\n\n"
     "-- migrate:down\nDROP TABLE tls_checked;\n";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::ReadTextFile;
 
 std::vector<core::MigrationFile> Files(std::vector<std::pair<std::string, std::string>> sources) {
   auto files = ParseMigrationSources(sources);
@@ -50,69 +43,32 @@ std::vector<core::MigrationFile> Files(std::vector<std::pair<std::string, std::s
   return files.ok() ? std::move(files).value() : std::vector<core::MigrationFile>{};
 }
 
-class ManagedPostgresTest : public ::testing::Test {
+// The test looks as the superuser (observer_url_); the engine connects as
+// the owner (url_) unless a test says otherwise.
+class ManagedPostgresTest : public testing::ScratchDatabaseTest {
  protected:
+  ManagedPostgresTest() : ScratchDatabaseTest("managed_", "managed") {}
+
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    database_ = std::string("managed_") + info->name();
-    for (auto& c : database_) {
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    url_ = testing::CreateScratchDatabase(database_);
-    char tmpl[] = "/tmp/schemaop-managed-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  MigratorOptions Options() {
-    MigratorOptions options;
-    options.actor = "test";
-    options.backup_policy = BackupPolicy::kNever;
-    options.backup_dir = dir_ + "/backups";
-    options.pg_bin_dir = testing::HarnessBinDir();
-    return options;
+    ScratchDatabaseTest::SetUp();
+    observer_url_ = testing::SuperuserUrlFor(database_);
   }
 
-  // Runs `sql` as the superuser on the scratch database.
-  void AsSuperuser(const std::string& sql) {
-    pqxx::connection conn(testing::SuperuserUrlFor(database_));
-    pqxx::nontransaction tx(conn);
-    tx.exec(sql);
-  }
-  std::string Query(const std::string& sql) {
-    pqxx::connection conn(testing::SuperuserUrlFor(database_));
-    pqxx::nontransaction tx(conn);
-    auto result = tx.exec(sql);
-    return result.empty() || result[0][0].is_null() ? "<null>" : result[0][0].as<std::string>();
-  }
-  bool Exists(const std::string& relation) {
-    return Query("SELECT to_regclass('" + relation + "') IS NOT NULL") == "t";
-  }
+  MigratorOptions Options() { return testing::EngineOptions(dir_, "test"); }
+
   bool SchemaopSchemaExists() {
     return Query("SELECT count(*) FROM pg_namespace WHERE nspname = 'schemaop'") == "1";
   }
-
   std::string UrlAs(const std::string& role, const std::string& password) {
-    std::string url = url_;
-    auto scheme_end = url.find("://") + 3;
-    return url.substr(0, scheme_end) + role + ":" + password + url.substr(url.rfind('@'));
+    return testing::UrlAs(url_, role, password);
   }
   // A login role that is neither superuser nor the database's owner.
   void EnsureRole(const std::string& role, const std::string& password) {
-    pqxx::connection conn(testing::HarnessUrl());
-    pqxx::nontransaction tx(conn);
-    tx.exec("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" + role +
-            "') THEN CREATE ROLE " + role + " LOGIN; END IF; END $$");
-    tx.exec("ALTER ROLE " + role + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD " +
-            tx.quote(password));
+    testing::EnsureLoginRole(role, password, "NOSUPERUSER NOCREATEDB NOCREATEROLE");
   }
 
   // The URL with TLS parameters appended (the harness URL has no query).
   std::string WithQuery(const std::string& query) { return url_ + "?" + query; }
-
-  std::string database_;
-  std::string url_;
-  std::string dir_;
 };
 
 // Invariant: the pg tier's engine role is not a superuser and owns its
@@ -150,7 +106,7 @@ TEST_F(ManagedPostgresTest, RunBackupAndRestoreAsTheOwner) {
   auto down = (*m)->Run("base");
   ASSERT_TRUE(down.ok()) << down.status().ToString();
   ASSERT_EQ(down->outcome, RunOutcome::kSucceeded) << down->status.ToString();
-  ASSERT_FALSE(Exists("public.items"));
+  ASSERT_FALSE(TableExists("public.items"));
   core::Status restored = (*m)->Restore(backup->path);
   ASSERT_TRUE(restored.ok()) << restored.ToString();
   EXPECT_EQ(Query("SELECT count(*) FROM items"), "3");
@@ -162,7 +118,7 @@ TEST_F(ManagedPostgresTest, RunBackupAndRestoreAsTheOwner) {
 TEST_F(ManagedPostgresTest, MissingCreateOnTheDatabaseIsNamedWithItsGrant) {
   const std::string role = "managed_no_create";
   EnsureRole(role, "no-create-pw");
-  AsSuperuser("GRANT USAGE, CREATE ON SCHEMA public TO " + role);
+  Exec("GRANT USAGE, CREATE ON SCHEMA public TO " + role);
   auto m = Migrator::Open(UrlAs(role, "no-create-pw"), Files({{"001.sql", kItems}}), Options());
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   auto report = (*m)->Run("head");
@@ -176,21 +132,21 @@ TEST_F(ManagedPostgresTest, MissingCreateOnTheDatabaseIsNamedWithItsGrant) {
   EXPECT_NE(message.find("nothing was changed"), std::string::npos) << message;
   EXPECT_EQ(message.find("no-create-pw"), std::string::npos) << message;
   EXPECT_FALSE(SchemaopSchemaExists());
-  EXPECT_FALSE(Exists("public.alembic_version"));
-  EXPECT_FALSE(Exists("public.items"));
+  EXPECT_FALSE(TableExists("public.alembic_version"));
+  EXPECT_FALSE(TableExists("public.items"));
 
-  AsSuperuser("GRANT CREATE ON DATABASE " + database_ + " TO " + role);
+  Exec("GRANT CREATE ON DATABASE " + database_ + " TO " + role);
   auto again = (*m)->Run("head");
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->outcome, RunOutcome::kSucceeded) << again->status.ToString();
-  AsSuperuser("DROP OWNED BY " + role + " CASCADE");
+  Exec("DROP OWNED BY " + role + " CASCADE");
 }
 
 // Invariant: bookkeeping tables owned by another role (e.g. created by an
 // administrator earlier) are named with the ALTER that fixes it.
 TEST_F(ManagedPostgresTest, BookkeepingTablesOfAnotherOwnerAreNamed) {
-  AsSuperuser("CREATE SCHEMA schemaop AUTHORIZATION " + testing::OwnerRole() +
-              "; CREATE TABLE schemaop.schema_fingerprint (versions text PRIMARY KEY)");
+  Exec("CREATE SCHEMA schemaop AUTHORIZATION " + testing::OwnerRole() +
+       "; CREATE TABLE schemaop.schema_fingerprint (versions text PRIMARY KEY)");
   auto m = Migrator::Open(url_, Files({{"001.sql", kItems}}), Options());
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   auto report = (*m)->Run("head");
@@ -204,16 +160,17 @@ TEST_F(ManagedPostgresTest, BookkeepingTablesOfAnotherOwnerAreNamed) {
                          "\";"),
             std::string::npos)
       << message;
-  EXPECT_FALSE(Exists("public.alembic_version"));
-  EXPECT_FALSE(Exists("public.items"));
+  EXPECT_FALSE(TableExists("public.alembic_version"));
+  EXPECT_FALSE(TableExists("public.items"));
 }
 
 // Invariant: the row guard needs SELECT on every table it counts; a table
 // the role may not read stops the run before any change, named with the
 // GRANT (or verify.rowCounts: Off).
 TEST_F(ManagedPostgresTest, ATableTheRowGuardCannotReadIsNamedWithItsGrant) {
-  AsSuperuser("CREATE SCHEMA audit; CREATE TABLE audit.secret_log (id int); "
-              "INSERT INTO audit.secret_log VALUES (1)");
+  Exec(
+      "CREATE SCHEMA audit; CREATE TABLE audit.secret_log (id int); "
+      "INSERT INTO audit.secret_log VALUES (1)");
   auto m = Migrator::Open(url_, Files({{"001.sql", kItems}}), Options());
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   auto report = (*m)->Run("head");
@@ -228,10 +185,10 @@ TEST_F(ManagedPostgresTest, ATableTheRowGuardCannotReadIsNamedWithItsGrant) {
             std::string::npos)
       << message;
   EXPECT_FALSE(SchemaopSchemaExists());
-  EXPECT_FALSE(Exists("public.items"));
+  EXPECT_FALSE(TableExists("public.items"));
 
-  AsSuperuser("GRANT USAGE ON SCHEMA audit TO " + testing::OwnerRole() +
-              "; GRANT SELECT ON ALL TABLES IN SCHEMA audit TO " + testing::OwnerRole());
+  Exec("GRANT USAGE ON SCHEMA audit TO " + testing::OwnerRole() +
+       "; GRANT SELECT ON ALL TABLES IN SCHEMA audit TO " + testing::OwnerRole());
   auto again = (*m)->Run("head");
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->outcome, RunOutcome::kSucceeded) << again->status.ToString();
@@ -246,7 +203,7 @@ TEST_F(ManagedPostgresTest, DatabaseIdentityWithoutPgControlSystem) {
   auto sysid = (*with)->DatabaseIdentity();
   ASSERT_TRUE(sysid.ok()) << sysid.status().ToString();
 
-  AsSuperuser("REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC");
+  Exec("REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC");
   {
     pqxx::connection conn(url_);
     pqxx::nontransaction tx(conn);
@@ -265,7 +222,7 @@ TEST_F(ManagedPostgresTest, DatabaseIdentityWithoutPgControlSystem) {
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(*first, *second);
   EXPECT_NE(*first, *sysid);  // the fallback, not the system identifier
-  AsSuperuser("GRANT EXECUTE ON FUNCTION pg_control_system() TO PUBLIC");
+  Exec("GRANT EXECUTE ON FUNCTION pg_control_system() TO PUBLIC");
 }
 
 // ------------------------------------------------------------------ TLS
@@ -280,7 +237,7 @@ TEST_F(ManagedPostgresTest, VerifyFullFromTheUrl) {
   auto report = (*m)->Run("head");
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   ASSERT_EQ(report->outcome, RunOutcome::kSucceeded) << report->status.ToString();
-  EXPECT_TRUE(Exists("public.tls_checked"));
+  EXPECT_TRUE(TableExists("public.tls_checked"));
   auto backup = (*m)->Backup();
   ASSERT_TRUE(backup.ok()) << backup.status().ToString();
   core::Status restored = (*m)->Restore(backup->path);
@@ -320,7 +277,7 @@ TEST_F(ManagedPostgresTest, VerifyFullWithoutCaFailsClearly) {
 // private 0600 file that is gone when the Migrator is.
 TEST_F(ManagedPostgresTest, CaAsPemDefaultsToVerifyFullForSessionsAndChildren) {
   auto options = Options();
-  options.ca_certificate_pem = ReadFile(testing::HarnessCaFile());
+  options.ca_certificate_pem = ReadTextFile(testing::HarnessCaFile());
   ASSERT_FALSE(options.ca_certificate_pem.empty());
   std::string ca_path;
   {
@@ -334,7 +291,7 @@ TEST_F(ManagedPostgresTest, CaAsPemDefaultsToVerifyFullForSessionsAndChildren) {
     for (const auto& entry : fs::directory_iterator(fs::temp_directory_path())) {
       if (entry.path().filename().string().rfind("schemaop-ca-", 0) == 0 &&
           fs::exists(entry.path() / "root.crt") &&
-          ReadFile((entry.path() / "root.crt").string()) == options.ca_certificate_pem) {
+          ReadTextFile((entry.path() / "root.crt").string()) == options.ca_certificate_pem) {
         ca_path = (entry.path() / "root.crt").string();
       }
     }
@@ -357,7 +314,7 @@ TEST_F(ManagedPostgresTest, CaAsPemDefaultsToVerifyFullForSessionsAndChildren) {
 // URL's own sslmode stays (verify-ca here: the CA still decides).
 TEST_F(ManagedPostgresTest, WrongCaAsPemFailsClearly) {
   auto options = Options();
-  options.ca_certificate_pem = ReadFile(testing::HarnessWrongCaFile());
+  options.ca_certificate_pem = ReadTextFile(testing::HarnessWrongCaFile());
   for (const std::string& url : {url_, WithQuery("sslmode=verify-ca")}) {
     auto m = Migrator::Open(url, {}, options);
     ASSERT_FALSE(m.ok()) << url;
@@ -385,7 +342,7 @@ TEST_F(ManagedPostgresTest, ACaThatIsNotPemIsRefused) {
 // silently unused; require verifies against it (libpq with a root file).
 TEST_F(ManagedPostgresTest, ACaWithASslmodeThatIgnoresItIsRefused) {
   auto options = Options();
-  options.ca_certificate_pem = ReadFile(testing::HarnessWrongCaFile());
+  options.ca_certificate_pem = ReadTextFile(testing::HarnessWrongCaFile());
   for (const char* mode : {"disable", "allow", "prefer"}) {
     auto m = Migrator::Open(WithQuery(std::string("sslmode=") + mode), {}, options);
     ASSERT_FALSE(m.ok()) << mode;

@@ -8,8 +8,8 @@
 #                     missing_key|wrong_password|forbidden_secret|
 #                     unknown_workload|duplicate|
 #                     same_database
-# shellcheck source=tests/e2e/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
 
 case_name=${1:?usage: bad_input_test.sh CASE}
 e2e_begin "bad_$case_name"

@@ -13,8 +13,8 @@
 #   ScalingUp    API latency on PATCH .../scale once the SQL is under way
 #
 #   crash_test.sh PHASE
-# shellcheck source=tests/e2e/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
 
 phase=${1:?usage: crash_test.sh PHASE}
 e2e_begin "crash_$(tr '[:upper:]' '[:lower:]' <<<"$phase")"

@@ -6,8 +6,8 @@
 #   hostile_test.sh drop_table    a revision that drops a table with rows
 #   hostile_test.sh writing_check a verification check that deletes rows
 #   hostile_test.sh schema_drift  a downgrade that forgets a column its up added
-# shellcheck source=tests/e2e/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
 
 case_name=${1:?usage: hostile_test.sh drop_table|writing_check|schema_drift}
 e2e_begin "hostile_$case_name"

@@ -3,8 +3,8 @@
 # once (one row per change in schemaop.run_log, one scale-down and one
 # restore per workload); when the leader dies the other takes over and runs
 # the next change, again once.
-# shellcheck source=tests/e2e/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
 
 e2e_begin leader_election
 start_apiserver

@@ -3,8 +3,8 @@
 # settled, several resyncs (short --resync-period) pass without a single
 # create/update/patch/delete reaching the API server (its request counters),
 # and the SchemaMigration's resourceVersion does not move.
-# shellcheck source=tests/e2e/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
 
 e2e_begin noop
 start_apiserver

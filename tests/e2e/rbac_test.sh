@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The RBAC of manifests/ is exactly what the controller uses: the controller
-# runs as its ServiceAccount (lib.sh start_controller) through everything it
+# runs as its ServiceAccount (e2e.sh start_controller) through everything it
 # does (leader election, an upgrade and a rollback of a Deployment and a
 # StatefulSet with Events, deletion with its finalizer), the API server
-# denies it nothing (lib.sh fails the test otherwise), and every permission
+# denies it nothing (e2e.sh fails the test otherwise), and every permission
 # the rendered ClusterRole and Roles grant was used at least once, apart from
 # the few listed below with the reason they are kept. A missing permission
 # fails through the denial check, a superfluous one here.
@@ -15,8 +15,8 @@ mode=${1:-cluster}
 if [ "$mode" = namespaced ]; then
   E2E_RBAC_MANIFESTS=manifests/namespaced
 fi
-# shellcheck source=tests/e2e/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
 
 # Granted but not exercised here, and why kept:
 #  - get schemamigrations: the live read after a status-write conflict (the

@@ -2,8 +2,8 @@
 # The target changes while a run is in progress (a GitOps revert during an
 # upgrade): the current run is finished, never abandoned half-way, then the
 # operator plans again for the new generation and reaches the new target.
-# shellcheck source=tests/e2e/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
 
 e2e_begin retarget
 start_apiserver

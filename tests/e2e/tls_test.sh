@@ -9,8 +9,8 @@
 #  3. the CA Secret replaced by an unrelated CA: the run stops before any
 #     change with DatabaseUnreachable naming the certificate problem and
 #     caSecretRef, workloads untouched, no password anywhere.
-# shellcheck source=tests/e2e/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
 
 e2e_begin tls
 start_apiserver

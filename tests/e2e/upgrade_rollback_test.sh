@@ -5,8 +5,8 @@
 # (9bc6a98f1c12) -> every original column identical, the writes kept.
 # During each migration a lock held by the test keeps the Migrating phase
 # open, so the test sees the workloads at 0 while the SQL runs.
-# shellcheck source=tests/e2e/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
 
 e2e_begin upgrade_rollback
 start_apiserver

@@ -2,8 +2,8 @@
 # A verification check that returns false: the run is rolled back, the
 # database is exactly as before, the workloads are back at 3 and 2, and the
 # SchemaMigration is Stalled with reason VerificationFailed (no retry loop).
-# shellcheck source=tests/e2e/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
 
 e2e_begin verify_failure
 start_apiserver

@@ -1,7 +1,9 @@
-// The unit-tier side of the fuzz targets: every seed (tests/fuzz/corpus/T/)
-// and every input a fuzzer once crashed on (tests/fuzz/regressions/T/) goes
-// through target T's body with its properties, in every build (GCC too). The
-// named tests below pin each bug the fuzzers found to its expected behaviour.
+// The unit-tier side of the fuzz targets: every seed (tests/fuzz/corpus/T/,
+// and for the migration parser and the SQL splitter the drawing migrations,
+// migrations/drawing, whole and cut at their marker lines) and every input a
+// fuzzer once crashed on (tests/fuzz/regressions/T/) goes through target T's
+// body with its properties, in every build (GCC too). The named tests below
+// pin each bug the fuzzers found to its expected behaviour.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -33,10 +35,11 @@ const Target kTargets[] = {
     {"duration", Duration},            {"schema_migration_json", SchemaMigrationJson},
 };
 
-fs::path FuzzDir() {
+fs::path SourceDir() {
   const char* source = std::getenv("SCHEMAOP_SOURCE_DIR");
-  return fs::path(source != nullptr ? source : ".") / "tests" / "fuzz";
+  return fs::path(source != nullptr ? source : ".");
 }
+fs::path FuzzDir() { return SourceDir() / "tests" / "fuzz"; }
 
 std::string ReadAll(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -63,10 +66,53 @@ int Replay(const Target& target, const char* kind) {
   return count;
 }
 
+// The parts of `text` between its `-- migrate:` marker lines (the header
+// before the first marker included), as tests/fuzz/CMakeLists.txt cuts them
+// for the sql_splitter fuzzer.
+std::vector<std::string> MarkerSections(const std::string& text) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (std::size_t at = text.find("\n-- migrate:"); at != std::string::npos;
+       at = text.find("\n-- migrate:", start)) {
+    parts.push_back(text.substr(start, at + 1 - start));
+    const std::size_t eol = text.find('\n', at + 1);
+    start = eol == std::string::npos ? text.size() : eol + 1;
+  }
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+// The drawing migrations as seeds: whole files for the migration parser,
+// their sections for the SQL splitter (tests/fuzz/CMakeLists.txt hands the
+// same to the libFuzzer executables); returns how many inputs ran.
+int ReplayDrawingMigrations(const Target& target) {
+  const std::string name = target.name;
+  if (name != "migration_file" && name != "sql_splitter") {
+    return 0;
+  }
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(SourceDir() / "migrations" / "drawing")) {
+    if (entry.path().extension() != ".sql") {
+      continue;
+    }
+    SCOPED_TRACE(entry.path().string());
+    const std::string text = ReadAll(entry.path());
+    const auto inputs = name == "sql_splitter" ? MarkerSections(text) : std::vector{text};
+    for (const std::string& input : inputs) {
+      target.body(input);
+      ++count;
+    }
+  }
+  return count;
+}
+
 TEST(FuzzReplayTest, EverySeedCorpusIsPresentAndPassesItsProperties) {
   for (const Target& target : kTargets) {
-    EXPECT_GT(Replay(target, "corpus"), 0) << "no seeds for " << target.name;
+    EXPECT_GT(Replay(target, "corpus") + ReplayDrawingMigrations(target), 0)
+        << "no seeds for " << target.name;
   }
+  EXPECT_GE(ReplayDrawingMigrations(kTargets[0]), 4) << "the drawing migrations are missing";
+  EXPECT_GE(ReplayDrawingMigrations(kTargets[1]), 13) << "the drawing sections are missing";
 }
 
 TEST(FuzzReplayTest, EveryRegressionInputPassesItsProperties) {

@@ -22,6 +22,7 @@
 #include "kube/informer.h"
 #include "kube/leader_election.h"
 #include "test_api_server.h"
+#include "test_crd.h"
 
 namespace schemaop::kube {
 namespace {
@@ -217,27 +218,8 @@ TEST_F(KubeIntegrationTest, ScaleSubresource) {
 }
 
 void CreateSchemaMigrationCrd(Client& c) {
-  Json crd = {
-      {"apiVersion", "apiextensions.k8s.io/v1"},
-      {"kind", "CustomResourceDefinition"},
-      {"metadata", {{"name", "schemamigrations.schemaop.dev"}}},
-      {"spec",
-       {{"group", "schemaop.dev"},
-        {"scope", "Namespaced"},
-        {"names",
-         {{"plural", "schemamigrations"}, {"singular", "schemamigration"},
-          {"kind", "SchemaMigration"}, {"listKind", "SchemaMigrationList"}}},
-        {"versions",
-         Json::array({{{"name", "v1alpha1"},
-                       {"served", true},
-                       {"storage", true},
-                       {"subresources", {{"status", Json::object()}}},
-                       {"schema",
-                        {{"openAPIV3Schema",
-                          {{"type", "object"},
-                           {"x-kubernetes-preserve-unknown-fields", true}}}}}}})}}}};
   ResourceRef crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
-  auto created = c.Create(crds, "", crd);
+  auto created = c.Create(crds, "", apiserver::SchemaMigrationTestCrd());
   ASSERT_TRUE(created.ok()) << created.status().ToString();
 }
 
@@ -317,6 +299,15 @@ TEST_F(KubeIntegrationTest, EventsAreAggregated) {
 
 // ---- Informer ------------------------------------------------------------------
 
+// An informer of namespace `ns` ("" = every namespace) that retries after
+// 10 ms instead of the production back-off.
+InformerOptions FastRetryingIn(const std::string& ns) {
+  InformerOptions options;
+  options.namespace_name = ns;
+  options.initial_backoff = milliseconds(10);
+  return options;
+}
+
 struct Recorded {
   std::mutex mu;
   std::map<std::string, int> adds, updates, deletes;
@@ -353,10 +344,7 @@ struct Recorded {
 TEST_F(KubeIntegrationTest, InformerResumesAfterDroppedStreamsWithoutLossOrDuplicates) {
   auto& c = *client_;
   ASSERT_TRUE(c.Create(resources::kConfigMaps, "default", ConfigMap("pre", "0")).ok());
-  InformerOptions options;
-  options.namespace_name = "default";
-  options.initial_backoff = milliseconds(10);
-  Informer informer(c, resources::kConfigMaps, options);
+  Informer informer(c, resources::kConfigMaps, FastRetryingIn("default"));
   Recorded rec;
   rec.Attach(informer);
   informer.Start();
@@ -438,10 +426,8 @@ TEST_F(KubeIntegrationTest, CompactInformerCacheAnswersLikeAParsedOne) {
   auto& c = *client_;
   ASSERT_TRUE(c.Create(resources::kConfigMaps, "default", ConfigMap("one", "1")).ok());
   ASSERT_TRUE(c.Create(resources::kConfigMaps, "default", ConfigMap("gone", "x")).ok());
-  InformerOptions options;
-  options.namespace_name = "default";
+  InformerOptions options = FastRetryingIn("default");
   options.compact = true;
-  options.initial_backoff = milliseconds(10);
   Informer informer(c, resources::kConfigMaps, options);
   Recorded rec;
   rec.Attach(informer);
@@ -492,10 +478,7 @@ TEST_F(KubeIntegrationTest, InformerRelistsOn410AndComputesDeletions) {
   for (const char* name : {"keep", "change", "vanish"}) {
     ASSERT_TRUE(c.Create(resources::kConfigMaps, "default", ConfigMap(name, "0")).ok());
   }
-  InformerOptions options;
-  options.namespace_name = "default";
-  options.initial_backoff = milliseconds(10);
-  Informer informer(c, resources::kConfigMaps, options);
+  Informer informer(c, resources::kConfigMaps, FastRetryingIn("default"));
   Recorded rec;
   rec.Attach(informer);
   // Hold the watch back while we change things behind its back.
@@ -526,9 +509,7 @@ TEST_F(KubeIntegrationTest, InformerRelistsOn410AndComputesDeletions) {
 TEST_F(KubeIntegrationTest, InformerRelistsOnHttp410Too) {
   auto& c = *client_;
   server_.SetExpiredInStream(false);
-  InformerOptions options;
-  options.initial_backoff = milliseconds(10);
-  Informer informer(c, resources::kConfigMaps, options);
+  Informer informer(c, resources::kConfigMaps, FastRetryingIn(""));
   informer.Start();
   ASSERT_TRUE(informer.WaitForSync(seconds(20)));
   server_.AddFault({"GET", "/configmaps$", 503, -1, "", "held", 1});

@@ -63,143 +63,143 @@ LeaderElectionConfig Config(const std::string& id) {
   return c;  // defaults 15 s / 10 s / 2 s
 }
 
+// Each test's Lease store and clock, and its candidates.
+class LeaderElectionTest : public ::testing::Test {
+ protected:
+  // A candidate with identity `id` and the default durations (null, with a
+  // failed expectation, if it cannot be created).
+  std::unique_ptr<LeaderElector> Elector(const std::string& id) {
+    auto elector = LeaderElector::Create(store_, Config(id), clock_);
+    EXPECT_TRUE(elector.ok()) << elector.status().ToString();
+    return elector.ok() ? std::move(elector).value() : nullptr;
+  }
+
+  FakeClock clock_;
+  MemoryLeaseStore store_;
+};
+
 // A candidate that cannot read the Lease (RBAC forbids it, the API server is
 // down) must be able to say why it is not leading; otherwise it stands by
 // silently forever.
-TEST(LeaderElectionTest, FailedAttemptIsVisibleInLastErrorAndClearedBySuccess) {
-  FakeClock clock;
-  MemoryLeaseStore store;
-  auto a = LeaderElector::Create(store, Config("a"), clock);
-  ASSERT_TRUE(a.ok());
-  EXPECT_TRUE((*a)->last_error().ok());
-  store.fail_gets = 1;
-  EXPECT_FALSE((*a)->TryAcquireOrRenew());
-  const core::Status error = (*a)->last_error();
+TEST_F(LeaderElectionTest, FailedAttemptIsVisibleInLastErrorAndClearedBySuccess) {
+  auto a = Elector("a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->last_error().ok());
+  store_.fail_gets = 1;
+  EXPECT_FALSE(a->TryAcquireOrRenew());
+  const core::Status error = a->last_error();
   EXPECT_EQ(error.code(), core::Code::kUnreachable);
   EXPECT_NE(error.message().find("memory"), std::string::npos) << error.message();
   EXPECT_NE(error.message().find("injected"), std::string::npos) << error.message();
-  EXPECT_TRUE((*a)->TryAcquireOrRenew());
-  EXPECT_TRUE((*a)->last_error().ok());
+  EXPECT_TRUE(a->TryAcquireOrRenew());
+  EXPECT_TRUE(a->last_error().ok());
 }
 
-TEST(LeaderElectionTest, FirstCandidateCreatesTheLeaseSecondWaits) {
-  FakeClock clock;
-  MemoryLeaseStore store;
-  auto a = LeaderElector::Create(store, Config("a"), clock);
-  auto b = LeaderElector::Create(store, Config("b"), clock);
-  ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_TRUE((*a)->TryAcquireOrRenew());
-  EXPECT_EQ(store.record().holder_identity, "a");
-  EXPECT_EQ(store.record().lease_duration_seconds, 15);
-  EXPECT_FALSE((*b)->TryAcquireOrRenew());
-  EXPECT_EQ((*b)->LeaderIdentity(), "a");
-  clock.Advance(seconds(2));
-  EXPECT_TRUE((*a)->TryAcquireOrRenew()) << "renew";
-  EXPECT_EQ(store.record().lease_transitions, 0);
+TEST_F(LeaderElectionTest, FirstCandidateCreatesTheLeaseSecondWaits) {
+  auto a = Elector("a");
+  auto b = Elector("b");
+  ASSERT_TRUE(a && b);
+  EXPECT_TRUE(a->TryAcquireOrRenew());
+  EXPECT_EQ(store_.record().holder_identity, "a");
+  EXPECT_EQ(store_.record().lease_duration_seconds, 15);
+  EXPECT_FALSE(b->TryAcquireOrRenew());
+  EXPECT_EQ(b->LeaderIdentity(), "a");
+  clock_.Advance(seconds(2));
+  EXPECT_TRUE(a->TryAcquireOrRenew()) << "renew";
+  EXPECT_EQ(store_.record().lease_transitions, 0);
 }
 
-TEST(LeaderElectionTest, ExpiryIsJudgedByLocalObservationNotByRenewTime) {
-  FakeClock clock;
-  MemoryLeaseStore store;
+TEST_F(LeaderElectionTest, ExpiryIsJudgedByLocalObservationNotByRenewTime) {
   // Written by a machine whose clock is a year behind: renewTime looks
   // ancient, but we have only just observed it.
-  store.Put({"other", 15, "2000-01-01T00:00:00.000000Z", "2000-01-01T00:00:00.000000Z", 3});
-  auto b = LeaderElector::Create(store, Config("b"), clock);
-  ASSERT_TRUE(b.ok());
-  EXPECT_FALSE((*b)->TryAcquireOrRenew());
-  clock.Advance(seconds(14));
-  EXPECT_FALSE((*b)->TryAcquireOrRenew());
-  clock.Advance(seconds(1));
-  EXPECT_TRUE((*b)->TryAcquireOrRenew());
-  EXPECT_EQ(store.record().holder_identity, "b");
-  EXPECT_EQ(store.record().lease_transitions, 4);
+  store_.Put({"other", 15, "2000-01-01T00:00:00.000000Z", "2000-01-01T00:00:00.000000Z", 3});
+  auto b = Elector("b");
+  ASSERT_NE(b, nullptr);
+  EXPECT_FALSE(b->TryAcquireOrRenew());
+  clock_.Advance(seconds(14));
+  EXPECT_FALSE(b->TryAcquireOrRenew());
+  clock_.Advance(seconds(1));
+  EXPECT_TRUE(b->TryAcquireOrRenew());
+  EXPECT_EQ(store_.record().holder_identity, "b");
+  EXPECT_EQ(store_.record().lease_transitions, 4);
 }
 
-TEST(LeaderElectionTest, ARenewingHolderIsNeverTakenOver) {
-  FakeClock clock;
-  MemoryLeaseStore store;
-  auto b = LeaderElector::Create(store, Config("b"), clock);
-  ASSERT_TRUE(b.ok());
+TEST_F(LeaderElectionTest, ARenewingHolderIsNeverTakenOver) {
+  auto b = Elector("b");
+  ASSERT_NE(b, nullptr);
   for (int i = 0; i < 20; ++i) {
     // The holder renews every 10 s with a renewTime that never moves forward
     // in our eyes (clock skew); any change of the record counts.
-    store.Put({"other", 15, "2000-01-01T00:00:00Z", "2000-01-01T00:00:0" + std::to_string(i % 2) + "Z", 0});
-    EXPECT_FALSE((*b)->TryAcquireOrRenew()) << i;
-    clock.Advance(seconds(10));
+    store_.Put({"other", 15, "2000-01-01T00:00:00Z",
+                "2000-01-01T00:00:0" + std::to_string(i % 2) + "Z", 0});
+    EXPECT_FALSE(b->TryAcquireOrRenew()) << i;
+    clock_.Advance(seconds(10));
   }
 }
 
-TEST(LeaderElectionTest, OfTwoContendersOnlyOneWinsTheUpdate) {
-  FakeClock clock;
-  MemoryLeaseStore store;
-  store.Put({"gone", 15, "", "", 0});
-  auto a = LeaderElector::Create(store, Config("a"), clock);
-  auto b = LeaderElector::Create(store, Config("b"), clock);
-  ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_FALSE((*a)->TryAcquireOrRenew());
-  EXPECT_FALSE((*b)->TryAcquireOrRenew());
-  clock.Advance(seconds(16));
+TEST_F(LeaderElectionTest, OfTwoContendersOnlyOneWinsTheUpdate) {
+  store_.Put({"gone", 15, "", "", 0});
+  auto a = Elector("a");
+  auto b = Elector("b");
+  ASSERT_TRUE(a && b);
+  EXPECT_FALSE(a->TryAcquireOrRenew());
+  EXPECT_FALSE(b->TryAcquireOrRenew());
+  clock_.Advance(seconds(16));
   // Both read the expired record; a writes first, b's update is stale.
-  auto snapshot = store.Get();
+  auto snapshot = store_.Get();
   ASSERT_TRUE(snapshot.ok());
-  EXPECT_TRUE((*a)->TryAcquireOrRenew());
-  EXPECT_TRUE(store.Update({"b", 15, "", "", 1}, (*snapshot)->resource_version).code() ==
+  EXPECT_TRUE(a->TryAcquireOrRenew());
+  EXPECT_TRUE(store_.Update({"b", 15, "", "", 1}, (*snapshot)->resource_version).code() ==
               core::Code::kConflict);
-  EXPECT_FALSE((*b)->TryAcquireOrRenew()) << "a's fresh record restarts b's observation";
-  EXPECT_EQ(store.record().holder_identity, "a");
+  EXPECT_FALSE(b->TryAcquireOrRenew()) << "a's fresh record restarts b's observation";
+  EXPECT_EQ(store_.record().holder_identity, "a");
 }
 
-TEST(LeaderElectionTest, ReleaseLetsASuccessorTakeOverImmediately) {
-  FakeClock clock;
-  MemoryLeaseStore store;
-  auto a = LeaderElector::Create(store, Config("a"), clock);
-  auto b = LeaderElector::Create(store, Config("b"), clock);
-  ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_TRUE((*a)->TryAcquireOrRenew());
-  EXPECT_FALSE((*b)->TryAcquireOrRenew());
-  ASSERT_TRUE((*a)->Release().ok());
-  EXPECT_EQ(store.record().holder_identity, "");
-  EXPECT_EQ(store.record().lease_duration_seconds, 1);
-  EXPECT_TRUE((*b)->TryAcquireOrRenew()) << "no waiting for the old lease duration";
-  EXPECT_EQ(store.record().holder_identity, "b");
-  EXPECT_EQ(store.record().lease_transitions, 1);
+TEST_F(LeaderElectionTest, ReleaseLetsASuccessorTakeOverImmediately) {
+  auto a = Elector("a");
+  auto b = Elector("b");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->TryAcquireOrRenew());
+  EXPECT_FALSE(b->TryAcquireOrRenew());
+  ASSERT_TRUE(a->Release().ok());
+  EXPECT_EQ(store_.record().holder_identity, "");
+  EXPECT_EQ(store_.record().lease_duration_seconds, 1);
+  EXPECT_TRUE(b->TryAcquireOrRenew()) << "no waiting for the old lease duration";
+  EXPECT_EQ(store_.record().holder_identity, "b");
+  EXPECT_EQ(store_.record().lease_transitions, 1);
 }
 
-TEST(LeaderElectionTest, StoreErrorsMeanNotLeading) {
-  FakeClock clock;
-  MemoryLeaseStore store;
-  auto a = LeaderElector::Create(store, Config("a"), clock);
-  ASSERT_TRUE(a.ok());
-  store.fail_gets = 1;
-  EXPECT_FALSE((*a)->TryAcquireOrRenew());
-  EXPECT_TRUE((*a)->TryAcquireOrRenew());
+TEST_F(LeaderElectionTest, StoreErrorsMeanNotLeading) {
+  auto a = Elector("a");
+  ASSERT_NE(a, nullptr);
+  store_.fail_gets = 1;
+  EXPECT_FALSE(a->TryAcquireOrRenew());
+  EXPECT_TRUE(a->TryAcquireOrRenew());
 }
 
-TEST(LeaderElectionTest, RunRenewsAndStepsDownAfterTheRenewDeadline) {
-  FakeClock clock;
-  MemoryLeaseStore store;
+TEST_F(LeaderElectionTest, RunRenewsAndStepsDownAfterTheRenewDeadline) {
   std::atomic<int> started{0};
   std::atomic<int> stopped{0};
   LeaderElectionConfig config = Config("a");
   config.on_started_leading = [&] { ++started; };
   config.on_stopped_leading = [&] { ++stopped; };
-  auto a = LeaderElector::Create(store, config, clock);
+  auto a = LeaderElector::Create(store_, config, clock_);
   ASSERT_TRUE(a.ok());
   (*a)->Start();
   while (started.load() == 0) std::this_thread::yield();
   EXPECT_TRUE((*a)->IsLeader());
   // Renewals keep working: advance a few retry periods.
   for (int i = 0; i < 3; ++i) {
-    while (clock.waiters() == 0) std::this_thread::yield();
-    clock.Advance(seconds(2));
+    while (clock_.waiters() == 0) std::this_thread::yield();
+    clock_.Advance(seconds(2));
   }
   EXPECT_EQ(stopped.load(), 0);
   // Now every Get fails: after renewDeadline (10 s) it must step down,
   // before the 15 s lease could expire for anyone else.
-  store.fail_gets = 1000;
+  store_.fail_gets = 1000;
   for (int i = 0; i < 6 && stopped.load() == 0; ++i) {
-    while (clock.waiters() == 0 && stopped.load() == 0) std::this_thread::yield();
-    clock.Advance(seconds(2));
+    while (clock_.waiters() == 0 && stopped.load() == 0) std::this_thread::yield();
+    clock_.Advance(seconds(2));
   }
   while (stopped.load() == 0) std::this_thread::yield();
   EXPECT_FALSE((*a)->IsLeader());
@@ -208,15 +208,13 @@ TEST(LeaderElectionTest, RunRenewsAndStepsDownAfterTheRenewDeadline) {
   EXPECT_EQ(stopped.load(), 1);
 }
 
-TEST(LeaderElectionTest, InvalidDurationsAreRejected) {
-  FakeClock clock;
-  MemoryLeaseStore store;
+TEST_F(LeaderElectionTest, InvalidDurationsAreRejected) {
   LeaderElectionConfig config = Config("a");
   config.renew_deadline = seconds(15);
-  auto bad = LeaderElector::Create(store, config, clock);
+  auto bad = LeaderElector::Create(store_, config, clock_);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("renewDeadline"), std::string::npos);
-  auto anonymous = LeaderElector::Create(store, LeaderElectionConfig{}, clock);
+  auto anonymous = LeaderElector::Create(store_, LeaderElectionConfig{}, clock_);
   ASSERT_FALSE(anonymous.ok());
 }
 

@@ -1,67 +1,31 @@
 #!/usr/bin/env bash
 # Smoke e2e of `schemaop controller` (label e2e, CTest fixture `postgres`):
 # the test API server, the real controller binary and kubectl as the user's
-# client. Applies the CRD, a Secret with the harness database URL, the
-# drawing migrations ConfigMap, Deployments backend (3) and celery-worker (2)
-# and a SchemaMigration to seed_default_schemas; waits for Ready=True and
-# checks the database revision, the restored replicas, the metrics, that a
-# no-op reconcile writes nothing, that the password is in no log or status,
-# and that SIGTERM stops the controller cleanly (exit 0).
-set -euo pipefail
+# client, through the e2e harness. Installs the drawing app (CRD, Secret with
+# the scratch database's URL, migrations ConfigMap, Deployments backend (3)
+# and celery-worker (2)) and a minimal SchemaMigration to
+# seed_default_schemas on an empty database; waits for Ready=True and checks
+# the database revision, the restored replicas, the metrics, that a no-op
+# reconcile writes nothing, that the password is in no log or status, that
+# the API server denied the controller nothing, and that SIGTERM stops the
+# controller cleanly (exit 0).
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-src=${SCHEMAOP_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-: "${SCHEMAOP_PG_STATE:?needs the postgres fixture (SCHEMAOP_PG_STATE)}"
-work=${SCHEMAOP_E2E_WORK:-${TMPDIR:-/tmp}}
-state="$work/controller_smoke_e2e.$$.state"
-env_sh="$here/e2e_env.sh"
+e2e_begin controller_smoke
+start_apiserver
+install_drawing_app
+start_controller a --log-format text \
+  --metrics-bind-address=127.0.0.1:0 --health-probe-bind-address=127.0.0.1:0
+wait_controller_ready a
+metrics_port=$(controller_port a metrics)
+[ -n "$metrics_port" ] || fail "controller a did not log its metrics address"
 
-fail() { echo "FAIL: $*" >&2; [ -n "${E2E_CONTROLLER_LOG:-}" ] && tail -40 "$E2E_CONTROLLER_LOG" >&2; exit 1; }
-cleanup() { "$env_sh" stop "$state" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-
-# Waits (deadline, no fixed sleep) until "$@" succeeds.
-wait_until() {
-  local what=$1; shift
-  local deadline=$(( $(date +%s) + 120 ))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || fail "timed out waiting for $what"
-    sleep 0.2
-  done
-}
-
-# shellcheck disable=SC1090
-. "$SCHEMAOP_PG_STATE"
-psql=("$PGHARNESS_BIN/psql" -X -v ON_ERROR_STOP=1 -qAt)
-db=smoke_e2e_$$
-# The database is owned by the harness's non-superuser role, whose URL the
-# controller gets (as on a managed service).
-"${psql[@]}" "$PGHARNESS_URL" -c "DROP DATABASE IF EXISTS $db" \
-  -c "CREATE DATABASE $db OWNER $PGHARNESS_OWNER"
-db_url="${PGHARNESS_OWNER_URL%/postgres}/$db"
-password=$PGHARNESS_OWNER_PASSWORD
-[ -n "$password" ] || fail "could not read the harness owner's password"
-
-"$env_sh" start "$state"
-# shellcheck disable=SC1090
-. "$state"
-k() { $E2E_KUBECTL "$@"; }
-apply() { k apply --validate=false -f - >/dev/null; }
-
-k create namespace drawing --dry-run=client -o yaml | apply
-k -n drawing create secret generic drawing-db --from-literal=DATABASE_URL="$db_url" \
-  --dry-run=client -o yaml | apply
-files=()
-for f in "$src"/migrations/drawing/*.sql; do files+=(--from-file="$f"); done
-k -n drawing create configmap drawing-migrations "${files[@]}" --dry-run=client -o yaml | apply
-k apply --validate=false -f "$src/manifests/examples/drawing/backend.yaml" \
-  -f "$src/manifests/examples/drawing/celery-worker.yaml" >/dev/null
-k -n drawing scale deployment/backend --replicas=3 >/dev/null
-k -n drawing scale deployment/celery-worker --replicas=2 >/dev/null
-cat <<'YAML' | apply
+# Only what the spec requires: every other field at its default.
+kubectl apply --validate=false -f - >/dev/null <<YAML || fail "kubectl apply of the SchemaMigration"
 apiVersion: schemaop.dev/v1alpha1
 kind: SchemaMigration
-metadata: {name: drawing-db, namespace: drawing}
+metadata: {name: $E2E_SMIG, namespace: $E2E_NS}
 spec:
   targetRevision: seed_default_schemas
   database:
@@ -73,66 +37,35 @@ spec:
     - {kind: Deployment, name: celery-worker}
 YAML
 
-k -n drawing wait --for=condition=Ready smig/drawing-db --timeout=300s >/dev/null ||
-  fail "SchemaMigration did not become Ready: $(k -n drawing get smig drawing-db -o yaml)"
-echo "ok: Ready=True"
+wait_ready 300
+expect_eq "database revision" seed_default_schemas "$(db_revision)"
+expect_eq "status.currentRevision" seed_default_schemas "$(smig '{.status.currentRevision}')"
+expect_eq "status.lastRun.outcome" Succeeded "$(smig '{.status.lastRun.outcome}')"
+expect_workloads_restored
 
-revision=$("${psql[@]}" "$db_url" -c "SELECT version_num FROM alembic_version")
-[ "$revision" = seed_default_schemas ] || fail "database at '$revision', expected seed_default_schemas"
-echo "ok: database at $revision"
-[ "$(k -n drawing get smig drawing-db -o jsonpath='{.status.currentRevision}')" = seed_default_schemas ] ||
-  fail "status.currentRevision is not seed_default_schemas"
-[ "$(k -n drawing get smig drawing-db -o jsonpath='{.status.lastRun.outcome}')" = Succeeded ] ||
-  fail "status.lastRun.outcome is not Succeeded"
-
-for pair in backend=3 celery-worker=2; do
-  name=${pair%=*}; want=${pair#*=}
-  got=$(k -n drawing get deployment "$name" -o jsonpath='{.spec.replicas}')
-  [ "$got" = "$want" ] || fail "deployment $name has spec.replicas $got, expected $want"
-  wait_until "deployment $name status.replicas=$want" \
-    bash -c "[ \"\$($E2E_KUBECTL -n drawing get deployment $name -o jsonpath='{.status.replicas}')\" = $want ]"
-done
-echo "ok: backend=3 celery-worker=2 restored"
-
-metrics=$(curl -fsS "$E2E_METRICS_URL/metrics")
-grep -q 'schemaop_runs_total{outcome="Succeeded"} 1' <<<"$metrics" || fail "runs_total missing: $metrics"
-grep -q 'schemaop_current_revision_info{name="drawing-db",namespace="drawing",revision="seed_default_schemas"} 1' \
-  <<<"$metrics" || fail "current_revision_info missing"
-grep -q '^schemaop_downtime_seconds_count 1' <<<"$metrics" || fail "downtime histogram missing"
-echo "ok: metrics"
+metrics=$(http_get "$metrics_port" /metrics)
+expect_contains "runs_total" "$metrics" 'schemaop_runs_total{outcome="Succeeded"} 1'
+expect_contains "current_revision_info" "$metrics" \
+  'schemaop_current_revision_info{name="drawing-db",namespace="drawing",revision="seed_default_schemas"} 1'
+expect_contains "downtime histogram" "$metrics" $'\nschemaop_downtime_seconds_count 1'
 
 # A no-op reconcile (already at target) writes nothing. Trigger one with a
 # metadata change and wait until the controller has reconciled it.
-reconciles() {
-  curl -fsS "$E2E_METRICS_URL/metrics" |
-    awk '/^schemaop_reconcile_total/ {s += $2} END {print s + 0}'
-}
-before=$(reconciles)
-curl -fsS -X DELETE "$E2E_APISERVER_URL/_test/counters" >/dev/null
-k -n drawing annotate smig drawing-db schemaop.dev/smoke=noop >/dev/null
-wait_until "a reconcile after the annotation" bash -c "[ \$(curl -fsS $E2E_METRICS_URL/metrics | awk '/^schemaop_reconcile_total/ {s += \$2} END {print s + 0}') -gt $before ]"
-counters=$(curl -fsS "$E2E_APISERVER_URL/_test/counters")
-writes=$(sed -n 's/.*"writes":\([0-9]*\).*/\1/p' <<<"$counters")
+before=$(metric_sum "$metrics_port" schemaop_reconcile_total)
+admin_delete counters
+kubectl annotate smig "$E2E_SMIG" -n "$E2E_NS" schemaop.dev/smoke=noop >/dev/null ||
+  fail "kubectl annotate"
+reconciled_again() { [ "$(metric_sum "$metrics_port" schemaop_reconcile_total)" -gt "$before" ]; }
+wait_for "a reconcile after the annotation" 120 reconciled_again
 # The one write is kubectl's annotate patch.
-[ "$writes" = 1 ] || fail "the no-op reconcile wrote to the API server: $counters"
-echo "ok: no-op reconcile wrote nothing ($counters)"
+expect_eq "API writes of the no-op reconcile (kubectl's annotate only) [$(api_counters)]" 1 "$(api_writes)"
 
-if grep -qF -- "$password" "$E2E_CONTROLLER_LOG"; then fail "the database password is in the controller log"; fi
-if k -n drawing get smig drawing-db -o yaml | grep -qF -- "$password"; then fail "the password is in the status"; fi
-if k -n drawing get events -o yaml | grep -qF -- "$password"; then fail "the password is in an Event"; fi
-echo "ok: no secret in log, status or events"
+expect_no_password_leak
+# The controller runs as the ServiceAccount of manifests/ (e2e_controller.sh):
+# the API server denied it nothing, so the RBAC there covers what it did.
+expect_eq "requests the API server denied the controller" "" "$(controller_denials)"
 
-# The controller ran as the ServiceAccount of manifests/ (e2e_env.sh): the
-# API server denied it nothing, so the RBAC there covers what it did.
-denied=$(curl -fsS "$E2E_APISERVER_URL/_test/denied")
-[ "$(sed -n 's/.*"total":\([0-9]*\).*/\1/p' <<<"$denied")" = 0 ] ||
-  fail "the API server denied the controller (manifests/rbac.yaml lacks a permission): $denied"
-echo "ok: the controller's RBAC (manifests/) covered every request"
-
-"$env_sh" stop-controller "$state"
-. "$state"
-[ "$E2E_CONTROLLER_EXIT" = 0 ] || fail "controller exited with $E2E_CONTROLLER_EXIT after SIGTERM"
-grep -q "shutting down gracefully" "$E2E_CONTROLLER_LOG" || fail "no graceful shutdown logged"
-echo "ok: SIGTERM -> exit 0"
-"${psql[@]}" "$PGHARNESS_URL" -c "DROP DATABASE IF EXISTS $db"
-echo PASS
+stop_controller a
+expect_eq "the controller's exit code after SIGTERM" 0 "${E2E_CONTROLLER_EXIT[a]}"
+controller_log_has a "shutting down gracefully" || fail "no graceful shutdown logged"
+log "PASS controller_smoke"

@@ -2,18 +2,18 @@
 // drawing migrations: inspect, migrate to absolute targets (idempotent),
 // downgrade, backup, and an unreachable database without the password in
 // the message.
+#include "manager/database_port_impl.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <unistd.h>
 
 #include <pqxx/pqxx>
 
-#include "manager/database_port_impl.h"
+#include "support/pg_fixture.h"
 #include "support/pg_test_env.h"
 
 namespace schemaop::manager {
@@ -30,10 +30,8 @@ std::vector<std::pair<std::string, std::string>> DrawingFiles() {
     if (entry.path().extension() != ".sql") {
       continue;
     }
-    std::ifstream in(entry.path());
-    std::stringstream text;
-    text << in.rdbuf();
-    files.emplace_back(entry.path().filename().string(), text.str());
+    files.emplace_back(entry.path().filename().string(),
+                       schemaop::testing::ReadTextFile(entry.path().string()));
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -190,13 +188,6 @@ TEST_F(DatabasePortImplTest, UnreachableDatabaseNeverShowsThePassword) {
 namespace schemaop::manager {
 namespace {
 
-std::string ReadPem(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Invariant (spec.database.caSecretRef): the CA the reconciler read from the
 // Secret reaches the engine's sessions and pg_dump, with verify-full against
 // the harness server's certificate; without it the same URL cannot connect.
@@ -207,7 +198,7 @@ TEST_F(DatabasePortImplTest, CaCertificateFromTheSpecVerifiesFull) {
   EXPECT_EQ(without_ca.status().code(), core::Code::kUnreachable);
   EXPECT_THAT(without_ca.status().message(), HasSubstr("root certificate file"));
 
-  target_.ca_certificate_pem = ReadPem(schemaop::testing::HarnessCaFile());
+  target_.ca_certificate_pem = schemaop::testing::ReadTextFile(schemaop::testing::HarnessCaFile());
   auto inspected = port_->Inspect(target_, "seed_default_schemas");
   ASSERT_TRUE(inspected.ok()) << inspected.status().ToString();
   auto migrated = port_->Migrate(target_, inspected->target_versions, Identity());
@@ -225,7 +216,8 @@ TEST_F(DatabasePortImplTest, CaCertificateFromTheSpecVerifiesFull) {
 // Invariant: a CA that did not sign the server's certificate is reported as
 // unreachable, naming the certificate problem and caSecretRef, no password.
 TEST_F(DatabasePortImplTest, WrongCaCertificateFromTheSpecFailsClearly) {
-  target_.ca_certificate_pem = ReadPem(schemaop::testing::HarnessWrongCaFile());
+  target_.ca_certificate_pem =
+      schemaop::testing::ReadTextFile(schemaop::testing::HarnessWrongCaFile());
   auto inspected = port_->Inspect(target_, "head");
   ASSERT_FALSE(inspected.ok());
   EXPECT_EQ(inspected.status().code(), core::Code::kUnreachable);

@@ -20,6 +20,7 @@
 #include "manager/manager.h"
 #include "manager/object_cache.h"
 #include "test_api_server.h"
+#include "test_crd.h"
 
 namespace schemaop::manager {
 namespace {
@@ -29,27 +30,6 @@ using ::testing::Not;
 using Json = nlohmann::json;
 
 const kube::ResourceRef kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
-
-Json SchemaMigrationCrd() {
-  Json schema = {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
-  return {{"apiVersion", "apiextensions.k8s.io/v1"},
-          {"kind", "CustomResourceDefinition"},
-          {"metadata", {{"name", "schemamigrations.schemaop.dev"}}},
-          {"spec",
-           {{"group", "schemaop.dev"},
-            {"scope", "Namespaced"},
-            {"names",
-             {{"plural", "schemamigrations"},
-              {"singular", "schemamigration"},
-              {"kind", "SchemaMigration"},
-              {"shortNames", {"smig"}}}},
-            {"versions",
-             {{{"name", "v1alpha1"},
-               {"served", true},
-               {"storage", true},
-               {"subresources", {{"status", Json::object()}}},
-               {"schema", {{"openAPIV3Schema", schema}}}}}}}}};
-}
 
 Json SchemaMigrationObject(const std::string& name) {
   return {{"apiVersion", "schemaop.dev/v1alpha1"},
@@ -102,7 +82,7 @@ class KubePortImplTest : public ::testing::Test {
     auto client = kube::Client::Create(config);
     ASSERT_TRUE(client.ok()) << client.status().ToString();
     client_ = std::move(client).value();
-    ASSERT_TRUE(client_->Create(kCrds, "", SchemaMigrationCrd()).ok());
+    ASSERT_TRUE(client_->Create(kCrds, "", apiserver::SchemaMigrationTestCrd()).ok());
     ASSERT_TRUE(WaitFor([&] {
       return client_->List(kube::resources::kSchemaMigrations, "default").ok();
     }));
@@ -305,9 +285,7 @@ TEST_F(KubePortImplTest, SyncedInformerServesReadsWithoutRequests) {
   EXPECT_FALSE(cache.Get("default", "drawing-db").has_value());  // not synced: cannot answer
   informer.Start();
   ASSERT_TRUE(informer.WaitForSync(std::chrono::seconds(30)));
-  KubePortCaches caches;
-  caches.schema_migrations = &cache;
-  KubePortImpl port(*client_, events_.get(), caches);
+  KubePortImpl port(*client_, events_.get(), {/*schema_migrations=*/&cache});
 
   server_.ResetCounters();
   auto obj = port.GetSchemaMigration("default", "drawing-db");
@@ -356,9 +334,8 @@ TEST_F(KubePortImplTest, TrimmedCachedObjectsAreReadFromTheApiServer) {
   Json trimmed_config_map = config_map;
   TrimForCache("ConfigMap", trimmed_config_map, false);
   FrozenCache config_maps(trimmed_config_map);
-  KubePortCaches caches;
-  caches.config_maps = &config_maps;
-  KubePortImpl port(*client_, events_.get(), caches);
+  KubePortImpl port(*client_, events_.get(),
+                    {/*schema_migrations=*/nullptr, /*config_maps=*/&config_maps});
   server_.ResetCounters();
   auto files = port.GetConfigMapData("default", "migrations");
   ASSERT_TRUE(files.ok()) << files.status().ToString();
@@ -419,9 +396,8 @@ TEST_F(KubePortImplTest, FetchedCopyOfATrimmedObjectServesUntilItsVersionChanges
   } view;
   view.object = created.value();
   TrimForCache("ConfigMap", view.object, false);
-  KubePortCaches caches;
-  caches.config_maps = &view;
-  KubePortImpl port(*client_, events_.get(), caches);
+  KubePortImpl port(*client_, events_.get(),
+                    {/*schema_migrations=*/nullptr, /*config_maps=*/&view});
   server_.ResetCounters();
   for (int i = 0; i < 3; ++i) {
     auto files = port.GetConfigMapData("default", "migrations");
@@ -445,27 +421,41 @@ TEST_F(KubePortImplTest, FetchedCopyOfATrimmedObjectServesUntilItsVersionChanges
   EXPECT_EQ(server_.RequestCount("get configmaps"), 2);
 }
 
+// The controller's SchemaMigration cache and reference index over an
+// informer of `ns` ("" = every namespace), started here; the informer is
+// declared last so that it stops before what its handler writes to goes.
+struct IndexedInformer {
+  IndexedInformer(kube::Client& client, const std::string& ns)
+      : informer(client, kube::resources::kSchemaMigrations, InNamespace(ns)) {
+    kube::ResourceEventHandlers handlers;
+    handlers.on_add = [this](const Json& o) { index.Set(o); };
+    informer.AddHandlers(handlers);
+    informer.Start();
+    cache.Add(ns, &informer);
+    caches.schema_migrations = &cache;
+    caches.references = &index;
+  }
+  static kube::InformerOptions InNamespace(const std::string& ns) {
+    kube::InformerOptions options;
+    options.namespace_name = ns;
+    return options;
+  }
+
+  ReferenceIndex index;
+  NamespacedCache cache;
+  KubePortCaches caches;
+  kube::Informer informer;
+};
+
 // The narrow list the reconciler calls on every reconcile comes from the
 // index and the cache: no list of the namespace, no request.
 TEST_F(KubePortImplTest, ReferencingListUsesTheIndexAndTheCache) {
   auto other = SchemaMigrationObject("analytics-db");
   other["spec"]["database"]["urlSecretRef"]["name"] = "analytics";
   ASSERT_TRUE(client_->Create(kube::resources::kSchemaMigrations, "default", other).ok());
-  kube::InformerOptions options;
-  options.namespace_name = "default";
-  kube::Informer informer(*client_, kube::resources::kSchemaMigrations, options);
-  ReferenceIndex index;
-  kube::ResourceEventHandlers handlers;
-  handlers.on_add = [&](const Json& o) { index.Set(o); };
-  informer.AddHandlers(handlers);
-  informer.Start();
-  ASSERT_TRUE(informer.WaitForSync(std::chrono::seconds(20)));
-  NamespacedCache cache;
-  cache.Add("default", &informer);
-  KubePortCaches caches;
-  caches.schema_migrations = &cache;
-  caches.references = &index;
-  KubePortImpl port(*client_, events_.get(), caches);
+  IndexedInformer indexed(*client_, "default");
+  ASSERT_TRUE(indexed.informer.WaitForSync(std::chrono::seconds(20)));
+  KubePortImpl port(*client_, events_.get(), indexed.caches);
   server_.ResetCounters();
   auto by_secret = port.ListSchemaMigrationsReferencing("default", "Secret", "db");
   ASSERT_TRUE(by_secret.ok()) << by_secret.status().ToString();
@@ -477,7 +467,7 @@ TEST_F(KubePortImplTest, ReferencingListUsesTheIndexAndTheCache) {
   EXPECT_TRUE(port.ListSchemaMigrationsReferencing("default", "Secret", "none")->empty());
   EXPECT_EQ(server_.RequestCount("list schemamigrations"), 0);
   EXPECT_EQ(server_.RequestCount("get schemamigrations"), 0);
-  informer.Stop();
+  indexed.informer.Stop();
 
   // Without an index: list and filter, same answer.
   KubePortImpl plain(*client_, events_.get());
@@ -516,20 +506,9 @@ TEST_F(KubePortImplTest, DatabaseIdentityListSpansNamespacesFromTheIndexAndTheCa
   set_identity("analytics", "reporting-db", "id-1");
   set_identity("default", "unrelated-db", "id-2");
 
-  kube::InformerOptions options;  // all namespaces
-  kube::Informer informer(*client_, kube::resources::kSchemaMigrations, options);
-  ReferenceIndex index;
-  kube::ResourceEventHandlers handlers;
-  handlers.on_add = [&](const Json& o) { index.Set(o); };
-  informer.AddHandlers(handlers);
-  informer.Start();
-  ASSERT_TRUE(informer.WaitForSync(std::chrono::seconds(20)));
-  NamespacedCache cache;
-  cache.Add("", &informer);
-  KubePortCaches caches;
-  caches.schema_migrations = &cache;
-  caches.references = &index;
-  KubePortImpl port(*client_, events_.get(), caches);
+  IndexedInformer indexed(*client_, "");  // all namespaces
+  ASSERT_TRUE(indexed.informer.WaitForSync(std::chrono::seconds(20)));
+  KubePortImpl port(*client_, events_.get(), indexed.caches);
   server_.ResetCounters();
   auto names = [](const std::vector<core::SchemaMigration>& list) {
     std::set<std::string> out;
@@ -544,7 +523,7 @@ TEST_F(KubePortImplTest, DatabaseIdentityListSpansNamespacesFromTheIndexAndTheCa
   EXPECT_TRUE(port.ListSchemaMigrationsByDatabaseIdentity("id-3")->empty());
   EXPECT_EQ(server_.RequestCount("list schemamigrations"), 0);
   EXPECT_EQ(server_.RequestCount("get schemamigrations"), 0);
-  informer.Stop();
+  indexed.informer.Stop();
 
   KubePortImpl plain(*client_, events_.get());
   auto listed = plain.ListSchemaMigrationsByDatabaseIdentity("id-1");
@@ -557,9 +536,7 @@ TEST_F(KubePortImplTest, ReadsFollowOurOwnWritesWhileTheCacheLags) {
   auto snapshot = client_->Get(kube::resources::kSchemaMigrations, "default", "drawing-db");
   ASSERT_TRUE(snapshot.ok());
   FrozenCache frozen(snapshot.value());
-  KubePortCaches caches;
-  caches.schema_migrations = &frozen;
-  KubePortImpl port(*client_, events_.get(), caches);
+  KubePortImpl port(*client_, events_.get(), {/*schema_migrations=*/&frozen});
 
   server_.ResetCounters();
   ASSERT_TRUE(port.GetSchemaMigration("default", "drawing-db").ok());
@@ -581,9 +558,7 @@ TEST_F(KubePortImplTest, AConflictForcesOneLiveRead) {
   auto snapshot = client_->Get(kube::resources::kSchemaMigrations, "default", "drawing-db");
   ASSERT_TRUE(snapshot.ok());
   FrozenCache frozen(snapshot.value());
-  KubePortCaches caches;
-  caches.schema_migrations = &frozen;
-  KubePortImpl port(*client_, events_.get(), caches);
+  KubePortImpl port(*client_, events_.get(), {/*schema_migrations=*/&frozen});
   // Someone else writes: the cache does not know.
   Json other = snapshot.value();
   other["status"] = {{"currentRevision", "theirs"}};

@@ -12,7 +12,7 @@
 # NON-superuser: the role $PGHARNESS_OWNER (LOGIN, password, no SUPERUSER,
 # CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS) is what tests hand to the
 # engine; scratch databases are created OWNED by it (see pg_test_env.h and
-# tests/e2e/lib.sh). The superuser URL is for the few things an operator
+# tests/support/e2e.sh). The superuser URL is for the few things an operator
 # does as an administrator: creating databases and roles.
 #
 #   pg_harness.sh start STATE_FILE   # writes KEY=VALUE lines to STATE_FILE

@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# Shared harness of the e2e tier, sourced by every tests/e2e/*_test.sh.
+# The one e2e harness: sourced by every tests/e2e/*_test.sh, the manager's
+# tests/manager/*_e2e.sh and bench/operator/run. The controller half is in
+# e2e_controller.sh (sourced at the end).
 #
 # Each test gets its own scratch database on the harness PostgreSQL (CTest
 # fixture `postgres`), its own schemaop-test-apiserver and its own
@@ -8,7 +10,7 @@
 # condition with a deadline; nothing sleeps a fixed time to "let things
 # settle".
 #
-# Environment (set by tests/e2e/CMakeLists.txt):
+# Environment (set by schemaop_add_e2e_test, tests/support/CMakeLists.txt):
 #   SCHEMAOP_BIN            the schemaop executable
 #   SCHEMAOP_APISERVER_BIN  the schemaop-test-apiserver executable
 #   SCHEMAOP_PG_STATE       state file of the harness PostgreSQL
@@ -30,7 +32,7 @@ E2E_SRC=$SCHEMAOP_SOURCE_DIR
 E2E_NS=drawing
 E2E_SMIG=drawing-db
 E2E_PIDS=()              # every background process we started (killed on exit)
-declare -A E2E_CONTROLLER_PID=()
+declare -A E2E_CONTROLLER_PID=() E2E_CONTROLLER_EXIT=()
 E2E_HOLDER_FD=""
 E2E_HOLDER_PID=""
 E2E_FAILED=0
@@ -154,7 +156,11 @@ e2e_cleanup() {
   if [ -n "${E2E_DB:-}" ]; then
     psql_admin -c "DROP DATABASE IF EXISTS $E2E_DB WITH (FORCE)" >/dev/null 2>&1
   fi
-  [ -n "${E2E_WORK:-}" ] && rm -rf "$E2E_WORK"
+  if [ "${E2E_KEEP:-0}" = 1 ]; then
+    echo "kept the work directory $E2E_WORK (E2E_KEEP=1)" >&2
+  elif [ -n "${E2E_WORK:-}" ]; then
+    rm -rf "$E2E_WORK"
+  fi
   exit "$rc"
 }
 
@@ -319,10 +325,7 @@ scale_writes() {
 # scratch database's real URL, written from a file so no command line or
 # output shows the password).
 install_drawing_app() {
-  kubectl apply --validate=false -f "$E2E_SRC/crds/schemaop.dev_schemamigrations.yaml" \
-    >"$E2E_WORK/kubectl-apply.log" 2>&1 || fail "kubectl apply CRD: $(cat "$E2E_WORK/kubectl-apply.log")"
-  kubectl wait --for=condition=Established crd/schemamigrations.schemaop.dev --timeout=30s \
-    >/dev/null || fail "the CRD was not Established"
+  install_crd
   kubectl kustomize "$E2E_SRC/manifests/examples/drawing" 2>/dev/null |
     without_kinds SchemaMigration Secret >"$E2E_WORK/drawing-app.yaml"
   kubectl apply --validate=false -f "$E2E_WORK/drawing-app.yaml" >>"$E2E_WORK/kubectl-apply.log" 2>&1 ||
@@ -330,6 +333,14 @@ install_drawing_app() {
   create_db_secret drawing-db DATABASE_URL "$E2E_DB_URL"
   wait_for "backend 3/3 ready" 30 deploy_ready backend 3
   wait_for "celery-worker 2/2 ready" 30 deploy_ready celery-worker 2
+}
+
+# install_crd: the SchemaMigration CRD, applied and Established.
+install_crd() {
+  kubectl apply --validate=false -f "$E2E_SRC/crds/schemaop.dev_schemamigrations.yaml" \
+    >>"$E2E_WORK/kubectl-apply.log" 2>&1 || fail "kubectl apply CRD: $(cat "$E2E_WORK/kubectl-apply.log")"
+  kubectl wait --for=condition=Established crd/schemamigrations.schemaop.dev --timeout=30s \
+    >/dev/null || fail "the CRD was not Established"
 }
 
 # without_kinds KIND...: drops those documents from a multi-document YAML stream.
@@ -429,162 +440,6 @@ expect_no_password_leak() {
   log "ok: the password appears in no status, event or controller log"
 }
 
-# ---------------------------------------------------------------- controller
-
-# ---- The controller's identity (issue 8 item 5). The test API server
-# enforces RBAC: the controller runs as the ServiceAccount of manifests/ with
-# exactly the Roles, ClusterRoles and bindings `kubectl kustomize manifests/`
-# renders, so a missing permission fails a test (and a superfluous one shows
-# in the kustomize test's get-only/no-wildcard checks and in review). The
-# tests' own kubectl stays the all-powerful admin of $KUBECONFIG.
-E2E_CONTROLLER_SA_NS=schemaop-system
-E2E_CONTROLLER_SA=schemaop-controller
-# The kustomization whose RBAC the controller gets (manifests/namespaced for
-# the namespaced install).
-E2E_RBAC_MANIFESTS=${E2E_RBAC_MANIFESTS:-manifests}
-# controller_kubeconfig: applies the rendered RBAC once and sets
-# E2E_CONTROLLER_KUBECONFIG to a kubeconfig holding a token of the
-# controller's ServiceAccount.
-controller_kubeconfig() {
-  local file=$E2E_WORK/controller.kubeconfig rendered=$E2E_WORK/rendered-manifests.yaml
-  if [ ! -s "$file" ]; then
-    command kubectl kustomize "$E2E_SRC/$E2E_RBAC_MANIFESTS" >"$rendered" 2>"$E2E_WORK/kustomize.err" ||
-      fail "kubectl kustomize $E2E_RBAC_MANIFESTS/: $(cat "$E2E_WORK/kustomize.err")"
-    # Only the RBAC objects (the fake serves no PVC or Service); kustomize
-    # separates objects with a bare `---` line.
-    awk 'function flush() { if (doc ~ /(^|\n)kind: (Cluster)?Role(Binding)?\n/) printf "---\n%s", doc; doc = "" }
-         /^---$/ { flush(); next } { doc = doc $0 "\n" } END { flush() }' "$rendered" >"$E2E_WORK/rbac.yaml"
-    grep -Eq '^kind: (Cluster)?Role$' "$E2E_WORK/rbac.yaml" || fail "no role rendered from $E2E_RBAC_MANIFESTS/"
-    kubectl create namespace "$E2E_CONTROLLER_SA_NS" --dry-run=client -o yaml |
-      kubectl apply --validate=false -f - >/dev/null || fail "create namespace $E2E_CONTROLLER_SA_NS"
-    kubectl apply --validate=false -f "$E2E_WORK/rbac.yaml" >/dev/null || fail "apply of the rendered RBAC"
-    local token
-    token=$(printf '{"serviceAccount":{"namespace":"%s","name":"%s"}}' "$E2E_CONTROLLER_SA_NS" "$E2E_CONTROLLER_SA" |
-      kubectl create --raw /_test/tokens -f - | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-    [ -n "$token" ] || fail "no token for the controller's ServiceAccount"
-    sed "s/^\( *token: \).*/\1$token/" "$KUBECONFIG" >"$file.tmp"
-    grep -q "token: $token" "$file.tmp" || fail "the controller kubeconfig has no token line"
-    mv "$file.tmp" "$file"
-    log "controller runs as system:serviceaccount:$E2E_CONTROLLER_SA_NS:$E2E_CONTROLLER_SA with the RBAC of $E2E_RBAC_MANIFESTS/"
-  fi
-  E2E_CONTROLLER_KUBECONFIG=$file
-}
-# controller_rbac_without RESOURCE: removes the rule granting RESOURCE (e.g.
-# secrets) from the controller's ClusterRole, as a mistaken install would.
-controller_rbac_without() {
-  local index
-  index=$(kubectl get clusterrole "$E2E_CONTROLLER_SA" -o jsonpath='{range .rules[*]}{.resources}{"\n"}{end}' |
-    grep -nx "\[\"$1\"\]" | cut -d: -f1)
-  [ -n "$index" ] || fail "no rule for $1 alone in ClusterRole $E2E_CONTROLLER_SA"
-  kubectl patch clusterrole "$E2E_CONTROLLER_SA" --type=json \
-    -p "[{\"op\":\"remove\",\"path\":\"/rules/$((index - 1))\"}]" >/dev/null ||
-    fail "removing $1 from ClusterRole $E2E_CONTROLLER_SA"
-  log "ClusterRole $E2E_CONTROLLER_SA no longer grants $1"
-}
-
-# Every request the API server denied the controller fails the test (it
-# means manifests/ lacks a permission the controller uses), unless it
-# matches E2E_ALLOWED_DENIALS (an extended regex over "<verb> <resource>
-# <namespace>/<name>", for a test that removes a permission on purpose).
-# On a failing test the denials are printed as a diagnosis.
-controller_denials() {
-  kubectl get --raw /_test/denied 2>/dev/null |
-    grep -o "\"system:serviceaccount:$E2E_CONTROLLER_SA_NS:$E2E_CONTROLLER_SA [^\"]*\"" |
-    sed -e 's/^"[^ ]* //' -e 's/"$//'
-}
-check_controller_denials() {  # check_controller_denials EXIT_CODE
-  local denials
-  denials=$(controller_denials | { [ -n "${E2E_ALLOWED_DENIALS:-}" ] && grep -Ev -- "$E2E_ALLOWED_DENIALS" || cat; } |
-    sort | uniq -c)
-  [ -z "$denials" ] && return 0
-  if [ "$1" -eq 0 ]; then
-    printf '\nFAIL: the API server denied the controller (manifests/rbac.yaml lacks a permission it uses):\n%s\n' "$denials" >&2
-    return 1
-  fi
-  printf '\nthe API server denied the controller:\n%s\n' "$denials" >&2
-}
-
-# start_controller ID [FLAGS...]: a `schemaop controller` process, log in
-# controller-ID.log, as the controller's ServiceAccount (above). Its health
-# endpoint is not needed: tests observe it through the API server and the
-# database, like a user.
-start_controller() {
-  local id=$1 metrics=(--metrics-bind-address=0)
-  shift
-  [[ " $* " == *" --metrics-bind-address"* ]] && metrics=()
-  controller_kubeconfig
-  if [ -z "${E2E_DENIALS_CHECKED:-}" ]; then
-    E2E_DENIALS_CHECKED=1
-    # Before e2e_cleanup stops the API server; it gets the exit code via $?.
-    trap '__rc=$?; check_controller_denials "$__rc" || __rc=1; (exit "$__rc"); e2e_cleanup' EXIT
-  fi
-  # The controller gets the database only from the Secret: none of the
-  # test's libpq variables (PGPASSWORD would hide a missing password).
-  # shellcheck disable=SC2086
-  env -u PGPASSWORD -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE -u PGAPPNAME \
-    "$SCHEMAOP_BIN" controller --kubeconfig "$E2E_CONTROLLER_KUBECONFIG" \
-    --backup-dir "$E2E_WORK/backups" --pg-bin-dir "$E2E_PG_BIN" \
-    "${metrics[@]}" --health-probe-bind-address=0 --log-level="${E2E_LOG_LEVEL:-debug}" \
-    ${SCHEMAOP_CONTROLLER_ARGS:-} "$@" >>"$E2E_WORK/controller-$id.log" 2>&1 &
-  E2E_CONTROLLER_PID[$id]=$!
-  E2E_PIDS+=("$!")
-  log "controller $id started (pid $!)"
-}
-
-# free_port: a loopback TCP port nobody listens on right now.
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return 0; }
-  done
-  fail "no free port found"
-}
-
-# http_get PORT PATH: a plain HTTP/1.0 GET on 127.0.0.1 (bash only, no curl).
-http_get() {
-  local body
-  exec {fd}<>"/dev/tcp/127.0.0.1/$1" || return 1
-  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&"$fd"
-  body=$(cat <&"$fd")
-  exec {fd}>&-
-  printf '%s\n' "$body" | tr -d '\r'
-}
-
-# metric_sum PORT NAME: the sum of every series of metric NAME.
-metric_sum() {
-  http_get "$1" /metrics | awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }'
-}
-
-controller_alive() { kill -0 "${E2E_CONTROLLER_PID[$1]}" 2>/dev/null; }
-
-kill9_controller() {  # kill9_controller ID
-  local pid=${E2E_CONTROLLER_PID[$1]}
-  kill -KILL "$pid" 2>/dev/null || fail "controller $1 (pid $pid) was not running"
-  wait "$pid" 2>/dev/null || true
-  log "controller $1 killed with SIGKILL"
-}
-
-stop_controller() {  # stop_controller ID: SIGTERM and wait
-  local pid=${E2E_CONTROLLER_PID[$1]}
-  kill -TERM "$pid" 2>/dev/null || return 0
-  retry_until 30 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null || true
-}
-
-# One SchemaMigration at its target, workloads restored, nothing running.
-expect_settled() {  # expect_settled REVISION
-  wait_ready 180
-  expect_eq "database revision" "$1" "$(db_revision)"
-  expect_eq "status.currentRevision" "$1" "$(smig '{.status.currentRevision}')"
-  expect_workloads_restored
-  expect_eq "Reconciling" "False" "$(condition Reconciling | cut -d' ' -f1)"
-}
-
-# The controller's runs recorded in schemaop.run_log, one line each:
-# "FROM>TO outcome" (runs of the local mode used to prepare data excluded).
-run_log_rows() {
-  q "SELECT array_to_string(from_versions, ',') || '>' || array_to_string(to_versions, ',')
-            || ' ' || outcome
-     FROM schemaop.run_log WHERE actor LIKE 'schemaop-controller%' ORDER BY id"
-}
+# The controllers: identity, start and stop, metrics (tests/support/e2e_controller.sh).
+# shellcheck source=tests/support/e2e_controller.sh
+. "$(dirname "${BASH_SOURCE[0]}")/e2e_controller.sh"
