@@ -36,12 +36,12 @@
 // revision); the workloads are restored all the same (the runbook restarts
 // them after any rollback) and the object is Stalled for a human.
 #include <chrono>
-#include <map>
 #include <optional>
 #include <string>
 
 #include "core/status.h"
 #include "reconcile/ports.h"
+#include "reconcile/retry_backoff.h"
 
 namespace schemaop::reconcile {
 
@@ -83,17 +83,16 @@ class Reconciler {
   ReconcileResult Reconcile(const std::string& ns, const std::string& name);
 
  private:
-  class Pass;  // one attempt with one snapshot of the object
-
-  std::chrono::milliseconds NextBackoff(const std::string& key);
+  // One attempt with one snapshot of the object (reconcile/pass.h); the
+  // state machine it runs is reconcile/state_machine.cpp.
+  class Pass;
 
   KubePort& kube_;
   DatabasePort& db_;
   Clock& clock_;
   MetricsSink& metrics_;
   ReconcilerOptions options_;
-  // Consecutive transient failures per "ns/name" (reset on progress).
-  std::map<std::string, int> failures_;
+  RetryBackoff backoff_;
 };
 
 }  // namespace schemaop::reconcile

@@ -19,76 +19,28 @@ class Reader {
   const Status& status() const { return status_; }
 
   const json* Object(const json& parent, const char* key, const std::string& path) {
-    const json* value = Find(parent, key);
-    if (value == nullptr) {
-      return nullptr;
-    }
-    if (!value->is_object()) {
-      Fail(path, "expected an object");
-      return nullptr;
-    }
-    return value;
+    return Typed(parent, key, path, &json::is_object, "expected an object");
   }
 
   const json* Array(const json& parent, const char* key, const std::string& path) {
-    const json* value = Find(parent, key);
-    if (value == nullptr) {
-      return nullptr;
-    }
-    if (!value->is_array()) {
-      Fail(path, "expected an array");
-      return nullptr;
-    }
-    return value;
+    return Typed(parent, key, path, &json::is_array, "expected an array");
   }
 
   void String(const json& parent, const char* key, const std::string& path, std::string& out) {
-    const json* value = Find(parent, key);
-    if (value == nullptr) {
-      return;
-    }
-    if (!value->is_string()) {
-      Fail(path, "expected a string");
-      return;
-    }
-    out = value->get<std::string>();
+    Scalar(parent, key, path, &json::is_string, "expected a string", out);
   }
 
   template <typename Int>
   void Integer(const json& parent, const char* key, const std::string& path, Int& out) {
-    const json* value = Find(parent, key);
-    if (value == nullptr) {
-      return;
-    }
-    if (!value->is_number_integer()) {
-      Fail(path, "expected an integer");
-      return;
-    }
-    out = value->get<Int>();
+    Scalar(parent, key, path, &json::is_number_integer, "expected an integer", out);
   }
 
   void Number(const json& parent, const char* key, const std::string& path, double& out) {
-    const json* value = Find(parent, key);
-    if (value == nullptr) {
-      return;
-    }
-    if (!value->is_number()) {
-      Fail(path, "expected a number");
-      return;
-    }
-    out = value->get<double>();
+    Scalar(parent, key, path, &json::is_number, "expected a number", out);
   }
 
   void Bool(const json& parent, const char* key, const std::string& path, bool& out) {
-    const json* value = Find(parent, key);
-    if (value == nullptr) {
-      return;
-    }
-    if (!value->is_boolean()) {
-      Fail(path, "expected a boolean");
-      return;
-    }
-    out = value->get<bool>();
+    Scalar(parent, key, path, &json::is_boolean, "expected a boolean", out);
   }
 
   void Time(const json& parent, const char* key, const std::string& path,
@@ -127,6 +79,28 @@ class Reader {
   }
 
  private:
+  using TypeCheck = bool (json::*)() const noexcept;
+
+  // parent[key] when present and of the type `is_type` checks; null when
+  // absent, and when of another type (then with `expected` recorded).
+  const json* Typed(const json& parent, const char* key, const std::string& path,
+                    TypeCheck is_type, const char* expected) {
+    const json* value = Find(parent, key);
+    if (value != nullptr && !(value->*is_type)()) {
+      Fail(path, expected);
+      return nullptr;
+    }
+    return value;
+  }
+
+  template <typename T>
+  void Scalar(const json& parent, const char* key, const std::string& path, TypeCheck is_type,
+              const char* expected, T& out) {
+    if (const json* value = Typed(parent, key, path, is_type, expected)) {
+      out = value->get<T>();
+    }
+  }
+
   static const json* Find(const json& parent, const char* key) {
     auto it = parent.find(key);
     if (it == parent.end() || it->is_null()) {
@@ -244,6 +218,70 @@ void ReadRun(Reader& r, const json& j, core::RunStatus& run) {
   r.Time(j, "intentTime", p + ".intentTime", run.intent_time);
 }
 
+void ReadPlan(Reader& r, const json& j, core::SchemaMigrationStatus& status) {
+  if (const json* plan = r.Object(j, "plan", "status.plan")) {
+    core::PlanStatus p;
+    r.String(*plan, "direction", "status.plan.direction", p.direction);
+    if (const json* steps = r.Array(*plan, "steps", "status.plan.steps")) {
+      for (std::size_t i = 0; i < steps->size(); ++i) {
+        const std::string path = "status.plan.steps[" + std::to_string(i) + "]";
+        core::PlanStepStatus step;
+        std::string direction;
+        r.String((*steps)[i], "revision", path + ".revision", step.revision);
+        r.String((*steps)[i], "direction", path + ".direction", direction);
+        if (auto d = core::ParseMigrationDirection(direction)) {
+          step.direction = *d;
+        } else {
+          r.Fail(path + ".direction", "expected upgrade or downgrade");
+        }
+        p.steps.push_back(std::move(step));
+      }
+    }
+    status.plan = std::move(p);
+  }
+}
+
+void ReadWorkloadStatuses(Reader& r, const json& j, core::SchemaMigrationStatus& status) {
+  if (const json* list = r.Array(j, "workloads", "status.workloads")) {
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const std::string path = "status.workloads[" + std::to_string(i) + "]";
+      core::WorkloadStatus w;
+      r.String((*list)[i], "kind", path + ".kind", w.kind);
+      r.String((*list)[i], "name", path + ".name", w.name);
+      r.Integer((*list)[i], "originalReplicas", path + ".originalReplicas", w.original_replicas);
+      status.workloads.push_back(std::move(w));
+    }
+  }
+}
+
+void ReadBackup(Reader& r, const json& j, core::SchemaMigrationStatus& status) {
+  if (const json* backup = r.Object(j, "backup", "status.backup")) {
+    core::BackupStatus b;
+    r.String(*backup, "file", "status.backup.file", b.file);
+    r.Integer(*backup, "bytes", "status.backup.bytes", b.bytes);
+    r.String(*backup, "sha256", "status.backup.sha256", b.sha256);
+    r.Time(*backup, "time", "status.backup.time", b.time);
+    status.backup = std::move(b);
+  }
+}
+
+void ReadLastRun(Reader& r, const json& j, core::SchemaMigrationStatus& status) {
+  if (const json* last = r.Object(j, "lastRun", "status.lastRun")) {
+    core::LastRunStatus l;
+    r.String(*last, "from", "status.lastRun.from", l.from);
+    r.String(*last, "to", "status.lastRun.to", l.to);
+    r.Time(*last, "startTime", "status.lastRun.startTime", l.start_time);
+    r.Time(*last, "finishTime", "status.lastRun.finishTime", l.finish_time);
+    r.Number(*last, "downtimeSeconds", "status.lastRun.downtimeSeconds", l.downtime_seconds);
+    r.String(*last, "outcome", "status.lastRun.outcome", l.outcome);
+    r.String(*last, "reason", "status.lastRun.reason", l.reason);
+    r.String(*last, "message", "status.lastRun.message", l.message);
+    r.Integer(*last, "generation", "status.lastRun.generation", l.generation);
+    r.String(*last, "migrationsDigest", "status.lastRun.migrationsDigest", l.migrations_digest);
+    status.last_run = std::move(l);
+  }
+}
+
 }  // namespace
 
 core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
@@ -356,58 +394,10 @@ core::Result<core::SchemaMigrationStatus> StatusFromJson(const json& j) {
       r.Fail("status.phase", "unknown phase '" + phase + "'");
     }
   }
-  if (const json* plan = r.Object(j, "plan", "status.plan")) {
-    core::PlanStatus p;
-    r.String(*plan, "direction", "status.plan.direction", p.direction);
-    if (const json* steps = r.Array(*plan, "steps", "status.plan.steps")) {
-      for (std::size_t i = 0; i < steps->size(); ++i) {
-        const std::string path = "status.plan.steps[" + std::to_string(i) + "]";
-        core::PlanStepStatus step;
-        std::string direction;
-        r.String((*steps)[i], "revision", path + ".revision", step.revision);
-        r.String((*steps)[i], "direction", path + ".direction", direction);
-        if (auto d = core::ParseMigrationDirection(direction)) {
-          step.direction = *d;
-        } else {
-          r.Fail(path + ".direction", "expected upgrade or downgrade");
-        }
-        p.steps.push_back(std::move(step));
-      }
-    }
-    status.plan = std::move(p);
-  }
-  if (const json* list = r.Array(j, "workloads", "status.workloads")) {
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      const std::string path = "status.workloads[" + std::to_string(i) + "]";
-      core::WorkloadStatus w;
-      r.String((*list)[i], "kind", path + ".kind", w.kind);
-      r.String((*list)[i], "name", path + ".name", w.name);
-      r.Integer((*list)[i], "originalReplicas", path + ".originalReplicas", w.original_replicas);
-      status.workloads.push_back(std::move(w));
-    }
-  }
-  if (const json* backup = r.Object(j, "backup", "status.backup")) {
-    core::BackupStatus b;
-    r.String(*backup, "file", "status.backup.file", b.file);
-    r.Integer(*backup, "bytes", "status.backup.bytes", b.bytes);
-    r.String(*backup, "sha256", "status.backup.sha256", b.sha256);
-    r.Time(*backup, "time", "status.backup.time", b.time);
-    status.backup = std::move(b);
-  }
-  if (const json* last = r.Object(j, "lastRun", "status.lastRun")) {
-    core::LastRunStatus l;
-    r.String(*last, "from", "status.lastRun.from", l.from);
-    r.String(*last, "to", "status.lastRun.to", l.to);
-    r.Time(*last, "startTime", "status.lastRun.startTime", l.start_time);
-    r.Time(*last, "finishTime", "status.lastRun.finishTime", l.finish_time);
-    r.Number(*last, "downtimeSeconds", "status.lastRun.downtimeSeconds", l.downtime_seconds);
-    r.String(*last, "outcome", "status.lastRun.outcome", l.outcome);
-    r.String(*last, "reason", "status.lastRun.reason", l.reason);
-    r.String(*last, "message", "status.lastRun.message", l.message);
-    r.Integer(*last, "generation", "status.lastRun.generation", l.generation);
-    r.String(*last, "migrationsDigest", "status.lastRun.migrationsDigest", l.migrations_digest);
-    status.last_run = std::move(l);
-  }
+  ReadPlan(r, j, status);
+  ReadWorkloadStatuses(r, j, status);
+  ReadBackup(r, j, status);
+  ReadLastRun(r, j, status);
   if (const json* run = r.Object(j, "run", "status.run")) {
     core::RunStatus run_status;
     ReadRun(r, *run, run_status);

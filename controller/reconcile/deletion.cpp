@@ -1,0 +1,43 @@
+// Deletion (design §6.3, "Deletion"): the finalizer schemaop.dev/finalizer
+// is added when a run starts. An object deleted mid-run gets its workloads
+// back (after the intent Restore) before the finalizer is removed; an
+// engine run left interrupted is closed by the recovery of the next run on
+// that database.
+#include <string>
+
+#include "reconcile/pass.h"
+
+namespace schemaop::reconcile {
+
+Next Reconciler::Pass::HandleDeletion() {
+  if (!obj_.metadata.HasFinalizer(core::kFinalizer)) {
+    return Finished("success");
+  }
+  if (obj_.status.run) {
+    // Never leave the application at zero because its SchemaMigration went
+    // away.
+    if (!obj_.status.workloads.empty()) {
+      if (Status s = RecordIntent(core::kIntentRestore); !s.ok()) {
+        return KubeFailure(s, "Recording the restore in status");
+      }
+    }
+    for (const core::WorkloadStatus& w : obj_.status.workloads) {
+      Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, w.original_replicas);
+      if (!s.ok() && s.code() != Code::kNotFound) {
+        return KubeFailure(s, "Restoring " + WorkloadName(w.kind, w.name));
+      }
+    }
+    if (!obj_.status.workloads.empty()) {
+      Event(EventType::kNormal, rs::kScaledUp,
+            "Deleted mid-run: restored " + WorkloadList(obj_.status.workloads, true) +
+                " replicas");
+    }
+  }
+  auto rv = r_.kube_.RemoveFinalizer(obj_, core::kFinalizer);
+  if (!rv.ok() && rv.status().code() != Code::kNotFound) {
+    return KubeFailure(rv.status(), "Removing the finalizer");
+  }
+  return Finished("success");
+}
+
+}  // namespace schemaop::reconcile

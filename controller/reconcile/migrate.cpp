@@ -1,0 +1,198 @@
+// Phase Migrating (and Verifying, never written, resumed the same way):
+// design §6.3. The writers are re-checked, then DatabasePort::Migrate runs
+// the recorded plan under the run identity: the engine migrates, verifies
+// and rolls back in one call (design §4.3-§4.7), and replays the outcome of
+// a run that already ended (exactly once, design §4.4). The outcome is
+// recorded with the intent Restore before any workload comes back.
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "reconcile/pass.h"
+
+namespace schemaop::reconcile {
+namespace {
+
+std::string FailurePrefix(const std::string& reason) {
+  if (reason == rs::kVerificationFailed) {
+    return "Verification failed: ";
+  }
+  if (reason == rs::kSchemaDrift) {
+    return "Schema drift: ";
+  }
+  return "Migration failed: ";
+}
+
+std::string FormatSeconds(double seconds) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1fs", seconds);
+  return buffer;
+}
+
+// How a run the engine executed (or replayed) ended, as status records it.
+struct RunEnd {
+  std::string outcome;
+  std::optional<std::string> reason;  // unset: run.reason is left as it is
+  std::string message;
+  core::Phase phase = core::Phase::kScalingUp;
+  core::ConditionStatus verified = core::ConditionStatus::kFalse;
+  std::string verified_reason;
+  std::string verified_message;
+  EventType event_type = EventType::kWarning;
+  std::string event_reason;
+  std::string event_message;
+};
+
+// `current` is the revision the engine left the database at; `halt`:
+// failurePolicy Halt.
+RunEnd DescribeRunEnd(const MigrateResult& m, const std::string& from, const std::string& to,
+                      const std::string& current, bool halt) {
+  RunEnd end;
+  if (m.outcome == MigrateOutcome::kNothingToDo || m.outcome == MigrateOutcome::kSucceeded) {
+    end.outcome = core::kOutcomeSucceeded;
+    end.message = "Migrated from " + from + " to " + to + ".";
+    end.verified = core::ConditionStatus::kTrue;
+    end.verified_reason = rs::kSucceeded;
+    end.verified_message = "Verification passed at revision " + current + ".";
+    end.event_type = EventType::kNormal;
+    end.event_reason = rs::kMigrated;
+    end.event_message =
+        "Migrated from " + from + " to " + to + " (SQL " + FormatSeconds(m.sql_seconds) + ")";
+    return end;
+  }
+  const std::string reason = core::ReasonForCode(m.failure.code(), rs::kMigrationFailed);
+  end.reason = reason;
+  end.verified_reason = reason;
+  if (m.outcome == MigrateOutcome::kRolledBack) {
+    end.outcome = core::kOutcomeRolledBack;
+    end.message = FailurePrefix(reason) + m.failure.message() +
+                  ". The run was rolled back: the database is at " + current +
+                  " and the workloads were restored. " +
+                  (reason == rs::kSchemaDrift
+                       ? "Fix the migration files so the schema matches the one recorded for "
+                         "that revision (or set spec.verify.schema: Ignore if the difference is "
+                         "intended)"
+                       : "Fix the migration files or spec.verify") +
+                  ", then change the spec or the ConfigMap to retry.";
+    end.phase = core::Phase::kRollingBack;
+    end.event_reason = rs::kRolledBack;
+  } else {  // kFailed
+    end.outcome = core::kOutcomeFailed;
+    end.message = FailurePrefix(reason) + m.failure.message() + ". The database was left at " +
+                  current + (halt ? " (failurePolicy Halt)" : " (the rollback failed)") +
+                  " for inspection; the workloads were restored. Repair the database (schemaop "
+                  "current/history/downgrade), then change the spec to retry.";
+    end.event_reason = reason;
+  }
+  end.verified_message = end.message;
+  end.event_message = end.message;
+  return end;
+}
+
+}  // namespace
+
+Next Reconciler::Pass::Migrate() {
+  if (auto problem = EnsureInputs()) {
+    return StopForInputProblem(*problem);
+  }
+  std::string running;
+  if (auto problem = FindRunningWriters(running)) {
+    return RetryRun(*problem);
+  }
+  if (!running.empty()) {
+    return Redrain(running);  // Advance continues with ScalingDown
+  }
+  const core::RunStatus& run = *obj_.status.run;
+  // Exactly once: whatever this status says (a lost write, a 409, a crash
+  // after the engine returned), the engine never executes a run of this
+  // identity again once its record has ended; it replays the outcome.
+  const RunIdentity identity{obj_.metadata.uid, run.generation, run.plan_digest};
+  auto migrated = r_.db_.Migrate(inputs_->target, run.target_versions, identity);
+  if (!migrated.ok()) {
+    return MigrateRefused(migrated.status());
+  }
+  return RecordMigrateResult(migrated.value());
+}
+
+// The engine migrated nothing in this call.
+Next Reconciler::Pass::MigrateRefused(const Status& status) {
+  if (status.code() == Code::kMigrationsChanged) {
+    // Pinned files: the plan the engine would run now is not the one
+    // recorded at planning. Nothing new is executed; the run ends and the
+    // next pass plans again from the current files and database.
+    return AbortRun(rs::kMigrationsChanged,
+                    "The migrations changed after this run was planned: " + status.message() +
+                        ". Nothing was migrated and the workloads were restored; a new run is "
+                        "planned from the current files of ConfigMap " +
+                        obj_.spec.migrations_config_map +
+                        " and the database as it is now. To keep the previous plan, restore the "
+                        "ConfigMap.");
+  }
+  if (status.detail() == kRecoveryDetail) {
+    // The database holds an interrupted run the engine could not finish
+    // or undo: it may be between revisions, so the writers stay at zero
+    // (restoring them onto it could lose writes) until it is repaired.
+    return RetryRun(Problem{
+        rs::kRecoveryBlocked,
+        "The database holds an interrupted run that cannot be recovered: " + status.message() +
+            ". The workloads stay at 0 because the database may be between revisions. Restore "
+            "the migration files as they were when that run started (ConfigMap " +
+            obj_.spec.migrations_config_map +
+            "), or repair the database (schemaop history/current, or restore the backup); "
+            "retrying with backoff.",
+        true, status});
+  }
+  Problem problem = DatabaseProblem(status, "Migrating");
+  if (problem.transient) {
+    // The writers stay at 0: the database may hold an interrupted run
+    // that only the engine can finish or undo.
+    return RetryRun(problem);
+  }
+  return AbortRun(problem.reason,
+                  problem.message + " Nothing was migrated; the workloads were restored.");
+}
+
+// Records the outcome (intent Restore, Verified) before the workloads come
+// back: phase ScalingUp, or RollingBack after an engine rollback.
+Next Reconciler::Pass::RecordMigrateResult(const MigrateResult& m) {
+  if (m.replayed) {
+    // Observed by whoever executed it; this is bookkeeping only.
+    Event(EventType::kNormal, rs::kRecovered,
+          "The run had already ended in the database (schemaop.run_log) before its outcome "
+          "was recorded here; nothing was executed again, finishing from the recorded outcome");
+  } else {
+    r_.metrics_.ObserveMigrationSeconds(m.sql_seconds);
+  }
+  if (m.recovered) {
+    Event(EventType::kNormal, rs::kRecovered, *m.recovered);
+  }
+  SchemaMigrationStatus next = obj_.status;
+  SetIntent(next, core::kIntentRestore);
+  next.current_revision = core::FormatVersions(m.final_versions);
+  next.run->migration_seconds = m.sql_seconds;
+  r_.metrics_.SetCurrentRevision(ns(), obj_.metadata.name, next.current_revision);
+  const RunEnd end = DescribeRunEnd(
+      m, core::FormatVersions(next.run->from_versions),
+      core::FormatVersions(next.run->target_versions), next.current_revision,
+      inputs_->target.failure_policy == core::FailurePolicy::kHalt);
+  next.run->outcome = end.outcome;
+  if (end.reason) {
+    next.run->reason = *end.reason;
+  }
+  next.run->message = end.message;
+  next.phase = end.phase;
+  SetCond(next, ct::kVerified, end.verified, end.verified_reason, end.verified_message);
+  if (Status s = Write(std::move(next)); !s.ok()) {
+    return WriteFailed(s);
+  }
+  Event(end.event_type, end.event_reason, end.event_message);
+  return Next::Continue();
+}
+
+void Reconciler::Pass::MigratingEvent() {
+  Event(EventType::kNormal, rs::kMigrating,
+        "Migrating from " + core::FormatVersions(obj_.status.run->from_versions) + " to " +
+            core::FormatVersions(obj_.status.run->target_versions));
+}
+
+}  // namespace schemaop::reconcile

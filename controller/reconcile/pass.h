@@ -1,0 +1,208 @@
+#pragma once
+// Internal to controller/reconcile (included by its .cpp files only): one
+// Pass of the SchemaMigration state machine, and the Next type its steps
+// return. Read state_machine.cpp first: it maps each phase to its handler.
+// The Pass is spread over one file per part of design §6:
+//
+//   state_machine.cpp  Run and Advance: what runs when (phase -> handler)
+//   start.cpp          outside a run: the checks of design §6.2
+//   plan.cpp           targets, StartRun, phase Planning
+//   scale_down.cpp     phases ScalingDown and Draining, the writers re-check
+//   backup.cpp         phase BackingUp
+//   migrate.cpp        phases Migrating / Verifying: the engine call
+//   restore.cpp        AbortRun, phases RollingBack and ScalingUp, run end
+//   deletion.cpp       deletion and the finalizer
+//   pass.cpp           status writes, intents, events, results, retries
+//   inputs.cpp         Secret and ConfigMap inputs, problem messages
+#include <cassert>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "core/conditions.h"
+#include "core/database_url.h"
+#include "core/schema_migration.h"
+#include "core/status.h"
+#include "reconcile/ports.h"
+#include "reconcile/reconciler.h"
+
+namespace schemaop::reconcile {
+
+namespace ct = core::condition_types;
+namespace rs = core::reasons;
+
+// What one step of a Pass tells the state machine (design §6.1).
+class Next {
+ public:
+  // The step recorded its transition in status (or had nothing to do): go
+  // on, in this same reconcile, with the phase status now holds.
+  static Next Continue() { return Next(); }
+  // This reconcile ends here with `result` (done, a requeue, a wait or an
+  // error). An error kConflict means the object changed under this Pass:
+  // Reconcile reads it again and starts a new Pass.
+  static Next Stop(core::Result<ReconcileResult> result) {
+    Next next;
+    next.result_.emplace(std::move(result));
+    return next;
+  }
+
+  bool stops() const { return result_.has_value(); }
+  // The result of a step that stops().
+  core::Result<ReconcileResult> TakeResult() && {
+    assert(result_.has_value());
+    return std::move(*result_);
+  }
+
+ private:
+  Next() = default;
+  std::optional<core::Result<ReconcileResult>> result_;
+};
+
+// Something that keeps the object from progressing.
+struct Problem {
+  std::string reason;
+  std::string message;  // names the problem and the fix
+  bool transient = false;
+  core::Status cause;
+};
+
+// Another SchemaMigration's run has scaled down a workload this run wants to
+// record (e.g. one backend using two databases). Local until core::reasons
+// gains it.
+inline constexpr char kWorkloadInUse[] = "WorkloadInUse";
+
+// Valid UTF-8 of at most 4 KiB, cut on a character boundary (messages.cpp).
+std::string BoundedMessage(const std::string& text);
+// "Kind/name".
+std::string WorkloadName(const std::string& kind, const std::string& name);
+// "Deployment/a, StatefulSet/b", with " (N)" original replicas if asked.
+std::string WorkloadList(const std::vector<core::WorkloadStatus>& workloads, bool with_replicas);
+
+// One attempt at reconciling one snapshot of the object. Its result is an
+// error kConflict when a write lost a race; the caller then starts a new
+// Pass on a fresh read (safe because every step resumes from status).
+class Reconciler::Pass {
+ public:
+  Pass(Reconciler& owner, core::SchemaMigration obj) : r_(owner), obj_(std::move(obj)) {}
+
+  core::Result<ReconcileResult> Run();  // state_machine.cpp
+
+  const std::string& metric_result() const { return metric_result_; }
+
+ private:
+  using Code = core::Code;
+  using ConditionStatus = core::ConditionStatus;
+  using Phase = core::Phase;
+  using SchemaMigration = core::SchemaMigration;
+  using SchemaMigrationStatus = core::SchemaMigrationStatus;
+  using Status = core::Status;
+
+  struct Inputs {
+    DatabaseTarget target;
+    std::string digest;
+  };
+
+  // ---- state_machine.cpp
+  Next Advance();
+  Next RunPhase(Phase phase);
+
+  // ---- start.cpp: outside a run (design §6.2)
+  Next Start();
+  std::optional<Problem> InvalidSpec() const;
+  std::optional<Problem> CheckDuplicates(Status& kube_error);
+  Next EnsureSoleOwner(const std::string& identity);
+  std::optional<Problem> MissingWorkload();
+  Next RecordAtTarget(const InspectResult& inspect, const core::ResolvedTargetStatus& resolved);
+  bool RetryBlocked(const std::string& digest) const;
+  Next KeepReportingFailure(const std::string& current);
+  std::optional<Problem> RefusedTwice(const InspectResult& inspect, const std::string& digest);
+  Next Refuse(const Problem& problem);
+  Next Wait(const Problem& problem);
+  Next Suspend(SchemaMigrationStatus next);
+
+  // ---- plan.cpp: targets, the start of a run, phase Planning
+  const core::ResolvedTargetStatus* PinnedTarget() const;
+  std::string TargetToInspect() const;
+  core::ResolvedTargetStatus ResolvedTarget(const InspectResult& inspect,
+                                            const std::string& digest) const;
+  Next StartRun(Inputs& inputs, const InspectResult& inspect,
+                const core::ResolvedTargetStatus& resolved);
+  Next Plan();
+  std::optional<Problem> WorkloadsHeldByAnotherRun();
+  Next RecordWorkloads();
+
+  // ---- scale_down.cpp
+  Next ScaleDown();
+  Next Drain();
+  std::optional<Problem> FindRunningWriters(std::string& running);
+  Next Redrain(const std::string& running);
+
+  // ---- backup.cpp
+  Next BackUp();
+
+  // ---- migrate.cpp
+  Next Migrate();
+  Next MigrateRefused(const Status& status);
+  Next RecordMigrateResult(const MigrateResult& m);
+  void MigratingEvent();
+
+  // ---- restore.cpp
+  Next AbortRun(const std::string& reason, const std::string& message);
+  Next FinishRollback();
+  Next ScaleUpAndFinish();
+  core::LastRunStatus LastRunOf(const core::RunStatus& run, core::Timestamp now) const;
+
+  // ---- deletion.cpp
+  Next HandleDeletion();
+
+  // ---- inputs.cpp
+  std::optional<Problem> LoadInputs(Inputs& out);
+  std::optional<Problem> ReadCaCertificate(std::string& pem);
+  void FillTarget(DatabaseTarget& t) const;
+  std::optional<Problem> EnsureInputs();
+  Problem KubeProblem(const Status& status, const std::string& what) const;
+  Problem DatabaseProblem(const Status& status, const std::string& action) const;
+
+  // ---- pass.cpp: status, intents, events, results
+  const std::string& ns() const { return obj_.metadata.namespace_; }
+  std::int64_t generation() const { return obj_.metadata.generation; }
+  core::Timestamp Now() { return r_.clock_.Now(); }
+  std::string Key() const { return ns() + "/" + obj_.metadata.name; }
+
+  void SetCond(SchemaMigrationStatus& s, const char* type, ConditionStatus status,
+               const std::string& reason, const std::string& message);
+  // Ready, Reconciling and Stalled (kstatus) with one reason and message.
+  void SetKstatus(SchemaMigrationStatus& s, ConditionStatus ready, ConditionStatus reconciling,
+                  ConditionStatus stalled, const std::string& reason, const std::string& message);
+  void SetAtTargetConditions(SchemaMigrationStatus& next);
+  [[nodiscard]] Status Write(SchemaMigrationStatus next, bool* wrote = nullptr,
+                             bool force = false);
+  void SetIntent(SchemaMigrationStatus& next, const char* intent);
+  [[nodiscard]] Status RecordIntent(const char* intent);
+  void Event(EventType type, const std::string& reason, const std::string& message);
+
+  Next Requeue(std::chrono::milliseconds after, std::string metric);
+  Next Finished(std::string metric);
+  Next Stalled();
+  Next Backoff(const Problem& problem);
+  Next KubeFailure(const Status& status, const std::string& what);
+  Next WriteFailed(const Status& status) { return KubeFailure(status, "Updating status"); }
+  Next RetryRun(const Problem& problem);
+  Next StopForInputProblem(const Problem& problem);
+
+  Reconciler& r_;
+  SchemaMigration obj_;
+  // Secret-derived strings that must never reach status, events or errors.
+  core::SecretScrubber scrubber_;
+  std::optional<Inputs> inputs_;
+  // status.run.intent of the last status write this pass made (empty before
+  // the first): what RecordIntent may rely on without another write.
+  std::string intent_written_;
+  // InspectResult::database_identity of this pass; recorded by every write.
+  std::string database_identity_;
+  std::string metric_result_ = "success";
+};
+
+}  // namespace schemaop::reconcile
