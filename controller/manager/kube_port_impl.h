@@ -57,8 +57,6 @@ class KubePortImpl final : public reconcile::KubePort {
 
   core::Result<core::SchemaMigration> GetSchemaMigration(const std::string& ns,
                                                          const std::string& name) override;
-  core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrations(
-      const std::string& ns) override;
   core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrationsReferencing(
       const std::string& ns, const std::string& kind, const std::string& name) override;
   // From the reference index (kDatabaseIdentityKind) and the cache; without
@@ -80,6 +78,13 @@ class KubePortImpl final : public reconcile::KubePort {
                                          const std::string& name, std::int32_t replicas) override;
   void RecordEvent(const core::SchemaMigration& obj, reconcile::EventType type,
                    const std::string& reason, const std::string& message) override;
+
+  // The SchemaMigrations of namespace `ns` ("": every watched namespace),
+  // from the cache when it can answer; undecodable ones are skipped. Not
+  // part of KubePort (the reconciler never lists a namespace): what
+  // ListSchemaMigrationsReferencing and ListSchemaMigrationsByDatabaseIdentity
+  // filter when no reference index is given.
+  core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrations(const std::string& ns);
 
  private:
   // The object from the cache unless it may be stale (see above).

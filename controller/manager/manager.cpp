@@ -42,23 +42,6 @@ std::string StringAt(const Json& object, std::initializer_list<const char*> path
   return at->is_string() ? at->get<std::string>() : "";
 }
 
-bool ListsWorkload(const Json& list, const std::string& kind, const std::string& name) {
-  if (!list.is_array()) {
-    return false;
-  }
-  for (const Json& w : list) {
-    if (!w.is_object()) {
-      continue;
-    }
-    // The CRD defaults kind to Deployment.
-    const std::string w_kind = w.value("kind", std::string("Deployment"));
-    if (w_kind == kind && w.value("name", std::string()) == name) {
-      return true;
-    }
-  }
-  return false;
-}
-
 std::pair<std::string, std::string> SplitObjectKey(const std::string& key) {
   const auto slash = key.find('/');
   if (slash == std::string::npos) {
@@ -68,35 +51,6 @@ std::pair<std::string, std::string> SplitObjectKey(const std::string& key) {
 }
 
 }  // namespace
-
-std::vector<std::string> SchemaMigrationsReferencing(const std::vector<Json>& objects,
-                                                     const std::string& kind,
-                                                     const std::string& name) {
-  std::vector<std::string> keys;
-  for (const Json& sm : objects) {
-    bool refers = false;
-    if (kind == "Secret") {
-      refers = StringAt(sm, {"spec", "database", "urlSecretRef", "name"}) == name;
-    } else if (kind == "ConfigMap") {
-      refers = StringAt(sm, {"spec", "migrations", "configMapRef", "name"}) == name;
-    } else if (kind == "Deployment" || kind == "StatefulSet") {
-      const Json empty;
-      const Json& spec = sm.is_object() && sm.contains("spec") ? sm["spec"] : empty;
-      const Json& status = sm.is_object() && sm.contains("status") ? sm["status"] : empty;
-      refers = (spec.is_object() && spec.contains("workloads") &&
-                ListsWorkload(spec["workloads"], kind, name)) ||
-               (status.is_object() && status.contains("workloads") &&
-                ListsWorkload(status["workloads"], kind, name)) ||
-               (status.is_object() && status.contains("run") && status["run"].is_object() &&
-                status["run"].contains("workloads") &&
-                ListsWorkload(status["run"]["workloads"], kind, name));
-    }
-    if (refers) {
-      keys.push_back(kube::KeyOf(sm));
-    }
-  }
-  return keys;
-}
 
 bool IsStatusOnlyChange(const Json& before, const Json& after) {
   auto strip = [](Json object) {
@@ -161,6 +115,20 @@ std::vector<std::string> ReferencesOf(const Json& sm) {
 }
 
 }  // namespace
+
+std::vector<std::string> SchemaMigrationsReferencing(const std::vector<Json>& objects,
+                                                     const std::string& kind,
+                                                     const std::string& name) {
+  std::vector<std::string> keys;
+  for (const Json& sm : objects) {
+    const std::vector<std::string> refs = ReferencesOf(sm);
+    const std::string ref = kind + "/" + StringAt(sm, {"metadata", "namespace"}) + "/" + name;
+    if (std::binary_search(refs.begin(), refs.end(), ref)) {
+      keys.push_back(kube::KeyOf(sm));
+    }
+  }
+  return keys;
+}
 
 void ReferenceIndex::Set(const Json& sm) {
   const std::string key = kube::KeyOf(sm);
@@ -415,11 +383,6 @@ struct Manager::Impl {
     return "";
   }
 
-  bool StopRequested() {
-    std::lock_guard<std::mutex> lock(mu);
-    return stop_requested || lost_leadership;
-  }
-
   // Waits up to `delay`; false when a stop was requested meanwhile.
   bool SleepUnlessStopped(std::chrono::milliseconds delay) {
     std::unique_lock<std::mutex> lock(mu);
@@ -537,7 +500,25 @@ struct Manager::Impl {
   }
 
   int Run() {
-    // 1. Endpoints.
+    if (!StartEndpoints()) {
+      return 1;
+    }
+    if (!StartCaches()) {
+      return Shutdown(0);
+    }
+    if (options.leader_elect) {
+      if (std::optional<int> code = AcquireLeadership()) {
+        return Shutdown(*code);
+      }
+    }
+    leading.store(true);
+    standing_by.store(false);
+    return Work();
+  }
+
+  // 1. Endpoints: /metrics, /healthz and /readyz (on one server when both
+  // addresses are the same). False when a server could not start.
+  bool StartEndpoints() {
     auto readyz = [this] { return Readiness(); };
     auto healthz = [] { return std::string(); };
     auto metrics_text = [this] { return metrics.Serialize(); };
@@ -555,7 +536,7 @@ struct Manager::Impl {
       }
       if (core::Status s = metrics_server.Start(*options.metrics_address, endpoints); !s.ok()) {
         spdlog::error("metrics server: {}", s.message());
-        return 1;
+        return false;
       }
       spdlog::info("serving metrics on {}:{}/metrics", options.metrics_address->host,
                    metrics_server.port());
@@ -566,138 +547,146 @@ struct Manager::Impl {
       endpoints.readyz = readyz;
       if (core::Status s = probe_server.Start(*options.probe_address, endpoints); !s.ok()) {
         spdlog::error("health probe server: {}", s.message());
-        return 1;
+        return false;
       }
       spdlog::info("serving health probes on {}:{} (/healthz, /readyz)",
                    options.probe_address->host, probe_server.port());
     }
+    return true;
+  }
 
-    // 2. Caches (also on a standby, so a new leader starts warm). The
-    // SchemaMigrations first: the other caches keep the payload only of
-    // the objects they reference (TrimForCache), so those must be known.
+  // 2. Caches (also on a standby, so a new leader starts warm). The
+  // SchemaMigrations first: the other caches keep the payload only of
+  // the objects they reference (TrimForCache), so those must be known.
+  // False when a stop was requested before every cache synced.
+  bool StartCaches() {
     for (auto& informer : sm_informers) {
       informer->Start();
     }
     auto last_report = std::chrono::steady_clock::now();
-    for (;;) {
-      bool all = true;
-      for (auto& informer : sm_informers) {
-        all = all && informer->HasSynced();
-      }
-      if (all) {
-        break;
-      }
-      if (!SleepUnlessStopped(std::chrono::milliseconds(50))) {
-        return Shutdown(0);
-      }
-      if (std::chrono::steady_clock::now() - last_report > std::chrono::seconds(10)) {
-        last_report = std::chrono::steady_clock::now();
-        spdlog::warn("waiting for caches to sync: {}", Readiness());
-      }
+    std::vector<kube::Informer*> schema_migrations;
+    for (auto& informer : sm_informers) {
+      schema_migrations.push_back(informer.get());
+    }
+    if (!WaitForSync(schema_migrations, last_report)) {
+      return false;
     }
     for (auto* list : {&config_map_informers, &deployment_informers, &statefulset_informers}) {
       for (auto& informer : *list) {
         informer->Start();
       }
     }
-    spdlog::info(
-        "watching {}",
-        options.namespaces.empty() ? std::string("all namespaces") : "namespaces " + [this] {
-          std::string joined;
-          for (const auto& ns : options.namespaces) {
-            joined += (joined.empty() ? "" : ",") + ns;
-          }
-          return joined;
-        }());
-    for (;;) {
-      bool all = true;
-      for (kube::Informer* informer : AllInformers()) {
-        all = all && informer->HasSynced();
+    std::string watched = "all namespaces";
+    if (!options.namespaces.empty()) {
+      watched = "namespaces ";
+      for (std::size_t i = 0; i < options.namespaces.size(); ++i) {
+        watched += (i == 0 ? "" : ",") + options.namespaces[i];
       }
+    }
+    spdlog::info("watching {}", watched);
+    if (!WaitForSync(AllInformers(), last_report)) {
+      return false;
+    }
+    synced.store(true);
+    spdlog::info("caches synced");
+    return true;
+  }
+
+  // Waits until every one of `informers` has synced, saying what it waits
+  // for every 10 s; false when a stop was requested meanwhile.
+  bool WaitForSync(const std::vector<kube::Informer*>& informers,
+                   std::chrono::steady_clock::time_point& last_report) {
+    for (;;) {
+      const bool all = std::all_of(informers.begin(), informers.end(),
+                                   [](kube::Informer* informer) { return informer->HasSynced(); });
       if (all) {
-        break;
+        return true;
       }
       if (!SleepUnlessStopped(std::chrono::milliseconds(50))) {
-        return Shutdown(0);
+        return false;
       }
       if (std::chrono::steady_clock::now() - last_report > std::chrono::seconds(10)) {
         last_report = std::chrono::steady_clock::now();
         spdlog::warn("waiting for caches to sync: {}", Readiness());
       }
     }
-    synced.store(true);
-    spdlog::info("caches synced");
+  }
 
-    // 3. Leadership (kube::LeaderElector on its own thread; we only wait).
-    if (options.leader_elect) {
-      const LeaderElectionConfig& le = options.leader_election;
-      lease_store = std::make_unique<kube::KubeLeaseStore>(client, le.lease_namespace,
-                                                           le.lease_name);
-      kube::LeaderElectionConfig config;
-      config.identity = le.identity;
-      config.lease_duration = le.lease_duration;
-      config.renew_deadline = le.renew_deadline;
-      config.retry_period = le.retry_period;
-      config.release_on_cancel = true;
-      config.on_started_leading = [this] {
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          became_leader = true;
-        }
-        cv.notify_all();
-      };
-      config.on_stopped_leading = [this] {
-        leading.store(false);
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          lost_leadership = true;
-        }
-        cv.notify_all();
-      };
-      config.on_new_leader = [identity = le.identity](const std::string& holder) {
-        if (holder != identity && !holder.empty()) {
-          spdlog::info("leader election: Lease held by {}; standing by", holder);
-        }
-      };
-      auto elector_or = kube::LeaderElector::Create(*lease_store, config);
-      if (!elector_or.ok()) {
-        spdlog::error("leader election: {}", elector_or.status().message());
-        return Shutdown(1);
-      }
-      elector = std::move(elector_or).value();
-      standing_by.store(true);
-      spdlog::info("leader election: trying to acquire Lease {}/{} as {}", le.lease_namespace,
-                   le.lease_name, le.identity);
-      elector->Start();
-      {
-        // A standby that cannot reach or may not read the Lease (RBAC,
-        // network) says so instead of waiting silently.
-        std::string reported;
-        std::unique_lock<std::mutex> lock(mu);
-        while (!cv.wait_for(lock, std::chrono::seconds(5), [this] {
-          return became_leader || stop_requested || lost_leadership;
-        })) {
-          lock.unlock();
-          const core::Status error = elector->last_error();
-          if (!error.ok() && error.code() != core::Code::kConflict && error.message() != reported) {
-            spdlog::warn("{} (retrying)", error.message());
-            reported = error.message();
-          } else if (error.ok()) {
-            reported.clear();
-          }
-          lock.lock();
-        }
-        if (!became_leader) {
-          lock.unlock();
-          return Shutdown(0);
-        }
-      }
-      spdlog::info("leader election: acquired Lease {}/{}", le.lease_namespace, le.lease_name);
+  // 3. Leadership (kube::LeaderElector on its own thread; we only wait).
+  // nullopt once leading; otherwise the exit code (a stop before leading: 0).
+  std::optional<int> AcquireLeadership() {
+    const LeaderElectionConfig& le = options.leader_election;
+    lease_store =
+        std::make_unique<kube::KubeLeaseStore>(client, le.lease_namespace, le.lease_name);
+    auto elector_or = kube::LeaderElector::Create(*lease_store, ElectionConfig());
+    if (!elector_or.ok()) {
+      spdlog::error("leader election: {}", elector_or.status().message());
+      return 1;
     }
-    leading.store(true);
-    standing_by.store(false);
+    elector = std::move(elector_or).value();
+    standing_by.store(true);
+    spdlog::info("leader election: trying to acquire Lease {}/{} as {}", le.lease_namespace,
+                 le.lease_name, le.identity);
+    elector->Start();
+    {
+      // A standby that cannot reach or may not read the Lease (RBAC,
+      // network) says so instead of waiting silently.
+      std::string reported;
+      std::unique_lock<std::mutex> lock(mu);
+      while (!cv.wait_for(lock, std::chrono::seconds(5), [this] {
+        return became_leader || stop_requested || lost_leadership;
+      })) {
+        lock.unlock();
+        const core::Status error = elector->last_error();
+        if (!error.ok() && error.code() != core::Code::kConflict && error.message() != reported) {
+          spdlog::warn("{} (retrying)", error.message());
+          reported = error.message();
+        } else if (error.ok()) {
+          reported.clear();
+        }
+        lock.lock();
+      }
+      if (!became_leader) {
+        return 0;
+      }
+    }
+    spdlog::info("leader election: acquired Lease {}/{}", le.lease_namespace, le.lease_name);
+    return std::nullopt;
+  }
 
-    // 4. Work.
+  kube::LeaderElectionConfig ElectionConfig() {
+    const LeaderElectionConfig& le = options.leader_election;
+    kube::LeaderElectionConfig config;
+    config.identity = le.identity;
+    config.lease_duration = le.lease_duration;
+    config.renew_deadline = le.renew_deadline;
+    config.retry_period = le.retry_period;
+    config.release_on_cancel = true;
+    config.on_started_leading = [this] {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        became_leader = true;
+      }
+      cv.notify_all();
+    };
+    config.on_stopped_leading = [this] {
+      leading.store(false);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        lost_leadership = true;
+      }
+      cv.notify_all();
+    };
+    config.on_new_leader = [identity = le.identity](const std::string& holder) {
+      if (holder != identity && !holder.empty()) {
+        spdlog::info("leader election: Lease held by {}; standing by", holder);
+      }
+    };
+    return config;
+  }
+
+  // 4. Work, until a stop or the loss of leadership.
+  int Work() {
     StartWorkers();
     auto next_resync = std::chrono::steady_clock::now() + options.resync_period;
     for (;;) {
@@ -818,8 +807,6 @@ void Manager::Stop() {
   impl_->cv.notify_all();
 }
 
-int Manager::metrics_port() const { return impl_->metrics_server.port(); }
-int Manager::probe_port() const { return impl_->probe_server.port(); }
 std::string Manager::Readiness() const { return impl_->Readiness(); }
 PrometheusMetrics& Manager::metrics() { return impl_->metrics; }
 

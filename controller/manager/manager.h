@@ -94,9 +94,6 @@ class Manager {
   // Thread-safe; may be called before or during Run().
   void Stop();
 
-  // Bound ports (0 when disabled or not started yet).
-  int metrics_port() const;
-  int probe_port() const;
   // "" when ready, else why not (the /readyz body).
   std::string Readiness() const;
   PrometheusMetrics& metrics();
@@ -111,7 +108,8 @@ class Manager {
 // Keys ("ns/name") of the SchemaMigrations among `objects` (all in the
 // namespace of the changed object) that reference the object of `kind`
 // ("Secret" | "ConfigMap" | "Deployment" | "StatefulSet") named `name`,
-// through the spec or through the workloads recorded in status.
+// through the spec or through the workloads recorded in status: the rule
+// ReferenceIndex files references by, applied to a list.
 std::vector<std::string> SchemaMigrationsReferencing(const std::vector<Json>& objects,
                                                      const std::string& kind,
                                                      const std::string& name);

@@ -17,8 +17,7 @@ Next Reconciler::Pass::BackUp() {
           "Taking a backup (pg_dump) before migrating.");
   SetIntent(next, core::kIntentBackup);
   // Forced unless this pass already wrote the intent (see RecordIntent).
-  if (Status s = Write(std::move(next), nullptr, intent_written_ != core::kIntentBackup);
-      !s.ok()) {
+  if (Status s = Write(std::move(next), nullptr, intent_written_ != core::kIntentBackup); !s.ok()) {
     return WriteFailed(s);
   }
   auto backup = r_.db_.Backup(inputs_->target);
@@ -34,8 +33,8 @@ Next Reconciler::Pass::BackUp() {
                         "spec to retry.");
   }
   next = obj_.status;
-  next.backup = core::BackupStatus{backup.value().file, backup.value().bytes,
-                                   backup.value().sha256, Now()};
+  next.backup =
+      core::BackupStatus{backup.value().file, backup.value().bytes, backup.value().sha256, Now()};
   next.phase = Phase::kMigrating;
   const std::string text = "Backup " + backup.value().file + " (" +
                            std::to_string(backup.value().bytes) + " bytes, sha256 " +

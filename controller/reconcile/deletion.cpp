@@ -16,21 +16,12 @@ Next Reconciler::Pass::HandleDeletion() {
   if (obj_.status.run) {
     // Never leave the application at zero because its SchemaMigration went
     // away.
-    if (!obj_.status.workloads.empty()) {
-      if (Status s = RecordIntent(core::kIntentRestore); !s.ok()) {
-        return KubeFailure(s, "Recording the restore in status");
-      }
-    }
-    for (const core::WorkloadStatus& w : obj_.status.workloads) {
-      Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, w.original_replicas);
-      if (!s.ok() && s.code() != Code::kNotFound) {
-        return KubeFailure(s, "Restoring " + WorkloadName(w.kind, w.name));
-      }
+    if (Next restored = RestoreWorkloads(/*deleting=*/true); restored.stops()) {
+      return restored;
     }
     if (!obj_.status.workloads.empty()) {
       Event(EventType::kNormal, rs::kScaledUp,
-            "Deleted mid-run: restored " + WorkloadList(obj_.status.workloads, true) +
-                " replicas");
+            "Deleted mid-run: restored " + WorkloadList(obj_.status.workloads, true) + " replicas");
     }
   }
   auto rv = r_.kube_.RemoveFinalizer(obj_, core::kFinalizer);

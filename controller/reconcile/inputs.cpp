@@ -187,8 +187,8 @@ Problem Reconciler::Pass::DatabaseProblem(const Status& status, const std::strin
     message = "Backup failed: " + status.message() +
               ". Check pg_dump and the backup volume, or set spec.backup.when: Never.";
   } else {
-    message = action + " failed: " + status.message() +
-              (IsTransient(status.code()) ? " (retrying)" : "");
+    message =
+        action + " failed: " + status.message() + (IsTransient(status.code()) ? " (retrying)" : "");
   }
   return Problem{reason, std::move(message), IsTransient(status.code()), status};
 }

@@ -171,10 +171,10 @@ Next Reconciler::Pass::RecordMigrateResult(const MigrateResult& m) {
   next.current_revision = core::FormatVersions(m.final_versions);
   next.run->migration_seconds = m.sql_seconds;
   r_.metrics_.SetCurrentRevision(ns(), obj_.metadata.name, next.current_revision);
-  const RunEnd end = DescribeRunEnd(
-      m, core::FormatVersions(next.run->from_versions),
-      core::FormatVersions(next.run->target_versions), next.current_revision,
-      inputs_->target.failure_policy == core::FailurePolicy::kHalt);
+  const RunEnd end =
+      DescribeRunEnd(m, core::FormatVersions(next.run->from_versions),
+                     core::FormatVersions(next.run->target_versions), next.current_revision,
+                     inputs_->target.failure_policy == core::FailurePolicy::kHalt);
   next.run->outcome = end.outcome;
   if (end.reason) {
     next.run->reason = *end.reason;

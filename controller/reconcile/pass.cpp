@@ -1,16 +1,16 @@
 // The plumbing every step of a Pass shares: conditions, the one status write
 // (conventions §4), intents (design §7), events, and the results a step
 // stops with.
-#include <utility>
-
 #include "reconcile/pass.h"
+
+#include <utility>
 
 namespace schemaop::reconcile {
 
 // ---------------------------------------------------------------- status
 
 void Reconciler::Pass::SetCond(SchemaMigrationStatus& s, const char* type, ConditionStatus status,
-                   const std::string& reason, const std::string& message) {
+                               const std::string& reason, const std::string& message) {
   core::Condition c;
   c.type = type;
   c.status = status;
@@ -21,8 +21,8 @@ void Reconciler::Pass::SetCond(SchemaMigrationStatus& s, const char* type, Condi
 }
 
 void Reconciler::Pass::SetKstatus(SchemaMigrationStatus& s, ConditionStatus ready,
-                      ConditionStatus reconciling, ConditionStatus stalled,
-                      const std::string& reason, const std::string& message) {
+                                  ConditionStatus reconciling, ConditionStatus stalled,
+                                  const std::string& reason, const std::string& message) {
   SetCond(s, ct::kReady, ready, reason, message);
   SetCond(s, ct::kReconciling, reconciling, reason, message);
   SetCond(s, ct::kStalled, stalled, reason, message);
@@ -99,7 +99,8 @@ core::Status Reconciler::Pass::RecordIntent(const char* intent) {
   return Write(std::move(next), nullptr, /*force=*/true);
 }
 
-void Reconciler::Pass::Event(EventType type, const std::string& reason, const std::string& message) {
+void Reconciler::Pass::Event(EventType type, const std::string& reason,
+                             const std::string& message) {
   r_.kube_.RecordEvent(obj_, type, reason, BoundedMessage(scrubber_.Scrub(message)));
 }
 

@@ -118,6 +118,7 @@ class Reconciler::Pass {
   bool RetryBlocked(const std::string& digest) const;
   Next KeepReportingFailure(const std::string& current);
   std::optional<Problem> RefusedTwice(const InspectResult& inspect, const std::string& digest);
+  [[nodiscard]] Status ReportProblem(const Problem& problem, bool stalled);
   Next Refuse(const Problem& problem);
   Next Wait(const Problem& problem);
   Next Suspend(SchemaMigrationStatus next);
@@ -152,6 +153,7 @@ class Reconciler::Pass {
   Next AbortRun(const std::string& reason, const std::string& message);
   Next FinishRollback();
   Next ScaleUpAndFinish();
+  Next RestoreWorkloads(bool deleting);
   core::LastRunStatus LastRunOf(const core::RunStatus& run, core::Timestamp now) const;
 
   // ---- deletion.cpp
@@ -177,8 +179,7 @@ class Reconciler::Pass {
   void SetKstatus(SchemaMigrationStatus& s, ConditionStatus ready, ConditionStatus reconciling,
                   ConditionStatus stalled, const std::string& reason, const std::string& message);
   void SetAtTargetConditions(SchemaMigrationStatus& next);
-  [[nodiscard]] Status Write(SchemaMigrationStatus next, bool* wrote = nullptr,
-                             bool force = false);
+  [[nodiscard]] Status Write(SchemaMigrationStatus next, bool* wrote = nullptr, bool force = false);
   void SetIntent(SchemaMigrationStatus& next, const char* intent);
   [[nodiscard]] Status RecordIntent(const char* intent);
   void Event(EventType type, const std::string& reason, const std::string& message);

@@ -64,9 +64,6 @@ class KubePort {
   // The object with metadata, spec and status. kNotFound when it is gone.
   virtual core::Result<core::SchemaMigration> GetSchemaMigration(const std::string& ns,
                                                                  const std::string& name) = 0;
-  // All SchemaMigrations of a namespace.
-  virtual core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrations(
-      const std::string& ns) = 0;
   // The SchemaMigrations of namespace `ns` that reference the object of
   // `kind` ("Secret", "ConfigMap", "Deployment", "StatefulSet") named
   // `name`: spec.database.urlSecretRef.name, spec.migrations.configMapRef.name,

@@ -52,10 +52,10 @@ ReconcileResult Reconciler::Reconcile(const std::string& ns, const std::string& 
   metrics_.CountReconcile("error");
   ReconcileResult result;
   result.requeue_after = options_.initial_backoff;
-  result.error = core::Status(core::Code::kConflict,
-                              "status update conflicted " +
-                                  std::to_string(options_.max_conflict_retries + 1) +
-                                  " times; will retry");
+  result.error =
+      core::Status(core::Code::kConflict, "status update conflicted " +
+                                              std::to_string(options_.max_conflict_retries + 1) +
+                                              " times; will retry");
   return result;
 }
 

@@ -36,6 +36,26 @@ Next Reconciler::Pass::FinishRollback() {
   return Next::Continue();
 }
 
+// The intent Restore (when there are workloads), then every recorded
+// workload back to its original replicas (a deleted one is skipped).
+// Continue when all are restored. A failed restore is retried as a
+// transient problem of the run, or, `deleting`, as an API error.
+Next Reconciler::Pass::RestoreWorkloads(bool deleting) {
+  if (!obj_.status.workloads.empty()) {
+    if (Status s = RecordIntent(core::kIntentRestore); !s.ok()) {
+      return KubeFailure(s, "Recording the restore in status");
+    }
+  }
+  for (const core::WorkloadStatus& w : obj_.status.workloads) {
+    Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, w.original_replicas);
+    if (!s.ok() && s.code() != Code::kNotFound) {
+      const std::string what = "Restoring " + WorkloadName(w.kind, w.name);
+      return deleting ? KubeFailure(s, what) : RetryRun(KubeProblem(s, what));
+    }
+  }
+  return Next::Continue();
+}
+
 core::LastRunStatus Reconciler::Pass::LastRunOf(const core::RunStatus& run,
                                                 core::Timestamp now) const {
   core::LastRunStatus last;
@@ -62,16 +82,8 @@ core::LastRunStatus Reconciler::Pass::LastRunOf(const core::RunStatus& run,
 // phase Succeeded, Failed (Stalled) or Pending (MigrationsChanged: plan
 // again).
 Next Reconciler::Pass::ScaleUpAndFinish() {
-  if (!obj_.status.workloads.empty()) {
-    if (Status s = RecordIntent(core::kIntentRestore); !s.ok()) {
-      return KubeFailure(s, "Recording the restore in status");
-    }
-  }
-  for (const core::WorkloadStatus& w : obj_.status.workloads) {
-    Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, w.original_replicas);
-    if (!s.ok() && s.code() != Code::kNotFound) {
-      return RetryRun(KubeProblem(s, "Restoring " + WorkloadName(w.kind, w.name)));
-    }
+  if (Next restored = RestoreWorkloads(/*deleting=*/false); restored.stops()) {
+    return restored;
   }
   const core::RunStatus run = *obj_.status.run;
   SchemaMigrationStatus next = obj_.status;

@@ -252,38 +252,21 @@ std::optional<Problem> Reconciler::Pass::RefusedTwice(const InspectResult& inspe
       last->to != core::FormatVersions(inspect.target_versions)) {
     return std::nullopt;
   }
-  return Problem{
-      rs::kMigrationsChanged,
-      "The migration engine refused the plan from " + current + " to " + last->to +
-          " as changed, but neither ConfigMap " + obj_.spec.migrations_config_map +
-          " nor the database changed since it was planned (" + last->message +
-          "). Not retrying in a loop: check the files and the database (schemaop plan), "
-          "then change the spec or the ConfigMap to retry.",
-      false, Status(Code::kMigrationsChanged, "plan refused twice")};
+  return Problem{rs::kMigrationsChanged,
+                 "The migration engine refused the plan from " + current + " to " + last->to +
+                     " as changed, but neither ConfigMap " + obj_.spec.migrations_config_map +
+                     " nor the database changed since it was planned (" + last->message +
+                     "). Not retrying in a loop: check the files and the database (schemaop plan), "
+                     "then change the spec or the ConfigMap to retry.",
+                 false, Status(Code::kMigrationsChanged, "plan refused twice")};
 }
 
 // --------------------------------------------------------------- answers
 
 // Bad input before any side effect: Stalled (terminal) or a retry.
 Next Reconciler::Pass::Refuse(const Problem& problem) {
-  SchemaMigrationStatus next = obj_.status;
-  next.observed_generation = generation();
-  if (problem.transient) {
-    SetKstatus(next, ConditionStatus::kFalse, ConditionStatus::kTrue, ConditionStatus::kFalse,
-               problem.reason, problem.message);
-  } else {
-    next.phase = Phase::kFailed;
-    SetKstatus(next, ConditionStatus::kFalse, ConditionStatus::kFalse, ConditionStatus::kTrue,
-               problem.reason, problem.message);
-  }
-  // Compared after Write normalised the messages (scrubbed, bounded): a
-  // message that echoes the Secret must not count as new on every resync.
-  bool changed = false;
-  if (Status s = Write(std::move(next), &changed); !s.ok()) {
+  if (Status s = ReportProblem(problem, /*stalled=*/!problem.transient); !s.ok()) {
     return WriteFailed(s);
-  }
-  if (changed) {
-    Event(EventType::kWarning, problem.reason, problem.message);
   }
   if (problem.transient) {
     return Backoff(problem);
@@ -294,20 +277,36 @@ Next Reconciler::Pass::Refuse(const Problem& problem) {
   return Stalled();
 }
 
+// Records `problem` outside a run: Ready=False, and Stalled=True (phase
+// Failed) when `stalled`, else Reconciling=True. Its warning Event is
+// emitted only when the status changed, so a resync repeats none.
+core::Status Reconciler::Pass::ReportProblem(const Problem& problem, bool stalled) {
+  SchemaMigrationStatus next = obj_.status;
+  next.observed_generation = generation();
+  if (stalled) {
+    next.phase = Phase::kFailed;
+  }
+  SetKstatus(
+      next, ConditionStatus::kFalse, stalled ? ConditionStatus::kFalse : ConditionStatus::kTrue,
+      stalled ? ConditionStatus::kTrue : ConditionStatus::kFalse, problem.reason, problem.message);
+  // Compared after Write normalised the messages (scrubbed, bounded): a
+  // message that echoes the Secret must not count as new on every resync.
+  bool changed = false;
+  if (Status s = Write(std::move(next), &changed); !s.ok()) {
+    return s;
+  }
+  if (changed) {
+    Event(EventType::kWarning, problem.reason, problem.message);
+  }
+  return Status::Ok();
+}
+
 // A wait for something outside this object (kstatus: not Stalled, since
 // it resolves without a change here; Reconciling stays True): reported
 // once, re-checked every stalled_recheck.
 Next Reconciler::Pass::Wait(const Problem& problem) {
-  SchemaMigrationStatus next = obj_.status;
-  next.observed_generation = generation();
-  SetKstatus(next, ConditionStatus::kFalse, ConditionStatus::kTrue, ConditionStatus::kFalse,
-             problem.reason, problem.message);
-  bool changed = false;
-  if (Status s = Write(std::move(next), &changed); !s.ok()) {
+  if (Status s = ReportProblem(problem, /*stalled=*/false); !s.ok()) {
     return WriteFailed(s);
-  }
-  if (changed) {
-    Event(EventType::kWarning, problem.reason, problem.message);
   }
   r_.backoff_.Reset(Key());
   return Requeue(r_.options_.stalled_recheck, "requeue");
@@ -318,13 +317,12 @@ Next Reconciler::Pass::Suspend(SchemaMigrationStatus next) {
   next.observed_generation = generation();
   const std::string message =
       "spec.suspend is true: no new run is started (database last seen at " +
-      (next.current_revision.empty() ? std::string("an unknown revision")
-                                     : next.current_revision) +
+      (next.current_revision.empty() ? std::string("an unknown revision") : next.current_revision) +
       "). Set spec.suspend to false to resume.";
   const core::Condition* ready = core::FindCondition(next.conditions, ct::kReady);
-  const ConditionStatus ready_status =
-      ready != nullptr && ready->status == ConditionStatus::kTrue ? ConditionStatus::kTrue
-                                                                   : ConditionStatus::kFalse;
+  const ConditionStatus ready_status = ready != nullptr && ready->status == ConditionStatus::kTrue
+                                           ? ConditionStatus::kTrue
+                                           : ConditionStatus::kFalse;
   SetKstatus(next, ready_status, ConditionStatus::kFalse, ConditionStatus::kFalse, rs::kSuspended,
              message);
   if (Status s = Write(std::move(next)); !s.ok()) {

@@ -124,17 +124,6 @@ core::Result<std::vector<core::SchemaMigration>> FakeKube::ListSchemaMigrationsB
   return out;
 }
 
-core::Result<std::vector<core::SchemaMigration>> FakeKube::ListSchemaMigrations(
-    const std::string& ns) {
-  std::vector<core::SchemaMigration> out;
-  for (const auto& [key, obj] : objects) {
-    if (obj.metadata.namespace_ == ns) {
-      out.push_back(obj);
-    }
-  }
-  return out;
-}
-
 core::Result<std::string> FakeKube::UpdateStatus(const core::SchemaMigration& obj) {
   const std::string key = obj.metadata.namespace_ + "/" + obj.metadata.name;
   auto it = objects.find(key);

@@ -109,8 +109,6 @@ class FakeKube final : public KubePort {
   // ---- KubePort
   core::Result<core::SchemaMigration> GetSchemaMigration(const std::string& ns,
                                                          const std::string& name) override;
-  core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrations(
-      const std::string& ns) override;
   core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrationsReferencing(
       const std::string& ns, const std::string& kind, const std::string& name) override;
   core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrationsByDatabaseIdentity(

@@ -1,0 +1,210 @@
+// The reconciler outside a run (design §6.2): bad input is reported with
+// its reason and touches nothing; the CA Secret reaches the engine.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/conditions.h"
+#include "core/schema_migration.h"
+#include "reconcile/reconciler_fixture.h"
+
+namespace schemaop::reconcile {
+namespace {
+
+// ----------------------------------------------------------------- bad input
+
+struct BadInputCase {
+  std::string name;
+  std::function<void(FakeKube&, FakeDatabase&)> break_it;
+  std::string reason;
+  bool stalled;  // else: retried with backoff
+};
+
+class BadInputTest : public ReconcilerTest, public ::testing::WithParamInterface<BadInputCase> {};
+
+TEST_P(BadInputTest, ReportsReasonAndTouchesNothing) {
+  const BadInputCase& c = GetParam();
+  c.break_it(kube_, db_);
+  ReconcileResult r = Reconcile();
+  ExpectNothingTouched();
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kFalse);
+  EXPECT_EQ(Cond(ct::kReady).reason, c.reason);
+  if (c.stalled) {
+    EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kTrue);
+    EXPECT_EQ(Cond(ct::kStalled).reason, c.reason);
+    EXPECT_EQ(Cond(ct::kReconciling).status, ConditionStatus::kFalse);
+    EXPECT_EQ(St().phase, Phase::kFailed);
+  } else {
+    EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kFalse);
+    EXPECT_EQ(Cond(ct::kReconciling).status, ConditionStatus::kTrue);
+    EXPECT_EQ(Cond(ct::kReconciling).reason, c.reason);
+    ASSERT_TRUE(r.requeue_after.has_value());
+    EXPECT_FALSE(r.error.ok());
+    // Backoff grows.
+    clock_.Advance(*r.requeue_after);
+    ReconcileResult again = Reconcile();
+    ASSERT_TRUE(again.requeue_after.has_value());
+    EXPECT_GT(*again.requeue_after, *r.requeue_after);
+    ExpectNothingTouched();
+  }
+  EXPECT_FALSE(Cond(ct::kReady).message.empty());
+  EXPECT_EQ(St().observed_generation, 1);
+  EXPECT_EQ(kube_.finalizer_writes(), 0);
+  EXPECT_EQ(kube_.AllWrittenText().find(kPassword), std::string::npos);
+  // A second reconcile with the same problem writes nothing new.
+  const int writes = kube_.status_writes();
+  if (c.stalled) {
+    clock_.Advance(std::chrono::minutes(1));
+    Reconcile();
+    EXPECT_EQ(kube_.status_writes(), writes);
+  }
+}
+
+std::vector<BadInputCase> BadInputs() {
+  return {
+      {"UnknownRevision",
+       [](FakeKube& k, FakeDatabase&) {
+         k.Object(kNs, kName).spec.target_revision = "no_such_revision";
+       },
+       rs::kUnknownRevision, true},
+      {"BrokenMigrationFiles",
+       [](FakeKube&, FakeDatabase& d) {
+         d.inspect_error = Status(Code::kParseError, "0002.sql:3: unknown marker option");
+       },
+       rs::kInvalidMigrations, true},
+      {"CycleInFiles",
+       [](FakeKube&, FakeDatabase& d) {
+         d.inspect_error = Status(Code::kCycleDetected, "cycle a -> b -> a");
+       },
+       rs::kInvalidMigrations, true},
+      {"ChecksumMismatch",
+       [](FakeKube&, FakeDatabase& d) {
+         d.inspect_error = Status(Code::kChecksumMismatch, "file 0002.sql changed since applied");
+       },
+       rs::kChecksumMismatch, true},
+      {"MissingSecret", [](FakeKube& k, FakeDatabase&) { k.secrets.clear(); },
+       rs::kSecretNotFound, true},
+      {"MissingSecretKey",
+       [](FakeKube& k, FakeDatabase&) { k.secrets["drawing/drawing-db"] = {{"OTHER", "x"}}; },
+       rs::kSecretNotFound, true},
+      {"MissingConfigMap", [](FakeKube& k, FakeDatabase&) { k.config_maps.clear(); },
+       rs::kConfigMapNotFound, true},
+      {"EmptyConfigMap",
+       [](FakeKube& k, FakeDatabase&) { k.config_maps["drawing/drawing-migrations"].clear(); },
+       rs::kInvalidMigrations, true},
+      {"UnknownWorkload",
+       [](FakeKube& k, FakeDatabase&) {
+         k.Object(kNs, kName).spec.workloads.push_back({"StatefulSet", "ghost"});
+       },
+       rs::kWorkloadNotFound, true},
+      {"InvalidSpec",
+       [](FakeKube& k, FakeDatabase&) {
+         k.Object(kNs, kName).spec.workloads.push_back({"Deployment", "backend"});
+       },
+       rs::kInvalidSpec, true},
+      {"DuplicateDatabase",
+       [](FakeKube& k, FakeDatabase&) {
+         core::SchemaMigration older = k.Object(kNs, kName);
+         older.metadata.name = "aaa-older";
+         older.metadata.uid = "uid-0";
+         older.metadata.creation_timestamp->unix_millis -= 60'000;
+         k.objects["drawing/aaa-older"] = older;
+       },
+       rs::kDuplicateDatabase, true},
+      {"DatabaseUnreachable",
+       [](FakeKube&, FakeDatabase& d) {
+         d.inspect_error = Status(Code::kUnreachable, "connection to " + kUrl + " refused");
+       },
+       rs::kDatabaseUnreachable, false},
+      {"LockHeld",
+       [](FakeKube&, FakeDatabase& d) {
+         d.inspect_error = Status(Code::kLockHeld, "migration lock held by pid 42");
+       },
+       rs::kLockHeld, false},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(All, BadInputTest, ::testing::ValuesIn(BadInputs()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST_F(ReconcilerTest, InvalidSpecMessageNamesTheField) {
+  Obj().spec.workloads.push_back({"Deployment", "backend"});
+  Reconcile();
+  EXPECT_NE(Cond(ct::kStalled).message.find("spec.workloads[2].name: duplicate"),
+            std::string::npos)
+      << Cond(ct::kStalled).message;
+}
+
+TEST_F(ReconcilerTest, OlderDuplicateIsNotBlockedByTheYoungerOne) {
+  core::SchemaMigration younger = Obj();
+  younger.metadata.name = "zzz-younger";
+  younger.metadata.creation_timestamp->unix_millis += 60'000;
+  kube_.objects["drawing/zzz-younger"] = younger;
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  reconciler_->Reconcile(kNs, "zzz-younger");
+  const auto& y = kube_.Object(kNs, "zzz-younger").status;
+  EXPECT_EQ(core::FindCondition(y.conditions, ct::kStalled)->reason, rs::kDuplicateDatabase);
+}
+
+TEST_F(ReconcilerTest, StalledInputRecoversWhenTheSecretAppears) {
+  auto secrets = kube_.secrets;
+  kube_.secrets.clear();
+  ReconcileResult r = Reconcile();
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kSecretNotFound);
+  ASSERT_TRUE(r.requeue_after.has_value()) << "re-checked, since the fix is outside the spec";
+  kube_.secrets = secrets;
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kFalse);
+}
+
+// ------------------------------------------------------- caSecretRef (TLS)
+
+constexpr char kCaPem[] = "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n";
+
+// Invariant: the CA named by spec.database.caSecretRef reaches the engine
+// with every database call; without caSecretRef none does.
+TEST_F(ReconcilerTest, CaSecretRefReachesTheDatabaseTarget) {
+  Obj().spec.ca_secret_ref = {"drawing-db-ca", "ca.crt"};
+  kube_.secrets["drawing/drawing-db-ca"] = {{"ca.crt", kCaPem}};
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  ASSERT_FALSE(db_.targets_seen.empty());
+  for (const DatabaseTarget& target : db_.targets_seen) {
+    EXPECT_EQ(target.ca_certificate_pem, kCaPem);
+    EXPECT_EQ(target.url, kUrl);
+  }
+}
+
+TEST_F(ReconcilerTest, WithoutCaSecretRefNoCaIsPassed) {
+  RunUntilDone();
+  ASSERT_FALSE(db_.targets_seen.empty());
+  EXPECT_TRUE(db_.targets_seen.back().ca_certificate_pem.empty());
+}
+
+// Invariant: a missing CA Secret, key or an empty key stalls before any
+// database call, naming the Secret, the key and spec.database.caSecretRef.
+TEST_F(ReconcilerTest, MissingCaSecretStallsNamingIt) {
+  Obj().spec.ca_secret_ref = {"drawing-db-ca", "ca.crt"};
+  for (const auto& secret : std::vector<std::map<std::string, std::string>>{
+           {}, {{"other", kCaPem}}, {{"ca.crt", ""}}}) {
+    if (secret.empty()) {
+      kube_.secrets.erase("drawing/drawing-db-ca");
+    } else {
+      kube_.secrets["drawing/drawing-db-ca"] = secret;
+    }
+    Reconcile();
+    EXPECT_EQ(Cond(ct::kStalled).reason, rs::kSecretNotFound);
+    EXPECT_NE(Cond(ct::kStalled).message.find("drawing/drawing-db-ca with key ca.crt"),
+              std::string::npos)
+        << Cond(ct::kStalled).message;
+    EXPECT_NE(Cond(ct::kStalled).message.find("spec.database.caSecretRef"), std::string::npos)
+        << Cond(ct::kStalled).message;
+    EXPECT_TRUE(db_.targets_seen.empty());
+  }
+}
+
+}  // namespace
+}  // namespace schemaop::reconcile
