@@ -31,7 +31,7 @@
 
 namespace schemaop::manager {
 
-class ReferenceIndex;  // manager.h
+class ReferenceIndex;  // references.h
 
 struct KubePortCaches {
   const ObjectCache* schema_migrations = nullptr;  // null: always the API server

@@ -1,6 +1,8 @@
 #pragma once
 // The SchemaMigration state machine (design §6). Pure of I/O: everything goes
-// through the ports, so the whole contract is unit-tested with fakes.
+// through the ports, so the whole contract is unit-tested with fakes. The
+// implementation starts at state_machine.cpp (phase -> handler); pass.h
+// lists the file of each phase.
 //
 // Phases: Pending → Planning → ScalingDown → Draining → BackingUp → Migrating
 // → (RollingBack) → ScalingUp → Succeeded | Failed. Verification runs inside
