@@ -113,13 +113,7 @@ void ReferenceIndex::Set(const Json& sm) {
     if (it->second == refs) {
       return;
     }
-    for (const std::string& ref : it->second) {
-      auto& sms = sms_by_ref_[ref];
-      sms.erase(key);
-      if (sms.empty()) {
-        sms_by_ref_.erase(ref);
-      }
-    }
+    Unfile(key, it->second);
   }
   for (const std::string& ref : refs) {
     sms_by_ref_[ref].insert(key);
@@ -133,14 +127,18 @@ void ReferenceIndex::Remove(const std::string& sm_key) {
   if (it == refs_by_sm_.end()) {
     return;
   }
-  for (const std::string& ref : it->second) {
+  Unfile(sm_key, it->second);
+  refs_by_sm_.erase(it);
+}
+
+void ReferenceIndex::Unfile(const std::string& sm_key, const std::vector<std::string>& refs) {
+  for (const std::string& ref : refs) {
     auto& sms = sms_by_ref_[ref];
     sms.erase(sm_key);
     if (sms.empty()) {
       sms_by_ref_.erase(ref);
     }
   }
-  refs_by_sm_.erase(it);
 }
 
 std::vector<std::string> ReferenceIndex::Referencing(const std::string& kind, const std::string& ns,

@@ -52,6 +52,9 @@ class ReferenceIndex {
                                        const std::string& name) const;
 
  private:
+  // Drops `sm_key` from the entries of `refs` (mu_ held).
+  void Unfile(const std::string& sm_key, const std::vector<std::string>& refs);
+
   mutable std::mutex mu_;
   std::map<std::string, std::vector<std::string>> refs_by_sm_;
   std::map<std::string, std::set<std::string>> sms_by_ref_;

@@ -72,6 +72,24 @@ class Reader {
     }
   }
 
+  // Calls each(item, item_path) for every element of the array parent[key];
+  // the elements must be objects (the first one that is not fails).
+  template <typename Each>
+  void Objects(const json& parent, const char* key, const std::string& path, Each each) {
+    const json* array = Array(parent, key, path);
+    if (array == nullptr) {
+      return;
+    }
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const std::string item_path = path + "[" + std::to_string(i) + "]";
+      if (!(*array)[i].is_object()) {
+        Fail(item_path, "expected an object");
+        return;
+      }
+      each((*array)[i], item_path);
+    }
+  }
+
   void Fail(const std::string& path, const std::string& message) {
     if (status_.ok()) {
       status_ = Status(Code::kInvalidArgument, path + ": " + message);
@@ -129,22 +147,15 @@ void ReadCondition(Reader& r, const json& j, const std::string& path, core::Cond
   r.String(j, "message", path + ".message", c.message);
 }
 
+// `out` starts empty (a fresh spec or run).
 void ReadWorkloadRefs(Reader& r, const json& parent, const std::string& path,
                       std::vector<core::WorkloadRef>& out) {
-  if (const json* list = r.Array(parent, "workloads", path)) {
-    out.clear();
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      const std::string item_path = path + "[" + std::to_string(i) + "]";
-      if (!(*list)[i].is_object()) {
-        r.Fail(item_path, "expected an object");
-        return;
-      }
-      core::WorkloadRef ref;
-      r.String((*list)[i], "kind", item_path + ".kind", ref.kind);
-      r.String((*list)[i], "name", item_path + ".name", ref.name);
-      out.push_back(std::move(ref));
-    }
-  }
+  r.Objects(parent, "workloads", path, [&](const json& item, const std::string& item_path) {
+    core::WorkloadRef ref;
+    r.String(item, "kind", item_path + ".kind", ref.kind);
+    r.String(item, "name", item_path + ".name", ref.name);
+    out.push_back(std::move(ref));
+  });
 }
 
 void PutTime(json& j, const char* key, const std::optional<core::Timestamp>& time) {
@@ -316,19 +327,13 @@ core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
     r.String(*verify, "rowCounts", "spec.verify.rowCounts", spec.verify_row_counts);
     r.String(*verify, "schema", "spec.verify.schema", spec.verify_schema);
     r.Strings(*verify, "allowRowLoss", "spec.verify.allowRowLoss", spec.verify_allow_row_loss);
-    if (const json* checks = r.Array(*verify, "checks", "spec.verify.checks")) {
-      for (std::size_t i = 0; i < checks->size(); ++i) {
-        const std::string path = "spec.verify.checks[" + std::to_string(i) + "]";
-        if (!(*checks)[i].is_object()) {
-          r.Fail(path, "expected an object");
-          break;
-        }
-        core::VerifyCheck check;
-        r.String((*checks)[i], "name", path + ".name", check.name);
-        r.String((*checks)[i], "sql", path + ".sql", check.sql);
-        spec.verify_checks.push_back(std::move(check));
-      }
-    }
+    r.Objects(*verify, "checks", "spec.verify.checks",
+              [&](const json& item, const std::string& path) {
+                core::VerifyCheck check;
+                r.String(item, "name", path + ".name", check.name);
+                r.String(item, "sql", path + ".sql", check.sql);
+                spec.verify_checks.push_back(std::move(check));
+              });
   }
   r.String(j, "failurePolicy", "spec.failurePolicy", spec.failure_policy);
   r.String(j, "lockTimeout", "spec.lockTimeout", spec.lock_timeout);
