@@ -14,12 +14,14 @@
 //   deletion.cpp       deletion and the finalizer
 //   pass.cpp           status writes, intents, events, results, retries
 //   inputs.cpp         Secret and ConfigMap inputs, problem messages
+//   messages.cpp       bounded messages, workload lists
 #include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/conditions.h"
 #include "core/database_url.h"
