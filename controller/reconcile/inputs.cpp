@@ -182,7 +182,16 @@ Problem Reconciler::Pass::DatabaseProblem(const Status& status, const std::strin
     message = "Another migration run holds the database's migration lock: " + status.message() +
               ". Retrying with backoff.";
   } else if (reason == rs::kInvalidSpec) {
-    message = action + " rejected the spec: " + status.message() + ". Fix the spec.";
+    // ValidateSpec passed, so the engine refused a setting that comes from
+    // the Secret (URL, CA), the files, or the spec's meaning.
+    message = action + " refused the database settings: " + status.message() +
+              ". Fix what it names: the URL in Secret " + spec.url_secret_ref.name + " key " +
+              spec.url_secret_ref.key +
+              (spec.ca_secret_ref.name.empty()
+                   ? std::string()
+                   : ", the CA in Secret " + spec.ca_secret_ref.name + " key " +
+                         spec.ca_secret_ref.key) +
+              ", or the spec; a Secret is re-checked every minute.";
   } else if (reason == rs::kBackupFailed) {
     message = "Backup failed: " + status.message() +
               ". Check pg_dump and the backup volume, or set spec.backup.when: Never.";

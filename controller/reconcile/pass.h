@@ -70,6 +70,12 @@ struct Problem {
   core::Status cause;
 };
 
+// Status::detail() of the Problem of core::ValidateSpec: fields of the
+// SchemaMigration itself, which only an edit (a watched change) can fix. An
+// engine refusal with the same reason (a database URL or CA from a Secret
+// that cannot be used) is re-checked like other stalls.
+inline constexpr char kSpecFieldsDetail[] = "spec-fields";
+
 // Another SchemaMigration's run has scaled down a workload this run wants to
 // record (e.g. one backend using two databases). Local until core::reasons
 // gains it.

@@ -83,7 +83,8 @@ std::optional<Problem> Reconciler::Pass::InvalidSpec() const {
     message += (i == 0 ? "" : "; ") + errors[i].ToString();
   }
   message += ". Fix these fields of the SchemaMigration.";
-  return Problem{rs::kInvalidSpec, message, false, Status(Code::kInvalidArgument, "invalid spec")};
+  return Problem{rs::kInvalidSpec, message, false,
+                 Status(Code::kInvalidArgument, "invalid spec", kSpecFieldsDetail)};
 }
 
 std::optional<Problem> Reconciler::Pass::CheckDuplicates(Status& kube_error) {
@@ -271,9 +272,11 @@ Next Reconciler::Pass::Refuse(const Problem& problem) {
   if (problem.transient) {
     return Backoff(problem);
   }
-  if (problem.reason == rs::kInvalidSpec) {
+  if (problem.reason == rs::kInvalidSpec && problem.cause.detail() == kSpecFieldsDetail) {
     return Finished("stalled");  // only a spec change helps; that triggers a reconcile
   }
+  // Anything else may be fixed outside the spec (a Secret is not watched):
+  // re-checked every stalled_recheck.
   return Stalled();
 }
 

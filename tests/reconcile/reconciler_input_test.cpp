@@ -61,6 +61,37 @@ TEST_P(BadInputTest, ReportsReasonAndTouchesNothing) {
   }
 }
 
+// Invariant: a stall whose fix may be outside the spec is re-checked. An
+// engine refusal of a setting from the Secret (an unparseable URL, a CA that
+// is not PEM) has reason InvalidSpec, but a Secret is not watched: the
+// object must come back after stalled_recheck and pick up the fixed Secret,
+// and the message must point at the Secret.
+TEST_F(ReconcilerTest, SecretRefusedByTheEngineIsRecheckedAndNamed) {
+  db_.inspect_error = Status(Code::kInvalidArgument, "cannot parse the database URL postgresql://app:xxxxx@db");
+  ReconcileResult r = Reconcile();
+  ExpectNothingTouched();
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kInvalidSpec);
+  EXPECT_NE(Cond(ct::kStalled).message.find("Secret " + kube_.Object(kNs, kName).spec.url_secret_ref.name),
+            std::string::npos)
+      << Cond(ct::kStalled).message;
+  ASSERT_TRUE(r.requeue_after.has_value()) << "a Secret fix would never be seen";
+  db_.inspect_error.reset();  // the Secret was fixed
+  clock_.Advance(*r.requeue_after);
+  Reconcile();
+  EXPECT_NE(St().phase, Phase::kFailed);
+  EXPECT_NE(Cond(ct::kStalled).status, ConditionStatus::kTrue);
+}
+
+// Invariant: a spec that fails validation is not polled (only an edit,
+// which is watched, can fix it).
+TEST_F(ReconcilerTest, InvalidSpecFieldsAreNotPolled) {
+  kube_.Object(kNs, kName).spec.drain_timeout_seconds = -1;
+  ReconcileResult r = Reconcile();
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kInvalidSpec);
+  EXPECT_FALSE(r.requeue_after.has_value());
+}
+
 std::vector<BadInputCase> BadInputs() {
   return {
       {"UnknownRevision",
