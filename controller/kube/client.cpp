@@ -178,6 +178,23 @@ std::string Client::Token(bool force_reload) {
   return token_;
 }
 
+const char* FaultKindName(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kHttpError: return "http-error";
+    case FaultKind::kUnreachable: return "unreachable";
+    case FaultKind::kStaleConnection: return "stale-connection";
+    case FaultKind::kConflictRetry: return "conflict-retry";
+    case FaultKind::kWatchRelist: return "watch-relist";
+  }
+  return "unknown";
+}
+
+void Client::SetFaultObserver(FaultObserver observer) { fault_observer_ = std::move(observer); }
+
+void Client::ReportFault(const Fault& fault) const {
+  if (fault_observer_) fault_observer_(fault);
+}
+
 core::Result<Json> Client::Request(const std::string& method, const std::string& path_and_query,
                                    const std::string& content_type, const std::string& body) {
   const std::string what = method + " " + path_and_query;
@@ -192,13 +209,24 @@ core::Result<Json> Client::Request(const std::string& method, const std::string&
     request.body = body;
     auto response = transport_->Send(request);
     if (!response.ok()) {
+      ReportFault({FaultKind::kUnreachable, 0, what, response.status().message(),
+                   "returned to the caller"});
       return Status(response.status().code(), what + ": " + response.status().message(),
                     response.status().detail());
+    }
+    if (response->resent > 0) {
+      ReportFault({FaultKind::kStaleConnection, response->status, what,
+                   "a pooled connection was closed by the server; sent again " +
+                       std::to_string(response->resent) + " time(s)",
+                   "answered"});
     }
     // A 401 with a token file: the token may have been rotated; re-read once.
     if (response->status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
     if (response->status < 200 || response->status >= 300) {
-      return StatusFromHttp(response->status, response->body, what);
+      Status error = StatusFromHttp(response->status, response->body, what);
+      ReportFault({FaultKind::kHttpError, response->status, what, error.message(),
+                   "returned to the caller"});
+      return error;
     }
     return ParseBody(response->body, what);
   }
@@ -333,6 +361,10 @@ core::Result<Json> Client::UpdateStatusWithRetry(
     auto updated = UpdateStatus(ref, ns, desired);
     if (updated.ok() || !IsConflict(updated.status())) return updated;
     last = updated.status();
+    if (attempt + 1 < max_attempts) {
+      ReportFault({FaultKind::kConflictRetry, 409, "update status of " + ref.resource + " " + ns +
+                   "/" + name, last.message(), "re-reading and retrying"});
+    }
   }
   return Status(Code::kConflict,
                 "update status of " + ref.resource + " " + ns + "/" + name + ": still conflicting "
@@ -369,6 +401,10 @@ core::Result<Json> Client::ModifyFinalizers(const ResourceRef& ref, const std::s
     auto patched = Patch(ref, ns, name, PatchType::kMerge, patch);
     if (patched.ok() || !IsConflict(patched.status())) return patched;
     last = patched.status();
+    if (attempt + 1 < kAttempts) {
+      ReportFault({FaultKind::kConflictRetry, 409, "finalizers of " + ref.resource + " " + ns + "/" +
+                   name, last.message(), "re-reading and retrying"});
+    }
   }
   return last;
 }
@@ -464,14 +500,20 @@ core::Status Client::Watch(const ResourceRef& ref, const std::string& ns,
         cancel);
     if (cancel.cancelled()) return Status::Ok();
     if (!response.ok()) {
+      ReportFault({FaultKind::kUnreachable, 0, what, response.status().message(),
+                   "returned to the caller"});
       return Status(response.status().code(), what + ": " + response.status().message(),
                     response.status().detail());
     }
     if (response->status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
     if (response->status < 200 || response->status >= 300) {
-      return StatusFromHttp(response->status, response->body, what);
+      stream_status = StatusFromHttp(response->status, response->body, what);
     }
-    if (!stream_status.ok()) return stream_status;
+    if (!stream_status.ok()) {
+      ReportFault({FaultKind::kHttpError, HttpCodeOf(stream_status), what, stream_status.message(),
+                   "returned to the caller"});
+      return stream_status;
+    }
     // A final event without a trailing newline.
     if (!cancel.cancelled() && !pending.empty() && !on_line(pending) && !stream_status.ok()) {
       return stream_status;

@@ -34,6 +34,7 @@
 
 #include "core/status.h"
 #include "kube/config.h"
+#include "kube/faults.h"
 #include "kube/resource.h"
 #include "kube/transport.h"
 
@@ -206,6 +207,13 @@ class Client {
                                    const std::function<bool(const WatchEvent&)>& handler,
                                    Cancellation& cancel);
 
+  // Every fault a call meets (kube/faults.h) is reported to `observer`,
+  // also the ones the client survives by retrying. Set it before the client
+  // is shared between threads; empty = none.
+  void SetFaultObserver(FaultObserver observer);
+  // For the Client's own users (Informer) to report a fault they handle.
+  void ReportFault(const Fault& fault) const;
+
   // Raw call with authentication and error mapping; `path_and_query` is
   // relative to the server. Returns the parsed JSON body of a 2xx response.
   [[nodiscard]] core::Result<Json> Request(const std::string& method,
@@ -224,6 +232,7 @@ class Client {
   std::mutex token_mu_;
   std::string token_;
   std::chrono::steady_clock::time_point token_read_at_{};
+  FaultObserver fault_observer_;
 };
 
 // Percent-encodes a query parameter value.

@@ -119,6 +119,7 @@ class CppRestTransport final : public Transport {
       }
       try {
         HttpResponse out = Head(response);
+        out.resent = attempt - 1;
         std::vector<unsigned char> body = response.extract_vector().get();
         out.body.assign(body.begin(), body.end());
         return out;

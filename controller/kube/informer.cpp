@@ -304,6 +304,8 @@ void Informer::Run() {
     }
     if (IsGone(watched)) {
       need_list = true;  // history compacted: only a fresh list is consistent
+      client_.ReportFault({FaultKind::kWatchRelist, 410, "watch " + ref_.CollectionPath(options_.namespace_name),
+                           watched.message(), "re-listing"});
       continue;
     }
     if (!watched.ok()) {

@@ -26,6 +26,10 @@ struct HttpResponse {
   int status = 0;
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
+  // How many times the request was sent again because a pooled keep-alive
+  // connection turned out dead before any response (the client reports it
+  // as a FaultKind::kStaleConnection).
+  int resent = 0;
 };
 
 // Cancels an in-flight streaming call from another thread. Thread-safe; a

@@ -226,6 +226,42 @@ TEST_F(ClientTest, UpdateStatusWithRetryRetriesOnConflict) {
             "/apis/schemaop.dev/v1alpha1/namespaces/ns/schemamigrations/m/status");
 }
 
+// Issue 12 item 3: every fault is reported to the observer with the call,
+// the HTTP code and what happens next; never the token.
+TEST_F(ClientTest, FaultsAreReportedToTheObserver) {
+  Config config;
+  config.bearer_token = "token-never-shown";
+  auto& client = MakeClient(config);
+  std::vector<Fault> faults;
+  client.SetFaultObserver([&](const Fault& f) { faults.push_back(f); });
+  std::string v1 = R"({"metadata":{"name":"m","resourceVersion":"1"},"status":{}})";
+  script_ = {{500, R"({"kind":"Status","reason":"InternalError","code":500,"message":"etcd timeout"})"},
+             {200, v1}, {409, R"({"kind":"Status","reason":"Conflict","code":409})"},
+             {200, v1}, {200, v1}};
+  EXPECT_FALSE(client.Get(resources::kConfigMaps, "ns", "a").ok());
+  auto updated = client.UpdateStatusWithRetry(resources::kSchemaMigrations, "ns", "m", [](Json& o) {
+    o["status"]["phase"] = "Planning";
+    return core::Status::Ok();
+  });
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  EXPECT_FALSE(client.Get(resources::kConfigMaps, "ns", "b").ok());  // script empty: unreachable
+  ASSERT_EQ(faults.size(), 4u);
+  EXPECT_EQ(faults[0].kind, FaultKind::kHttpError);
+  EXPECT_EQ(faults[0].http_code, 500);
+  EXPECT_EQ(faults[0].call, "GET /api/v1/namespaces/ns/configmaps/a");
+  EXPECT_EQ(faults[0].message.find("etcd timeout") != std::string::npos, true) << faults[0].message;
+  EXPECT_EQ(faults[1].kind, FaultKind::kHttpError);
+  EXPECT_EQ(faults[1].http_code, 409);
+  EXPECT_EQ(faults[2].kind, FaultKind::kConflictRetry);
+  EXPECT_EQ(faults[2].next, "re-reading and retrying");
+  EXPECT_EQ(faults[3].kind, FaultKind::kUnreachable);
+  EXPECT_EQ(faults[3].http_code, 0);
+  for (const Fault& f : faults) {
+    EXPECT_EQ((f.call + f.message + f.next).find("token-never-shown"), std::string::npos);
+    EXPECT_STRNE(FaultKindName(f.kind), "unknown");
+  }
+}
+
 // A status message may carry bytes from a database error in another
 // encoding, or a message cut inside a UTF-8 sequence. nlohmann::json::dump()
 // throws on invalid UTF-8 by default; the client must send the object anyway

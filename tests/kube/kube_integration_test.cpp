@@ -506,8 +506,21 @@ TEST_F(KubeIntegrationTest, InformerRelistsOn410AndComputesDeletions) {
   informer.Stop();
 }
 
+// Issue 12 item 3: a re-list after 410 is reported (the controller logs and
+// counts it), naming the watch and what happens next.
 TEST_F(KubeIntegrationTest, InformerRelistsOnHttp410Too) {
   auto& c = *client_;
+  std::mutex faults_mu;
+  std::vector<Fault> faults;
+  c.SetFaultObserver([&](const Fault& f) {
+    std::lock_guard<std::mutex> lock(faults_mu);
+    faults.push_back(f);
+  });
+  auto relists = [&] {
+    std::lock_guard<std::mutex> lock(faults_mu);
+    return std::count_if(faults.begin(), faults.end(),
+                         [](const Fault& f) { return f.kind == FaultKind::kWatchRelist; });
+  };
   server_.SetExpiredInStream(false);
   Informer informer(c, resources::kConfigMaps, FastRetryingIn(""));
   informer.Start();
@@ -520,6 +533,19 @@ TEST_F(KubeIntegrationTest, InformerRelistsOnHttp410Too) {
   server_.ClearFaults();
   ASSERT_TRUE(WaitFor([&] { return informer.stats().relists_on_gone >= 1 && informer.Size() == 1; }));
   informer.Stop();
+  c.SetFaultObserver(nullptr);
+  EXPECT_EQ(relists(), informer.stats().relists_on_gone);
+  std::lock_guard<std::mutex> lock(faults_mu);
+  auto relist = std::find_if(faults.begin(), faults.end(),
+                             [](const Fault& f) { return f.kind == FaultKind::kWatchRelist; });
+  ASSERT_NE(relist, faults.end());
+  EXPECT_EQ(relist->http_code, 410);
+  EXPECT_EQ(relist->call, "watch /api/v1/configmaps");
+  EXPECT_EQ(relist->next, "re-listing");
+  // The held list (503) was reported as an error response.
+  EXPECT_TRUE(std::any_of(faults.begin(), faults.end(), [](const Fault& f) {
+    return f.kind == FaultKind::kHttpError && f.http_code == 503;
+  }));
 }
 
 TEST_F(KubeIntegrationTest, BookmarksAdvanceTheResumeVersion) {
@@ -837,6 +863,10 @@ TEST(KubeFailureTest, KeepAliveConnectionClosedByTheServerIsRetriedOnAFreshOne) 
   // connection the server closed meanwhile.
   IdleClosingServer server;
   auto client = ClientFor(server.port());
+  int stale = 0;  // issue 12 item 3: the retry is reported, not silent
+  client->SetFaultObserver([&](const Fault& f) {
+    if (f.kind == FaultKind::kStaleConnection) ++stale;
+  });
   // Requests with a body (status updates are PUTs) as well as without.
   const std::string body(2048, ' ');
   for (int request = 0; request < 6; ++request) {
@@ -848,6 +878,7 @@ TEST(KubeFailureTest, KeepAliveConnectionClosedByTheServerIsRetriedOnAFreshOne) 
     EXPECT_EQ((*got)["metadata"]["name"], "x");
     server.CloseIdleConnections();
   }
+  EXPECT_GE(stale, 1) << "requests sent again on a fresh connection were not reported";
 }
 
 TEST(KubeFailureTest, UnreachableAndSilentServersFailWithinTheTimeout) {
