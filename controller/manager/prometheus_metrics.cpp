@@ -62,9 +62,28 @@ struct PrometheusMetrics::Impl {
           .Help("The database revision of each SchemaMigration (value 1)")
           .Register(*registry);
 
+  prometheus::Family<prometheus::Counter>& apiserver_errors =
+      prometheus::BuildCounter()
+          .Name("schemaop_apiserver_errors_total")
+          .Help("Kubernetes API calls answered with an error, by HTTP code (\"unreachable\": no "
+                "answer)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& apiserver_retries =
+      prometheus::BuildCounter()
+          .Name("schemaop_apiserver_retries_total")
+          .Help("Kubernetes API calls retried by the client, by reason (stale-connection, "
+                "conflict)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& watch_relists =
+      prometheus::BuildCounter()
+          .Name("schemaop_watch_relists_total")
+          .Help("Watches whose history had expired (410 Gone), listed again")
+          .Register(*registry);
+
   prometheus::Histogram& reconcile_duration_series =
       reconcile_duration.Add({}, kReconcileBuckets);
   prometheus::Gauge& depth_series = workqueue_depth.Add({});
+  prometheus::Counter& relist_series = watch_relists.Add({});
   prometheus::Histogram& migration_series = migration_seconds.Add({}, kLongBuckets);
   prometheus::Histogram& downtime_series = downtime_seconds.Add({}, kLongBuckets);
 
@@ -125,6 +144,16 @@ void PrometheusMetrics::ObserveReconcileSeconds(double seconds) {
 }
 
 void PrometheusMetrics::SetWorkQueueDepth(double depth) { impl_->depth_series.Set(depth); }
+
+void PrometheusMetrics::CountApiServerError(const std::string& code) {
+  impl_->apiserver_errors.Add({{"code", code}}).Increment();
+}
+
+void PrometheusMetrics::CountApiServerRetry(const std::string& reason) {
+  impl_->apiserver_retries.Add({{"reason", reason}}).Increment();
+}
+
+void PrometheusMetrics::CountWatchRelist() { impl_->relist_series.Increment(); }
 
 std::string PrometheusMetrics::Serialize() const {
   std::ostringstream out;

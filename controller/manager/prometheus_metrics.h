@@ -11,6 +11,9 @@
 //   migration_seconds                        histogram (SQL time of a run)
 //   downtime_seconds                         histogram (writers at zero)
 //   current_revision_info{namespace,name,revision}  gauge = 1
+//   apiserver_errors_total{code}             counter (HTTP code, "unreachable")
+//   apiserver_retries_total{reason}          counter (stale-connection, conflict)
+//   watch_relists_total                      counter (watch history expired: 410)
 //
 // Label values are bounded: results/outcomes are reconciler constants and
 // revisions/names come from the cluster, never from a Secret.
@@ -42,6 +45,10 @@ class PrometheusMetrics final : public reconcile::MetricsSink {
   // The controller loop's series.
   void ObserveReconcileSeconds(double seconds);
   void SetWorkQueueDepth(double depth);
+  // Faults met by the Kubernetes client (manager/fault_log.h).
+  void CountApiServerError(const std::string& code);
+  void CountApiServerRetry(const std::string& reason);
+  void CountWatchRelist();
   // Drops the revision series of an object that was deleted.
   void ForgetObject(const std::string& ns, const std::string& name);
 
