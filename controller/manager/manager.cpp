@@ -22,6 +22,7 @@
 #include "kube/leader_election.h"
 #include "kube/work_queue.h"
 #include "manager/kube_port_impl.h"
+#include "manager/fault_log.h"
 #include "manager/logging.h"
 #include "manager/prometheus_metrics.h"
 #include "manager/system_clock.h"
@@ -34,6 +35,9 @@ struct Manager::Impl {
   kube::Client& client;
   ManagerOptions options;
   PrometheusMetrics metrics;
+  // The client's faults as counters and log lines (after `metrics`, which
+  // it counts into).
+  FaultLog fault_log{&metrics};
   SystemClock reconcile_clock;
   std::unique_ptr<kube::EventRecorder> events;
   std::unique_ptr<kube::WorkQueue> queue;
@@ -564,6 +568,7 @@ Manager::Manager(kube::Client& client, ManagerOptions options)
   }
   const std::string identity =
       m.options.identity.empty() ? m.options.leader_election.identity : m.options.identity;
+  client.SetFaultObserver(m.fault_log.Observer());
   m.events = std::make_unique<kube::EventRecorder>(client, "schemaop-controller", identity);
   std::vector<std::unique_ptr<kube::RateLimiter>> limiters;
   limiters.push_back(std::make_unique<kube::ExponentialFailureRateLimiter>(
@@ -601,6 +606,7 @@ Manager::~Manager() {
   for (kube::Informer* informer : impl_->AllInformers()) {
     informer->Stop();
   }
+  impl_->client.SetFaultObserver(nullptr);  // the client outlives the log
 }
 
 int Manager::Run() { return impl_->Run(); }

@@ -65,6 +65,24 @@ expect_no_password_leak
 # the API server denied it nothing, so the RBAC there covers what it did.
 expect_eq "requests the API server denied the controller" "" "$(controller_denials)"
 
+# Faults the controller survives are visible at the default log level
+# (issue 12 item 3): a watch whose history expired is listed again, logged
+# with the watch and what happens next, and counted.
+# The ConfigMap watches are held (503) while the ConfigMap changes and the
+# history is compacted, so the informer resumes from a version that is gone.
+admin_post faults '{"method":"GET","path":"configmaps","watch":true,"code":503,"count":100000}'
+admin_post close-watches '{}'
+kubectl annotate configmap drawing-migrations -n "$E2E_NS" schemaop.dev/smoke=relist >/dev/null ||
+  fail "kubectl annotate configmap"
+admin_post expire-history '{}'
+errors_logged() { controller_log_has a 'Kubernetes API: watch .*configmaps.*: HTTP 503'; }
+wait_for "the held watch's 503 logged at the default level" 30 errors_logged
+admin_delete faults
+relisted() { [ "$(metric_sum "$metrics_port" schemaop_watch_relists_total)" -ge 1 ]; }
+wait_for "a watch re-list after 410 in the metrics" 60 relisted
+controller_log_has a 'watch history expired (410).*; re-listing' ||
+  fail "the re-list after 410 was not logged at the default level"
+
 stop_controller a
 expect_eq "the controller's exit code after SIGTERM" 0 "${E2E_CONTROLLER_EXIT[a]}"
 controller_log_has a "shutting down gracefully" || fail "no graceful shutdown logged"
