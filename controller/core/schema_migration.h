@@ -20,6 +20,7 @@
 #include "core/conditions.h"
 #include "core/duration.h"
 #include "core/spec_enums.h"
+#include "core/migration_run.h"
 #include "core/status.h"
 
 namespace schemaop::core {
