@@ -27,7 +27,9 @@ constexpr std::int64_t LockKey() {
 }
 
 // pg_locks shows a bigint advisory key as classid (high half), objid (low).
-std::int64_t KeyHigh() { return static_cast<std::int64_t>(static_cast<std::uint64_t>(LockKey()) >> 32); }
+std::int64_t KeyHigh() {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(LockKey()) >> 32);
+}
 std::int64_t KeyLow() {
   return static_cast<std::int64_t>(static_cast<std::uint64_t>(LockKey()) & 0xffffffffULL);
 }
@@ -55,10 +57,10 @@ std::string AdvisoryLock::DescribeHolder(Runtime& rt) {
                      row[4].as<std::string>() + ")";
     }
     if (TableExists(tx, std::string(kSchema) + ".run_log")) {
-      auto running = tx.exec(
-          std::string("SELECT id, actor, to_char(started_at AT TIME ZONE 'UTC', "
-                      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), direction FROM ") +
-          kSchema + ".run_log WHERE outcome = 'running' ORDER BY id DESC LIMIT 1");
+      auto running =
+          tx.exec(std::string("SELECT id, actor, to_char(started_at AT TIME ZONE 'UTC', "
+                              "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), direction FROM ") +
+                  kSchema + ".run_log WHERE outcome = 'running' ORDER BY id DESC LIMIT 1");
       for (const auto& row : running) {
         description += "; run " + row[0].as<std::string>() + " (" + row[3].as<std::string>() +
                        ") by " + row[1].as<std::string>() + " started " + row[2].as<std::string>();

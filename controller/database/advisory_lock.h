@@ -5,10 +5,9 @@
 // types; include only from controller/database.
 #include <cstdint>
 #include <memory>
+#include <pqxx/pqxx>
 #include <stdexcept>
 #include <string>
-
-#include <pqxx/pqxx>
 
 #include "core/status.h"
 #include "database/pg_session.h"

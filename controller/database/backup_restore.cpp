@@ -1,16 +1,15 @@
 #include "database/backup_restore.h"
 
-#include <chrono>
-#include <ctime>
-#include <filesystem>
-#include <set>
-#include <sstream>
-
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <set>
+#include <sstream>
 
 #include "database/backup_files.h"
 #include "database/process.h"
@@ -144,11 +143,13 @@ Status RunPgDump(Runtime& rt, const BackupTarget& target) {
       (*child)->Environment(), target.fd);
   if (!result.started || result.exit_code != 0) {
     std::string output = core::ScrubSecret(result.output, rt.info.password);
-    return Status(Code::kBackupFailed,
-                  "pg_dump failed (exit " + std::to_string(result.exit_code) + "): " + output +
-                      " (check that pg_dump " +
-                      (rt.options.pg_bin_dir.empty() ? "is on PATH" : "is in " + rt.options.pg_bin_dir) +
-                      ", matches the server version, and that --backup-dir is writable); nothing was migrated");
+    return Status(
+        Code::kBackupFailed,
+        "pg_dump failed (exit " + std::to_string(result.exit_code) + "): " + output +
+            " (check that pg_dump " +
+            (rt.options.pg_bin_dir.empty() ? "is on PATH" : "is in " + rt.options.pg_bin_dir) +
+            ", matches the server version, and that --backup-dir is writable); nothing was "
+            "migrated");
   }
   return Status::Ok();
 }
@@ -163,7 +164,8 @@ std::string TocRelation(const std::string& line) {
   std::getline(words, rest);
   rest.erase(0, rest.find_first_not_of(' '));
   std::string kind;
-  for (const char* type : {"MATERIALIZED VIEW ", "FOREIGN TABLE ", "TABLE ", "VIEW ", "SEQUENCE "}) {
+  for (const char* type :
+       {"MATERIALIZED VIEW ", "FOREIGN TABLE ", "TABLE ", "VIEW ", "SEQUENCE "}) {
     if (rest.rfind(type, 0) == 0) {
       kind = type;
       break;
@@ -192,9 +194,10 @@ std::string TocRelation(const std::string& line) {
 core::Result<std::set<std::string>> DumpRelations(const Runtime& rt, const std::string& path) {
   auto listed = RunProcess(rt.Tool("pg_restore"), {"-l", path}, {});
   if (!listed.started || listed.exit_code != 0) {
-    return Status(Code::kBackupFailed,
-                  "pg_restore -l " + path + " failed (exit " + std::to_string(listed.exit_code) +
-                      "): " + listed.output + " (is it a pg_dump -Fc file from `schemaop backup`?)");
+    return Status(Code::kBackupFailed, "pg_restore -l " + path + " failed (exit " +
+                                           std::to_string(listed.exit_code) +
+                                           "): " + listed.output +
+                                           " (is it a pg_dump -Fc file from `schemaop backup`?)");
   }
   std::set<std::string> relations;
   std::istringstream lines(listed.output);
@@ -244,7 +247,8 @@ core::Result<BackupInfo> TakeBackup(Runtime& rt, const std::string& label) {
   return backup;
 }
 
-core::Result<std::vector<std::string>> RelationsMissingFromDump(Runtime& rt, const std::string& path) {
+core::Result<std::vector<std::string>> RelationsMissingFromDump(Runtime& rt,
+                                                                const std::string& path) {
   auto dumped = DumpRelations(rt, path);
   if (!dumped.ok()) {
     return dumped.status();
@@ -252,14 +256,14 @@ core::Result<std::vector<std::string>> RelationsMissingFromDump(Runtime& rt, con
   std::vector<std::string> extra;
   try {
     pqxx::read_transaction tx(rt.session->conn());
-    for (const auto& row : tx.exec(
-             "SELECT n.nspname || '.' || c.relname FROM pg_class c "
-             "JOIN pg_namespace n ON n.oid = c.relnamespace "
-             "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
-             "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'schemaop') "
-             "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
-             "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
-             "AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1")) {
+    for (const auto& row :
+         tx.exec("SELECT n.nspname || '.' || c.relname FROM pg_class c "
+                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                 "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
+                 "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'schemaop') "
+                 "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
+                 "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+                 "AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1")) {
       std::string name = row[0].as<std::string>();
       if (dumped->count(name) == 0) {
         extra.push_back(name);
@@ -283,12 +287,11 @@ Status RunPgRestore(Runtime& rt, const std::string& path) {
                            (*child)->Environment());
   if (!result.started || result.exit_code != 0) {
     return Status(Code::kBackupFailed,
-                  "pg_restore failed (exit " + std::to_string(result.exit_code) + "): " +
-                      core::ScrubSecret(result.output, rt.info.password) +
+                  "pg_restore failed (exit " + std::to_string(result.exit_code) +
+                      "): " + core::ScrubSecret(result.output, rt.info.password) +
                       " (--single-transaction: the database is unchanged)");
   }
   return Status::Ok();
 }
 
 }  // namespace schemaop::database::internal
-

@@ -23,7 +23,8 @@ core::Result<BackupInfo> TakeBackup(Runtime& rt, const std::string& label);
 // dump at `path` does not contain. pg_restore --clean drops and recreates
 // only what the dump lists, so these would survive the restore (e.g. tables
 // created by a later upgrade) and leave a database that is not the backup.
-core::Result<std::vector<std::string>> RelationsMissingFromDump(Runtime& rt, const std::string& path);
+core::Result<std::vector<std::string>> RelationsMissingFromDump(Runtime& rt,
+                                                                const std::string& path);
 
 // pg_restore --clean --if-exists --single-transaction of `path`.
 core::Status RunPgRestore(Runtime& rt, const std::string& path);

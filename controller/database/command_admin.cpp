@@ -18,7 +18,8 @@ using internal::Runtime;
 // The stamp's one transaction: version rows, archive rows for the known
 // files of the stamped revisions and their ancestors, a run_log row.
 Status WriteStamp(Runtime& rt, const core::RevisionGraph& merged,
-                  const std::vector<std::string>& current, const std::vector<std::string>& resolved) {
+                  const std::vector<std::string>& current,
+                  const std::vector<std::string>& resolved) {
   try {
     pqxx::work tx(rt.session->conn());
     internal::WriteVersions(tx, rt.VersionTable(), resolved);

@@ -97,11 +97,14 @@ core::Result<std::set<std::string>> CheckPlanFiles(Runtime& rt, const core::Plan
 // Step 9, when the policy asks.
 Status MaybeBackup(Runtime& rt, const core::Plan& plan, RunReport* report) {
   const BackupPolicy policy = rt.options.backup_policy;
-  if (!(policy == BackupPolicy::kAlways || (policy == BackupPolicy::kDowngrade && plan.HasDowngrade()))) {
+  if (!(policy == BackupPolicy::kAlways ||
+        (policy == BackupPolicy::kDowngrade && plan.HasDowngrade()))) {
     return Status::Ok();
   }
-  auto label = (plan.from_versions.empty() ? std::string("base") : internal::Join(plan.from_versions, "+")) +
-               "-to-" + (plan.to_versions.empty() ? std::string("base") : internal::Join(plan.to_versions, "+"));
+  auto label =
+      (plan.from_versions.empty() ? std::string("base") : internal::Join(plan.from_versions, "+")) +
+      "-to-" +
+      (plan.to_versions.empty() ? std::string("base") : internal::Join(plan.to_versions, "+"));
   auto backup = internal::TakeBackup(rt, label);
   if (!backup.ok()) {
     return backup.status();
@@ -124,10 +127,10 @@ Status ReadBaseline(Runtime& rt, const core::Plan& plan, internal::ExecContext* 
     // reference, so say so instead of absorbing it silently.
     if (Status drift = internal::CheckSchema(tx, plan.from_versions, *fingerprint_before);
         drift.code() == Code::kSchemaDrift) {
-      rt.Emit("warning", "the schema changed since it was last recorded at " +
-                             VersionsText(plan.from_versions) +
-                             " (by hand?); recording it as that revision's schema: " +
-                             drift.message());
+      rt.Emit("warning",
+              "the schema changed since it was last recorded at " +
+                  VersionsText(plan.from_versions) +
+                  " (by hand?); recording it as that revision's schema: " + drift.message());
     }
   } catch (const std::exception& error) {
     return rt.FromException(error, "cannot count rows and read the schema before the run",
@@ -139,8 +142,8 @@ Status ReadBaseline(Runtime& rt, const core::Plan& plan, internal::ExecContext* 
 // Step 11's plan column: steps, pinned file hashes, counts, allowed loss.
 core::Result<internal::json> PlanJson(Runtime& rt, const core::Plan& plan,
                                       const internal::Archive& archive,
-                                      const internal::ExecContext& forward,
-                                      std::string_view target, const RunReport& report) {
+                                      const internal::ExecContext& forward, std::string_view target,
+                                      const RunReport& report) {
   internal::json pinned_files = internal::json::object();
   for (const auto& step : plan.steps) {
     auto file = rt.scripts.FileFor(step.revision, archive);
@@ -150,12 +153,13 @@ core::Result<internal::json> PlanJson(Runtime& rt, const core::Plan& plan,
     pinned_files[step.revision] = Sha256Hex((*file)->text);
   }
   const auto& allowed = forward.rows.row_loss_allowed;
-  internal::json plan_json = {{"steps", internal::StepsToJson(plan.steps)},
-                              {"verify", true},
-                              {"files", pinned_files},
-                              {"counts_before", internal::CountsToJson(forward.rows.counts_before)},
-                              {"row_loss_allowed", std::vector<std::string>(allowed.begin(), allowed.end())},
-                              {"target", std::string(target)}};
+  internal::json plan_json = {
+      {"steps", internal::StepsToJson(plan.steps)},
+      {"verify", true},
+      {"files", pinned_files},
+      {"counts_before", internal::CountsToJson(forward.rows.counts_before)},
+      {"row_loss_allowed", std::vector<std::string>(allowed.begin(), allowed.end())},
+      {"target", std::string(target)}};
   if (report.backup) {
     plan_json["backup"] = {{"path", report.backup->path}, {"sha256", report.backup->sha256}};
   }
@@ -165,9 +169,9 @@ core::Result<internal::json> PlanJson(Runtime& rt, const core::Plan& plan,
 // Steps 12 and 13: execute, undo on failure, read where the database is.
 void ExecutePlan(Runtime& rt, const internal::Archive& archive, const core::Plan& plan,
                  internal::ExecContext& forward, RunReport* report) {
-  rt.Emit("migrating", "run " + std::to_string(forward.run_id) + ": " + internal::PlanDirection(plan) +
-                           " " + VersionsText(plan.from_versions) + " -> " +
-                           VersionsText(plan.to_versions) + " in " +
+  rt.Emit("migrating", "run " + std::to_string(forward.run_id) + ": " +
+                           internal::PlanDirection(plan) + " " + VersionsText(plan.from_versions) +
+                           " -> " + VersionsText(plan.to_versions) + " in " +
                            std::to_string(plan.steps.size()) + " step(s)");
   internal::Executor executor(rt, archive);
   Status executed = executor.Execute(forward, internal::Cursor{});
@@ -177,14 +181,16 @@ void ExecutePlan(Runtime& rt, const internal::Archive& archive, const core::Plan
   } else {
     report->outcome = executor.HandleFailure(forward, plan.from_versions, &executed);
     report->status = executed;
-    report->steps_applied = report->outcome == RunOutcome::kFailed
-                                ? std::min(forward.committed.step, static_cast<int>(plan.steps.size()))
-                                : 0;
+    report->steps_applied =
+        report->outcome == RunOutcome::kFailed
+            ? std::min(forward.committed.step, static_cast<int>(plan.steps.size()))
+            : 0;
   }
   // Report where the database really is, also after a lost connection.
-  auto final_versions = rt.EnsureSession().ok()
-                            ? internal::LoadVersions(rt)
-                            : core::Result<std::vector<std::string>>(Status(Code::kUnreachable, "no session"));
+  auto final_versions =
+      rt.EnsureSession().ok()
+          ? internal::LoadVersions(rt)
+          : core::Result<std::vector<std::string>>(Status(Code::kUnreachable, "no session"));
   if (final_versions.ok()) {
     report->final_versions = *final_versions;
   }
@@ -218,9 +224,9 @@ Status RunPlan(Runtime& rt, const internal::Archive& archive, const core::Plan& 
   if (!plan_json.ok()) {
     return plan_json.status();
   }
-  auto run_id = internal::InsertRun(rt, plan.from_versions, plan.to_versions,
-                                    internal::PlanDirection(plan), *plan_json, "running",
-                                    rt.options.run_key, &fingerprint_before);
+  auto run_id =
+      internal::InsertRun(rt, plan.from_versions, plan.to_versions, internal::PlanDirection(plan),
+                          *plan_json, "running", rt.options.run_key, &fingerprint_before);
   if (!run_id.ok()) {
     return run_id.status();
   }

@@ -83,8 +83,10 @@ void Executor::DropInvalidIndex(const std::string& statement) {
     pqxx::read_transaction tx(rt_.session->conn());
     for (const auto& row : tx.exec_params(
              "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_index i "
-             "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-             "WHERE c.relname = $1 AND NOT i.indisvalid AND n.nspname = ANY (current_schemas(false))",
+             "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = "
+             "c.relnamespace "
+             "WHERE c.relname = $1 AND NOT i.indisvalid AND n.nspname = ANY "
+             "(current_schemas(false))",
              name)) {
       invalid.push_back(row[0].as<std::string>());
     }
@@ -104,9 +106,10 @@ void Executor::RunTransactionalSection(Pass& pass, int s, int k, const core::Sec
     pass.tx.emplace(rt_.session->conn());
   }
   rt_.Emit("migrating",
-           std::string(pass.ctx.phase == "undo" ? "undoing: " : "") + DirectionWord(step.direction) +
-               " " + step.revision + " section " + std::to_string(k + 1) + "/" +
-               std::to_string(section_count) + " (" + source_name + ")",
+           std::string(pass.ctx.phase == "undo" ? "undoing: " : "") +
+               DirectionWord(step.direction) + " " + step.revision + " section " +
+               std::to_string(k + 1) + "/" + std::to_string(section_count) + " (" + source_name +
+               ")",
            s, step.revision, step.direction, k, -1);
   auto t0 = Clock::now();
   pass.tx->exec(section.sql);
@@ -279,7 +282,8 @@ Status Executor::Execute(ExecContext& ctx, Cursor start) {
     return FinishPass(pass);
   } catch (const LockLostError& error) {
     pass.tx.reset();
-    return Status(Code::kLockHeld, std::string(error.what()) + " (" + pass.where + ")", "lock-lost");
+    return Status(Code::kLockHeld, std::string(error.what()) + " (" + pass.where + ")",
+                  "lock-lost");
   } catch (const std::exception& error) {
     pass.tx.reset();
     return rt_.FromException(
@@ -343,10 +347,11 @@ RunOutcome Executor::Undo(ExecContext& forward, const std::vector<std::string>& 
   }
   Status undone = Execute(undo, Cursor{});
   if (!undone.ok()) {
-    *status = Status(status->code(),
-                     error + "; undoing it also failed: " + undone.message() +
-                         ". The database is between revisions: restore the backup or fix and re-run",
-                     status->detail());
+    *status =
+        Status(status->code(),
+               error + "; undoing it also failed: " + undone.message() +
+                   ". The database is between revisions: restore the backup or fix and re-run",
+               status->detail());
     CloseRun(rt_, forward.run_id, "failed", status->message(), status->code());
     return RunOutcome::kFailed;
   }

@@ -6,10 +6,9 @@
 // types; include only from controller/database.
 #include <cstdint>
 #include <optional>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "core/planner.h"
 #include "core/status.h"
@@ -33,7 +32,7 @@ struct ExecContext {
   std::string final_outcome = "succeeded";
   std::string final_error;
   std::string final_error_code;  // core::CodeName of the failure, for replays
-  Cursor committed;  // the last cursor that was committed
+  Cursor committed;              // the last cursor that was committed
   bool any_commit = false;
 };
 

@@ -113,7 +113,9 @@ Status Migrator::LoadMigrations(const std::string& directory) {
   return SetMigrations(std::move(files).value());
 }
 
-const std::vector<core::MigrationFile>& Migrator::migrations() const { return impl_->scripts.files(); }
+const std::vector<core::MigrationFile>& Migrator::migrations() const {
+  return impl_->scripts.files();
+}
 const core::RevisionGraph& Migrator::graph() const { return impl_->scripts.graph(); }
 const std::string& Migrator::redacted_url() const { return impl_->info.redacted; }
 
@@ -180,14 +182,15 @@ core::Result<std::string> Migrator::DatabaseIdentity() {
     pqxx::work tx(rt.session->conn());
     try {
       pqxx::subtransaction identity(tx, "identity");
-      server = "sysid:" +
-               identity.exec1("SELECT system_identifier::text FROM pg_control_system()")[0]
-                   .as<std::string>();
+      server =
+          "sysid:" + identity.exec1("SELECT system_identifier::text FROM pg_control_system()")[0]
+                         .as<std::string>();
       identity.commit();
     } catch (const pqxx::sql_error&) {
-      server = "addr:" + tx.exec1("SELECT coalesce(host(inet_server_addr()), 'socket:' || "
-                                  "current_setting('unix_socket_directories')) || ':' || "
-                                  "current_setting('port')")[0]
+      server = "addr:" + tx.exec1(
+                               "SELECT coalesce(host(inet_server_addr()), 'socket:' || "
+                               "current_setting('unix_socket_directories')) || ':' || "
+                               "current_setting('port')")[0]
                              .as<std::string>();
     }
     auto row = tx.exec1(
@@ -214,9 +217,10 @@ Status Migrator::WaitAtLeast(std::string_view revision, std::chrono::millisecond
     }
     const std::vector<std::string>& current = state->current;
     for (const auto& version : current) {
-      if (version == *resolved ||
-          (state->merged.Contains(version) && state->merged.Ancestors(version).count(*resolved) != 0)) {
-        rt.Emit("ready", "the database is at " + internal::VersionsText(current) + ", at least " + *resolved);
+      if (version == *resolved || (state->merged.Contains(version) &&
+                                   state->merged.Ancestors(version).count(*resolved) != 0)) {
+        rt.Emit("ready", "the database is at " + internal::VersionsText(current) + ", at least " +
+                             *resolved);
         return Status::Ok();
       }
     }
@@ -228,10 +232,12 @@ Status Migrator::WaitAtLeast(std::string_view revision, std::chrono::millisecond
                                         " or later; is a migration running? (raise --timeout)");
     }
     if (!announced) {
-      rt.Emit("waiting", "the database is at " + internal::VersionsText(current) + "; waiting for " + *resolved);
+      rt.Emit("waiting", "the database is at " + internal::VersionsText(current) +
+                             "; waiting for " + *resolved);
       announced = true;
     }
-    std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(500), deadline - now));
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(std::chrono::milliseconds(500), deadline - now));
   }
 }
 

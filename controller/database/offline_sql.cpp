@@ -87,7 +87,8 @@ core::Result<std::string> Migrator::OfflineSql(const core::Plan& plan) {
   std::ostringstream out;
   out << "-- schemaop offline SQL: " << internal::VersionsText(plan.from_versions) << " -> "
       << internal::VersionsText(plan.to_versions) << " (" << plan.steps.size() << " step(s))\n"
-      << "-- `schemaop upgrade/downgrade` runs the same SQL with locking, backup, verification and rollback.\n\n";
+      << "-- `schemaop upgrade/downgrade` runs the same SQL with locking, backup, verification and "
+         "rollback.\n\n";
   if (plan.empty()) {
     out << "-- nothing to do\n";
     return out.str();

@@ -11,7 +11,8 @@ using core::Status;
 
 // Crash recovery resumes only with the exact files the run started with:
 // the sha256 of every step's file was recorded in the run's plan.
-Status CheckPinnedFiles(Runtime& rt, std::int64_t run_id, const json& plan, const Archive& archive) {
+Status CheckPinnedFiles(Runtime& rt, std::int64_t run_id, const json& plan,
+                        const Archive& archive) {
   if (!plan.contains("files")) {
     return Status::Ok();  // recorded by an older version: nothing to compare
   }
@@ -28,8 +29,8 @@ Status CheckPinnedFiles(Runtime& rt, std::int64_t run_id, const json& plan, cons
       return Status(Code::kChecksumMismatch,
                     "cannot recover interrupted run " + std::to_string(run_id) +
                         ": it started with revision " + revision + " at sha256 " +
-                        sha.get<std::string>().substr(0, 12) + "..., but " +
-                        (*file)->source_name + " now has sha256 " + now.substr(0, 12) +
+                        sha.get<std::string>().substr(0, 12) + "..., but " + (*file)->source_name +
+                        " now has sha256 " + now.substr(0, 12) +
                         "...; recovery runs only the SQL the run started with. Restore that "
                         "file as it was (the ConfigMap or --migrations directory), then retry; "
                         "nothing was changed",
@@ -92,7 +93,8 @@ core::Result<std::string> ResumeForward(Runtime& rt, const Archive& archive,
          "), undone; the database is at " + VersionsText(run.from);
 }
 
-core::Result<std::string> RecoverOne(Runtime& rt, const Archive& archive, const InterruptedRun& run) {
+core::Result<std::string> RecoverOne(Runtime& rt, const Archive& archive,
+                                     const InterruptedRun& run) {
   Status pinned = CheckPinnedFiles(rt, run.id, run.plan, archive);
   if (!pinned.ok()) {
     return pinned;

@@ -9,11 +9,11 @@ Archive ReadArchive(pqxx::transaction_base& tx) {
   if (!TableExists(tx, std::string(kSchema) + ".revision_archive")) {
     return archive;
   }
-  for (const auto& row : tx.exec(
-           std::string("SELECT revision, array_to_json(down_revisions)::text, file_name, "
-                       "file_text, sha256, to_char(applied_at AT TIME ZONE 'UTC', "
-                       "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ") +
-           kSchema + ".revision_archive")) {
+  for (const auto& row :
+       tx.exec(std::string("SELECT revision, array_to_json(down_revisions)::text, file_name, "
+                           "file_text, sha256, to_char(applied_at AT TIME ZONE 'UTC', "
+                           "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ") +
+               kSchema + ".revision_archive")) {
     ArchiveRow entry;
     entry.down_revisions = TextArray(row[1]);
     entry.file_name = row[2].as<std::string>();

@@ -4,10 +4,9 @@
 // files no longer contain can still be planned and migrated down. Internal
 // header: libpqxx types; include only from controller/database.
 #include <map>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "core/migration_file.h"
 #include "core/status.h"

@@ -30,10 +30,9 @@ Code CodeFromName(const std::string& name) {
 // No row for the key: may it run? Not after kMaxInterruptedAttempts
 // interruptions before a first commit.
 Status CheckInterruptedAttempts(pqxx::transaction_base& tx, const std::string& run_key) {
-  auto interrupted = tx.exec_params1(
-      "SELECT count(*) FROM " + RunLog() +
-          " WHERE left(run_key, length($1) + length($2)) = $1 || $2",
-      run_key, std::string(kInterruptedSuffix));
+  auto interrupted = tx.exec_params1("SELECT count(*) FROM " + RunLog() +
+                                         " WHERE left(run_key, length($1) + length($2)) = $1 || $2",
+                                     run_key, std::string(kInterruptedSuffix));
   int attempts = interrupted[0].as<int>();
   if (attempts < kMaxInterruptedAttempts) {
     return Status::Ok();
@@ -71,8 +70,8 @@ std::vector<core::PlanStep> StepsFromJson(const json& steps) {
   for (const auto& item : steps) {
     core::PlanStep step;
     step.revision = item.at("revision").get<std::string>();
-    step.direction =
-        item.at("direction").get<std::string>() == "up" ? core::Direction::kUp : core::Direction::kDown;
+    step.direction = item.at("direction").get<std::string>() == "up" ? core::Direction::kUp
+                                                                     : core::Direction::kDown;
     step.versions_after = item.at("versions_after").get<std::vector<std::string>>();
     out.push_back(std::move(step));
   }
@@ -228,7 +227,8 @@ core::Result<bool> ReplayEndedRun(Runtime& rt, const std::string& run_key, RunRe
       return true;
     }
     report->outcome = outcome == "rolled_back" ? RunOutcome::kRolledBack : RunOutcome::kFailed;
-    report->status = Status(CodeFromName(row[3].as<std::string>()), row[2].as<std::string>(), "replayed");
+    report->status =
+        Status(CodeFromName(row[3].as<std::string>()), row[2].as<std::string>(), "replayed");
     rt.Emit("replayed", "run " + row[0].as<std::string>() + " of this request already ended (" +
                             outcome + "); nothing executed");
     return true;
@@ -261,7 +261,8 @@ core::Result<std::vector<InterruptedRun>> ReadRunningRuns(Runtime& rt) {
                                    "FROM " +
                                    RunLog() + " WHERE outcome = 'running' ORDER BY id")) {
       runs.push_back({row[0].as<std::int64_t>(), TextArray(row[1]), TextArray(row[2]),
-                      json::parse(row[3].as<std::string>()), json::parse(row[4].as<std::string>())});
+                      json::parse(row[3].as<std::string>()),
+                      json::parse(row[4].as<std::string>())});
     }
   } catch (const std::exception& error) {
     return rt.FromException(error, "cannot read schemaop.run_log", Code::kInternal);
@@ -279,8 +280,8 @@ core::Result<std::vector<RunLogEntry>> ReadHistory(Runtime& rt, int limit) {
     const std::string time = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'";
     for (const auto& row : tx.exec_params(
              "SELECT id, array_to_json(from_versions)::text, array_to_json(to_versions)::text, "
-             "direction, actor, to_char(started_at AT TIME ZONE 'UTC', " + time +
-                 "), coalesce(to_char(finished_at AT TIME ZONE 'UTC', " + time +
+             "direction, actor, to_char(started_at AT TIME ZONE 'UTC', " +
+                 time + "), coalesce(to_char(finished_at AT TIME ZONE 'UTC', " + time +
                  "), ''), outcome, coalesce(error, '') FROM " + RunLog() +
                  " ORDER BY id DESC LIMIT $1",
              limit)) {

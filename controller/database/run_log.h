@@ -4,11 +4,10 @@
 // header: libpqxx and nlohmann::json types; include only from
 // controller/database.
 #include <cstdint>
-#include <string>
-#include <vector>
-
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <string>
+#include <vector>
 
 #include "core/planner.h"
 #include "core/status.h"

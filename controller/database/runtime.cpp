@@ -112,8 +112,9 @@ Status Runtime::EnsureSchema() {
     CreateBookkeepingTables(tx);
     tx.commit();
   } catch (const std::exception& error) {
-    return FromException(error, "cannot create the schemaop schema (the role needs CREATE on the database)",
-                         Code::kMigrationFailed);
+    return FromException(
+        error, "cannot create the schemaop schema (the role needs CREATE on the database)",
+        Code::kMigrationFailed);
   }
   return Status::Ok();
 }

@@ -12,10 +12,9 @@
 // command_*.cpp).
 #include <chrono>
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "core/database_url.h"
 #include "core/migration_file.h"

@@ -132,8 +132,8 @@ core::Result<core::Plan> ScriptSet::MakePlan(std::string_view target, core::Plan
   if ((target == "head" || target == "heads") && merged.size() != graph_.size()) {
     auto heads = graph_.Heads();
     if (heads.empty()) {
-      return Status(Code::kNotFound, "no migration files: nothing to resolve '" +
-                                         std::string(target) + "' against");
+      return Status(Code::kNotFound,
+                    "no migration files: nothing to resolve '" + std::string(target) + "' against");
     }
     if (heads.size() == 1) {
       resolved_target = heads.front();

@@ -21,21 +21,23 @@ std::string FingerprintKey(const std::vector<std::string>& versions) {
   return sorted.empty() ? std::string("base") : Join(sorted, ",");
 }
 
-Status CheckResultShape(const UserCheck& check, const pqxx::result& result, const std::string& when) {
+Status CheckResultShape(const UserCheck& check, const pqxx::result& result,
+                        const std::string& when) {
   constexpr pqxx::oid kBoolOid = 16;
   if (result.size() != 1 || result.columns() != 1 || result.column_type(0) != kBoolOid) {
-    return Status(Code::kVerificationFailed,
-                  "check '" + check.name + "' must return exactly one boolean (one row, one "
-                  "boolean column) but returned " + std::to_string(result.size()) +
-                      " row(s) of " + std::to_string(result.columns()) + " column(s)" +
-                      (result.columns() == 1 && result.column_type(0) != kBoolOid
-                           ? " of another type"
-                           : ""));
+    return Status(
+        Code::kVerificationFailed,
+        "check '" + check.name +
+            "' must return exactly one boolean (one row, one "
+            "boolean column) but returned " +
+            std::to_string(result.size()) + " row(s) of " + std::to_string(result.columns()) +
+            " column(s)" +
+            (result.columns() == 1 && result.column_type(0) != kBoolOid ? " of another type" : ""));
   }
   if (result[0][0].is_null() || !result[0][0].as<bool>()) {
-    return Status(Code::kVerificationFailed,
-                  "check '" + check.name + "' returned " +
-                      (result[0][0].is_null() ? "NULL" : "false") + " " + when);
+    return Status(Code::kVerificationFailed, "check '" + check.name + "' returned " +
+                                                 (result[0][0].is_null() ? "NULL" : "false") + " " +
+                                                 when);
   }
   return Status::Ok();
 }
@@ -66,8 +68,9 @@ std::optional<SchemaFingerprint> RecordedFingerprint(pqxx::transaction_base& tx,
   if (!TableExists(tx, FingerprintTable())) {
     return std::nullopt;
   }
-  auto rows = tx.exec_params("SELECT objects::text FROM " + FingerprintTable() + " WHERE versions = $1",
-                             FingerprintKey(versions));
+  auto rows =
+      tx.exec_params("SELECT objects::text FROM " + FingerprintTable() + " WHERE versions = $1",
+                     FingerprintKey(versions));
   if (rows.empty()) {
     return std::nullopt;
   }
@@ -134,8 +137,10 @@ Status RunCheck(const Runtime& rt, pqxx::dbtransaction& tx, const UserCheck& che
   auto statements = core::SplitSqlStatements(check.sql);
   if (statements.size() != 1) {
     return Status(Code::kVerificationFailed,
-                  "check '" + check.name + "' must be exactly one statement (a query returning "
-                  "one boolean) but has " + std::to_string(statements.size()));
+                  "check '" + check.name +
+                      "' must be exactly one statement (a query returning "
+                      "one boolean) but has " +
+                      std::to_string(statements.size()));
   }
   pqxx::result result;
   try {

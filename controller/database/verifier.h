@@ -5,11 +5,10 @@
 // controller/database.
 #include <cstdint>
 #include <optional>
+#include <pqxx/pqxx>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "core/status.h"
 #include "database/migrator.h"

@@ -4,10 +4,9 @@
 // turns. The name is checked by core::IsValidVersionTableName before any SQL
 // is built with it. Internal header: libpqxx types; include only from
 // controller/database.
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "core/status.h"
 

@@ -1,6 +1,8 @@
 // The versionTable name rule is written once (core::IsValidVersionTableName)
 // and the CRD's OpenAPI schema says the same: both accept and reject the same
 // names, so the API server refuses what the engine would refuse (design §5.1).
+#include "core/version_table.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -11,7 +13,6 @@
 #include <vector>
 
 #include "core/schema_migration.h"
-#include "core/version_table.h"
 
 namespace schemaop::core {
 namespace {
@@ -68,8 +69,8 @@ const std::vector<std::string>& Names() {
       "public.alembic_version", "schemaop.run_log", ".alembic", "alembic.",
       // hostile
       "alembic version", "x;drop table users", "alembic_version--", "v/*", "a$b", "a-b",
-      "alembic_version\n", "\talembic", std::string("v\0x", 3), "versión", "alembic_version; DELETE FROM t",
-      "a)", "pg_catalog.pg_class"};
+      "alembic_version\n", "\talembic", std::string("v\0x", 3), "versión",
+      "alembic_version; DELETE FROM t", "a)", "pg_catalog.pg_class"};
   return names;
 }
 
