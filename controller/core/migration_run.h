@@ -12,6 +12,14 @@
 
 namespace schemaop::core {
 
+// A user check (spec.verify.checks, --check NAME=SQL): `sql` returns exactly
+// one boolean; false, NULL or an error fails. The engine's database::UserCheck.
+struct VerifyCheck {
+  std::string name;
+  std::string sql;  // returns exactly one boolean
+  bool operator==(const VerifyCheck& o) const { return name == o.name && sql == o.sql; }
+};
+
 enum class RunOutcome {
   kNothingToDo,  // already at target; nothing written
   kSucceeded,    // at target, verified, committed
@@ -20,6 +28,10 @@ enum class RunOutcome {
                  // not) undone; the database is where the last commit left it
 };
 const char* RunOutcomeName(RunOutcome outcome);  // "nothing-to-do", "succeeded", ...
+
+// Status::detail() of a run that failed because an interrupted earlier run
+// could not be recovered (the database may be between revisions).
+inline constexpr char kRecoveryDetail[] = "recovery";
 
 // A verified pg_dump -Fc file.
 struct BackupInfo {

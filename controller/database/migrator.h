@@ -38,10 +38,7 @@ using BackupPolicy = core::BackupWhen;
 using FailurePolicy = core::FailurePolicy;
 
 // A user check: `sql` returns exactly one boolean; false, NULL or an error fails.
-struct UserCheck {
-  std::string name;
-  std::string sql;
-};
+using UserCheck = core::VerifyCheck;
 
 // Reported while the engine works. "server-error" carries PostgreSQL's
 // whole error message (DETAIL and CONTEXT included, so possibly row values;
@@ -121,7 +118,7 @@ using BackupInfo = core::BackupInfo;
 
 // Status::detail() of a Run that failed because an interrupted earlier run
 // could not be recovered (the database may be between revisions).
-inline constexpr char kRecoveryDetail[] = "recovery";
+using core::kRecoveryDetail;
 
 // kNothingToDo: already at target, nothing written; kSucceeded: at target,
 // committed; kRolledBack: failed, the database is back at from_versions;

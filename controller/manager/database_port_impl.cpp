@@ -30,9 +30,7 @@ database::MigratorOptions MigratorOptionsFor(const reconcile::DatabaseTarget& ta
   out.verify_row_counts = target.verify_row_counts;
   out.verify_schema = target.verify_schema;
   out.allow_row_loss = target.allow_row_loss;
-  for (const core::VerifyCheck& check : target.checks) {
-    out.checks.push_back(database::UserCheck{check.name, check.sql});
-  }
+  out.checks = target.checks;
   out.backup_policy = database::BackupPolicy::kNever;
   out.backup_dir = options.backup_dir;
   out.backup_retention = options.backup_retention;

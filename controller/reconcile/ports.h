@@ -177,7 +177,7 @@ struct InspectResult {
 // Identifies one run of one SchemaMigration (design: exactly once). Recorded
 // in schemaop.run_log when the run starts; a run whose record has ended is
 // never executed again, whatever the status says.
-inline constexpr char kRecoveryDetail[] = "recovery";  // = database::kRecoveryDetail
+using core::kRecoveryDetail;  // "recovery", = database::kRecoveryDetail
 
 struct RunIdentity {
   std::string owner_uid;     // metadata.uid of the SchemaMigration
