@@ -8,7 +8,10 @@
 // and a Migrator is not thread-safe: not worth it at one reconcile per object
 // per resync. What is cached is the database identity, per target's
 // connection parameters (the URL redacted: no password in the key), so a
-// resync does not ask the server again for what does not change.
+// resync does not ask the server again for what does not change. An entry
+// lives as long as the process: a URL that later reaches another database
+// (its host name moved, the database recreated) keeps its first identity
+// until the controller restarts.
 //
 // Thread safety: apart from its options, only the identity cache, which a
 // mutex guards; one instance may be used by several threads.
