@@ -31,18 +31,6 @@ std::string Actor() {
   return user + "@" + host + " (cli)";
 }
 
-database::BackupPolicy BackupPolicyFor(core::BackupWhen when) {
-  switch (when) {
-    case core::BackupWhen::kAlways:
-      return database::BackupPolicy::kAlways;
-    case core::BackupWhen::kNever:
-      return database::BackupPolicy::kNever;
-    case core::BackupWhen::kDowngrade:
-      break;
-  }
-  return database::BackupPolicy::kDowngrade;
-}
-
 struct DurationFlag {
   const char* flag;
   const std::string* text;
@@ -146,7 +134,7 @@ database::MigratorOptions BuildOptions(const LocalOptions& local) {
   options.allow_changed = local.allow_changed;
   options.allow_row_loss = local.allow_row_loss;
   options.verify_schema = !local.allow_schema_drift;
-  options.backup_policy = BackupPolicyFor(local.backup_when);
+  options.backup_policy = local.backup_when;  // database::BackupPolicy is core::BackupWhen
   options.backup_dir = local.backup_dir;
   options.backup_retention = local.backup_retention;
   options.pg_bin_dir = local.pg_bin_dir;

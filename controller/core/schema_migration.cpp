@@ -6,6 +6,8 @@
 #include <tuple>
 #include <utility>
 
+#include "core/version_table.h"
+
 namespace schemaop::core {
 namespace {
 
@@ -280,10 +282,9 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
           "invalid key " + Quote(spec.ca_secret_ref.key) + ": allowed are [-._a-zA-Z0-9]");
     }
   }
-  if (spec.version_table.size() > 63 || !IsSqlIdentifier(spec.version_table, false)) {
+  if (!IsValidVersionTableName(spec.version_table)) {
     add("spec.database.versionTable",
-        "invalid table name " + Quote(spec.version_table) +
-            ": must match [A-Za-z_][A-Za-z0-9_]* (at most 63 characters)");
+        "invalid table name " + Quote(spec.version_table) + ": must be " + kVersionTableRule);
   }
 
   if (spec.migrations_config_map.empty()) {

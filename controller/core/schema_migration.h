@@ -20,6 +20,7 @@
 #include "core/conditions.h"
 #include "core/duration.h"
 #include "core/spec_enums.h"
+#include "core/migration_run.h"
 #include "core/status.h"
 
 namespace schemaop::core {
@@ -61,14 +62,9 @@ struct WorkloadRef {
   bool operator==(const WorkloadRef& o) const { return kind == o.kind && name == o.name; }
 };
 
-struct VerifyCheck {
-  std::string name;
-  std::string sql;  // returns exactly one boolean
-  bool operator==(const VerifyCheck& o) const { return name == o.name && sql == o.sql; }
-};
-
 // BackupWhen, FailurePolicy, VerifyRowCounts, VerifySchema and their
 // spellings: core/spec_enums.h.
+// VerifyCheck: core/migration_run.h (shared with the engine).
 
 struct SchemaMigrationSpec {
   std::string target_revision;

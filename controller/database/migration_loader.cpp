@@ -1,7 +1,5 @@
 // Reading migration files from disk or from (name, text) pairs, the revision
-// graph of a file set, and checksums.
-#include <openssl/evp.h>
-
+// graph of a file set.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -13,20 +11,6 @@ namespace schemaop::database {
 
 using core::Code;
 using core::Status;
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
-}
 
 namespace {
 

@@ -23,23 +23,22 @@
 #include <vector>
 
 #include "core/migration_file.h"
+#include "core/migration_run.h"
 #include "core/planner.h"
 #include "core/revision_graph.h"
 #include "core/status.h"
 
 namespace schemaop::database {
 
-enum class BackupPolicy { kAlways, kDowngrade, kNever };
+// When Run backs up (kAlways, kDowngrade: plans with a downgrade step, kNever).
+using BackupPolicy = core::BackupWhen;
 // What to do when a statement or verification fails after a segment of a
 // segmented plan was committed: undo what this run applied (kRollback) or
 // stop where it is and report (kHalt). Single-transaction plans always ROLLBACK.
-enum class FailurePolicy { kRollback, kHalt };
+using FailurePolicy = core::FailurePolicy;
 
 // A user check: `sql` returns exactly one boolean; false, NULL or an error fails.
-struct UserCheck {
-  std::string name;
-  std::string sql;
-};
+using UserCheck = core::VerifyCheck;
 
 // Reported while the engine works. "server-error" carries PostgreSQL's
 // whole error message (DETAIL and CONTEXT included, so possibly row values;
@@ -114,25 +113,19 @@ struct MigratorOptions {
   std::function<void(const ProgressEvent&)> on_progress;
 };
 
-struct BackupInfo {
-  std::string path;
-  std::uintmax_t bytes = 0;
-  std::string sha256;      // lowercase hex of the file
-  std::string created_at;  // UTC, RFC 3339
-};
+// A verified pg_dump -Fc file: path, bytes, sha256, created_at.
+using BackupInfo = core::BackupInfo;
 
 // Status::detail() of a Run that failed because an interrupted earlier run
 // could not be recovered (the database may be between revisions).
-inline constexpr char kRecoveryDetail[] = "recovery";
+using core::kRecoveryDetail;
 
-enum class RunOutcome {
-  kNothingToDo,  // already at target; nothing written
-  kSucceeded,    // at target, committed
-  kRolledBack,   // failed; the database is back at from_versions
-  kFailed,       // failed and could not be (or, with kHalt, was not) undone;
-                 // the database is at to_versions of the last committed segment
-};
-const char* RunOutcomeName(RunOutcome outcome);  // "nothing-to-do", "succeeded", ...
+// kNothingToDo: already at target, nothing written; kSucceeded: at target,
+// committed; kRolledBack: failed, the database is back at from_versions;
+// kFailed: failed and could not be (or, with kHalt, was not) undone, the
+// database is at to_versions of the last committed segment.
+using RunOutcome = core::RunOutcome;
+using core::RunOutcomeName;  // "nothing-to-do", "succeeded", ...
 
 struct RunReport {
   std::int64_t run_id = 0;  // schemaop.run_log.id; 0 when nothing was written
@@ -264,6 +257,15 @@ class Migrator {
   // sections (shipped file, else archived copy). Equal digests mean the same
   // SQL would run from the same start.
   core::Result<std::string> PlanDigest(const core::Plan& plan);
+
+  // Plan(target, mode) and PlanDigest of that plan over one read of the
+  // archive (what the operator records at planning).
+  struct PlanWithDigest {
+    core::Plan plan;
+    std::string digest;
+  };
+  core::Result<PlanWithDigest> PlanAndDigest(std::string_view target,
+                                             core::PlanMode mode = core::PlanMode::kAuto);
 
   // The database as the server identifies it, hashed (sha256 hex): the
   // cluster's system identifier where the role may read it, else the

@@ -421,6 +421,68 @@ std::string Ident(pqxx::transaction_base& tx, const std::string& name) {
   return tx.quote_name(name);
 }
 
+// Tables of schema schemaop the role does not own (the engine alters them).
+core::Status ForeignTablesProblem(pqxx::transaction_base& tx, const std::string& user) {
+  auto foreign = tx.exec(
+      "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname = 'schemaop' AND c.relkind IN ('r', 'p') "
+      "AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY 1");
+  if (!foreign.empty()) {
+    std::string names;
+    std::string fix;
+    for (const auto& t : foreign) {
+      names += (names.empty() ? "" : ", ") + std::string("schemaop.") +
+               Ident(tx, t[0].as<std::string>()) + " (owned by " +
+               Ident(tx, t[1].as<std::string>()) + ")";
+      fix += " ALTER TABLE schemaop." + Ident(tx, t[0].as<std::string>()) + " OWNER TO " +
+             Ident(tx, user) + ";";
+    }
+    return PrivilegeProblem("the role " + Ident(tx, user) +
+                            " must own schemaop's bookkeeping tables (the engine adds columns "
+                            "and indexes to them) but does not own " +
+                            names + ". Run, as their owner or an administrator:" + fix);
+  }
+  return core::Status::Ok();
+}
+
+// The version table: creatable in the current schema, or readable and
+// writable when it exists.
+core::Status VersionTableProblem(pqxx::transaction_base& tx, const std::string& user,
+                                 const std::string& version_table) {
+  auto table = tx.exec_params1(
+      "SELECT to_regclass($1) IS NOT NULL, coalesce(current_schema(), ''), "
+      "coalesce(has_schema_privilege(current_schema(), 'CREATE'), false), "
+      "coalesce(has_table_privilege(to_regclass($1), 'SELECT') AND "
+      "has_table_privilege(to_regclass($1), 'INSERT') AND "
+      "has_table_privilege(to_regclass($1), 'UPDATE') AND "
+      "has_table_privilege(to_regclass($1), 'DELETE'), false)",
+      version_table);
+  const bool table_exists = table[0].as<bool>();
+  const std::string schema = table[1].as<std::string>();
+  if (!table_exists && schema.empty()) {
+    return PrivilegeProblem("no schema of the search_path exists, so the version table " +
+                            Ident(tx, version_table) +
+                            " cannot be created; set search_path for the role (ALTER ROLE " +
+                            Ident(tx, user) + " SET search_path = public;)");
+  }
+  if (!table_exists && !table[2].as<bool>()) {
+    return PrivilegeProblem("the role " + Ident(tx, user) + " may not create the version table " +
+                            Ident(tx, version_table) + " in schema " + Ident(tx, schema) +
+                            ": it lacks CREATE on that schema. Run, as the schema's owner or "
+                            "an administrator: GRANT USAGE, CREATE ON SCHEMA " +
+                            Ident(tx, schema) + " TO " + Ident(tx, user) + ";");
+  }
+  if (table_exists && !table[3].as<bool>()) {
+    return PrivilegeProblem("the role " + Ident(tx, user) + " needs SELECT, INSERT, UPDATE and " +
+                            "DELETE on the version table " + Ident(tx, version_table) +
+                            ". Run, as its owner or an administrator: GRANT SELECT, INSERT, "
+                            "UPDATE, DELETE ON " + Ident(tx, version_table) + " TO " +
+                            Ident(tx, user) + ";");
+  }
+  return core::Status::Ok();
+}
+
 }  // namespace
 
 core::Status CheckBookkeepingPrivileges(pqxx::connection& conn, const std::string& version_table) {
@@ -458,56 +520,12 @@ core::Status CheckBookkeepingPrivileges(pqxx::connection& conn, const std::strin
                               Ident(tx, user) + ";");
     }
     if (schema_exists) {
-      auto foreign = tx.exec(
-          "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
-          "JOIN pg_namespace n ON n.oid = c.relnamespace "
-          "WHERE n.nspname = 'schemaop' AND c.relkind IN ('r', 'p') "
-          "AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY 1");
-      if (!foreign.empty()) {
-        std::string names;
-        std::string fix;
-        for (const auto& t : foreign) {
-          names += (names.empty() ? "" : ", ") + std::string("schemaop.") +
-                   Ident(tx, t[0].as<std::string>()) + " (owned by " +
-                   Ident(tx, t[1].as<std::string>()) + ")";
-          fix += " ALTER TABLE schemaop." + Ident(tx, t[0].as<std::string>()) + " OWNER TO " +
-                 Ident(tx, user) + ";";
-        }
-        return PrivilegeProblem("the role " + Ident(tx, user) +
-                                " must own schemaop's bookkeeping tables (the engine adds columns "
-                                "and indexes to them) but does not own " +
-                                names + ". Run, as their owner or an administrator:" + fix);
+      if (core::Status owned = ForeignTablesProblem(tx, user); !owned.ok()) {
+        return owned;
       }
     }
-    auto table = tx.exec_params1(
-        "SELECT to_regclass($1) IS NOT NULL, coalesce(current_schema(), ''), "
-        "coalesce(has_schema_privilege(current_schema(), 'CREATE'), false), "
-        "coalesce(has_table_privilege(to_regclass($1), 'SELECT') AND "
-        "has_table_privilege(to_regclass($1), 'INSERT') AND "
-        "has_table_privilege(to_regclass($1), 'UPDATE') AND "
-        "has_table_privilege(to_regclass($1), 'DELETE'), false)",
-        version_table);
-    const bool table_exists = table[0].as<bool>();
-    const std::string schema = table[1].as<std::string>();
-    if (!table_exists && schema.empty()) {
-      return PrivilegeProblem("no schema of the search_path exists, so the version table " +
-                              Ident(tx, version_table) +
-                              " cannot be created; set search_path for the role (ALTER ROLE " +
-                              Ident(tx, user) + " SET search_path = public;)");
-    }
-    if (!table_exists && !table[2].as<bool>()) {
-      return PrivilegeProblem("the role " + Ident(tx, user) + " may not create the version table " +
-                              Ident(tx, version_table) + " in schema " + Ident(tx, schema) +
-                              ": it lacks CREATE on that schema. Run, as the schema's owner or "
-                              "an administrator: GRANT USAGE, CREATE ON SCHEMA " +
-                              Ident(tx, schema) + " TO " + Ident(tx, user) + ";");
-    }
-    if (table_exists && !table[3].as<bool>()) {
-      return PrivilegeProblem("the role " + Ident(tx, user) + " needs SELECT, INSERT, UPDATE and " +
-                              "DELETE on the version table " + Ident(tx, version_table) +
-                              ". Run, as its owner or an administrator: GRANT SELECT, INSERT, "
-                              "UPDATE, DELETE ON " + Ident(tx, version_table) + " TO " +
-                              Ident(tx, user) + ";");
+    if (core::Status table = VersionTableProblem(tx, user, version_table); !table.ok()) {
+      return table;
     }
   } catch (const std::exception& error) {
     return StatusFromException(error, "cannot check the role's privileges", "",

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <mutex>
 #include <utility>
 
 #include "core/planner.h"
@@ -29,9 +30,7 @@ database::MigratorOptions MigratorOptionsFor(const reconcile::DatabaseTarget& ta
   out.verify_row_counts = target.verify_row_counts;
   out.verify_schema = target.verify_schema;
   out.allow_row_loss = target.allow_row_loss;
-  for (const core::VerifyCheck& check : target.checks) {
-    out.checks.push_back(database::UserCheck{check.name, check.sql});
-  }
+  out.checks = target.checks;
   out.backup_policy = database::BackupPolicy::kNever;
   out.backup_dir = options.backup_dir;
   out.backup_retention = options.backup_retention;
@@ -39,9 +38,7 @@ database::MigratorOptions MigratorOptionsFor(const reconcile::DatabaseTarget& ta
   out.backup_owner_name = target.owner_name;
   out.pg_bin_dir = options.pg_bin_dir;
   out.ca_certificate_pem = target.ca_certificate_pem;
-  out.failure_policy = target.failure_policy == core::FailurePolicy::kHalt
-                           ? database::FailurePolicy::kHalt
-                           : database::FailurePolicy::kRollback;
+  out.failure_policy = target.failure_policy;
   return out;
 }
 
@@ -110,34 +107,55 @@ core::Result<reconcile::InspectResult> DatabasePortImpl::Inspect(
   if (!resolved.ok()) {
     return resolved.status();
   }
-  auto plan = m.Plan(target_revision);
-  if (!plan.ok()) {
-    return plan.status();
+  // One read of the archive for the plan and its digest.
+  auto planned = m.PlanAndDigest(target_revision);
+  if (!planned.ok()) {
+    return planned.status();
   }
+  const core::Plan& plan = planned->plan;
   reconcile::InspectResult result;
   result.current_versions = current.value();
   std::sort(result.current_versions.begin(), result.current_versions.end());
   result.target_versions = resolved.value();
   std::sort(result.target_versions.begin(), result.target_versions.end());
-  for (const core::PlanStep& step : plan->steps) {
+  for (const core::PlanStep& step : plan.steps) {
     core::PlanStepStatus s;
     s.revision = step.revision;
     s.direction = step.direction == core::Direction::kDown ? core::MigrationDirection::kDowngrade
                                                            : core::MigrationDirection::kUpgrade;
     result.steps.push_back(std::move(s));
   }
-  result.has_downgrade = plan->HasDowngrade();
-  auto digest = m.PlanDigest(plan.value());
-  if (!digest.ok()) {
-    return digest.status();
-  }
-  result.plan_digest = std::move(digest).value();
-  auto identity = m.DatabaseIdentity();
+  result.has_downgrade = plan.HasDowngrade();
+  result.plan_digest = std::move(planned->digest);
+  auto identity = Identity(m);
   if (!identity.ok()) {
     return identity.status();
   }
   result.database_identity = std::move(identity).value();
   return result;
+}
+
+core::Result<std::string> DatabasePortImpl::Identity(database::Migrator& migrator) {
+  // The redacted URL: every connection parameter but the secrets, so the
+  // key never holds a password (and a changed password keeps the entry).
+  const std::string& key = migrator.redacted_url();
+  {
+    std::lock_guard<std::mutex> lock(identity_mutex_);
+    auto cached = identities_.find(key);
+    if (cached != identities_.end()) {
+      return cached->second;
+    }
+  }
+  auto identity = migrator.DatabaseIdentity();
+  if (!identity.ok()) {
+    return identity.status();
+  }
+  std::lock_guard<std::mutex> lock(identity_mutex_);
+  if (identities_.size() >= kMaxCachedIdentities) {
+    identities_.clear();
+  }
+  identities_[key] = *identity;
+  return identity;
 }
 
 core::Result<reconcile::BackupResult> DatabasePortImpl::Backup(
@@ -150,11 +168,7 @@ core::Result<reconcile::BackupResult> DatabasePortImpl::Backup(
   if (!info.ok()) {
     return info.status();
   }
-  reconcile::BackupResult result;
-  result.file = info->path;
-  result.bytes = info->bytes;
-  result.sha256 = info->sha256;
-  return result;
+  return std::move(info).value();
 }
 
 namespace {
@@ -212,20 +226,7 @@ core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
                         failure.detail());
   }
   reconcile::MigrateResult result;
-  switch (report->outcome) {
-    case database::RunOutcome::kNothingToDo:
-      result.outcome = reconcile::MigrateOutcome::kNothingToDo;
-      break;
-    case database::RunOutcome::kSucceeded:
-      result.outcome = reconcile::MigrateOutcome::kSucceeded;
-      break;
-    case database::RunOutcome::kRolledBack:
-      result.outcome = reconcile::MigrateOutcome::kRolledBack;
-      break;
-    case database::RunOutcome::kFailed:
-      result.outcome = reconcile::MigrateOutcome::kFailed;
-      break;
-  }
+  result.outcome = report->outcome;
   result.final_versions = report->final_versions;
   std::sort(result.final_versions.begin(), result.final_versions.end());
   result.sql_seconds = std::chrono::duration<double>(report->sql_duration).count();

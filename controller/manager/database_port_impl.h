@@ -6,11 +6,19 @@
 // database would save a connect per reconcile but would have to detect a
 // changed Secret, a changed ConfigMap and a connection dropped by the server,
 // and a Migrator is not thread-safe: not worth it at one reconcile per object
-// per resync.
+// per resync. What is cached is the database identity, per target's
+// connection parameters (the URL redacted: no password in the key), so a
+// resync does not ask the server again for what does not change. An entry
+// lives as long as the process: a URL that later reaches another database
+// (its host name moved, the database recreated) keeps its first identity
+// until the controller restarts.
 //
-// Thread safety: stateless apart from its options; one instance may be used
-// by several threads.
+// Thread safety: apart from its options, only the identity cache, which a
+// mutex guards; one instance may be used by several threads.
 #include <chrono>
+#include <cstddef>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -58,7 +66,13 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
                                                          bool with_files,
                                                          const reconcile::RunIdentity* identity = nullptr);
 
+  // Migrator::DatabaseIdentity, cached by the migrator's redacted URL.
+  core::Result<std::string> Identity(database::Migrator& migrator);
+
+  static constexpr std::size_t kMaxCachedIdentities = 4096;
   DatabasePortOptions options_;
+  std::mutex identity_mutex_;
+  std::map<std::string, std::string> identities_;  // redacted URL -> identity
 };
 
 }  // namespace schemaop::manager

@@ -34,9 +34,9 @@ Next Reconciler::Pass::BackUp() {
   }
   next = obj_.status;
   next.backup =
-      core::BackupStatus{backup.value().file, backup.value().bytes, backup.value().sha256, Now()};
+      core::BackupStatus{backup.value().path, backup.value().bytes, backup.value().sha256, Now()};
   next.phase = Phase::kMigrating;
-  const std::string text = "Backup " + backup.value().file + " (" +
+  const std::string text = "Backup " + backup.value().path + " (" +
                            std::to_string(backup.value().bytes) + " bytes, sha256 " +
                            backup.value().sha256 + ")";
   SetCond(next, ct::kBackupReady, ConditionStatus::kTrue, rs::kBackupCreated, text + ".");

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/conditions.h"
+#include "core/migration_run.h"
 #include "core/schema_migration.h"
 #include "core/status.h"
 
@@ -176,7 +177,7 @@ struct InspectResult {
 // Identifies one run of one SchemaMigration (design: exactly once). Recorded
 // in schemaop.run_log when the run starts; a run whose record has ended is
 // never executed again, whatever the status says.
-inline constexpr char kRecoveryDetail[] = "recovery";  // = database::kRecoveryDetail
+using core::kRecoveryDetail;  // "recovery", = database::kRecoveryDetail
 
 struct RunIdentity {
   std::string owner_uid;     // metadata.uid of the SchemaMigration
@@ -187,18 +188,12 @@ struct RunIdentity {
   }
 };
 
-struct BackupResult {
-  std::string file;
-  std::uint64_t bytes = 0;
-  std::string sha256;
-};
+// A verified backup: path, bytes, sha256, created_at (= database::BackupInfo).
+using BackupResult = core::BackupInfo;
 
-enum class MigrateOutcome {
-  kNothingToDo,  // already at target; nothing written
-  kSucceeded,    // at target, verified, committed
-  kRolledBack,   // failed; the database is back where the run started
-  kFailed,       // failed and not undone (failurePolicy Halt, or the undo failed)
-};
+// kNothingToDo, kSucceeded, kRolledBack, kFailed (failed and not undone:
+// failurePolicy Halt, or the undo failed) (= database::RunOutcome).
+using MigrateOutcome = core::RunOutcome;
 
 struct MigrateResult {
   MigrateOutcome outcome = MigrateOutcome::kNothingToDo;

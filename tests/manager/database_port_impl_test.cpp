@@ -100,12 +100,12 @@ TEST_F(DatabasePortImplTest, InspectsMigratesAndIsIdempotent) {
   target_.owner_name = "drawing-db";
   auto backup = port_->Backup(target_);
   ASSERT_TRUE(backup.ok()) << backup.status().ToString();
-  EXPECT_TRUE(std::filesystem::exists(backup->file));
-  EXPECT_EQ(std::filesystem::path(backup->file).parent_path(),
+  EXPECT_TRUE(std::filesystem::exists(backup->path));
+  EXPECT_EQ(std::filesystem::path(backup->path).parent_path(),
             std::filesystem::canonical(backup_dir_));
   // In the cluster a backup is named for its SchemaMigration (and kept per it).
-  EXPECT_EQ(std::filesystem::path(backup->file).filename().string().rfind("drawing_drawing-db_", 0), 0u)
-      << backup->file;
+  EXPECT_EQ(std::filesystem::path(backup->path).filename().string().rfind("drawing_drawing-db_", 0), 0u)
+      << backup->path;
   EXPECT_GT(backup->bytes, 0u);
   EXPECT_EQ(backup->sha256.size(), 64u);
 

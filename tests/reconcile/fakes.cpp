@@ -370,7 +370,7 @@ core::Result<BackupResult> FakeDatabase::Backup(const DatabaseTarget& target) {
   BackupResult result;
   effects_->Hit("db:backup", [&] {
     ++backups_;
-    result.file = "/backups/drawing-" + std::to_string(backups_) + ".dump";
+    result.path = "/backups/drawing-" + std::to_string(backups_) + ".dump";
     result.bytes = 4096;
     result.sha256 = std::string(64, 'a');
   });

@@ -1,0 +1,21 @@
+#include "core/version_table.h"
+
+namespace schemaop::core {
+
+bool IsValidVersionTableName(std::string_view name) {
+  if (name.empty() || name.size() > 63) {
+    return false;
+  }
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  if (!(lower(name.front()) || name.front() == '_')) {
+    return false;
+  }
+  for (char c : name) {
+    if (!(lower(c) || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace schemaop::core

@@ -1,0 +1,362 @@
+#include "database/executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <regex>
+
+#include "core/sql_splitter.h"
+#include "database/runtime.h"
+#include "database/version_table.h"
+
+namespace schemaop::database::internal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using core::Code;
+using core::Status;
+
+core::Direction Invert(core::Direction direction) {
+  return direction == core::Direction::kUp ? core::Direction::kDown : core::Direction::kUp;
+}
+
+// The index name of `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS name`,
+// or empty when `sql` is not such a statement.
+std::string ConcurrentIndexName(const std::string& sql) {
+  static const std::regex kPattern(
+      R"re(^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+("([^"]+)"|([A-Za-z_][A-Za-z0-9_$]*)))re",
+      std::regex::icase);
+  std::smatch match;
+  if (!std::regex_search(sql, match, kPattern)) {
+    return {};
+  }
+  if (match[3].matched) {
+    return match[3].str();
+  }
+  std::string name = match[4].str();
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return name;
+}
+
+std::string SectionWhere(const core::PlanStep& step, const std::string& source_name,
+                         const core::Section& section) {
+  return "revision " + step.revision + " (" + source_name + ") " +
+         core::DirectionName(step.direction) + " section at line " +
+         std::to_string(section.first_line);
+}
+
+}  // namespace
+
+// One execution pass: the open transaction and what is being done, for the
+// error message.
+struct Executor::Pass {
+  ExecContext& ctx;
+  std::optional<pqxx::work> tx;
+  std::string where;
+};
+
+std::vector<core::PlanStep> UndoSteps(const std::vector<core::PlanStep>& forward,
+                                      const std::vector<std::string>& from_versions,
+                                      Cursor committed) {
+  std::vector<core::PlanStep> undo;
+  int count = static_cast<int>(forward.size());
+  bool partial = committed.step < count && (committed.section > 0 || committed.statement > 0);
+  int last = std::min(partial ? committed.step : committed.step - 1, count - 1);
+  for (int i = last; i >= 0; --i) {
+    core::PlanStep step;
+    step.revision = forward[static_cast<std::size_t>(i)].revision;
+    step.direction = Invert(forward[static_cast<std::size_t>(i)].direction);
+    step.versions_after =
+        i == 0 ? from_versions : forward[static_cast<std::size_t>(i - 1)].versions_after;
+    undo.push_back(std::move(step));
+  }
+  return undo;
+}
+
+void Executor::DropInvalidIndex(const std::string& statement) {
+  std::string name = ConcurrentIndexName(statement);
+  if (name.empty()) {
+    return;
+  }
+  std::vector<std::string> invalid;
+  {
+    pqxx::read_transaction tx(rt_.session->conn());
+    for (const auto& row : tx.exec_params(
+             "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_index i "
+             "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = "
+             "c.relnamespace "
+             "WHERE c.relname = $1 AND NOT i.indisvalid AND n.nspname = ANY "
+             "(current_schemas(false))",
+             name)) {
+      invalid.push_back(row[0].as<std::string>());
+    }
+  }
+  for (const auto& index : invalid) {
+    rt_.Emit("migrating", "dropping INVALID index " + index +
+                              " left by an earlier failed build, so it is rebuilt");
+    pqxx::nontransaction tx(rt_.session->conn());
+    tx.exec("DROP INDEX CONCURRENTLY IF EXISTS " + index);
+  }
+}
+
+void Executor::RunTransactionalSection(Pass& pass, int s, int k, const core::Section& section,
+                                       std::size_t section_count, const std::string& source_name) {
+  const auto& step = pass.ctx.steps[static_cast<std::size_t>(s)];
+  if (!pass.tx) {
+    pass.tx.emplace(rt_.session->conn());
+  }
+  rt_.Emit("migrating",
+           std::string(pass.ctx.phase == "undo" ? "undoing: " : "") +
+               DirectionWord(step.direction) + " " + step.revision + " section " +
+               std::to_string(k + 1) + "/" + std::to_string(section_count) + " (" + source_name +
+               ")",
+           s, step.revision, step.direction, k, -1);
+  auto t0 = Clock::now();
+  pass.tx->exec(section.sql);
+  rt_.sql_time += Clock::now() - t0;
+}
+
+// The open transaction before a transaction:false section: verified (rows),
+// cursor written, lock checked, committed (a segment).
+Status Executor::CommitSegment(Pass& pass, int s, int k) {
+  ExecContext& ctx = pass.ctx;
+  if (ctx.verify && rt_.options.verify_row_counts) {
+    // A segment is verified before its COMMIT, like the last one.
+    Status rows = CheckRowLoss(*pass.tx, rt_.VersionTable(), ctx.rows,
+                               "before committing the segment ending at " + pass.where);
+    if (!rows.ok()) {
+      pass.tx.reset();
+      return rows;
+    }
+  }
+  const std::string& revision = ctx.steps[static_cast<std::size_t>(s)].revision;
+  WriteProgress(*pass.tx, ctx.run_id, ctx.progress_extra, ctx.phase, Cursor{s, k, 0}, revision);
+  rt_.lock.Require(*pass.tx);
+  pass.tx->commit();
+  pass.tx.reset();
+  ctx.committed = Cursor{s, k, 0};
+  ctx.any_commit = true;
+  rt_.Emit("committed", "committed segment before " + pass.where);
+  return Status::Ok();
+}
+
+// An autocommit statement commits by itself: a loss it caused can only be
+// detected after it, and stops the run here.
+Status Executor::CheckAutocommitRows(Pass& pass) {
+  if (!pass.ctx.verify || !rt_.options.verify_row_counts) {
+    return Status::Ok();
+  }
+  pqxx::read_transaction check_tx(rt_.session->conn());
+  Status rows = CheckRowLoss(check_tx, rt_.VersionTable(), pass.ctx.rows,
+                             "after the transaction:false statement at " + pass.where);
+  if (rows.ok()) {
+    return rows;
+  }
+  return Status(rows.code(),
+                rows.message() +
+                    " (a transaction:false statement commits on its own: "
+                    "the rows are gone; restore them from a backup — "
+                    "backup.when: Always / --backup always takes one "
+                    "before upgrades too)",
+                rows.detail());
+}
+
+Status Executor::RunAutocommitSection(Pass& pass, int s, int k, const core::Section& section,
+                                      int first_statement, const std::string& source_name) {
+  ExecContext& ctx = pass.ctx;
+  const auto& step = ctx.steps[static_cast<std::size_t>(s)];
+  auto& conn = rt_.session->conn();
+  auto statements = core::SplitSqlStatements(section.sql);
+  for (int m = first_statement; m < static_cast<int>(statements.size()); ++m) {
+    const auto& statement = statements[static_cast<std::size_t>(m)];
+    pass.where = "revision " + step.revision + " (" + source_name + ") " +
+                 core::DirectionName(step.direction) + " transaction:false statement at line " +
+                 std::to_string(section.first_line + statement.first_line);
+    DropInvalidIndex(statement.text);
+    rt_.Emit("migrating",
+             std::string(ctx.phase == "undo" ? "undoing: " : "") + DirectionWord(step.direction) +
+                 " " + step.revision + " section " + std::to_string(k + 1) + " statement " +
+                 std::to_string(m + 1) + "/" + std::to_string(statements.size()) + " (autocommit)",
+             s, step.revision, step.direction, k, m);
+    {
+      pqxx::nontransaction autocommit(conn);
+      rt_.lock.Require(autocommit);
+      auto t0 = Clock::now();
+      autocommit.exec(statement.text);
+      rt_.sql_time += Clock::now() - t0;
+    }
+    {
+      pqxx::work progress_tx(conn);
+      WriteProgress(progress_tx, ctx.run_id, ctx.progress_extra, ctx.phase, Cursor{s, k, m + 1},
+                    step.revision);
+      rt_.lock.Require(progress_tx);
+      progress_tx.commit();
+    }
+    ctx.committed = Cursor{s, k, m + 1};
+    ctx.any_commit = true;
+    if (Status rows = CheckAutocommitRows(pass); !rows.ok()) {
+      return rows;
+    }
+  }
+  return Status::Ok();
+}
+
+Status Executor::RunStep(Pass& pass, int s, Cursor start) {
+  ExecContext& ctx = pass.ctx;
+  const auto& step = ctx.steps[static_cast<std::size_t>(s)];
+  auto file_or = rt_.scripts.FileFor(step.revision, archive_);
+  if (!file_or.ok()) {
+    return file_or.status();
+  }
+  const core::MigrationFile& file = **file_or;
+  auto sections = file.SectionsFor(step.direction);
+  int first_section = s == start.step ? start.section : 0;
+  for (int k = first_section; k < static_cast<int>(sections.size()); ++k) {
+    const core::Section& section = *sections[static_cast<std::size_t>(k)];
+    pass.where = SectionWhere(step, file.source_name, section);
+    if (section.transactional) {
+      RunTransactionalSection(pass, s, k, section, sections.size(), file.source_name);
+      continue;
+    }
+    if (pass.tx) {
+      if (Status committed = CommitSegment(pass, s, k); !committed.ok()) {
+        return committed;
+      }
+    }
+    int first_statement = (s == start.step && k == start.section) ? start.statement : 0;
+    Status ran = RunAutocommitSection(pass, s, k, section, first_statement, file.source_name);
+    if (!ran.ok()) {
+      return ran;
+    }
+  }
+  pass.where = "recording revision " + step.revision + " in " + rt_.VersionTable();
+  if (!pass.tx) {
+    pass.tx.emplace(rt_.session->conn());
+  }
+  WriteVersions(*pass.tx, rt_.VersionTable(), step.versions_after);
+  if (step.direction == core::Direction::kUp && rt_.scripts.GivenFile(step.revision) == &file) {
+    ArchiveFile(*pass.tx, file, /*overwrite=*/true);
+  }
+  WriteProgress(*pass.tx, ctx.run_id, ctx.progress_extra, ctx.phase, Cursor{s + 1, 0, 0},
+                step.revision);
+  return Status::Ok();
+}
+
+// The last transaction: verification, the fingerprint reached, the run_log
+// row closed, COMMIT.
+Status Executor::FinishPass(Pass& pass) {
+  ExecContext& ctx = pass.ctx;
+  if (!pass.tx) {
+    pass.tx.emplace(rt_.session->conn());
+  }
+  if (ctx.verify && !ctx.steps.empty()) {
+    std::optional<SchemaFingerprint> live;
+    const std::vector<std::string>& reached = ctx.steps.back().versions_after;
+    Status verified = VerifyInTransaction(rt_, *pass.tx, ctx.rows, reached, &live);
+    if (!verified.ok()) {
+      pass.tx.reset();
+      return verified;
+    }
+    pass.where = "recording the schema fingerprint of " + VersionsText(reached);
+    RecordFingerprint(*pass.tx, reached, *live, ctx.run_id);
+  }
+  pass.where = "closing the run";
+  CloseRunIn(*pass.tx, ctx.run_id, ctx.final_outcome, ctx.final_error, ctx.final_error_code);
+  rt_.lock.Require(*pass.tx);
+  pass.tx->commit();
+  pass.tx.reset();
+  ctx.committed = Cursor{static_cast<int>(ctx.steps.size()), 0, 0};
+  ctx.any_commit = true;
+  rt_.Emit("committed", ctx.phase == "undo" ? "undo committed" : "committed");
+  return Status::Ok();
+}
+
+Status Executor::Execute(ExecContext& ctx, Cursor start) {
+  Pass pass{ctx, std::nullopt, {}};
+  try {
+    for (int s = start.step; s < static_cast<int>(ctx.steps.size()); ++s) {
+      if (Status ran = RunStep(pass, s, start); !ran.ok()) {
+        return ran;
+      }
+    }
+    return FinishPass(pass);
+  } catch (const LockLostError& error) {
+    pass.tx.reset();
+    return Status(Code::kLockHeld, std::string(error.what()) + " (" + pass.where + ")",
+                  "lock-lost");
+  } catch (const std::exception& error) {
+    pass.tx.reset();
+    return rt_.FromException(
+        error, pass.where.empty() ? std::string("migration failed") : "failed in " + pass.where);
+  }
+}
+
+RunOutcome Executor::HandleFailure(ExecContext& forward,
+                                   const std::vector<std::string>& from_versions, Status* status) {
+  std::string error = status->message();
+  if (status->code() == Code::kUnreachable || status->detail() == "lock-lost") {
+    // Cannot undo or record without a connection, and must not without the
+    // lock (another run may hold it now); the next run recovers. A lost
+    // COMMIT (in doubt) may have taken effect: never claim a rollback then.
+    return forward.any_commit || status->detail() == "in-doubt" ? RunOutcome::kFailed
+                                                                : RunOutcome::kRolledBack;
+  }
+  if (!forward.any_commit) {
+    CloseRun(rt_, forward.run_id, "rolled_back", error, status->code());
+    rt_.Emit("rolled-back", "rolled back: the database is at " + VersionsText(from_versions));
+    return RunOutcome::kRolledBack;
+  }
+  if (rt_.options.failure_policy == FailurePolicy::kHalt) {
+    CloseRun(rt_, forward.run_id, "failed", error + " (failure policy Halt: left as committed)",
+             status->code());
+    rt_.Emit("halted", "halted after a committed segment (failure policy Halt)");
+    return RunOutcome::kFailed;
+  }
+  return Undo(forward, from_versions, status);
+}
+
+// Failure policy Rollback after a commit: the undo steps are recorded in a
+// committed transaction, then executed like a forward run.
+RunOutcome Executor::Undo(ExecContext& forward, const std::vector<std::string>& from_versions,
+                          Status* status) {
+  std::string error = status->message();
+  ExecContext undo;
+  undo.run_id = forward.run_id;
+  undo.phase = "undo";
+  undo.steps = UndoSteps(forward.steps, from_versions, forward.committed);
+  undo.progress_extra = {{"undo_steps", StepsToJson(undo.steps)},
+                         {"error", error},
+                         {"error_code", core::CodeName(status->code())}};
+  undo.final_outcome = "rolled_back";
+  undo.final_error = error;
+  undo.final_error_code = core::CodeName(status->code());
+  rt_.Emit("rolling-back", "undoing " + std::to_string(undo.steps.size()) +
+                               " step(s) applied by this run: " + error);
+  try {
+    pqxx::work tx(rt_.session->conn());
+    WriteProgress(tx, undo.run_id, undo.progress_extra, undo.phase, Cursor{},
+                  undo.steps.empty() ? "" : undo.steps.front().revision);
+    rt_.lock.Require(tx);
+    tx.commit();
+  } catch (const LockLostError& e) {
+    *status = Status(Code::kLockHeld, error + "; " + e.what(), "lock-lost");
+    return RunOutcome::kFailed;
+  } catch (const std::exception& e) {
+    *status = rt_.FromException(e, error + "; and recording the undo failed");
+    return RunOutcome::kFailed;
+  }
+  Status undone = Execute(undo, Cursor{});
+  if (!undone.ok()) {
+    *status =
+        Status(status->code(),
+               error + "; undoing it also failed: " + undone.message() +
+                   ". The database is between revisions: restore the backup or fix and re-run",
+               status->detail());
+    CloseRun(rt_, forward.run_id, "failed", status->message(), status->code());
+    return RunOutcome::kFailed;
+  }
+  rt_.Emit("rolled-back", "rolled back: the database is at " + VersionsText(from_versions));
+  return RunOutcome::kRolledBack;
+}
+
+}  // namespace schemaop::database::internal

@@ -1,0 +1,79 @@
+#pragma once
+// Execution (design §4.5, §4.7): a pass over plan steps with a cursor,
+// transactional sections accumulating in one transaction, transaction:false
+// sections committing the open segment and running statement by statement
+// in autocommit; and the undo after a failure. Internal header: libpqxx
+// types; include only from controller/database.
+#include <cstdint>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "core/planner.h"
+#include "core/status.h"
+#include "database/migrator.h"
+#include "database/revision_archive.h"
+#include "database/run_log.h"
+#include "database/verifier.h"
+
+namespace schemaop::database::internal {
+
+struct Runtime;
+
+// Everything one execution pass needs and leaves behind.
+struct ExecContext {
+  std::int64_t run_id = 0;
+  std::string phase;  // "forward" or "undo"
+  json progress_extra = json::object();
+  std::vector<core::PlanStep> steps;
+  bool verify = false;
+  RowBaseline rows;
+  std::string final_outcome = "succeeded";
+  std::string final_error;
+  std::string final_error_code;  // core::CodeName of the failure, for replays
+  Cursor committed;              // the last cursor that was committed
+  bool any_commit = false;
+};
+
+// The steps that undo what `forward` committed up to `committed`, newest
+// first, each restoring the version rows from before its forward step.
+std::vector<core::PlanStep> UndoSteps(const std::vector<core::PlanStep>& forward,
+                                      const std::vector<std::string>& from_versions,
+                                      Cursor committed);
+
+class Executor {
+ public:
+  Executor(Runtime& rt, const Archive& archive) : rt_(rt), archive_(archive) {}
+
+  // Runs ctx.steps from `start`: transactional sections accumulate in one
+  // transaction; a transaction:false section commits it first and then runs
+  // statement by statement in autocommit. Each step's version rows (and
+  // archive row) go into the transaction that follows its last section; the
+  // last transaction verifies and closes the run_log row, then COMMITs.
+  core::Status Execute(ExecContext& ctx, Cursor start);
+
+  // After a forward failure: nothing committed -> rolled back; Halt -> stays;
+  // otherwise run the undo steps. Returns the outcome and fills *status.
+  RunOutcome HandleFailure(ExecContext& forward, const std::vector<std::string>& from_versions,
+                           core::Status* status);
+
+ private:
+  struct Pass;
+  core::Status RunStep(Pass& pass, int s, Cursor start);
+  void RunTransactionalSection(Pass& pass, int s, int k, const core::Section& section,
+                               std::size_t section_count, const std::string& source_name);
+  core::Status CommitSegment(Pass& pass, int s, int k);
+  core::Status RunAutocommitSection(Pass& pass, int s, int k, const core::Section& section,
+                                    int first_statement, const std::string& source_name);
+  core::Status CheckAutocommitRows(Pass& pass);
+  core::Status FinishPass(Pass& pass);
+  void DropInvalidIndex(const std::string& statement);
+  RunOutcome Undo(ExecContext& forward, const std::vector<std::string>& from_versions,
+                  core::Status* status);
+
+  Runtime& rt_;
+  const Archive& archive_;
+};
+
+}  // namespace schemaop::database::internal

@@ -1,0 +1,117 @@
+// The command layer, part 4: `plan --sql` (Migrator::OfflineSql), the SQL a
+// run would execute as one psql script.
+#include <sstream>
+
+#include "core/sql_splitter.h"
+#include "database/migrator_impl.h"
+#include "database/version_table.h"
+
+namespace schemaop::database {
+namespace {
+
+// `sql` ended so that psql runs it as written and the next line starts a new
+// statement: a section may omit its final semicolon (it runs alone through
+// libpq), and a statement may end in a `--` comment that would swallow a
+// semicolon appended on the same line. An extra `;` is an empty statement.
+std::string TerminatedSql(const std::string& sql) {
+  std::size_t end = sql.find_last_not_of(" \t\r\n");
+  if (end == std::string::npos) {
+    return "";
+  }
+  std::string text = sql.substr(0, end + 1);
+  if (text.back() == ';') {
+    return text + "\n";
+  }
+  std::size_t line_start = text.rfind('\n');
+  line_start = line_start == std::string::npos ? 0 : line_start + 1;
+  bool comment_on_last_line = text.find("--", line_start) != std::string::npos;
+  return text + (comment_on_last_line ? "\n;\n" : ";\n");
+}
+
+// Writes the script, opening a transaction only where one is needed.
+class ScriptWriter {
+ public:
+  explicit ScriptWriter(std::ostringstream& out) : out_(out) {}
+  void Begin() {
+    if (!open_) {
+      out_ << "BEGIN;\n\n";
+      open_ = true;
+    }
+  }
+  void Commit() {
+    if (open_) {
+      out_ << "COMMIT;\n\n";
+      open_ = false;
+    }
+  }
+  bool open() const { return open_; }
+
+  void Sections(const core::MigrationFile& file, core::Direction direction) {
+    for (const auto* section : file.SectionsFor(direction)) {
+      if (section->transactional) {
+        Begin();
+        out_ << TerminatedSql(section->sql) << "\n";
+        continue;
+      }
+      Commit();
+      out_ << "-- transaction:false: run each statement on its own, outside a transaction\n";
+      for (const auto& statement : core::SplitSqlStatements(section->sql)) {
+        out_ << TerminatedSql(statement.text);
+      }
+      out_ << "\n";
+    }
+  }
+
+  void Versions(const std::string& table, const std::vector<std::string>& versions) {
+    Begin();
+    out_ << "DELETE FROM " << table << ";\n";
+    for (const auto& version : versions) {
+      out_ << "INSERT INTO " << table << " (version_num) VALUES ('" << version << "');\n";
+    }
+    out_ << "\n";
+  }
+
+ private:
+  std::ostringstream& out_;
+  bool open_ = false;
+};
+
+}  // namespace
+
+core::Result<std::string> Migrator::OfflineSql(const core::Plan& plan) {
+  internal::Runtime& rt = *impl_;
+  auto archive = internal::LoadArchive(rt);
+  if (!archive.ok()) {
+    return archive.status();
+  }
+  std::ostringstream out;
+  out << "-- schemaop offline SQL: " << internal::VersionsText(plan.from_versions) << " -> "
+      << internal::VersionsText(plan.to_versions) << " (" << plan.steps.size() << " step(s))\n"
+      << "-- `schemaop upgrade/downgrade` runs the same SQL with locking, backup, verification and "
+         "rollback.\n\n";
+  if (plan.empty()) {
+    out << "-- nothing to do\n";
+    return out.str();
+  }
+  ScriptWriter script(out);
+  const std::string& table = rt.VersionTable();
+  script.Begin();
+  out << internal::CreateVersionTableSql(table) << ";\n\n";
+  for (std::size_t s = 0; s < plan.steps.size(); ++s) {
+    const auto& step = plan.steps[s];
+    auto file = rt.scripts.FileFor(step.revision, *archive);
+    if (!file.ok()) {
+      return file.status();
+    }
+    out << "-- step " << (s + 1) << ": " << internal::DirectionWord(step.direction) << " "
+        << step.revision << " (" << (*file)->source_name << ")\n";
+    script.Sections(**file, step.direction);
+    script.Versions(table, step.versions_after);
+  }
+  if (script.open()) {
+    out << "COMMIT;\n";
+  }
+  return out.str();
+}
+
+}  // namespace schemaop::database

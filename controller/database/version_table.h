@@ -1,0 +1,30 @@
+#pragma once
+// The Alembic version table (design §4.1): one row per head, no row is base,
+// created exactly as Alembic creates it so Alembic and schemaop can take
+// turns. The name is checked by core::IsValidVersionTableName before any SQL
+// is built with it. Internal header: libpqxx types; include only from
+// controller/database.
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace schemaop::database::internal {
+
+// Alembic's DDL: CREATE TABLE IF NOT EXISTS <table> (version_num VARCHAR(32)
+// NOT NULL, CONSTRAINT <table>_pkc PRIMARY KEY (version_num)), no `;`.
+std::string CreateVersionTableSql(const std::string& table);
+
+// The rows, sorted; empty when the table does not exist. Throws pqxx errors.
+std::vector<std::string> ReadVersions(pqxx::transaction_base& tx, const std::string& table);
+
+struct Runtime;
+// ReadVersions on the migration session; errors as a Status.
+core::Result<std::vector<std::string>> LoadVersions(Runtime& rt);
+
+// Replaces the rows with `versions` (creating the table when needed).
+void WriteVersions(pqxx::transaction_base& tx, const std::string& table,
+                   const std::vector<std::string>& versions);
+
+}  // namespace schemaop::database::internal
