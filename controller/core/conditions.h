@@ -103,6 +103,9 @@ inline constexpr char kSchemaDrift[] = "SchemaDrift";
 inline constexpr char kMigrationsChanged[] = "MigrationsChanged";
 inline constexpr char kDatabaseInUse[] = "DatabaseInUse";
 inline constexpr char kRecoveryBlocked[] = "RecoveryBlocked";
+// PostgreSQL ended the run's session (or its lock) mid-run: not a rollback
+// by the controller; the writers stay at 0 and the retry recovers the run.
+inline constexpr char kConnectionLost[] = "ConnectionLost";
 }  // namespace reasons
 
 // Sets `cond` in `conditions` (matched by type), keeping the order of

@@ -33,6 +33,11 @@ const char* RunOutcomeName(RunOutcome outcome);  // "nothing-to-do", "succeeded"
 // could not be recovered (the database may be between revisions).
 inline constexpr char kRecoveryDetail[] = "recovery";
 
+// Status::detail() of a Migrate whose run PostgreSQL ended before the
+// engine could close it (session or lock lost): the run is still open in
+// schemaop.run_log and the next attempt's recovery finishes or undoes it.
+inline constexpr char kRunLeftOpenDetail[] = "run-left-open";
+
 // A verified pg_dump -Fc file.
 struct BackupInfo {
   std::string path;

@@ -142,8 +142,9 @@ core::Result<std::string> DatabasePortImpl::Identity(database::Migrator& migrato
   {
     std::lock_guard<std::mutex> lock(identity_mutex_);
     auto cached = identities_.find(key);
-    if (cached != identities_.end()) {
-      return cached->second;
+    if (cached != identities_.end() &&
+        std::chrono::steady_clock::now() - cached->second.asked < options_.identity_ttl) {
+      return cached->second.identity;
     }
   }
   auto identity = migrator.DatabaseIdentity();
@@ -154,7 +155,7 @@ core::Result<std::string> DatabasePortImpl::Identity(database::Migrator& migrato
   if (identities_.size() >= kMaxCachedIdentities) {
     identities_.clear();
   }
-  identities_[key] = *identity;
+  identities_[key] = CachedIdentity{*identity, std::chrono::steady_clock::now()};
   return identity;
 }
 
@@ -223,7 +224,7 @@ core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
                         failure.message() +
                             ". The run is still open in schemaop.run_log and the database may be "
                             "between revisions; the next attempt recovers it",
-                        failure.detail());
+                        core::kRunLeftOpenDetail);
   }
   reconcile::MigrateResult result;
   result.outcome = report->outcome;

@@ -9,9 +9,8 @@
 // per resync. What is cached is the database identity, per target's
 // connection parameters (the URL redacted: no password in the key), so a
 // resync does not ask the server again for what does not change. An entry
-// lives as long as the process: a URL that later reaches another database
-// (its host name moved, the database recreated) keeps its first identity
-// until the controller restarts.
+// lives `identity_ttl` (5 min): a URL that later reaches another database
+// (its host name moved, the database recreated) is seen as such within it.
 //
 // Thread safety: apart from its options, only the identity cache, which a
 // mutex guards; one instance may be used by several threads.
@@ -35,6 +34,8 @@ struct DatabasePortOptions {
   // reconciler gets kLockHeld and retries with backoff. Short: a worker that
   // waits here serves no other object.
   std::chrono::milliseconds lock_wait{std::chrono::seconds(5)};
+  // How long a database identity is answered from the cache.
+  std::chrono::milliseconds identity_ttl{std::chrono::minutes(5)};
 };
 
 // Engine options for `target` (timeouts, checks, actor, version table).
@@ -72,7 +73,11 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
   static constexpr std::size_t kMaxCachedIdentities = 4096;
   DatabasePortOptions options_;
   std::mutex identity_mutex_;
-  std::map<std::string, std::string> identities_;  // redacted URL -> identity
+  struct CachedIdentity {
+    std::string identity;
+    std::chrono::steady_clock::time_point asked;
+  };
+  std::map<std::string, CachedIdentity> identities_;  // redacted URL -> identity
 };
 
 }  // namespace schemaop::manager

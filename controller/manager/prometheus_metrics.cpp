@@ -74,6 +74,12 @@ struct PrometheusMetrics::Impl {
           .Help("Kubernetes API calls retried by the client, by reason (stale-connection, "
                 "conflict)")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& connection_lost =
+      prometheus::BuildCounter()
+          .Name("schemaop_database_connection_lost_total")
+          .Help("Migration runs whose database session or lock PostgreSQL ended mid-run "
+                "(recovered by the next attempt)")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& watch_relists =
       prometheus::BuildCounter()
           .Name("schemaop_watch_relists_total")
@@ -84,6 +90,7 @@ struct PrometheusMetrics::Impl {
       reconcile_duration.Add({}, kReconcileBuckets);
   prometheus::Gauge& depth_series = workqueue_depth.Add({});
   prometheus::Counter& relist_series = watch_relists.Add({});
+  prometheus::Counter& connection_lost_series = connection_lost.Add({});
   prometheus::Histogram& migration_series = migration_seconds.Add({}, kLongBuckets);
   prometheus::Histogram& downtime_series = downtime_seconds.Add({}, kLongBuckets);
 
@@ -154,6 +161,8 @@ void PrometheusMetrics::CountApiServerRetry(const std::string& reason) {
 }
 
 void PrometheusMetrics::CountWatchRelist() { impl_->relist_series.Increment(); }
+
+void PrometheusMetrics::CountDatabaseConnectionLost() { impl_->connection_lost_series.Increment(); }
 
 std::string PrometheusMetrics::Serialize() const {
   std::ostringstream out;

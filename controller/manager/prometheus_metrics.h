@@ -14,6 +14,7 @@
 //   apiserver_errors_total{code}             counter (HTTP code, "unreachable")
 //   apiserver_retries_total{reason}          counter (stale-connection, conflict)
 //   watch_relists_total                      counter (watch history expired: 410)
+//   database_connection_lost_total           counter (runs PostgreSQL ended mid-run)
 //
 // Label values are bounded: results/outcomes are reconciler constants and
 // revisions/names come from the cluster, never from a Secret.
@@ -41,6 +42,7 @@ class PrometheusMetrics final : public reconcile::MetricsSink {
   void ObserveDowntimeSeconds(double seconds) override;
   void SetCurrentRevision(const std::string& ns, const std::string& name,
                           const std::string& revision) override;
+  void CountDatabaseConnectionLost() override;
 
   // The controller loop's series.
   void ObserveReconcileSeconds(double seconds);

@@ -142,6 +142,17 @@ Next Reconciler::Pass::MigrateRefused(const Status& status) {
             "retrying with backoff.",
         true, status});
   }
+  if (status.detail() == core::kRunLeftOpenDetail) {
+    // PostgreSQL, not the controller, ended the run: it is still open in
+    // run_log and may have committed part of the plan (design §4.7).
+    r_.metrics_.CountDatabaseConnectionLost();
+    return RetryRun(Problem{
+        rs::kConnectionLost,
+        "PostgreSQL ended the run's session before the run finished: " + status.message() +
+            ". The workloads stay at 0; the next attempt recovers the run (finishes or undoes "
+            "it) before they return; retrying with backoff.",
+        true, status});
+  }
   Problem problem = DatabaseProblem(status, "Migrating");
   if (problem.transient) {
     // The writers stay at 0: the database may hold an interrupted run

@@ -274,6 +274,9 @@ class MetricsSink {
   // implementation drops the previous revision's series of that object).
   virtual void SetCurrentRevision(const std::string& ns, const std::string& name,
                                   const std::string& revision) = 0;
+  // schemaop_database_connection_lost_total: runs whose session or lock
+  // PostgreSQL ended mid-run (reason ConnectionLost).
+  virtual void CountDatabaseConnectionLost() {}
 };
 
 // A sink that drops everything (tools and tests that do not look at metrics).

@@ -94,6 +94,18 @@ TEST(InspectReadsTest, IdentityIsAskedOncePerConnectionParameters) {
   auto asked = fresh.Inspect(Target(url), "r1");
   ASSERT_TRUE(asked.ok()) << asked.status().ToString();
   EXPECT_NE(asked->database_identity, first->database_identity);
+
+  // An entry lives identity_ttl: after it, the server is asked again and a
+  // recreated database is seen as another one.
+  DatabasePortOptions short_lived;
+  short_lived.identity_ttl = std::chrono::milliseconds(0);
+  DatabasePortImpl expiring(short_lived);
+  auto before = expiring.Inspect(Target(url), "r1");
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_EQ(schemaop::testing::CreateScratchDatabase("inspect_reads_identity"), url);
+  auto after = expiring.Inspect(Target(url), "r1");
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_NE(after->database_identity, before->database_identity);
 }
 
 }  // namespace

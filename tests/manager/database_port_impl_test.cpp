@@ -145,6 +145,7 @@ TEST_F(DatabasePortImplTest, SessionLostAfterACommitIsNotAnOutcome) {
   ASSERT_FALSE(lost.ok()) << "an outcome was reported for a run left open in run_log: "
                           << (lost.ok() ? lost->failure.ToString() : "");
   EXPECT_EQ(lost.status().code(), core::Code::kUnreachable) << lost.status().ToString();
+  EXPECT_EQ(lost.status().detail(), core::kRunLeftOpenDetail);
   {
     pqxx::nontransaction read(admin);
     EXPECT_EQ(read.exec1("SELECT count(*) FROM schemaop.run_log WHERE outcome = 'running'")[0].as<int>(), 1);

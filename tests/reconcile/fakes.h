@@ -219,6 +219,9 @@ class FakeMetrics final : public MetricsSink {
   std::vector<double> migration_seconds;
   std::vector<double> downtime_seconds;
   std::map<std::string, std::string> revisions;
+  int connections_lost = 0;
+
+  void CountDatabaseConnectionLost() override { ++connections_lost; }
 
   void CountReconcile(const std::string& result) override { reconciles.push_back(result); }
   void CountRun(const std::string& outcome) override { runs.push_back(outcome); }

@@ -257,6 +257,30 @@ TEST_F(ReconcilerTest, UnreachableDatabaseMidRunKeepsWritersDownAndRetries) {
   EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue);
 }
 
+// Invariant: a run PostgreSQL ended mid-run (left open in run_log) is not an
+// outcome: the writers stay at 0, the reason says ConnectionLost (not
+// RolledBack: the controller rolled nothing back), it is counted, and the
+// retry finishes the run.
+TEST_F(ReconcilerTest, RunEndedByPostgresIsConnectionLostNotRolledBack) {
+  db_.migrate_error = Status(Code::kUnreachable,
+                             "failed in revision r2: terminating connection due to administrator "
+                             "command. The run is still open in schemaop.run_log",
+                             core::kRunLeftOpenDetail);
+  ReconcileResult r = Reconcile();
+  EXPECT_EQ(St().phase, Phase::kMigrating);
+  EXPECT_EQ(Replicas("backend"), 0);
+  EXPECT_EQ(Cond(ct::kReconciling).reason, rs::kConnectionLost);
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kFalse);
+  EXPECT_EQ(metrics_.connections_lost, 1);
+  EXPECT_TRUE(metrics_.runs.empty()) << "no outcome was recorded";
+  db_.migrate_error.reset();
+  ASSERT_TRUE(r.requeue_after.has_value());
+  clock_.Advance(*r.requeue_after);
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Replicas("backend"), 2);
+}
+
 // Invariant: the writers are never restored onto a database that may be
 // between revisions. An interrupted earlier run the engine cannot recover
 // (its files changed since it started) keeps them at 0 until it is repaired.
