@@ -1,6 +1,5 @@
-// The pure helpers of references.h: the reference rule over SchemaMigration
-// JSON (ReferencesOf, the one place it is written for the caches; the
-// reconciler applies reconcile::ReferencesObject to decoded objects), the
+// The pure helpers of references.h: the reference rule
+// (reconcile::ReferencesOf) over SchemaMigration JSON for the caches, the
 // index over it, and the cache transform.
 #include "manager/references.h"
 
@@ -8,6 +7,8 @@
 #include <utility>
 
 #include "kube/informer.h"
+#include "reconcile/ports.h"
+#include "reconcile/schema_migration_json.h"
 
 namespace schemaop::manager {
 
@@ -42,46 +43,22 @@ bool IsStatusOnlyChange(const Json& before, const Json& after) {
 
 namespace {
 
-// "Kind/ns/name" of everything SchemaMigration `sm` references.
+// "Kind/ns/name" of everything SchemaMigration `sm` references (the rule
+// is reconcile::ReferencesOf), plus its database identity under
+// kDatabaseIdentityKind. An object that does not decode references nothing:
+// only an edit of it can fix it, and that edit reconciles it.
 std::vector<std::string> ReferencesOf(const Json& sm) {
   std::vector<std::string> refs;
-  const std::string ns = StringAt(sm, {"metadata", "namespace"});
-  const std::string secret = StringAt(sm, {"spec", "database", "urlSecretRef", "name"});
-  if (!secret.empty()) {
-    refs.push_back("Secret/" + ns + "/" + secret);
+  auto decoded = reconcile::SchemaMigrationFromJson(sm);
+  if (!decoded.ok()) {
+    return refs;
   }
-  const std::string config_map = StringAt(sm, {"spec", "migrations", "configMapRef", "name"});
-  if (!config_map.empty()) {
-    refs.push_back("ConfigMap/" + ns + "/" + config_map);
+  const std::string& ns = decoded->metadata.namespace_;
+  for (const reconcile::ObjectRef& ref : reconcile::ReferencesOf(decoded.value())) {
+    refs.push_back(ref.kind + "/" + ns + "/" + ref.name);
   }
-  auto add_workloads = [&](const Json* list) {
-    if (list == nullptr || !list->is_array()) {
-      return;
-    }
-    for (const Json& w : *list) {
-      if (w.is_object() && w.contains("name") && w["name"].is_string()) {
-        const Json kind = w.value("kind", Json("Deployment"));
-        refs.push_back((kind.is_string() ? kind.get<std::string>() : std::string("Deployment")) +
-                       "/" + ns + "/" + w["name"].get<std::string>());
-      }
-    }
-  };
-  auto at = [&](std::initializer_list<const char*> path) -> const Json* {
-    const Json* node = &sm;
-    for (const char* part : path) {
-      if (!node->is_object() || !node->contains(part)) {
-        return nullptr;
-      }
-      node = &(*node)[part];
-    }
-    return node;
-  };
-  add_workloads(at({"spec", "workloads"}));
-  add_workloads(at({"status", "workloads"}));
-  add_workloads(at({"status", "run", "workloads"}));
-  const std::string identity = StringAt(sm, {"status", "databaseIdentity"});
-  if (!identity.empty()) {
-    refs.push_back(std::string(kDatabaseIdentityKind) + "//" + identity);
+  if (!decoded->status.database_identity.empty()) {
+    refs.push_back(std::string(kDatabaseIdentityKind) + "//" + decoded->status.database_identity);
   }
   std::sort(refs.begin(), refs.end());
   refs.erase(std::unique(refs.begin(), refs.end()), refs.end());

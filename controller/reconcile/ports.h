@@ -41,21 +41,39 @@ struct WorkloadScale {
 
 enum class EventType { kNormal, kWarning };
 
-// The reference rule of KubePort::ListSchemaMigrationsReferencing.
+// An object in the SchemaMigration's namespace, by kind and name.
+struct ObjectRef {
+  std::string kind;  // "Secret", "ConfigMap", "Deployment", "StatefulSet"
+  std::string name;
+};
+
+// THE reference rule (KubePort::ListSchemaMigrationsReferencing, and the
+// manager's ReferenceIndex, which applies it to every informer event): the
+// objects whose change may change what a reconcile of `obj` does: its URL
+// Secret, its migrations ConfigMap, and its workloads (in the spec, recorded
+// in status, and those of the run in progress). Empty names are left out.
+inline std::vector<ObjectRef> ReferencesOf(const core::SchemaMigration& obj) {
+  std::vector<ObjectRef> refs;
+  auto add = [&refs](const std::string& kind, const std::string& name) {
+    if (!name.empty()) {
+      refs.push_back({kind.empty() ? core::kKindDeployment : kind, name});
+    }
+  };
+  add("Secret", obj.spec.url_secret_ref.name);
+  add("ConfigMap", obj.spec.migrations_config_map);
+  for (const auto& w : obj.spec.workloads) add(w.kind, w.name);
+  for (const auto& w : obj.status.workloads) add(w.kind, w.name);
+  if (obj.status.run) {
+    for (const auto& w : obj.status.run->workloads) add(w.kind, w.name);
+  }
+  return refs;
+}
+
 inline bool ReferencesObject(const core::SchemaMigration& obj, const std::string& kind,
                              const std::string& name) {
-  if (kind == "Secret") {
-    return obj.spec.url_secret_ref.name == name;
-  }
-  if (kind == "ConfigMap") {
-    return obj.spec.migrations_config_map == name;
-  }
-  auto listed = [&](const auto& workloads) {
-    return std::any_of(workloads.begin(), workloads.end(),
-                       [&](const auto& w) { return w.kind == kind && w.name == name; });
-  };
-  return listed(obj.spec.workloads) || listed(obj.status.workloads) ||
-         (obj.status.run && listed(obj.status.run->workloads));
+  const std::vector<ObjectRef> refs = ReferencesOf(obj);
+  return std::any_of(refs.begin(), refs.end(),
+                     [&](const ObjectRef& r) { return r.kind == kind && r.name == name; });
 }
 
 class KubePort {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/revision_graph.h"
+#include "kube/informer.h"
 #include "manager/controller_config.h"
 #include "manager/database_port_impl.h"
 #include "manager/http_server.h"
@@ -19,6 +20,8 @@
 #include "manager/logging.h"
 #include "manager/manager.h"
 #include "manager/prometheus_metrics.h"
+#include "reconcile/ports.h"
+#include "reconcile/schema_migration_json.h"
 
 namespace schemaop::manager {
 namespace {
@@ -312,6 +315,26 @@ TEST(SchemaMigrationsReferencingTest, FindsReferencesThroughSpecAndStatus) {
   EXPECT_EQ(SchemaMigrationsReferencing(all, "Deployment", "old-writer"),
             (std::vector<std::string>{"drawing/b"}));
   EXPECT_TRUE(SchemaMigrationsReferencing(all, "Secret", "unrelated").empty());
+  // One rule (issue 11): the caches' answer over JSON is the reconciler's
+  // reconcile::ReferencesObject over the decoded object, probe by probe.
+  for (const Json& sm : all) {
+    auto decoded = reconcile::SchemaMigrationFromJson(sm);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    for (const auto& [kind, name] : std::vector<std::pair<std::string, std::string>>{
+             {"Secret", "db-a"}, {"Secret", "db-b"}, {"ConfigMap", "migrations"},
+             {"ConfigMap", "db-a"}, {"Deployment", "backend"}, {"StatefulSet", "backend"},
+             {"Deployment", "celery-worker"}, {"StatefulSet", "celery-worker"},
+             {"Deployment", "old-writer"}, {"Secret", "unrelated"}}) {
+      const bool listed = !SchemaMigrationsReferencing({sm}, kind, name).empty();
+      EXPECT_EQ(listed, reconcile::ReferencesObject(decoded.value(), kind, name))
+          << kube::KeyOf(sm) << " " << kind << "/" << name;
+    }
+  }
+  // An object that does not decode references nothing (its own edit
+  // reconciles it).
+  Json broken = a;
+  broken["spec"]["workloads"] = "not a list";
+  EXPECT_TRUE(SchemaMigrationsReferencing({broken}, "Secret", "db-a").empty());
 }
 
 // The index the watch handlers use instead of scanning every
