@@ -53,7 +53,11 @@ int ExitCodeFor(const core::Status& status) {
 }
 
 int Fail(const core::Status& status) {
-  std::cerr << "error: " << status.message() << " [" << core::CodeName(status.code()) << "]\n";
+  std::cerr << "error: " << status.message()
+            << (status.code() == Code::kLockHeld && status.detail() == "lock"
+                    ? ", or raise --lock-wait"
+                    : "")
+            << " [" << core::CodeName(status.code()) << "]\n";
   return ExitCodeFor(status);
 }
 

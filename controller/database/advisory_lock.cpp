@@ -103,7 +103,7 @@ Status AdvisoryLock::Acquire(Runtime& rt) {
                       "another schemaop run holds the migration lock on " + rt.info.redacted +
                           ": " + DescribeHolder(rt) + "; waited " +
                           std::to_string(rt.options.lock_wait.count()) +
-                          " ms. Wait for that run to finish, or raise --lock-wait",
+                          " ms. Wait for that run to finish",
                       "lock");
       }
       if (!announced) {

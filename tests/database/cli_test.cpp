@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -119,6 +120,26 @@ TEST_F(CliTest, ExitCodesAndNoPasswordInOutput) {
                              &missing_dir.output, &wait.output, &down.output}) {
     EXPECT_EQ(output->find(password), std::string::npos) << *output;
   }
+}
+
+// Another run holds the migration lock: exit 4, the message names the
+// holder and the CLI's own remedy (--lock-wait); the engine's message, which
+// the operator shows too, does not name a CLI flag.
+TEST_F(CliTest, LockHeldExitsFourAndNamesLockWait) {
+  std::string url = schemaop::testing::CreateScratchDatabase("engine_cli_lock_held");
+  // The engine's lock key (design §4.2): FNV-1a 64 of "schemaop".
+  std::uint64_t key = 14695981039346656037ULL;
+  for (char c : std::string("schemaop")) {
+    key = (key ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  }
+  pqxx::connection holder(url);
+  pqxx::nontransaction(holder).exec_params("SELECT pg_advisory_lock($1)",
+                                           static_cast<std::int64_t>(key));
+  auto held = RunCli(url, Flags() + " --lock-wait 300ms upgrade r1");
+  EXPECT_EQ(held.exit_code, 4) << held.output;
+  EXPECT_NE(held.output.find("holds the migration lock"), std::string::npos) << held.output;
+  EXPECT_NE(held.output.find("or raise --lock-wait [LockHeld]"), std::string::npos) << held.output;
+  EXPECT_EQ(held.output.find(PasswordOf(url)), std::string::npos);
 }
 
 TEST_F(CliTest, WrongPasswordExitsThreeWithoutEchoingIt) {
