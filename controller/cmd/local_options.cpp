@@ -15,7 +15,8 @@ namespace {
 
 using core::Code;
 
-std::string Actor() {
+// "$USER@host"
+std::string UserAtHost() {
   std::string user;
   if (const char* env = std::getenv("USER"); env != nullptr && *env != '\0') {
     user = env;
@@ -28,8 +29,10 @@ std::string Actor() {
   if (gethostname(host, sizeof host - 1) != 0) {
     std::snprintf(host, sizeof host, "unknown-host");
   }
-  return user + "@" + host + " (cli)";
+  return user + "@" + host;
 }
+
+std::string Actor() { return UserAtHost() + " (cli)"; }
 
 struct DurationFlag {
   const char* flag;
@@ -70,6 +73,10 @@ std::vector<CLI::Option*> AddLocalOptions(CLI::App& app, LocalOptions& local) {
                      "TABLE whose row count may drop (repeatable)"),
       app.add_flag("--allow-changed", local.allow_changed,
                    "run although an applied migration file changed"),
+      app.add_flag("--fence", local.fence,
+                   "if a schemaop process that is gone (a frozen or cut-off host) still holds the "
+                   "migration lock, terminate its database sessions first (docs/design.md §4.2); only "
+                   "when you know it is dead"),
       app.add_flag("--allow-schema-drift", local.allow_schema_drift,
                    "do not compare the schema with the one recorded for the revision reached"),
       duration("--lock-wait", local.lock_wait,
@@ -130,6 +137,11 @@ database::MigratorOptions BuildOptions(const LocalOptions& local) {
   options.lock_timeout = local.lock_timeout_ms;
   options.statement_timeout = local.statement_timeout_ms;
   options.actor = Actor();
+  // Every CLI session names its process; --fence may end another schemaop's.
+  options.session_owner = "cli:" + UserAtHost() + ":" + std::to_string(static_cast<long>(getpid()));
+  if (local.fence) {
+    options.fence_prefix = "schemaop:";
+  }
   options.version_table = local.version_table;
   options.allow_changed = local.allow_changed;
   options.allow_row_loss = local.allow_row_loss;

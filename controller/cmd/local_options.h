@@ -30,6 +30,7 @@ struct LocalOptions {
   std::string pg_bin_dir;
   std::vector<std::string> allow_row_loss;
   bool allow_changed = false;
+  bool fence = false;
   bool allow_schema_drift = false;
   std::string lock_wait = "60s";
   std::string lock_timeout = "10s";

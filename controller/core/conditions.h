@@ -106,6 +106,9 @@ inline constexpr char kRecoveryBlocked[] = "RecoveryBlocked";
 // PostgreSQL ended the run's session (or its lock) mid-run: not a rollback
 // by the controller; the writers stay at 0 and the retry recovers the run.
 inline constexpr char kConnectionLost[] = "ConnectionLost";
+// A new leader terminated the sessions of a dead one that still held the
+// database's migration lock (Event).
+inline constexpr char kFencedStaleSession[] = "FencedStaleSession";
 }  // namespace reasons
 
 // Sets `cond` in `conditions` (matched by type), keeping the order of

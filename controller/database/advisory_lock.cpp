@@ -7,6 +7,19 @@
 
 #include "database/runtime.h"
 
+namespace schemaop::database {
+
+std::string SessionName(const MigratorOptions& options) {
+  std::string name =
+      options.session_owner.empty() ? std::string("schemaop") : "schemaop:" + options.session_owner;
+  if (name.size() > 63) {
+    name.resize(63);  // NAMEDATALEN - 1: the server would cut it the same way
+  }
+  return name;
+}
+
+}  // namespace schemaop::database
+
 namespace schemaop::database::internal {
 namespace {
 
@@ -34,7 +47,47 @@ std::int64_t KeyLow() {
   return static_cast<std::int64_t>(static_cast<std::uint64_t>(LockKey()) & 0xffffffffULL);
 }
 
+// Sessions holding the lock in this database: pid and application_name.
+constexpr char kHolderQuery[] =
+    "SELECT a.pid, coalesce(a.application_name, '') "
+    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1";
+
 }  // namespace
+
+std::string AdvisoryLock::FenceStaleHolder(Runtime& rt, pqxx::connection& conn) {
+  const std::string& prefix = rt.options.fence_prefix;
+  const std::string ours = SessionName(rt.options);
+  pqxx::nontransaction tx(conn);
+  std::string stale;
+  for (const auto& row : tx.exec_params(kHolderQuery, KeyHigh(), KeyLow())) {
+    const std::string name = row[1].as<std::string>();
+    if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+        name != ours) {
+      stale = name;
+    }
+  }
+  if (stale.empty() || fenced_.count(stale) != 0) {
+    return "";
+  }
+  // Every session of that owner: its lock session and its migration session
+  // (which may still run a statement and hold locks the recovery needs).
+  const int terminated =
+      tx.exec_params1("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                      "FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND application_name = $1 AND pid <> pg_backend_pid()",
+                      stale)[0]
+          .as<int>();
+  fenced_.insert(stale);
+  const std::string message = "fenced the stale session owner '" + stale + "': terminated " +
+                              std::to_string(terminated) +
+                              " of its session(s) in this database, which held the migration "
+                              "lock; its run is recovered once the lock is free";
+  rt.Emit("fenced", message);
+  return message;
+}
 
 std::string AdvisoryLock::DescribeHolder(Runtime& rt) {
   std::string description;
@@ -96,6 +149,16 @@ Status AdvisoryLock::Acquire(Runtime& rt) {
         session_ = std::move(candidate);
         rt.Emit("locked", "acquired the migration lock on " + rt.info.redacted);
         return Status::Ok();
+      }
+      if (!rt.options.fence_prefix.empty()) {
+        try {
+          FenceStaleHolder(rt, candidate->conn());
+        } catch (const pqxx::broken_connection&) {
+          throw;
+        } catch (const std::exception& error) {
+          // E.g. the holder runs as another role: wait for the lock as usual.
+          rt.Emit("warning", std::string("cannot fence the lock holder: ") + error.what());
+        }
       }
       auto now = Clock::now();
       if (now >= deadline) {

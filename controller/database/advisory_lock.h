@@ -7,6 +7,7 @@
 #include <memory>
 #include <pqxx/pqxx>
 #include <stdexcept>
+#include <set>
 #include <string>
 
 #include "core/status.h"
@@ -38,9 +39,18 @@ class AdvisoryLock {
   // Throws LockLostError.
   void Require(pqxx::transaction_base& tx) const;
 
+  // Fencing (design §4.2): when the lock's holder carries an
+  // application_name that starts with options.fence_prefix and is not ours,
+  // terminates every session of that owner in this database (once per
+  // owner) and emits "fenced". Returns that message, or "" when nothing was
+  // fenced. Run on `conn`, the session that is trying to take the lock.
+  std::string FenceStaleHolder(Runtime& rt, pqxx::connection& conn);
+  const std::set<std::string>& fenced() const { return fenced_; }
+
   void Release(const Runtime& rt);
 
  private:
+  std::set<std::string> fenced_;  // owners fenced by this lock
   std::string DescribeHolder(Runtime& rt);
 
   std::unique_ptr<Session> session_;

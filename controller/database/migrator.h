@@ -111,7 +111,21 @@ struct MigratorOptions {
   FailurePolicy failure_policy = FailurePolicy::kRollback;
   // Called synchronously on the calling thread; must not throw.
   std::function<void(const ProgressEvent&)> on_progress;
+  // Fencing (design §4.2). The owner this process's sessions carry in
+  // application_name: "schemaop:<session_owner>" (empty: "schemaop"), cut to
+  // 63 bytes. When fence_prefix is set and the migration lock is held by a
+  // session whose application_name starts with it and is not ours, every
+  // session of that owner in this database is terminated (pg_terminate_backend:
+  // the same role may, no superuser needed), a "fenced" progress event names
+  // it, and the lock is taken once they are gone. Only for callers that know
+  // the holder is dead: the operator's Lease holder, `schemaop --fence`.
+  std::string session_owner;
+  std::string fence_prefix;
 };
+
+// The application_name of `options`' sessions: "schemaop" or
+// "schemaop:<session_owner>", at most 63 bytes (PostgreSQL's limit).
+std::string SessionName(const MigratorOptions& options);
 
 // A verified pg_dump -Fc file: path, bytes, sha256, created_at.
 using BackupInfo = core::BackupInfo;

@@ -391,7 +391,7 @@ core::Result<std::unique_ptr<Session>> Session::Open(const ConnInfo& info,
     pqxx::nontransaction tx(*session->conn_);
     tx.exec("SET lock_timeout = " + std::to_string(settings.lock_timeout.count()));
     tx.exec("SET statement_timeout = " + std::to_string(settings.statement_timeout.count()));
-    tx.exec("SET application_name = 'schemaop'");
+    tx.exec("SET application_name = " + tx.quote(settings.application_name));
     // Invariant: a statement whose client died (a killed controller or CLI)
     // is aborted by the server within about a second, so it neither keeps
     // running with the writers at zero nor holds locks for the next leader.

@@ -108,6 +108,8 @@ core::Status CheckRowCountPrivileges(pqxx::connection& conn, const std::string& 
 struct SessionSettings {
   std::chrono::milliseconds lock_timeout{10000};
   std::chrono::milliseconds statement_timeout{0};
+  // Who this session belongs to, as a DBA (and fencing, design §4.2) sees it.
+  std::string application_name = "schemaop";
 };
 
 // One server session with reactivation inhibited (a silent reconnect would

@@ -27,7 +27,8 @@ void Runtime::Emit(const std::string& phase, const std::string& message, int ste
 }
 
 core::Result<std::unique_ptr<Session>> Runtime::OpenSession() const {
-  return Session::Open(info, SessionSettings{options.lock_timeout, options.statement_timeout});
+  return Session::Open(info, SessionSettings{options.lock_timeout, options.statement_timeout,
+                                             SessionName(options)});
 }
 
 Status Runtime::EnsureSession() {

@@ -303,6 +303,11 @@ core::Result<ControllerConfig> ResolveControllerFlags(const ControllerFlags& fla
                   "--retry-period > 0 and a lease duration of at least 1s (defaults 15s, 10s, 2s)");
   }
   m.leader_elect = flags.leader_elect;
+  // Fencing (design §4.2): the sessions carry this process's identity; only
+  // a Lease holder (workers run only while leading) may terminate another
+  // controller's sessions that still hold a database's migration lock.
+  m.database.session_identity = identity;
+  m.database.fence = flags.leader_elect;
   return config;
 }
 

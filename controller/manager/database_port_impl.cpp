@@ -39,6 +39,12 @@ database::MigratorOptions MigratorOptionsFor(const reconcile::DatabaseTarget& ta
   out.pg_bin_dir = options.pg_bin_dir;
   out.ca_certificate_pem = target.ca_certificate_pem;
   out.failure_policy = target.failure_policy;
+  if (!options.session_identity.empty()) {
+    out.session_owner = kControllerOwnerPrefix + options.session_identity;
+    if (options.fence) {
+      out.fence_prefix = kControllerSessionPrefix;
+    }
+  }
   return out;
 }
 
@@ -67,7 +73,7 @@ core::Result<std::string> TargetForVersions(const core::RevisionGraph& graph,
 
 core::Result<std::unique_ptr<database::Migrator>> DatabasePortImpl::Open(
     const reconcile::DatabaseTarget& target, bool with_files,
-    const reconcile::RunIdentity* identity) {
+    const reconcile::RunIdentity* identity, std::string* fenced) {
   RegisterLogSecrets(target.url);
   std::vector<core::MigrationFile> files;
   if (with_files) {
@@ -80,9 +86,14 @@ core::Result<std::unique_ptr<database::Migrator>> DatabasePortImpl::Open(
   database::MigratorOptions engine_options = MigratorOptionsFor(target, options_);
   // PostgreSQL's whole error (row values possible) reaches only the debug
   // log, scrubbed again there like every line.
-  engine_options.on_progress = [](const database::ProgressEvent& event) {
+  engine_options.on_progress = [fenced](const database::ProgressEvent& event) {
     if (event.phase == "server-error") {
       spdlog::debug("database error in full: {}", event.message);
+    } else if (event.phase == "fenced") {
+      spdlog::warn("{}", event.message);
+      if (fenced != nullptr) {
+        *fenced = event.message;
+      }
     }
   };
   if (identity != nullptr) {
@@ -201,7 +212,8 @@ bool RunLeftOpen(database::Migrator& m, const database::RunReport& report) {
 core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
     const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
     const reconcile::RunIdentity& identity) {
-  auto migrator = Open(target, /*with_files=*/true, &identity);
+  std::string fenced;
+  auto migrator = Open(target, /*with_files=*/true, &identity, &fenced);
   if (!migrator.ok()) {
     return migrator.status();
   }
@@ -233,6 +245,9 @@ core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
   result.sql_seconds = std::chrono::duration<double>(report->sql_duration).count();
   result.failure = report->status;
   result.recovered = report->recovered;
+  if (!fenced.empty()) {
+    result.fenced = fenced;
+  }
   result.replayed = report->replayed;
   return result;
 }

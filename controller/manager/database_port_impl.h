@@ -36,7 +36,18 @@ struct DatabasePortOptions {
   std::chrono::milliseconds lock_wait{std::chrono::seconds(5)};
   // How long a database identity is answered from the cache.
   std::chrono::milliseconds identity_ttl{std::chrono::minutes(5)};
+  // Fencing (design §4.2): every engine session carries
+  // "schemaop:ctl:<session_identity>" in application_name; with `fence`
+  // (set only for the Lease holder under --leader-elect), a lock holder of
+  // another controller identity is terminated before the run.
+  std::string session_identity;
+  bool fence = false;
 };
+
+// The session owner of a controller ("ctl:<identity>"), and so the
+// application_name prefix of every controller's engine sessions.
+inline constexpr char kControllerOwnerPrefix[] = "ctl:";
+inline constexpr char kControllerSessionPrefix[] = "schemaop:ctl:";
 
 // Engine options for `target` (timeouts, checks, actor, version table).
 // BackupPolicy is always kNever: the reconciler backs up in its own phase.
@@ -65,7 +76,8 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
  private:
   core::Result<std::unique_ptr<database::Migrator>> Open(const reconcile::DatabaseTarget& target,
                                                          bool with_files,
-                                                         const reconcile::RunIdentity* identity = nullptr);
+                                                         const reconcile::RunIdentity* identity = nullptr,
+                                                         std::string* fenced = nullptr);
 
   // Migrator::DatabaseIdentity, cached by the migrator's redacted URL.
   core::Result<std::string> Identity(database::Migrator& migrator);

@@ -174,6 +174,9 @@ Next Reconciler::Pass::RecordMigrateResult(const MigrateResult& m) {
   } else {
     r_.metrics_.ObserveMigrationSeconds(m.sql_seconds);
   }
+  if (m.fenced) {
+    Event(EventType::kWarning, rs::kFencedStaleSession, *m.fenced);
+  }
   if (m.recovered) {
     Event(EventType::kNormal, rs::kRecovered, *m.recovered);
   }

@@ -222,6 +222,9 @@ struct MigrateResult {
   core::Status failure;
   // Set when an interrupted earlier run was recovered first (one line).
   std::optional<std::string> recovered;
+  // Set when a stale session owner holding the lock was fenced first (design
+  // §4.2; one line naming it).
+  std::optional<std::string> fenced;
   // True when the run of this identity had already ended before the call
   // (e.g. the status write after it was lost): nothing was executed, the
   // outcome, failure and final versions are read back from schemaop.run_log.
