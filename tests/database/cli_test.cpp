@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
@@ -140,6 +141,39 @@ TEST_F(CliTest, LockHeldExitsFourAndNamesLockWait) {
   EXPECT_NE(held.output.find("holds the migration lock"), std::string::npos) << held.output;
   EXPECT_NE(held.output.find("or raise --lock-wait [LockHeld]"), std::string::npos) << held.output;
   EXPECT_EQ(held.output.find(PasswordOf(url)), std::string::npos);
+}
+
+// --fence (design §4.2): a lock held by another schemaop process that the
+// user knows is gone is taken over; without --fence the same holder means
+// exit 4, and a holder that is not a schemaop session is never terminated.
+TEST_F(CliTest, FenceTakesTheLockFromAGoneSchemaopProcess) {
+  std::string url = schemaop::testing::CreateScratchDatabase("engine_cli_fence");
+  std::uint64_t key = 14695981039346656037ULL;  // design §4.2
+  for (char c : std::string("schemaop")) {
+    key = (key ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  }
+  auto hold = [&](const std::string& name) {
+    auto conn = std::make_unique<pqxx::connection>(url);
+    pqxx::nontransaction tx(*conn);
+    tx.exec("SET application_name = " + conn->quote(name));
+    tx.exec_params("SELECT pg_advisory_lock($1)", static_cast<std::int64_t>(key));
+    return conn;
+  };
+  auto other_client = hold("reporting-tool");
+  auto refused = RunCli(url, Flags() + " --fence --lock-wait 500ms upgrade r1");
+  EXPECT_EQ(refused.exit_code, 4) << refused.output;
+  EXPECT_TRUE(other_client->is_open());
+  other_client.reset();
+
+  auto gone = hold("schemaop:cli:someone@elsewhere:42");
+  auto waited = RunCli(url, Flags() + " --lock-wait 500ms upgrade r1");
+  EXPECT_EQ(waited.exit_code, 4) << waited.output;
+  auto fenced = RunCli(url, Flags() + " --fence --lock-wait 5s upgrade r1");
+  EXPECT_EQ(fenced.exit_code, 0) << fenced.output;
+  EXPECT_NE(fenced.output.find("fenced the stale session owner 'schemaop:cli:someone@elsewhere:42'"),
+            std::string::npos)
+      << fenced.output;
+  EXPECT_EQ(fenced.output.find(PasswordOf(url)), std::string::npos);
 }
 
 TEST_F(CliTest, WrongPasswordExitsThreeWithoutEchoingIt) {
@@ -321,7 +355,7 @@ TEST_F(CliTest, KilledClientsStatementIsAbortedByTheServer) {
   pqxx::connection observer(url);
   auto sleeping = [&observer]() {
     pqxx::nontransaction tx(observer);
-    return tx.exec1("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'schemaop' "
+    return tx.exec1("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'schemaop:cli:%' "
                     "AND query LIKE '%pg_sleep(60)%' AND state = 'active'")[0]
         .as<int>();
   };
