@@ -251,6 +251,12 @@ struct Manager::Impl {
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         metrics.ObserveReconcileSeconds(seconds);
+        for (int i = 0; i < result.conflict_retries; ++i) {
+          // Logged (rate-limited) and counted like the client's own retries.
+          fault_log.Observer()({kube::FaultKind::kConflictRetry, 409,
+                                "status of SchemaMigration " + *key,
+                                "the object changed meanwhile", "re-read and recomputed"});
+        }
         if (crashed || !result.error.ok()) {
           if (!crashed) {
             spdlog::warn("reconcile failed, retrying with back-off: {}", result.error.ToString());

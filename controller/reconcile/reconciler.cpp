@@ -28,6 +28,7 @@ ReconcileResult Reconciler::Reconcile(const std::string& ns, const std::string& 
     result.error = std::move(error);
     return result;
   };
+  int conflicts = 0;
   for (int attempt = 0; attempt <= options_.max_conflict_retries; ++attempt) {
     auto obj = kube_.GetSchemaMigration(ns, name);
     if (!obj.ok()) {
@@ -41,13 +42,18 @@ ReconcileResult Reconciler::Reconcile(const std::string& ns, const std::string& 
     Pass pass(*this, std::move(obj).value());
     auto result = pass.Run();
     if (!result.ok() && result.status().code() == core::Code::kConflict) {
+      ++conflicts;
       continue;  // someone else wrote the object: re-read and recompute
     }
     if (!result.ok()) {
-      return failed(result.status());
+      ReconcileResult out = failed(result.status());
+      out.conflict_retries = conflicts;
+      return out;
     }
     metrics_.CountReconcile(pass.metric_result());
-    return std::move(result).value();
+    ReconcileResult out = std::move(result).value();
+    out.conflict_retries = conflicts;
+    return out;
   }
   metrics_.CountReconcile("error");
   ReconcileResult result;
@@ -56,6 +62,7 @@ ReconcileResult Reconciler::Reconcile(const std::string& ns, const std::string& 
       core::Status(core::Code::kConflict, "status update conflicted " +
                                               std::to_string(options_.max_conflict_retries + 1) +
                                               " times; will retry");
+  result.conflict_retries = conflicts;
   return result;
 }
 

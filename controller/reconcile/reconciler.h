@@ -71,6 +71,9 @@ struct ReconcileResult {
   // Why the reconcile could not make progress (for the log); OK otherwise.
   // Never contains a secret.
   core::Status error;
+  // Status writes that conflicted (409: the object changed meanwhile) and
+  // were retried on a fresh read within this call (for the log and metrics).
+  int conflict_retries = 0;
 };
 
 class Reconciler {

@@ -283,6 +283,8 @@ TEST_F(ReconcilerTest, LastTransitionTimeMovesOnlyWhenStatusChanges) {
 
 TEST_F(ReconcilerTest, StatusConflictIsRetriedOnAFreshRead) {
   kube_.conflicts_to_inject = 2;
+  // The retries are reported to the caller, which logs and counts them.
+  EXPECT_EQ(Reconcile().conflict_retries, 2);
   RunUntilDone();
   EXPECT_EQ(St().phase, Phase::kSucceeded);
   EXPECT_EQ(Replicas("backend"), 2);
