@@ -18,24 +18,10 @@ start_apiserver
 install_drawing_app
 load_drawing_data
 fingerprint_before=$(components_fingerprint)
-kubectl create namespace schemaop-system --dry-run=client -o yaml |
-  kubectl apply --validate=false -f - >/dev/null || fail "create namespace schemaop-system"
 lease_seconds=4
-election=(--leader-elect --leader-election-namespace schemaop-system
-          --lease-duration "${lease_seconds}s" --renew-deadline 3s --retry-period 500ms)
-start_controller a "${election[@]}" --identity e2e-a
-start_controller b "${election[@]}" --identity e2e-b
-
-holder() { kubectl get lease schemaop-leader -n schemaop-system -o jsonpath='{.spec.holderIdentity}'; }
-has_holder() { [ -n "$(holder)" ]; }
-wait_for "a leader" 60 has_holder
-leader=$(holder)
-case "$leader" in
-  e2e-a) leader_id=a standby=e2e-b ;;
-  e2e-b) leader_id=b standby=e2e-a ;;
-  *) fail "unexpected Lease holder [$leader]" ;;
-esac
-log "leader: $leader"
+start_elected_pair "$lease_seconds"
+leader=e2e-$E2E_LEADER leader_id=$E2E_LEADER standby=e2e-$E2E_STANDBY
+holder() { lease_holder; }
 
 hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
 apply_smig upgrade.yaml '{"spec":{"lockTimeout":"300s"}}'

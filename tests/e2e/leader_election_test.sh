@@ -10,23 +10,9 @@ e2e_begin leader_election
 start_apiserver
 install_drawing_app
 load_drawing_data
-kubectl create namespace schemaop-system --dry-run=client -o yaml |
-  kubectl apply --validate=false -f - >/dev/null || fail "create namespace schemaop-system"
-election=(--leader-elect --leader-election-namespace schemaop-system
-          --lease-duration 4s --renew-deadline 3s --retry-period 500ms)
-start_controller a "${election[@]}" --identity e2e-a
-start_controller b "${election[@]}" --identity e2e-b
-
-holder() { kubectl get lease schemaop-leader -n schemaop-system -o jsonpath='{.spec.holderIdentity}'; }
-has_holder() { [ -n "$(holder)" ]; }
-wait_for "a leader" 60 has_holder
-leader=$(holder)
-log "leader: $leader"
-case "$leader" in
-  e2e-a) standby=b; leader_id=a ;;
-  e2e-b) standby=a; leader_id=b ;;
-  *) fail "unexpected Lease holder [$leader]" ;;
-esac
+start_elected_pair 4
+leader=e2e-$E2E_LEADER leader_id=$E2E_LEADER standby=$E2E_STANDBY
+holder() { lease_holder; }
 
 admin_delete counters
 apply_smig upgrade.yaml

@@ -196,3 +196,30 @@ run_log_rows() {
             || ' ' || outcome
      FROM schemaop.run_log WHERE actor LIKE 'schemaop-controller%' ORDER BY id"
 }
+
+# ------------------------------------------------------- leader election
+
+# The identity holding the controllers' Lease ("" while none does).
+lease_holder() {
+  kubectl get lease schemaop-leader -n schemaop-system -o jsonpath='{.spec.holderIdentity}'
+}
+
+# start_elected_pair LEASE_SECONDS: controllers a and b (identities e2e-a,
+# e2e-b) with --leader-elect and that lease duration; once one holds the
+# Lease, E2E_LEADER / E2E_STANDBY are their ids (a or b).
+start_elected_pair() {
+  kubectl create namespace schemaop-system --dry-run=client -o yaml |
+    kubectl apply --validate=false -f - >/dev/null || fail "create namespace schemaop-system"
+  local election=(--leader-elect --leader-election-namespace schemaop-system
+                  --lease-duration "$1s" --renew-deadline 3s --retry-period 500ms)
+  start_controller a "${election[@]}" --identity e2e-a
+  start_controller b "${election[@]}" --identity e2e-b
+  has_lease_holder() { [ -n "$(lease_holder)" ]; }
+  wait_for "a leader" 60 has_lease_holder
+  case "$(lease_holder)" in
+    e2e-a) E2E_LEADER=a E2E_STANDBY=b ;;
+    e2e-b) E2E_LEADER=b E2E_STANDBY=a ;;
+    *) fail "unexpected Lease holder [$(lease_holder)]" ;;
+  esac
+  log "leader: e2e-$E2E_LEADER"
+}
