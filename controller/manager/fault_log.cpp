@@ -115,18 +115,20 @@ std::optional<FaultLine> FaultLog::Observe(const kube::Fault& fault) {
   return line;
 }
 
+void FaultLog::Report(const kube::Fault& fault) {
+  auto line = Observe(fault);
+  if (!line) {
+    return;
+  }
+  if (line->level == "warn") {
+    spdlog::warn("{}", line->text);
+  } else {
+    spdlog::info("{}", line->text);
+  }
+}
+
 kube::FaultObserver FaultLog::Observer() {
-  return [this](const kube::Fault& fault) {
-    auto line = Observe(fault);
-    if (!line) {
-      return;
-    }
-    if (line->level == "warn") {
-      spdlog::warn("{}", line->text);
-    } else {
-      spdlog::info("{}", line->text);
-    }
-  };
+  return [this](const kube::Fault& fault) { Report(fault); };
 }
 
 }  // namespace schemaop::manager

@@ -35,7 +35,9 @@ class FaultLog {
   // Counts the fault and returns the line to log, if any (thread-safe).
   std::optional<FaultLine> Observe(const kube::Fault& fault);
 
-  // An observer for kube::Client::SetFaultObserver that logs through spdlog.
+  // Observe, then write the line (if any) through spdlog.
+  void Report(const kube::Fault& fault);
+  // An observer for kube::Client::SetFaultObserver: Report.
   kube::FaultObserver Observer();
 
  private:

@@ -253,7 +253,7 @@ struct Manager::Impl {
         metrics.ObserveReconcileSeconds(seconds);
         for (int i = 0; i < result.conflict_retries; ++i) {
           // Logged (rate-limited) and counted like the client's own retries.
-          fault_log.Observer()({kube::FaultKind::kConflictRetry, 409,
+          fault_log.Report({kube::FaultKind::kConflictRetry, 409,
                                 "status of SchemaMigration " + *key,
                                 "the object changed meanwhile", "re-read and recomputed"});
         }

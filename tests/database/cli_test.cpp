@@ -128,14 +128,9 @@ TEST_F(CliTest, ExitCodesAndNoPasswordInOutput) {
 // the operator shows too, does not name a CLI flag.
 TEST_F(CliTest, LockHeldExitsFourAndNamesLockWait) {
   std::string url = schemaop::testing::CreateScratchDatabase("engine_cli_lock_held");
-  // The engine's lock key (design §4.2): FNV-1a 64 of "schemaop".
-  std::uint64_t key = 14695981039346656037ULL;
-  for (char c : std::string("schemaop")) {
-    key = (key ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  }
   pqxx::connection holder(url);
   pqxx::nontransaction(holder).exec_params("SELECT pg_advisory_lock($1)",
-                                           static_cast<std::int64_t>(key));
+                                           schemaop::testing::MigrationLockKey());
   auto held = RunCli(url, Flags() + " --lock-wait 300ms upgrade r1");
   EXPECT_EQ(held.exit_code, 4) << held.output;
   EXPECT_NE(held.output.find("holds the migration lock"), std::string::npos) << held.output;
@@ -148,15 +143,11 @@ TEST_F(CliTest, LockHeldExitsFourAndNamesLockWait) {
 // exit 4, and a holder that is not a schemaop session is never terminated.
 TEST_F(CliTest, FenceTakesTheLockFromAGoneSchemaopProcess) {
   std::string url = schemaop::testing::CreateScratchDatabase("engine_cli_fence");
-  std::uint64_t key = 14695981039346656037ULL;  // design §4.2
-  for (char c : std::string("schemaop")) {
-    key = (key ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  }
   auto hold = [&](const std::string& name) {
     auto conn = std::make_unique<pqxx::connection>(url);
     pqxx::nontransaction tx(*conn);
     tx.exec("SET application_name = " + conn->quote(name));
-    tx.exec_params("SELECT pg_advisory_lock($1)", static_cast<std::int64_t>(key));
+    tx.exec_params("SELECT pg_advisory_lock($1)", schemaop::testing::MigrationLockKey());
     return conn;
   };
   auto other_client = hold("reporting-tool");

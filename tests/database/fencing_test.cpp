@@ -20,15 +20,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// The engine's lock key (design §4.2): FNV-1a 64 of "schemaop".
-std::int64_t LockKey() {
-  std::uint64_t key = 14695981039346656037ULL;
-  for (char c : std::string("schemaop")) {
-    key = (key ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  }
-  return static_cast<std::int64_t>(key);
-}
-
 // A session named `application_name` on `url`.
 std::unique_ptr<pqxx::connection> SessionAs(const std::string& url, const std::string& name) {
   auto conn = std::make_unique<pqxx::connection>(url);
@@ -53,7 +44,8 @@ class FencingTest : public schemaop::testing::EngineTest {
   // transaction (as a migration session inside a statement would be).
   void StartStaleOwner(const std::string& name) {
     lock_holder_ = SessionAs(url_, name);
-    pqxx::nontransaction(*lock_holder_).exec_params("SELECT pg_advisory_lock($1)", LockKey());
+    pqxx::nontransaction(*lock_holder_).exec_params("SELECT pg_advisory_lock($1)",
+                                               schemaop::testing::MigrationLockKey());
     worker_ = SessionAs(url_, name);
     worker_tx_ = std::make_unique<pqxx::work>(*worker_);
     worker_tx_->exec("SELECT 1");

@@ -98,6 +98,14 @@ void EnsureLoginRole(const std::string& role, const std::string& password,
           tx.quote(password));
 }
 
+std::int64_t MigrationLockKey() {
+  std::uint64_t key = 14695981039346656037ULL;
+  for (char c : std::string("schemaop")) {
+    key = (key ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  }
+  return static_cast<std::int64_t>(key);
+}
+
 int UnusedLoopbackPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -5,6 +5,7 @@
 // in pg_fixture.cpp.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 namespace schemaop::testing {
@@ -44,6 +45,10 @@ std::string QueryValue(const std::string& url, const std::string& sql);
 // and its password, as the superuser.
 void EnsureLoginRole(const std::string& role, const std::string& password,
                      const std::string& attributes);
+
+// The engine's migration lock key (design §4.2): FNV-1a 64 of "schemaop",
+// for tests that hold the lock themselves.
+std::int64_t MigrationLockKey();
 
 // A loopback TCP port that nothing listens on (bound once, then closed).
 int UnusedLoopbackPort();
