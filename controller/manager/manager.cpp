@@ -17,6 +17,7 @@
 #include <vector>
 #include <utility>
 
+#include "core/server_version.h"
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/leader_election.h"
@@ -320,6 +321,7 @@ struct Manager::Impl {
     if (!StartEndpoints()) {
       return 1;
     }
+    CheckServerVersion();
     if (!StartCaches()) {
       return Shutdown(0);
     }
@@ -331,6 +333,33 @@ struct Manager::Impl {
     leading.store(true);
     standing_by.store(false);
     return Work();
+  }
+
+  // Says once when the API server is too old to enforce the CRD's validation
+  // rules (core/server_version.h). Informational only: an unreadable
+  // /version is logged and start-up goes on.
+  void CheckServerVersion() {
+    core::Result<Json> version = client.Request("GET", "/version");
+    if (!version.ok()) {
+      spdlog::warn("could not read the API server's /version ({}); supported are Kubernetes 1.{}+",
+                   version.status().message(), core::kMinKubernetesMinor);
+      return;
+    }
+    const std::optional<core::ServerVersion> parsed = core::ParseServerVersion(
+        StringAt(*version, {"major"}), StringAt(*version, {"minor"}),
+        StringAt(*version, {"gitVersion"}));
+    if (!parsed) {
+      spdlog::warn("the API server's /version has no numeric major/minor; supported are "
+                   "Kubernetes 1.{}+",
+                   core::kMinKubernetesMinor);
+      return;
+    }
+    if (std::optional<std::string> warning = core::OldServerWarning(*parsed)) {
+      spdlog::warn("{}", *warning);
+      return;
+    }
+    spdlog::info("API server: Kubernetes {}.{} ({})", parsed->major, parsed->minor,
+                 parsed->git_version);
   }
 
   // 1. Endpoints: /metrics, /healthz and /readyz (on one server when both

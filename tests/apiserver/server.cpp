@@ -282,6 +282,9 @@ struct TestApiServer::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<int> bookmark_interval_ms{1000};
   std::atomic<int> deployment_delay_ms{200};
+  // The Kubernetes minor version /version reports (admin setting
+  // serverMinorVersion), so tests can play an older API server.
+  std::atomic<int> server_minor_version{32};
   std::atomic<bool> expired_in_stream{true};
 
   mutable std::mutex auth_mu;
@@ -578,8 +581,9 @@ struct TestApiServer::Impl {
     CountRequest(req, segs, is_watch);
     if (InjectFaults(req, res, is_watch)) return;
     if (path == "/version" || path == "/version/") {
+      const std::string minor = std::to_string(server_minor_version.load());
       Reply(res, 200,
-            {{"major", "1"}, {"minor", "32"}, {"gitVersion", "v1.32.0-schemaop-test"},
+            {{"major", "1"}, {"minor", minor}, {"gitVersion", "v1." + minor + ".0-schemaop-test"},
              {"gitCommit", "0000000000000000000000000000000000000000"},
              {"gitTreeState", "clean"}, {"buildDate", "2025-01-01T00:00:00Z"},
              {"goVersion", "go1.23.0"}, {"compiler", "gc"}, {"platform", "linux/amd64"}});
@@ -1244,6 +1248,7 @@ struct TestApiServer::Impl {
         if (body.contains("expiredInStream")) expired_in_stream = body["expiredInStream"].get<bool>();
         if (body.contains("bookmarkIntervalMs")) bookmark_interval_ms = body["bookmarkIntervalMs"].get<int>();
         if (body.contains("deploymentDelayMs")) deployment_delay_ms = body["deploymentDelayMs"].get<int>();
+        if (body.contains("serverMinorVersion")) server_minor_version = body["serverMinorVersion"].get<int>();
         if (body.contains("controllersPaused")) SetControllersPaused(body["controllersPaused"].get<bool>());
         return Reply(res, 200, {{"ok", true}});
       }

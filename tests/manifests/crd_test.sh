@@ -116,7 +116,7 @@ check "versionTable is a plain SQL identifier" pattern_rejects \
 chart_crd=$source_dir/helm/schemaop/crds/schemaop.dev_schemamigrations.yaml
 check "Helm chart CRD is byte-for-byte crds/" cmp "$crd" "$chart_crd"
 
-# kubectl 1.20 (Debian 12) and newer both read it through kustomize too.
+# kubectl reads it through kustomize too.
 crds_rendered=$work/crds.yaml
 render "$source_dir/crds" "$crds_rendered"
 check "crds/ kustomization renders exactly the CRD" equals "CustomResourceDefinition/schemamigrations.schemaop.dev;" \

@@ -30,10 +30,17 @@ jp_opt() {
   "$KUBECTL" annotate --local -f "$1" schemaop.dev/test=1 -o jsonpath="$2" 2>"$work/jp.err"
 }
 
-# render DIR OUT: `kubectl kustomize DIR` into OUT, failing loudly.
+# render DIR OUT: `kubectl kustomize DIR` into OUT, failing loudly, also on
+# any warning (a deprecated field such as `bases:` or `patchesJson6902:`
+# warns on every apply with current kubectl).
 render() {
   if ! "$KUBECTL" kustomize "$1" >"$2" 2>"$work/kustomize.err"; then
     echo "kubectl kustomize $1 failed:" >&2
+    cat "$work/kustomize.err" >&2
+    exit 1
+  fi
+  if [ -s "$work/kustomize.err" ]; then
+    echo "kubectl kustomize $1 warned (use resources:/patches:, see manifests/README.md):" >&2
     cat "$work/kustomize.err" >&2
     exit 1
   fi
