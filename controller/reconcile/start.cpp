@@ -315,19 +315,36 @@ Next Reconciler::Pass::Wait(const Problem& problem) {
   return Requeue(r_.options_.stalled_recheck, "requeue");
 }
 
-// spec.suspend: no run is started; Ready keeps True if it was.
+// spec.suspend: no run is started. Invariant (docs/gitops.md, kstatus):
+// whenever Ready is not True for the current generation, Reconciling or
+// Stalled is True, or Flux (kstatus) would call the migration done. So
+// Ready stays True only while the database is still at what this spec
+// asks for (Ready before, for the same spec.targetRevision, resolved to the
+// revision last seen); a target changed while suspended is Stalled (reason
+// Suspended) until spec.suspend is false, and GitOps tools hold back what
+// depends on it.
 Next Reconciler::Pass::Suspend(SchemaMigrationStatus next) {
   next.observed_generation = generation();
-  const std::string message =
-      "spec.suspend is true: no new run is started (database last seen at " +
-      (next.current_revision.empty() ? std::string("an unknown revision") : next.current_revision) +
-      "). Set spec.suspend to false to resume.";
   const core::Condition* ready = core::FindCondition(next.conditions, ct::kReady);
-  const ConditionStatus ready_status = ready != nullptr && ready->status == ConditionStatus::kTrue
-                                           ? ConditionStatus::kTrue
-                                           : ConditionStatus::kFalse;
-  SetKstatus(next, ready_status, ConditionStatus::kFalse, ConditionStatus::kFalse, rs::kSuspended,
-             message);
+  const auto& resolved = next.resolved_target;
+  const bool still_at_target = ready != nullptr && ready->status == ConditionStatus::kTrue &&
+                               resolved && resolved->target_revision == obj_.spec.target_revision &&
+                               resolved->revision == next.current_revision;
+  const std::string seen =
+      next.current_revision.empty() ? std::string("an unknown revision") : next.current_revision;
+  if (still_at_target) {
+    SetKstatus(next, ConditionStatus::kTrue, ConditionStatus::kFalse, ConditionStatus::kFalse,
+               rs::kSuspended,
+               "spec.suspend is true: no new run is started; the database is at " + seen +
+                   " (spec.targetRevision '" + obj_.spec.target_revision +
+                   "'). Set spec.suspend to false to resume.");
+  } else {
+    SetKstatus(next, ConditionStatus::kFalse, ConditionStatus::kFalse, ConditionStatus::kTrue,
+               rs::kSuspended,
+               "spec.suspend is true: spec.targetRevision '" + obj_.spec.target_revision +
+                   "' is not applied (database last seen at " + seen +
+                   "). Set spec.suspend to false to run it.");
+  }
   if (Status s = Write(std::move(next)); !s.ok()) {
     return WriteFailed(s);
   }

@@ -99,6 +99,15 @@ equals() {
   return 1
 }
 
+# contains HAYSTACK NEEDLE: substring test that shows the haystack on failure.
+contains() {
+  case "$1" in
+    *"$2"*) return 0 ;;
+  esac
+  printf '  expected to find: %s\n  in: %s\n' "$2" "$1"
+  return 1
+}
+
 # finish: prints the CTest-readable summary and sets the exit status.
 finish() {
   echo "$((checks - failures)) passed, $failures failed"

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/conditions.h"
 #include "reconcile/schema_migration_json.h"
 
 namespace schemaop::reconcile::testing {
 
 using core::Code;
 using core::Status;
+namespace ct = core::condition_types;
 
 // ------------------------------------------------------------- SideEffects
 
@@ -124,6 +126,34 @@ core::Result<std::vector<core::SchemaMigration>> FakeKube::ListSchemaMigrationsB
   return out;
 }
 
+namespace {
+
+// What kstatus (and the Argo CD health check) make of `status` written for
+// `generation`, judged against the invariant; empty when it holds.
+std::string KstatusViolation(std::int64_t generation, const core::SchemaMigrationStatus& status) {
+  if (status.conditions.empty() || status.observed_generation != generation) {
+    return "";  // kstatus: no conditions yet, or an older generation (InProgress)
+  }
+  const core::Condition* ready = core::FindCondition(status.conditions, ct::kReady);
+  const bool ready_now = ready != nullptr && ready->status == core::ConditionStatus::kTrue &&
+                         ready->observed_generation == generation;
+  const bool reconciling = core::IsConditionTrue(status.conditions, ct::kReconciling);
+  const bool stalled = core::IsConditionTrue(status.conditions, ct::kStalled);
+  const std::string where = std::string(" (phase ") + core::PhaseName(status.phase) + ", Ready " +
+                            (ready != nullptr ? ready->reason : std::string("absent")) + ")";
+  if (ready_now && (reconciling || stalled)) {
+    return "Ready=True together with " + std::string(reconciling ? "Reconciling" : "Stalled") +
+           "=True" + where;
+  }
+  if (!ready_now && !reconciling && !stalled) {
+    return "not Ready for generation " + std::to_string(generation) +
+           ", yet neither Reconciling nor Stalled: kstatus says Current" + where;
+  }
+  return "";
+}
+
+}  // namespace
+
 core::Result<std::string> FakeKube::UpdateStatus(const core::SchemaMigration& obj) {
   const std::string key = obj.metadata.namespace_ + "/" + obj.metadata.name;
   auto it = objects.find(key);
@@ -145,6 +175,9 @@ core::Result<std::string> FakeKube::UpdateStatus(const core::SchemaMigration& ob
     it->second.metadata.resource_version = rv;
     ++status_writes_;
     written_texts_.push_back(StatusToJson(obj.status).dump());
+    if (std::string v = KstatusViolation(it->second.metadata.generation, obj.status); !v.empty()) {
+      kstatus_violations_.push_back(v);
+    }
   });
   return rv;
 }

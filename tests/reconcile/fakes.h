@@ -105,6 +105,12 @@ class FakeKube final : public KubePort {
   int finalizer_writes() const { return finalizer_writes_; }
   // Every text the operator wrote to the API (status JSON and events).
   std::string AllWrittenText() const;
+  // Status writes that break the kstatus invariant (docs/gitops.md): a
+  // status with conditions is Ready=True for its generation (and neither
+  // Reconciling nor Stalled), or Reconciling=True, or Stalled=True; kstatus
+  // would otherwise call a migration that is not Ready "Current". One line
+  // per offending write; ReconcilerTest::TearDown expects none.
+  const std::vector<std::string>& kstatus_violations() const { return kstatus_violations_; }
 
   // ---- KubePort
   core::Result<core::SchemaMigration> GetSchemaMigration(const std::string& ns,
@@ -138,6 +144,7 @@ class FakeKube final : public KubePort {
   int scale_calls_ = 0;
   int finalizer_writes_ = 0;
   std::vector<std::string> written_texts_;
+  std::vector<std::string> kstatus_violations_;
 };
 
 // A linear revision chain with Alembic-like target resolution (relative

@@ -4,6 +4,7 @@
 // ConfigMap, against the in-memory fakes of fakes.h and a fake clock. Not
 // in an anonymous namespace: gtest wants one fixture type per test suite
 // across the files.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -38,6 +39,12 @@ inline const std::string kUrl = std::string("postgresql://app:") + kPassword + "
 
 class ReconcilerTest : public ::testing::Test {
  protected:
+  // Every status the reconciler wrote in the test keeps the kstatus
+  // invariant (FakeKube::kstatus_violations, docs/gitops.md).
+  void TearDown() override {
+    EXPECT_THAT(kube_.kstatus_violations(), ::testing::IsEmpty());
+  }
+
   void SetUp() override {
     core::SchemaMigration obj;
     obj.metadata.namespace_ = kNs;

@@ -217,7 +217,10 @@ TEST_F(ReconcilerTest, SuspendStartsNoRun) {
   EXPECT_EQ(Cond(ct::kReconciling).status, ConditionStatus::kFalse);
   EXPECT_EQ(Cond(ct::kReconciling).reason, rs::kSuspended);
   EXPECT_EQ(Cond(ct::kReady).reason, rs::kSuspended);
-  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kFalse);
+  // Not at the target and not going there: Stalled, so kstatus (Flux) does
+  // not call it Current and holds back what depends on it.
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kFalse);
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kTrue);
   const int writes = kube_.status_writes();
   Reconcile();
   EXPECT_EQ(kube_.status_writes(), writes);
@@ -225,6 +228,38 @@ TEST_F(ReconcilerTest, SuspendStartsNoRun) {
   kube_.EditSpec(kNs, kName, [](auto& spec) { spec.suspend = false; });
   RunUntilDone();
   EXPECT_EQ(St().phase, Phase::kSucceeded);
+}
+
+// Invariant (docs/gitops.md): Ready=True for a generation means the
+// database is at that generation's target. Suspending an object at its
+// target keeps it Ready; a new target that arrives suspended is not Ready.
+TEST_F(ReconcilerTest, SuspendKeepsReadyOnlyAtTheSpecsTarget) {
+  RunUntilDone();
+  ASSERT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue);
+  kube_.EditSpec(kNs, kName, [](auto& spec) { spec.suspend = true; });
+  Reconcile();
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kReady).observed_generation, 2);
+  EXPECT_EQ(Cond(ct::kReady).reason, rs::kSuspended);
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kFalse);
+
+  // GitOps moves the target while the object is suspended.
+  kube_.EditSpec(kNs, kName, [](auto& spec) { spec.target_revision = "add_flexible_schemas"; });
+  Reconcile();
+  EXPECT_EQ(St().observed_generation, 3);
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kFalse);
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kSuspended);
+  EXPECT_NE(Cond(ct::kStalled).message.find("'add_flexible_schemas' is not applied"),
+            std::string::npos)
+      << Cond(ct::kStalled).message;
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_EQ(Replicas("backend"), 2);
+
+  kube_.EditSpec(kNs, kName, [](auto& spec) { spec.suspend = false; });
+  RunUntilDone();
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"add_flexible_schemas"});
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue);
 }
 
 TEST_F(ReconcilerTest, SuspendDuringDrainingFinishesTheRun) {
