@@ -2,7 +2,7 @@
 # The checker of tests/e2e/gitops_test.sh (tests/e2e/status_health.lua) finds
 # what it is there to find: a status that kstatus calls Current while the
 # migration is not Ready, a run in progress that Argo CD would call Healthy.
-# Usage: status_health_selftest.sh SOURCE_DIR
+# Usage: status_health_selftest_test.sh SOURCE_DIR
 set -euo pipefail
 source_dir=$1
 . "$(dirname "$0")/lib.sh"
