@@ -7,6 +7,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "core/conditions.h"
+
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -86,6 +88,24 @@ struct PrometheusMetrics::Impl {
           .Help("Watches whose history had expired (410 Gone), listed again")
           .Register(*registry);
 
+  prometheus::Family<prometheus::Gauge>& phase =
+      prometheus::BuildGauge()
+          .Name("schemaop_phase")
+          .Help("The phase of each SchemaMigration (value 1; status.phase)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& condition =
+      prometheus::BuildGauge()
+          .Name("schemaop_condition")
+          .Help("1 when the condition (Ready, Reconciling, Stalled) of a SchemaMigration is "
+                "True, else 0")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& writers_down_since =
+      prometheus::BuildGauge()
+          .Name("schemaop_writers_down_since_seconds")
+          .Help("Unix time at which the run in progress scaled the writers to zero; absent "
+                "when no run holds them")
+          .Register(*registry);
+
   prometheus::Histogram& reconcile_duration_series =
       reconcile_duration.Add({}, kReconcileBuckets);
   prometheus::Gauge& depth_series = workqueue_depth.Add({});
@@ -97,6 +117,29 @@ struct PrometheusMetrics::Impl {
   std::mutex revisions_mu;
   // "ns/name" -> its current revision series.
   std::map<std::string, std::pair<std::string, prometheus::Gauge*>> revisions;
+
+  // The per-object state series (guarded by objects_mu).
+  struct ObjectSeries {
+    std::string phase_name;
+    prometheus::Gauge* phase = nullptr;
+    std::map<std::string, prometheus::Gauge*> conditions;
+    prometheus::Gauge* writers_down_since = nullptr;
+  };
+  std::mutex objects_mu;
+  std::map<std::string, ObjectSeries> objects;
+
+  void Forget(ObjectSeries& series) {
+    if (series.phase != nullptr) {
+      phase.Remove(series.phase);
+    }
+    for (auto& entry : series.conditions) {
+      condition.Remove(entry.second);
+    }
+    if (series.writers_down_since != nullptr) {
+      writers_down_since.Remove(series.writers_down_since);
+    }
+    series = ObjectSeries{};
+  }
 };
 
 PrometheusMetrics::PrometheusMetrics() : impl_(std::make_unique<Impl>()) {}
@@ -134,7 +177,55 @@ void PrometheusMetrics::SetCurrentRevision(const std::string& ns, const std::str
   entry.second->Set(1);
 }
 
+void PrometheusMetrics::ObserveObjectStatus(const std::string& ns, const std::string& name,
+                                            const core::SchemaMigrationStatus& status) {
+  const prometheus::Labels object{{"namespace", ns}, {"name", name}};
+  auto with = [&object](const char* key, const std::string& value) {
+    prometheus::Labels labels = object;
+    labels.emplace(key, value);
+    return labels;
+  };
+  std::lock_guard<std::mutex> lock(impl_->objects_mu);
+  Impl::ObjectSeries& series = impl_->objects[ns + "/" + name];
+  const std::string phase = core::PhaseName(status.phase);
+  if (series.phase == nullptr || series.phase_name != phase) {
+    if (series.phase != nullptr) {
+      impl_->phase.Remove(series.phase);
+    }
+    series.phase_name = phase;
+    series.phase = &impl_->phase.Add(with("phase", phase));
+    series.phase->Set(1);
+  }
+  for (const char* type : {core::condition_types::kReady, core::condition_types::kReconciling,
+                           core::condition_types::kStalled}) {
+    prometheus::Gauge*& gauge = series.conditions[type];
+    if (gauge == nullptr) {
+      gauge = &impl_->condition.Add(with("condition", type));
+    }
+    gauge->Set(core::IsConditionTrue(status.conditions, type) ? 1 : 0);
+  }
+  const bool writers_down = status.run && status.run->scale_down_time.has_value();
+  if (writers_down) {
+    if (series.writers_down_since == nullptr) {
+      series.writers_down_since = &impl_->writers_down_since.Add(object);
+    }
+    series.writers_down_since->Set(static_cast<double>(status.run->scale_down_time->unix_millis) /
+                                   1000.0);
+  } else if (series.writers_down_since != nullptr) {
+    impl_->writers_down_since.Remove(series.writers_down_since);
+    series.writers_down_since = nullptr;
+  }
+}
+
 void PrometheusMetrics::ForgetObject(const std::string& ns, const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->objects_mu);
+    auto it = impl_->objects.find(ns + "/" + name);
+    if (it != impl_->objects.end()) {
+      impl_->Forget(it->second);
+      impl_->objects.erase(it);
+    }
+  }
   std::lock_guard<std::mutex> lock(impl_->revisions_mu);
   auto it = impl_->revisions.find(ns + "/" + name);
   if (it == impl_->revisions.end()) {

@@ -15,7 +15,13 @@
 //   apiserver_retries_total{reason}          counter (stale-connection, conflict)
 //   watch_relists_total                      counter (watch history expired: 410)
 //   database_connection_lost_total           counter (runs PostgreSQL ended mid-run)
+//   phase{namespace,name,phase}              gauge = 1 (the object's status.phase)
+//   condition{namespace,name,condition}      gauge 1/0 (Ready, Reconciling, Stalled True?)
+//   writers_down_since_seconds{namespace,name}  gauge: Unix time the run in progress
+//                                            scaled the writers to 0; absent otherwise
 //
+// The alerting rules and the Grafana dashboard of manifests/monitoring/ use
+// only these names (tests/e2e/monitoring_test.sh scrapes a real controller).
 // Label values are bounded: results/outcomes are reconciler constants and
 // revisions/names come from the cluster, never from a Secret.
 //
@@ -43,6 +49,8 @@ class PrometheusMetrics final : public reconcile::MetricsSink {
   void SetCurrentRevision(const std::string& ns, const std::string& name,
                           const std::string& revision) override;
   void CountDatabaseConnectionLost() override;
+  void ObserveObjectStatus(const std::string& ns, const std::string& name,
+                           const core::SchemaMigrationStatus& status) override;
 
   // The controller loop's series.
   void ObserveReconcileSeconds(double seconds);
@@ -51,7 +59,7 @@ class PrometheusMetrics final : public reconcile::MetricsSink {
   void CountApiServerError(const std::string& code);
   void CountApiServerRetry(const std::string& reason);
   void CountWatchRelist();
-  // Drops the revision series of an object that was deleted.
+  // Drops every series of an object that was deleted.
   void ForgetObject(const std::string& ns, const std::string& name);
 
   // The Prometheus text exposition format (version 0.0.4) of every series.

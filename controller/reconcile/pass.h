@@ -98,6 +98,8 @@ class Reconciler::Pass {
   core::Result<ReconcileResult> Run();  // state_machine.cpp
 
   const std::string& metric_result() const { return metric_result_; }
+  // The object's status as this pass left it (after its writes).
+  const core::SchemaMigrationStatus& status() const { return obj_.status; }
 
  private:
   using Code = core::Code;

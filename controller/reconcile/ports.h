@@ -298,6 +298,12 @@ class MetricsSink {
   // schemaop_database_connection_lost_total: runs whose session or lock
   // PostgreSQL ended mid-run (reason ConnectionLost).
   virtual void CountDatabaseConnectionLost() {}
+  // The object's state after each reconcile, for the gauges alerts and
+  // dashboards read (manager/prometheus_metrics.h): its phase, its
+  // Ready/Reconciling/Stalled conditions, and since when a run holds the
+  // writers at zero.
+  virtual void ObserveObjectStatus(const std::string& /*ns*/, const std::string& /*name*/,
+                                   const core::SchemaMigrationStatus& /*status*/) {}
 };
 
 // A sink that drops everything (tools and tests that do not look at metrics).

@@ -51,6 +51,7 @@ ReconcileResult Reconciler::Reconcile(const std::string& ns, const std::string& 
       return out;
     }
     metrics_.CountReconcile(pass.metric_result());
+    metrics_.ObserveObjectStatus(ns, name, pass.status());
     ReconcileResult out = std::move(result).value();
     out.conflict_retries = conflicts;
     return out;

@@ -129,6 +129,29 @@ namespaced_render() {
 }
 check "helm template --set watchNamespaces={drawing,billing}: Roles and RoleBindings there, no ClusterRole, --namespaces" namespaced_render
 
+helm_render "$work/helm-sm.yaml" --set metrics.serviceMonitor.enabled=true \
+  --set metrics.serviceMonitor.labels.release=prom
+service_monitor() {
+  local ok=0
+  case "$(kinds_of "$work/helm-default.yaml")" in *ServiceMonitor*) echo "  rendered by default"; ok=1 ;; esac
+  pick_kind "$work/helm-sm.yaml" ServiceMonitor >"$work/sm.yaml"
+  pick_kind "$work/helm-sm.yaml" Service >"$work/svc.yaml"
+  [ -s "$work/sm.yaml" ] || { echo "  no ServiceMonitor with metrics.serviceMonitor.enabled=true"; return 1; }
+  equals "prom" "$(jp "$work/sm.yaml" '{.metadata.labels.release}')" || ok=1
+  equals "metrics /metrics" "$(jp "$work/sm.yaml" '{.spec.endpoints[0].port} {.spec.endpoints[0].path}')" || ok=1
+  # every label the ServiceMonitor selects is on the metrics Service
+  local key value
+  local selected=0
+  while IFS='=' read -r key value; do
+    [ -n "$key" ] || continue
+    selected=$((selected + 1))
+    equals "$value" "$(jp_opt "$work/svc.yaml" "{.metadata.labels.${key//./\\.}}")" || ok=1
+  done < <({ jp "$work/sm.yaml" '{.spec.selector.matchLabels}'; echo; } | tr -d '{}"' | tr ',' '\n' | tr ':' '=')
+  [ "$selected" -ge 2 ] || { echo "  selects $selected label(s)"; ok=1; }
+  return $ok
+}
+check "metrics.serviceMonitor.enabled=true: a ServiceMonitor selecting the metrics Service; none by default" service_monitor
+
 deployment=$work/base/Deployment_schemaop-controller.yaml
 check "default image equals the kustomize base's" equals \
   "$(jp "$deployment" '{.spec.template.spec.containers[0].image}')" \
