@@ -156,6 +156,11 @@ void Store::RegisterBuiltins() {
   add("", "pods", "pod", "Pod", true, {"po"}, {"all"}, true, false, false);
   add("", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}, {}, false, false,
       false);
+  // Stored only (no endpoints, no volume binding): enough to apply an
+  // install (the Helm chart's metrics Service and backup claim).
+  add("", "services", "service", "Service", true, {"svc"}, {"all"}, true, false, false);
+  add("", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", true,
+      {"pvc"}, {}, true, false, false);
   add("apps", "deployments", "deployment", "Deployment", true, {"deploy"}, {"all"}, true, true,
       true);
   add("apps", "statefulsets", "statefulset", "StatefulSet", true, {"sts"}, {"all"}, true, true,

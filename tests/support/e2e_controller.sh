@@ -12,17 +12,23 @@
 E2E_CONTROLLER_SA_NS=schemaop-system
 E2E_CONTROLLER_SA=schemaop-controller
 # The kustomization whose RBAC the controller gets (manifests/namespaced for
-# the namespaced install).
+# the namespaced install), or E2E_RBAC_RENDERED: a file of objects already
+# rendered (the Helm chart's), whose RBAC objects are used instead.
 E2E_RBAC_MANIFESTS=${E2E_RBAC_MANIFESTS:-manifests}
+E2E_RBAC_RENDERED=${E2E_RBAC_RENDERED:-}
 # controller_kubeconfig: applies the rendered RBAC once and sets
 # E2E_CONTROLLER_KUBECONFIG to a kubeconfig holding a token of the
 # controller's ServiceAccount.
 controller_kubeconfig() {
   local file=$E2E_WORK/controller.kubeconfig rendered=$E2E_WORK/rendered-manifests.yaml
   if [ ! -s "$file" ]; then
-    command kubectl kustomize "$E2E_SRC/$E2E_RBAC_MANIFESTS" >"$rendered" 2>"$E2E_WORK/kustomize.err" ||
-      fail "kubectl kustomize $E2E_RBAC_MANIFESTS/: $(cat "$E2E_WORK/kustomize.err")"
-    # Only the RBAC objects (the fake serves no PVC or Service); kustomize
+    if [ -n "$E2E_RBAC_RENDERED" ]; then
+      cp "$E2E_RBAC_RENDERED" "$rendered"
+    else
+      command kubectl kustomize "$E2E_SRC/$E2E_RBAC_MANIFESTS" >"$rendered" 2>"$E2E_WORK/kustomize.err" ||
+        fail "kubectl kustomize $E2E_RBAC_MANIFESTS/: $(cat "$E2E_WORK/kustomize.err")"
+    fi
+    # Only the RBAC objects (the rest of an install is not the controller's identity); kustomize
     # separates objects with a bare `---` line.
     awk 'function flush() { if (doc ~ /(^|\n)kind: (Cluster)?Role(Binding)?\n/) printf "---\n%s", doc; doc = "" }
          /^---$/ { flush(); next } { doc = doc $0 "\n" } END { flush() }' "$rendered" >"$E2E_WORK/rbac.yaml"
@@ -37,7 +43,7 @@ controller_kubeconfig() {
     sed "s/^\( *token: \).*/\1$token/" "$KUBECONFIG" >"$file.tmp"
     grep -q "token: $token" "$file.tmp" || fail "the controller kubeconfig has no token line"
     mv "$file.tmp" "$file"
-    log "controller runs as system:serviceaccount:$E2E_CONTROLLER_SA_NS:$E2E_CONTROLLER_SA with the RBAC of $E2E_RBAC_MANIFESTS/"
+    log "controller runs as system:serviceaccount:$E2E_CONTROLLER_SA_NS:$E2E_CONTROLLER_SA with the RBAC of ${E2E_RBAC_RENDERED:-$E2E_RBAC_MANIFESTS/}"
   fi
   E2E_CONTROLLER_KUBECONFIG=$file
 }
