@@ -130,7 +130,34 @@ void ApplyRetention(const Runtime& rt, const BackupTarget& target) {
   }
 }
 
-// pg_dump -Fc into the descriptor opened for `target`, never to a path.
+// True when pg_dump's output says its session ended under it or could not
+// be opened (pg_terminate_backend, a server restart or failover, a network
+// cut): libpq's and the server's own words. Such a backup can simply be
+// taken again, unlike a missing or mismatched pg_dump or a full volume.
+bool PgDumpLostConnection(const std::string& output) {
+  static const char* const kMarkers[] = {
+      "terminating connection",  // FATAL 57P01..57P03: administrator command, shutdown, crash
+      "server closed the connection unexpectedly",
+      "SSL connection has been closed unexpectedly",
+      "could not receive data from server",
+      "could not send data to server",
+      "no connection to the server",
+      "the database system is shutting down",
+      "the database system is starting up",
+      "the database system is in recovery mode",
+      "Connection refused",
+  };
+  for (const char* marker : kMarkers) {
+    if (output.find(marker) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// pg_dump -Fc into the descriptor opened for `target`, never to a path. A
+// dump whose connection was lost is kUnreachable (transient: the operator
+// retries the backup with back-off), any other failure kBackupFailed.
 Status RunPgDump(Runtime& rt, const BackupTarget& target) {
   auto child = ChildConnection::Create(rt.info);
   if (!child.ok()) {
@@ -143,6 +170,13 @@ Status RunPgDump(Runtime& rt, const BackupTarget& target) {
       (*child)->Environment(), target.fd);
   if (!result.started || result.exit_code != 0) {
     std::string output = core::ScrubSecret(result.output, rt.info.password);
+    if (result.started && PgDumpLostConnection(output)) {
+      return Status(Code::kUnreachable,
+                    "pg_dump lost its connection to the database (exit " +
+                        std::to_string(result.exit_code) + "): " + output +
+                        "; the partial backup was removed and nothing was migrated",
+                    "pg_dump-connection-lost");
+    }
     return Status(
         Code::kBackupFailed,
         "pg_dump failed (exit " + std::to_string(result.exit_code) + "): " + output +

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <pqxx/pqxx>
 #include <thread>
 #include <utility>
@@ -139,6 +140,52 @@ TEST_F(MigratorTest, BackupFileIsOwnerOnly) {
     EXPECT_EQ(perms & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write) << path;
   }
   EXPECT_GT(backup->bytes, 0u);
+}
+
+// A backup whose session PostgreSQL ended under pg_dump (found by the chaos
+// soak, bench/chaos: pg_terminate_backend during BackingUp left the
+// SchemaMigration Stalled as BackupFailed, waiting for a human) is
+// kUnreachable, which the operator retries with back-off; the partial file
+// is gone and the next backup succeeds.
+TEST_F(MigratorTest, BackupWhoseConnectionIsLostIsUnreachable) {
+  WriteBase();
+  auto m = OpenAt("head");
+  ASSERT_NE(m, nullptr);
+  // pg_dump waits for this lock, so its session can be ended mid-dump.
+  pqxx::connection holder(url_);
+  pqxx::work hold(holder);
+  hold.exec("LOCK TABLE items IN ACCESS EXCLUSIVE MODE");
+  std::optional<core::Result<BackupInfo>> backup;
+  std::thread dump([&] { backup.emplace(m->Backup()); });
+  pqxx::connection killer(url_);
+  int terminated = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (terminated == 0 && std::chrono::steady_clock::now() < deadline) {
+    pqxx::nontransaction tx(killer);
+    terminated = tx.exec1(
+                       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND wait_event_type = 'Lock' "
+                       "AND query LIKE 'LOCK TABLE%'")[0]
+                     .as<int>();
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  hold.abort();
+  dump.join();
+  ASSERT_EQ(terminated, 1) << "pg_dump never waited for the test's lock";
+  ASSERT_TRUE(backup.has_value());
+  ASSERT_FALSE(backup->ok());
+  EXPECT_EQ(backup->status().code(), Code::kUnreachable) << backup->status().ToString();
+  EXPECT_EQ(backup->status().detail(), "pg_dump-connection-lost");
+  EXPECT_NE(backup->status().message().find("lost its connection"), std::string::npos)
+      << backup->status().message();
+  int dumps = 0;
+  for (const auto& entry : fs::directory_iterator(dir_ + "/backups")) {
+    dumps += entry.path().extension() == ".dump" ? 1 : 0;
+  }
+  EXPECT_EQ(dumps, 0) << "the partial backup was left behind";
+  auto again = m->Backup();
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_GT(again->bytes, 0u);
 }
 
 // `plan --sql` is a script psql can run: the schema, data and alembic_version
