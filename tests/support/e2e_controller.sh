@@ -97,7 +97,9 @@ start_controller() {
   if [ -z "${E2E_DENIALS_CHECKED:-}" ]; then
     E2E_DENIALS_CHECKED=1
     # Before e2e_cleanup stops the API server; it gets the exit code via $?.
-    trap '__rc=$?; check_controller_denials "$__rc" || __rc=1; (exit "$__rc"); e2e_cleanup' EXIT
+    # set +e first: under errexit, (exit "$__rc") with a failing code would end
+    # the trap there, leaving every process and the scratch database behind.
+    trap '__rc=$?; set +e; check_controller_denials "$__rc" || __rc=1; (exit "$__rc"); e2e_cleanup' EXIT
   fi
   # The controller gets the database only from the Secret: none of the
   # test's libpq variables (PGPASSWORD would hide a missing password).
