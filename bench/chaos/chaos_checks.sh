@@ -106,11 +106,12 @@ check_data() {  # check_data REVISION
 
 # ------------------------------------------------------------ workloads
 
-# The SchemaMigration and both workloads in one request:
+# The SchemaMigration and both workloads in one request (at most 3 s: a
+# poll held up by kubectl's retries would add to the recovery time):
 # "SchemaMigration|name|gen|observed|current|ready|reconciling||||stalled"
 # and "Deployment|name|gen|observed||||spec|status|ready|" lines.
 chaos_state() {
-  kubectl get "smig/$E2E_SMIG" deploy/backend deploy/celery-worker -n "$E2E_NS" -o jsonpath='{range .items[*]}{.kind}|{.metadata.name}|{.metadata.generation}|{.status.observedGeneration}|{.status.currentRevision}|{.status.conditions[?(@.type=="Ready")].status}|{.status.conditions[?(@.type=="Reconciling")].status}|{.spec.replicas}|{.status.replicas}|{.status.readyReplicas}|{.status.conditions[?(@.type=="Stalled")].status}{"\n"}{end}' 2>/dev/null
+  kubectl --request-timeout=3s get "smig/$E2E_SMIG" deploy/backend deploy/celery-worker -n "$E2E_NS" -o jsonpath='{range .items[*]}{.kind}|{.metadata.name}|{.metadata.generation}|{.status.observedGeneration}|{.status.currentRevision}|{.status.conditions[?(@.type=="Ready")].status}|{.status.conditions[?(@.type=="Reconciling")].status}|{.spec.replicas}|{.status.replicas}|{.status.readyReplicas}|{.status.conditions[?(@.type=="Stalled")].status}{"\n"}{end}' 2>/dev/null
 }
 
 # settled TARGET: Ready=True for the current generation at TARGET, nothing

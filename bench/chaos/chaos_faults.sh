@@ -12,16 +12,28 @@ CHAOS_LEASE_S=${CHAOS_LEASE_S:-3}
 declare -A CHAOS_INCARNATION=([a]=0 [b]=0)
 declare -A CHAOS_EXPECTED_EXIT=()
 
-# The kinds and their weights (out of 100).
+# The kinds and their weights (out of 100; --kinds keeps some of them).
 CHAOS_KINDS=(retarget:12 kill_leader:10 kill_leader_wait:8 stop_leader:8 kill_standby:4
              api_errors:14 api_slow:8 api_freeze:6 api_outage:6 watch_drop:6 watch_expire:6
              pg_terminate:12)
 
+# only_kinds K1,K2,...: the menu reduced to those kinds (--kinds).
+only_kinds() {
+  local kept=() entry
+  for entry in "${CHAOS_KINDS[@]}"; do
+    [[ ",$1," == *",${entry%%:*},"* ]] && kept+=("$entry")
+  done
+  [ ${#kept[@]} -gt 0 ] || fail "--kinds $1: none of the kinds exists (${CHAOS_KINDS[*]%%:*})"
+  CHAOS_KINDS=("${kept[@]}")
+}
+
 # The random helpers set a variable instead of printing: $RANDOM in a
 # command substitution's subshell would not advance the seeded sequence.
 pick_kind() {  # -> KIND
-  local r=$((RANDOM % 100)) entry
-  KIND=retarget
+  local total=0 r entry
+  for entry in "${CHAOS_KINDS[@]}"; do total=$((total + ${entry#*:})); done
+  r=$((RANDOM % total))
+  KIND=${CHAOS_KINDS[0]%%:*}
   for entry in "${CHAOS_KINDS[@]}"; do
     r=$((r - ${entry#*:}))
     ((r < 0)) && { KIND=${entry%%:*}; return; }
@@ -29,6 +41,22 @@ pick_kind() {  # -> KIND
 }
 rand_between() { R=$(($1 + RANDOM % ($2 - $1 + 1))); }  # rand_between LO HI -> R
 sleep_ms() { sleep "$(awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }')"; }
+
+# admin METHOD PATH [JSON]: the test API server's admin API over a plain
+# socket, not kubectl: under a 503 or latency rule kubectl's own retries
+# (discovery, Retry-After) would delay the request that lifts the fault by
+# seconds, so a fault would last longer than the soak says. Requests without
+# credentials act as the admin on the plain-HTTP test server.
+admin() {
+  local port body=${3:-} fd status
+  port=$(sed -n 's/^listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$E2E_WORK/apiserver.out")
+  exec {fd}<>"/dev/tcp/127.0.0.1/$port" || fail "admin $1 /_test/$2: cannot connect"
+  printf '%s /_test/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+    "$1" "$2" "${#body}" "$body" >&"$fd"
+  status=$(head -1 <&"$fd" | tr -d '\r')
+  exec {fd}>&-
+  [[ "$status" =~ ^HTTP/1\.[01]\ 2 ]] || fail "admin $1 /_test/$2 $body: $status"
+}
 
 # ------------------------------------------------------------ controllers
 
@@ -113,10 +141,10 @@ inject() {
     api_slow) fault_api_slow ;;
     api_freeze) fault_api_freeze ;;
     api_outage) fault_api_outage ;;
-    watch_drop) admin_post close-watches '{}'; CHAOS_DESC="every watch closed" ;;
+    watch_drop) admin POST close-watches '{}'; CHAOS_DESC="every watch closed" ;;
     watch_expire)
-      admin_post expire-history '{}'
-      admin_post close-watches '{}'
+      admin POST expire-history '{}'
+      admin POST close-watches '{}'
       CHAOS_DESC="watch history expired and every watch closed (410 on resume)"
       ;;
     pg_terminate) fault_pg_terminate ;;
@@ -175,7 +203,7 @@ fault_api_errors() {
   fi
   body=$(printf '{"path":"%s","code":%s,"count":%s%s}' "$path" "$code" "$count" \
     "${method:+,\"method\":\"$method\"}")
-  admin_post faults "$body"
+  admin POST faults "$body"
   CHAOS_DESC="$count x $code on ${method:-any} $path"
 }
 
@@ -186,9 +214,9 @@ fault_api_slow() {
   ms=$R
   rand_between 1000 3000
   hold=$R
-  admin_post latency "$(printf '{"path":"%s","delayMs":%s,"count":-1}' "$path" "$ms")"
+  admin POST latency "$(printf '{"path":"%s","delayMs":%s,"count":-1}' "$path" "$ms")"
   sleep_ms "$hold"
-  admin_delete faults
+  admin DELETE faults
   CHAOS_DESC="${ms}ms latency on $path for ${hold}ms"
 }
 
@@ -212,12 +240,12 @@ fault_api_outage() {
   local ms
   rand_between 1000 3000
   ms=$R
-  admin_post faults '{"path":".","code":503,"count":-1}'
-  admin_post close-watches '{}'
+  admin POST faults '{"path":".","code":503,"count":-1}'
+  admin POST close-watches '{}'
   sleep_ms "$ms"
-  admin_delete faults
-  admin_post expire-history '{}'
-  admin_post close-watches '{}'
+  admin DELETE faults
+  admin POST expire-history '{}'
+  admin POST close-watches '{}'
   CHAOS_DESC="API server unavailable (503, watches closed) for ${ms}ms, back with the history expired"
 }
 
