@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # CHAOS_*, KIND, R: read by bench/chaos/run
 # The chaos soak's invariants (bench/chaos/run sources this after
 # tests/support/e2e.sh). Each check appends one line per violation to
 # $CHAOS_WORK/violations ("KIND: details") and never stops the soak; the soak

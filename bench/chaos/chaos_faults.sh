@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # CHAOS_*, KIND, R: read by bench/chaos/run
 # The chaos soak's fault menu (bench/chaos/run sources this after
 # tests/support/e2e.sh). Every choice comes from bash's $RANDOM, seeded once
 # with --seed, so a run's sequence of faults, targets and delays can be
@@ -10,7 +11,6 @@
 
 CHAOS_LEASE_S=${CHAOS_LEASE_S:-3}
 declare -A CHAOS_INCARNATION=([a]=0 [b]=0)
-declare -A CHAOS_EXPECTED_EXIT=()
 
 # The kinds and their weights (out of 100; --kinds keeps some of them).
 CHAOS_KINDS=(retarget:12 kill_leader:10 kill_leader_wait:8 stop_leader:8 kill_standby:4
