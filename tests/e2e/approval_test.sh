@@ -19,9 +19,7 @@ start_apiserver
 install_drawing_app
 load_drawing_data
 database_before=$(database_fingerprint)
-metrics_port=$(free_port)
-start_controller a --resync-period=1s --metrics-bind-address="127.0.0.1:$metrics_port"
-wait_for "the controller's /metrics" 30 http_get "$metrics_port" /metrics
+start_resyncing_controller a
 
 awaiting_approval() {
   condition_is Reconciling True AwaitingApproval &&
@@ -75,9 +73,7 @@ expect_contains "an Event says it waits" "$(kubectl get events -n "$E2E_NS" -o j
 expect_waiting_untouched "before approval"
 # Waiting costs no writes: resyncs re-check the plan (reads only).
 admin_delete counters
-reconciles_before=$(metric_sum "$metrics_port" schemaop_reconcile_total)
-wait_for "three more reconciles (resync every 1s)" 60 eval \
-  '[ $(($(metric_sum "$metrics_port" schemaop_reconcile_total) - reconciles_before)) -ge 3 ]'
+wait_reconciles 3
 expect_eq "API writes while waiting" "0" "$(api_writes)"
 
 # 2. A wrong hash: still waiting, and the message says it does not match.
