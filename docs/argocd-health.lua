@@ -7,6 +7,9 @@
 -- Reads only what the controller publishes for kstatus (Ready, Reconciling,
 -- Stalled and observedGeneration), so Argo CD and Flux agree:
 --   Suspended    spec.suspend is true
+--   Suspended    reason AwaitingApproval (spec.approval Manual): the plan in
+--                status.plan waits for spec.approvedPlanHash; the message
+--                says which hash and how to approve it
 --   Progressing  no status yet, or status/conditions older than the spec
 --   Degraded     Stalled=True: a terminal failure that needs a spec change
 --   Healthy      Ready=True for the current generation (database at the
@@ -64,6 +67,14 @@ end
 if generation ~= nil and status.observedGeneration ~= generation then
   hs.status = "Progressing"
   hs.message = "Waiting for controller to observe generation " .. tostring(generation)
+  return hs
+end
+
+local awaiting = find_condition(status, "Reconciling")
+if awaiting ~= nil and awaiting.status == "True" and awaiting.reason == "AwaitingApproval" and
+    condition_is_current(awaiting, status, generation) then
+  hs.status = "Suspended"
+  hs.message = message_or(awaiting, "Waiting for approval of the plan (spec.approvedPlanHash)")
   return hs
 end
 

@@ -273,19 +273,24 @@ int PlanCommand(const LocalOptions& local) {
   if (!migrator.ok()) {
     return Fail(migrator.status());
   }
-  auto plan = (*migrator)->Plan(local.target);
-  if (!plan.ok()) {
-    return Fail(plan.status());
+  // The digest is status.plan.planHash of a SchemaMigration with the same
+  // files and database (design §9): what spec.approvedPlanHash approves.
+  auto planned = (*migrator)->PlanAndDigest(local.target);
+  if (!planned.ok()) {
+    return Fail(planned.status());
   }
   if (local.sql) {
-    auto sql = (*migrator)->OfflineSql(*plan);
+    auto sql = (*migrator)->OfflineSql(planned->plan);
     if (!sql.ok()) {
       return Fail(sql.status());
     }
     std::cout << *sql;
     return kExitOk;
   }
-  PrintPlan(*plan);
+  PrintPlan(planned->plan);
+  if (!planned->plan.empty()) {
+    std::cout << "plan hash: " << planned->digest << "\n";
+  }
   return kExitOk;
 }
 

@@ -109,6 +109,12 @@ inline constexpr char kConnectionLost[] = "ConnectionLost";
 // A new leader terminated the sessions of a dead one that still held the
 // database's migration lock (Event).
 inline constexpr char kFencedStaleSession[] = "FencedStaleSession";
+// spec.approval Manual: the plan waits for spec.approvedPlanHash (a wait,
+// not a stall: Reconciling=True), and the Event when it matched (design §9).
+inline constexpr char kAwaitingApproval[] = "AwaitingApproval";
+inline constexpr char kApproved[] = "Approved";
+// A new schemaop.dev/retry value lifted the block on a failed run (Event).
+inline constexpr char kRetryRequested[] = "RetryRequested";
 }  // namespace reasons
 
 // Sets `cond` in `conditions` (matched by type), keeping the order of

@@ -112,27 +112,28 @@ bool ObjectMeta::HasFinalizer(std::string_view finalizer) const {
 
 bool ObjectMeta::operator==(const ObjectMeta& o) const {
   return std::tie(namespace_, name, uid, generation, resource_version, creation_timestamp,
-                  deletion_timestamp, finalizers) ==
+                  deletion_timestamp, finalizers, annotations) ==
          std::tie(o.namespace_, o.name, o.uid, o.generation, o.resource_version,
-                  o.creation_timestamp, o.deletion_timestamp, o.finalizers);
+                  o.creation_timestamp, o.deletion_timestamp, o.finalizers, o.annotations);
 }
 
 bool SchemaMigrationSpec::operator==(const SchemaMigrationSpec& o) const {
   return std::tie(target_revision, url_secret_ref, ca_secret_ref, version_table, migrations_config_map, workloads,
                   drain_timeout_seconds, backup_when, verify_row_counts, verify_schema,
                   verify_allow_row_loss, verify_checks, failure_policy, lock_timeout,
-                  statement_timeout, suspend) ==
+                  statement_timeout, suspend, approval, approved_plan_hash) ==
          std::tie(o.target_revision, o.url_secret_ref, o.ca_secret_ref, o.version_table, o.migrations_config_map,
                   o.workloads, o.drain_timeout_seconds, o.backup_when, o.verify_row_counts,
                   o.verify_schema, o.verify_allow_row_loss, o.verify_checks, o.failure_policy,
-                  o.lock_timeout, o.statement_timeout, o.suspend);
+                  o.lock_timeout, o.statement_timeout, o.suspend, o.approval,
+                  o.approved_plan_hash);
 }
 
 bool LastRunStatus::operator==(const LastRunStatus& o) const {
   return std::tie(from, to, start_time, finish_time, downtime_seconds, outcome, reason, message,
-                  generation, migrations_digest) ==
+                  generation, migrations_digest, retry) ==
          std::tie(o.from, o.to, o.start_time, o.finish_time, o.downtime_seconds, o.outcome,
-                  o.reason, o.message, o.generation, o.migrations_digest);
+                  o.reason, o.message, o.generation, o.migrations_digest, o.retry);
 }
 
 bool ResolvedTargetStatus::operator==(const ResolvedTargetStatus& o) const {
@@ -144,19 +145,20 @@ bool RunStatus::operator==(const RunStatus& o) const {
   return std::tie(generation, target_revision, target_versions, from_versions, workloads,
                   backup_required, migrations_digest, plan_digest, start_time, scale_down_time,
                   drain_start_time, outcome, reason, message, migration_seconds, intent,
-                  intent_time) ==
+                  intent_time, retry) ==
          std::tie(o.generation, o.target_revision, o.target_versions, o.from_versions,
                   o.workloads, o.backup_required, o.migrations_digest, o.plan_digest,
                   o.start_time, o.scale_down_time, o.drain_start_time, o.outcome, o.reason,
-                  o.message, o.migration_seconds, o.intent, o.intent_time);
+                  o.message, o.migration_seconds, o.intent, o.intent_time, o.retry);
 }
 
 bool SchemaMigrationStatus::operator==(const SchemaMigrationStatus& o) const {
   return std::tie(observed_generation, current_revision, target_revision, phase, plan, workloads,
-                  backup, last_run, run, resolved_target, database_identity, conditions) ==
+                  backup, last_run, run, resolved_target, database_identity, conditions,
+                  last_handled_retry) ==
          std::tie(o.observed_generation, o.current_revision, o.target_revision, o.phase, o.plan,
                   o.workloads, o.backup, o.last_run, o.run, o.resolved_target,
-                  o.database_identity, o.conditions);
+                  o.database_identity, o.conditions, o.last_handled_retry);
 }
 
 // -------------------------------------------------------------------- enums
@@ -167,6 +169,10 @@ BackupWhen BackupWhenOf(const SchemaMigrationSpec& spec) {
 
 FailurePolicy FailurePolicyOf(const SchemaMigrationSpec& spec) {
   return ParseEnum(kFailurePolicyNames, spec.failure_policy).value_or(FailurePolicy::kRollback);
+}
+
+Approval ApprovalOf(const SchemaMigrationSpec& spec) {
+  return ParseEnum(kApprovalNames, spec.approval).value_or(Approval::kAutomatic);
 }
 
 bool PreserveRowCountsOf(const SchemaMigrationSpec& spec) {
@@ -362,6 +368,15 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
     add("spec.failurePolicy", "unsupported value " + Quote(spec.failure_policy) + ": use " +
                                   EnumChoices(kFailurePolicyNames));
   }
+  if (!ParseEnum(kApprovalNames, spec.approval)) {
+    add("spec.approval",
+        "unsupported value " + Quote(spec.approval) + ": use " + EnumChoices(kApprovalNames));
+  }
+  if (!spec.approved_plan_hash.empty() && !IsPlanHash(spec.approved_plan_hash)) {
+    add("spec.approvedPlanHash",
+        "invalid value " + Quote(spec.approved_plan_hash.substr(0, 80)) +
+            ": use the 64 lowercase hex digits of status.plan.planHash (or of `schemaop plan`)");
+  }
   if (!spec.lock_timeout.empty() && !ParseDuration(spec.lock_timeout).ok()) {
     add("spec.lockTimeout", "invalid duration " + Quote(spec.lock_timeout) +
                                 ": use e.g. 10s, 500ms, 1m30s, or 0 to disable");
@@ -389,6 +404,20 @@ std::string FormatVersions(const std::vector<std::string>& versions) {
     out += v;
   }
   return out;
+}
+
+std::string RetryToken(const std::string& annotation_value) {
+  constexpr std::size_t kMaxRecorded = 128;
+  if (annotation_value.size() <= kMaxRecorded) {
+    return annotation_value;
+  }
+  return "digest:" + DigestOf({{"retry", annotation_value}});
+}
+
+bool IsPlanHash(std::string_view text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 std::string DigestOf(const std::vector<std::pair<std::string, std::string>>& key_values) {

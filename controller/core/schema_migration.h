@@ -12,6 +12,7 @@
 // accessors (BackupWhenOf, ...) only on a spec that validated.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,8 @@ inline constexpr char kKindDeployment[] = "Deployment";
 inline constexpr char kKindStatefulSet[] = "StatefulSet";
 inline constexpr int kDefaultDrainTimeoutSeconds = 300;
 inline constexpr char kDefaultVersionTable[] = "alembic_version";
+// A new value of this annotation retries a failed run once (design §9).
+inline constexpr char kRetryAnnotation[] = "schemaop.dev/retry";
 
 struct ObjectMeta {
   std::string namespace_;  // trailing underscore: `namespace` is a keyword
@@ -42,6 +45,7 @@ struct ObjectMeta {
   std::optional<Timestamp> creation_timestamp;
   std::optional<Timestamp> deletion_timestamp;
   std::vector<std::string> finalizers;
+  std::map<std::string, std::string> annotations;
 
   bool HasFinalizer(std::string_view finalizer) const;
   bool operator==(const ObjectMeta& other) const;
@@ -87,6 +91,10 @@ struct SchemaMigrationSpec {
   std::string lock_timeout;       // empty: engine default
   std::string statement_timeout;  // empty: engine default
   bool suspend = false;
+  // Manual: a run scales, backs up and migrates only a plan whose
+  // status.plan.planHash equals approved_plan_hash (design §9).
+  std::string approval = kApprovalNames[0].name;  // Automatic | Manual
+  std::string approved_plan_hash;                 // 64 lowercase hex digits, or empty
 
   bool operator==(const SchemaMigrationSpec& other) const;
   bool operator!=(const SchemaMigrationSpec& other) const { return !(*this == other); }
@@ -98,6 +106,7 @@ BackupWhen BackupWhenOf(const SchemaMigrationSpec& spec);
 FailurePolicy FailurePolicyOf(const SchemaMigrationSpec& spec);
 bool PreserveRowCountsOf(const SchemaMigrationSpec& spec);
 bool EnforceSchemaOf(const SchemaMigrationSpec& spec);  // verify.schema != Ignore
+Approval ApprovalOf(const SchemaMigrationSpec& spec);
 
 // True for a relative target (+N, -N, REV+N, REV-N, head-N): its meaning
 // depends on where the database is (or on the graph around REV), so the
@@ -137,7 +146,12 @@ struct PlanStepStatus {
 struct PlanStatus {
   std::string direction;  // "upgrade" | "downgrade" | "mixed" | "none"
   std::vector<PlanStepStatus> steps;
-  bool operator==(const PlanStatus& o) const { return direction == o.direction && steps == o.steps; }
+  // The plan digest (design §4.4, byte format in §9): what spec.approvedPlanHash
+  // must equal for approval Manual, and what `schemaop plan` prints.
+  std::string plan_hash;
+  bool operator==(const PlanStatus& o) const {
+    return direction == o.direction && steps == o.steps && plan_hash == o.plan_hash;
+  }
 };
 // "none" for no steps, "upgrade"/"downgrade" when all agree, else "mixed".
 std::string PlanDirectionOf(const std::vector<PlanStepStatus>& steps);
@@ -179,6 +193,8 @@ struct LastRunStatus {
   // a new run starts only when the generation or the migration files change.
   std::int64_t generation = 0;
   std::string migrations_digest;
+  // The schemaop.dev/retry value that started the run (empty: not a retry).
+  std::string retry;
   bool operator==(const LastRunStatus& o) const;
 };
 
@@ -225,6 +241,8 @@ struct RunStatus {
   // The last action recorded before it was performed (kIntent*), and when.
   std::string intent;
   std::optional<Timestamp> intent_time;
+  // The schemaop.dev/retry value that started this run (empty: not a retry).
+  std::string retry;
   bool operator==(const RunStatus& o) const;
 };
 
@@ -243,6 +261,9 @@ struct SchemaMigrationStatus {
   // as the server identifies it (one database, one owner).
   std::string database_identity;
   std::vector<Condition> conditions;
+  // The last schemaop.dev/retry value acted on (RetryToken form): each new
+  // value retries a failed run once (design §9).
+  std::string last_handled_retry;
 
   bool operator==(const SchemaMigrationStatus& other) const;
   bool operator!=(const SchemaMigrationStatus& other) const { return !(*this == other); }
@@ -274,6 +295,14 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec);
 // Alembic's display of version-table rows: sorted, comma-separated, "base"
 // when empty.
 std::string FormatVersions(const std::vector<std::string>& versions);
+
+// The annotation value as recorded in status: itself when at most 128
+// bytes, else "digest:" + DigestOf it (so a huge value is compared, not
+// copied).
+std::string RetryToken(const std::string& annotation_value);
+
+// True for 64 lowercase hex digits (a plan hash).
+bool IsPlanHash(std::string_view text);
 
 // Stable 64-bit FNV-1a over (key, value) pairs in the given order, as 16 hex
 // digits. Identifies a set of migration files; not a security hash.

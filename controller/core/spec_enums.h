@@ -8,6 +8,7 @@
 //   FailurePolicy    spec.failurePolicy     -                         Rollback, Halt
 //   VerifyRowCounts  spec.verify.rowCounts  (--allow-row-loss TABLE)  Preserve, Off
 //   VerifySchema     spec.verify.schema     (--allow-schema-drift)    Enforce, Ignore
+//   Approval         spec.approval          -                         Automatic, Manual
 //
 // The table's spelling is canonical: the CRD's enum and JSON use exactly it
 // (case-sensitive, as Kubernetes does); the CLI accepts it in any case
@@ -25,6 +26,7 @@ enum class BackupWhen { kDowngrade, kAlways, kNever };
 enum class FailurePolicy { kRollback, kHalt };
 enum class VerifyRowCounts { kPreserve, kOff };
 enum class VerifySchema { kEnforce, kIgnore };
+enum class Approval { kAutomatic, kManual };
 
 template <typename E>
 struct EnumSpelling {
@@ -49,6 +51,10 @@ inline constexpr EnumSpelling<VerifyRowCounts> kVerifyRowCountsNames[] = {
 inline constexpr EnumSpelling<VerifySchema> kVerifySchemaNames[] = {
     {VerifySchema::kEnforce, "Enforce"},
     {VerifySchema::kIgnore, "Ignore"},
+};
+inline constexpr EnumSpelling<Approval> kApprovalNames[] = {
+    {Approval::kAutomatic, "Automatic"},
+    {Approval::kManual, "Manual"},
 };
 
 enum class Case { kExact, kIgnore };

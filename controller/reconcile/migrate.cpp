@@ -106,7 +106,7 @@ Next Reconciler::Pass::Migrate() {
   // Exactly once: whatever this status says (a lost write, a 409, a crash
   // after the engine returned), the engine never executes a run of this
   // identity again once its record has ended; it replays the outcome.
-  const RunIdentity identity{obj_.metadata.uid, run.generation, run.plan_digest};
+  const RunIdentity identity{obj_.metadata.uid, run.generation, run.plan_digest, RetryKey(run)};
   auto migrated = r_.db_.Migrate(inputs_->target, run.target_versions, identity);
   if (!migrated.ok()) {
     return MigrateRefused(migrated.status());

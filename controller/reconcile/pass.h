@@ -11,6 +11,8 @@
 //   backup.cpp         phase BackingUp
 //   migrate.cpp        phases Migrating / Verifying: the engine call
 //   restore.cpp        AbortRun, phases RollingBack and ScalingUp, run end
+//   approval.cpp       the approval gate of phase Planning (spec.approval)
+//   retry.cpp          the schemaop.dev/retry annotation
 //   deletion.cpp       deletion and the finalizer
 //   pass.cpp           status writes, intents, events, results, retries
 //   inputs.cpp         Secret and ConfigMap inputs, problem messages
@@ -87,6 +89,9 @@ std::string BoundedMessage(const std::string& text);
 std::string WorkloadName(const std::string& kind, const std::string& name);
 // "Deployment/a, StatefulSet/b", with " (N)" original replicas if asked.
 std::string WorkloadList(const std::vector<core::WorkloadStatus>& workloads, bool with_replicas);
+
+// RunIdentity::retry of a run (retry.cpp, design §9.3).
+std::string RetryKey(const core::RunStatus& run);
 
 // One attempt at reconciling one snapshot of the object. Its result is an
 // error kConflict when a write lost a race; the caller then starts a new
@@ -166,6 +171,20 @@ class Reconciler::Pass {
   Next RestoreWorkloads(bool deleting);
   core::LastRunStatus LastRunOf(const core::RunStatus& run, core::Timestamp now) const;
 
+  // ---- approval.cpp: spec.approval Manual, the gate of phase Planning (design §9)
+  // nullopt: the run may go on; else what Planning returns (a wait, or
+  // Continue after a replan so the Planning handler starts over).
+  std::optional<Next> AwaitApproval();
+  Next Replan();
+  Next WaitForApproval();
+
+  // ---- retry.cpp: the schemaop.dev/retry annotation (design §9)
+  std::string RetryValue() const;
+  bool RetryRequested() const;
+  void MarkRetrySeen(SchemaMigrationStatus& next) const;
+  void TakeRetry(SchemaMigrationStatus& next);
+  void RetryEvent();
+
   // ---- deletion.cpp
   Next HandleDeletion();
 
@@ -214,6 +233,12 @@ class Reconciler::Pass {
   // InspectResult::database_identity of this pass; recorded by every write.
   std::string database_identity_;
   std::string metric_result_ = "success";
+  // Replan dropped a run waiting for approval and runs Start again: that
+  // run had been allowed to start (retry blocks do not apply), and its
+  // status.run.retry carries over.
+  bool replanning_ = false;
+  std::string replanned_retry_;
+  bool retry_started_ = false;  // TakeRetry made this pass's run a retry
 };
 
 }  // namespace schemaop::reconcile

@@ -77,7 +77,8 @@ Next Reconciler::Pass::StartRun(Inputs& inputs, const InspectResult& inspect,
   next.current_revision = core::FormatVersions(inspect.current_versions);
   next.target_revision = core::FormatVersions(inspect.target_versions);
   next.phase = Phase::kPlanning;
-  next.plan = core::PlanStatus{core::PlanDirectionOf(inspect.steps), inspect.steps};
+  next.plan =
+      core::PlanStatus{core::PlanDirectionOf(inspect.steps), inspect.steps, inspect.plan_digest};
   next.workloads.clear();
   next.resolved_target = resolved;
   core::RunStatus run;
@@ -93,6 +94,7 @@ Next Reconciler::Pass::StartRun(Inputs& inputs, const InspectResult& inspect,
   run.plan_digest = inspect.plan_digest;
   run.start_time = Now();
   next.run = run;
+  TakeRetry(next);
 
   const std::string summary = next.plan->direction + " from " + next.current_revision + " to " +
                               next.target_revision + " (" + std::to_string(inspect.steps.size()) +
@@ -117,6 +119,7 @@ Next Reconciler::Pass::StartRun(Inputs& inputs, const InspectResult& inspect,
     return WriteFailed(s);
   }
   Event(EventType::kNormal, rs::kPlanning, "Planned " + summary);
+  RetryEvent();
   inputs_ = std::move(inputs);
   return Next::Continue();
 }
@@ -131,6 +134,9 @@ Next Reconciler::Pass::Plan() {
     next.run.reset();
     next.phase = Phase::kPending;
     return Suspend(std::move(next));
+  }
+  if (std::optional<Next> gate = AwaitApproval()) {
+    return std::move(*gate);
   }
   return RecordWorkloads();
 }

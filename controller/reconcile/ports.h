@@ -201,8 +201,13 @@ struct RunIdentity {
   std::string owner_uid;     // metadata.uid of the SchemaMigration
   std::int64_t generation = 0;
   std::string plan_digest;   // InspectResult::plan_digest recorded at planning
+  // A run started by a new schemaop.dev/retry value (design §9.3) is a new
+  // run of the same generation and plan: its own key, so the engine runs it
+  // instead of replaying the failed one. Empty for any other run.
+  std::string retry;
   std::string Key() const {
-    return owner_uid + "/" + std::to_string(generation) + "/" + plan_digest;
+    return owner_uid + "/" + std::to_string(generation) + "/" + plan_digest +
+           (retry.empty() ? "" : "/retry/" + retry);
   }
 };
 

@@ -74,6 +74,7 @@ core::LastRunStatus Reconciler::Pass::LastRunOf(const core::RunStatus& run,
   last.message = run.message;
   last.generation = run.generation;
   last.migrations_digest = run.migrations_digest;
+  last.retry = run.retry;
   return last;
 }
 
@@ -91,6 +92,7 @@ Next Reconciler::Pass::ScaleUpAndFinish() {
   next.observed_generation = run.generation;
   const core::LastRunStatus last = LastRunOf(run, Now());
   next.last_run = last;
+  MarkRetrySeen(next);
   if (!next.workloads.empty()) {
     SetCond(next, ct::kWorkloadsScaledDown, ConditionStatus::kFalse, rs::kWorkloadsRestored,
             "Workloads restored to their recorded replicas: " + WorkloadList(next.workloads, true) +

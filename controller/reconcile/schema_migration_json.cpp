@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
 #include <utility>
 
@@ -205,6 +206,9 @@ json RunToJson(const core::RunStatus& run) {
     j["intent"] = run.intent;
   }
   PutTime(j, "intentTime", run.intent_time);
+  if (!run.retry.empty()) {
+    j["retry"] = run.retry;
+  }
   return j;
 }
 
@@ -227,12 +231,14 @@ void ReadRun(Reader& r, const json& j, core::RunStatus& run) {
   r.Number(j, "migrationSeconds", p + ".migrationSeconds", run.migration_seconds);
   r.String(j, "intent", p + ".intent", run.intent);
   r.Time(j, "intentTime", p + ".intentTime", run.intent_time);
+  r.String(j, "retry", p + ".retry", run.retry);
 }
 
 void ReadPlan(Reader& r, const json& j, core::SchemaMigrationStatus& status) {
   if (const json* plan = r.Object(j, "plan", "status.plan")) {
     core::PlanStatus p;
     r.String(*plan, "direction", "status.plan.direction", p.direction);
+    r.String(*plan, "planHash", "status.plan.planHash", p.plan_hash);
     if (const json* steps = r.Array(*plan, "steps", "status.plan.steps")) {
       for (std::size_t i = 0; i < steps->size(); ++i) {
         const std::string path = "status.plan.steps[" + std::to_string(i) + "]";
@@ -289,7 +295,21 @@ void ReadLastRun(Reader& r, const json& j, core::SchemaMigrationStatus& status) 
     r.String(*last, "message", "status.lastRun.message", l.message);
     r.Integer(*last, "generation", "status.lastRun.generation", l.generation);
     r.String(*last, "migrationsDigest", "status.lastRun.migrationsDigest", l.migrations_digest);
+    r.String(*last, "retry", "status.lastRun.retry", l.retry);
     status.last_run = std::move(l);
+  }
+}
+
+// metadata.annotations: string values only, as the API server guarantees.
+void ReadAnnotations(Reader& r, const json& meta, std::map<std::string, std::string>& out) {
+  if (const json* annotations = r.Object(meta, "annotations", "metadata.annotations")) {
+    for (auto it = annotations->begin(); it != annotations->end(); ++it) {
+      if (!it->is_string()) {
+        r.Fail("metadata.annotations." + it.key(), "expected a string");
+        return;
+      }
+      out[it.key()] = it->get<std::string>();
+    }
   }
 }
 
@@ -339,6 +359,8 @@ core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
   r.String(j, "lockTimeout", "spec.lockTimeout", spec.lock_timeout);
   r.String(j, "statementTimeout", "spec.statementTimeout", spec.statement_timeout);
   r.Bool(j, "suspend", "spec.suspend", spec.suspend);
+  r.String(j, "approval", "spec.approval", spec.approval);
+  r.String(j, "approvedPlanHash", "spec.approvedPlanHash", spec.approved_plan_hash);
   if (!r.ok()) {
     return r.status();
   }
@@ -375,6 +397,10 @@ json SpecToJson(const core::SchemaMigrationSpec& spec) {
     j["statementTimeout"] = spec.statement_timeout;
   }
   j["suspend"] = spec.suspend;
+  j["approval"] = spec.approval;
+  if (!spec.approved_plan_hash.empty()) {
+    j["approvedPlanHash"] = spec.approved_plan_hash;
+  }
   return j;
 }
 
@@ -418,6 +444,7 @@ core::Result<core::SchemaMigrationStatus> StatusFromJson(const json& j) {
     status.resolved_target = std::move(t);
   }
   r.String(j, "databaseIdentity", "status.databaseIdentity", status.database_identity);
+  r.String(j, "lastHandledRetry", "status.lastHandledRetry", status.last_handled_retry);
   if (const json* conditions = r.Array(j, "conditions", "status.conditions")) {
     for (std::size_t i = 0; i < conditions->size(); ++i) {
       core::Condition c;
@@ -448,6 +475,9 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
           {{"revision", s.revision}, {"direction", core::MigrationDirectionName(s.direction)}});
     }
     j["plan"] = {{"direction", status.plan->direction}, {"steps", steps}};
+    if (!status.plan->plan_hash.empty()) {
+      j["plan"]["planHash"] = status.plan->plan_hash;
+    }
   }
   if (!status.workloads.empty()) {
     json list = json::array();
@@ -480,6 +510,9 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
     if (!l.reason.empty()) {
       last["reason"] = l.reason;
     }
+    if (!l.retry.empty()) {
+      last["retry"] = l.retry;
+    }
     j["lastRun"] = last;
   }
   if (status.run) {
@@ -497,6 +530,9 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
   }
   if (!status.database_identity.empty()) {
     j["databaseIdentity"] = status.database_identity;
+  }
+  if (!status.last_handled_retry.empty()) {
+    j["lastHandledRetry"] = status.last_handled_retry;
   }
   json conditions = json::array();
   for (const core::Condition& c : status.conditions) {
@@ -529,6 +565,7 @@ core::Result<core::SchemaMigration> SchemaMigrationFromJson(const json& j) {
     r.Time(*meta, "deletionTimestamp", "metadata.deletionTimestamp",
            obj.metadata.deletion_timestamp);
     r.Strings(*meta, "finalizers", "metadata.finalizers", obj.metadata.finalizers);
+    ReadAnnotations(r, *meta, obj.metadata.annotations);
   }
   if (!r.ok()) {
     return r.status();
@@ -567,6 +604,9 @@ json SchemaMigrationToJson(const core::SchemaMigration& obj) {
   PutTime(meta, "deletionTimestamp", obj.metadata.deletion_timestamp);
   if (!obj.metadata.finalizers.empty()) {
     meta["finalizers"] = obj.metadata.finalizers;
+  }
+  if (!obj.metadata.annotations.empty()) {
+    meta["annotations"] = obj.metadata.annotations;
   }
   return {{"apiVersion", kApiVersion},
           {"kind", kKind},

@@ -212,6 +212,7 @@ Next Reconciler::Pass::RecordAtTarget(const InspectResult& inspect,
   next.resolved_target = resolved;
   next.phase = Phase::kSucceeded;
   SetAtTargetConditions(next);
+  MarkRetrySeen(next);
   if (Status s = Write(std::move(next)); !s.ok()) {
     return WriteFailed(s);
   }
@@ -222,7 +223,7 @@ Next Reconciler::Pass::RecordAtTarget(const InspectResult& inspect,
 // retry would repeat.
 bool Reconciler::Pass::RetryBlocked(const std::string& digest) const {
   const auto& last = obj_.status.last_run;
-  if (!last || !BlocksRetry(*last)) {
+  if (!last || !BlocksRetry(*last) || replanning_ || RetryRequested()) {
     return false;
   }
   const std::int64_t served =
@@ -248,6 +249,9 @@ std::optional<Problem> Reconciler::Pass::RefusedTwice(const InspectResult& inspe
                                                       const std::string& digest) {
   const auto& last = obj_.status.last_run;
   const std::string current = core::FormatVersions(inspect.current_versions);
+  if (replanning_ || RetryRequested()) {
+    return std::nullopt;  // design §9
+  }
   if (!last || last->reason != rs::kMigrationsChanged || last->generation != generation() ||
       last->migrations_digest != digest || last->from != current ||
       last->to != core::FormatVersions(inspect.target_versions)) {

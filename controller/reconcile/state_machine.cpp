@@ -13,6 +13,8 @@
 //   phase                         handler           file            leaves to
 //   Pending, Planning             Plan              plan.cpp        ScalingDown (intent ScaleDown);
 //                                                                   Pending if suspended
+//                                   approval gate   approval.cpp    waits (AwaitingApproval) or
+//                                                                   replans (design §9)
 //   ScalingDown                   ScaleDown         scale_down.cpp  Draining
 //   Draining                      Drain             scale_down.cpp  BackingUp or Migrating
 //                                                                   (requeue while pods are left)

@@ -185,3 +185,45 @@ TEST(ValidateSpec, CaSecretRefIsOptionalButComplete) {
 
 }  // namespace
 }  // namespace schemaop::core
+
+namespace schemaop::core {
+namespace {
+
+// spec.approval and spec.approvedPlanHash are refused with the field named,
+// as the CRD's enum and pattern would (design §9).
+TEST(ValidateSpec, ApprovalAndPlanHash) {
+  SchemaMigrationSpec spec = ValidSpec();
+  spec.approval = "Manual";
+  spec.approved_plan_hash = std::string(64, 'f');
+  EXPECT_TRUE(ValidateSpec(spec).empty());
+
+  spec.approval = "manual";
+  spec.approved_plan_hash = std::string(64, 'F');
+  const std::vector<FieldError> errors = ValidateSpec(spec);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].path, "spec.approval");
+  EXPECT_NE(errors[0].message.find("Automatic or Manual"), std::string::npos);
+  EXPECT_EQ(errors[1].path, "spec.approvedPlanHash");
+  EXPECT_NE(errors[1].message.find("64 lowercase hex digits"), std::string::npos);
+  for (const std::string& bad :
+       {std::string(63, 'a'), std::string(65, 'a'), "sha256:" + std::string(64, 'a')}) {
+    EXPECT_FALSE(IsPlanHash(bad)) << bad;
+  }
+  EXPECT_TRUE(IsPlanHash("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+}
+
+// The retry annotation is recorded as itself when short, else as a digest
+// that still tells two values apart.
+TEST(RetryToken, ShortValuesAsIsLongOnesDigested) {
+  EXPECT_EQ(RetryToken("2024-05-01T10:00"), "2024-05-01T10:00");
+  const std::string long_a(4096, 'a');
+  std::string long_b = long_a;
+  long_b.back() = 'b';
+  EXPECT_EQ(RetryToken(long_a).rfind("digest:", 0), 0u);
+  EXPECT_LE(RetryToken(long_a).size(), 128u);
+  EXPECT_NE(RetryToken(long_a), RetryToken(long_b));
+  EXPECT_EQ(RetryToken(long_a), RetryToken(long_a));
+}
+
+}  // namespace
+}  // namespace schemaop::core

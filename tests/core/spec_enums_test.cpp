@@ -94,6 +94,7 @@ TEST(SpecEnumsTest, CrdEnumsAndDefaultsAreTheTables) {
   EXPECT_EQ(CrdEnum("failurePolicy"), TableEnum(kFailurePolicyNames));
   EXPECT_EQ(CrdEnum("rowCounts"), TableEnum(kVerifyRowCountsNames));
   EXPECT_EQ(CrdEnum("schema"), TableEnum(kVerifySchemaNames));
+  EXPECT_EQ(CrdEnum("approval"), TableEnum(kApprovalNames));
 }
 
 }  // namespace

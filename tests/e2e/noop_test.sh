@@ -10,21 +10,16 @@ e2e_begin noop
 start_apiserver
 install_drawing_app
 load_drawing_data
-metrics_port=$(free_port)
-start_controller a --resync-period=1s --metrics-bind-address="127.0.0.1:$metrics_port"
-wait_for "the controller's /metrics" 30 http_get "$metrics_port" /metrics
+start_resyncing_controller a
 
 apply_smig upgrade.yaml
 expect_settled seed_default_schemas
 # Let the last run's own follow-up reconciles pass: the status stops moving.
 rv=$(smig '{.metadata.resourceVersion}')
 admin_delete counters
-reconciles_before=$(metric_sum "$metrics_port" schemaop_reconcile_total)
-three_more_reconciles() {
-  [ $(($(metric_sum "$metrics_port" schemaop_reconcile_total) - reconciles_before)) -ge 3 ]
-}
-wait_for "three more reconciles (resync every 1s)" 60 three_more_reconciles
-reconciles_after=$(metric_sum "$metrics_port" schemaop_reconcile_total)
+reconciles_before=$(metric_sum "$E2E_METRICS_PORT" schemaop_reconcile_total)
+wait_reconciles 3
+reconciles_after=$(metric_sum "$E2E_METRICS_PORT" schemaop_reconcile_total)
 log "reconciles during the window: $((reconciles_after - reconciles_before))"
 log "requests during the window: $(api_counters)"
 expect_eq "API writes during $((reconciles_after - reconciles_before)) no-op reconciles" "0" "$(api_writes)"

@@ -19,7 +19,8 @@
 --   3. Argo CD Healthy <=> kstatus Current, Argo CD Degraded <=> kstatus
 --      Failed (spec.suspend aside): both tools agree.
 --   4. a phase of a run in progress (not Pending/Succeeded/Failed) is
---      InProgress for kstatus and Progressing for Argo CD.
+--      InProgress for kstatus and Progressing for Argo CD (Suspended while
+--      the plan waits for approval, reason AwaitingApproval).
 -- Prints one line per distinct (phase, kstatus, Argo CD) seen, then the
 -- kstatus of the last record of each object ("final NAME STATUS").
 -- Usage: lua5.4 status_health.lua ARGOCD_HEALTH_LUA RECORDS_FILE
@@ -134,7 +135,12 @@ for index, object in ipairs(records) do
       violation("kstatus " .. k .. " but Argo CD " .. a.status)
     end
   end
-  if not settled[phase] and phase ~= "-" and (k ~= "InProgress" or a.status ~= "Progressing") then
+  -- A plan waiting for approval (design §9) is a run in progress that Argo CD
+  -- shows as Suspended.
+  local reconciling = condition(object, "Reconciling")
+  local expected_argocd = (reconciling and reconciling.reason == "AwaitingApproval") and "Suspended"
+                          or "Progressing"
+  if not settled[phase] and phase ~= "-" and (k ~= "InProgress" or a.status ~= expected_argocd) then
     violation("a run in progress is kstatus " .. k .. " / Argo CD " .. a.status)
   end
   local key = phase .. " " .. k .. " " .. a.status

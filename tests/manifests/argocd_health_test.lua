@@ -182,6 +182,63 @@ local cases = {
     status = "Healthy",
     message = "At revision seed_default_schemas",
   },
+  {
+    name = "AwaitingApproval is Suspended with the message",
+    object = migration(3, { approval = "Manual" }, {
+      observedGeneration = 3,
+      phase = "Planning",
+      plan = { direction = "upgrade", planHash = string.rep("ab", 32) },
+      conditions = {
+        condition("Ready", "False", "AwaitingApproval", "Plan abab... waits for approval", 3),
+        condition("Reconciling", "True", "AwaitingApproval", "Plan abab... waits for approval", 3),
+        condition("Stalled", "False", "AwaitingApproval", "Plan abab... waits for approval", 3),
+      },
+    }),
+    status = "Suspended",
+    message = "Plan abab... waits for approval",
+  },
+  {
+    name = "AwaitingApproval without a message names the field",
+    object = migration(3, { approval = "Manual" }, {
+      observedGeneration = 3,
+      conditions = { condition("Reconciling", "True", "AwaitingApproval", "", 3) },
+    }),
+    status = "Suspended",
+    message = "Waiting for approval of the plan (spec.approvedPlanHash)",
+  },
+  {
+    name = "an approval just written (generation not observed yet) is Progressing",
+    object = migration(4, { approval = "Manual", approvedPlanHash = string.rep("ab", 32) }, {
+      observedGeneration = 3,
+      conditions = { condition("Reconciling", "True", "AwaitingApproval", "waits", 3) },
+    }),
+    status = "Progressing",
+    message = "Waiting for controller to observe generation 4",
+  },
+  {
+    name = "an approved run in progress is Progressing",
+    object = migration(4, { approval = "Manual", approvedPlanHash = string.rep("ab", 32) }, {
+      observedGeneration = 4,
+      conditions = {
+        condition("Ready", "False", "Progressing", "Running upgrade", 4),
+        condition("Reconciling", "True", "Progressing", "Running upgrade", 4),
+      },
+    }),
+    status = "Progressing",
+    message = "Running upgrade",
+  },
+  {
+    name = "AwaitingApproval left from an older generation is not Suspended",
+    object = migration(5, { approval = "Manual" }, {
+      observedGeneration = 5,
+      conditions = {
+        condition("Reconciling", "True", "AwaitingApproval", "old wait", 4),
+        condition("Ready", "False", "Progressing", "Running", 5),
+      },
+    }),
+    status = "Progressing",
+    message = "old wait",
+  },
 }
 
 local passed, failed = 0, 0

@@ -110,6 +110,14 @@ check "timeouts reject other text" pattern_rejects "$duration_pattern" "" 10 1.5
 name_pattern=$(jp "$crd" "{$spec.workloads.items.properties.name.pattern}")
 check "workload names are DNS subdomains" pattern_accepts "$name_pattern" backend celery-worker a.b-c
 check "workload names reject invalid names" pattern_rejects "$name_pattern" Backend -x "x_y" "x."
+hash_pattern=$(jp "$crd" "{$spec.approvedPlanHash.pattern}")
+check "approvedPlanHash accepts a sha256 in lowercase hex" pattern_accepts "$hash_pattern" \
+  0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+check "approvedPlanHash rejects anything else" pattern_rejects "$hash_pattern" \
+  "" 0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef \
+  0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde \
+  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0" "sha256:abc"
+check "approval defaults to Automatic" field Automatic "$spec.approval.default"
 check "versionTable is a plain SQL identifier" pattern_rejects \
   "$(jp "$crd" "{$spec.database.properties.versionTable.pattern}")" "alembic version" "x;drop" "1abc" ""
 

@@ -2,7 +2,8 @@
 # `kubectl kustomize manifests/examples/drawing` renders the runbook's
 # application: the migrations ConfigMap holding exactly the files of
 # migrations/drawing, backend (3) and celery-worker (2), the database Secret
-# and the SchemaMigration; rollback.yaml retargets the same object.
+# and the SchemaMigration; rollback.yaml retargets the same object, and
+# upgrade-manual.yaml asks for approval (spec.approval: Manual).
 # Usage: kustomize_drawing_test.sh SOURCE_DIR
 set -euo pipefail
 source_dir=$1
@@ -83,6 +84,12 @@ check "rollback.yaml is the same object with target 9bc6a98f1c12" equals \
   "$(jp "$rollback" '{.kind} {.metadata.namespace}/{.metadata.name} {.spec.targetRevision}')"
 check "rollback.yaml keeps the references of upgrade.yaml" equals "$expected_references" "$(references "$rollback")"
 check "rollback.yaml backs up before the downgrade" equals "Downgrade" "$(jp "$rollback" '{.spec.backup.when}')"
+
+manual=$example/upgrade-manual.yaml
+check "upgrade-manual.yaml is upgrade.yaml with approval Manual" equals \
+  "SchemaMigration drawing/drawing-db seed_default_schemas Manual" \
+  "$(jp "$manual" '{.kind} {.metadata.namespace}/{.metadata.name} {.spec.targetRevision} {.spec.approval}')"
+check "upgrade-manual.yaml keeps the references of upgrade.yaml" equals "$expected_references" "$(references "$manual")"
 
 # Every revision named in the example exists in migrations/drawing.
 revision_exists() { grep -qx -- "-- revision: $1" "$migrations/$1.sql"; }

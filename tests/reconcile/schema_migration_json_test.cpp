@@ -161,3 +161,53 @@ TEST(SchemaMigrationJson, CaSecretRefRoundTripsAndIsOmittedWhenUnset) {
 
 }  // namespace
 }  // namespace schemaop::reconcile
+
+namespace schemaop::reconcile {
+namespace {
+
+// spec.approval, spec.approvedPlanHash, status.plan.planHash, the retry
+// annotation and its status fields (design §9) map both ways under their
+// wire names; approval defaults to Automatic.
+TEST(SchemaMigrationJson, ApprovalAndRetryFieldsRoundTrip) {
+  json object = json::parse(kObject);
+  auto plain = SchemaMigrationFromJson(object);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->spec.approval, "Automatic");
+  EXPECT_EQ(core::ApprovalOf(plain->spec), core::Approval::kAutomatic);
+
+  const std::string hash(64, 'c');
+  object["metadata"]["annotations"] = {{"schemaop.dev/retry", "2024-05-01"}, {"other", "x"}};
+  object["spec"]["approval"] = "Manual";
+  object["spec"]["approvedPlanHash"] = hash;
+  object["status"]["plan"]["planHash"] = hash;
+  object["status"]["lastHandledRetry"] = "1";
+  object["status"]["lastRun"]["retry"] = "1";
+  object["status"]["run"]["retry"] = "2024-05-01";
+  auto obj = SchemaMigrationFromJson(object);
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  EXPECT_EQ(core::ApprovalOf(obj->spec), core::Approval::kManual);
+  EXPECT_EQ(obj->metadata.annotations.at(core::kRetryAnnotation), "2024-05-01");
+  EXPECT_EQ(obj->status.plan->plan_hash, hash);
+  EXPECT_EQ(obj->status.last_run->retry, "1");
+  EXPECT_EQ(obj->status.run->retry, "2024-05-01");
+  EXPECT_TRUE(core::ValidateSpec(obj->spec).empty());
+
+  json encoded = SchemaMigrationToJson(*obj);
+  EXPECT_EQ(encoded["spec"]["approvedPlanHash"], hash);
+  EXPECT_EQ(encoded["status"]["plan"]["planHash"], hash);
+  EXPECT_EQ(encoded["status"]["lastHandledRetry"], "1");
+  auto again = SchemaMigrationFromJson(encoded);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->metadata, obj->metadata);
+  EXPECT_EQ(again->spec, obj->spec);
+  EXPECT_EQ(again->status, obj->status);
+
+  object["metadata"]["annotations"]["schemaop.dev/retry"] = 7;
+  auto wrong = SchemaMigrationFromJson(object);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("metadata.annotations.schemaop.dev/retry"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace schemaop::reconcile

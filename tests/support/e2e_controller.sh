@@ -161,6 +161,22 @@ metric_sum() {
   http_get "$1" /metrics | awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }'
 }
 
+# start_resyncing_controller ID: a controller that resyncs every second,
+# with /metrics on $E2E_METRICS_PORT (for wait_reconciles).
+start_resyncing_controller() {
+  E2E_METRICS_PORT=$(free_port)
+  start_controller "$1" --resync-period=1s --metrics-bind-address="127.0.0.1:$E2E_METRICS_PORT"
+  wait_for "the controller's /metrics" 30 http_get "$E2E_METRICS_PORT" /metrics
+}
+
+# wait_reconciles N: N more reconciles of that controller than now.
+wait_reconciles() {
+  local before
+  before=$(metric_sum "$E2E_METRICS_PORT" schemaop_reconcile_total)
+  wait_for "$1 more reconciles (resync every 1s)" 60 eval \
+    "[ \$((\$(metric_sum \"\$E2E_METRICS_PORT\" schemaop_reconcile_total) - $before)) -ge $1 ]"
+}
+
 controller_alive() { kill -0 "${E2E_CONTROLLER_PID[$1]}" 2>/dev/null; }
 
 kill9_controller() {  # kill9_controller ID
