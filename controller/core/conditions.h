@@ -109,6 +109,12 @@ inline constexpr char kConnectionLost[] = "ConnectionLost";
 // A new leader terminated the sessions of a dead one that still held the
 // database's migration lock (Event).
 inline constexpr char kFencedStaleSession[] = "FencedStaleSession";
+// A run cancelled before it committed (design §4.7): the writers were at
+// zero for spec.maxDowntimeSeconds, or the schemaop.dev/abort annotation.
+inline constexpr char kDowntimeExceeded[] = "DowntimeExceeded";
+inline constexpr char kAborted[] = "Aborted";
+// A run waits for a free run thread (--max-concurrent-runs; Reconciling).
+inline constexpr char kWaitingForRunSlot[] = "WaitingForRunSlot";
 }  // namespace reasons
 
 // Sets `cond` in `conditions` (matched by type), keeping the order of

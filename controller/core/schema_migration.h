@@ -12,6 +12,7 @@
 // accessors (BackupWhenOf, ...) only on a spec that validated.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,10 @@ namespace schemaop::core {
 // ---------------------------------------------------------------- metadata
 
 inline constexpr char kFinalizer[] = "schemaop.dev/finalizer";
+// Annotation: a new non-empty value cancels the run in progress safely
+// (reason Aborted; design §4.7, §6.3).
+inline constexpr char kAnnotationAbort[] = "schemaop.dev/abort";
+inline constexpr int kMaxDowntimeSecondsLimit = 604800;  // 7 days
 inline constexpr char kKindDeployment[] = "Deployment";
 inline constexpr char kKindStatefulSet[] = "StatefulSet";
 inline constexpr int kDefaultDrainTimeoutSeconds = 300;
@@ -42,6 +47,8 @@ struct ObjectMeta {
   std::optional<Timestamp> creation_timestamp;
   std::optional<Timestamp> deletion_timestamp;
   std::vector<std::string> finalizers;
+  // metadata.annotations (the controller reads kAnnotationAbort).
+  std::map<std::string, std::string> annotations;
 
   bool HasFinalizer(std::string_view finalizer) const;
   bool operator==(const ObjectMeta& other) const;
@@ -87,6 +94,9 @@ struct SchemaMigrationSpec {
   std::string lock_timeout;       // empty: engine default
   std::string statement_timeout;  // empty: engine default
   bool suspend = false;
+  // spec.maxDowntimeSeconds (0: no budget): the writers are never at zero
+  // longer than this plus the time to roll back (design §7, downtime budget).
+  int max_downtime_seconds = 0;
 
   bool operator==(const SchemaMigrationSpec& other) const;
   bool operator!=(const SchemaMigrationSpec& other) const { return !(*this == other); }
@@ -225,6 +235,11 @@ struct RunStatus {
   // The last action recorded before it was performed (kIntent*), and when.
   std::string intent;
   std::optional<Timestamp> intent_time;
+  // A cancel decided for this run (DowntimeExceeded or Aborted) and why,
+  // recorded before the engine is asked to cancel (design §4.7): every pass
+  // and every controller after a restart asks again until the run ended.
+  std::string cancel_reason;
+  std::string cancel_message;
   bool operator==(const RunStatus& o) const;
 };
 
@@ -242,6 +257,10 @@ struct SchemaMigrationStatus {
   // InspectResult::database_identity: which database this object manages,
   // as the server identifies it (one database, one owner).
   std::string database_identity;
+  // The value of the schemaop.dev/abort annotation last acted upon: a value
+  // aborts at most one run, so an annotation left in place does not abort
+  // the next one (set a new value to abort again).
+  std::string handled_abort;
   std::vector<Condition> conditions;
 
   bool operator==(const SchemaMigrationStatus& other) const;

@@ -130,6 +130,13 @@ void ApplyRetention(const Runtime& rt, const BackupTarget& target) {
   }
 }
 
+std::string TimedOut(const Runtime& rt) {
+  return "stopped after the tool timeout of " +
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(rt.options.tool_timeout)
+                            .count()) +
+         "s (raise --tool-timeout if the database needs longer); ";
+}
+
 // pg_dump -Fc into the descriptor opened for `target`, never to a path.
 Status RunPgDump(Runtime& rt, const BackupTarget& target) {
   auto child = ChildConnection::Create(rt.info);
@@ -140,9 +147,12 @@ Status RunPgDump(Runtime& rt, const BackupTarget& target) {
   auto result = RunProcess(
       rt.Tool("pg_dump"),
       {"-Fc", "--no-password", std::string("--dbname=service=") + ChildConnection::kService},
-      (*child)->Environment(), target.fd);
+      (*child)->Environment(), target.fd, rt.options.tool_timeout);
   if (!result.started || result.exit_code != 0) {
     std::string output = core::ScrubSecret(result.output, rt.info.password);
+    if (result.timed_out) {
+      output = TimedOut(rt) + output;
+    }
     return Status(
         Code::kBackupFailed,
         "pg_dump failed (exit " + std::to_string(result.exit_code) + "): " + output +
@@ -284,11 +294,12 @@ Status RunPgRestore(Runtime& rt, const std::string& path) {
   auto result = RunProcess(rt.Tool("pg_restore"),
                            {"--clean", "--if-exists", "--single-transaction", "--no-password",
                             std::string("--dbname=service=") + ChildConnection::kService, path},
-                           (*child)->Environment());
+                           (*child)->Environment(), -1, rt.options.tool_timeout);
   if (!result.started || result.exit_code != 0) {
     return Status(Code::kBackupFailed,
                   "pg_restore failed (exit " + std::to_string(result.exit_code) +
-                      "): " + core::ScrubSecret(result.output, rt.info.password) +
+                      "): " + (result.timed_out ? TimedOut(rt) : std::string()) +
+                      core::ScrubSecret(result.output, rt.info.password) +
                       " (--single-transaction: the database is unchanged)");
   }
   return Status::Ok();

@@ -205,6 +205,10 @@ json RunToJson(const core::RunStatus& run) {
     j["intent"] = run.intent;
   }
   PutTime(j, "intentTime", run.intent_time);
+  if (!run.cancel_reason.empty()) {
+    j["cancelReason"] = run.cancel_reason;
+    j["cancelMessage"] = run.cancel_message;
+  }
   return j;
 }
 
@@ -227,6 +231,8 @@ void ReadRun(Reader& r, const json& j, core::RunStatus& run) {
   r.Number(j, "migrationSeconds", p + ".migrationSeconds", run.migration_seconds);
   r.String(j, "intent", p + ".intent", run.intent);
   r.Time(j, "intentTime", p + ".intentTime", run.intent_time);
+  r.String(j, "cancelReason", p + ".cancelReason", run.cancel_reason);
+  r.String(j, "cancelMessage", p + ".cancelMessage", run.cancel_message);
 }
 
 void ReadPlan(Reader& r, const json& j, core::SchemaMigrationStatus& status) {
@@ -339,6 +345,7 @@ core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
   r.String(j, "lockTimeout", "spec.lockTimeout", spec.lock_timeout);
   r.String(j, "statementTimeout", "spec.statementTimeout", spec.statement_timeout);
   r.Bool(j, "suspend", "spec.suspend", spec.suspend);
+  r.Integer(j, "maxDowntimeSeconds", "spec.maxDowntimeSeconds", spec.max_downtime_seconds);
   if (!r.ok()) {
     return r.status();
   }
@@ -375,6 +382,9 @@ json SpecToJson(const core::SchemaMigrationSpec& spec) {
     j["statementTimeout"] = spec.statement_timeout;
   }
   j["suspend"] = spec.suspend;
+  if (spec.max_downtime_seconds != 0) {
+    j["maxDowntimeSeconds"] = spec.max_downtime_seconds;
+  }
   return j;
 }
 
@@ -418,6 +428,7 @@ core::Result<core::SchemaMigrationStatus> StatusFromJson(const json& j) {
     status.resolved_target = std::move(t);
   }
   r.String(j, "databaseIdentity", "status.databaseIdentity", status.database_identity);
+  r.String(j, "handledAbort", "status.handledAbort", status.handled_abort);
   if (const json* conditions = r.Array(j, "conditions", "status.conditions")) {
     for (std::size_t i = 0; i < conditions->size(); ++i) {
       core::Condition c;
@@ -498,6 +509,9 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
   if (!status.database_identity.empty()) {
     j["databaseIdentity"] = status.database_identity;
   }
+  if (!status.handled_abort.empty()) {
+    j["handledAbort"] = status.handled_abort;
+  }
   json conditions = json::array();
   for (const core::Condition& c : status.conditions) {
     json cj = {{"type", c.type},
@@ -529,6 +543,14 @@ core::Result<core::SchemaMigration> SchemaMigrationFromJson(const json& j) {
     r.Time(*meta, "deletionTimestamp", "metadata.deletionTimestamp",
            obj.metadata.deletion_timestamp);
     r.Strings(*meta, "finalizers", "metadata.finalizers", obj.metadata.finalizers);
+    auto annotations = meta->find("annotations");
+    if (annotations != meta->end() && annotations->is_object()) {
+      for (auto it = annotations->begin(); it != annotations->end(); ++it) {
+        if (it.value().is_string()) {
+          obj.metadata.annotations[it.key()] = it.value().get<std::string>();
+        }
+      }
+    }
   }
   if (!r.ok()) {
     return r.status();
@@ -567,6 +589,9 @@ json SchemaMigrationToJson(const core::SchemaMigration& obj) {
   PutTime(meta, "deletionTimestamp", obj.metadata.deletion_timestamp);
   if (!obj.metadata.finalizers.empty()) {
     meta["finalizers"] = obj.metadata.finalizers;
+  }
+  if (!obj.metadata.annotations.empty()) {
+    meta["annotations"] = obj.metadata.annotations;
   }
   return {{"apiVersion", kApiVersion},
           {"kind", kKind},

@@ -62,6 +62,13 @@ Next Reconciler::Pass::Advance() {
 }
 
 Next Reconciler::Pass::RunPhase(Phase phase) {
+  if (phase == Phase::kPending || phase == Phase::kPlanning || phase == Phase::kScalingDown ||
+      phase == Phase::kDraining || phase == Phase::kBackingUp) {
+    // Abort / downtime budget before the database is touched (run_control.cpp).
+    if (std::optional<Next> cancelled = CancelBeforeMigrating()) {
+      return std::move(*cancelled);
+    }
+  }
   switch (phase) {
     case Phase::kPending:
     case Phase::kPlanning:
