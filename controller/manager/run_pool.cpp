@@ -41,13 +41,19 @@ RunPool::~RunPool() {
                         database::kCancelRetryableDetail));
 }
 
-void RunPool::Apply(Entry& entry, const reconcile::RunControl& control) {
+void RunPool::Send(const Requests& requests) {
+  for (const auto& [cancel, why] : requests) {
+    cancel->Request(why);
+  }
+}
+
+void RunPool::Apply(Entry& entry, const reconcile::RunControl& control, Requests& requests) {
   if (control.deadline) {
     entry.deadline = control.deadline;
     entry.deadline_status = control.deadline_status;
   }
   if (control.cancel) {
-    entry.cancel->Request(*control.cancel);
+    requests.emplace_back(entry.cancel, *control.cancel);
   }
 }
 
@@ -72,30 +78,44 @@ RunTicket RunPool::TicketLocked(const std::string& run_key) {
 
 std::optional<RunTicket> RunPool::Find(const std::string& run_key,
                                        const reconcile::RunControl& control) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = entries_.find(run_key);
-  if (it == entries_.end()) {
-    return std::nullopt;
+  Requests requests;
+  std::optional<RunTicket> ticket;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(run_key);
+    if (it == entries_.end()) {
+      return std::nullopt;
+    }
+    Apply(*it->second, control, requests);
+    ticket = TicketLocked(run_key);
   }
-  Apply(*it->second, control);
-  return TicketLocked(run_key);
+  Send(requests);
+  return ticket;
 }
 
 RunTicket RunPool::Start(const std::string& run_key, const std::string& object_key,
                          const reconcile::RunControl& control, Work work) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (entries_.count(run_key) == 0) {
-    auto entry = std::make_shared<Entry>();
-    entry->object_key = object_key;
-    entries_[run_key] = entry;
-    waiting_.push_back(run_key);
-    threads_[run_key] =
-        std::thread([this, run_key, entry, work = std::move(work)]() mutable {
-          RunEntry(run_key, entry, std::move(work));
-        });
+  Requests requests;
+  RunTicket ticket;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (entries_.count(run_key) == 0) {
+      auto entry = std::make_shared<Entry>();
+      entry->object_key = object_key;
+      entries_[run_key] = entry;
+      waiting_.push_back(run_key);
+      threads_[run_key] =
+          std::thread([this, run_key, entry, work = std::move(work)]() mutable {
+            RunEntry(run_key, entry, std::move(work));
+          });
+    }
+    Apply(*entries_[run_key], control, requests);
+    ticket = TicketLocked(run_key);
   }
-  Apply(*entries_[run_key], control);
-  return TicketLocked(run_key);
+  // A cancel known now reaches the run before or while it starts (the
+  // engine stops at its first check point).
+  Send(requests);
+  return ticket;
 }
 
 void RunPool::RunEntry(const std::string& run_key, const std::shared_ptr<Entry>& entry,
@@ -141,11 +161,17 @@ void RunPool::Watch() {
   while (!stopping_ || running_ > 0) {
     cv_.wait_for(lock, std::chrono::milliseconds(200));
     const std::int64_t now = NowUnixMillis();
+    Requests requests;
     for (auto& [key, entry] : entries_) {
       if (entry->state != RunTicket::State::kFinished && entry->deadline &&
-          entry->deadline->unix_millis <= now) {
-        entry->cancel->Request(entry->deadline_status);
+          entry->deadline->unix_millis <= now && !entry->cancel->requested()) {
+        requests.emplace_back(entry->cancel, entry->deadline_status);
       }
+    }
+    if (!requests.empty()) {
+      lock.unlock();
+      Send(requests);
+      lock.lock();
     }
   }
 }
@@ -162,11 +188,15 @@ void RunPool::Shutdown(std::chrono::milliseconds grace, const core::Status& why)
     spdlog::warn("shutting down: cancelling {} run(s) still in progress; the engine rolls them "
                  "back",
                  running_);
+    Requests requests;
     for (auto& [key, entry] : entries_) {
       if (entry->state == RunTicket::State::kRunning) {
-        entry->cancel->Request(why);
+        requests.emplace_back(entry->cancel, why);
       }
     }
+    lock.unlock();
+    Send(requests);
+    lock.lock();
     cv_.wait(lock, [this] { return running_ == 0; });
   }
   std::vector<std::thread> threads;

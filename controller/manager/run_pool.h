@@ -21,6 +21,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "database/run_cancel.h"
 #include "reconcile/ports.h"
@@ -53,7 +55,11 @@ class RunPool {
 
  private:
   struct Entry;
-  void Apply(Entry& entry, const reconcile::RunControl& control);
+  // Cancel requests to make once mu_ is released: a request may open a
+  // database session (pg_cancel_backend), which must not hold up the pool.
+  using Requests = std::vector<std::pair<std::shared_ptr<database::RunCancel>, core::Status>>;
+  static void Send(const Requests& requests);
+  void Apply(Entry& entry, const reconcile::RunControl& control, Requests& requests);
   reconcile::RunTicket TicketLocked(const std::string& run_key);
   void RunEntry(const std::string& run_key, const std::shared_ptr<Entry>& entry, Work work);
   void Watch();

@@ -159,6 +159,7 @@ class Reconciler::Pass {
   std::optional<std::string> NewAbortRequest() const;
   [[nodiscard]] Status RecordCancel(const std::string& reason, const std::string& message);
   std::optional<Next> CancelBeforeMigrating();
+  std::optional<Next> AbortWithoutRun();
   Next ObserveRun(RunTicket ticket);
   std::optional<Next> WaitForRunOnDeletion();
 

@@ -78,6 +78,25 @@ core::Status Reconciler::Pass::RecordCancel(const std::string& reason,
   return Status::Ok();
 }
 
+// A new abort value with no run to cancel (none in progress, or its fate
+// already decided) aborts nothing; it is recorded as handled, so it cannot
+// abort a later run.
+std::optional<Next> Reconciler::Pass::AbortWithoutRun() {
+  auto abort = NewAbortRequest();
+  if (!abort || (obj_.status.run && obj_.status.run->outcome.empty())) {
+    return std::nullopt;
+  }
+  SchemaMigrationStatus next = obj_.status;
+  next.handled_abort = *abort;
+  if (Status s = Write(std::move(next)); !s.ok()) {
+    return WriteFailed(s);
+  }
+  Event(EventType::kNormal, rs::kAborted,
+        "Annotation " + std::string(core::kAnnotationAbort) + "=" + *abort +
+            ": no run in progress to abort; nothing was changed");
+  return std::nullopt;
+}
+
 // Phases Planning to BackingUp: the database has not been touched by this
 // run, so an abort or an exhausted budget ends it at once, workloads
 // restored.

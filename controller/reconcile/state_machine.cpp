@@ -41,6 +41,9 @@ core::Result<ReconcileResult> Reconciler::Pass::Run() {
   if (obj_.metadata.deletion_timestamp) {
     return HandleDeletion().TakeResult();
   }
+  if (std::optional<Next> failed = AbortWithoutRun()) {
+    return std::move(*failed).TakeResult();
+  }
   if (!obj_.status.run) {
     if (Next started = Start(); started.stops()) {
       return std::move(started).TakeResult();
