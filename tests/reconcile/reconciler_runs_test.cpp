@@ -8,6 +8,8 @@
 #include <string>
 
 #include "reconcile/reconciler_fixture.h"
+#include <nlohmann/json.hpp>
+
 #include "reconcile/schema_migration_json.h"
 
 namespace schemaop::reconcile {
