@@ -4,11 +4,15 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cmd/command_registry.h"
@@ -94,8 +98,9 @@ core::Result<std::vector<core::MigrationFile>> LoadFiles(const LocalOptions& loc
   return files;
 }
 
-core::Result<std::unique_ptr<database::Migrator>> OpenMigrator(const LocalOptions& local,
-                                                               bool files_required) {
+core::Result<std::unique_ptr<database::Migrator>> OpenMigrator(
+    const LocalOptions& local, bool files_required,
+    std::shared_ptr<database::RunCancel> cancel = nullptr) {
   if (local.database_url.empty()) {
     return core::Status(Code::kInvalidArgument,
                         "no database given: pass --database URL or set DATABASE_URL");
@@ -104,9 +109,49 @@ core::Result<std::unique_ptr<database::Migrator>> OpenMigrator(const LocalOption
   if (!files.ok()) {
     return files.status();
   }
+  database::MigratorOptions options = BuildOptions(local);
+  options.cancel = std::move(cancel);
   return database::Migrator::Open(local.database_url, std::move(files).value(),
-                                  BuildOptions(local));
+                                  std::move(options));
 }
+
+// --max-duration (design §4.7): after that long the run is cancelled; the
+// engine cancels only a run that has not committed, and rolls it back.
+class MaxDuration {
+ public:
+  MaxDuration(std::chrono::milliseconds limit, const std::string& text) {
+    if (limit.count() <= 0) {
+      return;
+    }
+    cancel_ = std::make_shared<database::RunCancel>();
+    timer_ = std::thread([this, limit, text] {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+        cancel_->Request(core::Status(
+            Code::kDowntimeExceeded, "the run had not committed after --max-duration (" +
+                                         text + ")"));
+      }
+    });
+  }
+  ~MaxDuration() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (timer_.joinable()) {
+      timer_.join();
+    }
+  }
+  const std::shared_ptr<database::RunCancel>& cancel() const { return cancel_; }
+
+ private:
+  std::shared_ptr<database::RunCancel> cancel_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread timer_;
+};
 
 void PrintPlan(const core::Plan& plan) {
   std::cout << "plan: " << Versions(plan.from_versions) << " -> " << Versions(plan.to_versions);
@@ -124,7 +169,8 @@ void PrintPlan(const core::Plan& plan) {
 }
 
 int RunCommand(const LocalOptions& local, core::PlanMode mode) {
-  auto migrator = OpenMigrator(local, /*files_required=*/true);
+  MaxDuration max_duration(local.max_duration_ms, local.max_duration);
+  auto migrator = OpenMigrator(local, /*files_required=*/true, max_duration.cancel());
   if (!migrator.ok()) {
     return Fail(migrator.status());
   }

@@ -85,6 +85,9 @@ std::vector<CLI::Option*> AddLocalOptions(CLI::App& app, LocalOptions& local) {
                "PostgreSQL lock_timeout (e.g. 10s, 500ms; 0 = none)"),
       duration("--statement-timeout", local.statement_timeout,
                "PostgreSQL statement_timeout (e.g. 5m, 1h; 0 = none)"),
+      duration("--max-duration", local.max_duration,
+               "upgrade/downgrade: cancel the run and roll it back when it has not committed "
+               "after this long (e.g. 10m; 0 = none)"),
       app.add_option("--check", local.checks,
                      "NAME=SQL verification check returning one boolean (repeatable)"),
       app.add_option("--version-table", local.version_table, "version table name")
@@ -103,6 +106,7 @@ core::Status Resolve(LocalOptions& local) {
       {"--lock-wait", &local.lock_wait, &local.lock_wait_ms},
       {"--lock-timeout", &local.lock_timeout, &local.lock_timeout_ms},
       {"--statement-timeout", &local.statement_timeout, &local.statement_timeout_ms},
+      {"--max-duration", &local.max_duration, &local.max_duration_ms},
       {"wait --timeout", &local.wait_timeout, &local.wait_timeout_ms},
   };
   for (const DurationFlag& d : durations) {

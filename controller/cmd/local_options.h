@@ -35,6 +35,9 @@ struct LocalOptions {
   std::string lock_wait = "60s";
   std::string lock_timeout = "10s";
   std::string statement_timeout = "0";
+  // upgrade/downgrade: cancel and roll back a run that has not committed
+  // after this long (design §4.7; 0 = no limit).
+  std::string max_duration = "0";
   std::vector<std::string> checks;  // NAME=SQL
   std::string version_table = "alembic_version";
   bool quiet = false;
@@ -50,6 +53,7 @@ struct LocalOptions {
   std::chrono::milliseconds lock_wait_ms{0};
   std::chrono::milliseconds lock_timeout_ms{0};
   std::chrono::milliseconds statement_timeout_ms{0};
+  std::chrono::milliseconds max_duration_ms{0};
   std::chrono::milliseconds wait_timeout_ms{0};
   std::vector<database::UserCheck> parsed_checks;
 };

@@ -228,6 +228,10 @@ const char* ReasonForCode(Code code, const char* fallback) {
       return reasons::kSchemaDrift;
     case Code::kMigrationsChanged:
       return reasons::kMigrationsChanged;
+    case Code::kDowntimeExceeded:
+      return reasons::kDowntimeExceeded;
+    case Code::kAborted:
+      return reasons::kAborted;
     default:
       break;
   }

@@ -115,6 +115,12 @@ inline constexpr char kAwaitingApproval[] = "AwaitingApproval";
 inline constexpr char kApproved[] = "Approved";
 // A new schemaop.dev/retry value lifted the block on a failed run (Event).
 inline constexpr char kRetryRequested[] = "RetryRequested";
+// A run cancelled before it committed (design §4.7): the writers were at
+// zero for spec.maxDowntimeSeconds, or the schemaop.dev/abort annotation.
+inline constexpr char kDowntimeExceeded[] = "DowntimeExceeded";
+inline constexpr char kAborted[] = "Aborted";
+// A run waits for a free run thread (--max-concurrent-runs; Reconciling).
+inline constexpr char kWaitingForRunSlot[] = "WaitingForRunSlot";
 }  // namespace reasons
 
 // Sets `cond` in `conditions` (matched by type), keeping the order of

@@ -121,12 +121,13 @@ bool SchemaMigrationSpec::operator==(const SchemaMigrationSpec& o) const {
   return std::tie(target_revision, url_secret_ref, ca_secret_ref, version_table, migrations_config_map, workloads,
                   drain_timeout_seconds, backup_when, verify_row_counts, verify_schema,
                   verify_allow_row_loss, verify_checks, failure_policy, lock_timeout,
-                  statement_timeout, suspend, approval, approved_plan_hash) ==
+                  statement_timeout, suspend, approval, approved_plan_hash,
+                  max_downtime_seconds) ==
          std::tie(o.target_revision, o.url_secret_ref, o.ca_secret_ref, o.version_table, o.migrations_config_map,
                   o.workloads, o.drain_timeout_seconds, o.backup_when, o.verify_row_counts,
                   o.verify_schema, o.verify_allow_row_loss, o.verify_checks, o.failure_policy,
                   o.lock_timeout, o.statement_timeout, o.suspend, o.approval,
-                  o.approved_plan_hash);
+                  o.approved_plan_hash, o.max_downtime_seconds);
 }
 
 bool LastRunStatus::operator==(const LastRunStatus& o) const {
@@ -145,20 +146,21 @@ bool RunStatus::operator==(const RunStatus& o) const {
   return std::tie(generation, target_revision, target_versions, from_versions, workloads,
                   backup_required, migrations_digest, plan_digest, start_time, scale_down_time,
                   drain_start_time, outcome, reason, message, migration_seconds, intent,
-                  intent_time, retry) ==
+                  intent_time, retry, cancel_reason, cancel_message) ==
          std::tie(o.generation, o.target_revision, o.target_versions, o.from_versions,
                   o.workloads, o.backup_required, o.migrations_digest, o.plan_digest,
                   o.start_time, o.scale_down_time, o.drain_start_time, o.outcome, o.reason,
-                  o.message, o.migration_seconds, o.intent, o.intent_time, o.retry);
+                  o.message, o.migration_seconds, o.intent, o.intent_time, o.retry,
+                  o.cancel_reason, o.cancel_message);
 }
 
 bool SchemaMigrationStatus::operator==(const SchemaMigrationStatus& o) const {
   return std::tie(observed_generation, current_revision, target_revision, phase, plan, workloads,
-                  backup, last_run, run, resolved_target, database_identity, conditions,
-                  last_handled_retry) ==
+                  backup, last_run, run, resolved_target, database_identity, handled_abort,
+                  conditions, last_handled_retry) ==
          std::tie(o.observed_generation, o.current_revision, o.target_revision, o.phase, o.plan,
                   o.workloads, o.backup, o.last_run, o.run, o.resolved_target,
-                  o.database_identity, o.conditions, o.last_handled_retry);
+                  o.database_identity, o.handled_abort, o.conditions, o.last_handled_retry);
 }
 
 // -------------------------------------------------------------------- enums
@@ -327,6 +329,11 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
   if (spec.drain_timeout_seconds < 1 || spec.drain_timeout_seconds > 86400) {
     add("spec.drainTimeoutSeconds",
         "must be between 1 and 86400, got " + std::to_string(spec.drain_timeout_seconds));
+  }
+  if (spec.max_downtime_seconds < 0 || spec.max_downtime_seconds > kMaxDowntimeSecondsLimit) {
+    add("spec.maxDowntimeSeconds",
+        "must be between 1 and " + std::to_string(kMaxDowntimeSecondsLimit) +
+            " (or left out for no budget), got " + std::to_string(spec.max_downtime_seconds));
   }
   if (!ParseEnum(kBackupWhenNames, spec.backup_when)) {
     add("spec.backup.when", "unsupported value " + Quote(spec.backup_when) + ": use " +

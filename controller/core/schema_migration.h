@@ -29,6 +29,10 @@ namespace schemaop::core {
 // ---------------------------------------------------------------- metadata
 
 inline constexpr char kFinalizer[] = "schemaop.dev/finalizer";
+// Annotation: a new non-empty value cancels the run in progress safely
+// (reason Aborted; design §4.7, §6.3).
+inline constexpr char kAnnotationAbort[] = "schemaop.dev/abort";
+inline constexpr int kMaxDowntimeSecondsLimit = 604800;  // 7 days
 inline constexpr char kKindDeployment[] = "Deployment";
 inline constexpr char kKindStatefulSet[] = "StatefulSet";
 inline constexpr int kDefaultDrainTimeoutSeconds = 300;
@@ -45,6 +49,7 @@ struct ObjectMeta {
   std::optional<Timestamp> creation_timestamp;
   std::optional<Timestamp> deletion_timestamp;
   std::vector<std::string> finalizers;
+  // metadata.annotations (the controller reads kAnnotationAbort).
   std::map<std::string, std::string> annotations;
 
   bool HasFinalizer(std::string_view finalizer) const;
@@ -95,6 +100,9 @@ struct SchemaMigrationSpec {
   // status.plan.planHash equals approved_plan_hash (design §9).
   std::string approval = kApprovalNames[0].name;  // Automatic | Manual
   std::string approved_plan_hash;                 // 64 lowercase hex digits, or empty
+  // spec.maxDowntimeSeconds (0: no budget): the writers are never at zero
+  // longer than this plus the time to roll back (design §7, downtime budget).
+  int max_downtime_seconds = 0;
 
   bool operator==(const SchemaMigrationSpec& other) const;
   bool operator!=(const SchemaMigrationSpec& other) const { return !(*this == other); }
@@ -243,6 +251,11 @@ struct RunStatus {
   std::optional<Timestamp> intent_time;
   // The schemaop.dev/retry value that started this run (empty: not a retry).
   std::string retry;
+  // A cancel decided for this run (DowntimeExceeded or Aborted) and why,
+  // recorded before the engine is asked to cancel (design §4.7): every pass
+  // and every controller after a restart asks again until the run ended.
+  std::string cancel_reason;
+  std::string cancel_message;
   bool operator==(const RunStatus& o) const;
 };
 
@@ -260,6 +273,10 @@ struct SchemaMigrationStatus {
   // InspectResult::database_identity: which database this object manages,
   // as the server identifies it (one database, one owner).
   std::string database_identity;
+  // The value of the schemaop.dev/abort annotation last acted upon: a value
+  // aborts at most one run, so an annotation left in place does not abort
+  // the next one (set a new value to abort again).
+  std::string handled_abort;
   std::vector<Condition> conditions;
   // The last schemaop.dev/retry value acted on (RetryToken form): each new
   // value retries a failed run once (design §9).

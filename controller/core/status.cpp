@@ -44,6 +44,10 @@ const char* CodeName(Code code) {
       return "SchemaDrift";
     case Code::kMigrationsChanged:
       return "MigrationsChanged";
+    case Code::kDowntimeExceeded:
+      return "DowntimeExceeded";
+    case Code::kAborted:
+      return "Aborted";
     case Code::kConflict:
       return "Conflict";
     case Code::kHttpError:

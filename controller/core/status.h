@@ -35,6 +35,11 @@ enum class Code {
   kBackupFailed,
   kSchemaDrift,         // the live schema differs from the one recorded for its revision
   kMigrationsChanged,   // the plan recorded at planning no longer matches files or database
+  // A run cancelled before it committed (design §4.7 "Cancelling a run"):
+  // writers at zero longer than spec.maxDowntimeSeconds / --max-duration,
+  // or the schemaop.dev/abort annotation.
+  kDowntimeExceeded,
+  kAborted,
   // Kubernetes.
   kConflict,  // 409 / stale resourceVersion
   kHttpError,

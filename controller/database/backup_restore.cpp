@@ -155,9 +155,17 @@ bool PgDumpLostConnection(const std::string& output) {
   return false;
 }
 
+std::string TimedOut(const Runtime& rt) {
+  return "stopped after the tool timeout of " +
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(rt.options.tool_timeout)
+                            .count()) +
+         "s (raise --tool-timeout if the database needs longer); ";
+}
+
 // pg_dump -Fc into the descriptor opened for `target`, never to a path. A
 // dump whose connection was lost is kUnreachable (transient: the operator
-// retries the backup with back-off), any other failure kBackupFailed.
+// retries the backup with back-off); a dump stopped by --tool-timeout and
+// any other failure are kBackupFailed.
 Status RunPgDump(Runtime& rt, const BackupTarget& target) {
   auto child = ChildConnection::Create(rt.info);
   if (!child.ok()) {
@@ -167,10 +175,12 @@ Status RunPgDump(Runtime& rt, const BackupTarget& target) {
   auto result = RunProcess(
       rt.Tool("pg_dump"),
       {"-Fc", "--no-password", std::string("--dbname=service=") + ChildConnection::kService},
-      (*child)->Environment(), target.fd);
+      (*child)->Environment(), target.fd, rt.options.tool_timeout);
   if (!result.started || result.exit_code != 0) {
     std::string output = core::ScrubSecret(result.output, rt.info.password);
-    if (result.started && PgDumpLostConnection(output)) {
+    if (result.timed_out) {
+      output = TimedOut(rt) + output;
+    } else if (result.started && PgDumpLostConnection(output)) {
       return Status(Code::kUnreachable,
                     "pg_dump lost its connection to the database (exit " +
                         std::to_string(result.exit_code) + "): " + output +
@@ -318,11 +328,12 @@ Status RunPgRestore(Runtime& rt, const std::string& path) {
   auto result = RunProcess(rt.Tool("pg_restore"),
                            {"--clean", "--if-exists", "--single-transaction", "--no-password",
                             std::string("--dbname=service=") + ChildConnection::kService, path},
-                           (*child)->Environment());
+                           (*child)->Environment(), -1, rt.options.tool_timeout);
   if (!result.started || result.exit_code != 0) {
     return Status(Code::kBackupFailed,
                   "pg_restore failed (exit " + std::to_string(result.exit_code) +
-                      "): " + core::ScrubSecret(result.output, rt.info.password) +
+                      "): " + (result.timed_out ? TimedOut(rt) : std::string()) +
+                      core::ScrubSecret(result.output, rt.info.password) +
                       " (--single-transaction: the database is unchanged)");
   }
   return Status::Ok();

@@ -180,6 +180,13 @@ void ExecutePlan(Runtime& rt, const internal::Archive& archive, const core::Plan
     report->steps_applied = static_cast<int>(plan.steps.size());
   } else {
     report->outcome = executor.HandleFailure(forward, plan.from_versions, &executed);
+    if (report->outcome == RunOutcome::kRolledBack &&
+        executed.detail() == kCancelRetryableDetail) {
+      // Cancelled by a shutdown and rolled back to its start: like a run
+      // interrupted before its first commit, it may execute again under
+      // the same key (design §6.5; counted as an interrupted attempt).
+      internal::ReleaseInterruptedKey(rt, forward.run_id);
+    }
     report->status = executed;
     report->steps_applied =
         report->outcome == RunOutcome::kFailed

@@ -45,7 +45,50 @@ std::string SectionWhere(const core::PlanStep& step, const std::string& source_n
          std::to_string(section.first_line);
 }
 
+// A cancel request seen at a check point of the forward pass.
+struct CancelledError {
+  Status why;
+};
+
 }  // namespace
+
+// Design §4.7 "Cancelling a run": the forward pass stops at the next check
+// point once a cancel was requested; the undo is never cancelled.
+void Executor::CheckCancel(const ExecContext& ctx) const {
+  if (ctx.phase != "forward" || !rt_.options.cancel) {
+    return;
+  }
+  if (auto why = rt_.options.cancel->requested()) {
+    throw CancelledError{*why};
+  }
+}
+
+// While the forward pass runs, a cancel request interrupts the statement
+// in flight: pg_cancel_backend on the run session's backend, from a session
+// of its own, only while that backend still carries this run's
+// application_name (a pid is never taken for another session's).
+void Executor::ArmCancel(const ExecContext& ctx) {
+  if (ctx.phase != "forward" || !rt_.options.cancel) {
+    return;
+  }
+  const int pid = rt_.session->conn().backendpid();
+  const std::string application_name = SessionName(rt_.options);
+  rt_.options.cancel->Arm([this, pid, application_name] {
+    auto canceller = rt_.OpenSession();
+    if (!canceller.ok()) {
+      rt_.Emit("server-error", "cancel: " + canceller.status().message());
+      return;  // the next check point stops the pass
+    }
+    try {
+      pqxx::nontransaction tx((*canceller)->conn());
+      tx.exec_params("SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                     "WHERE pid = $1 AND application_name = $2",
+                     pid, application_name);
+    } catch (const std::exception& error) {
+      rt_.Emit("server-error", std::string("cancel: ") + error.what());
+    }
+  });
+}
 
 // One execution pass: the open transaction and what is being done, for the
 // error message.
@@ -111,6 +154,7 @@ void Executor::RunTransactionalSection(Pass& pass, int s, int k, const core::Sec
                std::to_string(k + 1) + "/" + std::to_string(section_count) + " (" + source_name +
                ")",
            s, step.revision, step.direction, k, -1);
+  CheckCancel(pass.ctx);
   auto t0 = Clock::now();
   pass.tx->exec(section.sql);
   rt_.sql_time += Clock::now() - t0;
@@ -178,6 +222,7 @@ Status Executor::RunAutocommitSection(Pass& pass, int s, int k, const core::Sect
                  " " + step.revision + " section " + std::to_string(k + 1) + " statement " +
                  std::to_string(m + 1) + "/" + std::to_string(statements.size()) + " (autocommit)",
              s, step.revision, step.direction, k, m);
+    CheckCancel(ctx);
     {
       pqxx::nontransaction autocommit(conn);
       rt_.lock.Require(autocommit);
@@ -263,6 +308,11 @@ Status Executor::FinishPass(Pass& pass) {
   pass.where = "closing the run";
   CloseRunIn(*pass.tx, ctx.run_id, ctx.final_outcome, ctx.final_error, ctx.final_error_code);
   rt_.lock.Require(*pass.tx);
+  CheckCancel(ctx);
+  if (rt_.options.cancel && ctx.phase == "forward") {
+    // The COMMIT itself is never interrupted: from here the run commits.
+    rt_.options.cancel->Disarm();
+  }
   pass.tx->commit();
   pass.tx.reset();
   ctx.committed = Cursor{static_cast<int>(ctx.steps.size()), 0, 0};
@@ -273,22 +323,47 @@ Status Executor::FinishPass(Pass& pass) {
 
 Status Executor::Execute(ExecContext& ctx, Cursor start) {
   Pass pass{ctx, std::nullopt, {}};
+  struct Disarm {
+    const std::shared_ptr<RunCancel>& cancel;
+    ~Disarm() {
+      if (cancel) cancel->Disarm();
+    }
+  } disarm{rt_.options.cancel};
   try {
+    ArmCancel(ctx);
     for (int s = start.step; s < static_cast<int>(ctx.steps.size()); ++s) {
       if (Status ran = RunStep(pass, s, start); !ran.ok()) {
         return ran;
       }
     }
     return FinishPass(pass);
+  } catch (const CancelledError& cancelled) {
+    pass.tx.reset();
+    return Cancelled(cancelled.why, pass.where);
   } catch (const LockLostError& error) {
     pass.tx.reset();
     return Status(Code::kLockHeld, std::string(error.what()) + " (" + pass.where + ")",
                   "lock-lost");
   } catch (const std::exception& error) {
     pass.tx.reset();
+    if (rt_.options.cancel && ctx.phase == "forward" &&
+        dynamic_cast<const pqxx::sql_error*>(&error) != nullptr) {
+      if (auto why = rt_.options.cancel->requested()) {
+        // Our pg_cancel_backend ended the statement (57014).
+        (void)rt_.FromException(error, pass.where);  // the server's message, debug log only
+        return Cancelled(*why, pass.where);
+      }
+    }
     return rt_.FromException(
         error, pass.where.empty() ? std::string("migration failed") : "failed in " + pass.where);
   }
+}
+
+Status Executor::Cancelled(const Status& why, const std::string& where) const {
+  rt_.Emit("cancelled", "cancelled " + (where.empty() ? std::string() : "in " + where + ": ") +
+                            why.message());
+  return Status(why.code(), why.message() + (where.empty() ? "" : " (cancelled in " + where + ")"),
+                why.detail().empty() ? std::string("cancelled") : why.detail());
 }
 
 RunOutcome Executor::HandleFailure(ExecContext& forward,

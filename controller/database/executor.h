@@ -68,6 +68,9 @@ class Executor {
                                     int first_statement, const std::string& source_name);
   core::Status CheckAutocommitRows(Pass& pass);
   core::Status FinishPass(Pass& pass);
+  void CheckCancel(const ExecContext& ctx) const;
+  void ArmCancel(const ExecContext& ctx);
+  core::Status Cancelled(const core::Status& why, const std::string& where) const;
   void DropInvalidIndex(const std::string& statement);
   RunOutcome Undo(ExecContext& forward, const std::vector<std::string>& from_versions,
                   core::Status* status);

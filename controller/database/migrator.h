@@ -27,6 +27,7 @@
 #include "core/planner.h"
 #include "core/revision_graph.h"
 #include "core/status.h"
+#include "database/run_cancel.h"
 
 namespace schemaop::database {
 
@@ -108,6 +109,10 @@ struct MigratorOptions {
   std::string ca_certificate_pem;
   // Directory holding pg_dump / pg_restore; empty = search PATH.
   std::string pg_bin_dir;
+  // pg_dump and pg_restore are stopped (kBackupFailed naming the limit)
+  // after this long; 0: no limit. pg_restore runs --single-transaction, so
+  // a stopped restore leaves the database unchanged.
+  std::chrono::milliseconds tool_timeout{std::chrono::hours(1)};
   FailurePolicy failure_policy = FailurePolicy::kRollback;
   // Called synchronously on the calling thread; must not throw.
   std::function<void(const ProgressEvent&)> on_progress;
@@ -121,6 +126,9 @@ struct MigratorOptions {
   // the holder is dead: the operator's Lease holder, `schemaop --fence`.
   std::string session_owner;
   std::string fence_prefix;
+  // Cancels the run's forward pass before it commits (run_cancel.h; design
+  // §4.7). Unset: the run cannot be cancelled.
+  std::shared_ptr<RunCancel> cancel;
 };
 
 // The application_name of `options`' sessions: "schemaop" or

@@ -1,6 +1,8 @@
 #include "database/process.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,7 +15,7 @@ namespace schemaop::database::internal {
 
 ProcessResult RunProcess(const std::string& program, const std::vector<std::string>& arguments,
                          const std::map<std::string, std::string>& extra_environment,
-                         int stdout_fd) {
+                         int stdout_fd, std::chrono::milliseconds timeout) {
   ProcessResult result;
   // Everything the child needs is prepared before fork: only async-signal-safe
   // calls happen in the child.
@@ -75,7 +77,25 @@ ProcessResult RunProcess(const std::string& program, const std::vector<std::stri
   }
   close(pipe_fds[1]);
   char buffer[4096];
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + timeout;
+  bool terminated = false;
   for (;;) {
+    if (timeout.count() > 0) {
+      const auto now = Clock::now();
+      if (now >= deadline + std::chrono::seconds(5)) {
+        kill(pid, SIGKILL);  // did not stop on SIGTERM
+      } else if (now >= deadline && !terminated) {
+        kill(pid, SIGTERM);
+        terminated = true;
+        result.timed_out = true;
+      }
+      pollfd fd{pipe_fds[0], POLLIN, 0};
+      const int ready = poll(&fd, 1, 200);
+      if (ready == 0 || (ready < 0 && errno == EINTR)) {
+        continue;
+      }
+    }
     ssize_t n = read(pipe_fds[0], buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) {
       continue;

@@ -33,6 +33,22 @@ void AddControllerFlags(CLI::App& command, ControllerFlags& flags) {
   command.add_option("--workers", flags.workers, "SchemaMigrations reconciled in parallel")
       ->envname("SCHEMAOP_WORKERS")
       ->capture_default_str();
+  command.add_option("--max-concurrent-runs", flags.max_concurrent_runs,
+                     "migrations running at once, each on a thread of its own (the reconcile "
+                     "workers stay free); more wait with reason WaitingForRunSlot")
+      ->envname("SCHEMAOP_MAX_CONCURRENT_RUNS")
+      ->capture_default_str();
+  command.add_option("--shutdown-grace", flags.shutdown_grace,
+                     "on SIGTERM, how long runs in progress may take to end before they are "
+                     "cancelled and rolled back (keep it below terminationGracePeriodSeconds)")
+      ->envname("SCHEMAOP_SHUTDOWN_GRACE")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  command.add_option("--tool-timeout", flags.tool_timeout,
+                     "pg_dump and pg_restore are stopped after this long (0: no limit)")
+      ->envname("SCHEMAOP_TOOL_TIMEOUT")
+      ->type_name("DURATION")
+      ->capture_default_str();
   command.add_flag("--leader-elect", flags.leader_elect,
                    "run only while holding the leader-election Lease (for several replicas)")
       ->envname("SCHEMAOP_LEADER_ELECT");
@@ -204,6 +220,23 @@ core::Result<ControllerConfig> ResolveControllerFlags(const ControllerFlags& fla
                                               std::to_string(flags.workers));
   }
   m.workers = flags.workers;
+  if (flags.max_concurrent_runs < 1 || flags.max_concurrent_runs > 64) {
+    return Status(Code::kInvalidArgument,
+                  "--max-concurrent-runs (or SCHEMAOP_MAX_CONCURRENT_RUNS) must be between 1 and "
+                  "64, not " +
+                      std::to_string(flags.max_concurrent_runs));
+  }
+  m.max_concurrent_runs = flags.max_concurrent_runs;
+  auto grace = Duration(flags.shutdown_grace, "--shutdown-grace", "SCHEMAOP_SHUTDOWN_GRACE");
+  if (!grace.ok()) {
+    return grace.status();
+  }
+  m.shutdown_grace = grace.value();
+  auto tool_timeout = Duration(flags.tool_timeout, "--tool-timeout", "SCHEMAOP_TOOL_TIMEOUT");
+  if (!tool_timeout.ok()) {
+    return tool_timeout.status();
+  }
+  m.database.tool_timeout = tool_timeout.value();
 
   // Any case on input, like the local commands' enum values; canonical
   // lower case from here on.
@@ -330,6 +363,7 @@ constexpr LocalModeFlag kLocalModeFlags[] = {
     {"--check", "each SchemaMigration's spec.verify.checks"},
     {"--lock-timeout", "each SchemaMigration's spec.lockTimeout"},
     {"--statement-timeout", "each SchemaMigration's spec.statementTimeout"},
+    {"--max-duration", "each SchemaMigration's spec.maxDowntimeSeconds"},
     {"--version-table", "each SchemaMigration's spec.database.versionTable"},
     {"--allow-changed", "nowhere: the operator never runs a changed migration file"},
     {"--lock-wait", "nowhere: the operator requeues while another run holds the lock"},

@@ -10,6 +10,9 @@
 //   --context                     SCHEMAOP_CONTEXT                     current-context
 //   --namespaces                  SCHEMAOP_NAMESPACES                  all namespaces
 //   --workers                     SCHEMAOP_WORKERS                     2
+//   --max-concurrent-runs         SCHEMAOP_MAX_CONCURRENT_RUNS         4 (run threads, design §6.5)
+//   --shutdown-grace              SCHEMAOP_SHUTDOWN_GRACE              20s (runs end, else cancelled)
+//   --tool-timeout                SCHEMAOP_TOOL_TIMEOUT                1h (pg_dump / pg_restore)
 //   --leader-elect                SCHEMAOP_LEADER_ELECT                false
 //   --leader-election-id          SCHEMAOP_LEADER_ELECTION_ID          schemaop-leader
 //   --leader-election-namespace   SCHEMAOP_LEADER_ELECTION_NAMESPACE   $POD_NAMESPACE, in-cluster
@@ -44,6 +47,9 @@ struct ControllerFlags {
   std::string context;
   std::string namespaces;
   int workers = 2;
+  int max_concurrent_runs = 4;
+  std::string shutdown_grace = "20s";
+  std::string tool_timeout = "1h";
   bool leader_elect = false;
   // The Lease name; manifests/ and helm/ pass the same (tests/manifests).
   std::string leader_election_id = LeaderElectionConfig().lease_name;

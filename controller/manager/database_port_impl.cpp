@@ -37,6 +37,7 @@ database::MigratorOptions MigratorOptionsFor(const reconcile::DatabaseTarget& ta
   out.backup_owner_namespace = target.owner_namespace;
   out.backup_owner_name = target.owner_name;
   out.pg_bin_dir = options.pg_bin_dir;
+  out.tool_timeout = options.tool_timeout;
   out.ca_certificate_pem = target.ca_certificate_pem;
   out.failure_policy = target.failure_policy;
   if (!options.session_identity.empty()) {
@@ -73,7 +74,8 @@ core::Result<std::string> TargetForVersions(const core::RevisionGraph& graph,
 
 core::Result<std::unique_ptr<database::Migrator>> DatabasePortImpl::Open(
     const reconcile::DatabaseTarget& target, bool with_files,
-    const reconcile::RunIdentity* identity, std::string* fenced) {
+    const reconcile::RunIdentity* identity, std::string* fenced,
+    std::shared_ptr<database::RunCancel> cancel) {
   RegisterLogSecrets(target.url);
   std::vector<core::MigrationFile> files;
   if (with_files) {
@@ -96,6 +98,7 @@ core::Result<std::unique_ptr<database::Migrator>> DatabasePortImpl::Open(
       }
     }
   };
+  engine_options.cancel = std::move(cancel);
   if (identity != nullptr) {
     engine_options.run_key = identity->Key();
     engine_options.expected_plan_digest = identity->plan_digest;
@@ -209,11 +212,56 @@ bool RunLeftOpen(database::Migrator& m, const database::RunReport& report) {
 
 }  // namespace
 
+void DatabasePortImpl::EnableRunThreads(int max_concurrent_runs,
+                                        std::function<void(const std::string&)> on_finished) {
+  runs_ = std::make_unique<RunPool>(max_concurrent_runs, std::move(on_finished));
+}
+
+void DatabasePortImpl::ShutdownRuns(std::chrono::milliseconds grace) {
+  if (runs_) {
+    runs_->Shutdown(grace,
+                    Status(Code::kAborted,
+                           "the controller was stopped (SIGTERM) and the run did not end within "
+                           "the shutdown grace period; it was cancelled and rolled back, and "
+                           "runs again",
+                           database::kCancelRetryableDetail));
+  }
+}
+
+std::optional<reconcile::RunTicket> DatabasePortImpl::FindRun(
+    const reconcile::RunIdentity& identity, const reconcile::RunControl& control) {
+  if (!runs_) {
+    return DatabasePort::FindRun(identity, control);
+  }
+  return runs_->Find(identity.Key(), control);
+}
+
+reconcile::RunTicket DatabasePortImpl::StartMigrate(
+    const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
+    const reconcile::RunIdentity& identity, const reconcile::RunControl& control,
+    const std::string& object_key) {
+  if (!runs_) {
+    return DatabasePort::StartMigrate(target, target_versions, identity, control, object_key);
+  }
+  return runs_->Start(identity.Key(), object_key, control,
+                      [this, target, target_versions,
+                       identity](std::shared_ptr<database::RunCancel> cancel) {
+                        LogObjectScope scope(target.owner_namespace, target.owner_name);
+                        return MigrateWith(target, target_versions, identity, std::move(cancel));
+                      });
+}
+
 core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
     const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
     const reconcile::RunIdentity& identity) {
+  return MigrateWith(target, target_versions, identity, nullptr);
+}
+
+core::Result<reconcile::MigrateResult> DatabasePortImpl::MigrateWith(
+    const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
+    const reconcile::RunIdentity& identity, std::shared_ptr<database::RunCancel> cancel) {
   std::string fenced;
-  auto migrator = Open(target, /*with_files=*/true, &identity, &fenced);
+  auto migrator = Open(target, /*with_files=*/true, &identity, &fenced, std::move(cancel));
   if (!migrator.ok()) {
     return migrator.status();
   }

@@ -16,12 +16,16 @@
 // mutex guards; one instance may be used by several threads.
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "database/migrator.h"
+#include "manager/run_pool.h"
 #include "reconcile/ports.h"
 
 namespace schemaop::manager {
@@ -30,6 +34,8 @@ struct DatabasePortOptions {
   std::string backup_dir = "/var/lib/schemaop/backups";
   int backup_retention = 5;  // per SchemaMigration (database::MigratorOptions)
   std::string pg_bin_dir;  // empty: search PATH
+  // pg_dump / pg_restore are stopped after this long (0: no limit).
+  std::chrono::milliseconds tool_timeout{std::chrono::hours(1)};
   // How long Migrate waits for another run's advisory lock before the
   // reconciler gets kLockHeld and retries with backoff. Short: a worker that
   // waits here serves no other object.
@@ -73,11 +79,32 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
       const std::vector<std::string>& target_versions,
       const reconcile::RunIdentity& identity) override;
 
+  // Runs off the workers (design §6.5): once enabled, StartMigrate runs
+  // Migrate on a RunPool thread (at most `max_concurrent_runs`);
+  // `on_finished(object_key)` is called when a run ended. Before that, the
+  // DatabasePort defaults (Migrate on the caller's thread) apply.
+  void EnableRunThreads(int max_concurrent_runs,
+                        std::function<void(const std::string&)> on_finished);
+  // SIGTERM: see RunPool::Shutdown. No-op without run threads.
+  void ShutdownRuns(std::chrono::milliseconds grace);
+  std::optional<reconcile::RunTicket> FindRun(const reconcile::RunIdentity& identity,
+                                              const reconcile::RunControl& control) override;
+  reconcile::RunTicket StartMigrate(const reconcile::DatabaseTarget& target,
+                                    const std::vector<std::string>& target_versions,
+                                    const reconcile::RunIdentity& identity,
+                                    const reconcile::RunControl& control,
+                                    const std::string& object_key) override;
+
  private:
+  core::Result<reconcile::MigrateResult> MigrateWith(
+      const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
+      const reconcile::RunIdentity& identity, std::shared_ptr<database::RunCancel> cancel);
+
   core::Result<std::unique_ptr<database::Migrator>> Open(const reconcile::DatabaseTarget& target,
                                                          bool with_files,
                                                          const reconcile::RunIdentity* identity = nullptr,
-                                                         std::string* fenced = nullptr);
+                                                         std::string* fenced = nullptr,
+                                                         std::shared_ptr<database::RunCancel> cancel = nullptr);
 
   // Migrator::DatabaseIdentity, cached by the migrator's redacted URL.
   core::Result<std::string> Identity(database::Migrator& migrator);
@@ -90,6 +117,7 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
     std::chrono::steady_clock::time_point asked;
   };
   std::map<std::string, CachedIdentity> identities_;  // redacted URL -> identity
+  std::unique_ptr<RunPool> runs_;
 };
 
 }  // namespace schemaop::manager

@@ -577,6 +577,10 @@ struct Manager::Impl {
       worker.join();
     }
     workers.clear();
+    // Runs in progress: their end within the grace, else cancelled and
+    // rolled back (design §6.5). After leadership loss the process exits
+    // above instead; the runs are left to the next leader's recovery.
+    database_port->ShutdownRuns(code != 0 ? options.lost_leadership_grace : options.shutdown_grace);
     if (elector) {
       const bool was_leader = elector->IsLeader();
       elector->Stop();  // releases the Lease if we still hold it
@@ -634,6 +638,9 @@ Manager::Manager(kube::Client& client, ManagerOptions options)
   caches.references = &m.references;
   m.kube_port = std::make_unique<KubePortImpl>(client, m.events.get(), caches);
   m.database_port = std::make_unique<DatabasePortImpl>(m.options.database);
+  // A run's end reconciles its object at once (design §6.5).
+  m.database_port->EnableRunThreads(m.options.max_concurrent_runs,
+                                    [&m](const std::string& key) { m.Enqueue(key); });
 }
 
 Manager::~Manager() {

@@ -19,7 +19,9 @@
 //    either leading or standing by (able to serve);
 //  - workers run only while leading (always, without --leader-elect);
 //  - Stop() (SIGTERM): no new work is taken, reconciles in progress finish,
-//    the Lease is released, Run() returns 0;
+//    runs in progress get shutdown_grace to end, then are cancelled and
+//    rolled back by the engine (design §6.5), the Lease is released, Run()
+//    returns 0;
 //  - leadership lost: no new work is taken and Run() returns 1 so the
 //    process exits and restarts clean (reconciles still in progress after a
 //    grace period are abandoned by exiting; the reconciler's design makes a
@@ -62,6 +64,11 @@ struct LeaderElectionConfig {
 struct ManagerOptions {
   std::vector<std::string> namespaces;  // empty: all namespaces
   int workers = 2;
+  // Migrations on run threads of their own (design §6.5).
+  int max_concurrent_runs = 4;
+  // Stop() (SIGTERM): how long runs in progress may take to end before they
+  // are cancelled and rolled back.
+  std::chrono::milliseconds shutdown_grace{std::chrono::seconds(20)};
   bool leader_elect = false;
   LeaderElectionConfig leader_election;  // identity also names us in Events
   std::string identity;

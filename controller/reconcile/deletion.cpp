@@ -13,6 +13,9 @@ Next Reconciler::Pass::HandleDeletion() {
   if (!obj_.metadata.HasFinalizer(core::kFinalizer)) {
     return Finished("success");
   }
+  if (std::optional<Next> wait = WaitForRunOnDeletion()) {
+    return std::move(*wait);
+  }
   if (obj_.status.run) {
     // Never leave the application at zero because its SchemaMigration went
     // away.

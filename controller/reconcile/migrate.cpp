@@ -13,7 +13,14 @@
 namespace schemaop::reconcile {
 namespace {
 
+bool IsCancel(const std::string& reason) {
+  return reason == rs::kDowntimeExceeded || reason == rs::kAborted;
+}
+
 std::string FailurePrefix(const std::string& reason) {
+  if (IsCancel(reason)) {
+    return "Cancelled: ";
+  }
   if (reason == rs::kVerificationFailed) {
     return "Verification failed: ";
   }
@@ -72,10 +79,13 @@ RunEnd DescribeRunEnd(const MigrateResult& m, const std::string& from, const std
                        ? "Fix the migration files so the schema matches the one recorded for "
                          "that revision (or set spec.verify.schema: Ignore if the difference is "
                          "intended)"
-                       : "Fix the migration files or spec.verify") +
+                   : reason == rs::kDowntimeExceeded
+                       ? "Raise spec.maxDowntimeSeconds or make the migration faster"
+                   : reason == rs::kAborted ? "When ready"
+                                            : "Fix the migration files or spec.verify") +
                   ", then change the spec or the ConfigMap to retry.";
     end.phase = core::Phase::kRollingBack;
-    end.event_reason = rs::kRolledBack;
+    end.event_reason = IsCancel(reason) ? reason : rs::kRolledBack;
   } else {  // kFailed
     end.outcome = core::kOutcomeFailed;
     end.message = FailurePrefix(reason) + m.failure.message() + ". The database was left at " +
@@ -92,6 +102,26 @@ RunEnd DescribeRunEnd(const MigrateResult& m, const std::string& from, const std
 }  // namespace
 
 Next Reconciler::Pass::Migrate() {
+  // A cancel (schemaop.dev/abort) is recorded before the engine hears it;
+  // the downtime budget is part of the control (design §4.7).
+  if (auto abort = NewAbortRequest()) {
+    if (Status s = RecordCancel(rs::kAborted, "aborted by the annotation " +
+                                                  std::string(core::kAnnotationAbort) + "=" +
+                                                  *abort);
+        !s.ok()) {
+      return WriteFailed(s);
+    }
+  }
+  // Exactly once: whatever this status says (a lost write, a 409, a crash
+  // after the engine returned), the engine never executes a run of this
+  // identity again once its record has ended; it replays the outcome.
+  const RunIdentity identity = IdentityOfRun();
+  const RunControl control = ControlForRun();
+  // A run already on a run thread is only observed (design §6.5): no
+  // input, writer or re-drain step while the engine works.
+  if (auto ticket = r_.db_.FindRun(identity, control)) {
+    return ObserveRun(std::move(*ticket));
+  }
   if (auto problem = EnsureInputs()) {
     return StopForInputProblem(*problem);
   }
@@ -102,16 +132,8 @@ Next Reconciler::Pass::Migrate() {
   if (!running.empty()) {
     return Redrain(running);  // Advance continues with ScalingDown
   }
-  const core::RunStatus& run = *obj_.status.run;
-  // Exactly once: whatever this status says (a lost write, a 409, a crash
-  // after the engine returned), the engine never executes a run of this
-  // identity again once its record has ended; it replays the outcome.
-  const RunIdentity identity{obj_.metadata.uid, run.generation, run.plan_digest, RetryKey(run)};
-  auto migrated = r_.db_.Migrate(inputs_->target, run.target_versions, identity);
-  if (!migrated.ok()) {
-    return MigrateRefused(migrated.status());
-  }
-  return RecordMigrateResult(migrated.value());
+  return ObserveRun(r_.db_.StartMigrate(inputs_->target, obj_.status.run->target_versions,
+                                        identity, control, Key()));
 }
 
 // The engine migrated nothing in this call.

@@ -158,6 +158,16 @@ class Reconciler::Pass {
   // ---- backup.cpp
   Next BackUp();
 
+  // ---- run_control.cpp: runs off the workers, cancels (design §6.5, §4.7)
+  RunIdentity IdentityOfRun() const;
+  RunControl ControlForRun() const;
+  std::optional<std::string> NewAbortRequest() const;
+  [[nodiscard]] Status RecordCancel(const std::string& reason, const std::string& message);
+  std::optional<Next> CancelBeforeMigrating();
+  std::optional<Next> AbortWithoutRun();
+  Next ObserveRun(RunTicket ticket);
+  std::optional<Next> WaitForRunOnDeletion();
+
   // ---- migrate.cpp
   Next Migrate();
   Next MigrateRefused(const Status& status);

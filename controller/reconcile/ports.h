@@ -236,9 +236,52 @@ struct MigrateResult {
   bool replayed = false;
 };
 
+// Runs off the workers (design §6.5): how a run in progress may be cancelled.
+struct RunControl {
+  // The downtime budget: at this wall-clock time the run is cancelled with
+  // `deadline_status` (kDowntimeExceeded) unless it ended. Unset: none.
+  std::optional<core::Timestamp> deadline;
+  core::Status deadline_status;
+  // Cancel now (kAborted, kDowntimeExceeded), recorded in status.run first.
+  std::optional<core::Status> cancel;
+};
+
+struct RunTicket {
+  enum class State {
+    kWaiting,   // queued for a run thread (--max-concurrent-runs reached)
+    kRunning,   // on a run thread
+    kFinished,  // `result` holds what Migrate returned; the run is forgotten
+  };
+  State state = State::kFinished;
+  std::optional<core::Result<MigrateResult>> result;
+  int runs_in_progress = 0;  // kWaiting: runs holding the threads
+  int max_runs = 0;          // kWaiting: the limit
+};
+
 class DatabasePort {
  public:
   virtual ~DatabasePort() = default;
+
+  // Asynchronous Migrate (design §6.5). FindRun: the run of `identity`
+  // already known to this process (applying `control` to it), or nullopt.
+  // StartMigrate: starts Migrate on a run thread (or queues it). A finished
+  // run is handed out once (kFinished with its result) and forgotten; asked
+  // again, a new Migrate of the same identity replays the ended run (exactly
+  // once is the engine's, design §4.4). The defaults run Migrate on the
+  // caller's thread (tools, tests).
+  virtual std::optional<RunTicket> FindRun(const RunIdentity& /*identity*/,
+                                           const RunControl& /*control*/) {
+    return std::nullopt;
+  }
+  virtual RunTicket StartMigrate(const DatabaseTarget& target,
+                                 const std::vector<std::string>& target_versions,
+                                 const RunIdentity& identity, const RunControl& control,
+                                 const std::string& /*object_key*/) {
+    (void)control;  // a synchronous run ends before anyone could cancel it
+    RunTicket ticket;
+    ticket.result = Migrate(target, target_versions, identity);
+    return ticket;
+  }
 
   // Reads the current versions, resolves `target_revision` (Alembic syntax:
   // id, prefix, head, heads, base, +N, -N) and plans. Read-only; takes no

@@ -61,6 +61,9 @@ struct ReconcilerOptions {
   // Status-write conflicts are retried (re-read, recompute) this many times
   // within one Reconcile call before it gives up and requeues.
   int max_conflict_retries = 5;
+  // How often a run in progress on a run thread is looked at (its end
+  // reconciles the object at once; this is the safety net).
+  std::chrono::milliseconds run_poll{std::chrono::seconds(5)};
   std::string actor_prefix = "schemaop-controller";
 };
 

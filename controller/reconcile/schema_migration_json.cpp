@@ -209,6 +209,10 @@ json RunToJson(const core::RunStatus& run) {
   if (!run.retry.empty()) {
     j["retry"] = run.retry;
   }
+  if (!run.cancel_reason.empty()) {
+    j["cancelReason"] = run.cancel_reason;
+    j["cancelMessage"] = run.cancel_message;
+  }
   return j;
 }
 
@@ -232,6 +236,8 @@ void ReadRun(Reader& r, const json& j, core::RunStatus& run) {
   r.String(j, "intent", p + ".intent", run.intent);
   r.Time(j, "intentTime", p + ".intentTime", run.intent_time);
   r.String(j, "retry", p + ".retry", run.retry);
+  r.String(j, "cancelReason", p + ".cancelReason", run.cancel_reason);
+  r.String(j, "cancelMessage", p + ".cancelMessage", run.cancel_message);
 }
 
 void ReadPlan(Reader& r, const json& j, core::SchemaMigrationStatus& status) {
@@ -361,6 +367,7 @@ core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
   r.Bool(j, "suspend", "spec.suspend", spec.suspend);
   r.String(j, "approval", "spec.approval", spec.approval);
   r.String(j, "approvedPlanHash", "spec.approvedPlanHash", spec.approved_plan_hash);
+  r.Integer(j, "maxDowntimeSeconds", "spec.maxDowntimeSeconds", spec.max_downtime_seconds);
   if (!r.ok()) {
     return r.status();
   }
@@ -400,6 +407,9 @@ json SpecToJson(const core::SchemaMigrationSpec& spec) {
   j["approval"] = spec.approval;
   if (!spec.approved_plan_hash.empty()) {
     j["approvedPlanHash"] = spec.approved_plan_hash;
+  }
+  if (spec.max_downtime_seconds != 0) {
+    j["maxDowntimeSeconds"] = spec.max_downtime_seconds;
   }
   return j;
 }
@@ -445,6 +455,7 @@ core::Result<core::SchemaMigrationStatus> StatusFromJson(const json& j) {
   }
   r.String(j, "databaseIdentity", "status.databaseIdentity", status.database_identity);
   r.String(j, "lastHandledRetry", "status.lastHandledRetry", status.last_handled_retry);
+  r.String(j, "handledAbort", "status.handledAbort", status.handled_abort);
   if (const json* conditions = r.Array(j, "conditions", "status.conditions")) {
     for (std::size_t i = 0; i < conditions->size(); ++i) {
       core::Condition c;
@@ -533,6 +544,9 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
   }
   if (!status.last_handled_retry.empty()) {
     j["lastHandledRetry"] = status.last_handled_retry;
+  }
+  if (!status.handled_abort.empty()) {
+    j["handledAbort"] = status.handled_abort;
   }
   json conditions = json::array();
   for (const core::Condition& c : status.conditions) {

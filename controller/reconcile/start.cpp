@@ -20,7 +20,8 @@ bool BlocksRetry(const core::LastRunStatus& last) {
   return last.reason.empty() || last.reason == rs::kMigrationFailed ||
          last.reason == rs::kVerificationFailed || last.reason == rs::kDrainTimeout ||
          last.reason == rs::kBackupFailed || last.reason == rs::kChecksumMismatch ||
-         last.reason == rs::kSchemaDrift;
+         last.reason == rs::kSchemaDrift || last.reason == rs::kDowntimeExceeded ||
+         last.reason == rs::kAborted;
 }
 
 }  // namespace

@@ -43,6 +43,9 @@ core::Result<ReconcileResult> Reconciler::Pass::Run() {
   if (obj_.metadata.deletion_timestamp) {
     return HandleDeletion().TakeResult();
   }
+  if (std::optional<Next> failed = AbortWithoutRun()) {
+    return std::move(*failed).TakeResult();
+  }
   if (!obj_.status.run) {
     if (Next started = Start(); started.stops()) {
       return std::move(started).TakeResult();
@@ -64,6 +67,13 @@ Next Reconciler::Pass::Advance() {
 }
 
 Next Reconciler::Pass::RunPhase(Phase phase) {
+  if (phase == Phase::kPending || phase == Phase::kPlanning || phase == Phase::kScalingDown ||
+      phase == Phase::kDraining || phase == Phase::kBackingUp) {
+    // Abort / downtime budget before the database is touched (run_control.cpp).
+    if (std::optional<Next> cancelled = CancelBeforeMigrating()) {
+      return std::move(*cancelled);
+    }
+  }
   switch (phase) {
     case Phase::kPending:
     case Phase::kPlanning:

@@ -417,6 +417,58 @@ core::Result<BackupResult> FakeDatabase::Backup(const DatabaseTarget& target) {
   return result;
 }
 
+void FakeDatabase::FinishHeld() {
+  for (auto& [key, run] : held) {
+    if (!run.result) {
+      run.result = Migrate(run.target, run.target_versions, run.identity);
+    }
+  }
+}
+
+std::optional<RunTicket> FakeDatabase::FindRun(const RunIdentity& identity,
+                                               const RunControl& control) {
+  auto it = held.find(identity.Key());
+  if (it == held.end()) {
+    return std::nullopt;
+  }
+  HeldRun& run = it->second;
+  run.control = control;
+  RunTicket ticket;
+  if (!run.result && control.cancel) {
+    if (run.cancel_seen) {
+      MigrateResult cancelled;
+      cancelled.outcome = MigrateOutcome::kRolledBack;
+      cancelled.final_versions = versions;
+      cancelled.failure = *control.cancel;
+      ended_runs[identity.Key()] = cancelled;
+      run.result = cancelled;
+    }
+    run.cancel_seen = true;
+  }
+  if (!run.result) {
+    ticket.state = slots_full ? RunTicket::State::kWaiting : RunTicket::State::kRunning;
+    ticket.runs_in_progress = 4;
+    ticket.max_runs = 4;
+    return ticket;
+  }
+  ticket.result = std::move(*run.result);
+  held.erase(it);
+  return ticket;
+}
+
+RunTicket FakeDatabase::StartMigrate(const DatabaseTarget& target,
+                                     const std::vector<std::string>& target_versions,
+                                     const RunIdentity& identity, const RunControl& control,
+                                     const std::string& object_key) {
+  if (!hold_runs) {
+    return DatabasePort::StartMigrate(target, target_versions, identity, control, object_key);
+  }
+  if (held.count(identity.Key()) == 0) {
+    held[identity.Key()] = HeldRun{target, target_versions, identity, control, false, {}};
+  }
+  return *FindRun(identity, control);
+}
+
 core::Result<MigrateResult> FakeDatabase::Migrate(const DatabaseTarget& target,
                                                   const std::vector<std::string>& target_versions,
                                                   const RunIdentity& identity) {

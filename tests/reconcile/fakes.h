@@ -202,6 +202,29 @@ class FakeDatabase final : public DatabasePort {
                                       const std::vector<std::string>& target_versions,
                                       const RunIdentity& identity) override;
 
+  // ---- runs off the workers (design §6.5). With `hold_runs`, StartMigrate
+  // only records the run (kRunning, or kWaiting with `slots_full`) and every
+  // pass observes it; a cancel in the control ends it (rolled back with the
+  // cancel's status) at the pass after the one that asked; finish_held runs
+  // the held runs' Migrate as the run thread would.
+  bool hold_runs = false;
+  bool slots_full = false;
+  struct HeldRun {
+    DatabaseTarget target;
+    std::vector<std::string> target_versions;
+    RunIdentity identity;
+    RunControl control;  // the latest one a pass gave
+    bool cancel_seen = false;
+    std::optional<core::Result<MigrateResult>> result;
+  };
+  std::map<std::string, HeldRun> held;
+  void FinishHeld();
+  std::optional<RunTicket> FindRun(const RunIdentity& identity, const RunControl& control) override;
+  RunTicket StartMigrate(const DatabaseTarget& target,
+                         const std::vector<std::string>& target_versions,
+                         const RunIdentity& identity, const RunControl& control,
+                         const std::string& object_key) override;
+
  private:
   int IndexOf(const std::vector<std::string>& v) const;  // -1 = base
   core::Result<std::vector<std::string>> Resolve(const std::string& target) const;

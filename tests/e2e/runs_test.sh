@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Runs off the workers and cancelling a run (issue 15 items 6, 4, 7; design
+# §6.5 and §4.7), with the real controller, the test API server, kubectl and
+# PostgreSQL. The drawing database at 9bc6a98f1c12 with data; the ConfigMap
+# slow-migrations adds one revision, slow_step, whose SQL is slow.
+#
+#   off_workers  --workers 1: while slow_step waits for a lock held by the
+#                test (the run is in progress), a second SchemaMigration on
+#                another database is planned, migrated and Ready; then the
+#                slow run ends Ready too.
+#   budget       spec.maxDowntimeSeconds: 5 and a pg_sleep(600) step: the run
+#                is cancelled and rolled back, DowntimeExceeded, the database
+#                at its start revision with every row, the workloads back,
+#                the writers at zero far less than the step would have taken.
+#   abort        the annotation schemaop.dev/abort on the run in progress:
+#                the same path, reason Aborted; left in place it aborts no
+#                later run.
+#   shutdown     SIGTERM with --shutdown-grace 2s during the pg_sleep step:
+#                the controller cancels, the engine rolls back, the process
+#                exits 0; the writers stay at 0 (the run is not ended for the
+#                object) and the next controller runs it again.
+#   cli          schemaop upgrade --max-duration 2s on the pg_sleep step:
+#                rolled back, exit 1, DowntimeExceeded.
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
+
+case=${1:?usage: runs_test.sh off_workers|budget|abort|shutdown|cli}
+e2e_begin "runs_$case"
+
+# slow_configmap SQL: the drawing migrations plus slow_step (SQL as its up).
+slow_configmap() {
+  local dir=$E2E_WORK/slow-migrations
+  rm -rf "$dir" && mkdir -p "$dir" && cp "$E2E_SRC"/migrations/drawing/*.sql "$dir"/
+  cat >"$dir/slow_step.sql" <<EOF
+-- revision: slow_step
+-- down_revision: 9bc6a98f1c12
+-- message: a slow step
+
+-- migrate:up
+CREATE TABLE slow_marker (id integer);
+$1
+
+-- migrate:down
+DROP TABLE slow_marker;
+EOF
+  kubectl create configmap slow-migrations -n "$E2E_NS" --from-file="$dir" --dry-run=client -o yaml |
+    kubectl apply --validate=false -f - >/dev/null || fail "apply of ConfigMap slow-migrations"
+}
+# The SchemaMigration drawing-db on slow-migrations, target slow_step.
+apply_slow_smig() {  # apply_slow_smig EXTRA-SPEC-JSON
+  apply_smig upgrade.yaml "{\"spec\":{\"targetRevision\":\"slow_step\",
+    \"migrations\":{\"configMapRef\":{\"name\":\"slow-migrations\"}},
+    \"verify\":{\"checks\":null},\"statementTimeout\":\"1h\",\"lockTimeout\":\"300s\"${1:+,$1}}}"
+}
+sleeping() {  # a schemaop session of this database runs pg_sleep
+  [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+          AND application_name LIKE 'schemaop%' AND query LIKE '%pg_sleep%'
+          AND state = 'active'")" -ge 1 ]
+}
+not_sleeping() { ! sleeping; }
+
+# After a cancelled run: the database where it started, every row kept, the
+# workloads back, the run closed rolled back with REASON.
+expect_cancelled() {  # expect_cancelled REASON FINGERPRINT
+  wait_for "Stalled=True $1" 120 condition_is Stalled True "$1"
+  expect_eq "Ready" "False $1" "$(condition Ready)"
+  expect_eq "Reconciling" "False" "$(condition Reconciling | cut -d' ' -f1)"
+  expect_eq "phase" "Failed" "$(smig '{.status.phase}')"
+  expect_eq "database revision" "9bc6a98f1c12" "$(db_revision)"
+  expect_database_unchanged "$2"
+  expect_workloads_restored
+  expect_eq "lastRun outcome and reason" "RolledBack $1" \
+    "$(smig '{.status.lastRun.outcome} {.status.lastRun.reason}')"
+  expect_contains "lastRun message" "$(smig '{.status.lastRun.message}')" "Cancelled"
+  expect_eq "run_log: the run and its error code" "rolled_back $1" \
+    "$(q "SELECT outcome || ' ' || error_code FROM schemaop.run_log
+          WHERE actor LIKE 'schemaop-controller%' ORDER BY id DESC LIMIT 1")"
+  expect_eq "status.run removed" "" "$(smig '{.status.run}')"
+  wait_for "no pg_sleep left running" 30 not_sleeping
+  local events
+  events=$(kubectl get events -n "$E2E_NS" --field-selector "involvedObject.name=$E2E_SMIG" \
+    -o custom-columns=REASON:.reason --no-headers)
+  expect_contains "event $1" "$events" "$1"
+}
+
+if [ "$case" = cli ]; then
+  load_drawing_data
+  before=$(database_fingerprint)
+  dir=$E2E_WORK/cli-migrations
+  mkdir -p "$dir" && cp "$E2E_SRC"/migrations/drawing/*.sql "$dir"/
+  printf -- '-- revision: slow_step\n-- down_revision: 9bc6a98f1c12\n\n-- migrate:up\nCREATE TABLE slow_marker (id integer);\nSELECT pg_sleep(600);\n\n-- migrate:down\nDROP TABLE slow_marker;\n' \
+    >"$dir/slow_step.sql"
+  code=0
+  DATABASE_URL=$E2E_DB_URL "$SCHEMAOP_BIN" --migrations "$dir" --max-duration 2s upgrade slow_step \
+    >"$E2E_WORK/cli.out" 2>&1 || code=$?
+  expect_eq "exit code of the cancelled upgrade" "1" "$code"
+  expect_contains "the CLI names the limit" "$(cat "$E2E_WORK/cli.out")" "--max-duration (2s)"
+  expect_contains "the CLI's reason" "$(cat "$E2E_WORK/cli.out")" "[DowntimeExceeded]"
+  expect_eq "database revision" "9bc6a98f1c12" "$(db_revision)"
+  expect_database_unchanged "$before"
+  expect_eq "run_log" "rolled_back DowntimeExceeded" \
+    "$(q "SELECT outcome || ' ' || error_code FROM schemaop.run_log ORDER BY id DESC LIMIT 1")"
+  code=0
+  DATABASE_URL=$E2E_DB_URL "$SCHEMAOP_BIN" --migrations "$dir" --max-duration ten upgrade slow_step \
+    >"$E2E_WORK/cli-bad.out" 2>&1 || code=$?
+  [ "$code" != 0 ] || fail "--max-duration ten was accepted"
+  expect_contains "a bad --max-duration names the flag" "$(cat "$E2E_WORK/cli-bad.out")" "--max-duration"
+  log "PASS runs cli"
+  exit 0
+fi
+
+start_apiserver
+install_drawing_app
+load_drawing_data
+before=$(database_fingerprint)
+
+case $case in
+off_workers)
+  slow_configmap "ALTER TABLE components ADD COLUMN slow_note text;"
+  start_controller a --workers 1
+  hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
+  apply_slow_smig
+  wait_for "phase Migrating" 90 phase_is Migrating
+  wait_for "the slow step to wait for the test's lock" 60 schemaop_waits_for_lock
+
+  # A second database with its own SchemaMigration (no workloads).
+  other_db=${E2E_DB}_other
+  psql_admin -c "DROP DATABASE IF EXISTS $other_db WITH (FORCE)" \
+    -c "CREATE DATABASE $other_db OWNER $E2E_DB_USER" >/dev/null || fail "create $other_db"
+  create_db_secret other-db DATABASE_URL "${E2E_DB_URL%/*}/$other_db"
+  smig_manifest upgrade.yaml '{"metadata":{"name":"other-db"},"spec":{"targetRevision":"9bc6a98f1c12",
+    "database":{"urlSecretRef":{"name":"other-db"}},"workloads":null,"verify":{"checks":null}}}' \
+    >"$E2E_WORK/other.yaml" || fail "render other-db"
+  kubectl apply --validate=false -f "$E2E_WORK/other.yaml" >/dev/null || fail "apply other-db"
+  wait_ready 120 other-db
+  expect_eq "other-db at its target" "9bc6a98f1c12" "$(smig '{.status.currentRevision}' other-db)"
+  # Still the same run of drawing-db, still waiting: the one worker was free.
+  expect_eq "drawing-db still Migrating" "Migrating" "$(smig '{.status.phase}')"
+  schemaop_waits_for_lock || fail "the slow run is no longer waiting for the lock"
+  expect_eq "drawing-db Reconciling while its run is on a run thread" "True Progressing" \
+    "$(condition Reconciling)"
+  expect_eq "backend stays at 0 during the slow run" "0 0 0" "$(deploy_replicas backend)"
+  release_lock
+  expect_settled slow_step
+  expect_eq "runs in schemaop.run_log" "9bc6a98f1c12>slow_step succeeded" "$(run_log_rows)"
+  psql_admin -c "DROP DATABASE IF EXISTS $other_db WITH (FORCE)" >/dev/null
+  ;;
+budget)
+  slow_configmap "SELECT pg_sleep(600);"
+  start_controller a
+  apply_slow_smig '"maxDowntimeSeconds":5'
+  wait_for "phase Migrating" 90 phase_is Migrating
+  expect_cancelled DowntimeExceeded "$before"
+  downtime=$(smig '{.status.lastRun.downtimeSeconds}')
+  # The step alone would have kept the writers at zero for 600 s.
+  awk -v d="$downtime" 'BEGIN { exit !(d >= 5 && d < 600) }' ||
+    fail "lastRun.downtimeSeconds [$downtime] is not between the budget (5) and the step (600)"
+  log "ok: writers at zero for ${downtime}s with a 5 s budget and a 600 s step"
+  # Bad input changes nothing: the API server refuses a budget of 0.
+  if kubectl patch smig "$E2E_SMIG" -n "$E2E_NS" --type=merge -p '{"spec":{"maxDowntimeSeconds":0}}' \
+    >"$E2E_WORK/patch.out" 2>&1; then
+    fail "spec.maxDowntimeSeconds: 0 was accepted"
+  fi
+  expect_contains "the refusal names the field" "$(cat "$E2E_WORK/patch.out")" "maxDowntimeSeconds"
+  ;;
+abort)
+  slow_configmap "SELECT pg_sleep(600);"
+  start_controller a
+  apply_slow_smig
+  wait_for "the slow step to run" 90 sleeping
+  kubectl annotate smig "$E2E_SMIG" -n "$E2E_NS" schemaop.dev/abort=first >/dev/null ||
+    fail "kubectl annotate schemaop.dev/abort"
+  expect_cancelled Aborted "$before"
+  expect_eq "status.handledAbort" "first" "$(smig '{.status.handledAbort}')"
+  # Left in place, the annotation aborts no later run: new files, new run.
+  slow_configmap "SELECT 1;"
+  expect_settled slow_step
+  expect_eq "the annotation is still there" "first" \
+    "$(smig '{.metadata.annotations.schemaop\.dev/abort}')"
+  ;;
+shutdown)
+  slow_configmap "SELECT pg_sleep(600);"
+  start_controller a --shutdown-grace 2s
+  apply_slow_smig
+  wait_for "the slow step to run" 90 sleeping
+  stop_controller a
+  expect_eq "exit code after SIGTERM" "0" "${E2E_CONTROLLER_EXIT[a]}"
+  controller_log_has a "cancelling 1 run(s) still in progress" || fail "no cancel in the log"
+  expect_eq "database revision" "9bc6a98f1c12" "$(db_revision)"
+  expect_database_unchanged "$before"
+  expect_eq "the cancelled run: rolled back, its key released for a retry" "rolled_back 1" \
+    "$(q "SELECT outcome || ' ' || (run_key LIKE '%#interrupted-%')::int FROM schemaop.run_log
+          WHERE actor LIKE 'schemaop-controller%' ORDER BY id DESC LIMIT 1")"
+  # The run is not over for the object: the writers stay at zero for it.
+  expect_eq "phase after the shutdown" "Migrating" "$(smig '{.status.phase}')"
+  expect_eq "backend after the shutdown" "0 0 0" "$(deploy_replicas backend)"
+  # The next controller runs it again (then it is aborted, to end the test).
+  start_controller b
+  wait_for "the slow step to run again" 90 sleeping
+  kubectl annotate smig "$E2E_SMIG" -n "$E2E_NS" schemaop.dev/abort=stop >/dev/null ||
+    fail "kubectl annotate schemaop.dev/abort"
+  expect_cancelled Aborted "$before"
+  ;;
+*) fail "unknown case $case" ;;
+esac
+
+expect_no_password_leak
+log "PASS runs $case"
