@@ -9,8 +9,9 @@
 # machine. The runtime stage carries only the shared libraries the binary
 # links against and pg_dump/pg_restore for backups.
 
-# The base of both stages: Debian 12 slim, pinned by digest (the multi-arch
-# index of docker.io/library/debian:bookworm-slim). scripts/image builds a
+# The base of both stages: Debian 12 slim, pinned by digest (the digest of
+# docker.io/library/debian:bookworm-slim as a public Docker build resolved
+# it; verify and bump it, docs/operations.md §6.5). scripts/image builds a
 # local equivalent with mmdebstrap on hosts without registry access and
 # passes it here (--build-arg BASE_IMAGE=...).
 ARG BASE_IMAGE=docker.io/library/debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251
