@@ -16,15 +16,18 @@
 # passes it here (--build-arg BASE_IMAGE=...).
 ARG BASE_IMAGE=docker.io/library/debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251
 
-FROM ${BASE_IMAGE} AS build
+# The build dependencies, a stage of their own so that a builder can keep it
+# (scripts/image tags it as its cache). Layer caching: the package install
+# depends on scripts/setup alone, so a source edit reuses it.
+FROM ${BASE_IMAGE} AS build-deps
 WORKDIR /src
-ENV SCHEMAOP_BUILD_DIR=/src/build-image
-# Layer caching: the package install depends on scripts/setup alone, so a
-# source edit reuses it and only recompiles.
 COPY scripts/setup scripts/setup
 RUN scripts/setup --build-only \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
+
+FROM build-deps AS build
+ENV SCHEMAOP_BUILD_DIR=/src/build-image
 COPY . .
 # The commit `schemaop --version` reports (the build context has no .git).
 ARG SCHEMAOP_COMMIT=unknown
