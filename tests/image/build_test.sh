@@ -10,14 +10,15 @@ source_dir=$1
 out=$2
 . "$source_dir/tests/manifests/lib.sh"
 
+# The commit under test, taken before the build starts.
+commit=$(git -C "$source_dir" rev-parse HEAD)
+git -C "$source_dir" diff --quiet HEAD -- || commit+=-dirty
 SCHEMAOP_IMAGE_OUT=$out "$source_dir/scripts/image" >"$work/image.log" 2>&1 || {
   tail -n 60 "$work/image.log"; echo "FAIL: scripts/image failed (log above)"; exit 1; }
 grep -E '^(image:|digest:|archive:|sbom:|localhost/|schemaop)' "$work/image.log" || true
 # shellcheck disable=SC1091
 . "$out/image.env"
 
-commit=$(git -C "$source_dir" rev-parse HEAD)
-git -C "$source_dir" diff --quiet HEAD -- || commit+=-dirty
 check "the image records the commit it was built from" equals "$commit" "$COMMIT"
 check "the digest is a sha256" grep -Eqx 'sha256:[0-9a-f]{64}' <<<"$DIGEST"
 check "the OCI archive exists and is the recorded size" equals "$COMPRESSED_BYTES" "$(stat -c %s "$ARCHIVE")"
