@@ -1,21 +1,42 @@
 # schemaop controller image (Debian 12).
 #
-#   docker build -t schemaop:0.1.0 .
+#   scripts/image                     # builds it (with or without Docker), see README "Install"
+#   docker build -t schemaop:0.1.0 .  # the same with a Docker daemon and Docker Hub access
 #
-# The build stage uses the project's own scripts/setup and scripts/build, the
-# same steps as CI and a developer machine, so the image cannot drift from
-# what is tested. The runtime stage carries only the shared libraries the
-# binary links against and pg_dump/pg_restore for backups.
+# The build stage compiles with the project's own scripts/setup (--build-only:
+# the compiler and the libraries' headers, no PostgreSQL server, kubectl or
+# test tools) and scripts/build, the same steps as CI and a developer
+# machine. The runtime stage carries only the shared libraries the binary
+# links against and pg_dump/pg_restore for backups.
 
-FROM debian:bookworm-slim AS build
+# The base of both stages: Debian 12 slim, pinned by digest (the digest of
+# docker.io/library/debian:bookworm-slim as a public Docker build resolved
+# it; verify and bump it, docs/operations.md §6.5). scripts/image builds a
+# local equivalent with mmdebstrap on hosts without registry access and
+# passes it here (--build-arg BASE_IMAGE=...).
+ARG BASE_IMAGE=docker.io/library/debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251
+
+# The build dependencies, a stage of their own so that a builder can keep it
+# (scripts/image tags it as its cache). Layer caching: the package install
+# depends on scripts/setup alone, so a source edit reuses it.
+FROM ${BASE_IMAGE} AS build-deps
 WORKDIR /src
-COPY . .
-ENV SCHEMAOP_BUILD_DIR=/src/build-image
-# scripts/setup installs every Debian package the build needs (apt-get);
-# scripts/build forwards the extra arguments to cmake on the first configure.
-RUN scripts/setup \
+COPY scripts/setup scripts/setup
+RUN scripts/setup --build-only \
+ && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
-RUN scripts/build -DSCHEMAOP_BUILD_TESTS=OFF -DSCHEMAOP_BUILD_BENCH=OFF
+
+FROM build-deps AS build
+ENV SCHEMAOP_BUILD_DIR=/src/build-image
+COPY . .
+# The commit `schemaop --version` reports (the build context has no .git).
+ARG SCHEMAOP_COMMIT=unknown
+# scripts/build forwards the extra arguments to cmake on the first configure.
+# The compiler cache lives in a build cache mount (BuildKit and buildah), so
+# rebuilding after a source edit recompiles only what changed.
+RUN --mount=type=cache,id=schemaop-ccache,target=/root/.cache/ccache \
+    CCACHE_DIR=/root/.cache/ccache scripts/build -DSCHEMAOP_BUILD_TESTS=OFF -DSCHEMAOP_BUILD_BENCH=OFF \
+      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "-DSCHEMAOP_COMMIT=${SCHEMAOP_COMMIT}"
 # The executable's place in the build tree belongs to controller/cmd; find it
 # instead of hard-coding it, and insist on exactly one.
 RUN set -eu; \
@@ -26,9 +47,15 @@ RUN set -eu; \
     install -D -m 0755 "$binaries" /out/schemaop; \
     strip --strip-debug /out/schemaop
 
-FROM debian:bookworm-slim AS runtime
-# Runtime libraries of the build dependencies (header-only ones need none),
-# and postgresql-client-15 for pg_dump/pg_restore of the backup step.
+FROM ${BASE_IMAGE} AS runtime
+# Runtime libraries of the build dependencies (header-only ones need none).
+# PostgreSQL client major version: 15, Debian 12's. pg_dump refuses servers of
+# a NEWER major version, so this image backs up PostgreSQL 15 and older
+# (down to 9.2) — the servers the tests run against. For PostgreSQL 16 or
+# newer, build with a newer client (docs/operations.md "The image").
+# Afterwards: apt's lists and caches are cleaned, and no apt source is left
+# (the build host's mirror stays out of the image; the runtime installs
+# nothing).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates \
@@ -40,7 +67,9 @@ RUN apt-get update \
       libcpp-httplib0.11 \
       libssl3 \
       postgresql-client-15 \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
+ && rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*
 # Non-root user and group 65532, as the manifests and the Helm chart expect.
 RUN groupadd --gid 65532 schemaop \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \

@@ -93,7 +93,7 @@ expect_settled 9bc6a98f1c12
 expect_eq "lastRun (rollback)" "seed_default_schemas 9bc6a98f1c12 Succeeded" \
   "$(smig '{.status.lastRun.from} {.status.lastRun.to} {.status.lastRun.outcome}')"
 
-backup_file=$(smig '{.status.backup.file}')
+backup_file=$(backup_host_path "$(smig '{.status.backup.file}')")
 [ -f "$backup_file" ] || fail "status.backup.file [$backup_file] does not exist"
 expect_eq "status.backup.bytes" "$(stat -c %s "$backup_file")" "$(smig '{.status.backup.bytes}')"
 expect_eq "status.backup.sha256" "$(sha256sum "$backup_file" | cut -d' ' -f1)" \

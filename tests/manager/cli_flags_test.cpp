@@ -150,4 +150,25 @@ TEST_F(CliFlagsTest, ControllerDurationsNeedAUnit) {
                         "e.g. 15s"));
 }
 
+// `schemaop --version`: the version and the commit the binary was built from
+// (cmake/build_info.cmake), exit 0, whatever else is on the command line.
+TEST_F(CliFlagsTest, VersionNamesTheCommit) {
+  const char* source = getenv("SCHEMAOP_SOURCE_DIR");
+  ASSERT_NE(source, nullptr) << "run through ctest (SCHEMAOP_SOURCE_DIR)";
+  FILE* git = popen(("git -C '" + std::string(source) + "' rev-parse HEAD 2>/dev/null").c_str(), "r");
+  ASSERT_NE(git, nullptr);
+  char head[64] = {0};
+  const bool has_git = fgets(head, sizeof head, git) != nullptr;
+  pclose(git);
+  auto result = RunCli("--version");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  if (has_git) {
+    EXPECT_THAT(result.output, ::testing::MatchesRegex(
+                                   "schemaop [0-9]+\\.[0-9]+\\.[0-9]+ \\(commit [0-9a-f]{40}(-dirty)?\\)\n"));
+    EXPECT_THAT(result.output, HasSubstr("(commit " + std::string(head, 40)));
+  } else {  // a source tree without git and no SCHEMAOP_COMMIT: nothing to name
+    EXPECT_THAT(result.output, HasSubstr("(commit unknown)"));
+  }
+}
+
 }  // namespace

@@ -424,6 +424,19 @@ expect_workloads_restored() {
   log "ok: workloads restored (backend 3, celery-worker 2)"
 }
 
+# backup_host_path FILE: where the test finds a backup the controller reported
+# (status.backup.file). The same path, except for a controller running inside
+# the image (tests/image), which sees the backup volume at
+# E2E_CONTROLLER_BACKUP_DIR instead of $E2E_WORK/backups.
+backup_host_path() {
+  local dir=${E2E_CONTROLLER_BACKUP_DIR:-}
+  if [ -n "$dir" ] && [[ "$1" == "$dir"/* ]]; then
+    echo "$E2E_WORK/backups/${1#"$dir"/}"
+  else
+    echo "$1"
+  fi
+}
+
 # Neither status, events, the controller's logs nor the API server's view of
 # the SchemaMigration contain the database password.
 expect_no_password_leak() {
