@@ -39,13 +39,16 @@ RUN --mount=type=cache,id=schemaop-ccache,target=/root/.cache/ccache \
       -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "-DSCHEMAOP_COMMIT=${SCHEMAOP_COMMIT}"
 # The executable's place in the build tree belongs to controller/cmd; find it
 # instead of hard-coding it, and insist on exactly one.
+# The same for the kubectl plugin (kubectl-schemaop).
 RUN set -eu; \
-    binaries=$(find "$SCHEMAOP_BUILD_DIR" -type f -name schemaop -perm -u+x); \
-    if [ "$(printf '%s\n' "$binaries" | grep -c .)" != 1 ]; then \
-      echo "expected exactly one schemaop executable in $SCHEMAOP_BUILD_DIR, found: $binaries" >&2; exit 1; \
-    fi; \
-    install -D -m 0755 "$binaries" /out/schemaop; \
-    strip --strip-debug /out/schemaop
+    for name in schemaop kubectl-schemaop; do \
+      binaries=$(find "$SCHEMAOP_BUILD_DIR" -type f -name "$name" -perm -u+x); \
+      if [ "$(printf '%s\n' "$binaries" | grep -c .)" != 1 ]; then \
+        echo "expected exactly one $name executable in $SCHEMAOP_BUILD_DIR, found: $binaries" >&2; exit 1; \
+      fi; \
+      install -D -m 0755 "$binaries" "/out/$name"; \
+      strip --strip-debug "/out/$name"; \
+    done
 
 FROM ${BASE_IMAGE} AS runtime
 # Runtime libraries of the build dependencies (header-only ones need none).
@@ -75,7 +78,7 @@ RUN groupadd --gid 65532 schemaop \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin schemaop \
  && install -d -o 65532 -g 65532 -m 0750 /var/lib/schemaop /var/lib/schemaop/backups
-COPY --from=build /out/schemaop /usr/local/bin/schemaop
+COPY --from=build /out/schemaop /out/kubectl-schemaop /usr/local/bin/
 USER 65532:65532
 WORKDIR /var/lib/schemaop
 EXPOSE 8080 8081

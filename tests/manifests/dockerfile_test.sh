@@ -48,7 +48,8 @@ check "runtime stage removes the build host's apt sources" \
 check "runtime stage does not run the build" bash -c '! grep -Eq "scripts/(setup|build)|build-essential|cmake" <<<"$1"' _ "$(stage 3)"
 check "runtime runs as 65532" grep -Eq '^USER 65532(:65532)?$' <(stage 3)
 check "entrypoint is the schemaop binary" grep -qx 'ENTRYPOINT \["/usr/local/bin/schemaop"\]' <(stage 3)
-check "binary copied from the build stage" grep -Eq '^COPY --from=build .*/usr/local/bin/schemaop$' <(stage 3)
+check "schemaop and the kubectl plugin copied from the build stage" \
+  grep -Eq '^COPY --from=build /out/schemaop /out/kubectl-schemaop /usr/local/bin/$' <(stage 3)
 check ".dockerignore keeps build trees out of the context" grep -qx '/build\*' "$source_dir/.dockerignore"
 
 finish
