@@ -39,6 +39,31 @@ std::int64_t ChainEnd(const CronSchedule& schedule, const TimeZone& zone, std::i
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> CheckMaintenanceWindow(
+    const MaintenanceWindowSpec& window) {
+  std::vector<std::pair<std::string, std::string>> errors;
+  auto quote = [](const std::string& text) { return "\"" + text.substr(0, 64) + "\""; };
+  if (window.schedule.empty()) {
+    errors.emplace_back("spec.maintenanceWindow.schedule",
+                        "required: a 5-field cron schedule, e.g. \"0 2 * * SAT\"");
+  } else if (auto cron = CronSchedule::Parse(window.schedule); !cron.ok()) {
+    errors.emplace_back("spec.maintenanceWindow.schedule",
+                        "invalid schedule " + quote(window.schedule) + ": " +
+                            cron.status().message());
+  }
+  if (window.duration.empty()) {
+    errors.emplace_back("spec.maintenanceWindow.duration", "required, e.g. 2h");
+  } else if (auto d = ParseWindowDuration(window.duration); !d.ok()) {
+    errors.emplace_back("spec.maintenanceWindow.duration",
+                        "invalid duration " + quote(window.duration) + ": " + d.status().message());
+  }
+  if (auto bad = CheckZoneName(window.time_zone)) {
+    errors.emplace_back("spec.maintenanceWindow.timeZone",
+                        "invalid time zone " + quote(window.time_zone) + ": " + *bad);
+  }
+  return errors;
+}
+
 Result<std::int64_t> ParseWindowDuration(std::string_view text) {
   auto parsed = ParseDuration(text);
   if (!parsed.ok()) {

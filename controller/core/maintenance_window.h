@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/cron.h"
 #include "core/time_zone.h"
@@ -32,6 +34,13 @@ struct MaintenanceWindowSpec {
     return schedule == o.schedule && duration == o.duration && time_zone == o.time_zone;
   }
 };
+
+// The field errors of spec.maintenanceWindow as (path, message) pairs, e.g.
+// ("spec.maintenanceWindow.schedule", "invalid schedule \"0 25 * * *\": hour
+// field ..."). Only the zone's spelling is checked here; whether the zone
+// exists in the tzdata is checked where it is loaded.
+std::vector<std::pair<std::string, std::string>> CheckMaintenanceWindow(
+    const MaintenanceWindowSpec& window);
 
 // spec.maintenanceWindow.duration in seconds: a duration (core/duration.h)
 // greater than 0 and at most 7 days, in whole seconds. kInvalidArgument

@@ -121,11 +121,11 @@ bool SchemaMigrationSpec::operator==(const SchemaMigrationSpec& o) const {
   return std::tie(target_revision, url_secret_ref, ca_secret_ref, version_table, migrations_config_map, workloads,
                   drain_timeout_seconds, backup_when, verify_row_counts, verify_schema,
                   verify_allow_row_loss, verify_checks, failure_policy, lock_timeout,
-                  statement_timeout, suspend) ==
+                  statement_timeout, suspend, maintenance_window) ==
          std::tie(o.target_revision, o.url_secret_ref, o.ca_secret_ref, o.version_table, o.migrations_config_map,
                   o.workloads, o.drain_timeout_seconds, o.backup_when, o.verify_row_counts,
                   o.verify_schema, o.verify_allow_row_loss, o.verify_checks, o.failure_policy,
-                  o.lock_timeout, o.statement_timeout, o.suspend);
+                  o.lock_timeout, o.statement_timeout, o.suspend, o.maintenance_window);
 }
 
 bool LastRunStatus::operator==(const LastRunStatus& o) const {
@@ -153,10 +153,11 @@ bool RunStatus::operator==(const RunStatus& o) const {
 
 bool SchemaMigrationStatus::operator==(const SchemaMigrationStatus& o) const {
   return std::tie(observed_generation, current_revision, target_revision, phase, plan, workloads,
-                  backup, last_run, run, resolved_target, database_identity, conditions) ==
+                  backup, last_run, run, resolved_target, database_identity, next_window,
+                  conditions) ==
          std::tie(o.observed_generation, o.current_revision, o.target_revision, o.phase, o.plan,
                   o.workloads, o.backup, o.last_run, o.run, o.resolved_target,
-                  o.database_identity, o.conditions);
+                  o.database_identity, o.next_window, o.conditions);
 }
 
 // -------------------------------------------------------------------- enums
@@ -369,6 +370,11 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
   if (!spec.statement_timeout.empty() && !ParseDuration(spec.statement_timeout).ok()) {
     add("spec.statementTimeout", "invalid duration " + Quote(spec.statement_timeout) +
                                      ": use e.g. 5m, 90s, 1h, or 0 to disable");
+  }
+  if (spec.maintenance_window) {
+    for (auto& [path, message] : CheckMaintenanceWindow(*spec.maintenance_window)) {
+      add(path, message);
+    }
   }
   return errors;
 }

@@ -19,6 +19,7 @@
 
 #include "core/conditions.h"
 #include "core/duration.h"
+#include "core/maintenance_window.h"
 #include "core/spec_enums.h"
 #include "core/migration_run.h"
 #include "core/status.h"
@@ -87,6 +88,8 @@ struct SchemaMigrationSpec {
   std::string lock_timeout;       // empty: engine default
   std::string statement_timeout;  // empty: engine default
   bool suspend = false;
+  // spec.maintenanceWindow (core/maintenance_window.h); unset: any time.
+  std::optional<MaintenanceWindowSpec> maintenance_window;
 
   bool operator==(const SchemaMigrationSpec& other) const;
   bool operator!=(const SchemaMigrationSpec& other) const { return !(*this == other); }
@@ -242,6 +245,9 @@ struct SchemaMigrationStatus {
   // InspectResult::database_identity: which database this object manages,
   // as the server identifies it (one database, one owner).
   std::string database_identity;
+  // While a run waits for spec.maintenanceWindow (OutsideMaintenanceWindow):
+  // when the next window long enough for it starts.
+  std::optional<Timestamp> next_window;
   std::vector<Condition> conditions;
 
   bool operator==(const SchemaMigrationStatus& other) const;

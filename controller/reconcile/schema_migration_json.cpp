@@ -339,6 +339,13 @@ core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
   r.String(j, "lockTimeout", "spec.lockTimeout", spec.lock_timeout);
   r.String(j, "statementTimeout", "spec.statementTimeout", spec.statement_timeout);
   r.Bool(j, "suspend", "spec.suspend", spec.suspend);
+  if (const json* w = r.Object(j, "maintenanceWindow", "spec.maintenanceWindow")) {
+    core::MaintenanceWindowSpec window;
+    r.String(*w, "schedule", "spec.maintenanceWindow.schedule", window.schedule);
+    r.String(*w, "duration", "spec.maintenanceWindow.duration", window.duration);
+    r.String(*w, "timeZone", "spec.maintenanceWindow.timeZone", window.time_zone);
+    spec.maintenance_window = std::move(window);
+  }
   if (!r.ok()) {
     return r.status();
   }
@@ -375,6 +382,10 @@ json SpecToJson(const core::SchemaMigrationSpec& spec) {
     j["statementTimeout"] = spec.statement_timeout;
   }
   j["suspend"] = spec.suspend;
+  if (const auto& w = spec.maintenance_window) {
+    j["maintenanceWindow"] = {
+        {"schedule", w->schedule}, {"duration", w->duration}, {"timeZone", w->time_zone}};
+  }
   return j;
 }
 
@@ -418,6 +429,7 @@ core::Result<core::SchemaMigrationStatus> StatusFromJson(const json& j) {
     status.resolved_target = std::move(t);
   }
   r.String(j, "databaseIdentity", "status.databaseIdentity", status.database_identity);
+  r.Time(j, "nextWindow", "status.nextWindow", status.next_window);
   if (const json* conditions = r.Array(j, "conditions", "status.conditions")) {
     for (std::size_t i = 0; i < conditions->size(); ++i) {
       core::Condition c;
@@ -498,6 +510,7 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
   if (!status.database_identity.empty()) {
     j["databaseIdentity"] = status.database_identity;
   }
+  PutTime(j, "nextWindow", status.next_window);
   json conditions = json::array();
   for (const core::Condition& c : status.conditions) {
     json cj = {{"type", c.type},

@@ -29,6 +29,9 @@ Next Reconciler::Pass::Start() {
   if (auto invalid = InvalidSpec()) {
     return Refuse(*invalid);
   }
+  if (auto zone = UnknownTimeZone()) {
+    return Refuse(*zone);
+  }
   Status list_error;
   if (auto dup = CheckDuplicates(list_error)) {
     return Refuse(*dup);
@@ -211,6 +214,7 @@ Next Reconciler::Pass::RecordAtTarget(const InspectResult& inspect,
   next.target_revision = core::FormatVersions(inspect.target_versions);
   next.resolved_target = resolved;
   next.phase = Phase::kSucceeded;
+  next.next_window.reset();
   SetAtTargetConditions(next);
   if (Status s = Write(std::move(next)); !s.ok()) {
     return WriteFailed(s);
