@@ -28,7 +28,8 @@ RUN set -eu; \
 
 FROM debian:bookworm-slim AS runtime
 # Runtime libraries of the build dependencies (header-only ones need none),
-# and postgresql-client-15 for pg_dump/pg_restore of the backup step.
+# postgresql-client-15 for pg_dump/pg_restore of the backup step, and tzdata
+# for the IANA time zones of spec.maintenanceWindow (/usr/share/zoneinfo).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates \
@@ -40,6 +41,7 @@ RUN apt-get update \
       libcpp-httplib0.11 \
       libssl3 \
       postgresql-client-15 \
+      tzdata \
  && rm -rf /var/lib/apt/lists/*
 # Non-root user and group 65532, as the manifests and the Helm chart expect.
 RUN groupadd --gid 65532 schemaop \

@@ -8,7 +8,7 @@
 // the night clocks go back ends at 03:00 wall-clock time). Windows that
 // overlap or touch count as one. A run may start at `now` only when `now`
 // is inside a window and the estimated downtime fits in what is left of it
-// (design §6.4: no run starts outside a window). A run already started is
+// (design §6.5: no run starts outside a window). A run already started is
 // never stopped by the window's end.
 #include <cstdint>
 #include <optional>

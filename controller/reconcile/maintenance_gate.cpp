@@ -1,9 +1,9 @@
 // The maintenance window gate (spec.maintenanceWindow, issue 15 item 3;
-// design §6.4): the last check of phase Planning before anything is scaled.
+// design §6.5): the last check of phase Planning before anything is scaled.
 // Order of a run: plan -> (Rehearsing) -> (approval) -> this gate -> scale
 // down -> ...
 //
-// Invariant (design §6.4): no run starts outside a window. A run "starts"
+// Invariant (design §6.5): no run starts outside a window. A run "starts"
 // when its scale-down intent is recorded (RecordWorkloads, plan.cpp); until
 // then the gate is evaluated on every pass, so a window that closed while
 // the run waited for something else (a workload held by another run) holds

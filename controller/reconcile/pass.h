@@ -146,7 +146,7 @@ class Reconciler::Pass {
   std::optional<Problem> WorkloadsHeldByAnotherRun();
   Next RecordWorkloads();
 
-  // ---- maintenance_gate.cpp: spec.maintenanceWindow (design §6.4)
+  // ---- maintenance_gate.cpp: spec.maintenanceWindow (design §6.5)
   struct DowntimeEstimate {
     std::int64_t seconds = 0;  // 0: none
     std::string source;        // what it is, for messages

@@ -20,6 +20,7 @@ check "build stage runs scripts/build without tests and benchmarks" grep -Eq \
   'scripts/build .*-DSCHEMAOP_BUILD_TESTS=OFF.*-DSCHEMAOP_BUILD_BENCH=OFF' <(stage 1 | grep '^RUN ')
 check "build stage selects its build directory" grep -q 'SCHEMAOP_BUILD_DIR' <(stage 1)
 check "runtime stage installs pg_dump/pg_restore" grep -q 'postgresql-client-15' <(stage 2)
+check "runtime stage installs the time zones of spec.maintenanceWindow" grep -qw 'tzdata' <(stage 2)
 check "runtime stage does not run the build" bash -c '! grep -Eq "scripts/(setup|build)|build-essential|cmake" <<<"$1"' _ "$(stage 2)"
 check "runtime runs as 65532" grep -Eq '^USER 65532(:65532)?$' <(stage 2)
 check "entrypoint is the schemaop binary" grep -qx 'ENTRYPOINT \["/usr/local/bin/schemaop"\]' <(stage 2)

@@ -1,4 +1,4 @@
-// The maintenance window gate (spec.maintenanceWindow, design §6.4): no run
+// The maintenance window gate (spec.maintenanceWindow, design §6.5): no run
 // starts outside a window; waiting is progress (Reconciling=True, not
 // Stalled) with status.nextWindow and a requeue for the window's start; a
 // run that started is never stopped by the window's end. Fake clock.
