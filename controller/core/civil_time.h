@@ -44,6 +44,27 @@ inline int WeekdayOfDays(std::int64_t days) {
   return static_cast<int>(w < 0 ? w + 7 : w);
 }
 
+// A second count (UTC seconds, or a zone's local seconds) as a calendar
+// date and time of day.
+struct CivilTime {
+  std::int64_t year = 1970;
+  unsigned month = 1;
+  unsigned day = 1;
+  int hour = 0;
+  int minute = 0;
+  int second = 0;
+};
+inline CivilTime CivilFromSeconds(std::int64_t seconds) {
+  const std::int64_t days = FloorDiv(seconds, 86400);
+  const auto second_of_day = static_cast<int>(seconds - days * 86400);
+  CivilTime t;
+  CivilFromDays(days, t.year, t.month, t.day);
+  t.hour = second_of_day / 3600;
+  t.minute = second_of_day % 3600 / 60;
+  t.second = second_of_day % 60;
+  return t;
+}
+
 inline bool IsLeapYear(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 inline unsigned DaysInMonth(std::int64_t y, unsigned m) {

@@ -31,22 +31,15 @@ Timestamp Timestamp::TruncatedToSeconds() const {
 std::string FormatRfc3339(Timestamp time) {
   const std::int64_t seconds = FloorDiv(time.unix_millis, 1000);
   const int millis = static_cast<int>(time.unix_millis - seconds * 1000);
-  const std::int64_t days = FloorDiv(seconds, 86400);
-  const std::int64_t second_of_day = seconds - days * 86400;
-  std::int64_t year = 0;
-  unsigned month = 0;
-  unsigned day = 0;
-  CivilFromDays(days, year, month, day);
+  const CivilTime t = CivilFromSeconds(seconds);
   char buffer[64];
-  const int hour = static_cast<int>(second_of_day / 3600);
-  const int minute = static_cast<int>(second_of_day % 3600 / 60);
-  const int sec = static_cast<int>(second_of_day % 60);
   if (millis == 0) {
     std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02d:%02d:%02dZ",
-                  static_cast<long long>(year), month, day, hour, minute, sec);
+                  static_cast<long long>(t.year), t.month, t.day, t.hour, t.minute, t.second);
   } else {
     std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                  static_cast<long long>(year), month, day, hour, minute, sec, millis);
+                  static_cast<long long>(t.year), t.month, t.day, t.hour, t.minute, t.second,
+                  millis);
   }
   return buffer;
 }

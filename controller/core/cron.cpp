@@ -17,7 +17,7 @@ constexpr std::int64_t kSearchYears = 10;
 struct FieldSpec {
   const char* name;
   int min;
-  int max;  // day-of-week: 7 accepted as Sunday
+  int max;                   // day-of-week: 7 accepted as Sunday
   const char* const* names;  // 3-letter names for min.., or nullptr
   const char* example;
 };
@@ -105,12 +105,10 @@ Status ParseItem(const FieldSpec& f, std::string_view item, std::vector<bool>& o
       return FieldError(f, item,
                         f.names != nullptr ? "not a number or a 3-letter name" : "not a number");
     }
-    for (int v : {lo, hi}) {
-      if (v < f.min || v > f.max) {
-        return FieldError(f, item,
-                          std::to_string(v) + " is out of range " + std::to_string(f.min) + "-" +
-                              std::to_string(f.max));
-      }
+    if (const int v = lo < f.min || lo > f.max ? lo : hi; v < f.min || v > f.max) {
+      return FieldError(f, item,
+                        std::to_string(v) + " is out of range " + std::to_string(f.min) + "-" +
+                            std::to_string(f.max));
     }
     if (lo > hi) {
       return FieldError(f, item, "the range goes backwards (cron ranges do not wrap around)");
@@ -216,14 +214,9 @@ bool CronSchedule::DayMatches(std::int64_t y, unsigned m, unsigned d) const {
 }
 
 bool CronSchedule::MatchesLocal(std::int64_t local) const {
-  const std::int64_t days = FloorDiv(local, kDay);
-  const std::int64_t secs = local - days * kDay;
-  std::int64_t y = 0;
-  unsigned m = 0;
-  unsigned d = 0;
-  CivilFromDays(days, y, m, d);
-  return months_[m] && DayMatches(y, m, d) && hours_[static_cast<std::size_t>(secs / 3600)] &&
-         minutes_[static_cast<std::size_t>(secs % 3600 / 60)];
+  const CivilTime t = CivilFromSeconds(local);
+  return months_[t.month] && DayMatches(t.year, t.month, t.day) &&
+         hours_[static_cast<std::size_t>(t.hour)] && minutes_[static_cast<std::size_t>(t.minute)];
 }
 
 std::optional<std::int64_t> CronSchedule::NextLocal(std::int64_t local) const {
@@ -258,8 +251,7 @@ std::optional<std::int64_t> CronSchedule::NextLocal(std::int64_t local) const {
   return std::nullopt;
 }
 
-std::optional<std::int64_t> CronSchedule::Next(std::int64_t after_utc,
-                                               const TimeZone& zone) const {
+std::optional<std::int64_t> CronSchedule::Next(std::int64_t after_utc, const TimeZone& zone) const {
   // A local time c shows at a UTC instant in [c - max_offset, c - min_offset]
   // (offsets in force from `after_utc` on), so candidates are scanned in
   // local order from the first that can lie after `after_utc` until none

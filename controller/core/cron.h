@@ -5,8 +5,8 @@
 // The standard five fields, minute hour day-of-month month day-of-week, each
 // `*`, a value, a range `a-b`, a step `*/n` or `a-b/n`, or a comma list of
 // those; months JAN-DEC and weekdays SUN-SAT by name (any case); weekday 0
-// and 7 are Sunday (so FRI-SUN is Friday to Sunday). As in Vixie cron (and cronie, and Kubernetes CronJobs):
-// when both day-of-month and day-of-week are restricted (neither starts with
+// and 7 are Sunday (so FRI-SUN is Friday to Sunday). As in Vixie cron (and cronie, and Kubernetes
+// CronJobs): when both day-of-month and day-of-week are restricted (neither starts with
 // `*`), a day matches if EITHER matches; otherwise both must.
 //
 // Time zones (core/time_zone.h): the schedule is read in wall-clock time of
@@ -47,8 +47,8 @@ class CronSchedule {
 
   std::bitset<60> minutes_;
   std::bitset<24> hours_;
-  std::bitset<32> days_;    // 1..31
-  std::bitset<13> months_;  // 1..12
+  std::bitset<32> days_;     // 1..31
+  std::bitset<13> months_;   // 1..12
   std::bitset<7> weekdays_;  // 0 = Sunday
   bool days_star_ = true;
   bool weekdays_star_ = true;

@@ -47,9 +47,9 @@ std::vector<std::pair<std::string, std::string>> CheckMaintenanceWindow(
     errors.emplace_back("spec.maintenanceWindow.schedule",
                         "required: a 5-field cron schedule, e.g. \"0 2 * * SAT\"");
   } else if (auto cron = CronSchedule::Parse(window.schedule); !cron.ok()) {
-    errors.emplace_back("spec.maintenanceWindow.schedule",
-                        "invalid schedule " + quote(window.schedule) + ": " +
-                            cron.status().message());
+    errors.emplace_back(
+        "spec.maintenanceWindow.schedule",
+        "invalid schedule " + quote(window.schedule) + ": " + cron.status().message());
   }
   if (window.duration.empty()) {
     errors.emplace_back("spec.maintenanceWindow.duration", "required, e.g. 2h");
@@ -67,9 +67,8 @@ std::vector<std::pair<std::string, std::string>> CheckMaintenanceWindow(
 Result<std::int64_t> ParseWindowDuration(std::string_view text) {
   auto parsed = ParseDuration(text);
   if (!parsed.ok()) {
-    return Status(Code::kInvalidArgument,
-                  "\"" + std::string(text.substr(0, 40)) +
-                      "\" is not a duration: use e.g. 30m, 2h or 1h30m");
+    return Status(Code::kInvalidArgument, "\"" + std::string(text.substr(0, 40)) +
+                                              "\" is not a duration: use e.g. 30m, 2h or 1h30m");
   }
   const std::int64_t ms = parsed.value().count();
   if (ms <= 0) {
@@ -138,19 +137,13 @@ std::string FormatSeconds(std::int64_t seconds) {
 
 std::string FormatLocal(std::int64_t utc, const TimeZone& zone) {
   const std::int32_t offset = zone.OffsetAt(utc);
-  const std::int64_t local = utc + offset;
-  const std::int64_t days = FloorDiv(local, 86400);
-  const std::int64_t secs = local - days * 86400;
-  std::int64_t y = 0;
-  unsigned m = 0;
-  unsigned d = 0;
-  CivilFromDays(days, y, m, d);
+  const CivilTime t = CivilFromSeconds(utc + offset);
   const std::int32_t abs_offset = offset < 0 ? -offset : offset;
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02lld:%02lld %s (UTC%c%02d:%02d)",
-                static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
-                static_cast<long long>(secs % 3600 / 60), zone.name().substr(0, 40).c_str(),
-                offset < 0 ? '-' : '+', abs_offset / 3600, abs_offset % 3600 / 60);
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02d:%02d %s (UTC%c%02d:%02d)",
+                static_cast<long long>(t.year), t.month, t.day, t.hour, t.minute,
+                zone.name().substr(0, 40).c_str(), offset < 0 ? '-' : '+', abs_offset / 3600,
+                abs_offset % 3600 / 60);
   return buf;
 }
 

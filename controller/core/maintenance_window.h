@@ -27,8 +27,8 @@ inline constexpr char kDefaultWindowTimeZone[] = "UTC";
 inline constexpr std::int64_t kMaxWindowSeconds = 7 * 86400;
 
 struct MaintenanceWindowSpec {
-  std::string schedule;                         // 5-field cron
-  std::string duration;                         // "2h", "30m", "1h30m"
+  std::string schedule;                            // 5-field cron
+  std::string duration;                            // "2h", "30m", "1h30m"
   std::string time_zone = kDefaultWindowTimeZone;  // IANA name
   bool operator==(const MaintenanceWindowSpec& o) const {
     return schedule == o.schedule && duration == o.duration && time_zone == o.time_zone;
@@ -48,8 +48,8 @@ std::vector<std::pair<std::string, std::string>> CheckMaintenanceWindow(
 Result<std::int64_t> ParseWindowDuration(std::string_view text);
 
 struct WindowDecision {
-  bool open = false;    // a run may start now
-  bool inside = false;  // now is inside a window (maybe with too little left)
+  bool open = false;            // a run may start now
+  bool inside = false;          // now is inside a window (maybe with too little left)
   std::int64_t window_end = 0;  // when inside: the end of that window (UTC s)
   // When not open: the start of the next window long enough for the
   // estimate (UTC s); nullopt when no window within a year is long enough.

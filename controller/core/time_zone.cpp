@@ -136,8 +136,8 @@ Result<TimeZone> TimeZone::FromTzif(std::string name, std::string_view b) {
   }
   z.initial_offset_ = offsets[0];
   for (std::uint64_t i = 0; i < h.timecnt; ++i) {
-    const std::int64_t t = time_size == 8 ? Be64(b, times + i * 8)
-                                          : static_cast<std::int32_t>(Be32(b, times + i * 4));
+    const std::int64_t t =
+        time_size == 8 ? Be64(b, times + i * 8) : static_cast<std::int32_t>(Be32(b, times + i * 4));
     const auto idx = static_cast<unsigned char>(b[indexes + i]);
     if (idx >= h.typecnt) {
       return bad("transition names an unknown local time type");
@@ -298,8 +298,9 @@ std::optional<std::string> CheckZoneName(std::string_view name) {
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                     c == '_' || c == '+' || c == '-';
     if (!ok) {
-      return std::string("may contain only letters, digits, '_', '+', '-' and '/', like "
-                         "Europe/Berlin");
+      return std::string(
+          "may contain only letters, digits, '_', '+', '-' and '/', like "
+          "Europe/Berlin");
     }
   }
   return std::nullopt;

@@ -37,9 +37,9 @@ struct PosixTzRule {
   struct Date {
     enum class Kind { kJulianNoLeap, kZeroBased, kMonthWeekDay };  // Jn, n, Mm.w.d
     Kind kind = Kind::kMonthWeekDay;
-    int month = 0;  // Mm.w.d
-    int week = 0;   // 1..5 (5: the last)
-    int day = 0;    // weekday 0..6 (Sunday = 0), or the day of Jn / n
+    int month = 0;             // Mm.w.d
+    int week = 0;              // 1..5 (5: the last)
+    int day = 0;               // weekday 0..6 (Sunday = 0), or the day of Jn / n
     std::int32_t time = 7200;  // local seconds after midnight, default 02:00
   };
   std::int32_t std_offset = 0;

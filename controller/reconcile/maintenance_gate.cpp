@@ -146,7 +146,8 @@ Next Reconciler::Pass::WaitForWindow(const core::WindowDecision& d, const core::
                (estimate.seconds > 0 ? " (long enough for " + estimate.source + ")" : "") +
                "; the workloads and the database are not touched until then.";
   }
-  SetKstatus(next, ConditionStatus::kFalse, never ? ConditionStatus::kFalse : ConditionStatus::kTrue,
+  SetKstatus(next, ConditionStatus::kFalse,
+             never ? ConditionStatus::kFalse : ConditionStatus::kTrue,
              never ? ConditionStatus::kTrue : ConditionStatus::kFalse,
              rs::kOutsideMaintenanceWindow, message);
   bool changed = false;
@@ -154,8 +155,7 @@ Next Reconciler::Pass::WaitForWindow(const core::WindowDecision& d, const core::
     return WriteFailed(s);
   }
   if (changed) {
-    Event(never ? EventType::kWarning : EventType::kNormal, rs::kOutsideMaintenanceWindow,
-          message);
+    Event(never ? EventType::kWarning : EventType::kNormal, rs::kOutsideMaintenanceWindow, message);
   }
   if (never) {
     return Finished("stalled");

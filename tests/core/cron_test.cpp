@@ -6,13 +6,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 
 #include "core/civil_time.h"
 #include "core/maintenance_window.h"
+#include "core/zoneinfo_fixture.h"
 
 namespace schemaop::core {
 namespace {
@@ -25,18 +24,7 @@ std::int64_t At(std::int64_t y, unsigned m, unsigned d, int hh, int mm) {
   return DaysFromCivil(y, m, d) * 86400 + hh * kHour + mm * 60;
 }
 
-TimeZone Zone(const std::string& name) {
-  std::ifstream in("/usr/share/zoneinfo/" + name, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  auto zone = TimeZone::FromTzif(name, bytes.str());
-  if (!zone.ok()) {
-    ADD_FAILURE() << "/usr/share/zoneinfo/" << name
-                  << " unreadable (install tzdata): " << zone.status().ToString();
-    return TimeZone::Fixed(name, 0);
-  }
-  return zone.value();
-}
+TimeZone Zone(const std::string& name) { return testing::SystemZone(name); }
 
 CronSchedule Cron(const std::string& text) {
   auto parsed = CronSchedule::Parse(text);
@@ -67,7 +55,8 @@ TEST(CronTest, ParsesTheStandardForms) {
   EXPECT_EQ(NextUtc("0 0 29 2 *", t), At(2028, 2, 29, 0, 0));
   EXPECT_EQ(NextUtc("0,30 10 * * *", t), At(2026, 12, 1, 10, 30));
   EXPECT_EQ(NextUtc("  0\t2  * *   *  ", t), At(2026, 12, 2, 2, 0));
-  EXPECT_EQ(NextUtc("0 12 * * *", At(2026, 12, 1, 12, 0)), At(2026, 12, 2, 12, 0));  // strictly after
+  EXPECT_EQ(NextUtc("0 12 * * *", At(2026, 12, 1, 12, 0)),
+            At(2026, 12, 2, 12, 0));  // strictly after
 }
 
 TEST(CronTest, DayOfMonthOrDayOfWeekWhenBothAreRestricted) {
@@ -78,16 +67,14 @@ TEST(CronTest, DayOfMonthOrDayOfWeekWhenBothAreRestricted) {
   // One side starting with '*' (even */n) makes it AND.
   EXPECT_EQ(NextUtc("0 0 * * FRI", t), At(2026, 12, 4, 0, 0));
   EXPECT_EQ(NextUtc("0 0 */2 * FRI", t), At(2026, 12, 11, 0, 0));  // odd days that are Fridays
-  EXPECT_EQ(NextUtc("0 0 13 * */7", t), At(2026, 12, 13, 0, 0));  // the 13th AND a Sunday
+  EXPECT_EQ(NextUtc("0 0 13 * */7", t), At(2026, 12, 13, 0, 0));   // the 13th AND a Sunday
 }
 
 TEST(CronTest, MatchesABruteForceSearchInUtc) {
   std::mt19937 rng(15);
   const char* fields[][6] = {
-      {"*", "0", "*/7", "5-50/5", "0,15,45", "59"},
-      {"*", "0", "2", "*/6", "1-5", "22,23"},
-      {"*", "1", "15", "*/10", "28-31", "1,31"},
-      {"*", "*", "2", "JAN-MAR", "*/4", "12"},
+      {"*", "0", "*/7", "5-50/5", "0,15,45", "59"}, {"*", "0", "2", "*/6", "1-5", "22,23"},
+      {"*", "1", "15", "*/10", "28-31", "1,31"},    {"*", "*", "2", "JAN-MAR", "*/4", "12"},
       {"*", "MON", "1-5", "0,6", "SUN", "*/3"},
   };
   for (int round = 0; round < 300; ++round) {

@@ -6,12 +6,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/civil_time.h"
+#include "core/zoneinfo_fixture.h"
 
 namespace schemaop::core {
 namespace {
@@ -24,24 +23,8 @@ std::int64_t Local(std::int64_t y, unsigned m, unsigned d, int hh, int mm) {
   return DaysFromCivil(y, m, d) * 86400 + hh * kHour + mm * 60;
 }
 
-std::string ReadZoneFile(const std::string& name) {
-  std::ifstream in("/usr/share/zoneinfo/" + name, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-TimeZone SystemZone(const std::string& name) {
-  const std::string bytes = ReadZoneFile(name);
-  if (bytes.empty()) {
-    ADD_FAILURE() << "/usr/share/zoneinfo/" << name
-                  << " is missing: install the tzdata package (scripts/setup does)";
-    return TimeZone::Fixed(name, 0);
-  }
-  auto zone = TimeZone::FromTzif(name, bytes);
-  EXPECT_TRUE(zone.ok()) << zone.status().ToString();
-  return zone.ok() ? zone.value() : TimeZone::Fixed(name, 0);
-}
+using testing::ReadZoneFile;
+using testing::SystemZone;
 
 void Put32(std::string& out, std::uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) {
@@ -65,8 +48,8 @@ std::string BuildTzif(const std::vector<std::pair<std::int64_t, int>>& transitio
   };
   header(0, 1, 1, 0);
   out += std::string(6, '\0') + std::string(1, '\0');  // one type, one char
-  header(static_cast<std::uint32_t>(transitions.size()),
-         static_cast<std::uint32_t>(offsets.size()), 4, leapcnt);
+  header(static_cast<std::uint32_t>(transitions.size()), static_cast<std::uint32_t>(offsets.size()),
+         4, leapcnt);
   for (const auto& t : transitions) {
     Put32(out, static_cast<std::uint32_t>(static_cast<std::uint64_t>(t.first) >> 32));
     Put32(out, static_cast<std::uint32_t>(t.first & 0xffffffff));
@@ -133,8 +116,7 @@ TEST(TimeZoneTest, FromLocalTakesTheFirstOfARepeatedTime) {
 
 TEST(TimeZoneTest, FromLocalRoundTripsEveryQuarterHourOfAYear) {
   const TimeZone berlin = SystemZone("Europe/Berlin");
-  for (std::int64_t utc = Local(2026, 1, 1, 0, 0); utc < Local(2027, 1, 1, 0, 0);
-       utc += 15 * 60) {
+  for (std::int64_t utc = Local(2026, 1, 1, 0, 0); utc < Local(2027, 1, 1, 0, 0); utc += 15 * 60) {
     const std::int64_t local = berlin.ToLocal(utc);
     const std::int64_t back = berlin.FromLocal(local);
     // Equal, except the second pass of a repeated hour maps to the first.
@@ -157,8 +139,8 @@ TEST(TimeZoneTest, FooterRuleAloneGivesDst) {
 
 TEST(TimeZoneTest, ExplicitTransitionsThenFooter) {
   const std::int64_t t1 = Local(2020, 1, 1, 0, 0);
-  auto zone = TimeZone::FromTzif("Test/Mixed", BuildTzif({{t1, 1}}, {0, 5 * 3600 + 1800},
-                                                         "<+0530>-5:30"));
+  auto zone =
+      TimeZone::FromTzif("Test/Mixed", BuildTzif({{t1, 1}}, {0, 5 * 3600 + 1800}, "<+0530>-5:30"));
   ASSERT_TRUE(zone.ok()) << zone.status().ToString();
   EXPECT_EQ(zone.value().OffsetAt(t1 - 1), 0);
   EXPECT_EQ(zone.value().OffsetAt(t1), 5 * 3600 + 1800);
@@ -171,10 +153,9 @@ TEST(TimeZoneTest, RejectsMalformedTzif) {
   EXPECT_THAT(TimeZone::FromTzif("T", "").status().message(), HasSubstr("not a TZif file"));
   EXPECT_THAT(TimeZone::FromTzif("T", "#!/bin/sh\necho hi\n").status().message(),
               HasSubstr("not a TZif file"));
-  EXPECT_THAT(TimeZone::FromTzif("T", BuildTzif({{200, 0}, {100, 1}}, {0, 3600}, ""))
-                  .status()
-                  .message(),
-              HasSubstr("ascending"));
+  EXPECT_THAT(
+      TimeZone::FromTzif("T", BuildTzif({{200, 0}, {100, 1}}, {0, 3600}, "")).status().message(),
+      HasSubstr("ascending"));
   EXPECT_THAT(TimeZone::FromTzif("T", BuildTzif({{100, 5}}, {0}, "")).status().message(),
               HasSubstr("unknown local time type"));
   EXPECT_THAT(TimeZone::FromTzif("T", BuildTzif({}, {0}, "", 1)).status().message(),
@@ -209,10 +190,10 @@ TEST(TimeZoneTest, ParsesPosixRules) {
   auto julian = ParsePosixTz("EST5EDT,0/0,J365/25");
   ASSERT_TRUE(julian.ok());
   EXPECT_EQ(julian.value().end.time, 25 * 3600);
-  for (const char* bad : {"", "C-1", "CET", "CET-1CEST,M13.1.0,M10.5.0", "CET-1CEST,M3.6.0,M1.1.0",
-                          "CET-1CEST,M3.5.7,M10.5.0", "CET-1CEST,J0,J365", "CET-1CEST,366,1",
-                          "CET-1CEST,M3.5.0", "CET-1CEST,M3.5.0/168,M10.5.0", "CET-25",
-                          "<AB>1", "CET-1CEST,M3.5.0,M10.5.0 trailing"}) {
+  for (const char* bad :
+       {"", "C-1", "CET", "CET-1CEST,M13.1.0,M10.5.0", "CET-1CEST,M3.6.0,M1.1.0",
+        "CET-1CEST,M3.5.7,M10.5.0", "CET-1CEST,J0,J365", "CET-1CEST,366,1", "CET-1CEST,M3.5.0",
+        "CET-1CEST,M3.5.0/168,M10.5.0", "CET-25", "<AB>1", "CET-1CEST,M3.5.0,M10.5.0 trailing"}) {
     EXPECT_FALSE(ParsePosixTz(bad).ok()) << bad;
   }
 }
@@ -223,9 +204,8 @@ TEST(TimeZoneTest, ZoneNamesCannotLeaveTheZoneinfoDirectory) {
     EXPECT_EQ(CheckZoneName(good), std::nullopt) << good;
   }
   for (const char* bad : {"", "../etc/passwd", "Europe/../../etc/passwd", "/etc/passwd",
-                          "Europe//Berlin", "Europe/Berlin/", "right/Europe/Berlin",
-                          "posix/UTC", "Europe/Berlin\n", "Europe Berlin", "-rf", "zone.tab",
-                          "Ünïcode/Zone"}) {
+                          "Europe//Berlin", "Europe/Berlin/", "right/Europe/Berlin", "posix/UTC",
+                          "Europe/Berlin\n", "Europe Berlin", "-rf", "zone.tab", "Ünïcode/Zone"}) {
     EXPECT_NE(CheckZoneName(bad), std::nullopt) << bad;
   }
   EXPECT_NE(CheckZoneName(std::string(65, 'A')), std::nullopt);

@@ -68,6 +68,7 @@ case "$case_name" in
       "$(kubectl get events -n "$E2E_NS" -o jsonpath='{range .items[*]}{.reason}: {.message}{"\n"}{end}')" \
       "OutsideMaintenanceWindow: Outside the maintenance window"
     # Resyncs every second re-evaluate the gate and change nothing.
+    expect_eq "scale writes before the resyncs" "0" "$(scale_writes)"
     rv=$(smig '{.metadata.resourceVersion}')
     admin_delete counters
     reconciles_before=$(metric_sum "$metrics_port" schemaop_reconcile_total)

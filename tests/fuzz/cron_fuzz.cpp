@@ -33,7 +33,8 @@ void Cron(std::string_view input) {
     SCHEMAOP_FUZZ_CHECK(s.MatchesLocal(*next), "next does not match '" + std::string(input) + "'");
     for (std::int64_t m = std::max<std::int64_t>((start / 60 + 1) * 60, *next - 86400); m < *next;
          m += 60) {
-      SCHEMAOP_FUZZ_CHECK(!s.MatchesLocal(m), "an earlier minute matches '" + std::string(input) + "'");
+      SCHEMAOP_FUZZ_CHECK(!s.MatchesLocal(m),
+                          "an earlier minute matches '" + std::string(input) + "'");
     }
   }
   static const core::TimeZone east = core::TimeZone::Fixed("Etc/GMT-1", 3600);

@@ -12,8 +12,9 @@ namespace schemaop::fuzz {
 
 void Tzif(std::string_view input) {
   if (const auto rule = core::ParsePosixTz(input); rule.ok()) {
-    SCHEMAOP_FUZZ_CHECK(rule.value().std_offset >= -25 * 3600 && rule.value().std_offset <= 25 * 3600,
-                        "POSIX offset out of range");
+    SCHEMAOP_FUZZ_CHECK(
+        rule.value().std_offset >= -25 * 3600 && rule.value().std_offset <= 25 * 3600,
+        "POSIX offset out of range");
   }
   const auto zone = core::TimeZone::FromTzif("Fuzz/Zone", input);
   if (!zone.ok()) {
@@ -23,9 +24,9 @@ void Tzif(std::string_view input) {
   }
   const core::TimeZone& z = zone.value();
   const auto [lo, hi] = z.OffsetRangeFrom(0);
-  for (std::int64_t t : {std::int64_t{-2'000'000'000}, std::int64_t{0}, std::int64_t{1'774'746'000},
-                         std::int64_t{1'792'890'000}, std::int64_t{4'102'444'800},
-                         std::int64_t{253'402'300'799}}) {
+  for (std::int64_t t :
+       {std::int64_t{-2'000'000'000}, std::int64_t{0}, std::int64_t{1'774'746'000},
+        std::int64_t{1'792'890'000}, std::int64_t{4'102'444'800}, std::int64_t{253'402'300'799}}) {
     const std::int32_t off = z.OffsetAt(t);
     SCHEMAOP_FUZZ_CHECK(off >= -89999 && off <= 93599, "offset out of range");
     if (t >= 0) {

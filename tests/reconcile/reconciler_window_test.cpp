@@ -4,11 +4,9 @@
 // run that started is never stopped by the window's end. Fake clock.
 #include <gmock/gmock.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "core/civil_time.h"
 #include "core/maintenance_window.h"
+#include "core/zoneinfo_fixture.h"
 #include "reconcile/reconciler_fixture.h"
 
 namespace schemaop::reconcile {
@@ -20,17 +18,6 @@ core::Timestamp At(std::int64_t y, unsigned m, unsigned d, int hh, int mm) {
   return core::Timestamp::FromSeconds(core::DaysFromCivil(y, m, d) * 86400 + hh * 3600 + mm * 60);
 }
 
-// The system tzdata, read as the controller does (manager::LoadSystemTimeZone).
-core::Result<core::TimeZone> ZoneFromTzdata(const std::string& name) {
-  std::ifstream in("/usr/share/zoneinfo/" + name, std::ios::binary);
-  if (!in || core::CheckZoneName(name)) {
-    return core::Status(core::Code::kNotFound, "no such zone in /usr/share/zoneinfo");
-  }
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return core::TimeZone::FromTzif(name, bytes.str());
-}
-
 class WindowTest : public ReconcilerTest {
  protected:
   void SetUp() override {
@@ -40,7 +27,7 @@ class WindowTest : public ReconcilerTest {
   }
   void UseTzdata() {
     ReconcilerOptions options;
-    options.time_zones = ZoneFromTzdata;
+    options.time_zones = core::testing::LoadZone;
     reconciler_ = std::make_unique<Reconciler>(kube_, db_, clock_, metrics_, options);
   }
   void ExpectWaiting(core::Timestamp next_window) {
@@ -210,7 +197,8 @@ TEST_F(WindowTest, ZonesComeFromTheTzdataWithDst) {
   UseTzdata();
   // 02:30 does not exist in Berlin on Sunday 2026-03-29: the window opens
   // at 03:30 CEST = 01:30 UTC.
-  Obj().spec.maintenance_window = core::MaintenanceWindowSpec{"30 2 * * SUN", "1h", "Europe/Berlin"};
+  Obj().spec.maintenance_window =
+      core::MaintenanceWindowSpec{"30 2 * * SUN", "1h", "Europe/Berlin"};
   clock_.now = At(2026, 3, 28, 12, 0);
   Reconcile();
   ExpectNothingTouched();
@@ -223,6 +211,23 @@ TEST_F(WindowTest, ZonesComeFromTheTzdataWithDst) {
   EXPECT_EQ(Cond(ct::kStalled).reason, rs::kInvalidSpec);
   EXPECT_THAT(Cond(ct::kStalled).message, HasSubstr("unknown time zone \"Mars/Olympus_Mons\""));
   ExpectNothingTouched();
+}
+
+}  // namespace
+}  // namespace schemaop::reconcile
+
+namespace schemaop::reconcile {
+namespace {
+
+TEST_F(WindowTest, DeletionWhileWaitingTouchesNothingAndReleasesTheObject) {
+  Reconcile();
+  ASSERT_EQ(Cond(ct::kReady).reason, rs::kOutsideMaintenanceWindow);
+  kube_.MarkDeleted(kNs, kName, clock_.now);
+  ReconcileResult r = Reconcile();
+  EXPECT_FALSE(r.requeue_after.has_value());
+  EXPECT_EQ(kube_.scale_calls(), 0);
+  EXPECT_EQ(db_.migrate_calls, 0);
+  EXPECT_TRUE(kube_.objects.empty()) << "finalizer removed";
 }
 
 }  // namespace
