@@ -51,7 +51,9 @@ RUN set -eu; \
     done
 
 FROM ${BASE_IMAGE} AS runtime
-# Runtime libraries of the build dependencies (header-only ones need none).
+# Runtime libraries of the build dependencies (header-only ones need none),
+# and tzdata for the IANA time zones of spec.maintenanceWindow
+# (/usr/share/zoneinfo).
 # PostgreSQL client major version: 15, Debian 12's. pg_dump refuses servers of
 # a NEWER major version, so this image backs up PostgreSQL 15 and older
 # (down to 9.2) — the servers the tests run against. For PostgreSQL 16 or
@@ -70,6 +72,7 @@ RUN apt-get update \
       libcpp-httplib0.11 \
       libssl3 \
       postgresql-client-15 \
+      tzdata \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
  && rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*

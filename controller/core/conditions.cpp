@@ -3,40 +3,10 @@
 #include <cstdio>
 #include <tuple>
 
+#include "core/civil_time.h"
+
 namespace schemaop::core {
 namespace {
-
-// Howard Hinnant's days_from_civil / civil_from_days: proleptic Gregorian,
-// exact for every date we can meet, no locale or time zone involved.
-std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-void CivilFromDays(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<std::int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
-}
-
-std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
-  std::int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) {
-    --q;
-  }
-  return q;
-}
 
 bool ReadDigits(std::string_view text, std::size_t pos, std::size_t count, int& out) {
   if (pos + count > text.size()) {
@@ -61,22 +31,15 @@ Timestamp Timestamp::TruncatedToSeconds() const {
 std::string FormatRfc3339(Timestamp time) {
   const std::int64_t seconds = FloorDiv(time.unix_millis, 1000);
   const int millis = static_cast<int>(time.unix_millis - seconds * 1000);
-  const std::int64_t days = FloorDiv(seconds, 86400);
-  const std::int64_t second_of_day = seconds - days * 86400;
-  std::int64_t year = 0;
-  unsigned month = 0;
-  unsigned day = 0;
-  CivilFromDays(days, year, month, day);
+  const CivilTime t = CivilFromSeconds(seconds);
   char buffer[64];
-  const int hour = static_cast<int>(second_of_day / 3600);
-  const int minute = static_cast<int>(second_of_day % 3600 / 60);
-  const int sec = static_cast<int>(second_of_day % 60);
   if (millis == 0) {
     std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02d:%02d:%02dZ",
-                  static_cast<long long>(year), month, day, hour, minute, sec);
+                  static_cast<long long>(t.year), t.month, t.day, t.hour, t.minute, t.second);
   } else {
     std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                  static_cast<long long>(year), month, day, hour, minute, sec, millis);
+                  static_cast<long long>(t.year), t.month, t.day, t.hour, t.minute, t.second,
+                  millis);
   }
   return buffer;
 }

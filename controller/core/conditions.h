@@ -102,6 +102,8 @@ inline constexpr char kRetryBlocked[] = "RetryBlocked";
 inline constexpr char kSchemaDrift[] = "SchemaDrift";
 inline constexpr char kMigrationsChanged[] = "MigrationsChanged";
 inline constexpr char kDatabaseInUse[] = "DatabaseInUse";
+// A run waits for spec.maintenanceWindow (status.nextWindow).
+inline constexpr char kOutsideMaintenanceWindow[] = "OutsideMaintenanceWindow";
 inline constexpr char kRecoveryBlocked[] = "RecoveryBlocked";
 // PostgreSQL ended the run's session (or its lock) mid-run: not a rollback
 // by the controller; the writers stay at 0 and the retry recovers the run.

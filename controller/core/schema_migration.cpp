@@ -122,12 +122,12 @@ bool SchemaMigrationSpec::operator==(const SchemaMigrationSpec& o) const {
                   drain_timeout_seconds, backup_when, verify_row_counts, verify_schema,
                   verify_allow_row_loss, verify_checks, failure_policy, lock_timeout,
                   statement_timeout, suspend, approval, approved_plan_hash,
-                  max_downtime_seconds) ==
+                  max_downtime_seconds, maintenance_window) ==
          std::tie(o.target_revision, o.url_secret_ref, o.ca_secret_ref, o.version_table, o.migrations_config_map,
                   o.workloads, o.drain_timeout_seconds, o.backup_when, o.verify_row_counts,
                   o.verify_schema, o.verify_allow_row_loss, o.verify_checks, o.failure_policy,
                   o.lock_timeout, o.statement_timeout, o.suspend, o.approval,
-                  o.approved_plan_hash, o.max_downtime_seconds);
+                  o.approved_plan_hash, o.max_downtime_seconds, o.maintenance_window);
 }
 
 bool LastRunStatus::operator==(const LastRunStatus& o) const {
@@ -157,10 +157,11 @@ bool RunStatus::operator==(const RunStatus& o) const {
 bool SchemaMigrationStatus::operator==(const SchemaMigrationStatus& o) const {
   return std::tie(observed_generation, current_revision, target_revision, phase, plan, workloads,
                   backup, last_run, run, resolved_target, database_identity, handled_abort,
-                  conditions, last_handled_retry) ==
+                  next_window, conditions, last_handled_retry) ==
          std::tie(o.observed_generation, o.current_revision, o.target_revision, o.phase, o.plan,
                   o.workloads, o.backup, o.last_run, o.run, o.resolved_target,
-                  o.database_identity, o.handled_abort, o.conditions, o.last_handled_retry);
+                  o.database_identity, o.handled_abort, o.next_window, o.conditions,
+                  o.last_handled_retry);
 }
 
 // -------------------------------------------------------------------- enums
@@ -391,6 +392,11 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
   if (!spec.statement_timeout.empty() && !ParseDuration(spec.statement_timeout).ok()) {
     add("spec.statementTimeout", "invalid duration " + Quote(spec.statement_timeout) +
                                      ": use e.g. 5m, 90s, 1h, or 0 to disable");
+  }
+  if (spec.maintenance_window) {
+    for (auto& [path, message] : CheckMaintenanceWindow(*spec.maintenance_window)) {
+      add(path, message);
+    }
   }
   return errors;
 }

@@ -20,6 +20,7 @@
 
 #include "core/conditions.h"
 #include "core/duration.h"
+#include "core/maintenance_window.h"
 #include "core/spec_enums.h"
 #include "core/migration_run.h"
 #include "core/status.h"
@@ -103,6 +104,8 @@ struct SchemaMigrationSpec {
   // spec.maxDowntimeSeconds (0: no budget): the writers are never at zero
   // longer than this plus the time to roll back (design §7, downtime budget).
   int max_downtime_seconds = 0;
+  // spec.maintenanceWindow (core/maintenance_window.h); unset: any time.
+  std::optional<MaintenanceWindowSpec> maintenance_window;
 
   bool operator==(const SchemaMigrationSpec& other) const;
   bool operator!=(const SchemaMigrationSpec& other) const { return !(*this == other); }
@@ -277,6 +280,9 @@ struct SchemaMigrationStatus {
   // aborts at most one run, so an annotation left in place does not abort
   // the next one (set a new value to abort again).
   std::string handled_abort;
+  // While a run waits for spec.maintenanceWindow (OutsideMaintenanceWindow):
+  // when the next window long enough for it starts.
+  std::optional<Timestamp> next_window;
   std::vector<Condition> conditions;
   // The last schemaop.dev/retry value acted on (RetryToken form): each new
   // value retries a failed run once (design §9).

@@ -27,6 +27,7 @@
 #include "manager/logging.h"
 #include "manager/prometheus_metrics.h"
 #include "manager/system_clock.h"
+#include "manager/time_zones.h"
 
 namespace schemaop::manager {
 
@@ -224,8 +225,12 @@ struct Manager::Impl {
   std::atomic<std::chrono::steady_clock::rep> last_trim_{0};
 
   void Worker(int index) {
+    reconcile::ReconcilerOptions reconciler_options = options.reconciler;
+    if (!reconciler_options.time_zones) {
+      reconciler_options.time_zones = LoadSystemTimeZone;
+    }
     reconcile::Reconciler reconciler(*kube_port, *database_port, reconcile_clock, metrics,
-                                     options.reconciler);
+                                     reconciler_options);
     while (auto key = queue->Get()) {
       if (stopping.load()) {
         queue->Done(*key);

@@ -7,6 +7,7 @@
 //   state_machine.cpp  Run and Advance: what runs when (phase -> handler)
 //   start.cpp          outside a run: the checks of design §6.2
 //   plan.cpp           targets, StartRun, phase Planning
+//   maintenance_gate.cpp  spec.maintenanceWindow, before the scale-down
 //   scale_down.cpp     phases ScalingDown and Draining, the writers re-check
 //   backup.cpp         phase BackingUp
 //   migrate.cpp        phases Migrating / Verifying: the engine call
@@ -27,6 +28,7 @@
 
 #include "core/conditions.h"
 #include "core/database_url.h"
+#include "core/maintenance_window.h"
 #include "core/schema_migration.h"
 #include "core/status.h"
 #include "reconcile/ports.h"
@@ -148,6 +150,18 @@ class Reconciler::Pass {
   Next Plan();
   std::optional<Problem> WorkloadsHeldByAnotherRun();
   Next RecordWorkloads();
+
+  // ---- maintenance_gate.cpp: spec.maintenanceWindow (design §6.6)
+  struct DowntimeEstimate {
+    std::int64_t seconds = 0;  // 0: none
+    std::string source;        // what it is, for messages
+  };
+  std::optional<Problem> UnknownTimeZone() const;
+  DowntimeEstimate EstimateDowntime() const;
+  Next Replan();
+  Next MaintenanceWindowGate();
+  Next WaitForWindow(const core::WindowDecision& d, const core::TimeZone& zone,
+                     const DowntimeEstimate& estimate);
 
   // ---- scale_down.cpp
   Next ScaleDown();

@@ -138,6 +138,9 @@ Next Reconciler::Pass::Plan() {
   if (std::optional<Next> gate = AwaitApproval()) {
     return std::move(*gate);
   }
+  if (Next gate = MaintenanceWindowGate(); gate.stops()) {
+    return gate;
+  }
   return RecordWorkloads();
 }
 

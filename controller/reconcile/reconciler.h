@@ -38,10 +38,12 @@
 // revision); the workloads are restored all the same (the runbook restarts
 // them after any rollback) and the object is Stalled for a human.
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "core/status.h"
+#include "core/time_zone.h"
 #include "reconcile/ports.h"
 #include "reconcile/retry_backoff.h"
 
@@ -65,6 +67,10 @@ struct ReconcilerOptions {
   // reconciles the object at once; this is the safety net).
   std::chrono::milliseconds run_poll{std::chrono::seconds(5)};
   std::string actor_prefix = "schemaop-controller";
+  // The IANA time zone of spec.maintenanceWindow.timeZone by name: kNotFound
+  // for an unknown zone. The controller reads its tzdata
+  // (manager::LoadSystemTimeZone); unset, only "UTC" is known.
+  std::function<core::Result<core::TimeZone>(const std::string&)> time_zones;
 };
 
 struct ReconcileResult {

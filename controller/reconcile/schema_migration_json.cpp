@@ -368,6 +368,13 @@ core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
   r.String(j, "approval", "spec.approval", spec.approval);
   r.String(j, "approvedPlanHash", "spec.approvedPlanHash", spec.approved_plan_hash);
   r.Integer(j, "maxDowntimeSeconds", "spec.maxDowntimeSeconds", spec.max_downtime_seconds);
+  if (const json* w = r.Object(j, "maintenanceWindow", "spec.maintenanceWindow")) {
+    core::MaintenanceWindowSpec window;
+    r.String(*w, "schedule", "spec.maintenanceWindow.schedule", window.schedule);
+    r.String(*w, "duration", "spec.maintenanceWindow.duration", window.duration);
+    r.String(*w, "timeZone", "spec.maintenanceWindow.timeZone", window.time_zone);
+    spec.maintenance_window = std::move(window);
+  }
   if (!r.ok()) {
     return r.status();
   }
@@ -410,6 +417,10 @@ json SpecToJson(const core::SchemaMigrationSpec& spec) {
   }
   if (spec.max_downtime_seconds != 0) {
     j["maxDowntimeSeconds"] = spec.max_downtime_seconds;
+  }
+  if (const auto& w = spec.maintenance_window) {
+    j["maintenanceWindow"] = {
+        {"schedule", w->schedule}, {"duration", w->duration}, {"timeZone", w->time_zone}};
   }
   return j;
 }
@@ -456,6 +467,7 @@ core::Result<core::SchemaMigrationStatus> StatusFromJson(const json& j) {
   r.String(j, "databaseIdentity", "status.databaseIdentity", status.database_identity);
   r.String(j, "lastHandledRetry", "status.lastHandledRetry", status.last_handled_retry);
   r.String(j, "handledAbort", "status.handledAbort", status.handled_abort);
+  r.Time(j, "nextWindow", "status.nextWindow", status.next_window);
   if (const json* conditions = r.Array(j, "conditions", "status.conditions")) {
     for (std::size_t i = 0; i < conditions->size(); ++i) {
       core::Condition c;
@@ -548,6 +560,7 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
   if (!status.handled_abort.empty()) {
     j["handledAbort"] = status.handled_abort;
   }
+  PutTime(j, "nextWindow", status.next_window);
   json conditions = json::array();
   for (const core::Condition& c : status.conditions) {
     json cj = {{"type", c.type},

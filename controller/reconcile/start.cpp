@@ -30,6 +30,9 @@ Next Reconciler::Pass::Start() {
   if (auto invalid = InvalidSpec()) {
     return Refuse(*invalid);
   }
+  if (auto zone = UnknownTimeZone()) {
+    return Refuse(*zone);
+  }
   Status list_error;
   if (auto dup = CheckDuplicates(list_error)) {
     return Refuse(*dup);
@@ -212,6 +215,7 @@ Next Reconciler::Pass::RecordAtTarget(const InspectResult& inspect,
   next.target_revision = core::FormatVersions(inspect.target_versions);
   next.resolved_target = resolved;
   next.phase = Phase::kSucceeded;
+  next.next_window.reset();
   SetAtTargetConditions(next);
   MarkRetrySeen(next);
   if (Status s = Write(std::move(next)); !s.ok()) {

@@ -33,6 +33,7 @@ const Target kTargets[] = {
     {"migration_file", MigrationFile}, {"sql_splitter", SqlSplitter},
     {"database_url", DatabaseUrl},     {"kubeconfig", Kubeconfig},
     {"duration", Duration},            {"schema_migration_json", SchemaMigrationJson},
+    {"cron", Cron},                    {"tzif", Tzif},
 };
 
 fs::path SourceDir() {

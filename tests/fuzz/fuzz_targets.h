@@ -20,6 +20,8 @@ void DatabaseUrl(std::string_view input);
 void Kubeconfig(std::string_view input);
 void Duration(std::string_view input);
 void SchemaMigrationJson(std::string_view input);
+void Cron(std::string_view input);
+void Tzif(std::string_view input);
 
 }  // namespace schemaop::fuzz
 

@@ -41,6 +41,7 @@ for p in postgresql-15 postgresql-client-15 kubernetes-client libgtest-dev clang
   check "build-only packages exclude $p" bash -c '! grep -qw -- "$1" <<<"$2"' _ "$p" "$build_packages"
 done
 check "runtime stage installs pg_dump/pg_restore 15" grep -q 'postgresql-client-15' <(stage 3)
+check "runtime stage installs the time zones of spec.maintenanceWindow" grep -qw 'tzdata' <(stage 3)
 check "runtime stage cleans apt explicitly" grep -q 'apt-get clean' <(stage 3 | grep '^RUN ')
 check "runtime stage removes apt lists" grep -q 'rm -rf /var/lib/apt/lists/\*' <(stage 3 | grep '^RUN ')
 check "runtime stage removes the build host's apt sources" \
