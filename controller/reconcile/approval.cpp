@@ -55,13 +55,15 @@ std::optional<Next> Reconciler::Pass::AwaitApproval() {
 }
 
 // Drops the waiting run (nothing was touched: phase Planning) and starts
-// over with the checks of design §6.2. The run had been allowed to start,
+// over with the checks of design §6.2; also used by the maintenance window
+// gate when the spec changed under a waiting run. The run had been allowed to start,
 // so a block on retrying a failed run does not apply again (replanning_).
 Next Reconciler::Pass::Replan() {
   SchemaMigrationStatus next = obj_.status;
   replanned_retry_ = next.run->retry;
   next.run.reset();
   next.phase = Phase::kPending;
+  next.next_window.reset();
   if (Status s = Write(std::move(next)); !s.ok()) {
     return WriteFailed(s);
   }

@@ -78,17 +78,7 @@ Reconciler::Pass::DowntimeEstimate Reconciler::Pass::EstimateDowntime() const {
 }
 
 // A run that has touched nothing yet is dropped when the spec changed under
-// it (a new target, a new window): the next pass plans again.
-Next Reconciler::Pass::Replan() {
-  SchemaMigrationStatus next = obj_.status;
-  next.run.reset();
-  next.phase = Phase::kPending;
-  next.next_window.reset();
-  if (Status s = Write(std::move(next)); !s.ok()) {
-    return WriteFailed(s);
-  }
-  return Requeue(std::chrono::milliseconds(0), "requeue");
-}
+// it (a new target, a new window) and planned again: Replan (approval.cpp).
 
 Next Reconciler::Pass::MaintenanceWindowGate() {
   if (obj_.status.run->generation != generation()) {

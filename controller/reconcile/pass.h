@@ -158,7 +158,6 @@ class Reconciler::Pass {
   };
   std::optional<Problem> UnknownTimeZone() const;
   DowntimeEstimate EstimateDowntime() const;
-  Next Replan();
   Next MaintenanceWindowGate();
   Next WaitForWindow(const core::WindowDecision& d, const core::TimeZone& zone,
                      const DowntimeEstimate& estimate);
