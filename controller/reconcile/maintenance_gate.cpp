@@ -80,14 +80,17 @@ Reconciler::Pass::DowntimeEstimate Reconciler::Pass::EstimateDowntime() const {
 // A run that has touched nothing yet is dropped when the spec changed under
 // it (a new target, a new window) and planned again: Replan (approval.cpp).
 
-Next Reconciler::Pass::MaintenanceWindowGate() {
+// nullopt: the run may start now. Otherwise what Planning returns: a wait,
+// or the Continue of a Replan, after which the Planning handler (and this
+// gate) runs again for the new run; never a fall-through to the scale-down.
+std::optional<Next> Reconciler::Pass::MaintenanceWindowGate() {
   if (obj_.status.run->generation != generation()) {
     return Replan();
   }
   const auto& window = obj_.spec.maintenance_window;
   if (!window) {
     obj_.status.next_window.reset();  // written with the run's next transition
-    return Next::Continue();
+    return std::nullopt;
   }
   auto cron = core::CronSchedule::Parse(window->schedule);
   auto duration = core::ParseWindowDuration(window->duration);
@@ -102,7 +105,7 @@ Next Reconciler::Pass::MaintenanceWindowGate() {
       core::DecideWindow(cron.value(), zone.value(), duration.value(), now_s, estimate.seconds);
   if (d.open) {
     obj_.status.next_window.reset();
-    return Next::Continue();
+    return std::nullopt;
   }
   return WaitForWindow(d, zone.value(), estimate);
 }

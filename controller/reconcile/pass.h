@@ -158,7 +158,7 @@ class Reconciler::Pass {
   };
   std::optional<Problem> UnknownTimeZone() const;
   DowntimeEstimate EstimateDowntime() const;
-  Next MaintenanceWindowGate();
+  std::optional<Next> MaintenanceWindowGate();
   Next WaitForWindow(const core::WindowDecision& d, const core::TimeZone& zone,
                      const DowntimeEstimate& estimate);
 

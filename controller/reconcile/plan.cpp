@@ -138,8 +138,8 @@ Next Reconciler::Pass::Plan() {
   if (std::optional<Next> gate = AwaitApproval()) {
     return std::move(*gate);
   }
-  if (Next gate = MaintenanceWindowGate(); gate.stops()) {
-    return gate;
+  if (std::optional<Next> gate = MaintenanceWindowGate()) {
+    return std::move(*gate);
   }
   return RecordWorkloads();
 }
