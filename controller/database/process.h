@@ -17,9 +17,12 @@ struct ProcessResult {
 // `extra_environment` entries replace inherited ones; an entry with an empty
 // value removes that variable from the child's environment. With
 // `stdout_fd` >= 0 the child's stdout goes to that descriptor (e.g. the
-// backup file schemaop opened itself) and only stderr is captured.
+// backup file schemaop opened itself) and only stderr is captured. With
+// `stdin_fd` >= 0 the child reads that descriptor (the read end of a pipe
+// from another child), else /dev/null. Descriptors given must be O_CLOEXEC
+// in this process, so no other child keeps a pipe end open.
 ProcessResult RunProcess(const std::string& program, const std::vector<std::string>& arguments,
                          const std::map<std::string, std::string>& extra_environment,
-                         int stdout_fd = -1);
+                         int stdout_fd = -1, int stdin_fd = -1);
 
 }  // namespace schemaop::database::internal
