@@ -121,11 +121,11 @@ bool SchemaMigrationSpec::operator==(const SchemaMigrationSpec& o) const {
   return std::tie(target_revision, url_secret_ref, ca_secret_ref, version_table, migrations_config_map, workloads,
                   drain_timeout_seconds, backup_when, verify_row_counts, verify_schema,
                   verify_allow_row_loss, verify_checks, failure_policy, lock_timeout,
-                  statement_timeout, suspend) ==
+                  statement_timeout, suspend, rehearse) ==
          std::tie(o.target_revision, o.url_secret_ref, o.ca_secret_ref, o.version_table, o.migrations_config_map,
                   o.workloads, o.drain_timeout_seconds, o.backup_when, o.verify_row_counts,
                   o.verify_schema, o.verify_allow_row_loss, o.verify_checks, o.failure_policy,
-                  o.lock_timeout, o.statement_timeout, o.suspend);
+                  o.lock_timeout, o.statement_timeout, o.suspend, o.rehearse);
 }
 
 bool LastRunStatus::operator==(const LastRunStatus& o) const {
@@ -153,10 +153,11 @@ bool RunStatus::operator==(const RunStatus& o) const {
 
 bool SchemaMigrationStatus::operator==(const SchemaMigrationStatus& o) const {
   return std::tie(observed_generation, current_revision, target_revision, phase, plan, workloads,
-                  backup, last_run, run, resolved_target, database_identity, conditions) ==
+                  backup, last_run, run, resolved_target, database_identity, conditions,
+                  rehearsal) ==
          std::tie(o.observed_generation, o.current_revision, o.target_revision, o.phase, o.plan,
                   o.workloads, o.backup, o.last_run, o.run, o.resolved_target,
-                  o.database_identity, o.conditions);
+                  o.database_identity, o.conditions, o.rehearsal);
 }
 
 // -------------------------------------------------------------------- enums
@@ -183,7 +184,7 @@ bool IsRelativeTarget(std::string_view target) {
 
 namespace {
 constexpr std::pair<Phase, const char*> kPhaseNames[] = {
-    {Phase::kPending, "Pending"},         {Phase::kPlanning, "Planning"},
+    {Phase::kPending, "Pending"},         {Phase::kPlanning, "Planning"},     {Phase::kRehearsing, "Rehearsing"},
     {Phase::kScalingDown, "ScalingDown"}, {Phase::kDraining, "Draining"},
     {Phase::kBackingUp, "BackingUp"},     {Phase::kMigrating, "Migrating"},
     {Phase::kVerifying, "Verifying"},     {Phase::kRollingBack, "RollingBack"},

@@ -21,6 +21,7 @@
 #include "core/duration.h"
 #include "core/spec_enums.h"
 #include "core/migration_run.h"
+#include "core/rehearsal_status.h"
 #include "core/status.h"
 
 namespace schemaop::core {
@@ -87,6 +88,8 @@ struct SchemaMigrationSpec {
   std::string lock_timeout;       // empty: engine default
   std::string statement_timeout;  // empty: engine default
   bool suspend = false;
+  // Rehearse each plan on a scratch copy before anything is scaled (design §6.5).
+  bool rehearse = false;
 
   bool operator==(const SchemaMigrationSpec& other) const;
   bool operator!=(const SchemaMigrationSpec& other) const { return !(*this == other); }
@@ -109,6 +112,7 @@ bool IsRelativeTarget(std::string_view target);
 enum class Phase {
   kPending,
   kPlanning,
+  kRehearsing,  // spec.rehearse: the plan on a scratch copy, nothing scaled yet
   kScalingDown,
   kDraining,
   kBackingUp,
@@ -239,6 +243,7 @@ struct SchemaMigrationStatus {
   std::optional<LastRunStatus> last_run;
   std::optional<RunStatus> run;  // present while a run is in progress
   std::optional<ResolvedTargetStatus> resolved_target;
+  std::optional<RehearsalStatus> rehearsal;  // the last rehearsal (spec.rehearse)
   // InspectResult::database_identity: which database this object manages,
   // as the server identifies it (one database, one owner).
   std::string database_identity;

@@ -68,6 +68,10 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
   core::Result<reconcile::InspectResult> Inspect(const reconcile::DatabaseTarget& target,
                                                  const std::string& target_revision) override;
   core::Result<reconcile::BackupResult> Backup(const reconcile::DatabaseTarget& target) override;
+  core::Result<reconcile::RehearseResult> Rehearse(const reconcile::DatabaseTarget& target,
+                                                   const std::vector<std::string>& target_versions,
+                                                   const std::string& plan_digest,
+                                                   bool with_backup) override;
   core::Result<reconcile::MigrateResult> Migrate(
       const reconcile::DatabaseTarget& target,
       const std::vector<std::string>& target_versions,

@@ -7,6 +7,7 @@
 //   state_machine.cpp  Run and Advance: what runs when (phase -> handler)
 //   start.cpp          outside a run: the checks of design §6.2
 //   plan.cpp           targets, StartRun, phase Planning
+//   rehearse.cpp       phase Rehearsing (spec.rehearse)
 //   scale_down.cpp     phases ScalingDown and Draining, the writers re-check
 //   backup.cpp         phase BackingUp
 //   migrate.cpp        phases Migrating / Verifying: the engine call
@@ -143,6 +144,14 @@ class Reconciler::Pass {
   Next Plan();
   std::optional<Problem> WorkloadsHeldByAnotherRun();
   Next RecordWorkloads();
+
+  // ---- rehearse.cpp: phase Rehearsing (spec.rehearse)
+  bool RehearsalPending() const;
+  bool RehearsalBlocks(const std::string& plan_digest) const;
+  Next BeginRehearsal();
+  Next Rehearse();
+  Next RecordRehearsal(bool succeeded, double sql_seconds, double downtime,
+                       const std::string& failure);
 
   // ---- scale_down.cpp
   Next ScaleDown();

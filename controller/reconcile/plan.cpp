@@ -132,6 +132,9 @@ Next Reconciler::Pass::Plan() {
     next.phase = Phase::kPending;
     return Suspend(std::move(next));
   }
+  if (RehearsalPending()) {
+    return BeginRehearsal();
+  }
   return RecordWorkloads();
 }
 

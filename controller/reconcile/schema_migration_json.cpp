@@ -293,6 +293,38 @@ void ReadLastRun(Reader& r, const json& j, core::SchemaMigrationStatus& status) 
   }
 }
 
+// status.rehearsal (design §6.5).
+void ReadRehearsal(Reader& r, const json& j, core::SchemaMigrationStatus& status) {
+  if (const json* rh = r.Object(j, "rehearsal", "status.rehearsal")) {
+    core::RehearsalStatus s;
+    const std::string p = "status.rehearsal.";
+    r.String(*rh, "outcome", p + "outcome", s.outcome);
+    r.String(*rh, "planDigest", p + "planDigest", s.plan_digest);
+    r.Integer(*rh, "generation", p + "generation", s.generation);
+    r.String(*rh, "from", p + "from", s.from);
+    r.String(*rh, "to", p + "to", s.to);
+    r.Number(*rh, "sqlSeconds", p + "sqlSeconds", s.sql_seconds);
+    r.Number(*rh, "predictedDowntimeSeconds", p + "predictedDowntimeSeconds",
+             s.predicted_downtime_seconds);
+    r.Time(*rh, "finishTime", p + "finishTime", s.finish_time);
+    r.String(*rh, "reason", p + "reason", s.reason);
+    r.String(*rh, "message", p + "message", s.message);
+    status.rehearsal = std::move(s);
+  }
+}
+
+json RehearsalToJson(const core::RehearsalStatus& s) {
+  json j = {{"outcome", s.outcome}, {"planDigest", s.plan_digest}, {"generation", s.generation},
+            {"from", s.from},       {"to", s.to},
+            {"sqlSeconds", s.sql_seconds}, {"predictedDowntimeSeconds", s.predicted_downtime_seconds},
+            {"message", s.message}};
+  PutTime(j, "finishTime", s.finish_time);
+  if (!s.reason.empty()) {
+    j["reason"] = s.reason;
+  }
+  return j;
+}
+
 }  // namespace
 
 core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
@@ -339,6 +371,7 @@ core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
   r.String(j, "lockTimeout", "spec.lockTimeout", spec.lock_timeout);
   r.String(j, "statementTimeout", "spec.statementTimeout", spec.statement_timeout);
   r.Bool(j, "suspend", "spec.suspend", spec.suspend);
+  r.Bool(j, "rehearse", "spec.rehearse", spec.rehearse);
   if (!r.ok()) {
     return r.status();
   }
@@ -375,6 +408,9 @@ json SpecToJson(const core::SchemaMigrationSpec& spec) {
     j["statementTimeout"] = spec.statement_timeout;
   }
   j["suspend"] = spec.suspend;
+  if (spec.rehearse) {
+    j["rehearse"] = true;
+  }
   return j;
 }
 
@@ -403,6 +439,7 @@ core::Result<core::SchemaMigrationStatus> StatusFromJson(const json& j) {
   ReadWorkloadStatuses(r, j, status);
   ReadBackup(r, j, status);
   ReadLastRun(r, j, status);
+  ReadRehearsal(r, j, status);
   if (const json* run = r.Object(j, "run", "status.run")) {
     core::RunStatus run_status;
     ReadRun(r, *run, run_status);
@@ -481,6 +518,9 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
       last["reason"] = l.reason;
     }
     j["lastRun"] = last;
+  }
+  if (status.rehearsal) {
+    j["rehearsal"] = RehearsalToJson(*status.rehearsal);
   }
   if (status.run) {
     j["run"] = RunToJson(*status.run);

@@ -12,7 +12,10 @@
 //                                 -> StartRun writes Planning and the run
 //   phase                         handler           file            leaves to
 //   Pending, Planning             Plan              plan.cpp        ScalingDown (intent ScaleDown);
-//                                                                   Pending if suspended
+//                                                                   Pending if suspended;
+//                                                                   Rehearsing (spec.rehearse)
+//   Rehearsing                    Rehearse          rehearse.cpp    Planning, or ScalingUp
+//                                                                   (abort RehearsalFailed)
 //   ScalingDown                   ScaleDown         scale_down.cpp  Draining
 //   Draining                      Drain             scale_down.cpp  BackingUp or Migrating
 //                                                                   (requeue while pods are left)
@@ -66,6 +69,8 @@ Next Reconciler::Pass::RunPhase(Phase phase) {
     case Phase::kPending:
     case Phase::kPlanning:
       return Plan();
+    case Phase::kRehearsing:
+      return Rehearse();
     case Phase::kScalingDown:
       return ScaleDown();
     case Phase::kDraining:
