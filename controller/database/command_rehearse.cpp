@@ -169,11 +169,14 @@ void Fail(RehearsalReport* report, const char* stage, Status status) {
 
 // Forward to `target`, then back to where the copy started, each verified
 // by the engine; then the schema compared with the copy's start.
-// `pinned_digest` (the scratch options' expected_plan_digest) pins the
-// forward run to the plan made on the database; the reverse path is not
-// pinned.
+// `scratch_options` (the scratch Migrator's own) pin the forward run to the
+// plan made on the database. The reverse path is not pinned and runs
+// without the user checks, which describe the target (a check on a column
+// the upgrade adds fails at the start); the row guard and the schema
+// fingerprint verify it.
 void RunBothWays(Migrator& scratch, const internal::ConnInfo& scratch_info,
-                 const std::string& version_table, std::string* pinned_digest, StepClock& clock,
+                 const std::string& version_table, MigratorOptions* scratch_options,
+                 StepClock& clock,
                  std::string_view target, core::PlanMode mode, RehearsalReport* report) {
   auto start = ScratchFingerprint(scratch_info, version_table);
   if (!start.ok()) {
@@ -190,7 +193,8 @@ void RunBothWays(Migrator& scratch, const internal::ConnInfo& scratch_info,
     return Fail(report, "forward", ok);
   }
   clock = StepClock{clock.rt, {}, {}};
-  pinned_digest->clear();
+  scratch_options->expected_plan_digest.clear();
+  scratch_options->checks.clear();
   const std::string back = ReverseTarget(report->plan.from_versions);
   auto reverse = scratch.Run(back, core::PlanMode::kAuto);
   clock.Finish();
@@ -261,7 +265,7 @@ core::Result<RehearsalReport> Migrator::Rehearse(std::string_view target, core::
     } else {
       clock.rt = (*opened)->impl_.get();
       RunBothWays(**opened, scene->scratch->info(), rt.options.version_table,
-                  &(*opened)->impl_->options.expected_plan_digest, clock, target, mode, &report);
+                  &(*opened)->impl_->options, clock, target, mode, &report);
     }
   }
   report.backup_counted =

@@ -375,10 +375,10 @@ TEST_F(CliTest, KilledClientsStatementIsAbortedByTheServer) {
 // the database of `name`, at r1, owned by that role; returns its URL.
 std::string RehearsalDatabase(const std::string& name) {
   namespace t = schemaop::testing;
-  t::EnsureLoginRole("schemaop_rehearser", "rehearse-pw-1", "NOSUPERUSER CREATEDB");
+  t::EnsureLoginRole("schemaop_cli_rehearser", "rehearse-pw-2", "NOSUPERUSER CREATEDB");
   std::string url = t::CreateScratchDatabase(name);
-  t::ExecSql(t::HarnessUrl(), "ALTER DATABASE " + name + " OWNER TO schemaop_rehearser");
-  return t::UrlAs(url, "schemaop_rehearser", "rehearse-pw-1");
+  t::ExecSql(t::HarnessUrl(), "ALTER DATABASE " + name + " OWNER TO schemaop_cli_rehearser");
+  return t::UrlAs(url, "schemaop_cli_rehearser", "rehearse-pw-2");
 }
 
 std::string ScratchDatabases() {
@@ -413,9 +413,11 @@ TEST_F(CliTest, RehearseReportsAFailureAndASuccessAndChangesNothing) {
   EXPECT_EQ(schemaop::testing::QueryValue(url, "SELECT string_agg(version_num, ',') FROM "
                                                "alembic_version"), "r1");
   // Without CREATEDB: the fix is named and nothing is created.
-  Outcome refused = RunCli(schemaop::testing::UrlAs(url, schemaop::testing::OwnerRole(),
-                                                    schemaop::testing::OwnerPassword()),
-                           m + "rehearse head");
+  schemaop::testing::ExecSql(schemaop::testing::HarnessUrl(),
+                             "ALTER ROLE schemaop_cli_rehearser NOCREATEDB");
+  Outcome refused = RunCli(url, m + "rehearse head");
+  schemaop::testing::ExecSql(schemaop::testing::HarnessUrl(),
+                             "ALTER ROLE schemaop_cli_rehearser CREATEDB");
   EXPECT_EQ(refused.exit_code, 1) << refused.output;
   EXPECT_NE(refused.output.find("CREATEDB"), std::string::npos) << refused.output;
   EXPECT_NE(refused.output.find("--rehearsal-url"), std::string::npos) << refused.output;
