@@ -22,17 +22,6 @@ std::chrono::milliseconds Since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 }
 
-std::string QuoteValue(const std::string& value) {
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') {
-      out += '\\';
-    }
-    out += c;
-  }
-  return out + "'";
-}
-
 // CREATE DATABASE options reproducing the source's encoding and locale, so
 // the copy sorts and compares text as the database does.
 std::string LocaleClause(pqxx::connection* source) {
@@ -74,17 +63,6 @@ std::string NewScratchDatabaseName() {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%08x%08x", random(), random());
   return std::string(kScratchPrefix) + hex;
-}
-
-std::string ConnectionStringFor(const ConnInfo& info, const std::string& dbname) {
-  std::string out;
-  for (const auto& [key, value] : info.params) {
-    out += key + "=" + QuoteValue(key == "dbname" ? dbname : value) + " ";
-  }
-  if (info.params.count("dbname") == 0) {
-    out += "dbname=" + QuoteValue(dbname);
-  }
-  return out;
 }
 
 Status CheckCreateDatabase(pqxx::connection& admin, bool rehearsal_url_given) {

@@ -25,10 +25,6 @@ bool IsScratchDatabaseName(std::string_view name);
 // kScratchPrefix + 16 hex digits from the system's random source.
 std::string NewScratchDatabaseName();
 
-// `info` pointed at database `dbname` (every other parameter kept), as a
-// key=value connection string for Migrator::Open.
-std::string ConnectionStringFor(const ConnInfo& info, const std::string& dbname);
-
 // kMigrationFailed (detail 42501) naming the role and both fixes when the
 // connected role may not create databases.
 core::Status CheckCreateDatabase(pqxx::connection& admin, bool rehearsal_url_given);

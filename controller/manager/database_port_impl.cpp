@@ -209,19 +209,28 @@ bool RunLeftOpen(database::Migrator& m, const database::RunReport& report) {
 
 }  // namespace
 
+core::Result<std::string> DatabasePortImpl::OpenForVersions(
+    const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
+    const reconcile::RunIdentity* identity, std::string* fenced,
+    std::unique_ptr<database::Migrator>* out) {
+  auto migrator = Open(target, /*with_files=*/true, identity, fenced);
+  if (!migrator.ok()) {
+    return migrator.status();
+  }
+  *out = std::move(migrator).value();
+  return TargetForVersions((*out)->graph(), target_versions);
+}
+
 core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
     const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
     const reconcile::RunIdentity& identity) {
   std::string fenced;
-  auto migrator = Open(target, /*with_files=*/true, &identity, &fenced);
-  if (!migrator.ok()) {
-    return migrator.status();
-  }
-  database::Migrator& m = *migrator.value();
-  auto engine_target = TargetForVersions(m.graph(), target_versions);
+  std::unique_ptr<database::Migrator> migrator;
+  auto engine_target = OpenForVersions(target, target_versions, &identity, &fenced, &migrator);
   if (!engine_target.ok()) {
     return engine_target.status();
   }
+  database::Migrator& m = *migrator;
   auto report = m.Run(engine_target.value());
   if (!report.ok()) {
     return report.status();
@@ -257,18 +266,14 @@ core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
 core::Result<reconcile::RehearseResult> DatabasePortImpl::Rehearse(
     const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
     const std::string& plan_digest, bool with_backup) {
-  auto migrator = Open(target, /*with_files=*/true, nullptr, nullptr);
-  if (!migrator.ok()) {
-    return migrator.status();
-  }
-  database::Migrator& m = *migrator.value();
-  auto engine_target = TargetForVersions(m.graph(), target_versions);
+  std::unique_ptr<database::Migrator> m;
+  auto engine_target = OpenForVersions(target, target_versions, nullptr, nullptr, &m);
   if (!engine_target.ok()) {
     return engine_target.status();
   }
   database::RehearsalOptions options;
   options.backup = with_backup ? core::BackupWhen::kAlways : core::BackupWhen::kNever;
-  auto report = m.Rehearse(engine_target.value(), core::PlanMode::kAuto, options);
+  auto report = m->Rehearse(engine_target.value(), core::PlanMode::kAuto, options);
   if (!report.ok()) {
     return report.status();
   }

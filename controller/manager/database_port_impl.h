@@ -78,6 +78,13 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
       const reconcile::RunIdentity& identity) override;
 
  private:
+  // Open with files, and the engine target of `target_versions` (*out set
+  // when the Migrator opened).
+  core::Result<std::string> OpenForVersions(const reconcile::DatabaseTarget& target,
+                                            const std::vector<std::string>& target_versions,
+                                            const reconcile::RunIdentity* identity,
+                                            std::string* fenced,
+                                            std::unique_ptr<database::Migrator>* out);
   core::Result<std::unique_ptr<database::Migrator>> Open(const reconcile::DatabaseTarget& target,
                                                          bool with_files,
                                                          const reconcile::RunIdentity* identity = nullptr,

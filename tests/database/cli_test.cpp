@@ -53,6 +53,26 @@ Outcome RunCli(const std::string& url, const std::string& arguments) {
   return outcome;
 }
 
+// Starts `schemaop ARGS...` with DATABASE_URL=url, output discarded; the
+// caller kills and reaps it.
+pid_t StartCli(const std::string& url, std::vector<std::string> args) {
+  pid_t child = fork();
+  if (child == 0) {
+    setenv("DATABASE_URL", url.c_str(), 1);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO);
+    std::vector<char*> argv{const_cast<char*>(SCHEMAOP_BINARY)};
+    for (auto& arg : args) {
+      argv.push_back(arg.data());
+    }
+    argv.push_back(nullptr);
+    execv(SCHEMAOP_BINARY, argv.data());
+    _exit(127);
+  }
+  return child;
+}
+
 using schemaop::testing::MigrationText;
 using schemaop::testing::PasswordOf;
 
@@ -332,17 +352,8 @@ TEST_F(CliTest, KilledClientsStatementIsAbortedByTheServer) {
                                              "-- migrate:up\nSELECT 1;\n\n"
                                              "-- migrate:down\nSELECT 1;\n"));
   const std::string migrations = dir_ + "/m";
-  pid_t child = fork();
+  pid_t child = StartCli(url, {"--migrations", migrations, "-q", "upgrade", "head"});
   ASSERT_GE(child, 0);
-  if (child == 0) {
-    setenv("DATABASE_URL", url.c_str(), 1);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, STDOUT_FILENO);
-    dup2(devnull, STDERR_FILENO);
-    execl(SCHEMAOP_BINARY, SCHEMAOP_BINARY, "--migrations", migrations.c_str(), "-q",
-          "upgrade", "head", static_cast<char*>(nullptr));
-    _exit(127);
-  }
   pqxx::connection observer(url);
   auto sleeping = [&observer]() {
     pqxx::nontransaction tx(observer);
@@ -431,17 +442,8 @@ TEST_F(CliTest, AKilledRehearsalsScratchDatabaseIsDroppedByTheNextOne) {
   WriteMigration("002_r2.sql", MigrationText("r2", "r1", "slow",
                                              "-- migrate:up\nSELECT pg_sleep(60);\n\n"
                                              "-- migrate:down\nSELECT 1;\n"));
-  pid_t child = fork();
+  pid_t child = StartCli(url, {"--migrations", migrations, "rehearse", "head"});
   ASSERT_GE(child, 0);
-  if (child == 0) {
-    setenv("DATABASE_URL", url.c_str(), 1);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, STDOUT_FILENO);
-    dup2(devnull, STDERR_FILENO);
-    execl(SCHEMAOP_BINARY, SCHEMAOP_BINARY, "--migrations", migrations.c_str(), "rehearse",
-          "head", static_cast<char*>(nullptr));
-    _exit(127);
-  }
   const std::string sleeping_in =
       "SELECT coalesce(max(datname), '') FROM pg_stat_activity WHERE datname LIKE "
       "'schemaop\\_rehearsal\\_%' AND query LIKE '%pg_sleep(60)%' AND state = 'active'";
