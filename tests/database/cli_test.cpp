@@ -396,7 +396,8 @@ std::string ScratchDatabases() {
   return schemaop::testing::QueryValue(
       schemaop::testing::HarnessUrl(),
       "SELECT coalesce(string_agg(datname, ',' ORDER BY datname), '') FROM pg_database "
-      "WHERE datname LIKE 'schemaop\\_rehearsal\\_%'");
+      "WHERE datname LIKE 'schemaop\\_rehearsal\\_%' "
+      "AND datdba = 'schemaop_cli_rehearser'::regrole");  // other tests rehearse in parallel
 }
 
 TEST_F(CliTest, RehearseReportsAFailureAndASuccessAndChangesNothing) {

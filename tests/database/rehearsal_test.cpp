@@ -73,7 +73,8 @@ class RehearsalTest : public testing::EngineTest {
   std::string ScratchDatabases() {
     return testing::QueryValue(testing::HarnessUrl(),
                                "SELECT coalesce(string_agg(datname, ',' ORDER BY datname), '') "
-                               "FROM pg_database WHERE datname LIKE 'schemaop\\_rehearsal\\_%'");
+                               "FROM pg_database WHERE datname LIKE 'schemaop\\_rehearsal\\_%' "
+                               "AND datdba = 'schemaop_rehearser'::regrole");  // not other tests' 
   }
 
   core::Result<RehearsalReport> Rehearse(const std::string& target, RehearsalOptions options = {}) {
