@@ -1,11 +1,12 @@
 // The local mode: `schemaop current|heads|history|plan|upgrade|downgrade|
-// stamp|verify|backup|restore|wait` against --database and --migrations,
+// rehearse|stamp|verify|backup|restore|wait` against --database and --migrations,
 // so CI jobs and laptops use the same engine as the operator.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -416,6 +417,62 @@ int WaitCommand(const LocalOptions& local) {
   return kExitOk;
 }
 
+void PrintStepTimes(const char* title, const std::vector<database::RehearsalStepTime>& steps) {
+  std::cout << title << ":\n";
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    std::cout << "  " << (i + 1) << ". "
+              << (steps[i].direction == core::Direction::kUp ? "upgrade  " : "downgrade") << " "
+              << steps[i].revision << "  " << steps[i].sql.count() << " ms SQL\n";
+  }
+}
+
+// `rehearse TARGET` (design §4.10): the plan forward and back on a scratch
+// copy; this database is only read.
+int RehearseCommand(const LocalOptions& local) {
+  auto migrator = OpenMigrator(local, true);
+  if (!migrator.ok()) {
+    return Fail(migrator.status());
+  }
+  database::RehearsalOptions options;
+  options.rehearsal_url = local.rehearsal_url;
+  if (options.rehearsal_url.empty()) {
+    const char* env = std::getenv("SCHEMAOP_REHEARSAL_URL");
+    options.rehearsal_url = env != nullptr ? env : "";
+  }
+  options.backup = local.backup_when;
+  auto report = (*migrator)->Rehearse(local.target, core::PlanMode::kAuto, options);
+  if (!report.ok()) {
+    return Fail(report.status());
+  }
+  const auto& r = *report;
+  PrintPlan(r.plan);
+  if (r.plan.empty()) {
+    return kExitOk;
+  }
+  std::cout << "plan digest: " << r.plan_digest << "\n";
+  for (const auto& name : r.removed_leftovers) {
+    std::cout << "removed the scratch database " << name << " of an interrupted rehearsal\n";
+  }
+  std::cout << "copied into " << r.scratch_database << " in " << r.copy_duration.count()
+            << " ms (pg_dump " << r.dump_duration.count() << " ms)\n";
+  PrintStepTimes("forward", r.forward_steps);
+  PrintStepTimes("reverse", r.reverse_steps);
+  std::cout << "SQL: forward " << r.forward_sql.count() << " ms, reverse " << r.reverse_sql.count()
+            << " ms\npredicted write-downtime: " << r.predicted_downtime.count()
+            << " ms (the run, lock to unlock" << (r.backup_counted ? ", plus a backup" : "")
+            << "; draining the pods not included)\n";
+  std::cout << "scratch database " << r.scratch_database
+            << (r.scratch_dropped ? " dropped" : " NOT dropped (the next rehearsal removes it)")
+            << "\n";
+  if (!r.succeeded) {
+    std::cerr << "error: rehearsal failed (" << r.failed_stage << "): " << r.status.message()
+              << " [" << core::CodeName(r.status.code()) << "]\nthe database was not changed\n";
+    return kExitFailed;
+  }
+  std::cout << "outcome: rehearsal succeeded; the database was not changed\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterLocalCommands(CLI::App& app, CommandRegistry& registry) {
@@ -449,6 +506,13 @@ void RegisterLocalCommands(CLI::App& app, CommandRegistry& registry) {
       [local] { return RunCommand(*local, core::PlanMode::kDowngrade); })
       ->add_option("target", local->target, "revision, prefix, base, -N")
       ->required();
+  auto* rehearse = add("rehearse", "run the plan to TARGET and back on a scratch copy of the database",
+                       [local] { return RehearseCommand(*local); });
+  rehearse->add_option("target", local->target, "revision, prefix, head, heads, base, +N, -N")
+      ->required();
+  rehearse->add_option("--rehearsal-url", local->rehearsal_url,
+                       "server and role (CREATEDB) for the scratch database; default the "
+                       "database's own (also $SCHEMAOP_REHEARSAL_URL)");
   add("stamp", "set the version table to REV without running SQL",
       [local] { return StampCommand(*local); })
       ->add_option("revision", local->target, "revision, head, heads, base")

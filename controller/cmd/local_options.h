@@ -46,6 +46,7 @@ struct LocalOptions {
   bool sql = false;
   std::string file;
   std::string at_least;
+  std::string rehearsal_url;  // rehearse --rehearsal-url
   std::string wait_timeout = "300s";
   int history_limit = 20;
   // Typed by Resolve().

@@ -85,6 +85,9 @@ inline constexpr char kDuplicateDatabase[] = "DuplicateDatabase";
 inline constexpr char kChecksumMismatch[] = "ChecksumMismatch";
 // Phase and step reasons (conditions and Events).
 inline constexpr char kPlanning[] = "Planning";
+inline constexpr char kRehearsing[] = "Rehearsing";  // spec.rehearse, phase Rehearsing
+inline constexpr char kRehearsed[] = "Rehearsed";    // Event: the rehearsal succeeded
+inline constexpr char kRehearsalFailed[] = "RehearsalFailed";
 inline constexpr char kScalingDown[] = "ScalingDown";
 inline constexpr char kDraining[] = "Draining";
 inline constexpr char kScaledDown[] = "ScaledDown";

@@ -122,12 +122,12 @@ bool SchemaMigrationSpec::operator==(const SchemaMigrationSpec& o) const {
                   drain_timeout_seconds, backup_when, verify_row_counts, verify_schema,
                   verify_allow_row_loss, verify_checks, failure_policy, lock_timeout,
                   statement_timeout, suspend, approval, approved_plan_hash,
-                  max_downtime_seconds, maintenance_window) ==
+                  max_downtime_seconds, maintenance_window, rehearse) ==
          std::tie(o.target_revision, o.url_secret_ref, o.ca_secret_ref, o.version_table, o.migrations_config_map,
                   o.workloads, o.drain_timeout_seconds, o.backup_when, o.verify_row_counts,
                   o.verify_schema, o.verify_allow_row_loss, o.verify_checks, o.failure_policy,
                   o.lock_timeout, o.statement_timeout, o.suspend, o.approval,
-                  o.approved_plan_hash, o.max_downtime_seconds, o.maintenance_window);
+                  o.approved_plan_hash, o.max_downtime_seconds, o.maintenance_window, o.rehearse);
 }
 
 bool LastRunStatus::operator==(const LastRunStatus& o) const {
@@ -157,11 +157,11 @@ bool RunStatus::operator==(const RunStatus& o) const {
 bool SchemaMigrationStatus::operator==(const SchemaMigrationStatus& o) const {
   return std::tie(observed_generation, current_revision, target_revision, phase, plan, workloads,
                   backup, last_run, run, resolved_target, database_identity, handled_abort,
-                  next_window, conditions, last_handled_retry) ==
+                  next_window, conditions, last_handled_retry, rehearsal) ==
          std::tie(o.observed_generation, o.current_revision, o.target_revision, o.phase, o.plan,
                   o.workloads, o.backup, o.last_run, o.run, o.resolved_target,
                   o.database_identity, o.handled_abort, o.next_window, o.conditions,
-                  o.last_handled_retry);
+                  o.last_handled_retry, o.rehearsal);
 }
 
 // -------------------------------------------------------------------- enums
@@ -192,7 +192,7 @@ bool IsRelativeTarget(std::string_view target) {
 
 namespace {
 constexpr std::pair<Phase, const char*> kPhaseNames[] = {
-    {Phase::kPending, "Pending"},         {Phase::kPlanning, "Planning"},
+    {Phase::kPending, "Pending"},         {Phase::kPlanning, "Planning"},     {Phase::kRehearsing, "Rehearsing"},
     {Phase::kScalingDown, "ScalingDown"}, {Phase::kDraining, "Draining"},
     {Phase::kBackingUp, "BackingUp"},     {Phase::kMigrating, "Migrating"},
     {Phase::kVerifying, "Verifying"},     {Phase::kRollingBack, "RollingBack"},

@@ -23,6 +23,7 @@
 #include "core/maintenance_window.h"
 #include "core/spec_enums.h"
 #include "core/migration_run.h"
+#include "core/rehearsal_status.h"
 #include "core/status.h"
 
 namespace schemaop::core {
@@ -106,6 +107,8 @@ struct SchemaMigrationSpec {
   int max_downtime_seconds = 0;
   // spec.maintenanceWindow (core/maintenance_window.h); unset: any time.
   std::optional<MaintenanceWindowSpec> maintenance_window;
+  // Rehearse each plan on a scratch copy before anything is scaled (design §6.7).
+  bool rehearse = false;
 
   bool operator==(const SchemaMigrationSpec& other) const;
   bool operator!=(const SchemaMigrationSpec& other) const { return !(*this == other); }
@@ -129,6 +132,7 @@ bool IsRelativeTarget(std::string_view target);
 enum class Phase {
   kPending,
   kPlanning,
+  kRehearsing,  // spec.rehearse: the plan on a scratch copy, nothing scaled yet
   kScalingDown,
   kDraining,
   kBackingUp,
@@ -273,6 +277,7 @@ struct SchemaMigrationStatus {
   std::optional<LastRunStatus> last_run;
   std::optional<RunStatus> run;  // present while a run is in progress
   std::optional<ResolvedTargetStatus> resolved_target;
+  std::optional<RehearsalStatus> rehearsal;  // the last rehearsal (spec.rehearse)
   // InspectResult::database_identity: which database this object manages,
   // as the server identifies it (one database, one owner).
   std::string database_identity;

@@ -28,6 +28,7 @@
 #include "core/revision_graph.h"
 #include "core/status.h"
 #include "database/run_cancel.h"
+#include "database/rehearsal.h"
 
 namespace schemaop::database {
 
@@ -299,6 +300,18 @@ class Migrator {
   // with BEGIN/COMMIT around transactional parts and the version-table
   // statements. Downgrades use archived files when needed.
   core::Result<std::string> OfflineSql(const core::Plan& plan);
+
+  // Rehearses the plan to `target` on a scratch copy (design §4.10): the
+  // database is copied (pg_dump | pg_restore) into a new scratch database on
+  // its server or options.rehearsal_url, the plan runs there with full
+  // verification, then the reverse path back to the start, and the schema
+  // must equal the copy's start. The scratch database is dropped on every
+  // path (report.scratch_dropped); leftovers of killed rehearsals are
+  // dropped first. This database is only read. A non-OK Result means
+  // nothing was rehearsed (bad target, unreachable, no CREATEDB, several
+  // heads); a failed rehearsal is report.succeeded == false.
+  core::Result<RehearsalReport> Rehearse(std::string_view target, core::PlanMode mode,
+                                         const RehearsalOptions& options);
 
   // The URL with its password redacted, for messages.
   const std::string& redacted_url() const;

@@ -196,6 +196,17 @@ core::Result<ConnInfo> ParseConnInfo(const std::string& url, const std::string& 
   return info;
 }
 
+std::string ConnectionStringFor(const ConnInfo& info, const std::string& dbname) {
+  std::string out;
+  for (const auto& [key, value] : info.params) {
+    out += key + "=" + QuoteConnValue(key == "dbname" ? dbname : value) + " ";
+  }
+  if (info.params.count("dbname") == 0) {
+    out += "dbname=" + QuoteConnValue(dbname);
+  }
+  return out;
+}
+
 bool IsSecretParameter(const std::string& keyword) {
   return keyword == "password" || keyword == "sslpassword";
 }

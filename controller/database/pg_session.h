@@ -90,6 +90,10 @@ class ChildConnection {
 // disable, allow and prefer are kInvalidArgument: they would ignore it).
 core::Result<ConnInfo> ParseConnInfo(const std::string& url, const std::string& ca_pem = {});
 
+// `info` pointed at database `dbname` (every other parameter kept), as a
+// key=value connection string (a rehearsal's scratch database).
+std::string ConnectionStringFor(const ConnInfo& info, const std::string& dbname);
+
 // What a run needs beyond ownership of its tables, checked before anything
 // is changed; each failure is kMigrationFailed (detail "42501") naming the
 // missing privilege and the statement that grants it:

@@ -15,7 +15,7 @@ namespace schemaop::database::internal {
 
 ProcessResult RunProcess(const std::string& program, const std::vector<std::string>& arguments,
                          const std::map<std::string, std::string>& extra_environment,
-                         int stdout_fd, std::chrono::milliseconds timeout) {
+                         int stdout_fd, std::chrono::milliseconds timeout, int stdin_fd) {
   ProcessResult result;
   // Everything the child needs is prepared before fork: only async-signal-safe
   // calls happen in the child.
@@ -62,9 +62,9 @@ ProcessResult RunProcess(const std::string& program, const std::vector<std::stri
   if (pid == 0) {
     dup2(stdout_fd >= 0 ? stdout_fd : pipe_fds[1], STDOUT_FILENO);
     dup2(pipe_fds[1], STDERR_FILENO);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) {
-      dup2(devnull, STDIN_FILENO);
+    int input = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
+    if (input >= 0) {
+      dup2(input, STDIN_FILENO);
     }
     if (program.find('/') != std::string::npos) {
       execve(argv[0], argv.data(), envp.data());

@@ -21,10 +21,14 @@ struct ProcessResult {
 // `stdout_fd` >= 0 the child's stdout goes to that descriptor (e.g. the
 // backup file schemaop opened itself) and only stderr is captured.
 // A `timeout` above zero bounds the child's run: once it passed, the child
-// gets SIGTERM, and SIGKILL 5 s later (ProcessResult::timed_out).
+// gets SIGTERM, and SIGKILL 5 s later (ProcessResult::timed_out). With
+// `stdin_fd` >= 0 the child reads that descriptor (the read end of a pipe
+// from another child), else /dev/null. Descriptors given must be O_CLOEXEC
+// in this process, so no other child keeps a pipe end open.
 ProcessResult RunProcess(const std::string& program, const std::vector<std::string>& arguments,
                          const std::map<std::string, std::string>& extra_environment,
                          int stdout_fd = -1,
-                         std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+                         std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+                         int stdin_fd = -1);
 
 }  // namespace schemaop::database::internal

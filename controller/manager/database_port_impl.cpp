@@ -251,6 +251,18 @@ reconcile::RunTicket DatabasePortImpl::StartMigrate(
                       });
 }
 
+core::Result<std::string> DatabasePortImpl::OpenForVersions(
+    const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
+    const reconcile::RunIdentity* identity, std::string* fenced,
+    std::unique_ptr<database::Migrator>* out) {
+  auto migrator = Open(target, /*with_files=*/true, identity, fenced);
+  if (!migrator.ok()) {
+    return migrator.status();
+  }
+  *out = std::move(migrator).value();
+  return TargetForVersions((*out)->graph(), target_versions);
+}
+
 core::Result<reconcile::MigrateResult> DatabasePortImpl::Migrate(
     const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
     const reconcile::RunIdentity& identity) {
@@ -297,6 +309,41 @@ core::Result<reconcile::MigrateResult> DatabasePortImpl::MigrateWith(
     result.fenced = fenced;
   }
   result.replayed = report->replayed;
+  return result;
+}
+
+// Synchronous on the reconcile worker (design §6.7): the rehearsal takes as
+// long as the copy and both runs.
+core::Result<reconcile::RehearseResult> DatabasePortImpl::Rehearse(
+    const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
+    const std::string& plan_digest, bool with_backup) {
+  std::unique_ptr<database::Migrator> m;
+  auto engine_target = OpenForVersions(target, target_versions, nullptr, nullptr, &m);
+  if (!engine_target.ok()) {
+    return engine_target.status();
+  }
+  database::RehearsalOptions options;
+  options.backup = with_backup ? core::BackupWhen::kAlways : core::BackupWhen::kNever;
+  auto report = m->Rehearse(engine_target.value(), core::PlanMode::kAuto, options);
+  if (!report.ok()) {
+    return report.status();
+  }
+  reconcile::RehearseResult result;
+  result.plan_digest = report->plan_digest;
+  result.sql_seconds = std::chrono::duration<double>(report->forward_sql).count();
+  result.predicted_downtime_seconds =
+      std::chrono::duration<double>(report->predicted_downtime).count();
+  result.scratch_dropped = report->scratch_dropped;
+  result.succeeded = report->succeeded && report->plan_digest == plan_digest;
+  if (!report->succeeded) {
+    result.failure = core::Status(report->status.code(),
+                                  "the rehearsal failed (" + report->failed_stage +
+                                      "): " + report->status.message(),
+                                  report->status.detail());
+  } else if (report->plan_digest != plan_digest) {
+    result.failure = core::Status(core::Code::kMigrationsChanged,
+                                  "the plan changed since it was planned (files or database)");
+  }
   return result;
 }
 

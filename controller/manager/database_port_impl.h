@@ -74,6 +74,10 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
   core::Result<reconcile::InspectResult> Inspect(const reconcile::DatabaseTarget& target,
                                                  const std::string& target_revision) override;
   core::Result<reconcile::BackupResult> Backup(const reconcile::DatabaseTarget& target) override;
+  core::Result<reconcile::RehearseResult> Rehearse(const reconcile::DatabaseTarget& target,
+                                                   const std::vector<std::string>& target_versions,
+                                                   const std::string& plan_digest,
+                                                   bool with_backup) override;
   core::Result<reconcile::MigrateResult> Migrate(
       const reconcile::DatabaseTarget& target,
       const std::vector<std::string>& target_versions,
@@ -100,6 +104,13 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
       const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
       const reconcile::RunIdentity& identity, std::shared_ptr<database::RunCancel> cancel);
 
+  // Open with files, and the engine target of `target_versions` (*out set
+  // when the Migrator opened).
+  core::Result<std::string> OpenForVersions(const reconcile::DatabaseTarget& target,
+                                            const std::vector<std::string>& target_versions,
+                                            const reconcile::RunIdentity* identity,
+                                            std::string* fenced,
+                                            std::unique_ptr<database::Migrator>* out);
   core::Result<std::unique_ptr<database::Migrator>> Open(const reconcile::DatabaseTarget& target,
                                                          bool with_files,
                                                          const reconcile::RunIdentity* identity = nullptr,

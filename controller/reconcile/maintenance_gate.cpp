@@ -59,14 +59,23 @@ std::optional<Problem> Reconciler::Pass::UnknownTimeZone() const {
                  false, Status(Code::kInvalidArgument, "invalid spec", kSpecFieldsDetail)};
 }
 
-// The downtime a run of this plan is expected to take: the last run of the
-// same plan (same from and to revisions, same migration files) in
-// status.lastRun, whatever its outcome (a rolled-back run's downtime
-// includes its rollback, an upper bound); otherwise none (0), and the run
-// may start at any moment inside a window.
+// The downtime a run of this plan is expected to take: the predicted
+// downtime of a successful rehearsal of this very plan (status.rehearsal,
+// same plan digest; design §6.7); else the last run of the same plan (same
+// from and to revisions, same migration files) in status.lastRun, whatever
+// its outcome (a rolled-back run's downtime includes its rollback, an upper
+// bound); otherwise none (0), and the run may start at any moment inside a
+// window.
 Reconciler::Pass::DowntimeEstimate Reconciler::Pass::EstimateDowntime() const {
   const auto& last = obj_.status.last_run;
   const core::RunStatus& run = *obj_.status.run;
+  const auto& rehearsal = obj_.status.rehearsal;
+  if (rehearsal && rehearsal->outcome == core::kOutcomeSucceeded &&
+      rehearsal->plan_digest == run.plan_digest && rehearsal->predicted_downtime_seconds > 0) {
+    const auto seconds = static_cast<std::int64_t>(std::ceil(rehearsal->predicted_downtime_seconds));
+    return {seconds, "the predicted downtime " + core::FormatSeconds(seconds) +
+                         " (the rehearsal of this plan, status.rehearsal)"};
+  }
   if (last && last->downtime_seconds > 0 && last->from == core::FormatVersions(run.from_versions) &&
       last->to == core::FormatVersions(run.target_versions) &&
       last->migrations_digest == run.migrations_digest) {

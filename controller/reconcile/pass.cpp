@@ -54,6 +54,9 @@ core::Status Reconciler::Pass::Write(SchemaMigrationStatus next, bool* wrote, bo
   if (next.run) {
     next.run->message = BoundedMessage(scrubber_.Scrub(std::move(next.run->message)));
   }
+  if (next.rehearsal) {
+    next.rehearsal->message = BoundedMessage(scrubber_.Scrub(std::move(next.rehearsal->message)));
+  }
   if (!database_identity_.empty()) {
     next.database_identity = database_identity_;
   }

@@ -8,6 +8,7 @@
 //   start.cpp          outside a run: the checks of design §6.2
 //   plan.cpp           targets, StartRun, phase Planning
 //   maintenance_gate.cpp  spec.maintenanceWindow, before the scale-down
+//   rehearse.cpp       phase Rehearsing (spec.rehearse)
 //   scale_down.cpp     phases ScalingDown and Draining, the writers re-check
 //   backup.cpp         phase BackingUp
 //   migrate.cpp        phases Migrating / Verifying: the engine call
@@ -161,6 +162,13 @@ class Reconciler::Pass {
   std::optional<Next> MaintenanceWindowGate();
   Next WaitForWindow(const core::WindowDecision& d, const core::TimeZone& zone,
                      const DowntimeEstimate& estimate);
+  // ---- rehearse.cpp: phase Rehearsing (spec.rehearse)
+  bool RehearsalPending() const;
+  bool RehearsalBlocks(const std::string& plan_digest) const;
+  Next BeginRehearsal();
+  Next Rehearse();
+  Next RecordRehearsal(bool succeeded, double sql_seconds, double downtime,
+                       const std::string& failure);
 
   // ---- scale_down.cpp
   Next ScaleDown();

@@ -135,6 +135,9 @@ Next Reconciler::Pass::Plan() {
     next.phase = Phase::kPending;
     return Suspend(std::move(next));
   }
+  if (RehearsalPending()) {
+    return BeginRehearsal();
+  }
   if (std::optional<Next> gate = AwaitApproval()) {
     return std::move(*gate);
   }

@@ -258,6 +258,17 @@ struct RunTicket {
   int max_runs = 0;          // kWaiting: the limit
 };
 
+// A rehearsal of the plan on a scratch copy (database::Migrator::Rehearse).
+struct RehearseResult {
+  bool succeeded = false;
+  std::string plan_digest;  // of the plan rehearsed
+  double sql_seconds = 0;   // the forward run's SQL
+  double predicted_downtime_seconds = 0;
+  // Why it failed (stage and the engine's message, redacted); OK on success.
+  core::Status failure;
+  bool scratch_dropped = true;
+};
+
 class DatabasePort {
  public:
   virtual ~DatabasePort() = default;
@@ -311,6 +322,17 @@ class DatabasePort {
   virtual core::Result<MigrateResult> Migrate(const DatabaseTarget& target,
                                               const std::vector<std::string>& target_versions,
                                               const RunIdentity& identity) = 0;
+
+  // Rehearses the plan to `target_versions` on a scratch copy of the
+  // database (design §4.10): the database is only read; the scratch
+  // database is dropped on every path. The forward run is pinned to
+  // `plan_digest`. `with_backup`: count a backup in the predicted downtime.
+  // A non-OK Result means nothing was rehearsed (kUnreachable and kLockHeld
+  // are transient; a missing CREATEDB is kMigrationFailed, detail 42501).
+  virtual core::Result<RehearseResult> Rehearse(const DatabaseTarget& target,
+                                                const std::vector<std::string>& target_versions,
+                                                const std::string& plan_digest,
+                                                bool with_backup) = 0;
 };
 
 // ------------------------------------------------------------------ Clock

@@ -319,6 +319,38 @@ void ReadAnnotations(Reader& r, const json& meta, std::map<std::string, std::str
   }
 }
 
+// status.rehearsal (design §6.7).
+void ReadRehearsal(Reader& r, const json& j, core::SchemaMigrationStatus& status) {
+  if (const json* rh = r.Object(j, "rehearsal", "status.rehearsal")) {
+    core::RehearsalStatus s;
+    const std::string p = "status.rehearsal.";
+    r.String(*rh, "outcome", p + "outcome", s.outcome);
+    r.String(*rh, "planDigest", p + "planDigest", s.plan_digest);
+    r.Integer(*rh, "generation", p + "generation", s.generation);
+    r.String(*rh, "from", p + "from", s.from);
+    r.String(*rh, "to", p + "to", s.to);
+    r.Number(*rh, "sqlSeconds", p + "sqlSeconds", s.sql_seconds);
+    r.Number(*rh, "predictedDowntimeSeconds", p + "predictedDowntimeSeconds",
+             s.predicted_downtime_seconds);
+    r.Time(*rh, "finishTime", p + "finishTime", s.finish_time);
+    r.String(*rh, "reason", p + "reason", s.reason);
+    r.String(*rh, "message", p + "message", s.message);
+    status.rehearsal = std::move(s);
+  }
+}
+
+json RehearsalToJson(const core::RehearsalStatus& s) {
+  json j = {{"outcome", s.outcome}, {"planDigest", s.plan_digest}, {"generation", s.generation},
+            {"from", s.from},       {"to", s.to},
+            {"sqlSeconds", s.sql_seconds}, {"predictedDowntimeSeconds", s.predicted_downtime_seconds},
+            {"message", s.message}};
+  PutTime(j, "finishTime", s.finish_time);
+  if (!s.reason.empty()) {
+    j["reason"] = s.reason;
+  }
+  return j;
+}
+
 }  // namespace
 
 core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
@@ -375,6 +407,7 @@ core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
     r.String(*w, "timeZone", "spec.maintenanceWindow.timeZone", window.time_zone);
     spec.maintenance_window = std::move(window);
   }
+  r.Bool(j, "rehearse", "spec.rehearse", spec.rehearse);
   if (!r.ok()) {
     return r.status();
   }
@@ -422,6 +455,9 @@ json SpecToJson(const core::SchemaMigrationSpec& spec) {
     j["maintenanceWindow"] = {
         {"schedule", w->schedule}, {"duration", w->duration}, {"timeZone", w->time_zone}};
   }
+  if (spec.rehearse) {
+    j["rehearse"] = true;
+  }
   return j;
 }
 
@@ -450,6 +486,7 @@ core::Result<core::SchemaMigrationStatus> StatusFromJson(const json& j) {
   ReadWorkloadStatuses(r, j, status);
   ReadBackup(r, j, status);
   ReadLastRun(r, j, status);
+  ReadRehearsal(r, j, status);
   if (const json* run = r.Object(j, "run", "status.run")) {
     core::RunStatus run_status;
     ReadRun(r, *run, run_status);
@@ -537,6 +574,9 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
       last["retry"] = l.retry;
     }
     j["lastRun"] = last;
+  }
+  if (status.rehearsal) {
+    j["rehearsal"] = RehearsalToJson(*status.rehearsal);
   }
   if (status.run) {
     j["run"] = RunToJson(*status.run);

@@ -69,6 +69,9 @@ Next Reconciler::Pass::Start() {
   if (RetryBlocked(inputs.digest)) {
     return KeepReportingFailure(current);
   }
+  if (RehearsalBlocks(inspect.plan_digest)) {
+    return KeepReportingFailure(current);  // this plan failed its rehearsal
+  }
   if (auto refused = RefusedTwice(inspect, inputs.digest)) {
     return Refuse(*refused);
   }

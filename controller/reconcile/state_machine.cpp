@@ -15,6 +15,10 @@
 //                                                                   Pending if suspended
 //                                   approval gate   approval.cpp    waits (AwaitingApproval) or
 //                                                                   replans (design §9)
+//                                                                   Pending if suspended;
+//                                                                   Rehearsing (spec.rehearse)
+//   Rehearsing                    Rehearse          rehearse.cpp    Planning, or ScalingUp
+//                                                                   (abort RehearsalFailed)
 //   ScalingDown                   ScaleDown         scale_down.cpp  Draining
 //   Draining                      Drain             scale_down.cpp  BackingUp or Migrating
 //                                                                   (requeue while pods are left)
@@ -78,6 +82,8 @@ Next Reconciler::Pass::RunPhase(Phase phase) {
     case Phase::kPending:
     case Phase::kPlanning:
       return Plan();
+    case Phase::kRehearsing:
+      return Rehearse();
     case Phase::kScalingDown:
       return ScaleDown();
     case Phase::kDraining:

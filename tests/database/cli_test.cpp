@@ -53,6 +53,26 @@ Outcome RunCli(const std::string& url, const std::string& arguments) {
   return outcome;
 }
 
+// Starts `schemaop ARGS...` with DATABASE_URL=url, output discarded; the
+// caller kills and reaps it.
+pid_t StartCli(const std::string& url, std::vector<std::string> args) {
+  pid_t child = fork();
+  if (child == 0) {
+    setenv("DATABASE_URL", url.c_str(), 1);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO);
+    std::vector<char*> argv{const_cast<char*>(SCHEMAOP_BINARY)};
+    for (auto& arg : args) {
+      argv.push_back(arg.data());
+    }
+    argv.push_back(nullptr);
+    execv(SCHEMAOP_BINARY, argv.data());
+    _exit(127);
+  }
+  return child;
+}
+
 using schemaop::testing::MigrationText;
 using schemaop::testing::PasswordOf;
 
@@ -332,17 +352,8 @@ TEST_F(CliTest, KilledClientsStatementIsAbortedByTheServer) {
                                              "-- migrate:up\nSELECT 1;\n\n"
                                              "-- migrate:down\nSELECT 1;\n"));
   const std::string migrations = dir_ + "/m";
-  pid_t child = fork();
+  pid_t child = StartCli(url, {"--migrations", migrations, "-q", "upgrade", "head"});
   ASSERT_GE(child, 0);
-  if (child == 0) {
-    setenv("DATABASE_URL", url.c_str(), 1);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, STDOUT_FILENO);
-    dup2(devnull, STDERR_FILENO);
-    execl(SCHEMAOP_BINARY, SCHEMAOP_BINARY, "--migrations", migrations.c_str(), "-q",
-          "upgrade", "head", static_cast<char*>(nullptr));
-    _exit(127);
-  }
   pqxx::connection observer(url);
   auto sleeping = [&observer]() {
     pqxx::nontransaction tx(observer);
@@ -369,6 +380,101 @@ TEST_F(CliTest, KilledClientsStatementIsAbortedByTheServer) {
   EXPECT_TRUE(wait_until([&] { return sleeping() == 0; }, std::chrono::seconds(15)))
       << "the statement of a killed client kept running";
   EXPECT_LT(std::chrono::steady_clock::now() - killed, std::chrono::seconds(15));
+}
+
+// `schemaop rehearse` (design §4.10) as a non-superuser owner with CREATEDB:
+// the database of `name`, at r1, owned by that role; returns its URL.
+std::string RehearsalDatabase(const std::string& name) {
+  namespace t = schemaop::testing;
+  t::EnsureLoginRole("schemaop_cli_rehearser", "rehearse-pw-2", "NOSUPERUSER CREATEDB");
+  std::string url = t::CreateScratchDatabase(name);
+  t::ExecSql(t::HarnessUrl(), "ALTER DATABASE " + name + " OWNER TO schemaop_cli_rehearser");
+  return t::UrlAs(url, "schemaop_cli_rehearser", "rehearse-pw-2");
+}
+
+std::string ScratchDatabases() {
+  return schemaop::testing::QueryValue(
+      schemaop::testing::HarnessUrl(),
+      "SELECT coalesce(string_agg(datname, ',' ORDER BY datname), '') FROM pg_database "
+      "WHERE datname LIKE 'schemaop\\_rehearsal\\_%' "
+      "AND datdba = 'schemaop_cli_rehearser'::regrole");  // other tests rehearse in parallel
+}
+
+TEST_F(CliTest, RehearseReportsAFailureAndASuccessAndChangesNothing) {
+  std::string url = RehearsalDatabase("engine_cli_rehearse");
+  const std::string m = "--migrations " + dir_ + "/m ";
+  ASSERT_EQ(RunCli(url, m + "upgrade r1").exit_code, 0);
+  Outcome failed = RunCli(url, m + "rehearse head");
+  EXPECT_EQ(failed.exit_code, 1) << failed.output;
+  EXPECT_NE(failed.output.find("rehearsal failed (forward)"), std::string::npos) << failed.output;
+  EXPECT_NE(failed.output.find("the database was not changed"), std::string::npos);
+  EXPECT_EQ(failed.output.find(PasswordOf(url)), std::string::npos);
+  EXPECT_EQ(schemaop::testing::QueryValue(url, "SELECT count(*) FROM items"), "2");
+  EXPECT_EQ(schemaop::testing::QueryValue(url, "SELECT count(*) FROM schemaop.run_log"), "1");
+  EXPECT_EQ(ScratchDatabases(), "");
+  WriteMigration("002_r2.sql", MigrationText("r2", "r1", "price",
+                                             "-- migrate:up\nALTER TABLE items ADD COLUMN p int;\n\n"
+                                             "-- migrate:down\nALTER TABLE items DROP COLUMN p;\n"));
+  Outcome ok = RunCli(url, m + "rehearse head");
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("predicted write-downtime: "), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find("1. upgrade   r2"), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find("1. downgrade r2"), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find(" dropped\n"), std::string::npos) << ok.output;
+  EXPECT_EQ(ScratchDatabases(), "");
+  EXPECT_EQ(schemaop::testing::QueryValue(url, "SELECT string_agg(version_num, ',') FROM "
+                                               "alembic_version"), "r1");
+  // Without CREATEDB: the fix is named and nothing is created.
+  schemaop::testing::ExecSql(schemaop::testing::HarnessUrl(),
+                             "ALTER ROLE schemaop_cli_rehearser NOCREATEDB");
+  Outcome refused = RunCli(url, m + "rehearse head");
+  schemaop::testing::ExecSql(schemaop::testing::HarnessUrl(),
+                             "ALTER ROLE schemaop_cli_rehearser CREATEDB");
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("CREATEDB"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("--rehearsal-url"), std::string::npos) << refused.output;
+  EXPECT_EQ(ScratchDatabases(), "");
+}
+
+TEST_F(CliTest, AKilledRehearsalsScratchDatabaseIsDroppedByTheNextOne) {
+  std::string url = RehearsalDatabase("engine_cli_rehearse_killed");
+  const std::string migrations = dir_ + "/m";
+  ASSERT_EQ(RunCli(url, "--migrations " + migrations + " upgrade r1").exit_code, 0);
+  WriteMigration("002_r2.sql", MigrationText("r2", "r1", "slow",
+                                             "-- migrate:up\nSELECT pg_sleep(60);\n\n"
+                                             "-- migrate:down\nSELECT 1;\n"));
+  pid_t child = StartCli(url, {"--migrations", migrations, "rehearse", "head"});
+  ASSERT_GE(child, 0);
+  const std::string sleeping_in =
+      "SELECT coalesce(max(datname), '') FROM pg_stat_activity WHERE datname LIKE "
+      "'schemaop\\_rehearsal\\_%' AND query LIKE '%pg_sleep(60)%' AND state = 'active'";
+  std::string scratch;
+  for (int i = 0; i < 300 && scratch.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    scratch = schemaop::testing::QueryValue(schemaop::testing::HarnessUrl(), sleeping_in);
+  }
+  ASSERT_FALSE(scratch.empty()) << "the rehearsal never reached its pg_sleep";
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_EQ(ScratchDatabases(), scratch);  // left behind by the killed process
+  WriteMigration("002_r2.sql", MigrationText("r2", "r1", "fast",
+                                             "-- migrate:up\nSELECT 1;\n\n"
+                                             "-- migrate:down\nSELECT 1;\n"));
+  // The server ends the killed client's sessions within seconds; until
+  // then the leftover counts as in use and is kept.
+  Outcome next;
+  for (int i = 0; i < 30; ++i) {
+    next = RunCli(url, "--migrations " + migrations + " rehearse head");
+    if (next.output.find("removed the scratch database " + scratch) != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_EQ(next.exit_code, 0) << next.output;
+  EXPECT_NE(next.output.find("removed the scratch database " + scratch), std::string::npos)
+      << next.output;
+  EXPECT_EQ(ScratchDatabases(), "");
 }
 
 }  // namespace

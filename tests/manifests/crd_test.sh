@@ -61,7 +61,7 @@ check "CEL: workloads unique" field 'self.all(w, self.exists_one(x, x.kind == w.
 check "CEL: check names unique" field 'self.all(c, self.exists_one(x, x.name == c.name))' \
   "$spec.verify.properties.checks.x-kubernetes-validations[0].rule"
 
-check "status phases" field '["Pending","Planning","ScalingDown","Draining","BackingUp","Migrating","Verifying","RollingBack","ScalingUp","Succeeded","Failed"]' \
+check "status phases" field '["Pending","Planning","Rehearsing","ScalingDown","Draining","BackingUp","Migrating","Verifying","RollingBack","ScalingUp","Succeeded","Failed"]' \
   "$status.phase.enum"
 check "status fields" field "integer string string object array object object object array" \
   "$status.observedGeneration.type} {$status.currentRevision.type} {$status.targetRevision.type} {$status.plan.type} {$status.workloads.type} {$status.backup.type} {$status.lastRun.type} {$status.run.type} {$status.conditions.type"

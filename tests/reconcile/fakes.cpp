@@ -469,6 +469,31 @@ RunTicket FakeDatabase::StartMigrate(const DatabaseTarget& target,
   return *FindRun(identity, control);
 }
 
+core::Result<RehearseResult> FakeDatabase::Rehearse(const DatabaseTarget& target,
+                                                    const std::vector<std::string>& target_versions,
+                                                    const std::string& plan_digest,
+                                                    bool with_backup) {
+  ++rehearse_calls;
+  targets_seen.push_back(target);
+  if (on_rehearse) {
+    on_rehearse();
+  }
+  if (rehearse_error) {
+    return *rehearse_error;
+  }
+  RehearseResult result;
+  effects_->Hit("db:rehearse", [&] {
+    result.plan_digest = plan_digest;
+    result.sql_seconds = 1.5 * static_cast<double>(target_versions.size());
+    result.predicted_downtime_seconds = result.sql_seconds + (with_backup ? 2.0 : 0.0);
+    result.succeeded = !rehearsal_failure;
+    if (rehearsal_failure) {
+      result.failure = *rehearsal_failure;
+    }
+  });
+  return result;
+}
+
 core::Result<MigrateResult> FakeDatabase::Migrate(const DatabaseTarget& target,
                                                   const std::vector<std::string>& target_versions,
                                                   const RunIdentity& identity) {

@@ -179,6 +179,11 @@ class FakeDatabase final : public DatabasePort {
   // meanwhile, or a test observing the workloads when the SQL runs).
   std::function<void()> on_backup;
   std::function<void()> on_migrate;
+  // Rehearse: a non-OK Result (nothing rehearsed), or a failed rehearsal.
+  std::optional<core::Status> rehearse_error;
+  std::optional<core::Status> rehearsal_failure;
+  int rehearse_calls = 0;
+  std::function<void()> on_rehearse;  // e.g. observing the workloads meanwhile
 
   int inspect_calls = 0;
   int backup_calls = 0;
@@ -201,6 +206,12 @@ class FakeDatabase final : public DatabasePort {
   core::Result<MigrateResult> Migrate(const DatabaseTarget& target,
                                       const std::vector<std::string>& target_versions,
                                       const RunIdentity& identity) override;
+  // Touches nothing: the versions stay; "db:rehearse" is a side effect
+  // (a crash point) like the others.
+  core::Result<RehearseResult> Rehearse(const DatabaseTarget& target,
+                                        const std::vector<std::string>& target_versions,
+                                        const std::string& plan_digest,
+                                        bool with_backup) override;
 
   // ---- runs off the workers (design §6.5). With `hold_runs`, StartMigrate
   // only records the run (kRunning, or kWaiting with `slots_full`) and every

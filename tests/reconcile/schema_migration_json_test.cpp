@@ -209,5 +209,44 @@ TEST(SchemaMigrationJson, ApprovalAndRetryFieldsRoundTrip) {
             std::string::npos);
 }
 
+TEST(SchemaMigrationJson, RehearseAndRehearsalRoundTripWithTheirWireNames) {
+  json j = json::parse(kObject);
+  j["spec"]["rehearse"] = true;
+  j["status"]["phase"] = "Rehearsing";
+  j["status"]["rehearsal"] = {{"outcome", "Failed"},
+                              {"planDigest", "9f86d0"},
+                              {"generation", 3},
+                              {"from", "9bc6a98f1c12"},
+                              {"to", "seed_default_schemas"},
+                              {"sqlSeconds", 1.25},
+                              {"predictedDowntimeSeconds", 2.5},
+                              {"finishTime", "2024-05-01T11:00:09Z"},
+                              {"reason", "RehearsalFailed"},
+                              {"message", "the rehearsal failed (reverse): drift"}};
+  auto obj = SchemaMigrationFromJson(j);
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  EXPECT_TRUE(obj->spec.rehearse);
+  EXPECT_EQ(obj->status.phase, core::Phase::kRehearsing);
+  ASSERT_TRUE(obj->status.rehearsal.has_value());
+  EXPECT_EQ(obj->status.rehearsal->generation, 3);
+  EXPECT_DOUBLE_EQ(obj->status.rehearsal->predicted_downtime_seconds, 2.5);
+  json encoded = SchemaMigrationToJson(*obj);
+  EXPECT_EQ(encoded["spec"]["rehearse"], true);
+  EXPECT_EQ(encoded["status"]["rehearsal"], j["status"]["rehearsal"]);
+  auto again = SchemaMigrationFromJson(encoded);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->status, obj->status);
+  // Off is the default and is not written.
+  j = json::parse(kObject);
+  obj = SchemaMigrationFromJson(j);
+  ASSERT_TRUE(obj.ok());
+  EXPECT_FALSE(obj->spec.rehearse);
+  EXPECT_FALSE(SchemaMigrationToJson(*obj)["spec"].contains("rehearse"));
+  j["spec"]["rehearse"] = "yes";
+  obj = SchemaMigrationFromJson(j);
+  ASSERT_FALSE(obj.ok());
+  EXPECT_NE(obj.status().message().find("spec.rehearse"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace schemaop::reconcile

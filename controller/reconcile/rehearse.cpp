@@ -1,0 +1,112 @@
+// Phase Rehearsing (design §6.7): with spec.rehearse, the plan of the run
+// is rehearsed on a scratch copy of the database before anything is
+// scaled. The result is recorded in status.rehearsal, keyed by the plan
+// digest (status.run.planDigest), so one plan is rehearsed once; a failed
+// rehearsal ends the run through AbortRun (RehearsalFailed) with no
+// workload recorded, so none is touched, and Start does not retry that
+// plan for that generation (RehearsalBlocks).
+//
+// The rehearsal runs synchronously on the reconcile worker: it takes as
+// long as the copy and both runs (docs/operations.md, "Rehearsal").
+#include <string>
+
+#include "reconcile/pass.h"
+
+namespace schemaop::reconcile {
+
+bool Reconciler::Pass::RehearsalPending() const {
+  if (!obj_.spec.rehearse || !obj_.status.run) {
+    return false;
+  }
+  const auto& last = obj_.status.rehearsal;
+  return !(last && last->plan_digest == obj_.status.run->plan_digest &&
+           last->outcome == core::kOutcomeSucceeded);
+}
+
+bool Reconciler::Pass::RehearsalBlocks(const std::string& plan_digest) const {
+  const auto& last = obj_.status.rehearsal;
+  return obj_.spec.rehearse && last && last->outcome == core::kOutcomeFailed &&
+         last->plan_digest == plan_digest && last->generation == generation();
+}
+
+// Planning -> Rehearsing: recorded before the engine is called, so the
+// phase is visible while the rehearsal runs.
+Next Reconciler::Pass::BeginRehearsal() {
+  SchemaMigrationStatus next = obj_.status;
+  next.phase = Phase::kRehearsing;
+  const std::string message =
+      "Rehearsing the plan on a scratch copy of the database; nothing is scaled yet.";
+  SetCond(next, ct::kReconciling, ConditionStatus::kTrue, rs::kRehearsing, message);
+  if (Status s = Write(std::move(next)); !s.ok()) {
+    return WriteFailed(s);
+  }
+  Event(EventType::kNormal, rs::kRehearsing, message);
+  return Next::Continue();
+}
+
+Next Reconciler::Pass::Rehearse() {
+  if (obj_.spec.suspend || !RehearsalPending()) {
+    return Plan();  // suspended, or rehearsed by an earlier pass
+  }
+  if (auto problem = EnsureInputs()) {
+    return StopForInputProblem(*problem);
+  }
+  const core::RunStatus& run = *obj_.status.run;
+  auto result =
+      r_.db_.Rehearse(inputs_->target, run.target_versions, run.plan_digest, run.backup_required);
+  if (!result.ok()) {
+    Problem problem = DatabaseProblem(result.status(), "Rehearsal");
+    if (problem.transient) {
+      return RetryRun(problem);
+    }
+    return RecordRehearsal(false, 0, 0, "Rehearsal refused: " + result.status().message());
+  }
+  const RehearseResult& r = result.value();
+  if (!r.succeeded && r.failure.code() == Code::kMigrationsChanged) {
+    return AbortRun(rs::kMigrationsChanged, "Rehearsal: " + r.failure.message() + ". Planning again.");
+  }
+  return RecordRehearsal(r.succeeded, r.sql_seconds, r.predicted_downtime_seconds,
+                         r.succeeded ? std::string() : r.failure.message());
+}
+
+// status.rehearsal, then on success back to Planning (the workloads are
+// recorded next), on failure the end of the run.
+Next Reconciler::Pass::RecordRehearsal(bool succeeded, double sql_seconds, double downtime,
+                                       const std::string& failure) {
+  const core::RunStatus& run = *obj_.status.run;
+  SchemaMigrationStatus next = obj_.status;
+  core::RehearsalStatus rehearsal;
+  rehearsal.outcome = succeeded ? core::kOutcomeSucceeded : core::kOutcomeFailed;
+  rehearsal.plan_digest = run.plan_digest;
+  rehearsal.generation = run.generation;
+  rehearsal.from = core::FormatVersions(run.from_versions);
+  rehearsal.to = core::FormatVersions(run.target_versions);
+  rehearsal.sql_seconds = sql_seconds;
+  rehearsal.predicted_downtime_seconds = downtime;
+  rehearsal.finish_time = Now();
+  const std::string summary = "from " + rehearsal.from + " to " + rehearsal.to + ": " +
+                              std::to_string(sql_seconds) + " s SQL, predicted write-downtime " +
+                              std::to_string(downtime) + " s";
+  if (succeeded) {
+    rehearsal.message = "Rehearsed " + summary + "; the scratch copy was dropped.";
+    next.phase = Phase::kPlanning;
+  } else {
+    rehearsal.reason = rs::kRehearsalFailed;
+    rehearsal.message = failure;
+  }
+  next.rehearsal = rehearsal;
+  if (Status s = Write(std::move(next)); !s.ok()) {
+    return WriteFailed(s);
+  }
+  if (succeeded) {
+    Event(EventType::kNormal, rs::kRehearsed, rehearsal.message);
+    return Next::Continue();
+  }
+  return AbortRun(rs::kRehearsalFailed,
+                  "The rehearsal on a scratch copy failed: " + failure +
+                      ". Nothing was scaled and the database was not changed. Fix the "
+                      "migrations (schemaop rehearse TARGET shows the same locally); a new plan "
+                      "is rehearsed again.");
+}
+
+}  // namespace schemaop::reconcile

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# spec.rehearse (issue 15 item 2) with the real controller, PostgreSQL, the
+# test API server and kubectl. The database is owned by a role with CREATEDB
+# (and no superuser). First a rehearsal that fails verification on the
+# scratch copy: Stalled/RehearsalFailed, the workloads never scaled, the
+# database unchanged, no scratch database left, no run recorded. Then the
+# check is fixed: the plan is rehearsed again, status.rehearsal shows the
+# outcome and the predicted downtime, and the run reaches Ready.
+# shellcheck source=tests/support/e2e.sh
+. "$(dirname "$0")/../support/e2e.sh"
+
+e2e_begin rehearse
+# A role of its own that may create databases (the harness's owner may not).
+role=e2e_rehearser
+E2E_DB_PASSWORD="rehearse-$RANDOM-$RANDOM"
+psql_admin -c "SET client_min_messages = warning" \
+  -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN CREATE ROLE $role; END IF; END \$\$" \
+  -c "ALTER ROLE $role LOGIN NOSUPERUSER CREATEDB PASSWORD '$E2E_DB_PASSWORD'" \
+  -c "ALTER DATABASE $E2E_DB OWNER TO $role" >/dev/null || fail "could not create role $role"
+E2E_DB_USER=$role
+E2E_DB_URL="postgresql://$E2E_DB_USER:$E2E_DB_PASSWORD@127.0.0.1:$PGPORT/$E2E_DB"
+export PGUSER=$E2E_DB_USER PGPASSWORD=$E2E_DB_PASSWORD
+
+scratch_databases() {
+  psql_admin -At -c "SELECT count(*) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
+                     WHERE d.datname LIKE 'schemaop\_rehearsal\_%' AND r.rolname = '$role'"
+}
+
+start_apiserver
+install_drawing_app
+load_drawing_data
+fingerprint_before=$(database_fingerprint)
+start_controller a
+scale_writes_before=$(scale_writes)
+
+# The example's rehearse patch, plus a check that is wrong for this data set.
+rehearse=$(sed -n 's/^  rehearse: \(.*\)$/\1/p' "$E2E_SRC/manifests/examples/drawing/rehearse-patch.yaml")
+expect_eq "the example sets spec.rehearse" "true" "$rehearse"
+apply_smig upgrade.yaml '{"spec":{"rehearse":true,"verify":{"checks":[
+  {"name":"ten-thousand-components","sql":"SELECT count(*) = 10000 FROM components"}]}}}'
+
+wait_for "Stalled=True RehearsalFailed" 180 condition_is Stalled True RehearsalFailed
+expect_eq "Ready" "False RehearsalFailed" "$(condition Ready)"
+expect_eq "Reconciling" "False RehearsalFailed" "$(condition Reconciling)"
+expect_eq "phase" "Failed" "$(smig '{.status.phase}')"
+expect_eq "status.rehearsal" "Failed RehearsalFailed 9bc6a98f1c12 seed_default_schemas" \
+  "$(smig '{.status.rehearsal.outcome} {.status.rehearsal.reason} {.status.rehearsal.from} {.status.rehearsal.to}')"
+message=$(smig '{.status.rehearsal.message}')
+log "rehearsal message: $message"
+expect_contains "the message names the failed check" "$message" "ten-thousand-components"
+expect_contains "the message names the stage" "$message" "(forward)"
+expect_eq "no scale write while rehearsing" "$scale_writes_before" "$(scale_writes)"
+expect_eq "backend untouched" "3 3 3" "$(deploy_replicas backend)"
+expect_eq "celery-worker untouched" "2 2 2" "$(deploy_replicas celery-worker)"
+expect_eq "database revision" "9bc6a98f1c12" "$(db_revision)"
+expect_database_unchanged "$fingerprint_before"
+expect_eq "no controller run in schemaop.run_log" "" "$(run_log_rows)"
+expect_eq "scratch databases left" "0" "$(scratch_databases)"
+events=$(kubectl get events -n "$E2E_NS" --field-selector "involvedObject.name=$E2E_SMIG" \
+  -o custom-columns=TYPE:.type,REASON:.reason --no-headers)
+expect_contains "Normal event Rehearsing" "$events" "Normal    Rehearsing"
+expect_contains "Warning event RehearsalFailed" "$events" "Warning   RehearsalFailed"
+
+digest=$(smig '{.status.rehearsal.planDigest}')
+
+# The check fixed (a spec edit): rehearsed again, then the run.
+kubectl patch smig "$E2E_SMIG" -n "$E2E_NS" --type merge \
+  -p '{"spec":{"verify":{"checks":[{"name":"every-component-has-a-schema","sql":"SELECT count(*) = 0 FROM components WHERE schema_id IS NULL"}]}}}' \
+  >/dev/null || fail "kubectl patch"
+wait_ready 240
+expect_eq "status.rehearsal after the fix" "Succeeded $digest" \
+  "$(smig '{.status.rehearsal.outcome} {.status.rehearsal.planDigest}')"
+predicted=$(smig '{.status.rehearsal.predictedDowntimeSeconds}')
+sql=$(smig '{.status.rehearsal.sqlSeconds}')
+log "rehearsal: ${sql}s SQL, predicted write-downtime ${predicted}s"
+[ -n "$predicted" ] && [ -n "$sql" ] || fail "status.rehearsal lacks sqlSeconds or predictedDowntimeSeconds"
+expect_eq "lastRun" "Succeeded" "$(smig '{.status.lastRun.outcome}')"
+expect_eq "database revision" "seed_default_schemas" "$(db_revision)"
+expect_workloads_restored
+expect_eq "scratch databases left" "0" "$(scratch_databases)"
+expect_no_password_leak
+log "PASS rehearse"
