@@ -150,7 +150,7 @@ Status AdvisoryLock::Acquire(Runtime& rt) {
         rt.Emit("locked", "acquired the migration lock on " + rt.info.redacted);
         return Status::Ok();
       }
-      if (!rt.options.fence_prefix.empty()) {
+      if (!rt.options.fence_prefix.empty() && (!rt.options.may_fence || rt.options.may_fence())) {
         try {
           FenceStaleHolder(rt, candidate->conn());
         } catch (const pqxx::broken_connection&) {

@@ -127,6 +127,12 @@ struct MigratorOptions {
   // the holder is dead: the operator's Lease holder, `schemaop --fence`.
   std::string session_owner;
   std::string fence_prefix;
+  // Asked at the moment of fencing, every time: only a caller that still
+  // knows the holder is dead may fence. The operator answers "this process
+  // holds the Lease right now", so a leader deposed while one of its
+  // reconciles was still running never fences the new leader's sessions
+  // (design §4.2). Unset: fence whenever fence_prefix is set.
+  std::function<bool()> may_fence;
   // Cancels the run's forward pass before it commits (run_cancel.h; design
   // §4.7). Unset: the run cannot be cancelled.
   std::shared_ptr<RunCancel> cancel;

@@ -44,6 +44,7 @@ database::MigratorOptions MigratorOptionsFor(const reconcile::DatabaseTarget& ta
     out.session_owner = kControllerOwnerPrefix + options.session_identity;
     if (options.fence) {
       out.fence_prefix = kControllerSessionPrefix;
+      out.may_fence = options.still_leading;
     }
   }
   return out;

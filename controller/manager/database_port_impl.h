@@ -48,6 +48,9 @@ struct DatabasePortOptions {
   // another controller identity is terminated before the run.
   std::string session_identity;
   bool fence = false;
+  // With `fence`: asked at the moment of fencing; the manager answers whether
+  // this process holds the Lease now (MigratorOptions::may_fence).
+  std::function<bool()> still_leading;
 };
 
 // The session owner of a controller ("ctl:<identity>"), and so the

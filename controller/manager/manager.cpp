@@ -642,6 +642,10 @@ Manager::Manager(kube::Client& client, ManagerOptions options)
   caches.config_maps = &m.config_map_cache;
   caches.references = &m.references;
   m.kube_port = std::make_unique<KubePortImpl>(client, m.events.get(), caches);
+  // Fencing is decided when it happens, not when the reconcile started: a
+  // reconcile still running after the Lease was lost must not fence the new
+  // leader (design §4.2).
+  m.options.database.still_leading = [&m] { return m.leading.load(); };
   m.database_port = std::make_unique<DatabasePortImpl>(m.options.database);
   // A run's end reconciles its object at once (design §6.5).
   m.database_port->EnableRunThreads(m.options.max_concurrent_runs,

@@ -91,6 +91,29 @@ TEST_F(FencingTest, StaleOwnerIsTerminatedAndTheRunProceeds) {
   EXPECT_GE(SessionsNamed("schemaop:ctl:new-leader_2"), 1);
 }
 
+// Invariant (design §4.2): only the current Lease holder fences. A leader
+// deposed while one of its reconciles was still running (the chaos soak's
+// fault 740) asks may_fence at the moment of fencing, gets false, and waits
+// for the lock like anyone else: the new leader's sessions live on.
+TEST_F(FencingTest, ACallerThatNoLongerMayFenceWaitsInstead) {
+  StartStaleOwner("schemaop:ctl:new-leader_2");
+  auto options = Fencing("ctl:deposed-leader_1", "schemaop:ctl:");
+  options.lock_wait = milliseconds(300);
+  int asked = 0;
+  options.may_fence = [&asked] {
+    ++asked;
+    return false;
+  };
+  auto m = Open(options);
+  ASSERT_NE(m, nullptr);
+  auto report = m->Run("r1");
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), core::Code::kLockHeld);
+  EXPECT_GE(asked, 1);
+  EXPECT_TRUE(fenced_.empty());
+  EXPECT_EQ(SessionsNamed("schemaop:ctl:new-leader_2"), 2);
+}
+
 TEST_F(FencingTest, WithoutFencingTheRunWaitsAndNamesTheHolder) {
   StartStaleOwner("schemaop:ctl:old-leader_1");
   auto options = Fencing("ctl:new-leader_2", "");
