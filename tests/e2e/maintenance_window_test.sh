@@ -20,9 +20,8 @@ start_apiserver
 install_drawing_app
 load_drawing_data
 fingerprint_before=$(database_fingerprint)
-metrics_port=$(free_port)
-start_controller a --resync-period=1s --metrics-bind-address="127.0.0.1:$metrics_port"
-wait_for "the controller's /metrics" 30 http_get "$metrics_port" /metrics
+start_controller_with_metrics a --resync-period=1s
+metrics_port=$E2E_METRICS_PORT
 admin_delete counters
 
 example=$E2E_SRC/manifests/examples/drawing/maintenance-window-patch.yaml

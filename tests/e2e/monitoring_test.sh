@@ -12,9 +12,8 @@ e2e_begin monitoring
 start_apiserver
 install_drawing_app
 load_drawing_data
-metrics_port=$(free_port)
-start_controller a --metrics-bind-address="127.0.0.1:$metrics_port"
-wait_for "the controller's /metrics" 30 http_get "$metrics_port" /metrics
+start_controller_with_metrics a
+metrics_port=$E2E_METRICS_PORT
 scrape() { http_get "$metrics_port" /metrics | sed '1,/^$/d'; }  # the body
 series() { scrape | grep -F "$1" || true; }
 

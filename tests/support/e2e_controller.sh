@@ -164,8 +164,20 @@ metric_sum() {
 # start_resyncing_controller ID: a controller that resyncs every second,
 # with /metrics on $E2E_METRICS_PORT (for wait_reconciles).
 start_resyncing_controller() {
-  E2E_METRICS_PORT=$(free_port)
-  start_controller "$1" --resync-period=1s --metrics-bind-address="127.0.0.1:$E2E_METRICS_PORT"
+  start_controller_with_metrics "$1" --resync-period=1s
+}
+
+# start_controller_with_metrics ID [FLAGS...]: start_controller with /metrics
+# on a port the kernel picks (127.0.0.1:0), read back from the controller's
+# log into E2E_METRICS_PORT: no race with parallel tests over a port that
+# free_port found free a moment earlier.
+start_controller_with_metrics() {
+  local id=$1
+  shift
+  start_controller "$id" --metrics-bind-address=127.0.0.1:0 "$@"
+  has_metrics_port() { [ -n "$(controller_port "$id" metrics)" ]; }
+  wait_for "controller $id to serve /metrics" 30 has_metrics_port
+  E2E_METRICS_PORT=$(controller_port "$id" metrics)
   wait_for "the controller's /metrics" 30 http_get "$E2E_METRICS_PORT" /metrics
 }
 
