@@ -138,7 +138,9 @@ std::vector<Span> SecretValues(std::string_view text, bool url_query) {
     }
     std::size_t value_end = value;
     if (url_query) {
-      while (value_end < text.size() && text[value_end] != '&' && text[value_end] != '#') {
+      // libpq splits URI parameters on '&' only: a '#' is part of the value
+      // (sslpassword=#secret), not the start of a fragment.
+      while (value_end < text.size() && text[value_end] != '&') {
         ++value_end;
       }
     } else if (value < text.size() && text[value] == '\'') {
