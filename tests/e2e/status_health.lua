@@ -1,7 +1,7 @@
 -- What Flux (kstatus) and Argo CD (docs/argocd-health.lua) make of every
 -- status the controller really published, recorded from a `kubectl get -w`
 -- watch by tests/e2e/gitops_test.sh (one Lua table per line, see
--- kstatus_record_template there).
+-- the jsonpath `template` there).
 --
 -- kstatus, the generic rules of sigs.k8s.io/cli-utils pkg/kstatus/status
 -- (what Flux's health checks use for a custom resource):
