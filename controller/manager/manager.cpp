@@ -196,6 +196,14 @@ struct Manager::Impl {
     return "";
   }
 
+  // True while this process may act as the leader. Leadership ends when the
+  // Lease was last renewed renewDeadline ago, even while a renew call still
+  // hangs and the elector has not yet called on_stopped_leading (design
+  // §4.2): a leader never acts after a successor could hold the Lease.
+  bool StillLeading() const {
+    return leading.load() && (!options.leader_elect || (elector && elector->IsLeader()));
+  }
+
   // Waits up to `delay`; false when a stop was requested meanwhile.
   bool SleepUnlessStopped(std::chrono::milliseconds delay) {
     std::unique_lock<std::mutex> lock(mu);
@@ -539,8 +547,18 @@ struct Manager::Impl {
   int Work() {
     StartWorkers();
     auto next_resync = std::chrono::steady_clock::now() + options.resync_period;
+    // A leader checks its Lease often enough to stop well inside the gap
+    // between renewDeadline and leaseDuration.
+    const auto tick =
+        std::clamp<std::chrono::milliseconds>(options.leader_election.retry_period / 2,
+                                              std::chrono::milliseconds(50),
+                                              std::chrono::milliseconds(1000));
     for (;;) {
-      if (!SleepUnlessStopped(std::chrono::milliseconds(1000))) {
+      if (!SleepUnlessStopped(options.leader_elect ? tick : std::chrono::milliseconds(1000))) {
+        break;
+      }
+      if (options.leader_elect && !StillLeading()) {
+        NoteLeadershipLost();
         break;
       }
       WaitLeading(next_resync);
@@ -551,13 +569,34 @@ struct Manager::Impl {
       lost = lost_leadership;
     }
     if (lost) {
-      const core::Status why = elector ? elector->last_error() : core::Status::Ok();
-      spdlog::error("leader election: lost the Lease {}/{} (now held by '{}'{}); stopping",
-                    options.leader_election.lease_namespace, options.leader_election.lease_name,
-                    elector ? elector->LeaderIdentity() : std::string(),
-                    why.ok() ? std::string() : "; last renew error: " + why.message());
+      LogLeadershipLost();
     }
     return Shutdown(lost ? 1 : 0);
+  }
+
+  void NoteLeadershipLost() {
+    leading.store(false);
+    std::lock_guard<std::mutex> lock(mu);
+    lost_leadership = true;
+  }
+
+  // Names why: another holder took the Lease, or this process could not renew
+  // it in time (then the last observed holder is still itself).
+  void LogLeadershipLost() {
+    const LeaderElectionConfig& le = options.leader_election;
+    const core::Status why = elector ? elector->last_error() : core::Status::Ok();
+    const std::string holder = elector ? elector->LeaderIdentity() : std::string();
+    const std::string error = why.ok() ? std::string() : "; last renew error: " + why.message();
+    if (holder.empty() || holder == le.identity) {
+      spdlog::error(
+          "leader election: lost the Lease {}/{} (not renewed within the renew deadline of "
+          "{}s{}); stopping",
+          le.lease_namespace, le.lease_name,
+          std::chrono::duration_cast<std::chrono::seconds>(le.renew_deadline).count(), error);
+    } else {
+      spdlog::error("leader election: lost the Lease {}/{} (now held by '{}'{}); stopping",
+                    le.lease_namespace, le.lease_name, holder, error);
+    }
   }
 
   int Shutdown(int code) {
@@ -645,7 +684,7 @@ Manager::Manager(kube::Client& client, ManagerOptions options)
   // Fencing is decided when it happens, not when the reconcile started: a
   // reconcile still running after the Lease was lost must not fence the new
   // leader (design §4.2).
-  m.options.database.still_leading = [&m] { return m.leading.load(); };
+  m.options.database.still_leading = [&m] { return m.StillLeading(); };
   m.database_port = std::make_unique<DatabasePortImpl>(m.options.database);
   // A run's end reconciles its object at once (design §6.5).
   m.database_port->EnableRunThreads(m.options.max_concurrent_runs,

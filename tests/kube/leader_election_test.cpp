@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 namespace schemaop::kube {
@@ -15,6 +17,15 @@ using std::chrono::seconds;
 class MemoryLeaseStore final : public LeaseStore {
  public:
   core::Result<std::optional<ObservedLease>> Get() override {
+    {
+      // A renew that hangs (a slow API server) until the test lets it go.
+      std::unique_lock<std::mutex> lock(hang_mu_);
+      if (hang_) {
+        ++hung_;
+        hang_cv_.notify_all();
+        hang_cv_.wait(lock, [this] { return !hang_; });
+      }
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (fail_gets.load() > 0) {
       fail_gets.fetch_sub(1);
@@ -48,10 +59,23 @@ class MemoryLeaseStore final : public LeaseStore {
     std::lock_guard<std::mutex> lock(mu_);
     return lease_->record;
   }
+  void Hang(bool on) {
+    std::lock_guard<std::mutex> lock(hang_mu_);
+    hang_ = on;
+    hang_cv_.notify_all();
+  }
+  void WaitUntilHung() {
+    std::unique_lock<std::mutex> lock(hang_mu_);
+    hang_cv_.wait(lock, [this] { return hung_ > 0; });
+  }
   int conflicts = 0;
   std::atomic<int> fail_gets{0};
 
  private:
+  std::mutex hang_mu_;
+  std::condition_variable hang_cv_;
+  bool hang_ = false;
+  int hung_ = 0;
   std::mutex mu_;
   std::optional<ObservedLease> lease_;
   int rv_ = 0;
@@ -206,6 +230,40 @@ TEST_F(LeaderElectionTest, RunRenewsAndStepsDownAfterTheRenewDeadline) {
   (*a)->Stop();
   EXPECT_EQ(started.load(), 1);
   EXPECT_EQ(stopped.load(), 1);
+}
+
+// Invariant (design §4.2): a leader never acts after a successor could hold
+// the Lease. A renew call that hangs keeps the elector's thread from noticing
+// the renew deadline, so leadership is judged by time: IsLeader() turns false
+// renewDeadline after the last renew started, while the hung call has not
+// returned and on_stopped_leading has not been called yet. The manager's
+// StillLeading() (fencing, its work loop) relies on exactly this.
+TEST_F(LeaderElectionTest, LeadershipEndsOnTimeWhileARenewHangs) {
+  std::atomic<int> started{0};
+  std::atomic<int> stopped{0};
+  LeaderElectionConfig config = Config("a");
+  config.on_started_leading = [&] { ++started; };
+  config.on_stopped_leading = [&] { ++stopped; };
+  auto a = LeaderElector::Create(store_, config, clock_);
+  ASSERT_TRUE(a.ok());
+  (*a)->Start();
+  while (started.load() == 0) std::this_thread::yield();
+  store_.Hang(true);
+  while (clock_.waiters() == 0) std::this_thread::yield();
+  clock_.Advance(seconds(2));  // the next renew starts and hangs
+  store_.WaitUntilHung();
+  EXPECT_TRUE((*a)->IsLeader());
+  clock_.Advance(seconds(7));  // 9 s after the last renew: still inside the deadline
+  EXPECT_TRUE((*a)->IsLeader());
+  clock_.Advance(seconds(1));  // 10 s: the renew deadline
+  EXPECT_FALSE((*a)->IsLeader());
+  EXPECT_EQ(stopped.load(), 0) << "the hung renew has not returned, yet leadership is over";
+  // The hung call finally fails: the elector's thread steps down too.
+  store_.fail_gets = 1000;
+  store_.Hang(false);
+  while (stopped.load() == 0) std::this_thread::yield();
+  EXPECT_FALSE((*a)->IsLeader());
+  (*a)->Stop();
 }
 
 TEST_F(LeaderElectionTest, InvalidDurationsAreRejected) {
