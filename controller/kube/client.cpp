@@ -343,9 +343,39 @@ core::Status Client::Delete(const ResourceRef& ref, const std::string& ns,
   return result.ok() ? Status::Ok() : result.status();
 }
 
+// A scale write lands only on the state it was decided on (design §6.3): the
+// merge patch carries the resourceVersion of the Scale read just before it
+// (optimistic concurrency, as controller-runtime's MergeFromWithOptimisticLock),
+// so a write held up in transit (its controller killed after sending it, a
+// slow API server) fails with 409 instead of undoing what happened since.
+// A conflict from an ordinary change (a status update) is read again and
+// retried; a Scale already at `replicas` is not written.
 core::Result<Json> Client::SetReplicas(const ResourceRef& ref, const std::string& ns,
                                        const std::string& name, int32_t replicas) {
-  return PatchScale(ref, ns, name, PatchType::kMerge, Json{{"spec", {{"replicas", replicas}}}});
+  constexpr int kAttempts = 5;
+  Status last;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    auto scale = GetScale(ref, ns, name);
+    if (!scale.ok()) return scale.status();
+    const Json& current = scale.value();
+    const Json spec = current.value("spec", Json::object());
+    if (spec.is_object() && spec.contains("replicas") && spec["replicas"].is_number_integer() &&
+        spec["replicas"].get<std::int64_t>() == replicas) {
+      return scale;
+    }
+    Json patch = {{"spec", {{"replicas", replicas}}}};
+    const Json meta = current.value("metadata", Json::object());
+    if (meta.is_object() && meta.contains("resourceVersion") && meta["resourceVersion"].is_string()) {
+      patch["metadata"] = {{"resourceVersion", meta["resourceVersion"]}};
+    }
+    auto patched = PatchScale(ref, ns, name, PatchType::kMerge, patch);
+    if (patched.ok() || !IsConflict(patched.status())) return patched;
+    last = patched.status();
+  }
+  return Status(Code::kConflict,
+                "scale " + ref.resource + " " + ns + "/" + name + " to " +
+                    std::to_string(replicas) + ": still conflicting after " +
+                    std::to_string(kAttempts) + " attempts: " + last.message());
 }
 
 core::Result<Json> Client::UpdateStatusWithRetry(

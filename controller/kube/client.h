@@ -174,7 +174,9 @@ class Client {
                                               const Json& patch) {
     return Patch(ref, ns, name, type, patch, {}, "scale");
   }
-  // Merge-patches scale spec.replicas; returns the new Scale.
+  // Merge-patches scale spec.replicas with the resourceVersion of the Scale
+  // read just before (a late write fails instead of landing); re-reads on
+  // 409. Returns the new Scale (or the current one when already there).
   [[nodiscard]] core::Result<Json> SetReplicas(const ResourceRef& ref, const std::string& ns,
                                                const std::string& name, int32_t replicas);
 

@@ -11,6 +11,11 @@
 #   Migrating    the test holds ACCESS SHARE on components (ALTER TABLE waits)
 #   RollingBack  a failing check, then API latency on status writes
 #   ScalingUp    API latency on PATCH .../scale once the SQL is under way
+#   LateScaleDown  as ScalingDown, but the killed controller's scale-to-0
+#                is held by the API server until after the new controller
+#                has finished: that late write must not land (invariant:
+#                a scale write lands only on the state it was decided on,
+#                design §6.3), so the writers stay up once Ready
 #
 #   crash_test.sh PHASE
 # shellcheck source=tests/support/e2e.sh
@@ -33,6 +38,10 @@ case "$phase" in
     ;;
   ScalingDown)
     admin_post latency '{"method":"PATCH","path":"/deployments/[^/]+/scale$","delayMs":5000}'
+    ;;
+  LateScaleDown)
+    late_ms=45000
+    admin_post latency "{\"method\":\"PATCH\",\"path\":\"/deployments/[^/]+/scale$\",\"delayMs\":$late_ms}"
     ;;
   Draining)
     admin_post settings '{"controllersPaused":true}'
@@ -80,11 +89,18 @@ case "$phase" in
     release_lock
     ;;
 esac
-wait_for "phase $phase" 180 phase_is "$phase"
+wait_for "phase ${phase#Late}" 180 phase_is "${phase/LateScaleDown/ScalingDown}"
 case "$phase" in
   BackingUp) wait_for "pg_dump to wait for the test's lock" 60 pg_dump_waits_for_lock ;;
   Migrating) wait_for "the migration to wait for the test's lock" 60 schemaop_waits_for_lock ;;
 esac
+if [ "$phase" = LateScaleDown ]; then
+  # The killed controller's scale-to-0 is then inside the API server, held
+  # for late_ms; the new controller must finish before it lands.
+  scale_write_arrived() { [ "$(api_count "patch deployments/scale")" -ge 1 ]; }
+  wait_for "the scale-to-0 to be held by the API server" 30 scale_write_arrived
+  killed_at=$(date +%s%N)
+fi
 kill9_controller a
 recorded=$(smig '{range .status.workloads[*]}{.name}={.originalReplicas} {end}' | sed 's/ $//')
 log "killed in phase $(smig '{.status.phase}'); recorded workloads: [$recorded]; database at $(db_revision)"
@@ -103,6 +119,16 @@ if [ "$phase" = RollingBack ]; then
   expect_workloads_restored
 else
   expect_settled "$final"
+fi
+if [ "$phase" = LateScaleDown ]; then
+  settled_ms=$((($(date +%s%N) - killed_at) / 1000000))
+  [ "$settled_ms" -lt "$late_ms" ] ||
+    fail "the new controller took ${settled_ms} ms, longer than the late write is held (${late_ms} ms): the test proves nothing; raise late_ms"
+  log "settled ${settled_ms} ms after the kill; waiting for the held scale-to-0 to reach the store"
+  sleep $(((late_ms - settled_ms) / 1000 + 5))
+  expect_eq "replicas (spec status ready) after the dead controller's late scale-to-0" \
+    "3 3 3 / 2 2 2" "$(deploy_replicas backend) / $(deploy_replicas celery-worker)"
+  expect_eq "Ready after the late write" "True" "$(condition Ready | cut -d' ' -f1)"
 fi
 expect_eq "recorded original replicas" "backend=3 celery-worker=2" \
   "$(smig '{range .status.workloads[*]}{.name}={.originalReplicas} {end}' | sed 's/ $//')"
