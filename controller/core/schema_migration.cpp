@@ -122,12 +122,13 @@ bool SchemaMigrationSpec::operator==(const SchemaMigrationSpec& o) const {
                   drain_timeout_seconds, backup_when, verify_row_counts, verify_schema,
                   verify_allow_row_loss, verify_checks, failure_policy, lock_timeout,
                   statement_timeout, suspend, approval, approved_plan_hash,
-                  max_downtime_seconds, maintenance_window, rehearse) ==
+                  max_downtime_seconds, maintenance_window, rehearse, executor, job) ==
          std::tie(o.target_revision, o.url_secret_ref, o.ca_secret_ref, o.version_table, o.migrations_config_map,
                   o.workloads, o.drain_timeout_seconds, o.backup_when, o.verify_row_counts,
                   o.verify_schema, o.verify_allow_row_loss, o.verify_checks, o.failure_policy,
                   o.lock_timeout, o.statement_timeout, o.suspend, o.approval,
-                  o.approved_plan_hash, o.max_downtime_seconds, o.maintenance_window, o.rehearse);
+                  o.approved_plan_hash, o.max_downtime_seconds, o.maintenance_window, o.rehearse,
+                  o.executor, o.job);
 }
 
 bool LastRunStatus::operator==(const LastRunStatus& o) const {
@@ -297,7 +298,10 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
   }
 
   if (spec.migrations_config_map.empty()) {
-    add("spec.migrations.configMapRef.name", "required (the ConfigMap with the migration files)");
+    if (spec.executor != kExecutorJob) {
+      add("spec.migrations.configMapRef.name",
+          "required (the ConfigMap with the migration files)");
+    }
   } else if (!IsDnsSubdomain(spec.migrations_config_map)) {
     add("spec.migrations.configMapRef.name",
         "invalid ConfigMap name " + Quote(spec.migrations_config_map) +
@@ -397,6 +401,9 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
     for (auto& [path, message] : CheckMaintenanceWindow(*spec.maintenance_window)) {
       add(path, message);
     }
+  }
+  for (auto& [path, message] : CheckExecutor(spec.executor, spec.job)) {
+    add(path, message);
   }
   return errors;
 }

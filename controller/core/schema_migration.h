@@ -20,6 +20,7 @@
 
 #include "core/conditions.h"
 #include "core/duration.h"
+#include "core/job_spec.h"
 #include "core/maintenance_window.h"
 #include "core/spec_enums.h"
 #include "core/migration_run.h"
@@ -109,6 +110,10 @@ struct SchemaMigrationSpec {
   std::optional<MaintenanceWindowSpec> maintenance_window;
   // Rehearse each plan on a scratch copy before anything is scaled (design §6.7).
   bool rehearse = false;
+  // spec.executor (core/job_spec.h): Files runs spec.migrations, Job runs
+  // the tool of spec.job (design §10). With Job, spec.migrations is unused.
+  std::string executor = kExecutorFiles;
+  std::optional<JobSpec> job;
 
   bool operator==(const SchemaMigrationSpec& other) const;
   bool operator!=(const SchemaMigrationSpec& other) const { return !(*this == other); }

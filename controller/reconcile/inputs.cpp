@@ -30,6 +30,9 @@ bool IsTransient(core::Code code) {
 
 std::optional<Problem> Reconciler::Pass::LoadInputs(Inputs& out) {
   const auto& spec = obj_.spec;
+  if (auto unavailable = UnavailableExecutor()) {
+    return unavailable;  // a spec changed to executor Job during a run
+  }
   auto url = r_.kube_.GetSecretValue(ns(), spec.url_secret_ref.name, spec.url_secret_ref.key);
   if (!url.ok()) {
     if (url.status().code() == Code::kNotFound) {

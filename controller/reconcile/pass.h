@@ -86,6 +86,9 @@ inline constexpr char kSpecFieldsDetail[] = "spec-fields";
 // gains it.
 inline constexpr char kWorkloadInUse[] = "WorkloadInUse";
 
+// spec.executor Job before its run path exists (start.cpp, design §10.4).
+inline constexpr char kExecutorNotAvailable[] = "ExecutorNotAvailable";
+
 // Valid UTF-8 of at most 4 KiB, cut on a character boundary (messages.cpp).
 std::string BoundedMessage(const std::string& text);
 // "Kind/name".
@@ -129,6 +132,7 @@ class Reconciler::Pass {
   // ---- start.cpp: outside a run (design §6.2)
   Next Start();
   std::optional<Problem> InvalidSpec() const;
+  std::optional<Problem> UnavailableExecutor() const;
   std::optional<Problem> CheckDuplicates(Status& kube_error);
   Next EnsureSoleOwner(const std::string& identity);
   std::optional<Problem> MissingWorkload();

@@ -351,6 +351,43 @@ json RehearsalToJson(const core::RehearsalStatus& s) {
   return j;
 }
 
+// spec.job (core/job_spec.h); commands is an object of verb -> argv.
+void ReadJobSpec(Reader& r, const json& j, core::JobSpec& job) {
+  r.String(j, "preset", "spec.job.preset", job.preset);
+  r.String(j, "image", "spec.job.image", job.image);
+  r.String(j, "urlEnv", "spec.job.urlEnv", job.url_env);
+  r.String(j, "workingDir", "spec.job.workingDir", job.working_dir);
+  r.String(j, "serviceAccountName", "spec.job.serviceAccountName", job.service_account_name);
+  r.Integer(j, "ttlSecondsAfterFinished", "spec.job.ttlSecondsAfterFinished",
+            job.ttl_seconds_after_finished);
+  r.Integer(j, "activeDeadlineSeconds", "spec.job.activeDeadlineSeconds",
+            job.active_deadline_seconds);
+  if (const json* commands = r.Object(j, "commands", "spec.job.commands")) {
+    for (auto it = commands->begin(); it != commands->end(); ++it) {
+      r.Strings(*commands, it.key().c_str(), "spec.job.commands." + it.key(),
+                job.commands[it.key()]);
+    }
+  }
+}
+
+json JobSpecToJson(const core::JobSpec& job) {
+  json j = {{"preset", job.preset},
+            {"image", job.image},
+            {"urlEnv", job.url_env},
+            {"ttlSecondsAfterFinished", job.ttl_seconds_after_finished},
+            {"activeDeadlineSeconds", job.active_deadline_seconds}};
+  if (!job.working_dir.empty()) {
+    j["workingDir"] = job.working_dir;
+  }
+  if (!job.service_account_name.empty()) {
+    j["serviceAccountName"] = job.service_account_name;
+  }
+  if (!job.commands.empty()) {
+    j["commands"] = job.commands;
+  }
+  return j;
+}
+
 }  // namespace
 
 core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
@@ -408,6 +445,10 @@ core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
     spec.maintenance_window = std::move(window);
   }
   r.Bool(j, "rehearse", "spec.rehearse", spec.rehearse);
+  r.String(j, "executor", "spec.executor", spec.executor);
+  if (const json* job = r.Object(j, "job", "spec.job")) {
+    ReadJobSpec(r, *job, spec.job.emplace());
+  }
   if (!r.ok()) {
     return r.status();
   }
@@ -424,7 +465,9 @@ json SpecToJson(const core::SchemaMigrationSpec& spec) {
     j["database"]["caSecretRef"] = {{"name", spec.ca_secret_ref.name},
                                     {"key", spec.ca_secret_ref.key}};
   }
-  j["migrations"] = {{"configMapRef", {{"name", spec.migrations_config_map}}}};
+  if (!spec.migrations_config_map.empty() || spec.executor != core::kExecutorJob) {
+    j["migrations"] = {{"configMapRef", {{"name", spec.migrations_config_map}}}};
+  }
   j["workloads"] = WorkloadRefsToJson(spec.workloads);
   j["drainTimeoutSeconds"] = spec.drain_timeout_seconds;
   j["backup"] = {{"when", spec.backup_when}};
@@ -457,6 +500,12 @@ json SpecToJson(const core::SchemaMigrationSpec& spec) {
   }
   if (spec.rehearse) {
     j["rehearse"] = true;
+  }
+  if (spec.executor != core::kExecutorFiles) {
+    j["executor"] = spec.executor;
+  }
+  if (spec.job) {
+    j["job"] = JobSpecToJson(*spec.job);
   }
   return j;
 }

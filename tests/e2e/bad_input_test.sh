@@ -7,7 +7,8 @@
 #   bad_input_test.sh unknown_revision|broken_configmap|missing_secret|
 #                     missing_key|wrong_password|forbidden_secret|
 #                     unknown_workload|duplicate|
-#                     same_database|old_apiserver
+#                     same_database|old_apiserver|
+#                     job_executor|job_env_in_argv
 # shellcheck source=tests/support/e2e.sh
 . "$(dirname "$0")/../support/e2e.sh"
 
@@ -108,6 +109,20 @@ case "$case_name" in
     apply_smig upgrade.yaml \
       '{"spec":{"workloads":[{"kind":"Deployment","name":"backend"},{"kind":"Deployment","name":"backend"}]}}'
     expect=(Stalled True InvalidSpec "spec.workloads[1].name: duplicate")
+    ;;
+  job_executor)
+    # spec.executor Job validates but its run path is not built (design
+    # §10.4): the example is refused before anything is read or scaled.
+    apply_smig job-executor-alembic.yaml
+    expect=(Stalled True ExecutorNotAvailable "spec.executor Job" "Nothing was read, scaled or created")
+    ;;
+  job_env_in_argv)
+    # "$(DATABASE_URL)" in a command would have Kubernetes put the URL into
+    # argv (design §10.2). This server, like Kubernetes before 1.25, skips
+    # the CRD's CEL rule; the controller refuses it itself.
+    apply_smig job-executor-alembic.yaml \
+      '{"spec":{"job":{"commands":{"upgrade":["alembic","-x","url=$(DATABASE_URL)","upgrade","$TARGET"]}}}}'
+    expect=(Stalled True InvalidSpec "spec.job.commands.upgrade[2]" "Kubernetes would expand")
     ;;
   *) fail "unknown case $case_name" ;;
 esac

@@ -29,7 +29,11 @@ check "printer columns" field "Current=.status.currentRevision Target=.spec.targ
 check "Age column is a date" field "date" "$v.additionalPrinterColumns[?(@.name==\"Age\")].type"
 
 check "spec is required" field '["spec"]' "$schema.required"
-check "required spec fields" field '["targetRevision","database","migrations"]' "$schema.properties.spec.required"
+check "required spec fields" field '["targetRevision","database"]' "$schema.properties.spec.required"
+# spec.migrations is required with executor Files only (design §10).
+check "CEL: migrations with Files, job with Job and only with Job" field \
+  "(has(self.executor) && self.executor == 'Job') || has(self.migrations);!has(self.executor) || self.executor != 'Job' || has(self.job);!has(self.job) || (has(self.executor) && self.executor == 'Job');" \
+  "range $schema.properties.spec.x-kubernetes-validations[*]}{.rule};{end"
 check "database.urlSecretRef required" field '["urlSecretRef"]' "$spec.database.required"
 check "urlSecretRef name and key required" field '["name","key"]' "$spec.database.properties.urlSecretRef.required"
 check "migrations.configMapRef.name required" field '["configMapRef"] ["name"]' \
@@ -118,6 +122,28 @@ check "approvedPlanHash rejects anything else" pattern_rejects "$hash_pattern" \
   0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde \
   "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0" "sha256:abc"
 check "approval defaults to Automatic" field Automatic "$spec.approval.default"
+
+job="$spec.job.properties"
+check "executor enum and default" field '["Files","Job"] Files' "$spec.executor.enum} {$spec.executor.default"
+check "job: image required; preset enum and default; defaults" field \
+  '["image"] ["Alembic","Generic"] Alembic DATABASE_URL 3600 3600' \
+  "$spec.job.required} {$job.preset.enum} {$job.preset.default} {$job.urlEnv.default} {$job.ttlSecondsAfterFinished.default} {$job.activeDeadlineSeconds.default"
+check "job commands: the five verbs, each an argv" field "array array array array array 64 1024" \
+  "$job.commands.properties.upgrade.type} {$job.commands.properties.downgrade.type} {$job.commands.properties.upgradeSql.type} {$job.commands.properties.downgradeSql.type} {$job.commands.properties.heads.type} {$job.commands.properties.upgrade.maxItems} {$job.commands.properties.upgrade.items.maxLength"
+for verb in upgrade downgrade upgradeSql downgradeSql heads; do
+  check "CEL: commands.$verb refuses \$( (Kubernetes' env expansion into argv)" field \
+    "self.all(a, !a.contains('\$('))" "$job.commands.properties.$verb.x-kubernetes-validations[0].rule"
+done
+check "CEL: every command but heads needs \$TARGET" field \
+  "self.exists(a, a.contains('\$TARGET')) self.exists(a, a.contains('\$TARGET')) self.exists(a, a.contains('\$TARGET')) self.exists(a, a.contains('\$TARGET'))" \
+  "$job.commands.properties.upgrade.x-kubernetes-validations[1].rule} {$job.commands.properties.downgrade.x-kubernetes-validations[1].rule} {$job.commands.properties.upgradeSql.x-kubernetes-validations[1].rule} {$job.commands.properties.downgradeSql.x-kubernetes-validations[1].rule"
+check "commands.heads has only the \$( rule" equals 1 \
+  "$(jp "$crd" "{$job.commands.properties.heads.x-kubernetes-validations}" | grep -o '"rule"' | wc -l)"
+check "job.image: printable, no spaces" pattern_accepts "$(jp "$crd" "{$job.image.pattern}")" \
+  registry.example/drawing:1.4.2 "ghcr.io/a/b@sha256:0123abcd"
+check "job.image rejects spaces" pattern_rejects "$(jp "$crd" "{$job.image.pattern}")" "a b" ""
+check "job.urlEnv is an environment variable name" pattern_rejects "$(jp "$crd" "{$job.urlEnv.pattern}")" \
+  "1A" "A-B" "A B" ""
 check "versionTable is a plain SQL identifier" pattern_rejects \
   "$(jp "$crd" "{$spec.database.properties.versionTable.pattern}")" "alembic version" "x;drop" "1abc" ""
 

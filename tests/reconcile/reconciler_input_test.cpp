@@ -7,6 +7,7 @@
 
 #include "core/conditions.h"
 #include "core/schema_migration.h"
+#include "reconcile/pass.h"  // kExecutorNotAvailable
 #include "reconcile/reconciler_fixture.h"
 
 namespace schemaop::reconcile {
@@ -134,6 +135,15 @@ std::vector<BadInputCase> BadInputs() {
          k.Object(kNs, kName).spec.workloads.push_back({"Deployment", "backend"});
        },
        rs::kInvalidSpec, true},
+      // spec.executor Job validates but is not built yet (design §10.4):
+      // refused before anything is read, scaled or created.
+      {"ExecutorJobNotAvailable",
+       [](FakeKube& k, FakeDatabase&) {
+         core::SchemaMigrationSpec& spec = k.Object(kNs, kName).spec;
+         spec.executor = core::kExecutorJob;
+         spec.job.emplace().image = "registry.example/drawing:1.4.2";
+       },
+       kExecutorNotAvailable, true},
       {"DuplicateDatabase",
        [](FakeKube& k, FakeDatabase&) {
          core::SchemaMigration older = k.Object(kNs, kName);

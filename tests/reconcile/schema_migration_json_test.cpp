@@ -248,5 +248,52 @@ TEST(SchemaMigrationJson, RehearseAndRehearsalRoundTripWithTheirWireNames) {
   EXPECT_NE(obj.status().message().find("spec.rehearse"), std::string::npos);
 }
 
+// spec.executor / spec.job (design §10) with their wire names; Files is the
+// default and is not written; with Job, spec.migrations may be absent.
+TEST(SchemaMigrationJson, ExecutorAndJobRoundTripWithTheirWireNames) {
+  json j = json::parse(kObject);
+  j["spec"].erase("migrations");
+  j["spec"]["executor"] = "Job";
+  j["spec"]["job"] = {{"preset", "Generic"},
+                      {"image", "registry.example/drawing:1.4.2"},
+                      {"urlEnv", "DB_URL"},
+                      {"workingDir", "/app"},
+                      {"serviceAccountName", "migrator"},
+                      {"ttlSecondsAfterFinished", 600},
+                      {"activeDeadlineSeconds", 900},
+                      {"commands",
+                       {{"upgrade", {"migrate", "-path", "/m", "goto", "$TARGET"}},
+                        {"downgrade", {"migrate", "-path", "/m", "goto", "$TARGET"}}}}};
+  auto obj = SchemaMigrationFromJson(j);
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  EXPECT_EQ(obj->spec.executor, core::kExecutorJob);
+  ASSERT_TRUE(obj->spec.job.has_value());
+  EXPECT_EQ(obj->spec.job->preset, core::kPresetGeneric);
+  EXPECT_EQ(obj->spec.job->ttl_seconds_after_finished, 600);
+  EXPECT_EQ(obj->spec.job->commands.at("upgrade").back(), "$TARGET");
+  EXPECT_TRUE(obj->spec.migrations_config_map.empty());
+  EXPECT_TRUE(core::ValidateSpec(obj->spec).empty());
+  json encoded = SchemaMigrationToJson(*obj);
+  EXPECT_EQ(encoded["spec"]["job"], j["spec"]["job"]);
+  EXPECT_EQ(encoded["spec"]["executor"], "Job");
+  EXPECT_FALSE(encoded["spec"].contains("migrations"));
+  auto again = SchemaMigrationFromJson(encoded);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->spec, obj->spec);
+  // The defaults: Files, no job, not written.
+  obj = SchemaMigrationFromJson(json::parse(kObject));
+  ASSERT_TRUE(obj.ok());
+  EXPECT_EQ(obj->spec.executor, core::kExecutorFiles);
+  EXPECT_FALSE(obj->spec.job.has_value());
+  EXPECT_FALSE(SchemaMigrationToJson(*obj)["spec"].contains("executor"));
+  EXPECT_FALSE(SchemaMigrationToJson(*obj)["spec"].contains("job"));
+  // A wrong type names the field.
+  j["spec"]["job"]["commands"]["upgrade"] = "alembic upgrade head";
+  obj = SchemaMigrationFromJson(j);
+  ASSERT_FALSE(obj.ok());
+  EXPECT_NE(obj.status().message().find("spec.job.commands.upgrade"), std::string::npos)
+      << obj.status().message();
+}
+
 }  // namespace
 }  // namespace schemaop::reconcile

@@ -1,0 +1,41 @@
+#pragma once
+// The batch/v1 Job of one verb of the Job executor (spec.executor Job,
+// design §10), built purely from the SchemaMigration and the expanded
+// command line. What every such Job holds (design §10.2, §10.3):
+// - the SchemaMigration as its controller owner reference, so deleting the
+//   SchemaMigration deletes its Jobs and a Job is never orphaned;
+// - the database URL ONLY as an environment variable filled by Kubernetes
+//   from spec.database.urlSecretRef (valueFrom.secretKeyRef): it is in no
+//   argument, annotation or label, and the operator never reads it into
+//   the object;
+// - backoffLimit 0 and restartPolicy Never: the tool commits on its own, so
+//   a failed or killed pod is a failed migration, never run a second time;
+// - activeDeadlineSeconds and ttlSecondsAfterFinished from spec.job (the
+//   cluster's TTL controller deletes the finished Job);
+// - a deterministic name (core::JobName of the run key and verb) and the
+//   labels that find it again after a restart.
+#include <nlohmann/json_fwd.hpp>
+
+#include <string>
+#include <vector>
+
+#include "core/schema_migration.h"
+
+namespace schemaop::reconcile {
+
+inline constexpr char kJobLabelOwner[] = "schemaop.dev/schemamigration";
+inline constexpr char kJobLabelVerb[] = "schemaop.dev/verb";
+inline constexpr char kJobAnnotationRun[] = "schemaop.dev/run";
+inline constexpr char kJobContainerName[] = "migrate";
+
+struct JobRequest {
+  std::string verb;     // core::kVerbUpgrade, ...
+  std::string run_key;  // RunIdentity::Key() of the run
+  std::vector<std::string> argv;  // core::ExpandCommand of core::CommandFor(job, verb)
+};
+
+// The Job for `request`. `obj` must have passed core::ValidateSpec with
+// executor Job (spec.job set).
+nlohmann::json BuildJob(const core::SchemaMigration& obj, const JobRequest& request);
+
+}  // namespace schemaop::reconcile

@@ -1,0 +1,204 @@
+// spec.executor / spec.job (core/job_spec.h, design §10): validation from
+// the user's side, hostile commands and revisions, the presets, the
+// deterministic Job names.
+#include "core/job_spec.h"
+
+#include <gtest/gtest.h>
+
+#include <iterator>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/schema_migration.h"
+
+namespace schemaop::core {
+namespace {
+
+using Args = std::vector<std::string>;
+
+SchemaMigrationSpec JobExecutorSpec() {
+  SchemaMigrationSpec spec;
+  spec.target_revision = "head";
+  spec.url_secret_ref = {"drawing-db", "DATABASE_URL"};
+  spec.executor = kExecutorJob;
+  spec.job.emplace().image = "registry.example/drawing:1.4.2";
+  return spec;
+}
+
+// The messages of ValidateSpec, "path: message" each.
+std::string Errors(const SchemaMigrationSpec& spec) {
+  std::string out;
+  for (const FieldError& e : ValidateSpec(spec)) {
+    out += e.ToString() + "\n";
+  }
+  return out;
+}
+
+void ExpectError(const SchemaMigrationSpec& spec, const std::string& path,
+                 const std::string& words) {
+  const std::string errors = Errors(spec);
+  EXPECT_NE(errors.find(path + ": "), std::string::npos) << errors;
+  EXPECT_NE(errors.find(words), std::string::npos) << errors;
+}
+
+TEST(JobSpec, AlembicPresetNeedsOnlyAnImageAndNoConfigMap) {
+  EXPECT_EQ(Errors(JobExecutorSpec()), "");
+}
+
+TEST(JobSpec, FilesStillNeedsTheConfigMap) {
+  SchemaMigrationSpec spec = JobExecutorSpec();
+  spec.executor = kExecutorFiles;
+  spec.job.reset();
+  ExpectError(spec, "spec.migrations.configMapRef.name", "required");
+}
+
+TEST(JobSpec, ExecutorAndJobMustAgree) {
+  SchemaMigrationSpec spec = JobExecutorSpec();
+  spec.job.reset();
+  ExpectError(spec, "spec.job", "required with executor Job");
+  spec = JobExecutorSpec();
+  spec.executor = kExecutorFiles;
+  spec.migrations_config_map = "drawing-migrations";
+  ExpectError(spec, "spec.job", "only used with executor Job");
+  spec.executor = "Pod";
+  ExpectError(spec, "spec.executor", "use Files or Job");
+}
+
+TEST(JobSpec, BadFieldsAreNamedWithTheFix) {
+  SchemaMigrationSpec spec = JobExecutorSpec();
+  spec.job->image = "";
+  ExpectError(spec, "spec.job.image", "required");
+  spec.job->image = "drawing:1 --privileged";
+  ExpectError(spec, "spec.job.image", "no spaces");
+  spec = JobExecutorSpec();
+  spec.job->preset = "Django";
+  ExpectError(spec, "spec.job.preset", "use Alembic or Generic");
+  spec = JobExecutorSpec();
+  spec.job->url_env = "DATABASE-URL";
+  ExpectError(spec, "spec.job.urlEnv", "[A-Za-z_][A-Za-z0-9_]*");
+  spec = JobExecutorSpec();
+  spec.job->working_dir = "app";
+  ExpectError(spec, "spec.job.workingDir", "absolute");
+  spec = JobExecutorSpec();
+  spec.job->service_account_name = "Migrator";
+  ExpectError(spec, "spec.job.serviceAccountName", "DNS subdomain");
+  spec = JobExecutorSpec();
+  spec.job->ttl_seconds_after_finished = -1;
+  spec.job->active_deadline_seconds = 0;
+  ExpectError(spec, "spec.job.ttlSecondsAfterFinished", "between 0 and 604800");
+  ExpectError(spec, "spec.job.activeDeadlineSeconds", "between 1 and 86400");
+}
+
+TEST(JobSpec, GenericNeedsUpgradeAndDowngrade) {
+  SchemaMigrationSpec spec = JobExecutorSpec();
+  spec.job->preset = kPresetGeneric;
+  ExpectError(spec, "spec.job.commands.upgrade", "required with preset Generic");
+  ExpectError(spec, "spec.job.commands.downgrade", "required with preset Generic");
+  spec.job->commands[kVerbUpgrade] = {"migrate", "-database-env", "DATABASE_URL", "goto", "$TARGET"};
+  spec.job->commands[kVerbDowngrade] = {"migrate", "goto", "$TARGET"};
+  EXPECT_EQ(Errors(spec), "");
+}
+
+// Invariant (design §10.2): no argument can carry the database URL. "$("
+// would make Kubernetes expand the container's environment into argv.
+TEST(JobSpec, HostileCommandsAreRefused) {
+  SchemaMigrationSpec spec = JobExecutorSpec();
+  spec.job->commands[kVerbUpgrade] = {"alembic", "-x", "url=$(DATABASE_URL)", "upgrade", "$TARGET"};
+  ExpectError(spec, "spec.job.commands.upgrade[2]", "Kubernetes would expand $(VAR)");
+  spec.job->commands[kVerbUpgrade] = {"alembic", "upgrade", "$HEAD_REV"};
+  ExpectError(spec, "spec.job.commands.upgrade[2]", "only $FROM and $TARGET");
+  ExpectError(spec, "spec.job.commands.upgrade", "must contain $TARGET");
+  spec.job->commands[kVerbUpgrade] = {"alembic", "upgrade", "${TARGET}"};
+  ExpectError(spec, "spec.job.commands.upgrade[2]", "only $FROM and $TARGET");
+  spec.job->commands[kVerbUpgrade] = {"alembic", "upgrade\n", "$TARGET"};
+  ExpectError(spec, "spec.job.commands.upgrade[1]", "control character");
+  spec.job->commands[kVerbUpgrade] = {};
+  ExpectError(spec, "spec.job.commands.upgrade", "1 to 64 arguments");
+  spec.job->commands[kVerbUpgrade] = {"alembic", std::string(2000, 'x'), "$TARGET"};
+  ExpectError(spec, "spec.job.commands.upgrade[1]", "longer than 1024 bytes");
+  spec.job->commands.clear();
+  spec.job->commands["stamp"] = {"alembic", "stamp", "$TARGET"};
+  ExpectError(spec, "spec.job.commands.stamp", "unknown command");
+  spec.job->commands.clear();
+  spec.job->commands[kVerbHeads] = {"alembic", "heads", "--resolve-dependencies"};
+  EXPECT_EQ(Errors(spec), "") << "heads takes no $TARGET";
+}
+
+TEST(JobSpec, AlembicPresetCommandsAndOverrides) {
+  JobSpec job;
+  EXPECT_EQ(CommandFor(job, kVerbUpgrade), (Args{"alembic", "upgrade", "$TARGET"}));
+  EXPECT_EQ(CommandFor(job, kVerbDowngrade), (Args{"alembic", "downgrade", "$TARGET"}));
+  EXPECT_EQ(CommandFor(job, kVerbUpgradeSql), (Args{"alembic", "upgrade", "$FROM:$TARGET", "--sql"}));
+  EXPECT_EQ(CommandFor(job, kVerbDowngradeSql),
+            (Args{"alembic", "downgrade", "$FROM:$TARGET", "--sql"}));
+  EXPECT_EQ(CommandFor(job, kVerbHeads), (Args{"alembic", "heads"}));
+  job.commands[kVerbUpgrade] = {"alembic", "-c", "/app/alembic.ini", "upgrade", "$TARGET"};
+  EXPECT_EQ(CommandFor(job, kVerbUpgrade).at(2), "/app/alembic.ini");
+  job.preset = kPresetGeneric;
+  EXPECT_TRUE(CommandFor(job, kVerbDowngrade).empty());
+}
+
+TEST(JobSpec, ExpandReplacesOnlyThePlaceholders) {
+  auto argv = ExpandCommand({"alembic", "upgrade", "$FROM:$TARGET", "--sql", "$$TARGET"},
+                            "9bc6a98f1c12", "seed_default_schemas");
+  ASSERT_TRUE(argv.ok()) << argv.status().ToString();
+  EXPECT_EQ(*argv, (Args{"alembic", "upgrade", "9bc6a98f1c12:seed_default_schemas", "--sql",
+                         "$seed_default_schemas"}));
+  argv = ExpandCommand({"alembic", "upgrade", "$FROM:$TARGET"}, "base", "head");
+  ASSERT_TRUE(argv.ok());
+  EXPECT_EQ(argv->at(2), "base:head");
+}
+
+// The revisions come from the version table, which the tool (or anyone
+// with write access) writes: nothing but one revision id is substituted.
+TEST(JobSpec, ExpandRefusesHostileRevisions) {
+  for (const std::string& rev :
+       std::vector<std::string>{"", "a,b", "a b", "x;rm -rf /", "$(DATABASE_URL)", "--sql",
+                                std::string(33, 'a'), "head\n"}) {
+    auto argv = ExpandCommand({"alembic", "upgrade", "$TARGET"}, "base", rev);
+    ASSERT_FALSE(argv.ok()) << rev;
+    EXPECT_EQ(argv.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(argv.status().message().find("one revision id"), std::string::npos);
+    EXPECT_FALSE(ExpandCommand({"alembic", "upgrade", "$TARGET"}, rev, "head").ok()) << rev;
+  }
+}
+
+bool IsDnsLabel(const std::string& name) {
+  if (name.empty() || name.size() > 63 || name.front() == '-' || name.back() == '-') {
+    return false;
+  }
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Invariant (design §10.3): one run and verb, one Job name, so a restarted
+// controller finds its Job instead of creating a second one.
+TEST(JobSpec, JobNamesAreDeterministicBoundedAndDistinct) {
+  const std::string run = "uid-1/3/9f86d0";
+  EXPECT_EQ(JobName("drawing-db", kVerbUpgrade, run), JobName("drawing-db", kVerbUpgrade, run));
+  std::set<std::string> names;
+  for (const char* verb : kJobVerbs) {
+    const std::string name = JobName("drawing-db", verb, run);
+    EXPECT_TRUE(IsDnsLabel(name)) << name;
+    EXPECT_EQ(name.rfind("drawing-db-", 0), 0u) << name;
+    names.insert(name);
+  }
+  EXPECT_EQ(names.size(), std::size(kJobVerbs));
+  EXPECT_NE(JobName("drawing-db", kVerbUpgrade, run),
+            JobName("drawing-db", kVerbUpgrade, run + "/retry/2"));
+  const std::string long_owner(253, 'a');
+  const std::string cut = JobName(long_owner + ".b", kVerbDowngradeSql, run);
+  EXPECT_TRUE(IsDnsLabel(cut)) << cut;
+  // A cut that ends on '-' does not leave "--" in the name.
+  const std::string at_dash = JobName(std::string(48, 'x') + "-yyyy", kVerbUpgrade, run);
+  EXPECT_EQ(at_dash.find("--"), std::string::npos) << at_dash;
+  EXPECT_TRUE(IsDnsLabel(at_dash)) << at_dash;
+}
+
+}  // namespace
+}  // namespace schemaop::core

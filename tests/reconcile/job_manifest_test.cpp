@@ -1,0 +1,149 @@
+// The Job executor's Job object and log excerpts (design §10.2, §10.3),
+// checked as a user would read them from the cluster: no secret anywhere,
+// one pod and no retry, the owner, the TTL.
+#include "reconcile/job_manifest.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "core/database_url.h"
+#include "reconcile/job_log.h"
+
+namespace schemaop::reconcile {
+namespace {
+
+using nlohmann::json;
+
+core::SchemaMigration JobObject() {
+  core::SchemaMigration obj;
+  obj.metadata.namespace_ = "drawing";
+  obj.metadata.name = "drawing-db";
+  obj.metadata.uid = "5b1c-uid";
+  obj.spec.target_revision = "head";
+  obj.spec.url_secret_ref = {"drawing-db", "DATABASE_URL"};
+  obj.spec.executor = core::kExecutorJob;
+  core::JobSpec& job = obj.spec.job.emplace();
+  job.image = "registry.example/drawing:1.4.2";
+  job.working_dir = "/app";
+  job.service_account_name = "migrator";
+  job.ttl_seconds_after_finished = 600;
+  job.active_deadline_seconds = 900;
+  return obj;
+}
+
+JobRequest Upgrade(const core::SchemaMigration& obj) {
+  auto argv = core::ExpandCommand(core::CommandFor(*obj.spec.job, core::kVerbUpgrade),
+                                  "9bc6a98f1c12", "seed_default_schemas");
+  EXPECT_TRUE(argv.ok());
+  return JobRequest{core::kVerbUpgrade, "5b1c-uid/3/9f86d0", *argv};
+}
+
+TEST(JobManifest, OwnedByTheSchemaMigrationWithADeterministicName) {
+  const core::SchemaMigration obj = JobObject();
+  const json job = BuildJob(obj, Upgrade(obj));
+  EXPECT_EQ(job["apiVersion"], "batch/v1");
+  EXPECT_EQ(job["kind"], "Job");
+  EXPECT_EQ(job["metadata"]["namespace"], "drawing");
+  EXPECT_EQ(job["metadata"]["name"],
+            core::JobName("drawing-db", core::kVerbUpgrade, "5b1c-uid/3/9f86d0"));
+  EXPECT_EQ(job["metadata"]["annotations"][kJobAnnotationRun], "5b1c-uid/3/9f86d0");
+  EXPECT_EQ(job["metadata"]["labels"][kJobLabelOwner], "drawing-db");
+  EXPECT_EQ(job["metadata"]["labels"][kJobLabelVerb], "upgrade");
+  const json& owner = job["metadata"]["ownerReferences"].at(0);
+  EXPECT_EQ(owner["apiVersion"], "schemaop.dev/v1alpha1");
+  EXPECT_EQ(owner["kind"], "SchemaMigration");
+  EXPECT_EQ(owner["name"], "drawing-db");
+  EXPECT_EQ(owner["uid"], "5b1c-uid");
+  EXPECT_EQ(owner["controller"], true);
+  EXPECT_EQ(job["metadata"]["ownerReferences"].size(), 1u);
+}
+
+// Invariant (design §10.2): the tool commits on its own, so a failed or
+// killed pod is a failed migration; Kubernetes never starts a second pod.
+TEST(JobManifest, OnePodNoRetryDeadlineAndTtl) {
+  const core::SchemaMigration obj = JobObject();
+  const json spec = BuildJob(obj, Upgrade(obj))["spec"];
+  EXPECT_EQ(spec["backoffLimit"], 0);
+  EXPECT_EQ(spec["template"]["spec"]["restartPolicy"], "Never");
+  EXPECT_EQ(spec["activeDeadlineSeconds"], 900);
+  EXPECT_EQ(spec["ttlSecondsAfterFinished"], 600);
+  EXPECT_EQ(spec["template"]["spec"]["serviceAccountName"], "migrator");
+  const json& container = spec["template"]["spec"]["containers"].at(0);
+  EXPECT_EQ(container["image"], "registry.example/drawing:1.4.2");
+  EXPECT_EQ(container["workingDir"], "/app");
+  EXPECT_EQ(container["command"],
+            json::array({"alembic", "upgrade", "seed_default_schemas"}));
+}
+
+// Invariant (design §10.2): the URL reaches the container only through
+// valueFrom.secretKeyRef; no "value" is ever set, so the Job object (what
+// `kubectl get job -o yaml` shows) cannot hold it.
+TEST(JobManifest, TheUrlComesOnlyFromTheSecret) {
+  core::SchemaMigration obj = JobObject();
+  obj.spec.job->url_env = "DB_URL";
+  const json job = BuildJob(obj, Upgrade(obj));
+  const json& env = job["spec"]["template"]["spec"]["containers"][0]["env"];
+  ASSERT_EQ(env.size(), 1u);
+  EXPECT_EQ(env[0]["name"], "DB_URL");
+  EXPECT_FALSE(env[0].contains("value"));
+  EXPECT_EQ(env[0]["valueFrom"]["secretKeyRef"],
+            (json{{"name", "drawing-db"}, {"key", "DATABASE_URL"}}));
+  EXPECT_EQ(job.dump().find("postgres"), std::string::npos);
+  EXPECT_EQ(job["spec"]["template"]["spec"]["containers"][0].count("args"), 0u);
+}
+
+core::SecretScrubber ScrubberFor(const std::string& url) {
+  core::SecretScrubber scrubber;
+  scrubber.AddDatabaseUrl(url);
+  return scrubber;
+}
+
+TEST(JobLog, SecretsAreScrubbedKnownOrNot) {
+  const std::string url = "postgresql://app:s3cr3t-pw@db:5432/drawing";
+  const std::string log =
+      "INFO  [alembic.runtime.migration] Running upgrade  -> 9bc6a98f1c12\n"
+      "sqlalchemy.exc.OperationalError: connection to " + url + " failed\n"
+      "retrying with postgresql://other:hunter22@replica/db\n"
+      "password was s3cr3t-pw\n";
+  const std::string excerpt = JobLogExcerpt(log, ScrubberFor(url));
+  EXPECT_EQ(excerpt.find("s3cr3t-pw"), std::string::npos) << excerpt;
+  EXPECT_EQ(excerpt.find("hunter22"), std::string::npos) << excerpt;
+  EXPECT_NE(excerpt.find("Running upgrade  -> 9bc6a98f1c12"), std::string::npos);
+}
+
+// A secret across the cut must not leave a part of itself behind: the log
+// is scrubbed before it is cut.
+TEST(JobLog, BoundedToTheTailScrubbedBeforeTheCut) {
+  const std::string secret = "0123456789abcdefghij";
+  std::string log(5000, 'x');
+  log += "\n" + secret + " tail line\nlast line\n";
+  core::SecretScrubber scrubber;
+  scrubber.AddSecret(secret);
+  const std::string excerpt = JobLogExcerpt(log, scrubber, 40);
+  EXPECT_LE(excerpt.size(), 40u + 6u);
+  EXPECT_EQ(excerpt.rfind("[...]\n", 0), 0u) << excerpt;
+  EXPECT_NE(excerpt.find("last line"), std::string::npos) << excerpt;
+  for (std::size_t n = 4; n < secret.size(); ++n) {
+    EXPECT_EQ(excerpt.find(secret.substr(secret.size() - n)), std::string::npos) << excerpt;
+  }
+}
+
+TEST(JobLog, ControlCharactersAndBrokenUtf8AtTheCut) {
+  const std::string log = "\x1b[2J\x1b[Hfake: Migrated\rok\ttab\n";
+  const std::string excerpt = JobLogExcerpt(log, core::SecretScrubber{});
+  EXPECT_EQ(excerpt, "?[2J?[Hfake: Migrated?ok\ttab\n");
+  // "é" is two bytes; a cut inside it starts after it.
+  std::string accents;
+  for (int i = 0; i < 100; ++i) {
+    accents += "\xc3\xa9";
+  }
+  const std::string cut = JobLogExcerpt(accents, core::SecretScrubber{}, 21);
+  EXPECT_EQ(cut.substr(6).size() % 2, 0u);
+  EXPECT_NE(static_cast<unsigned char>(cut[6]) & 0xC0, 0x80) << "starts mid-character";
+}
+
+}  // namespace
+}  // namespace schemaop::reconcile
