@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <iterator>
 #include <set>
 #include <string>
@@ -65,29 +66,31 @@ TEST(JobSpec, ExecutorAndJobMustAgree) {
   ExpectError(spec, "spec.executor", "use Files or Job");
 }
 
+struct BadField {
+  std::function<void(JobSpec&)> break_it;
+  std::string path;
+  std::string words;
+};
+
 TEST(JobSpec, BadFieldsAreNamedWithTheFix) {
-  SchemaMigrationSpec spec = JobExecutorSpec();
-  spec.job->image = "";
-  ExpectError(spec, "spec.job.image", "required");
-  spec.job->image = "drawing:1 --privileged";
-  ExpectError(spec, "spec.job.image", "no spaces");
-  spec = JobExecutorSpec();
-  spec.job->preset = "Django";
-  ExpectError(spec, "spec.job.preset", "use Alembic or Generic");
-  spec = JobExecutorSpec();
-  spec.job->url_env = "DATABASE-URL";
-  ExpectError(spec, "spec.job.urlEnv", "[A-Za-z_][A-Za-z0-9_]*");
-  spec = JobExecutorSpec();
-  spec.job->working_dir = "app";
-  ExpectError(spec, "spec.job.workingDir", "absolute");
-  spec = JobExecutorSpec();
-  spec.job->service_account_name = "Migrator";
-  ExpectError(spec, "spec.job.serviceAccountName", "DNS subdomain");
-  spec = JobExecutorSpec();
-  spec.job->ttl_seconds_after_finished = -1;
-  spec.job->active_deadline_seconds = 0;
-  ExpectError(spec, "spec.job.ttlSecondsAfterFinished", "between 0 and 604800");
-  ExpectError(spec, "spec.job.activeDeadlineSeconds", "between 1 and 86400");
+  const std::vector<BadField> cases = {
+      {[](JobSpec& j) { j.image = ""; }, "spec.job.image", "required"},
+      {[](JobSpec& j) { j.image = "drawing:1 --privileged"; }, "spec.job.image", "no spaces"},
+      {[](JobSpec& j) { j.preset = "Django"; }, "spec.job.preset", "use Alembic or Generic"},
+      {[](JobSpec& j) { j.url_env = "DATABASE-URL"; }, "spec.job.urlEnv", "[A-Za-z_][A-Za-z0-9_]*"},
+      {[](JobSpec& j) { j.working_dir = "app"; }, "spec.job.workingDir", "absolute"},
+      {[](JobSpec& j) { j.service_account_name = "Migrator"; }, "spec.job.serviceAccountName",
+       "DNS subdomain"},
+      {[](JobSpec& j) { j.ttl_seconds_after_finished = -1; }, "spec.job.ttlSecondsAfterFinished",
+       "between 0 and 604800"},
+      {[](JobSpec& j) { j.active_deadline_seconds = 0; }, "spec.job.activeDeadlineSeconds",
+       "between 1 and 86400"},
+  };
+  for (const BadField& c : cases) {
+    SchemaMigrationSpec spec = JobExecutorSpec();
+    c.break_it(*spec.job);
+    ExpectError(spec, c.path, c.words);
+  }
 }
 
 TEST(JobSpec, GenericNeedsUpgradeAndDowngrade) {
