@@ -45,9 +45,9 @@ bool IsDnsName(std::string_view name) {
     const std::size_t dot = std::min(name.find('.', start), name.size());
     const std::string_view label = name.substr(start, dot - start);
     if (label.empty() || label.size() > 63 || !IsDnsLabelChar(label.front()) ||
-        !IsDnsLabelChar(label.back()) ||
-        !std::all_of(label.begin(), label.end(),
-                     [](char c) { return IsDnsLabelChar(c) || c == '-'; })) {
+        !IsDnsLabelChar(label.back()) || !std::all_of(label.begin(), label.end(), [](char c) {
+          return IsDnsLabelChar(c) || c == '-';
+        })) {
       return false;
     }
     start = dot + 1;
@@ -122,9 +122,8 @@ void CheckJob(const JobSpec& job, Errors& errors) {
   }
   if (job.image.empty()) {
     errors.emplace_back("spec.job.image", "required (the application image that holds the tool)");
-  } else if (job.image.size() > 512 ||
-             !std::all_of(job.image.begin(), job.image.end(),
-                          [](char c) { return c >= '!' && c <= '~'; })) {
+  } else if (job.image.size() > 512 || !std::all_of(job.image.begin(), job.image.end(),
+                                                    [](char c) { return c >= '!' && c <= '~'; })) {
     errors.emplace_back("spec.job.image", "invalid image " + Quote(job.image) +
                                               ": at most 512 printable ASCII characters, no "
                                               "spaces (e.g. registry.example/app:1.4.2)");
@@ -133,16 +132,15 @@ void CheckJob(const JobSpec& job, Errors& errors) {
     errors.emplace_back("spec.job.urlEnv", "invalid environment variable name " +
                                                Quote(job.url_env) + ": use [A-Za-z_][A-Za-z0-9_]*");
   }
-  if (!job.working_dir.empty() &&
-      (job.working_dir.front() != '/' || HasControl(job.working_dir) ||
-       job.working_dir.size() > 4096)) {
+  if (!job.working_dir.empty() && (job.working_dir.front() != '/' || HasControl(job.working_dir) ||
+                                   job.working_dir.size() > 4096)) {
     errors.emplace_back("spec.job.workingDir",
                         "invalid path " + Quote(job.working_dir) + ": must be absolute");
   }
   if (!job.service_account_name.empty() && !IsDnsName(job.service_account_name)) {
-    errors.emplace_back("spec.job.serviceAccountName",
-                        "invalid name " + Quote(job.service_account_name) +
-                            ": must be a DNS subdomain");
+    errors.emplace_back(
+        "spec.job.serviceAccountName",
+        "invalid name " + Quote(job.service_account_name) + ": must be a DNS subdomain");
   }
   if (job.ttl_seconds_after_finished < 0 || job.ttl_seconds_after_finished > kMaxJobTtlSeconds) {
     errors.emplace_back("spec.job.ttlSecondsAfterFinished",
@@ -157,8 +155,9 @@ void CheckJob(const JobSpec& job, Errors& errors) {
   for (const auto& [verb, command] : job.commands) {
     const std::string path = "spec.job.commands." + verb;
     if (!IsKnownVerb(verb)) {
-      errors.emplace_back(path, "unknown command: use upgrade, downgrade, upgradeSql, "
-                                "downgradeSql or heads");
+      errors.emplace_back(path,
+                          "unknown command: use upgrade, downgrade, upgradeSql, "
+                          "downgradeSql or heads");
       continue;
     }
     CheckCommand(path, verb, command, errors);
@@ -224,8 +223,9 @@ std::vector<std::pair<std::string, std::string>> CheckExecutor(std::string_view 
     }
   } else if (executor == kExecutorFiles) {
     if (job) {
-      errors.emplace_back("spec.job", "only used with executor Job: set spec.executor: Job, or "
-                                      "remove spec.job");
+      errors.emplace_back("spec.job",
+                          "only used with executor Job: set spec.executor: Job, or "
+                          "remove spec.job");
     }
   } else {
     errors.emplace_back("spec.executor",

@@ -1,8 +1,7 @@
 #include "reconcile/job_manifest.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cassert>
+#include <nlohmann/json.hpp>
 
 #include "reconcile/schema_migration_json.h"
 
@@ -16,16 +15,14 @@ nlohmann::json BuildJob(const core::SchemaMigration& obj, const JobRequest& requ
   const json labels = {{"app.kubernetes.io/managed-by", "schemaop"},
                        {kJobLabelOwner, obj.metadata.name},
                        {kJobLabelVerb, request.verb}};
-  json container = {
-      {"name", kJobContainerName},
-      {"image", job.image},
-      {"command", request.argv},
-      {"env",
-       json::array({{{"name", job.url_env},
-                     {"valueFrom",
-                      {{"secretKeyRef",
-                        {{"name", obj.spec.url_secret_ref.name},
-                         {"key", obj.spec.url_secret_ref.key}}}}}}})}};
+  json container = {{"name", kJobContainerName},
+                    {"image", job.image},
+                    {"command", request.argv},
+                    {"env", json::array({{{"name", job.url_env},
+                                          {"valueFrom",
+                                           {{"secretKeyRef",
+                                             {{"name", obj.spec.url_secret_ref.name},
+                                              {"key", obj.spec.url_secret_ref.key}}}}}}})}};
   if (!job.working_dir.empty()) {
     container["workingDir"] = job.working_dir;
   }
@@ -33,25 +30,24 @@ nlohmann::json BuildJob(const core::SchemaMigration& obj, const JobRequest& requ
   if (!job.service_account_name.empty()) {
     pod_spec["serviceAccountName"] = job.service_account_name;
   }
-  return {
-      {"apiVersion", "batch/v1"},
-      {"kind", "Job"},
-      {"metadata",
-       {{"name", name},
-        {"namespace", obj.metadata.namespace_},
-        {"labels", labels},
-        {"annotations", {{kJobAnnotationRun, request.run_key}}},
-        {"ownerReferences", json::array({{{"apiVersion", kApiVersion},
-                                          {"kind", kKind},
-                                          {"name", obj.metadata.name},
-                                          {"uid", obj.metadata.uid},
-                                          {"controller", true},
-                                          {"blockOwnerDeletion", true}}})}}},
-      {"spec",
-       {{"backoffLimit", 0},
-        {"activeDeadlineSeconds", job.active_deadline_seconds},
-        {"ttlSecondsAfterFinished", job.ttl_seconds_after_finished},
-        {"template", {{"metadata", {{"labels", labels}}}, {"spec", pod_spec}}}}}};
+  return {{"apiVersion", "batch/v1"},
+          {"kind", "Job"},
+          {"metadata",
+           {{"name", name},
+            {"namespace", obj.metadata.namespace_},
+            {"labels", labels},
+            {"annotations", {{kJobAnnotationRun, request.run_key}}},
+            {"ownerReferences", json::array({{{"apiVersion", kApiVersion},
+                                              {"kind", kKind},
+                                              {"name", obj.metadata.name},
+                                              {"uid", obj.metadata.uid},
+                                              {"controller", true},
+                                              {"blockOwnerDeletion", true}}})}}},
+          {"spec",
+           {{"backoffLimit", 0},
+            {"activeDeadlineSeconds", job.active_deadline_seconds},
+            {"ttlSecondsAfterFinished", job.ttl_seconds_after_finished},
+            {"template", {{"metadata", {{"labels", labels}}}, {"spec", pod_spec}}}}}};
 }
 
 }  // namespace schemaop::reconcile

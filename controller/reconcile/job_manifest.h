@@ -15,7 +15,6 @@
 // - a deterministic name (core::JobName of the run key and verb) and the
 //   labels that find it again after a restart.
 #include <nlohmann/json_fwd.hpp>
-
 #include <string>
 #include <vector>
 
@@ -29,8 +28,8 @@ inline constexpr char kJobAnnotationRun[] = "schemaop.dev/run";
 inline constexpr char kJobContainerName[] = "migrate";
 
 struct JobRequest {
-  std::string verb;     // core::kVerbUpgrade, ...
-  std::string run_key;  // RunIdentity::Key() of the run
+  std::string verb;               // core::kVerbUpgrade, ...
+  std::string run_key;            // RunIdentity::Key() of the run
   std::vector<std::string> argv;  // core::ExpandCommand of core::CommandFor(job, verb)
 };
 

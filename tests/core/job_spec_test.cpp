@@ -98,7 +98,8 @@ TEST(JobSpec, GenericNeedsUpgradeAndDowngrade) {
   spec.job->preset = kPresetGeneric;
   ExpectError(spec, "spec.job.commands.upgrade", "required with preset Generic");
   ExpectError(spec, "spec.job.commands.downgrade", "required with preset Generic");
-  spec.job->commands[kVerbUpgrade] = {"migrate", "-database-env", "DATABASE_URL", "goto", "$TARGET"};
+  spec.job->commands[kVerbUpgrade] = {"migrate", "-database-env", "DATABASE_URL", "goto",
+                                      "$TARGET"};
   spec.job->commands[kVerbDowngrade] = {"migrate", "goto", "$TARGET"};
   EXPECT_EQ(Errors(spec), "");
 }
@@ -132,7 +133,8 @@ TEST(JobSpec, AlembicPresetCommandsAndOverrides) {
   JobSpec job;
   EXPECT_EQ(CommandFor(job, kVerbUpgrade), (Args{"alembic", "upgrade", "$TARGET"}));
   EXPECT_EQ(CommandFor(job, kVerbDowngrade), (Args{"alembic", "downgrade", "$TARGET"}));
-  EXPECT_EQ(CommandFor(job, kVerbUpgradeSql), (Args{"alembic", "upgrade", "$FROM:$TARGET", "--sql"}));
+  EXPECT_EQ(CommandFor(job, kVerbUpgradeSql),
+            (Args{"alembic", "upgrade", "$FROM:$TARGET", "--sql"}));
   EXPECT_EQ(CommandFor(job, kVerbDowngradeSql),
             (Args{"alembic", "downgrade", "$FROM:$TARGET", "--sql"}));
   EXPECT_EQ(CommandFor(job, kVerbHeads), (Args{"alembic", "heads"}));

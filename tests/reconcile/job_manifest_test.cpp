@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 #include "core/database_url.h"
@@ -74,8 +73,7 @@ TEST(JobManifest, OnePodNoRetryDeadlineAndTtl) {
   const json& container = spec["template"]["spec"]["containers"].at(0);
   EXPECT_EQ(container["image"], "registry.example/drawing:1.4.2");
   EXPECT_EQ(container["workingDir"], "/app");
-  EXPECT_EQ(container["command"],
-            json::array({"alembic", "upgrade", "seed_default_schemas"}));
+  EXPECT_EQ(container["command"], json::array({"alembic", "upgrade", "seed_default_schemas"}));
 }
 
 // Invariant (design §10.2): the URL reaches the container only through
@@ -105,7 +103,9 @@ TEST(JobLog, SecretsAreScrubbedKnownOrNot) {
   const std::string url = "postgresql://app:s3cr3t-pw@db:5432/drawing";
   const std::string log =
       "INFO  [alembic.runtime.migration] Running upgrade  -> 9bc6a98f1c12\n"
-      "sqlalchemy.exc.OperationalError: connection to " + url + " failed\n"
+      "sqlalchemy.exc.OperationalError: connection to " +
+      url +
+      " failed\n"
       "retrying with postgresql://other:hunter22@replica/db\n"
       "password was s3cr3t-pw\n";
   const std::string excerpt = JobLogExcerpt(log, ScrubberFor(url));
