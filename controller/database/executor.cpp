@@ -260,6 +260,19 @@ Status Executor::RunStep(Pass& pass, int s, Cursor start) {
     const core::Section& section = *sections[static_cast<std::size_t>(k)];
     pass.where = SectionWhere(step, file.source_name, section);
     if (section.transactional) {
+    if (section.batch_rows > 0) {
+      if (pass.tx) {
+        if (Status committed = CommitSegment(pass, s, k); !committed.ok()) {
+          return committed;
+        }
+      }
+      int first_repetition = (s == start.step && k == start.section) ? start.statement : 0;
+      Status ran = RunBatchSection(pass, s, k, section, first_repetition, file.source_name);
+      if (!ran.ok()) {
+        return ran;
+      }
+      continue;
+    }
       RunTransactionalSection(pass, s, k, section, sections.size(), file.source_name);
       continue;
     }

@@ -66,6 +66,9 @@ class Executor {
   core::Status CommitSegment(Pass& pass, int s, int k);
   core::Status RunAutocommitSection(Pass& pass, int s, int k, const core::Section& section,
                                     int first_statement, const std::string& source_name);
+  // executor_batch.cpp: a batch:N section, repetition by repetition.
+  core::Status RunBatchSection(Pass& pass, int s, int k, const core::Section& section,
+                               int first_repetition, const std::string& source_name);
   core::Status CheckAutocommitRows(Pass& pass);
   core::Status FinishPass(Pass& pass);
   void CheckCancel(const ExecContext& ctx) const;
