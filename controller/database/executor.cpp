@@ -90,14 +90,6 @@ void Executor::ArmCancel(const ExecContext& ctx) {
   });
 }
 
-// One execution pass: the open transaction and what is being done, for the
-// error message.
-struct Executor::Pass {
-  ExecContext& ctx;
-  std::optional<pqxx::work> tx;
-  std::string where;
-};
-
 std::vector<core::PlanStep> UndoSteps(const std::vector<core::PlanStep>& forward,
                                       const std::vector<std::string>& from_versions,
                                       Cursor committed) {

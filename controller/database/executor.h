@@ -59,7 +59,13 @@ class Executor {
                            core::Status* status);
 
  private:
-  struct Pass;
+  // One execution pass: the open transaction and what is being done, for the
+  // error message. (Defined here for executor_batch.cpp.)
+  struct Pass {
+    ExecContext& ctx;
+    std::optional<pqxx::work> tx;
+    std::string where;
+  };
   core::Status RunStep(Pass& pass, int s, Cursor start);
   void RunTransactionalSection(Pass& pass, int s, int k, const core::Section& section,
                                std::size_t section_count, const std::string& source_name);

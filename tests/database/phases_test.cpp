@@ -143,5 +143,26 @@ TEST_F(PhasesTest, OfflineSqlLoopsTheBatch) {
   ExpectBackfilledOnce();
 }
 
+// The plan hash (design §9.1) covers the phases: moving a section from
+// expand to contract is a different plan to approve.
+TEST_F(PhasesTest, PlanHashCoversThePhases) {
+  WriteBig();
+  WriteBackfill();
+  ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
+  auto expand = Open()->PlanAndDigest("head");
+  ASSERT_TRUE(expand.ok()) << expand.status().ToString();
+  Write("002_r2.sql", testing::MigrationText(
+                          "r2", "r1", "doubled",
+                          "-- migrate:up phase:expand\nALTER TABLE big ADD COLUMN doubled int;\n\n"
+                          "-- migrate:up phase:contract batch:40\n"
+                          "UPDATE big SET doubled = v * 2, touched = touched + 1\n"
+                          "WHERE id IN (SELECT id FROM big WHERE doubled IS NULL ORDER BY id "
+                          "LIMIT 40)\n  AND maybe_die(id);\n\n"
+                          "-- migrate:down\nALTER TABLE big DROP COLUMN doubled;\n"));
+  auto contract = Open()->PlanAndDigest("head");
+  ASSERT_TRUE(contract.ok()) << contract.status().ToString();
+  EXPECT_NE(expand->digest, contract->digest);
+}
+
 }  // namespace
 }  // namespace schemaop::database
