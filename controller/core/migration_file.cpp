@@ -266,7 +266,7 @@ class Parser {
                    "batch:N runs each repetition in its own transaction; remove "
                    "transaction:false from this marker");
     }
-    if (section.batch_rows > 0 && section.phase == Phase::kWindow) {
+    if (section.batch_rows > 0 && section.phase == SectionPhase::kWindow) {
       return Error(line_number,
                    "batch:N sections run outside the write-downtime window; add "
                    "phase:expand or phase:contract to this marker");
@@ -279,8 +279,8 @@ class Parser {
                      "section before the first `-- migrate:down`");
       }
       if (previous.direction == section.direction && section.phase < previous.phase) {
-        return Error(line_number, "phase:" + PhaseName(section.phase) +
-                                      " section after a phase:" + PhaseName(previous.phase) +
+        return Error(line_number, "phase:" + SectionPhaseName(section.phase) +
+                                      " section after a phase:" + SectionPhaseName(previous.phase) +
                                       " section (line " + std::to_string(previous.first_line) +
                                       "); order each direction's sections expand, window, "
                                       "contract");
@@ -292,7 +292,7 @@ class Parser {
             line_number,
             "duplicate section `-- migrate:" + DirectionName(section.direction) +
                 (section.transactional ? "" : " transaction:false") +
-                (section.phase == Phase::kWindow ? "" : " phase:" + PhaseName(section.phase)) +
+                (section.phase == SectionPhase::kWindow ? "" : " phase:" + SectionPhaseName(section.phase)) +
                 "` right after the same marker on line " + std::to_string(previous.first_line) +
                 "; merge the two sections");
       }
@@ -305,9 +305,9 @@ class Parser {
     if (option == "transaction:false" || option == "transaction:true") {
       section.transactional = option == "transaction:true";
     } else if (option == "phase:expand" || option == "phase:window" || option == "phase:contract") {
-      section.phase = option == "phase:expand"   ? Phase::kExpand
-                      : option == "phase:window" ? Phase::kWindow
-                                                 : Phase::kContract;
+      section.phase = option == "phase:expand"   ? SectionPhase::kExpand
+                      : option == "phase:window" ? SectionPhase::kWindow
+                                                 : SectionPhase::kContract;
     } else if (option.substr(0, 6) == "phase:") {
       return Error(line_number, "unknown phase '" + option.substr(6) +
                                     "'; use phase:expand, phase:window or phase:contract");
@@ -382,7 +382,7 @@ class Parser {
         return batch;
       }
     }
-    if (section.phase == Phase::kExpand) {
+    if (section.phase == SectionPhase::kExpand) {
       CheckExpandSafety(section, statements);
     }
     for (const SqlStatement& statement : statements) {
@@ -445,19 +445,19 @@ std::string DirectionName(Direction direction) {
   return direction == Direction::kUp ? "up" : "down";
 }
 
-std::string PhaseName(Phase phase) {
+std::string SectionPhaseName(SectionPhase phase) {
   switch (phase) {
-    case Phase::kExpand:
+    case SectionPhase::kExpand:
       return "expand";
-    case Phase::kContract:
+    case SectionPhase::kContract:
       return "contract";
-    case Phase::kWindow:
+    case SectionPhase::kWindow:
       break;
   }
   return "window";
 }
 
-std::vector<const Section*> MigrationFile::SectionsFor(Direction direction, Phase phase) const {
+std::vector<const Section*> MigrationFile::SectionsFor(Direction direction, SectionPhase phase) const {
   std::vector<const Section*> out;
   for (const Section& section : sections) {
     if (section.direction == direction && section.phase == phase) {
@@ -469,7 +469,7 @@ std::vector<const Section*> MigrationFile::SectionsFor(Direction direction, Phas
 
 bool MigrationFile::HasPhases(Direction direction) const {
   return std::any_of(sections.begin(), sections.end(), [direction](const Section& section) {
-    return section.direction == direction && section.phase != Phase::kWindow;
+    return section.direction == direction && section.phase != SectionPhase::kWindow;
   });
 }
 

@@ -23,15 +23,15 @@ std::string DirectionName(Direction direction);
 // When a section runs relative to the write-downtime window (design §3.1):
 // expand before the writers are scaled down (they are running), window while
 // they are at zero (the default), contract after they are back.
-enum class Phase { kExpand, kWindow, kContract };
+enum class SectionPhase { kExpand, kWindow, kContract };
 
 // "expand" / "window" / "contract", as written in `phase:` and shown to users.
-std::string PhaseName(Phase phase);
+std::string SectionPhaseName(SectionPhase phase);
 
 struct Section {
   Direction direction = Direction::kUp;
   bool transactional = true;
-  Phase phase = Phase::kWindow;
+  SectionPhase phase = SectionPhase::kWindow;
   // batch:N: the section's one statement processes at most N rows and is
   // repeated, each time in its own transaction, until it affects none.
   // 0: not batched.
@@ -57,7 +57,7 @@ struct MigrationFile {
 
   std::vector<const Section*> SectionsFor(Direction direction) const;
   // The sections of `direction` in `phase`, in file order.
-  std::vector<const Section*> SectionsFor(Direction direction, Phase phase) const;
+  std::vector<const Section*> SectionsFor(Direction direction, SectionPhase phase) const;
   // True when a section of `direction` runs outside the window.
   bool HasPhases(Direction direction) const;
   bool HasDown() const;

@@ -31,7 +31,7 @@ Status Executor::RunBatchSection(Pass& pass, int s, int k, const core::Section& 
   const std::string what = std::string(ctx.phase == "undo" ? "undoing: " : "") +
                            DirectionWord(step.direction) + " " + step.revision + " section " +
                            std::to_string(k + 1) + " (" + source_name +
-                           ", phase:" + core::PhaseName(section.phase) +
+                           ", phase:" + core::SectionPhaseName(section.phase) +
                            " batch:" + std::to_string(section.batch_rows) + ")";
   const std::chrono::milliseconds lock_timeout =
       rt_.options.lock_timeout.count() > 0 ? rt_.options.lock_timeout : kBatchLockTimeout;

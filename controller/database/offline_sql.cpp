@@ -48,8 +48,8 @@ class ScriptWriter {
 
   void Sections(const core::MigrationFile& file, core::Direction direction) {
     for (const auto* section : file.SectionsFor(direction)) {
-      if (section->phase != core::Phase::kWindow) {
-        out_ << "-- phase:" << core::PhaseName(section->phase) << "\n";
+      if (section->phase != core::SectionPhase::kWindow) {
+        out_ << "-- phase:" << core::SectionPhaseName(section->phase) << "\n";
       }
       if (section->batch_rows > 0) {
         Commit();

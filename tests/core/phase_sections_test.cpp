@@ -49,16 +49,16 @@ TEST(PhaseSectionsTest, ParsesPhasesAndBatches) {
       "-- migrate:down\n"
       "SELECT 1;\n");
   ASSERT_THAT(file.sections, SizeIs(6));
-  EXPECT_EQ(file.sections[0].phase, Phase::kExpand);
-  EXPECT_EQ(file.sections[1].phase, Phase::kExpand);
+  EXPECT_EQ(file.sections[0].phase, SectionPhase::kExpand);
+  EXPECT_EQ(file.sections[1].phase, SectionPhase::kExpand);
   EXPECT_FALSE(file.sections[1].transactional);
   EXPECT_EQ(file.sections[2].batch_rows, 5000);
-  EXPECT_EQ(file.sections[3].phase, Phase::kWindow);
+  EXPECT_EQ(file.sections[3].phase, SectionPhase::kWindow);
   EXPECT_EQ(file.sections[3].batch_rows, 0);
-  EXPECT_EQ(file.sections[4].phase, Phase::kContract);
-  EXPECT_EQ(file.sections[5].phase, Phase::kWindow);
-  EXPECT_THAT(file.SectionsFor(Direction::kUp, Phase::kExpand), SizeIs(3));
-  EXPECT_THAT(file.SectionsFor(Direction::kUp, Phase::kContract), SizeIs(1));
+  EXPECT_EQ(file.sections[4].phase, SectionPhase::kContract);
+  EXPECT_EQ(file.sections[5].phase, SectionPhase::kWindow);
+  EXPECT_THAT(file.SectionsFor(Direction::kUp, SectionPhase::kExpand), SizeIs(3));
+  EXPECT_THAT(file.SectionsFor(Direction::kUp, SectionPhase::kContract), SizeIs(1));
   EXPECT_TRUE(file.HasPhases(Direction::kUp));
   EXPECT_FALSE(file.HasPhases(Direction::kDown));
   EXPECT_THAT(file.warnings, IsEmpty());
@@ -69,7 +69,7 @@ TEST(PhaseSectionsTest, FileWithoutPhasesIsAllWindow) {
       "-- revision: a\n-- migrate:up\nSELECT 1;\n-- migrate:up transaction:false\n"
       "SELECT 2;\n");
   for (const Section& section : file.sections) {
-    EXPECT_EQ(section.phase, Phase::kWindow);
+    EXPECT_EQ(section.phase, SectionPhase::kWindow);
     EXPECT_EQ(section.batch_rows, 0);
   }
   EXPECT_FALSE(file.HasPhases(Direction::kUp));

@@ -62,7 +62,7 @@ void MigrationFile(std::string_view input) {
                         "marker line " + std::to_string(section.first_line));
     previous_line = section.first_line;
     if (section.batch_rows != 0) {
-      SCHEMAOP_FUZZ_CHECK(section.transactional && section.phase != core::Phase::kWindow &&
+      SCHEMAOP_FUZZ_CHECK(section.transactional && section.phase != core::SectionPhase::kWindow &&
                               section.batch_rows >= 1 && section.batch_rows <= 1000000000,
                           "batch section " + std::to_string(section.first_line));
     }
