@@ -288,13 +288,14 @@ class Parser {
       if (previous.direction == section.direction &&
           previous.transactional == section.transactional && previous.phase == section.phase &&
           previous.batch_rows == 0 && section.batch_rows == 0) {
-        return Error(
-            line_number,
-            "duplicate section `-- migrate:" + DirectionName(section.direction) +
-                (section.transactional ? "" : " transaction:false") +
-                (section.phase == SectionPhase::kWindow ? "" : " phase:" + SectionPhaseName(section.phase)) +
-                "` right after the same marker on line " + std::to_string(previous.first_line) +
-                "; merge the two sections");
+        return Error(line_number,
+                     "duplicate section `-- migrate:" + DirectionName(section.direction) +
+                         (section.transactional ? "" : " transaction:false") +
+                         (section.phase == SectionPhase::kWindow
+                              ? ""
+                              : " phase:" + SectionPhaseName(section.phase)) +
+                         "` right after the same marker on line " +
+                         std::to_string(previous.first_line) + "; merge the two sections");
       }
     }
     file_.sections.push_back(std::move(section));
@@ -457,7 +458,8 @@ std::string SectionPhaseName(SectionPhase phase) {
   return "window";
 }
 
-std::vector<const Section*> MigrationFile::SectionsFor(Direction direction, SectionPhase phase) const {
+std::vector<const Section*> MigrationFile::SectionsFor(Direction direction,
+                                                       SectionPhase phase) const {
   std::vector<const Section*> out;
   for (const Section& section : sections) {
     if (section.direction == direction && section.phase == phase) {

@@ -182,14 +182,16 @@ std::string DescribePhases(const MigrationFile& file, Direction direction) {
     return {};
   }
   std::string out;
-  for (SectionPhase phase : {SectionPhase::kExpand, SectionPhase::kWindow, SectionPhase::kContract}) {
+  for (SectionPhase phase :
+       {SectionPhase::kExpand, SectionPhase::kWindow, SectionPhase::kContract}) {
     const std::vector<const Section*> sections = file.SectionsFor(direction, phase);
     if (sections.empty()) {
       continue;
     }
     const auto batches = std::count_if(sections.begin(), sections.end(),
                                        [](const Section* s) { return s->batch_rows > 0; });
-    out += (out.empty() ? "" : ", ") + SectionPhaseName(phase) + " " + std::to_string(sections.size());
+    out +=
+        (out.empty() ? "" : ", ") + SectionPhaseName(phase) + " " + std::to_string(sections.size());
     if (batches > 0) {
       out += " (" + std::to_string(batches) + " batch)";
     }
