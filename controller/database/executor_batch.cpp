@@ -57,6 +57,7 @@ Status Executor::RunBatchSection(Pass& pass, int s, int k, const core::Section& 
     WriteProgress(tx, ctx.run_id, extra, ctx.phase, Cursor{s, k, m + 1}, step.revision);
     rt_.lock.Require(tx);
     tx.commit();
+    ctx.progress_extra = std::move(extra);  // later cursor writes of the run carry it
     ctx.committed = Cursor{s, k, m + 1};
     ctx.any_commit = true;
     rt_.Emit("migrating",

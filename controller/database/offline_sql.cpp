@@ -48,20 +48,20 @@ class ScriptWriter {
 
   void Sections(const core::MigrationFile& file, core::Direction direction) {
     for (const auto* section : file.SectionsFor(direction)) {
-      if (section->phase != core::SectionPhase::kWindow) {
-        out_ << "-- phase:" << core::SectionPhaseName(section->phase) << "\n";
-      }
-      if (section->batch_rows > 0) {
-        Commit();
-        Batch(*section);
-        continue;
-      }
-      if (section->transactional) {
+      const std::string phase = section->phase == core::SectionPhase::kWindow
+                                    ? std::string()
+                                    : "-- phase:" + core::SectionPhaseName(section->phase) + "\n";
+      if (section->transactional && section->batch_rows == 0) {
         Begin();
-        out_ << TerminatedSql(section->sql) << "\n";
+        out_ << phase << TerminatedSql(section->sql) << "\n";
         continue;
       }
       Commit();
+      out_ << phase;
+      if (section->batch_rows > 0) {
+        Batch(*section);
+        continue;
+      }
       out_ << "-- transaction:false: run each statement on its own, outside a transaction\n";
       for (const auto& statement : core::SplitSqlStatements(section->sql)) {
         out_ << TerminatedSql(statement.text);
