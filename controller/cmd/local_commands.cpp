@@ -167,13 +167,13 @@ void PrintPlan(const core::Plan& plan, const std::vector<core::MigrationFile>* f
     const auto& step = plan.steps[i];
     std::cout << "  " << (i + 1) << ". "
               << (step.direction == core::Direction::kUp ? "upgrade  " : "downgrade") << " "
+              << step.revision << "  (then at " << Versions(step.versions_after) << ")\n";
     for (std::size_t f = 0; files != nullptr && f < files->size(); ++f) {
       const std::string phases = core::DescribePhases((*files)[f], step.direction);
       if ((*files)[f].revision == step.revision && !phases.empty()) {
         std::cout << "       phases: " << phases << "\n";
       }
     }
-              << step.revision << "  (then at " << Versions(step.versions_after) << ")\n";
   }
 }
 
