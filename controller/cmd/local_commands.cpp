@@ -342,7 +342,7 @@ int PlanCommand(const LocalOptions& local) {
     std::cout << *sql;
     return kExitOk;
   }
-  PrintPlan(planned->plan);
+  PrintPlan(planned->plan, &(*migrator)->migrations());
   if (!planned->plan.empty()) {
     std::cout << "plan hash: " << planned->digest << "\n";
   }
