@@ -18,6 +18,7 @@
 
 #include "cmd/command_registry.h"
 #include "cmd/local_options.h"
+#include "core/phase_safety.h"
 #include "core/database_url.h"
 #include "database/migrator.h"
 
@@ -154,7 +155,8 @@ class MaxDuration {
   std::thread timer_;
 };
 
-void PrintPlan(const core::Plan& plan) {
+// With `files`, each step's sections outside the window (design §3.1).
+void PrintPlan(const core::Plan& plan, const std::vector<core::MigrationFile>* files = nullptr) {
   std::cout << "plan: " << Versions(plan.from_versions) << " -> " << Versions(plan.to_versions);
   if (plan.empty()) {
     std::cout << " (nothing to do)\n";
@@ -166,6 +168,12 @@ void PrintPlan(const core::Plan& plan) {
     std::cout << "  " << (i + 1) << ". "
               << (step.direction == core::Direction::kUp ? "upgrade  " : "downgrade") << " "
               << step.revision << "  (then at " << Versions(step.versions_after) << ")\n";
+    for (std::size_t f = 0; files != nullptr && f < files->size(); ++f) {
+      const std::string phases = core::DescribePhases((*files)[f], step.direction);
+      if ((*files)[f].revision == step.revision && !phases.empty()) {
+        std::cout << "       phases: " << phases << "\n";
+      }
+    }
   }
 }
 
@@ -334,7 +342,7 @@ int PlanCommand(const LocalOptions& local) {
     std::cout << *sql;
     return kExitOk;
   }
-  PrintPlan(planned->plan);
+  PrintPlan(planned->plan, &(*migrator)->migrations());
   if (!planned->plan.empty()) {
     std::cout << "plan hash: " << planned->digest << "\n";
   }

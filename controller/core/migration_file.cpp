@@ -4,13 +4,16 @@
 #include <cctype>
 #include <map>
 #include <optional>
+#include <set>
 
+#include "core/phase_safety.h"
 #include "core/sql_splitter.h"
 
 namespace schemaop::core {
 namespace {
 
 constexpr std::size_t kMaxRevisionIdLength = 32;
+constexpr long kMaxBatchRows = 1000000000;
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
@@ -254,14 +257,19 @@ class Parser {
                                     "'; use `-- migrate:up` or `-- migrate:down`");
     }
     for (const std::string& option : SplitList(body.substr(word_end))) {
-      if (option == "transaction:false") {
-        section.transactional = false;
-      } else if (option == "transaction:true") {
-        section.transactional = true;
-      } else {
-        return Error(line_number, "unknown marker option '" + option +
-                                      "'; the only option is transaction:false");
+      if (Status parsed = ParseOption(option, section, line_number); !parsed.ok()) {
+        return parsed;
       }
+    }
+    if (section.batch_rows > 0 && !section.transactional) {
+      return Error(line_number,
+                   "batch:N runs each repetition in its own transaction; remove "
+                   "transaction:false from this marker");
+    }
+    if (section.batch_rows > 0 && section.phase == SectionPhase::kWindow) {
+      return Error(line_number,
+                   "batch:N sections run outside the write-downtime window; add "
+                   "phase:expand or phase:contract to this marker");
     }
     if (!file_.sections.empty()) {
       const Section& previous = file_.sections.back();
@@ -270,11 +278,22 @@ class Parser {
                      "up section after a down section; put every `-- migrate:up` "
                      "section before the first `-- migrate:down`");
       }
+      if (previous.direction == section.direction && section.phase < previous.phase) {
+        return Error(line_number, "phase:" + SectionPhaseName(section.phase) +
+                                      " section after a phase:" + SectionPhaseName(previous.phase) +
+                                      " section (line " + std::to_string(previous.first_line) +
+                                      "); order each direction's sections expand, window, "
+                                      "contract");
+      }
       if (previous.direction == section.direction &&
-          previous.transactional == section.transactional) {
+          previous.transactional == section.transactional && previous.phase == section.phase &&
+          previous.batch_rows == 0 && section.batch_rows == 0) {
         return Error(line_number,
                      "duplicate section `-- migrate:" + DirectionName(section.direction) +
                          (section.transactional ? "" : " transaction:false") +
+                         (section.phase == SectionPhase::kWindow
+                              ? ""
+                              : " phase:" + SectionPhaseName(section.phase)) +
                          "` right after the same marker on line " +
                          std::to_string(previous.first_line) + "; merge the two sections");
       }
@@ -283,11 +302,91 @@ class Parser {
     return Status::Ok();
   }
 
+  Status ParseOption(const std::string& option, Section& section, int line_number) const {
+    if (option == "transaction:false" || option == "transaction:true") {
+      section.transactional = option == "transaction:true";
+    } else if (option == "phase:expand" || option == "phase:window" || option == "phase:contract") {
+      section.phase = option == "phase:expand"   ? SectionPhase::kExpand
+                      : option == "phase:window" ? SectionPhase::kWindow
+                                                 : SectionPhase::kContract;
+    } else if (option.substr(0, 6) == "phase:") {
+      return Error(line_number, "unknown phase '" + option.substr(6) +
+                                    "'; use phase:expand, phase:window or phase:contract");
+    } else if (option.substr(0, 6) == "batch:") {
+      const std::string digits = option.substr(6);
+      const bool numeric = !digits.empty() && digits.size() <= 10 &&
+                           std::all_of(digits.begin(), digits.end(), [](char c) {
+                             return std::isdigit(static_cast<unsigned char>(c)) != 0;
+                           });
+      const long rows = numeric ? std::stol(digits) : 0;
+      if (rows < 1 || rows > kMaxBatchRows) {
+        return Error(line_number, "bad batch size '" + digits +
+                                      "': batch:N takes a whole number of rows from 1 to " +
+                                      std::to_string(kMaxBatchRows));
+      }
+      section.batch_rows = rows;
+    } else {
+      return Error(line_number, "unknown marker option '" + option +
+                                    "'; the options are transaction:false, "
+                                    "phase:expand|window|contract and batch:N");
+    }
+    return Status::Ok();
+  }
+
+  // A batch:N section is one statement that changes rows (design §3.1).
+  Status CheckBatch(const Section& section, const std::vector<SqlStatement>& statements) const {
+    std::size_t count = 0;
+    std::vector<std::string> words;
+    for (const SqlStatement& statement : statements) {
+      std::vector<std::string> these = SqlBareWords(statement.text);
+      if (!these.empty()) {
+        ++count;
+        words = std::move(these);
+      }
+    }
+    const std::string& verb = words.empty() ? std::string() : words[0];
+    if (count != 1 ||
+        (verb != "UPDATE" && verb != "DELETE" && verb != "INSERT" && verb != "WITH")) {
+      return Error(section.first_line,
+                   "a batch:" + std::to_string(section.batch_rows) +
+                       " section holds exactly one UPDATE, DELETE, INSERT or WITH statement "
+                       "that changes at most " +
+                       std::to_string(section.batch_rows) + " rows per run (found " +
+                       std::to_string(count) + " statement(s)); split the section");
+    }
+    return Status::Ok();
+  }
+
+  void CheckExpandSafety(const Section& section, const std::vector<SqlStatement>& statements) {
+    for (const SqlStatement& statement : statements) {
+      const std::vector<std::string> words = SqlBareWords(statement.text);
+      const std::string created = CreatedTable(words);
+      if (!created.empty()) {
+        created_in_expand_.insert(created);
+        continue;
+      }
+      if (auto hazard = ExpandHazard(words, created_in_expand_)) {
+        file_.warnings.push_back(
+            Where(section.first_line + statement.first_line) +
+            "unsafe in phase:expand (the old application is running): " + *hazard);
+      }
+    }
+  }
+
   // Statements that cannot run in a transaction block must sit in a
   // transaction:false section; those that do should be safe to re-run, since
   // an autocommit statement can succeed and then lose its progress record.
   Status CheckStatements(const Section& section) {
-    for (const SqlStatement& statement : SplitSqlStatements(section.sql)) {
+    const std::vector<SqlStatement> statements = SplitSqlStatements(section.sql);
+    if (section.batch_rows > 0) {
+      if (Status batch = CheckBatch(section, statements); !batch.ok()) {
+        return batch;
+      }
+    }
+    if (section.phase == SectionPhase::kExpand) {
+      CheckExpandSafety(section, statements);
+    }
+    for (const SqlStatement& statement : statements) {
       const std::vector<std::string> words = SqlBareWords(statement.text);
       if (words.empty()) {
         continue;
@@ -338,12 +437,42 @@ class Parser {
   std::string_view name_;
   MigrationFile file_;
   std::map<std::string, int> header_lines_;
+  std::set<std::string> created_in_expand_;
 };
 
 }  // namespace
 
 std::string DirectionName(Direction direction) {
   return direction == Direction::kUp ? "up" : "down";
+}
+
+std::string SectionPhaseName(SectionPhase phase) {
+  switch (phase) {
+    case SectionPhase::kExpand:
+      return "expand";
+    case SectionPhase::kContract:
+      return "contract";
+    case SectionPhase::kWindow:
+      break;
+  }
+  return "window";
+}
+
+std::vector<const Section*> MigrationFile::SectionsFor(Direction direction,
+                                                       SectionPhase phase) const {
+  std::vector<const Section*> out;
+  for (const Section& section : sections) {
+    if (section.direction == direction && section.phase == phase) {
+      out.push_back(&section);
+    }
+  }
+  return out;
+}
+
+bool MigrationFile::HasPhases(Direction direction) const {
+  return std::any_of(sections.begin(), sections.end(), [direction](const Section& section) {
+    return section.direction == direction && section.phase != SectionPhase::kWindow;
+  });
 }
 
 std::vector<const Section*> MigrationFile::SectionsFor(Direction direction) const {

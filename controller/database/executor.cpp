@@ -90,14 +90,6 @@ void Executor::ArmCancel(const ExecContext& ctx) {
   });
 }
 
-// One execution pass: the open transaction and what is being done, for the
-// error message.
-struct Executor::Pass {
-  ExecContext& ctx;
-  std::optional<pqxx::work> tx;
-  std::string where;
-};
-
 std::vector<core::PlanStep> UndoSteps(const std::vector<core::PlanStep>& forward,
                                       const std::vector<std::string>& from_versions,
                                       Cursor committed) {
@@ -259,17 +251,21 @@ Status Executor::RunStep(Pass& pass, int s, Cursor start) {
   for (int k = first_section; k < static_cast<int>(sections.size()); ++k) {
     const core::Section& section = *sections[static_cast<std::size_t>(k)];
     pass.where = SectionWhere(step, file.source_name, section);
-    if (section.transactional) {
+    if (section.transactional && section.batch_rows == 0) {
       RunTransactionalSection(pass, s, k, section, sections.size(), file.source_name);
       continue;
     }
+    // A transaction:false or batch:N section commits as it goes: the open
+    // segment commits first.
     if (pass.tx) {
       if (Status committed = CommitSegment(pass, s, k); !committed.ok()) {
         return committed;
       }
     }
-    int first_statement = (s == start.step && k == start.section) ? start.statement : 0;
-    Status ran = RunAutocommitSection(pass, s, k, section, first_statement, file.source_name);
+    const int first = (s == start.step && k == start.section) ? start.statement : 0;
+    Status ran = section.batch_rows > 0
+                     ? RunBatchSection(pass, s, k, section, first, file.source_name)
+                     : RunAutocommitSection(pass, s, k, section, first, file.source_name);
     if (!ran.ok()) {
       return ran;
     }

@@ -59,13 +59,22 @@ class Executor {
                            core::Status* status);
 
  private:
-  struct Pass;
+  // One execution pass: the open transaction and what is being done, for the
+  // error message. (Defined here for executor_batch.cpp.)
+  struct Pass {
+    ExecContext& ctx;
+    std::optional<pqxx::work> tx;
+    std::string where;
+  };
   core::Status RunStep(Pass& pass, int s, Cursor start);
   void RunTransactionalSection(Pass& pass, int s, int k, const core::Section& section,
                                std::size_t section_count, const std::string& source_name);
   core::Status CommitSegment(Pass& pass, int s, int k);
   core::Status RunAutocommitSection(Pass& pass, int s, int k, const core::Section& section,
                                     int first_statement, const std::string& source_name);
+  // executor_batch.cpp: a batch:N section, repetition by repetition.
+  core::Status RunBatchSection(Pass& pass, int s, int k, const core::Section& section,
+                               int first_repetition, const std::string& source_name);
   core::Status CheckAutocommitRows(Pass& pass);
   core::Status FinishPass(Pass& pass);
   void CheckCancel(const ExecContext& ctx) const;

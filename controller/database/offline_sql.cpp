@@ -48,18 +48,43 @@ class ScriptWriter {
 
   void Sections(const core::MigrationFile& file, core::Direction direction) {
     for (const auto* section : file.SectionsFor(direction)) {
-      if (section->transactional) {
+      const std::string phase = section->phase == core::SectionPhase::kWindow
+                                    ? std::string()
+                                    : "-- phase:" + core::SectionPhaseName(section->phase) + "\n";
+      if (section->transactional && section->batch_rows == 0) {
         Begin();
-        out_ << TerminatedSql(section->sql) << "\n";
+        out_ << phase << TerminatedSql(section->sql) << "\n";
         continue;
       }
       Commit();
+      out_ << phase;
+      if (section->batch_rows > 0) {
+        Batch(*section);
+        continue;
+      }
       out_ << "-- transaction:false: run each statement on its own, outside a transaction\n";
       for (const auto& statement : core::SplitSqlStatements(section->sql)) {
         out_ << TerminatedSql(statement.text);
       }
       out_ << "\n";
     }
+  }
+
+  // design §3.1: each repetition commits on its own (a DO block may COMMIT
+  // when psql runs it outside a transaction block, PostgreSQL 11 and later).
+  void Batch(const core::Section& section) {
+    const std::string statement = core::SplitSqlStatements(section.sql).front().text;
+    std::string tag = "schemaop_batch";
+    for (int n = 1; statement.find("$" + tag) != std::string::npos; ++n) {
+      tag = "schemaop_batch" + std::to_string(n);
+    }
+    out_ << "-- batch:" << section.batch_rows
+         << ": repeated, each time in its own transaction, until it changes no row\n"
+         << "DO $" << tag << "_do$\nDECLARE changed bigint;\nBEGIN\n  LOOP\n"
+         << "    SET LOCAL lock_timeout = '10s';\n"
+         << "    EXECUTE $" << tag << "$" << statement << "$" << tag << "$;\n"
+         << "    GET DIAGNOSTICS changed = ROW_COUNT;\n    COMMIT;\n"
+         << "    EXIT WHEN changed = 0;\n  END LOOP;\nEND\n$" << tag << "_do$;\n\n";
   }
 
   void Versions(const std::string& table, const std::vector<std::string>& versions) {

@@ -163,6 +163,12 @@ core::Result<std::string> ScriptSet::PlanDigest(const core::Plan& plan, const Ar
     field(core::DirectionName(step.direction));
     for (const auto* section : (*file)->SectionsFor(step.direction)) {
       field(section->transactional ? "tx" : "autocommit");
+      if (section->phase != core::SectionPhase::kWindow || section->batch_rows > 0) {
+        // Only sections with phases add fields: the hash of a plan without
+        // phases stays what it was (approvals survive the upgrade).
+        field("phase:" + core::SectionPhaseName(section->phase));
+        field("batch:" + std::to_string(section->batch_rows));
+      }
       field(section->sql);
     }
   }

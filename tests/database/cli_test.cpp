@@ -478,3 +478,37 @@ TEST_F(CliTest, AKilledRehearsalsScratchDatabaseIsDroppedByTheNextOne) {
 }
 
 }  // namespace
+
+// design §3.1: `schemaop plan` names each step's phases, the parser's
+// warning about an unsafe expand statement reaches the user, and `upgrade`
+// runs the batched backfill to completion.
+TEST_F(CliTest, PlanShowsPhasesAndUpgradeRunsTheBatch) {
+  std::string url = schemaop::testing::CreateScratchDatabase("engine_cli_phases");
+  WriteMigration("002_r2.sql",
+                 MigrationText("r2", "r1", "phased",
+                               "-- migrate:up phase:expand\n"
+                               "ALTER TABLE items ADD COLUMN n int;\n"
+                               "CREATE INDEX items_n ON items (n);\n\n"
+                               "-- migrate:up phase:expand batch:1\n"
+                               "UPDATE items SET n = id WHERE id IN "
+                               "(SELECT id FROM items WHERE n IS NULL LIMIT 1);\n\n"
+                               "-- migrate:up\nALTER TABLE items ALTER COLUMN n SET NOT NULL;\n\n"
+                               "-- migrate:down\nALTER TABLE items DROP COLUMN n;\n"));
+  ASSERT_EQ(RunCli(url, Flags() + " upgrade r1").exit_code, 0);
+  auto plan = RunCli(url, Flags() + " plan head");
+  EXPECT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_NE(plan.output.find("phases: expand 2 (1 batch), window 1\n"), std::string::npos)
+      << plan.output;
+  EXPECT_NE(plan.output.find("warning: 002_r2.sql:7: unsafe in phase:expand"), std::string::npos)
+      << plan.output;
+  auto up = RunCli(url, Flags() + " upgrade head");
+  EXPECT_EQ(up.exit_code, 0) << up.output;
+  EXPECT_NE(up.output.find("outcome: succeeded"), std::string::npos) << up.output;
+  pqxx::connection conn(url);
+  pqxx::work tx(conn);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM items WHERE n = id")[0][0].as<int>(), 2);
+  EXPECT_EQ(tx.exec("SELECT progress -> 'batch' ->> 'repetitions' FROM schemaop.run_log "
+                    "ORDER BY id DESC LIMIT 1")[0][0]
+                .as<std::string>(),
+            "3");
+}

@@ -4,11 +4,14 @@
 // the exact bytes kept, each section's SQL a verbatim part of the file (in
 // the form the parser keeps lines: CR before LF dropped, a final newline);
 // parsing is deterministic; every error is kParseError prefixed with the file name.
+// Phases (design §3.1): within a direction they never go backwards; a batch
+// section is transactional, outside the window, with 1..10^9 rows.
 // The SQL of every section also goes through the splitter, as the engine does.
 #include <algorithm>
 #include <string>
 
 #include "core/migration_file.h"
+#include "core/phase_safety.h"
 #include "core/sql_splitter.h"
 #include "fuzz_targets.h"
 
@@ -58,12 +61,24 @@ void MigrationFile(std::string_view input) {
     SCHEMAOP_FUZZ_CHECK(section.first_line > previous_line && section.first_line <= lines,
                         "marker line " + std::to_string(section.first_line));
     previous_line = section.first_line;
+    if (section.batch_rows != 0) {
+      SCHEMAOP_FUZZ_CHECK(section.transactional && section.phase != core::SectionPhase::kWindow &&
+                              section.batch_rows >= 1 && section.batch_rows <= 1000000000,
+                          "batch section " + std::to_string(section.first_line));
+    }
+    if (&section != &file.sections.front()) {
+      const core::Section& before = *(&section - 1);
+      SCHEMAOP_FUZZ_CHECK(before.direction != section.direction || before.phase <= section.phase,
+                          "phases go backwards at line " + std::to_string(section.first_line));
+    }
     SCHEMAOP_FUZZ_CHECK(normalized.find(section.sql) != std::string::npos,
                         "section SQL is not part of the file");
     for (const core::SqlStatement& statement : core::SplitSqlStatements(section.sql)) {
       SCHEMAOP_FUZZ_CHECK(!statement.text.empty(), "empty statement in a section");
     }
   }
+  (void)core::DescribePhases(file, core::Direction::kUp);
+  (void)core::DescribePhases(file, core::Direction::kDown);
   const auto again = core::ParseMigrationFile(input, "fuzz.sql");
   SCHEMAOP_FUZZ_CHECK(again.ok() && again->revision == file.revision &&
                           again->down_revisions == file.down_revisions &&
