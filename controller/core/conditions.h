@@ -76,6 +76,12 @@ inline constexpr char kKubernetesError[] = "KubernetesError";
 inline constexpr char kLockHeld[] = "LockHeld";
 inline constexpr char kWorkloadNotFound[] = "WorkloadNotFound";
 inline constexpr char kDrainTimeout[] = "DrainTimeout";
+// Someone else scaled a writer up (or resumed a CronJob) during the run: the
+// run stops safely, the message names the managedFields manager (design §6.8).
+inline constexpr char kWorkloadFoughtBack[] = "WorkloadFoughtBack";
+// An HPA with minReplicas 0 keeps scaling a target at 0 replicas: the run
+// does not start (design §6.8).
+inline constexpr char kAutoscalerNotPausable[] = "AutoscalerNotPausable";
 inline constexpr char kBackupFailed[] = "BackupFailed";
 inline constexpr char kMigrationFailed[] = "MigrationFailed";
 inline constexpr char kVerificationFailed[] = "VerificationFailed";

@@ -158,11 +158,11 @@ bool RunStatus::operator==(const RunStatus& o) const {
 bool SchemaMigrationStatus::operator==(const SchemaMigrationStatus& o) const {
   return std::tie(observed_generation, current_revision, target_revision, phase, plan, workloads,
                   backup, last_run, run, resolved_target, database_identity, handled_abort,
-                  next_window, conditions, last_handled_retry, rehearsal) ==
+                  next_window, conditions, last_handled_retry, rehearsal, autoscalers) ==
          std::tie(o.observed_generation, o.current_revision, o.target_revision, o.phase, o.plan,
                   o.workloads, o.backup, o.last_run, o.run, o.resolved_target,
                   o.database_identity, o.handled_abort, o.next_window, o.conditions,
-                  o.last_handled_retry, o.rehearsal);
+                  o.last_handled_retry, o.rehearsal, o.autoscalers);
 }
 
 // -------------------------------------------------------------------- enums
@@ -314,8 +314,14 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
   for (std::size_t i = 0; i < spec.workloads.size(); ++i) {
     const WorkloadRef& w = spec.workloads[i];
     const std::string path = "spec.workloads[" + std::to_string(i) + "]";
-    if (w.kind != kKindDeployment && w.kind != kKindStatefulSet) {
-      add(path + ".kind", "unsupported kind " + Quote(w.kind) + ": use Deployment or StatefulSet");
+    if (w.kind != kKindDeployment && w.kind != kKindStatefulSet && w.kind != kKindCronJob) {
+      add(path + ".kind",
+          "unsupported kind " + Quote(w.kind) + ": use Deployment, StatefulSet or CronJob");
+    }
+    if (!w.jobs.empty() && w.jobs != kJobsWait && w.jobs != kJobsDelete) {
+      add(path + ".jobs", "unsupported value " + Quote(w.jobs) + ": use Wait or Delete");
+    } else if (!w.jobs.empty() && w.kind != kKindCronJob) {
+      add(path + ".jobs", "only a CronJob has Jobs: remove jobs from this " + w.kind);
     }
     if (w.name.empty()) {
       add(path + ".name", "required");
@@ -323,7 +329,7 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
       add(path + ".name", "invalid name " + Quote(w.name) + ": must be a DNS subdomain");
     }
     for (std::size_t j = 0; j < i; ++j) {
-      if (spec.workloads[j] == w) {
+      if (spec.workloads[j].kind == w.kind && spec.workloads[j].name == w.name) {
         add(path + ".name", "duplicate (" + w.kind + "/" + w.name + " is already spec.workloads[" +
                                 std::to_string(j) + "])");
         break;

@@ -38,6 +38,12 @@ inline constexpr char kAnnotationAbort[] = "schemaop.dev/abort";
 inline constexpr int kMaxDowntimeSecondsLimit = 604800;  // 7 days
 inline constexpr char kKindDeployment[] = "Deployment";
 inline constexpr char kKindStatefulSet[] = "StatefulSet";
+// A CronJob writer is "scaled down" by spec.suspend (design §6.8).
+inline constexpr char kKindCronJob[] = "CronJob";
+// spec.workloads[].jobs of a CronJob: its running Jobs are waited for
+// (Wait) or deleted with their pods (Delete) before the migration.
+inline constexpr char kJobsWait[] = "Wait";
+inline constexpr char kJobsDelete[] = "Delete";
 inline constexpr int kDefaultDrainTimeoutSeconds = 300;
 inline constexpr char kDefaultVersionTable[] = "alembic_version";
 // A new value of this annotation retries a failed run once (design §9).
@@ -69,9 +75,12 @@ struct SecretKeyRef {
 };
 
 struct WorkloadRef {
-  std::string kind = kKindDeployment;  // Deployment | StatefulSet
+  std::string kind = kKindDeployment;  // Deployment | StatefulSet | CronJob
   std::string name;
-  bool operator==(const WorkloadRef& o) const { return kind == o.kind && name == o.name; }
+  std::string jobs;  // CronJob only: kJobsWait (empty: the same) | kJobsDelete
+  bool operator==(const WorkloadRef& o) const {
+    return kind == o.kind && name == o.name && jobs == o.jobs;
+  }
 };
 
 // BackupWhen, FailurePolicy, VerifyRowCounts, VerifySchema and their
@@ -179,9 +188,31 @@ std::string PlanDirectionOf(const std::vector<PlanStepStatus>& steps);
 struct WorkloadStatus {
   std::string kind;
   std::string name;
-  std::int32_t original_replicas = 0;  // spec.replicas before the scale-down
+  // spec.replicas before the scale-down. A CronJob's spec.suspend as a
+  // replica count (design §6.8): 0 = it was suspended, 1 = it was not
+  // (written as status.workloads[].originalSuspend).
+  std::int32_t original_replicas = 0;
   bool operator==(const WorkloadStatus& o) const {
     return kind == o.kind && name == o.name && original_replicas == o.original_replicas;
+  }
+};
+
+// An autoscaler of a listed workload, recorded in status.autoscalers before
+// the run touches it, and set back to exactly this afterwards (design §6.8).
+inline constexpr char kKindHorizontalPodAutoscaler[] = "HorizontalPodAutoscaler";
+inline constexpr char kKindScaledObject[] = "ScaledObject";  // KEDA, keda.sh/v1alpha1
+inline constexpr char kKedaPausedReplicasAnnotation[] = "autoscaling.keda.sh/paused-replicas";
+struct AutoscalerStatus {
+  std::string kind;           // kKindHorizontalPodAutoscaler | kKindScaledObject
+  std::string name;
+  std::string workload;       // the target, "Kind/name"
+  // ScaledObject: the kKedaPausedReplicasAnnotation value before the run
+  // (nullopt: absent). An HPA is never written: the workload at 0 replicas
+  // disables it (design §6.8).
+  std::optional<std::string> original_paused_replicas;
+  bool operator==(const AutoscalerStatus& o) const {
+    return kind == o.kind && name == o.name && workload == o.workload &&
+           original_paused_replicas == o.original_paused_replicas;
   }
 };
 
@@ -278,6 +309,7 @@ struct SchemaMigrationStatus {
   Phase phase = Phase::kPending;
   std::optional<PlanStatus> plan;
   std::vector<WorkloadStatus> workloads;
+  std::vector<AutoscalerStatus> autoscalers;  // paused for the run (design §6.8)
   std::optional<BackupStatus> backup;
   std::optional<LastRunStatus> last_run;
   std::optional<RunStatus> run;  // present while a run is in progress

@@ -401,6 +401,9 @@ core::Result<std::map<std::string, std::string>> KubePortImpl::GetConfigMapData(
 core::Result<reconcile::WorkloadScale> KubePortImpl::GetScale(const std::string& ns,
                                                               const std::string& kind,
                                                               const std::string& name) {
+  if (kind == core::kKindCronJob) {
+    return CronJobScale(ns, name);
+  }
   auto ref = WorkloadResource(kind);
   if (!ref.ok()) {
     return ref.status();
@@ -456,6 +459,9 @@ core::Result<reconcile::WorkloadScale> KubePortImpl::GetScale(const std::string&
 
 core::Status KubePortImpl::SetReplicas(const std::string& ns, const std::string& kind,
                                        const std::string& name, std::int32_t replicas) {
+  if (kind == core::kKindCronJob) {
+    return SetCronJobSuspend(ns, name, replicas == 0);
+  }
   auto ref = WorkloadResource(kind);
   if (!ref.ok()) {
     return ref.status();

@@ -78,6 +78,16 @@ class KubePortImpl final : public reconcile::KubePort {
                                          const std::string& name, std::int32_t replicas) override;
   void RecordEvent(const core::SchemaMigration& obj, reconcile::EventType type,
                    const std::string& reason, const std::string& message) override;
+  // CronJobs, Jobs, autoscalers, managedFields: kube_port_writers.cpp.
+  core::Result<std::vector<reconcile::AutoscalerInfo>> ListAutoscalersOf(
+      const std::string& ns, const std::string& kind, const std::string& name) override;
+  [[nodiscard]] core::Status SetScaledObjectPausedReplicas(
+      const std::string& ns, const std::string& name,
+      const std::optional<std::string>& value) override;
+  [[nodiscard]] core::Status DeleteRunningJobsOf(const std::string& ns,
+                                                 const std::string& name) override;
+  core::Result<std::string> ReplicasWriterOf(const std::string& ns, const std::string& kind,
+                                             const std::string& name) override;
 
   // The SchemaMigrations of namespace `ns` ("": every watched namespace),
   // from the cache when it can answer; undecodable ones are skipped. Not
@@ -87,6 +97,11 @@ class KubePortImpl final : public reconcile::KubePort {
   core::Result<std::vector<core::SchemaMigration>> ListSchemaMigrations(const std::string& ns);
 
  private:
+  // A CronJob as a writer of at most one replica (reconcile::KubePort::SetReplicas).
+  core::Result<reconcile::WorkloadScale> CronJobScale(const std::string& ns,
+                                                      const std::string& name);
+  [[nodiscard]] core::Status SetCronJobSuspend(const std::string& ns, const std::string& name,
+                                               bool suspend);
   // The object from the cache unless it may be stale (see above).
   core::Result<Json> ReadSchemaMigration(const std::string& ns, const std::string& name);
   // A ConfigMap (null Json when absent): from the cache, from our

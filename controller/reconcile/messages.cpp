@@ -94,7 +94,9 @@ std::string WorkloadList(const std::vector<core::WorkloadStatus>& workloads, boo
       out += ", ";
     }
     out += WorkloadName(w.kind, w.name);
-    if (with_replicas) {
+    if (with_replicas && w.kind == core::kKindCronJob) {
+      out += w.original_replicas == 0 ? " (suspended)" : " (not suspended)";
+    } else if (with_replicas) {
       out += " (" + std::to_string(w.original_replicas) + ")";
     }
   }

@@ -14,7 +14,8 @@ namespace schemaop::reconcile {
 namespace {
 
 bool IsCancel(const std::string& reason) {
-  return reason == rs::kDowntimeExceeded || reason == rs::kAborted;
+  return reason == rs::kDowntimeExceeded || reason == rs::kAborted ||
+         reason == rs::kWorkloadFoughtBack;
 }
 
 std::string FailurePrefix(const std::string& reason) {
@@ -52,8 +53,10 @@ struct RunEnd {
 
 // `current` is the revision the engine left the database at; `halt`:
 // failurePolicy Halt.
+// `cancel_reason`: status.run.cancelReason (a cancel the engine reports as
+// kAborted keeps the reason it was recorded with, e.g. WorkloadFoughtBack).
 RunEnd DescribeRunEnd(const MigrateResult& m, const std::string& from, const std::string& to,
-                      const std::string& current, bool halt) {
+                      const std::string& current, bool halt, const std::string& cancel_reason) {
   RunEnd end;
   if (m.outcome == MigrateOutcome::kNothingToDo || m.outcome == MigrateOutcome::kSucceeded) {
     end.outcome = core::kOutcomeSucceeded;
@@ -67,7 +70,10 @@ RunEnd DescribeRunEnd(const MigrateResult& m, const std::string& from, const std
         "Migrated from " + from + " to " + to + " (SQL " + FormatSeconds(m.sql_seconds) + ")";
     return end;
   }
-  const std::string reason = core::ReasonForCode(m.failure.code(), rs::kMigrationFailed);
+  std::string reason = core::ReasonForCode(m.failure.code(), rs::kMigrationFailed);
+  if (reason == rs::kAborted && cancel_reason == rs::kWorkloadFoughtBack) {
+    reason = cancel_reason;
+  }
   end.reason = reason;
   end.verified_reason = reason;
   if (m.outcome == MigrateOutcome::kRolledBack) {
@@ -82,6 +88,10 @@ RunEnd DescribeRunEnd(const MigrateResult& m, const std::string& from, const std
                    : reason == rs::kDowntimeExceeded
                        ? "Raise spec.maxDowntimeSeconds or make the migration faster"
                    : reason == rs::kAborted ? "When ready"
+                   : reason == rs::kWorkloadFoughtBack
+                       ? "Pause or reconfigure that writer for the migration (an HPA, a KEDA "
+                         "ScaledObject, a GitOps self-heal without ignoreDifferences on "
+                         "spec.replicas, a script)"
                                             : "Fix the migration files or spec.verify") +
                   ", then change the spec or the ConfigMap to retry.";
     end.phase = core::Phase::kRollingBack;
@@ -118,16 +128,36 @@ Next Reconciler::Pass::Migrate() {
   const RunIdentity identity = IdentityOfRun();
   const RunControl control = ControlForRun();
   // A run already on a run thread is only observed (design §6.5): no
-  // input, writer or re-drain step while the engine works.
+  // input or re-drain step while the engine works; a writer scaled up
+  // meanwhile cancels it (WorkloadFoughtBack, design §6.8).
   if (auto ticket = r_.db_.FindRun(identity, control)) {
+    if (ticket->state == RunTicket::State::kRunning) {
+      bool cancelled = false;
+      if (std::optional<Next> failed = CancelIfFoughtBack(cancelled)) {
+        return std::move(*failed);
+      }
+      if (cancelled) {
+        ticket = r_.db_.FindRun(identity, ControlForRun());
+        if (!ticket) {
+          return Requeue(std::chrono::milliseconds(0), "requeue");
+        }
+      }
+    }
     return ObserveRun(std::move(*ticket));
   }
   if (auto problem = EnsureInputs()) {
     return StopForInputProblem(*problem);
   }
   std::string running;
-  if (auto problem = FindRunningWriters(running)) {
+  std::string fought_back;
+  if (auto problem = FindRunningWriters(running, fought_back)) {
     return RetryRun(*problem);
+  }
+  if (!fought_back.empty()) {
+    return AbortRun(rs::kWorkloadFoughtBack,
+                    fought_back +
+                        ". The run stopped before migrating: nothing was migrated and the "
+                        "workloads were restored. " + kFoughtBackFix);
   }
   if (!running.empty()) {
     return Redrain(running);  // Advance continues with ScalingDown
@@ -210,7 +240,8 @@ Next Reconciler::Pass::RecordMigrateResult(const MigrateResult& m) {
   const RunEnd end =
       DescribeRunEnd(m, core::FormatVersions(next.run->from_versions),
                      core::FormatVersions(next.run->target_versions), next.current_revision,
-                     inputs_->target.failure_policy == core::FailurePolicy::kHalt);
+                     inputs_->target.failure_policy == core::FailurePolicy::kHalt,
+                     obj_.status.run->cancel_reason);
   next.run->outcome = end.outcome;
   if (end.reason) {
     next.run->reason = *end.reason;

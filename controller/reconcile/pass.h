@@ -19,6 +19,7 @@
 //   pass.cpp           status writes, intents, events, results, retries
 //   inputs.cpp         Secret and ConfigMap inputs, problem messages
 //   messages.cpp       bounded messages, workload lists
+//   writers.cpp        autoscalers, a CronJob's Jobs, WorkloadFoughtBack
 #include <cassert>
 #include <chrono>
 #include <cstdint>
@@ -88,6 +89,9 @@ inline constexpr char kWorkloadInUse[] = "WorkloadInUse";
 
 // spec.executor Job before its run path exists (start.cpp, design §10.4).
 inline constexpr char kExecutorNotAvailable[] = "ExecutorNotAvailable";
+
+// How to end a WorkloadFoughtBack (writers.cpp, design §6.8).
+extern const char kFoughtBackFix[];
 
 // Valid UTF-8 of at most 4 KiB, cut on a character boundary (messages.cpp).
 std::string BoundedMessage(const std::string& text);
@@ -177,8 +181,17 @@ class Reconciler::Pass {
   // ---- scale_down.cpp
   Next ScaleDown();
   Next Drain();
-  std::optional<Problem> FindRunningWriters(std::string& running);
+  std::optional<Problem> FindRunningWriters(std::string& running, std::string& fought_back);
+  Next FoughtBack(const core::WorkloadStatus& w, std::int32_t replicas);
   Next Redrain(const std::string& running);
+
+  // ---- writers.cpp: autoscalers, a CronJob's Jobs, WorkloadFoughtBack (design §6.8)
+  std::optional<Next> RecordAutoscalers(SchemaMigrationStatus& next, const core::WorkloadRef& w);
+  [[nodiscard]] Status PauseAutoscalers();
+  [[nodiscard]] Status ResumeAutoscalers();
+  [[nodiscard]] Status DeleteJobsIfAsked(const core::WorkloadStatus& w);
+  std::string FoughtBackMessage(const core::WorkloadStatus& w, std::int32_t replicas);
+  std::optional<Next> CancelIfFoughtBack(bool& cancelled);
 
   // ---- backup.cpp
   Next BackUp();

@@ -80,6 +80,7 @@ Next Reconciler::Pass::StartRun(Inputs& inputs, const InspectResult& inspect,
   next.plan =
       core::PlanStatus{core::PlanDirectionOf(inspect.steps), inspect.steps, inspect.plan_digest};
   next.workloads.clear();
+  next.autoscalers.clear();
   next.resolved_target = resolved;
   core::RunStatus run;
   run.generation = generation();
@@ -179,7 +180,8 @@ std::optional<Problem> Reconciler::Pass::WorkloadsHeldByAnotherRun() {
 }
 
 // Records each workload's spec.replicas not yet recorded (never overwritten
-// within a run), then phase ScalingDown with intent ScaleDown.
+// within a run) and its autoscalers (writers.cpp), then phase ScalingDown
+// with intent ScaleDown.
 Next Reconciler::Pass::RecordWorkloads() {
   if (obj_.status.workloads.size() < obj_.status.run->workloads.size()) {
     if (auto busy = WorkloadsHeldByAnotherRun()) {
@@ -204,6 +206,9 @@ Next Reconciler::Pass::RecordWorkloads() {
       return RetryRun(KubeProblem(scale.status(), "Reading the scale of " + w.kind + "/" + w.name));
     }
     next.workloads.push_back(core::WorkloadStatus{w.kind, w.name, scale.value().spec_replicas});
+    if (std::optional<Next> stop = RecordAutoscalers(next, w)) {
+      return std::move(*stop);
+    }
   }
   next.phase = Phase::kScalingDown;
   if (!next.run->scale_down_time) {

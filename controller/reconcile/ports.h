@@ -39,6 +39,17 @@ struct WorkloadScale {
   std::int32_t status_replicas = 0;  // .status.replicas (pods that still exist)
 };
 
+// An autoscaler whose spec.scaleTargetRef names a listed workload (design §6.8).
+struct AutoscalerInfo {
+  std::string kind;  // core::kKindHorizontalPodAutoscaler | core::kKindScaledObject
+  std::string name;
+  // HPA: spec.minReplicas (the API's default 1 when unset); 0 means the
+  // HPA keeps scaling a target at 0 replicas (HPAScaleToZero).
+  std::int32_t min_replicas = 1;
+  // ScaledObject: the core::kKedaPausedReplicasAnnotation value now (nullopt: absent).
+  std::optional<std::string> paused_replicas;
+};
+
 enum class EventType { kNormal, kWarning };
 
 // An object in the SchemaMigration's namespace, by kind and name.
@@ -130,9 +141,36 @@ class KubePort {
   virtual core::Result<WorkloadScale> GetScale(const std::string& ns, const std::string& kind,
                                                const std::string& name) = 0;
   // Sets .spec.replicas through the scale subresource.
+  // A CronJob (core::kKindCronJob) is read and written as a writer with at
+  // most one replica (design §6.8): GetScale gives spec_replicas 0 when
+  // spec.suspend is true, else 1, and status_replicas = its Jobs still
+  // running (ownerReferences to it, not Complete or Failed); SetReplicas(0)
+  // sets spec.suspend true, any other count sets it false.
   [[nodiscard]] virtual core::Status SetReplicas(const std::string& ns, const std::string& kind,
                                                  const std::string& name,
                                                  std::int32_t replicas) = 0;
+
+  // ---- Other writers and their autoscalers (design §6.8)
+  // The HorizontalPodAutoscalers (autoscaling/v2) and KEDA ScaledObjects
+  // (keda.sh/v1alpha1; none when KEDA is not installed) of namespace `ns`
+  // whose spec.scaleTargetRef is workload kind/name.
+  virtual core::Result<std::vector<AutoscalerInfo>> ListAutoscalersOf(const std::string& ns,
+                                                                      const std::string& kind,
+                                                                      const std::string& name) = 0;
+  // Sets (a value) or removes (nullopt) the core::kKedaPausedReplicasAnnotation
+  // of ScaledObject ns/name. kNotFound when it is gone.
+  [[nodiscard]] virtual core::Status SetScaledObjectPausedReplicas(
+      const std::string& ns, const std::string& name, const std::optional<std::string>& value) = 0;
+  // Deletes the running Jobs of CronJob ns/name with propagationPolicy
+  // Background (their pods go with them). A Job already gone is no error.
+  [[nodiscard]] virtual core::Status DeleteRunningJobsOf(const std::string& ns,
+                                                         const std::string& name) = 0;
+  // Who last set the workload's spec.replicas (a CronJob: spec.suspend), from
+  // its metadata.managedFields: "manager \"M\" (operation Update,
+  // subresource scale, at TIME)", or a text saying no entry owns the field.
+  virtual core::Result<std::string> ReplicasWriterOf(const std::string& ns,
+                                                     const std::string& kind,
+                                                     const std::string& name) = 0;
 
   // Best effort (an Event that cannot be written is not an error of the run).
   // `reason` is CamelCase (core::reasons), `message` one line.

@@ -37,7 +37,8 @@ Next Reconciler::Pass::FinishRollback() {
 }
 
 // The intent Restore (when there are workloads), then every recorded
-// workload back to its original replicas (a deleted one is skipped).
+// workload back to its original replicas (a deleted one is skipped; a
+// CronJob to its recorded spec.suspend), then the recorded autoscalers.
 // Continue when all are restored. A failed restore is retried as a
 // transient problem of the run, or, `deleting`, as an API error.
 Next Reconciler::Pass::RestoreWorkloads(bool deleting) {
@@ -52,6 +53,12 @@ Next Reconciler::Pass::RestoreWorkloads(bool deleting) {
       const std::string what = "Restoring " + WorkloadName(w.kind, w.name);
       return deleting ? KubeFailure(s, what) : RetryRun(KubeProblem(s, what));
     }
+  }
+  // After the replicas: an autoscaler resumed first could act on the
+  // workload at 0 (design §6.8).
+  if (Status s = ResumeAutoscalers(); !s.ok()) {
+    const std::string what = "Restoring the KEDA ScaledObjects of the workloads";
+    return deleting ? KubeFailure(s, what) : RetryRun(KubeProblem(s, what));
   }
   return Next::Continue();
 }

@@ -13,6 +13,9 @@ Next Reconciler::Pass::ScaleDown() {
   if (Status s = RecordIntent(core::kIntentScaleDown); !s.ok()) {
     return KubeFailure(s, "Recording the scale-down in status");
   }
+  if (Status s = PauseAutoscalers(); !s.ok()) {
+    return RetryRun(KubeProblem(s, "Pausing the KEDA ScaledObjects of the workloads"));
+  }
   for (const core::WorkloadStatus& w : obj_.status.workloads) {
     Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, 0);
     if (!s.ok() && s.code() != Code::kNotFound) {  // a deleted writer writes nothing
@@ -37,8 +40,10 @@ Next Reconciler::Pass::ScaleDown() {
 }
 
 // Draining: reads the scale subresources from the API server; a workload
-// scaled up again goes to 0 again (after an intent write); waits until no
-// pod is left, up to drainTimeoutSeconds (then AbortRun, DrainTimeout).
+// scaled up again stops the run (WorkloadFoughtBack); a CronJob's running
+// Jobs are deleted when it is listed with jobs: Delete; waits until no pod
+// (no running Job) is left, up to drainTimeoutSeconds (then AbortRun,
+// DrainTimeout).
 Next Reconciler::Pass::Drain() {
   std::int64_t pods_left = 0;
   std::string waiting_for;
@@ -51,16 +56,15 @@ Next Reconciler::Pass::Drain() {
       return RetryRun(KubeProblem(scale.status(), "Reading the scale of " + w.kind + "/" + w.name));
     }
     if (scale.value().spec_replicas != 0) {
-      // Someone (an autoscaler, a user) scaled it back up mid-run.
-      if (Status s = RecordIntent(core::kIntentScaleDown); !s.ok()) {
-        return KubeFailure(s, "Recording the scale-down in status");
-      }
-      Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, 0);
-      if (!s.ok() && s.code() != Code::kNotFound) {
-        return RetryRun(KubeProblem(s, "Scaling " + WorkloadName(w.kind, w.name) + " to 0"));
-      }
+      // Someone (an autoscaler, a GitOps self-heal, a user) scaled it back
+      // up after the scale-down: the run stops safely (design §6.8).
+      return FoughtBack(w, scale.value().spec_replicas);
     }
     if (scale.value().status_replicas > 0) {
+      if (Status s = DeleteJobsIfAsked(w); !s.ok()) {
+        return RetryRun(KubeProblem(s, "Deleting the running Jobs of " +
+                                           WorkloadName(w.kind, w.name)));
+      }
       pods_left += scale.value().status_replicas;
       waiting_for += (waiting_for.empty() ? "" : ", ") + WorkloadName(w.kind, w.name);
     }
@@ -98,10 +102,13 @@ Next Reconciler::Pass::Drain() {
 
 // Between the drain and the migration (a backup can take minutes) a GitOps
 // self-heal, an autoscaler or a user may have scaled a writer back up.
-// `running` lists the writers with replicas or pods ("Kind/name (N pods)");
-// a Problem only when the API could not be read.
-std::optional<Problem> Reconciler::Pass::FindRunningWriters(std::string& running) {
+// `running` lists the writers with replicas or pods ("Kind/name (N pods)"),
+// `fought_back` describes the first one scaled up (replicas not 0; empty:
+// none); a Problem only when the API could not be read.
+std::optional<Problem> Reconciler::Pass::FindRunningWriters(std::string& running,
+                                                            std::string& fought_back) {
   running.clear();
+  fought_back.clear();
   for (const core::WorkloadStatus& w : obj_.status.workloads) {
     auto scale = r_.kube_.GetScale(ns(), w.kind, w.name);
     if (!scale.ok()) {
@@ -109,6 +116,9 @@ std::optional<Problem> Reconciler::Pass::FindRunningWriters(std::string& running
         continue;  // a deleted writer writes nothing
       }
       return KubeProblem(scale.status(), "Reading the scale of " + WorkloadName(w.kind, w.name));
+    }
+    if (scale.value().spec_replicas != 0 && fought_back.empty()) {
+      fought_back = FoughtBackMessage(w, scale.value().spec_replicas);
     }
     if (scale.value().spec_replicas != 0 || scale.value().status_replicas > 0) {
       running += (running.empty() ? "" : ", ") + WorkloadName(w.kind, w.name) + " (" +
@@ -118,7 +128,16 @@ std::optional<Problem> Reconciler::Pass::FindRunningWriters(std::string& running
   return std::nullopt;
 }
 
-// A writer came back: its recorded replicas stay as they are; the run goes
+// WorkloadFoughtBack before the engine ran: nothing migrated, the writers
+// (and autoscalers) are restored through AbortRun.
+Next Reconciler::Pass::FoughtBack(const core::WorkloadStatus& w, std::int32_t replicas) {
+  return AbortRun(rs::kWorkloadFoughtBack,
+                  FoughtBackMessage(w, replicas) +
+                      ". The run stopped before migrating: nothing was migrated and the "
+                      "workloads were restored. " + kFoughtBackFix);
+}
+
+// Pods left with the replicas at 0 (not a fight): the run goes
 // back to ScalingDown (scale to 0, drain again, retake the backup, since
 // writes may have landed after it) instead of migrating under live writers.
 Next Reconciler::Pass::Redrain(const std::string& running) {

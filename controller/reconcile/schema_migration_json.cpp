@@ -155,6 +155,7 @@ void ReadWorkloadRefs(Reader& r, const json& parent, const std::string& path,
     core::WorkloadRef ref;
     r.String(item, "kind", item_path + ".kind", ref.kind);
     r.String(item, "name", item_path + ".name", ref.name);
+    r.String(item, "jobs", item_path + ".jobs", ref.jobs);
     out.push_back(std::move(ref));
   });
 }
@@ -168,7 +169,11 @@ void PutTime(json& j, const char* key, const std::optional<core::Timestamp>& tim
 json WorkloadRefsToJson(const std::vector<core::WorkloadRef>& refs) {
   json list = json::array();
   for (const core::WorkloadRef& w : refs) {
-    list.push_back({{"kind", w.kind}, {"name", w.name}});
+    json item = {{"kind", w.kind}, {"name", w.name}};
+    if (!w.jobs.empty()) {
+      item["jobs"] = w.jobs;
+    }
+    list.push_back(std::move(item));
   }
   return list;
 }
@@ -271,8 +276,30 @@ void ReadWorkloadStatuses(Reader& r, const json& j, core::SchemaMigrationStatus&
       core::WorkloadStatus w;
       r.String((*list)[i], "kind", path + ".kind", w.kind);
       r.String((*list)[i], "name", path + ".name", w.name);
-      r.Integer((*list)[i], "originalReplicas", path + ".originalReplicas", w.original_replicas);
+      if (w.kind == core::kKindCronJob) {
+        bool suspended = false;
+        r.Bool((*list)[i], "originalSuspend", path + ".originalSuspend", suspended);
+        w.original_replicas = suspended ? 0 : 1;
+      } else {
+        r.Integer((*list)[i], "originalReplicas", path + ".originalReplicas", w.original_replicas);
+      }
       status.workloads.push_back(std::move(w));
+    }
+  }
+  if (const json* list = r.Array(j, "autoscalers", "status.autoscalers")) {
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const std::string path = "status.autoscalers[" + std::to_string(i) + "]";
+      const json& item = (*list)[i];
+      core::AutoscalerStatus a;
+      r.String(item, "kind", path + ".kind", a.kind);
+      r.String(item, "name", path + ".name", a.name);
+      r.String(item, "workload", path + ".workload", a.workload);
+      if (item.is_object() && item.contains("originalPausedReplicas")) {
+        std::string value;
+        r.String(item, "originalPausedReplicas", path + ".originalPausedReplicas", value);
+        a.original_paused_replicas = value;
+      }
+      status.autoscalers.push_back(std::move(a));
     }
   }
 }
@@ -591,10 +618,26 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
   if (!status.workloads.empty()) {
     json list = json::array();
     for (const core::WorkloadStatus& w : status.workloads) {
-      list.push_back(
-          {{"kind", w.kind}, {"name", w.name}, {"originalReplicas", w.original_replicas}});
+      if (w.kind == core::kKindCronJob) {
+        list.push_back(
+            {{"kind", w.kind}, {"name", w.name}, {"originalSuspend", w.original_replicas == 0}});
+      } else {
+        list.push_back(
+            {{"kind", w.kind}, {"name", w.name}, {"originalReplicas", w.original_replicas}});
+      }
     }
     j["workloads"] = list;
+  }
+  if (!status.autoscalers.empty()) {
+    json list = json::array();
+    for (const core::AutoscalerStatus& a : status.autoscalers) {
+      json item = {{"kind", a.kind}, {"name", a.name}, {"workload", a.workload}};
+      if (a.original_paused_replicas) {
+        item["originalPausedReplicas"] = *a.original_paused_replicas;
+      }
+      list.push_back(std::move(item));
+    }
+    j["autoscalers"] = list;
   }
   if (status.backup) {
     json b = {{"file", status.backup->file},

@@ -21,7 +21,8 @@ bool BlocksRetry(const core::LastRunStatus& last) {
          last.reason == rs::kVerificationFailed || last.reason == rs::kDrainTimeout ||
          last.reason == rs::kBackupFailed || last.reason == rs::kChecksumMismatch ||
          last.reason == rs::kSchemaDrift || last.reason == rs::kDowntimeExceeded ||
-         last.reason == rs::kAborted;
+         last.reason == rs::kAborted || last.reason == rs::kWorkloadFoughtBack ||
+         last.reason == rs::kAutoscalerNotPausable;
 }
 
 }  // namespace

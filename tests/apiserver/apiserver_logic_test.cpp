@@ -301,6 +301,47 @@ TEST(RbacForbiddenTest, MessagesAndStatusAsTheRealServer) {
             "\"d\": RBAC: why");
 }
 
+// managedFields of Update operations, as kube-apiserver records them: the
+// manager from fieldManager, else the User-Agent's first part; the fields a
+// write changed move to that manager's entry (per subresource).
+TEST(ManagedFieldsTest, AnUpdateTakesTheFieldsItChanged) {
+  EXPECT_EQ(UpdateManagerOf("", "kubectl/v1.32.4 (linux/amd64) kubernetes/abc"), "kubectl");
+  EXPECT_EQ(UpdateManagerOf("test-autoscaler", "kubectl/v1.32.4"), "test-autoscaler");
+  const Json current = Json::parse(R"({"apiVersion":"apps/v1","kind":"Deployment",
+    "metadata":{"name":"web","resourceVersion":"7","managedFields":[
+      {"manager":"kubectl-client-side-apply","operation":"Update","time":"2026-12-01T04:00:00Z",
+       "fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:replicas":{},"f:template":{}}}}]},
+    "spec":{"replicas":3,"template":{"x":1}},"status":{"replicas":3}})");
+  Json next = current;
+  next["spec"]["replicas"] = 0;
+  next["status"]["replicas"] = 0;          // not the scale writer's field
+  next["metadata"]["resourceVersion"] = "8";  // server-owned
+  RecordUpdateFields(current, next, "schemaop", "apps/v1", "scale");
+  const Json managed = next["metadata"]["managedFields"];
+  ASSERT_EQ(managed.size(), 2u) << managed.dump();
+  EXPECT_EQ(managed[0]["manager"], "kubectl-client-side-apply");
+  EXPECT_EQ(managed[0]["fieldsV1"], Json::parse(R"({"f:spec":{"f:template":{}}})"));
+  EXPECT_EQ(managed[1]["manager"], "schemaop");
+  EXPECT_EQ(managed[1]["operation"], "Update");
+  EXPECT_EQ(managed[1]["subresource"], "scale");
+  EXPECT_EQ(managed[1]["fieldsV1"], Json::parse(R"({"f:spec":{"f:replicas":{}}})"));
+  EXPECT_TRUE(managed[1].contains("time"));
+
+  // A second writer takes spec.replicas over; the first keeps nothing and goes.
+  Json after = next;
+  after["spec"]["replicas"] = 4;
+  RecordUpdateFields(next, after, "test-autoscaler", "apps/v1", "scale");
+  const Json now = after["metadata"]["managedFields"];
+  ASSERT_EQ(now.size(), 2u) << now.dump();
+  EXPECT_EQ(now[0]["manager"], "kubectl-client-side-apply");
+  EXPECT_EQ(now[1]["manager"], "test-autoscaler");
+
+  // A write that changes nothing records nothing.
+  Json same = after;
+  RecordUpdateFields(after, same, "someone", "apps/v1", "");
+  EXPECT_EQ(same, after);
+}
+
 TEST(TokenFileTest, ParsesTheKubeApiserverFormat) {
   std::string error;
   auto token = ParseTokenFileLine(R"(t0k3n,alice,uid-1,"dev,ops")", &error);

@@ -122,6 +122,14 @@ std::optional<std::int64_t> ParseRfc3339(const std::string& text);
 // DNS-1123 subdomain check used for object names.
 bool IsDns1123Subdomain(const std::string& name);
 
+// managedFields of Update operations (managed_fields.cpp): the manager a
+// write is recorded under (the fieldManager parameter, else the User-Agent
+// up to its first '/'), and the entry recording what `next` changed from
+// `current` (written into next.metadata.managedFields).
+std::string UpdateManagerOf(const std::string& field_manager, const std::string& user_agent);
+void RecordUpdateFields(const Json& current, Json& next, const std::string& manager,
+                        const std::string& api_version, const std::string& subresource);
+
 std::string Base64Encode(const std::string& data);
 std::optional<std::string> Base64Decode(const std::string& text);
 

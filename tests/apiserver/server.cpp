@@ -972,7 +972,8 @@ struct TestApiServer::Impl {
             out = *body;
             return std::nullopt;
           },
-          DryRun(req));
+          DryRun(req), false,
+          UpdateManagerOf(req.get_param_value("fieldManager"), req.get_header_value("User-Agent")));
       if (updated.error) return ReplyError(res, *updated.error);
       return Reply(res, updated.code, updated.object);
     }
@@ -1082,7 +1083,13 @@ struct TestApiServer::Impl {
                                       "application/strategic-merge-patch+json",
                                       Json::object()});
     }
-    Outcome patched = store->Modify(type, ns, name, sub, mutation, DryRun(req), create);
+    // An apply records its own entry (operation Apply) in the mutation.
+    const std::string update_manager =
+        media == "application/apply-patch+yaml"
+            ? ""
+            : UpdateManagerOf(manager, req.get_header_value("User-Agent"));
+    Outcome patched =
+        store->Modify(type, ns, name, sub, mutation, DryRun(req), create, update_manager);
     if (patched.error) return ReplyError(res, *patched.error);
     Reply(res, patched.code, patched.object);
   }

@@ -165,6 +165,13 @@ void Store::RegisterBuiltins() {
       true);
   add("apps", "statefulsets", "statefulset", "StatefulSet", true, {"sts"}, {"all"}, true, true,
       true);
+  // Stored only (no controllers run them): a CronJob's Jobs and their
+  // status are created by the tests, an HPA never scales (tests play it).
+  add("batch", "cronjobs", "cronjob", "CronJob", true, {"cj"}, {"all"}, true, false, true);
+  add("batch", "jobs", "job", "Job", true, {}, {"all"}, true, false, true);
+  add("autoscaling", "horizontalpodautoscalers", "horizontalpodautoscaler",
+      "HorizontalPodAutoscaler", true, {"hpa"}, {"all"}, true, false, true);
+  types_.back().version = "v2";
   add("coordination.k8s.io", "leases", "lease", "Lease", true, {}, {}, false, false, false);
   add("rbac.authorization.k8s.io", "roles", "role", "Role", true, {}, {}, false, false, false);
   add("rbac.authorization.k8s.io", "rolebindings", "rolebinding", "RoleBinding", true, {}, {},
@@ -549,7 +556,7 @@ Outcome Store::List(const ResourceType& type, const std::string& ns, const ListO
 
 Outcome Store::Modify(const ResourceType& type, const std::string& ns, const std::string& name,
                       const std::string& subresource, const Mutation& mutate, bool dry_run,
-                      bool create_if_missing) {
+                      bool create_if_missing, const std::string& update_manager) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string key = KeyOf(type.namespaced ? ns : "", name);
   Bucket& bucket = buckets_[type.bucket()];
@@ -646,6 +653,7 @@ Outcome Store::Modify(const ResourceType& type, const std::string& ns, const std
   next["apiVersion"] = current["apiVersion"];
   next["kind"] = type.kind;
   next["metadata"]["resourceVersion"] = have_rv;
+  RecordUpdateFields(current, next, update_manager, type.api_version(), subresource);
   if (auto error = Admit(type, next, &current)) {
     return Outcome::Fail(*error);
   }
@@ -810,7 +818,7 @@ void Store::RemoveLocked(const ResourceType& type, const std::string& key, Json 
   if (type.bucket() == "apiextensions.k8s.io/customresourcedefinitions") {
     UnregisterCrdLocked(final_object);
   }
-  if (IsWorkloadBucket(type.bucket())) {
+  if (IsWorkloadBucket(type.bucket()) || type.bucket() == "batch/jobs") {
     // Stands in for the garbage collector: the workload's pods go with it.
     const std::string uid = MetaString(final_object, "uid");
     auto pod_type = FindTypeLocked("", "v1", "pods");

@@ -107,7 +107,7 @@ class Store {
   using Mutation = std::function<std::optional<ApiError>(const Json& current, Json& updated)>;
   Outcome Modify(const ResourceType& type, const std::string& ns, const std::string& name,
                  const std::string& subresource, const Mutation& mutate, bool dry_run,
-                 bool create_if_missing = false);
+                 bool create_if_missing = false, const std::string& update_manager = "");
   Outcome Delete(const ResourceType& type, const std::string& ns, const std::string& name,
                  const Json& delete_options, bool dry_run);
   Outcome DeleteCollection(const ResourceType& type, const std::string& ns,

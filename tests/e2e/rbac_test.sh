@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The RBAC of manifests/ is exactly what the controller uses: the controller
 # runs as its ServiceAccount (e2e.sh start_controller) through everything it
-# does (leader election, an upgrade and a rollback of a Deployment and a
-# StatefulSet with Events, deletion with its finalizer), the API server
+# does (leader election, an upgrade and a rollback of a Deployment, a
+# StatefulSet and a CronJob whose running Job is deleted, with an HPA and a
+# KEDA ScaledObject, Events, deletion with its finalizer), the API server
 # denies it nothing (e2e.sh fails the test otherwise), and every permission
 # the rendered ClusterRole and Roles grant was used at least once, apart from
 # the few listed below with the reason they are kept. A missing permission
@@ -17,6 +18,8 @@ if [ "$mode" = namespaced ]; then
 fi
 # shellcheck source=tests/support/e2e.sh
 . "$(dirname "$0")/../support/e2e.sh"
+# shellcheck source=tests/support/e2e_writers.sh
+. "$E2E_SRC/tests/support/e2e_writers.sh"
 
 # Granted but not exercised here, and why kept:
 #  - get schemamigrations: the live read after a status-write conflict (the
@@ -42,6 +45,26 @@ spec:
 EOF
 wait_for "the StatefulSet ready" 30 bash -c \
   "[ \"\$(command kubectl get sts reporting -n $E2E_NS -o jsonpath='{.status.readyReplicas}')\" = 1 ]"
+# Other writers (design §6.8): a CronJob with a running Job (jobs: Delete),
+# an HPA and a KEDA ScaledObject on the Deployments.
+apply_cronjob reports
+running_job reports reports-1
+install_keda_crd
+kubectl apply --validate=false -f - >/dev/null <<'EOF' || fail "apply of the autoscalers"
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: backend, namespace: drawing}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: backend}
+  minReplicas: 1
+  maxReplicas: 5
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: celery-worker, namespace: drawing}
+spec:
+  scaleTargetRef: {name: celery-worker}
+EOF
 controller_flags=(--leader-elect --leader-election-namespace schemaop-system)
 if [ "$mode" = namespaced ]; then
   # The overlay's own flag, from its rendered Deployment.
@@ -50,7 +73,7 @@ if [ "$mode" = namespaced ]; then
   controller_flags+=("$namespaces")
 fi
 start_controller a "${controller_flags[@]}"
-workloads='{"spec":{"workloads":[{"kind":"Deployment","name":"backend"},{"kind":"Deployment","name":"celery-worker"},{"kind":"StatefulSet","name":"reporting"}]}}'
+workloads='{"spec":{"workloads":[{"kind":"Deployment","name":"backend"},{"kind":"Deployment","name":"celery-worker"},{"kind":"StatefulSet","name":"reporting"},{"kind":"CronJob","name":"reports","jobs":"Delete"}]}}'
 apply_smig upgrade.yaml "$workloads"
 expect_settled seed_default_schemas
 apply_smig rollback.yaml "$workloads"

@@ -239,6 +239,39 @@ local cases = {
     status = "Progressing",
     message = "old wait",
   },
+  {
+    -- design §6.8: someone scaled a writer up during the run; the run
+    -- stopped and the workloads are back: Degraded, with who did it.
+    name = "WorkloadFoughtBack is Degraded with the writer named",
+    object = migration(6, nil, {
+      observedGeneration = 6,
+      phase = "Failed",
+      conditions = {
+        condition("Ready", "False", "WorkloadFoughtBack", "Deployment/backend was scaled to 4 "
+          .. "replicas during the run by manager \"test-autoscaler\"", 6),
+        condition("Reconciling", "False", "WorkloadFoughtBack", "", 6),
+        condition("Stalled", "True", "WorkloadFoughtBack", "Deployment/backend was scaled to 4 "
+          .. "replicas during the run by manager \"test-autoscaler\"", 6),
+      },
+    }),
+    status = "Degraded",
+    message = "Deployment/backend was scaled to 4 replicas during the run by manager "
+      .. "\"test-autoscaler\"",
+  },
+  {
+    name = "AutoscalerNotPausable is Degraded",
+    object = migration(7, nil, {
+      observedGeneration = 7,
+      phase = "Failed",
+      conditions = {
+        condition("Stalled", "True", "AutoscalerNotPausable", "HorizontalPodAutoscaler "
+          .. "drawing/backend targets Deployment/backend with minReplicas 0", 7),
+      },
+    }),
+    status = "Degraded",
+    message = "HorizontalPodAutoscaler drawing/backend targets Deployment/backend with "
+      .. "minReplicas 0",
+  },
 }
 
 local passed, failed = 0, 0

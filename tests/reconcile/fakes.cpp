@@ -281,6 +281,62 @@ core::Status FakeKube::SetReplicas(const std::string& ns, const std::string& kin
   return Status::Ok();
 }
 
+core::Result<std::vector<AutoscalerInfo>> FakeKube::ListAutoscalersOf(const std::string& ns,
+                                                                      const std::string& kind,
+                                                                      const std::string& name) {
+  auto it = autoscalers.find(ns + "/" + kind + "/" + name);
+  return it == autoscalers.end() ? std::vector<AutoscalerInfo>{} : it->second;
+}
+
+core::Status FakeKube::SetScaledObjectPausedReplicas(const std::string& ns,
+                                                     const std::string& name,
+                                                     const std::optional<std::string>& value) {
+  for (auto& [target, list] : autoscalers) {
+    if (target.rfind(ns + "/", 0) != 0) {
+      continue;
+    }
+    for (AutoscalerInfo& a : list) {
+      if (a.kind == core::kKindScaledObject && a.name == name) {
+        effects_.Hit("keda-paused:" + name + "=" + value.value_or("<none>"),
+                     [&] { a.paused_replicas = value; });
+        return Status::Ok();
+      }
+    }
+  }
+  return Status(Code::kNotFound, "ScaledObject " + name + " not found");
+}
+
+std::optional<std::string> FakeKube::PausedReplicasOf(const std::string& ns,
+                                                      const std::string& name) const {
+  for (const auto& [target, list] : autoscalers) {
+    for (const AutoscalerInfo& a : list) {
+      if (target.rfind(ns + "/", 0) == 0 && a.kind == core::kKindScaledObject && a.name == name) {
+        return a.paused_replicas;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+core::Status FakeKube::DeleteRunningJobsOf(const std::string& ns, const std::string& name) {
+  auto it = workloads.find(ns + "/" + std::string(core::kKindCronJob) + "/" + name);
+  if (it == workloads.end()) {
+    return Status(Code::kNotFound, "CronJob " + name + " not found");
+  }
+  effects_.Hit("delete-jobs:CronJob/" + name, [&] { it->second.status_replicas = 0; });
+  return Status::Ok();
+}
+
+core::Result<std::string> FakeKube::ReplicasWriterOf(const std::string& ns,
+                                                     const std::string& kind,
+                                                     const std::string& name) {
+  auto it = workloads.find(ns + "/" + kind + "/" + name);
+  if (it == workloads.end()) {
+    return Status(Code::kNotFound, kind + " " + name + " not found");
+  }
+  return it->second.writer;
+}
+
 void FakeKube::RecordEvent(const core::SchemaMigration& obj, EventType type,
                            const std::string& reason, const std::string& message) {
   effects_.Hit("event:" + reason, [&] {

@@ -58,6 +58,8 @@ class SideEffects {
 struct FakeWorkload {
   std::int32_t spec_replicas = 0;
   std::int32_t status_replicas = 0;
+  // What ReplicasWriterOf answers (the managedFields owner of spec.replicas).
+  std::string writer = "manager \"schemaop\" (operation Update, subresource scale)";
 };
 
 struct RecordedEvent {
@@ -77,6 +79,9 @@ class FakeKube final : public KubePort {
   std::map<std::string, std::map<std::string, std::string>> config_maps;  // "ns/name" -> data
   std::map<std::string, FakeWorkload> workloads;                          // "ns/Kind/name"
   std::vector<RecordedEvent> events;
+  // Autoscalers by the target they scale, "ns/Kind/name"; a ScaledObject's
+  // paused_replicas is its annotation (SetScaledObjectPausedReplicas writes it).
+  std::map<std::string, std::vector<AutoscalerInfo>> autoscalers;
   // When true, pods follow spec.replicas at once; else only on Settle().
   bool auto_drain = true;
   // The next N status writes fail with kConflict after bumping the object's
@@ -132,6 +137,17 @@ class FakeKube final : public KubePort {
                                        const std::string& name) override;
   core::Status SetReplicas(const std::string& ns, const std::string& kind, const std::string& name,
                            std::int32_t replicas) override;
+  core::Result<std::vector<AutoscalerInfo>> ListAutoscalersOf(const std::string& ns,
+                                                              const std::string& kind,
+                                                              const std::string& name) override;
+  core::Status SetScaledObjectPausedReplicas(const std::string& ns, const std::string& name,
+                                             const std::optional<std::string>& value) override;
+  // Effect "delete-jobs:CronJob/NAME": its running Jobs (status_replicas) go.
+  core::Status DeleteRunningJobsOf(const std::string& ns, const std::string& name) override;
+  core::Result<std::string> ReplicasWriterOf(const std::string& ns, const std::string& kind,
+                                             const std::string& name) override;
+  // The ScaledObject's annotation now (nullopt: absent or no such object).
+  std::optional<std::string> PausedReplicasOf(const std::string& ns, const std::string& name) const;
   void RecordEvent(const core::SchemaMigration& obj, EventType type, const std::string& reason,
                    const std::string& message) override;
 

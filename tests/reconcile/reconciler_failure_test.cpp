@@ -102,16 +102,39 @@ TEST_F(ReconcilerTest, HugeFailureMessageIsCutToABoundedValidUtf8Message) {
 
 // Argo CD self-heal, an HPA or a user may scale a writer back up after the
 // drain finished, e.g. while pg_dump runs. The migration must not start with
-// writers running: the workload is scaled to 0 and drained again (and the
-// backup retaken, since writes may have landed after it), and its recorded
-// replicas stay what they were before the run.
-TEST_F(ReconcilerTest, WriterScaledUpAfterDrainingIsDrainedAgainBeforeMigrating) {
+// writers running: the run stops safely (WorkloadFoughtBack, design §6.8),
+// nothing is migrated, and every writer is back at its recorded replicas.
+TEST_F(ReconcilerTest, WriterScaledUpAfterDrainingStopsTheRunBeforeMigrating) {
+  Obj().spec.backup_when = "Always";
+  db_.on_backup = [this] {
+    FakeWorkload& w = kube_.Workload(kNs, "Deployment", "backend");
+    w.spec_replicas = 5;
+    w.status_replicas = 5;
+    w.writer = "manager \"argocd-controller\" (operation Update, at 2026-12-01T05:00:00Z)";
+  };
+  RunUntilDone();
+  EXPECT_EQ(db_.migrate_calls, 0);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"9bc6a98f1c12"});
+  EXPECT_EQ(St().phase, Phase::kFailed);
+  ASSERT_TRUE(St().last_run.has_value());
+  EXPECT_EQ(St().last_run->reason, rs::kWorkloadFoughtBack);
+  EXPECT_NE(St().last_run->message.find("Deployment/backend was scaled to 5 replicas during the "
+                                        "run by manager \"argocd-controller\""),
+            std::string::npos)
+      << St().last_run->message;
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kWorkloadFoughtBack);
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(Replicas("celery-worker"), 3);
+}
+
+// Pods left while the replicas are still 0 (no one fought back; e.g. a pod
+// stuck terminating reappeared in the count): the workload is drained again
+// and the backup retaken, since writes may have landed after it.
+TEST_F(ReconcilerTest, PodsLeftAfterDrainingAreDrainedAgainBeforeMigrating) {
   Obj().spec.backup_when = "Always";
   db_.on_backup = [this] {
     if (db_.backup_calls == 1) {
-      FakeWorkload& w = kube_.Workload(kNs, "Deployment", "backend");
-      w.spec_replicas = 2;
-      w.status_replicas = 2;
+      kube_.Workload(kNs, "Deployment", "backend").status_replicas = 1;
     }
   };
   std::vector<std::int32_t> pods_when_migrating;

@@ -41,14 +41,15 @@ class ReconcilerRunsTest : public ReconcilerTest {
 TEST_F(ReconcilerRunsTest, RunInProgressIsOnlyObserved) {
   ReachHeldRun();
   EXPECT_EQ(Cond(ct::kReconciling).reason, rs::kProgressing);
-  // A writer comes back and the Secret goes: nothing happens to the run
-  // while the engine works (no re-drain, no abort, no restore).
-  kube_.Workload(kNs, "Deployment", "backend").spec_replicas = 2;
+  // The Secret goes: nothing happens to the run while the engine works (no
+  // input step, no abort, no restore). A writer coming back is another
+  // matter: ReconcilerWritersTest.WriterScaledUpDuringTheEngineRunCancelsIt.
   kube_.secrets.erase("drawing/drawing-db");
   ReconcileResult r = Reconcile();
   ASSERT_TRUE(r.requeue_after.has_value());
   EXPECT_EQ(St().phase, Phase::kMigrating);
   EXPECT_EQ(db_.migrate_calls, 0);
+  EXPECT_EQ(Replicas("backend"), 0);
   EXPECT_EQ(Replicas("celery-worker"), 0);
   EXPECT_FALSE(St().run->outcome.size());
 }

@@ -89,6 +89,24 @@ rules:
   - apiGroups: ["apps"]
     resources: ["deployments/scale", "statefulsets/scale"]
     verbs: ["get", "patch"]
+  # A CronJob writer is suspended and resumed through a merge patch of
+  # spec.suspend (design §6.8).
+  - apiGroups: ["batch"]
+    resources: ["cronjobs"]
+    verbs: ["get", "patch"]
+  # A CronJob's running Jobs: listed while draining, deleted with jobs: Delete.
+  - apiGroups: ["batch"]
+    resources: ["jobs"]
+    verbs: ["list", "delete"]
+  # The autoscalers of a workload: HPAs are only read (a target at 0
+  # replicas disables them); a KEDA ScaledObject is paused and resumed
+  # through its paused-replicas annotation.
+  - apiGroups: ["autoscaling"]
+    resources: ["horizontalpodautoscalers"]
+    verbs: ["list"]
+  - apiGroups: ["keda.sh"]
+    resources: ["scaledobjects"]
+    verbs: ["list", "patch"]
   # Events are written through core/v1 only (not events.k8s.io).
   - apiGroups: [""]
     resources: ["events"]
