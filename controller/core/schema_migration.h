@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/conditions.h"
@@ -75,6 +76,10 @@ struct SecretKeyRef {
 };
 
 struct WorkloadRef {
+  WorkloadRef() = default;
+  // {kind, name} as before `jobs` existed (no -Wmissing-field-initializers).
+  WorkloadRef(std::string k, std::string n, std::string j = "")
+      : kind(std::move(k)), name(std::move(n)), jobs(std::move(j)) {}
   std::string kind = kKindDeployment;  // Deployment | StatefulSet | CronJob
   std::string name;
   std::string jobs;  // CronJob only: kJobsWait (empty: the same) | kJobsDelete

@@ -21,33 +21,38 @@ const kube::ResourceRef kHorizontalPodAutoscalers{"autoscaling", "v2", "horizont
                                                   true};
 const kube::ResourceRef kScaledObjects{"keda.sh", "v1alpha1", "scaledobjects", true};
 
-// The Jobs of namespace `ns` (the Jobs of one CronJob are found through
-// their ownerReferences, as the CronJob controller does).
-core::Result<Json> ListJobs(kube::Client& client, const std::string& ns) {
+// CronJob ns/name and the names of its running Jobs (found through their
+// ownerReferences, as the CronJob controller does).
+struct CronJobState {
+  Json cronjob;
+  std::vector<std::string> running_jobs;
+};
+core::Result<CronJobState> ReadCronJob(kube::Client& client, const std::string& ns,
+                                       const std::string& name) {
+  auto cronjob = client.Get(kCronJobs, ns, name);
+  if (!cronjob.ok()) {
+    return cronjob.status();
+  }
   auto jobs = client.ListAll(kJobs, ns);
   if (!jobs.ok()) {
     return jobs.status();
   }
-  return Json(jobs->items);
+  const std::string uid = cronjob->value("metadata", Json::object()).value("uid", "");
+  return CronJobState{cronjob.value(), RunningJobsOf(Json(jobs->items), uid)};
 }
 
 }  // namespace
 
 core::Result<reconcile::WorkloadScale> KubePortImpl::CronJobScale(const std::string& ns,
                                                                   const std::string& name) {
-  auto cronjob = client_.Get(kCronJobs, ns, name);
-  if (!cronjob.ok()) {
-    return cronjob.status();
+  auto state = ReadCronJob(client_, ns, name);
+  if (!state.ok()) {
+    return state.status();
   }
-  auto jobs = ListJobs(client_, ns);
-  if (!jobs.ok()) {
-    return jobs.status();
-  }
-  const Json& c = cronjob.value();
   reconcile::WorkloadScale out;
-  out.spec_replicas = c.value("spec", Json::object()).value("suspend", false) ? 0 : 1;
-  const std::string uid = c.value("metadata", Json::object()).value("uid", "");
-  out.status_replicas = static_cast<std::int32_t>(RunningJobsOf(jobs.value(), uid).size());
+  const bool suspended = state->cronjob.value("spec", Json::object()).value("suspend", false);
+  out.spec_replicas = suspended ? 0 : 1;
+  out.status_replicas = static_cast<std::int32_t>(state->running_jobs.size());
   return out;
 }
 
@@ -84,16 +89,11 @@ Status KubePortImpl::SetScaledObjectPausedReplicas(const std::string& ns, const 
 }
 
 Status KubePortImpl::DeleteRunningJobsOf(const std::string& ns, const std::string& name) {
-  auto cronjob = client_.Get(kCronJobs, ns, name);
-  if (!cronjob.ok()) {
-    return cronjob.status();
+  auto state = ReadCronJob(client_, ns, name);
+  if (!state.ok()) {
+    return state.status();
   }
-  auto jobs = ListJobs(client_, ns);
-  if (!jobs.ok()) {
-    return jobs.status();
-  }
-  const std::string uid = cronjob->value("metadata", Json::object()).value("uid", "");
-  for (const std::string& job : RunningJobsOf(jobs.value(), uid)) {
+  for (const std::string& job : state->running_jobs) {
     // Foreground: the Job stays (and counts as running) until its pods are
     // gone, so the drain cannot end while one of them still writes.
     kube::DeleteOptions options;

@@ -24,7 +24,7 @@
 //                                                                   (requeue while pods are left)
 //   BackingUp                     BackUp            backup.cpp      Migrating
 //   Migrating, Verifying          Migrate           migrate.cpp     ScalingUp, RollingBack, or
-//                                                                   ScalingDown (a writer is back)
+//                                                                   ScalingDown (pods are back)
 //   RollingBack                   FinishRollback    restore.cpp     ScalingUp (intent Restore)
 //   ScalingUp, Succeeded, Failed  ScaleUpAndFinish  restore.cpp     Succeeded, Failed, or Pending
 //                                                                   (replan); status.run removed
@@ -32,6 +32,7 @@
 // A run that cannot reach its target ends through AbortRun (restore.cpp):
 // outcome Failed with the reason, phase ScalingUp, intent Restore, so the
 // workloads always come back (WorkloadNotFound in Planning, DrainTimeout,
+// WorkloadFoughtBack and AutoscalerNotPausable (writers.cpp),
 // BackupFailed, MigrationsChanged and refused input in Migrating). A
 // transient failure keeps the phase and retries with back-off (RetryRun).
 // The diagram with every transition is design §6.3.

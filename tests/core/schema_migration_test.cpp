@@ -81,6 +81,26 @@ TEST(ValidateSpec, ReportsEveryBadFieldWithItsPath) {
                        "spec.statementTimeout"}));
 }
 
+// design §6.8: a CronJob is a workload; jobs only on a CronJob, Wait or Delete.
+TEST(ValidateSpec, CronJobWorkloadsAndTheirJobsPolicy) {
+  SchemaMigrationSpec spec;
+  spec.target_revision = "head";
+  spec.url_secret_ref = {"db", "url"};
+  spec.migrations_config_map = "migrations";
+  spec.workloads = {{"CronJob", "report", "Delete"}, {"CronJob", "nightly"}, {"Deployment", "web"}};
+  EXPECT_TRUE(ValidateSpec(spec).empty());
+  spec.workloads = {{"CronJob", "report", "Sometimes"}, {"Deployment", "web", "Wait"}};
+  const std::vector<FieldError> errors = ValidateSpec(spec);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].ToString(),
+            "spec.workloads[0].jobs: unsupported value \"Sometimes\": use Wait or Delete");
+  EXPECT_EQ(errors[1].ToString(),
+            "spec.workloads[1].jobs: only a CronJob has Jobs: remove jobs from this Deployment");
+  // The same name under another kind is another workload.
+  spec.workloads = {{"CronJob", "web"}, {"Deployment", "web"}};
+  EXPECT_TRUE(ValidateSpec(spec).empty());
+}
+
 TEST(ValidateSpec, RejectsTooLongRevisionIds) {
   SchemaMigrationSpec spec = ValidSpec();
   spec.target_revision = std::string(33, 'a');

@@ -50,21 +50,8 @@ wait_for "the StatefulSet ready" 30 bash -c \
 apply_cronjob reports
 running_job reports reports-1
 install_keda_crd
-kubectl apply --validate=false -f - >/dev/null <<'EOF' || fail "apply of the autoscalers"
-apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: {name: backend, namespace: drawing}
-spec:
-  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: backend}
-  minReplicas: 1
-  maxReplicas: 5
----
-apiVersion: keda.sh/v1alpha1
-kind: ScaledObject
-metadata: {name: celery-worker, namespace: drawing}
-spec:
-  scaleTargetRef: {name: celery-worker}
-EOF
+apply_hpa backend backend 1
+apply_scaled_object celery-worker celery-worker
 controller_flags=(--leader-elect --leader-election-namespace schemaop-system)
 if [ "$mode" = namespaced ]; then
   # The overlay's own flag, from its rendered Deployment.

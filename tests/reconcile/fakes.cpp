@@ -330,11 +330,13 @@ core::Status FakeKube::DeleteRunningJobsOf(const std::string& ns, const std::str
 core::Result<std::string> FakeKube::ReplicasWriterOf(const std::string& ns,
                                                      const std::string& kind,
                                                      const std::string& name) {
-  auto it = workloads.find(ns + "/" + kind + "/" + name);
-  if (it == workloads.end()) {
+  const std::string key = ns + "/" + kind + "/" + name;
+  if (workloads.find(key) == workloads.end()) {
     return Status(Code::kNotFound, kind + " " + name + " not found");
   }
-  return it->second.writer;
+  auto it = writers.find(key);
+  return it != writers.end() ? it->second
+                             : std::string("manager \"schemaop\" (operation Update, subresource scale)");
 }
 
 void FakeKube::RecordEvent(const core::SchemaMigration& obj, EventType type,

@@ -58,8 +58,6 @@ class SideEffects {
 struct FakeWorkload {
   std::int32_t spec_replicas = 0;
   std::int32_t status_replicas = 0;
-  // What ReplicasWriterOf answers (the managedFields owner of spec.replicas).
-  std::string writer = "manager \"schemaop\" (operation Update, subresource scale)";
 };
 
 struct RecordedEvent {
@@ -82,6 +80,9 @@ class FakeKube final : public KubePort {
   // Autoscalers by the target they scale, "ns/Kind/name"; a ScaledObject's
   // paused_replicas is its annotation (SetScaledObjectPausedReplicas writes it).
   std::map<std::string, std::vector<AutoscalerInfo>> autoscalers;
+  // What ReplicasWriterOf answers (the managedFields owner of spec.replicas),
+  // by "ns/Kind/name"; unset: the controller's own scale write.
+  std::map<std::string, std::string> writers;
   // When true, pods follow spec.replicas at once; else only on Settle().
   bool auto_drain = true;
   // The next N status writes fail with kConflict after bumping the object's

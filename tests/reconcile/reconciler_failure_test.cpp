@@ -110,7 +110,8 @@ TEST_F(ReconcilerTest, WriterScaledUpAfterDrainingStopsTheRunBeforeMigrating) {
     FakeWorkload& w = kube_.Workload(kNs, "Deployment", "backend");
     w.spec_replicas = 5;
     w.status_replicas = 5;
-    w.writer = "manager \"argocd-controller\" (operation Update, at 2026-12-01T05:00:00Z)";
+    kube_.writers["drawing/Deployment/backend"] =
+        "manager \"argocd-controller\" (operation Update, at 2026-12-01T05:00:00Z)";
   };
   RunUntilDone();
   EXPECT_EQ(db_.migrate_calls, 0);

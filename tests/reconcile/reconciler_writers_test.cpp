@@ -155,7 +155,8 @@ TEST_F(ReconcilerWritersTest, CronJobResumedDuringTheDrainStopsTheRun) {
   Reconcile();  // recorded, suspended, draining (the Job runs)
   ASSERT_EQ(St().phase, Phase::kDraining);
   CronJob().spec_replicas = 1;
-  CronJob().writer = "manager \"kubectl-patch\" (operation Update, at 2026-12-01T05:00:00Z)";
+  kube_.writers["drawing/CronJob/nightly-report"] =
+      "manager \"kubectl-patch\" (operation Update, at 2026-12-01T05:00:00Z)";
   kube_.auto_drain = true;
   RunUntilDone();
   EXPECT_EQ(St().phase, Phase::kFailed);
@@ -180,7 +181,8 @@ TEST_F(ReconcilerWritersTest, WriterScaledUpDuringTheEngineRunCancelsIt) {
   ASSERT_EQ(db_.held.size(), 1u);
   FakeWorkload& backend = kube_.Workload(kNs, "Deployment", "backend");
   backend.spec_replicas = 4;
-  backend.writer = "manager \"test-autoscaler\" (operation Update, subresource scale)";
+  kube_.writers["drawing/Deployment/backend"] =
+      "manager \"test-autoscaler\" (operation Update, subresource scale)";
   Reconcile();
   ASSERT_TRUE(St().run.has_value());
   EXPECT_EQ(St().run->cancel_reason, rs::kWorkloadFoughtBack);

@@ -125,6 +125,30 @@ TEST(SchemaMigrationJson, MissingStatusDecodesAsEmpty) {
   EXPECT_EQ(obj->status, core::SchemaMigrationStatus{});
 }
 
+// design §6.8: a CronJob's recorded spec.suspend is written as
+// originalSuspend, the autoscalers with the annotation value they had.
+TEST(SchemaMigrationJson, CronJobsJobsAndAutoscalersRoundTripWithTheirWireNames) {
+  json j = json::parse(kObject);
+  j["spec"]["workloads"] = {{{"kind", "CronJob"}, {"name", "report"}, {"jobs", "Delete"}}};
+  j["status"]["workloads"] = {{{"kind", "CronJob"}, {"name", "report"}, {"originalSuspend", true}},
+                              {{"kind", "Deployment"}, {"name", "web"}, {"originalReplicas", 3}}};
+  j["status"]["autoscalers"] = {
+      {{"kind", "ScaledObject"}, {"name", "q"}, {"workload", "Deployment/web"},
+       {"originalPausedReplicas", "2"}},
+      {{"kind", "HorizontalPodAutoscaler"}, {"name", "web"}, {"workload", "Deployment/web"}}};
+  auto obj = SchemaMigrationFromJson(j);
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  EXPECT_EQ(obj->spec.workloads[0].jobs, "Delete");
+  EXPECT_EQ(obj->status.workloads[0].original_replicas, 0);  // suspended before the run
+  ASSERT_EQ(obj->status.autoscalers.size(), 2u);
+  EXPECT_EQ(obj->status.autoscalers[0].original_paused_replicas, std::optional<std::string>("2"));
+  EXPECT_FALSE(obj->status.autoscalers[1].original_paused_replicas.has_value());
+  json encoded = SchemaMigrationToJson(*obj);
+  EXPECT_EQ(encoded["spec"]["workloads"], j["spec"]["workloads"]);
+  EXPECT_EQ(encoded["status"]["workloads"], j["status"]["workloads"]);
+  EXPECT_EQ(encoded["status"]["autoscalers"], j["status"]["autoscalers"]);
+}
+
 }  // namespace
 }  // namespace schemaop::reconcile
 

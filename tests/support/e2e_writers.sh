@@ -64,3 +64,34 @@ install_keda_crd() {
   kubectl wait --for=condition=Established crd/scaledobjects.keda.sh --timeout=30s >/dev/null ||
     fail "the ScaledObject CRD was not Established"
 }
+
+# apply_hpa NAME DEPLOYMENT MIN_REPLICAS: an autoscaling/v2 HPA on DEPLOYMENT.
+apply_hpa() {
+  kubectl apply --validate=false -f - >/dev/null <<YAML || fail "apply of HPA $1"
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: $1, namespace: $E2E_NS}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: $2}
+  minReplicas: $3
+  maxReplicas: 10
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}
+YAML
+}
+
+# apply_scaled_object NAME DEPLOYMENT [PAUSED-REPLICAS]: a KEDA ScaledObject
+# on DEPLOYMENT (install_keda_crd first), paused at PAUSED-REPLICAS if given.
+apply_scaled_object() {
+  local annotations="{}"
+  [ -z "${3:-}" ] || annotations="{autoscaling.keda.sh/paused-replicas: \"$3\"}"
+  kubectl apply --validate=false -f - >/dev/null <<YAML || fail "apply of ScaledObject $1"
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: $1, namespace: $E2E_NS, annotations: $annotations}
+spec:
+  scaleTargetRef: {name: $2}
+  triggers: [{type: redis, metadata: {listName: celery, listLength: "10"}}]
+YAML
+}
