@@ -41,9 +41,10 @@ check "migrations.configMapRef.name required" field '["configMapRef"] ["name"]' 
 check "workload name required" field '["name"]' "$spec.workloads.items.required"
 check "check name and sql required" field '["name","sql"]' "$spec.verify.properties.checks.items.required"
 
-check "workload kind enum and default" field '["Deployment","StatefulSet"] Deployment' \
+check "workload kind enum and default" field '["Deployment","StatefulSet","CronJob"] Deployment' \
   "$spec.workloads.items.properties.kind.enum} {$spec.workloads.items.properties.kind.default"
 check "at most 50 workloads" field "50" "$spec.workloads.maxItems"
+check "a CronJob's jobs: Wait or Delete" field '["Wait","Delete"]' "$spec.workloads.items.properties.jobs.enum"
 check "backup.when enum and default" field '["Downgrade","Always","Never"] Downgrade' \
   "$spec.backup.properties.when.enum} {$spec.backup.properties.when.default"
 # YAML 1.1 reads a bare Off as the boolean false; the enum must hold the string.
