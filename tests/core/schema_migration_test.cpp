@@ -93,7 +93,7 @@ TEST(ValidateSpec, CronJobWorkloadsAndTheirJobsPolicy) {
   const std::vector<FieldError> errors = ValidateSpec(spec);
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[0].ToString(),
-            "spec.workloads[0].jobs: unsupported value \"Sometimes\": use Wait or Delete");
+            "spec.workloads[0].jobs: unsupported value 'Sometimes': use Wait or Delete");
   EXPECT_EQ(errors[1].ToString(),
             "spec.workloads[1].jobs: only a CronJob has Jobs: remove jobs from this Deployment");
   // The same name under another kind is another workload.
