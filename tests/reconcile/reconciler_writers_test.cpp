@@ -17,6 +17,13 @@ class ReconcilerWritersTest : public ReconcilerTest {
     kube_.workloads["drawing/CronJob/nightly-report"] = {suspended ? 0 : 1, running_jobs};
   }
   FakeWorkload& CronJob() { return kube_.Workload(kNs, core::kKindCronJob, "nightly-report"); }
+  void AddHpa(std::int32_t min_replicas) {
+    AutoscalerInfo hpa;
+    hpa.kind = core::kKindHorizontalPodAutoscaler;
+    hpa.name = "backend";
+    hpa.min_replicas = min_replicas;
+    kube_.autoscalers["drawing/Deployment/backend"].push_back(hpa);
+  }
   void AddScaledObject(std::optional<std::string> paused) {
     AutoscalerInfo so;
     so.kind = core::kKindScaledObject;
@@ -123,11 +130,7 @@ TEST_F(ReconcilerWritersTest, RestoreAfterACrashIsIdempotent) {
 }
 
 TEST_F(ReconcilerWritersTest, HpaIsRecordedAndNeverWritten) {
-  AutoscalerInfo hpa;
-  hpa.kind = core::kKindHorizontalPodAutoscaler;
-  hpa.name = "backend";
-  hpa.min_replicas = 2;
-  kube_.autoscalers["drawing/Deployment/backend"].push_back(hpa);
+  AddHpa(2);
   RunUntilDone();
   EXPECT_EQ(St().phase, Phase::kSucceeded);
   ASSERT_EQ(St().autoscalers.size(), 1u);
@@ -136,11 +139,7 @@ TEST_F(ReconcilerWritersTest, HpaIsRecordedAndNeverWritten) {
 }
 
 TEST_F(ReconcilerWritersTest, HpaWithMinReplicasZeroRefusesTheRunBeforeAnythingIsTouched) {
-  AutoscalerInfo hpa;
-  hpa.kind = core::kKindHorizontalPodAutoscaler;
-  hpa.name = "backend";
-  hpa.min_replicas = 0;
-  kube_.autoscalers["drawing/Deployment/backend"].push_back(hpa);
+  AddHpa(0);
   RunUntilDone();
   EXPECT_EQ(St().phase, Phase::kFailed);
   EXPECT_EQ(St().last_run->reason, rs::kAutoscalerNotPausable);
