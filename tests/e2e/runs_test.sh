@@ -21,31 +21,17 @@
 #                object) and the next controller runs it again.
 #   cli          schemaop upgrade --max-duration 2s on the pg_sleep step:
 #                rolled back, exit 1, DowntimeExceeded.
+#   progress     four pg_sleep statements in a transaction:false section:
+#                `kubectl get` shows the Progress column, status.progress
+#                advances (statement, elapsedSeconds), `schemaop current
+#                --progress` reads the same from the database, and both are
+#                gone once the run ended.
 # shellcheck source=tests/support/e2e.sh
 . "$(dirname "$0")/../support/e2e.sh"
 
-case=${1:?usage: runs_test.sh off_workers|budget|abort|shutdown|cli}
+case=${1:?usage: runs_test.sh off_workers|budget|abort|shutdown|cli|progress}
 e2e_begin "runs_$case"
 
-# slow_configmap SQL: the drawing migrations plus slow_step (SQL as its up).
-slow_configmap() {
-  local dir=$E2E_WORK/slow-migrations
-  rm -rf "$dir" && mkdir -p "$dir" && cp "$E2E_SRC"/migrations/drawing/*.sql "$dir"/
-  cat >"$dir/slow_step.sql" <<EOF
--- revision: slow_step
--- down_revision: 9bc6a98f1c12
--- message: a slow step
-
--- migrate:up
-CREATE TABLE slow_marker (id integer);
-$1
-
--- migrate:down
-DROP TABLE slow_marker;
-EOF
-  kubectl create configmap slow-migrations -n "$E2E_NS" --from-file="$dir" --dry-run=client -o yaml |
-    kubectl apply --validate=false -f - >/dev/null || fail "apply of ConfigMap slow-migrations"
-}
 # The SchemaMigration drawing-db on slow-migrations, target slow_step.
 apply_slow_smig() {  # apply_slow_smig EXTRA-SPEC-JSON
   apply_smig upgrade.yaml "{\"spec\":{\"targetRevision\":\"slow_step\",
@@ -58,6 +44,11 @@ sleeping() {  # a schemaop session of this database runs pg_sleep
           AND state = 'active'")" -ge 1 ]
 }
 not_sleeping() { ! sleeping; }
+progress_at() {  # status.progress of slow_step at statement N or later
+  local at
+  at=$(smig '{.status.progress.revision} {.status.progress.statement}')
+  [ "${at% *}" = slow_step ] && [ "${at#* }" -ge "$1" ] 2>/dev/null
+}
 
 # After a cancelled run: the database where it started, every row kept, the
 # workloads back, the run closed rolled back with REASON.
@@ -200,6 +191,38 @@ shutdown)
   kubectl annotate smig "$E2E_SMIG" -n "$E2E_NS" schemaop.dev/abort=stop >/dev/null ||
     fail "kubectl annotate schemaop.dev/abort"
   expect_cancelled Aborted "$before"
+  ;;
+progress)
+  # Four 4 s statements in a transaction:false section (design §6.8).
+  slow_configmap "$(printf '%s\n' '' '-- migrate:up transaction:false' 'SELECT pg_sleep(4);' \
+    'SELECT pg_sleep(4);' 'SELECT pg_sleep(4);' 'SELECT pg_sleep(4);')"
+  start_controller a
+  apply_slow_smig
+  wait_for "status.progress at a statement of slow_step" 90 progress_at 1
+  table=$(kubectl get smig "$E2E_SMIG" -n "$E2E_NS")
+  expect_contains "kubectl get shows the Progress column" "$(head -1 <<<"$table")" "PROGRESS"
+  expect_contains "kubectl get shows where the run stands" "$(tail -1 <<<"$table")" \
+    "1/1 slow_step stmt "
+  first=$(smig '{.status.progress.statement} {.status.progress.elapsedSeconds}')
+  wait_for "status.progress to advance past statement ${first%% *}" 60 progress_at $((${first%% *} + 1))
+  later=$(smig '{.status.progress.statement} {.status.progress.elapsedSeconds}')
+  [ "${later#* }" -gt "${first#* }" ] || fail "elapsedSeconds did not advance: [$first] -> [$later]"
+  expect_eq "statements of the section" "4" "$(smig '{.status.progress.statements}')"
+  # The same reading from the database alone.
+  DATABASE_URL=$E2E_DB_URL "$SCHEMAOP_BIN" current --progress >"$E2E_WORK/current.out" 2>&1 ||
+    fail "schemaop current --progress: $(cat "$E2E_WORK/current.out")"
+  expect_contains "current --progress: the step" "$(cat "$E2E_WORK/current.out")" \
+    "step 1/1: upgrade slow_step"
+  expect_contains "current --progress: the statement" "$(cat "$E2E_WORK/current.out")" \
+    "/4 (transaction:false)"
+  expect_settled slow_step
+  expect_eq "status.progress after the run" "" "$(smig '{.status.progress}')"
+  expect_contains "Progress column after the run" \
+    "$(kubectl get smig "$E2E_SMIG" -n "$E2E_NS" --no-headers)" "<none>"
+  DATABASE_URL=$E2E_DB_URL "$SCHEMAOP_BIN" current --progress >"$E2E_WORK/current.out" 2>&1 ||
+    fail "schemaop current --progress after the run"
+  expect_contains "current --progress after the run" "$(cat "$E2E_WORK/current.out")" \
+    "no run in progress"
   ;;
 *) fail "unknown case $case" ;;
 esac

@@ -453,6 +453,26 @@ expect_no_password_leak() {
   log "ok: the password appears in no status, event or controller log"
 }
 
+# slow_configmap SQL: the drawing migrations plus slow_step (SQL as its up).
+slow_configmap() {
+  local dir=$E2E_WORK/slow-migrations
+  rm -rf "$dir" && mkdir -p "$dir" && cp "$E2E_SRC"/migrations/drawing/*.sql "$dir"/
+  cat >"$dir/slow_step.sql" <<EOF
+-- revision: slow_step
+-- down_revision: 9bc6a98f1c12
+-- message: a slow step
+
+-- migrate:up
+CREATE TABLE slow_marker (id integer);
+$1
+
+-- migrate:down
+DROP TABLE slow_marker;
+EOF
+  kubectl create configmap slow-migrations -n "$E2E_NS" --from-file="$dir" --dry-run=client -o yaml |
+    kubectl apply --validate=false -f - >/dev/null || fail "apply of ConfigMap slow-migrations"
+}
+
 # The controllers: identity, start and stop, metrics (tests/support/e2e_controller.sh).
 # shellcheck source=tests/support/e2e_controller.sh
 . "$(dirname "${BASH_SOURCE[0]}")/e2e_controller.sh"
