@@ -35,31 +35,44 @@ constexpr const char* kSlowTransaction =
     "-- migrate:up\nCREATE TABLE t2 (id int);\nSELECT pg_sleep(3);\n\n"
     "-- migrate:down\nDROP TABLE t2;\n";
 
-// Runs to head on a thread of its own; polls Progress() from another
-// session until `seen` accepts a reading or the run ends.
-template <typename Seen>
-std::optional<core::RunProgress> WatchRun(MigratorTest& test, Migrator& probe,
-                                          std::unique_ptr<Migrator> runner, Seen seen) {
-  std::atomic<bool> done{false};
-  std::thread run([&] {
-    auto report = runner->Run("head");
-    EXPECT_TRUE(report.ok() && report->outcome == RunOutcome::kSucceeded)
-        << (report.ok() ? report->status.ToString() : report.status().ToString());
-    done = true;
-  });
-  std::optional<core::RunProgress> found;
-  while (!done && !found) {
-    auto progress = probe.Progress();
-    EXPECT_TRUE(progress.ok()) << progress.status().ToString();
-    if (progress.ok() && *progress && seen(**progress)) {
-      found = **progress;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+class LiveProgressTest : public MigratorTest {
+ protected:
+  // r1 and r2 (`body`), the database at r1; returns a second engine to
+  // read the progress with.
+  std::unique_ptr<Migrator> ProbeAtR1(const char* message, const char* body) {
+    WriteBase();
+    WriteR2(message, body);
+    EXPECT_NE(OpenAt("r1"), nullptr);
+    auto probe = Open();
+    EXPECT_NE(probe, nullptr);
+    return probe;
   }
-  run.join();
-  (void)test;
-  return found;
-}
+
+  // Runs to head on a thread of its own; polls Progress() from `probe`
+  // until `seen` accepts a reading or the run ends.
+  template <typename Seen>
+  std::optional<core::RunProgress> WatchRun(Migrator& probe, Seen seen) {
+    auto runner = Open();
+    std::atomic<bool> done{false};
+    std::thread run([&] {
+      auto report = runner->Run("head");
+      EXPECT_TRUE(report.ok() && report->outcome == RunOutcome::kSucceeded)
+          << (report.ok() ? report->status.ToString() : report.status().ToString());
+      done = true;
+    });
+    std::optional<core::RunProgress> found;
+    while (!done && !found) {
+      auto progress = probe.Progress();
+      EXPECT_TRUE(progress.ok()) << progress.status().ToString();
+      if (progress.ok() && *progress && seen(**progress)) {
+        found = **progress;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    run.join();
+    return found;
+  }
+};
 
 TEST_F(MigratorTest, ProgressIsNothingWithoutARun) {
   WriteBase();
@@ -70,14 +83,11 @@ TEST_F(MigratorTest, ProgressIsNothingWithoutARun) {
   EXPECT_FALSE(progress->has_value());
 }
 
-TEST_F(MigratorTest, ALongCreateIndexReportsItsWork) {
-  WriteBase();
-  WriteR2("slow index", kSlowIndex);
-  ASSERT_NE(OpenAt("r1"), nullptr);
-  auto probe = Open();
+TEST_F(LiveProgressTest, ALongCreateIndexReportsItsWork) {
+  auto probe = ProbeAtR1("slow index", kSlowIndex);
   ASSERT_NE(probe, nullptr);
   std::optional<std::int64_t> first_done;
-  auto found = WatchRun(*this, *probe, Open(), [&](const core::RunProgress& p) {
+  auto found = WatchRun(*probe, [&](const core::RunProgress& p) {
     // Mid-scan: some of the table done, not all.
     if (!p.work || p.work->done <= 0 || p.work->done >= p.work->total) {
       return false;
@@ -109,14 +119,12 @@ TEST_F(MigratorTest, ALongCreateIndexReportsItsWork) {
   EXPECT_FALSE(after->has_value());
 }
 
-TEST_F(MigratorTest, ATransactionalSectionReportsTheSectionWhileUncommitted) {
-  WriteBase();
-  WriteR2("slow transaction", kSlowTransaction);
-  ASSERT_NE(OpenAt("r1"), nullptr);
-  auto probe = Open();
+TEST_F(LiveProgressTest, ATransactionalSectionReportsTheSectionWhileUncommitted) {
+  auto probe = ProbeAtR1("slow transaction", kSlowTransaction);
   ASSERT_NE(probe, nullptr);
-  auto found = WatchRun(*this, *probe, Open(),
-                        [](const core::RunProgress& p) { return p.sections > 0 && p.elapsed_seconds >= 1; });
+  auto found = WatchRun(*probe, [](const core::RunProgress& p) {
+    return p.sections > 0 && p.elapsed_seconds >= 1;
+  });
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->section, 1);
   EXPECT_EQ(found->sections, 1);
@@ -125,11 +133,8 @@ TEST_F(MigratorTest, ATransactionalSectionReportsTheSectionWhileUncommitted) {
   EXPECT_EQ(found->summary, "1/1 r2 sect 1/1");
 }
 
-TEST_F(MigratorTest, AForgedMarkerInAnotherSessionIsNotBelieved) {
-  WriteBase();
-  WriteR2("slow transaction", kSlowTransaction);
-  ASSERT_NE(OpenAt("r1"), nullptr);
-  auto probe = Open();
+TEST_F(LiveProgressTest, AForgedMarkerInAnotherSessionIsNotBelieved) {
+  auto probe = ProbeAtR1("slow transaction", kSlowTransaction);
   ASSERT_NE(probe, nullptr);
   // Another session named like schemaop runs a query starting with a
   // marker while the real run is in progress: only the run's own backend
@@ -139,7 +144,7 @@ TEST_F(MigratorTest, AForgedMarkerInAnotherSessionIsNotBelieved) {
           "SELECT set_config('application_name', 'schemaop', false), pg_sleep(4)");
   });
   bool forged_seen = false;
-  auto found = WatchRun(*this, *probe, Open(), [&](const core::RunProgress& p) {
+  auto found = WatchRun(*probe, [&](const core::RunProgress& p) {
     forged_seen = forged_seen || p.steps == 9;
     return p.sections > 0 && p.elapsed_seconds >= 2;
   });

@@ -44,16 +44,7 @@ if [ "$case" = off_workers ]; then
     "migrations":{"configMapRef":{"name":"slow-migrations"}},"verify":{"checks":null},
     "statementTimeout":"1h"}}'
   wait_for "phase Rehearsing" 90 phase_is Rehearsing
-  other_db=${E2E_DB}_other
-  psql_admin -c "DROP DATABASE IF EXISTS $other_db WITH (FORCE)" \
-    -c "CREATE DATABASE $other_db OWNER $E2E_DB_USER" >/dev/null || fail "create $other_db"
-  create_db_secret other-db DATABASE_URL "${E2E_DB_URL%/*}/$other_db"
-  smig_manifest upgrade.yaml '{"metadata":{"name":"other-db"},"spec":{"targetRevision":"9bc6a98f1c12",
-    "database":{"urlSecretRef":{"name":"other-db"}},"workloads":null,"verify":{"checks":null}}}' \
-    >"$E2E_WORK/other.yaml" || fail "render other-db"
-  kubectl apply --validate=false -f "$E2E_WORK/other.yaml" >/dev/null || fail "apply other-db"
-  wait_ready 120 other-db
-  expect_eq "other-db at its target" "9bc6a98f1c12" "$(smig '{.status.currentRevision}' other-db)"
+  other_db_ready
   # Still the same rehearsal: the one worker was free meanwhile.
   expect_eq "drawing-db still Rehearsing" "Rehearsing" "$(smig '{.status.phase}')"
   expect_eq "drawing-db Reconciling while it rehearses" "True Rehearsing" "$(condition Reconciling)"
@@ -63,7 +54,7 @@ if [ "$case" = off_workers ]; then
   expect_eq "database revision" "slow_step" "$(db_revision)"
   expect_workloads_restored
   expect_eq "scratch databases left" "0" "$(scratch_databases)"
-  psql_admin -c "DROP DATABASE IF EXISTS $other_db WITH (FORCE)" >/dev/null
+  drop_other_db
   expect_no_password_leak
   log "PASS rehearse off_workers"
   exit 0

@@ -115,16 +115,7 @@ off_workers)
   wait_for "the slow step to wait for the test's lock" 60 schemaop_waits_for_lock
 
   # A second database with its own SchemaMigration (no workloads).
-  other_db=${E2E_DB}_other
-  psql_admin -c "DROP DATABASE IF EXISTS $other_db WITH (FORCE)" \
-    -c "CREATE DATABASE $other_db OWNER $E2E_DB_USER" >/dev/null || fail "create $other_db"
-  create_db_secret other-db DATABASE_URL "${E2E_DB_URL%/*}/$other_db"
-  smig_manifest upgrade.yaml '{"metadata":{"name":"other-db"},"spec":{"targetRevision":"9bc6a98f1c12",
-    "database":{"urlSecretRef":{"name":"other-db"}},"workloads":null,"verify":{"checks":null}}}' \
-    >"$E2E_WORK/other.yaml" || fail "render other-db"
-  kubectl apply --validate=false -f "$E2E_WORK/other.yaml" >/dev/null || fail "apply other-db"
-  wait_ready 120 other-db
-  expect_eq "other-db at its target" "9bc6a98f1c12" "$(smig '{.status.currentRevision}' other-db)"
+  other_db_ready
   # Still the same run of drawing-db, still waiting: the one worker was free.
   expect_eq "drawing-db still Migrating" "Migrating" "$(smig '{.status.phase}')"
   schemaop_waits_for_lock || fail "the slow run is no longer waiting for the lock"
@@ -134,7 +125,7 @@ off_workers)
   release_lock
   expect_settled slow_step
   expect_eq "runs in schemaop.run_log" "9bc6a98f1c12>slow_step succeeded" "$(run_log_rows)"
-  psql_admin -c "DROP DATABASE IF EXISTS $other_db WITH (FORCE)" >/dev/null
+  drop_other_db
   ;;
 budget)
   slow_configmap "SELECT pg_sleep(600);"
