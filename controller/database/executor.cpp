@@ -53,7 +53,9 @@ std::string SectionWhere(const core::PlanStep& step, const std::string& source_n
 // break, so the server's line numbers in error messages stay the file's.
 std::string ProgressMarker(const ExecContext& ctx, int s, int k, std::size_t sections,
                            int statement, std::size_t statements) {
-  auto of = [](std::size_t i, std::size_t n) { return std::to_string(i) + "/" + std::to_string(n); };
+  auto of = [](std::size_t i, std::size_t n) {
+    return std::to_string(i) + "/" + std::to_string(n);
+  };
   return std::string(kProgressMarkerPrefix) + "phase=" + ctx.phase +
          " step=" + of(static_cast<std::size_t>(s) + 1, ctx.steps.size()) +
          " section=" + of(static_cast<std::size_t>(k) + 1, sections) +
