@@ -17,7 +17,7 @@
 case=${1:-verify}
 e2e_begin "rehearse_$case"
 # A role of its own that may create databases (the harness's owner may not).
-role=e2e_rehearser
+role=e2e_rehearser_$case  # one per case: cases may run in parallel
 E2E_DB_PASSWORD="rehearse-$RANDOM-$RANDOM"
 psql_admin -c "SET client_min_messages = warning" \
   -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN CREATE ROLE $role; END IF; END \$\$" \
