@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <cstdint>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -218,7 +219,17 @@ class Plugin {
     if (!o.contains("status") || !o["status"].contains("progress")) {
       return;
     }
-    std::cout << "  progress: " << o["status"]["progress"].dump() << "\n";
+    const Json& p = o["status"]["progress"];
+    if (p.is_object() && p.contains("summary") && p["summary"].is_string()) {
+      // status.progress (design §6.8): the Progress column, and how long.
+      std::cout << "  progress: " << p["summary"].get<std::string>();
+      if (p.contains("elapsedSeconds") && p["elapsedSeconds"].is_number_integer()) {
+        std::cout << " (" << p["elapsedSeconds"].get<std::int64_t>() << "s)";
+      }
+      std::cout << "\n";
+      return;
+    }
+    std::cout << "  progress: " << p.dump() << "\n";
   }
 
   // The published plan; with SQL, each step's sections from the ConfigMap

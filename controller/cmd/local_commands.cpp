@@ -246,6 +246,14 @@ int Current(const LocalOptions& local) {
     }
     std::cout << "\n";
   }
+  if (local.progress) {
+    // Design §4.11: from the database alone (run_log and the run's backend).
+    auto progress = (*migrator)->Progress();
+    if (!progress.ok()) {
+      return Fail(progress.status());
+    }
+    std::cout << (*progress ? core::DescribeProgress(**progress) : "no run in progress\n");
+  }
   return kExitOk;
 }
 
@@ -498,7 +506,9 @@ void RegisterLocalCommands(CLI::App& app, CommandRegistry& registry) {
     });
     return sub;
   };
-  add("current", "show the revision(s) in the version table", [local] { return Current(*local); });
+  add("current", "show the revision(s) in the version table", [local] { return Current(*local); })
+      ->add_flag("--progress", local->progress,
+                 "also show where a run in progress stands (step, statement, rows)");
   add("heads", "show the head revision(s) of the migration files", [local] { return Heads(*local); });
   add("history", "show the revision chain and recent runs", [local] { return History(*local); })
       ->add_option("--limit", local->history_limit, "number of runs to show")

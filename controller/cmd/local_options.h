@@ -49,6 +49,7 @@ struct LocalOptions {
   std::string rehearsal_url;  // rehearse --rehearsal-url
   std::string wait_timeout = "300s";
   int history_limit = 20;
+  bool progress = false;  // current --progress
   // Typed by Resolve().
   core::BackupWhen backup_when = core::BackupWhen::kDowngrade;
   std::chrono::milliseconds lock_wait_ms{0};

@@ -158,11 +158,11 @@ bool RunStatus::operator==(const RunStatus& o) const {
 bool SchemaMigrationStatus::operator==(const SchemaMigrationStatus& o) const {
   return std::tie(observed_generation, current_revision, target_revision, phase, plan, workloads,
                   backup, last_run, run, resolved_target, database_identity, handled_abort,
-                  next_window, conditions, last_handled_retry, rehearsal, autoscalers) ==
+                  next_window, conditions, last_handled_retry, rehearsal, autoscalers, progress) ==
          std::tie(o.observed_generation, o.current_revision, o.target_revision, o.phase, o.plan,
                   o.workloads, o.backup, o.last_run, o.run, o.resolved_target,
                   o.database_identity, o.handled_abort, o.next_window, o.conditions,
-                  o.last_handled_retry, o.rehearsal, o.autoscalers);
+                  o.last_handled_retry, o.rehearsal, o.autoscalers, o.progress);
 }
 
 // -------------------------------------------------------------------- enums

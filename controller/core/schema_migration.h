@@ -26,6 +26,7 @@
 #include "core/spec_enums.h"
 #include "core/migration_run.h"
 #include "core/rehearsal_status.h"
+#include "core/run_progress.h"
 #include "core/status.h"
 
 namespace schemaop::core {
@@ -320,6 +321,9 @@ struct SchemaMigrationStatus {
   std::optional<RunStatus> run;  // present while a run is in progress
   std::optional<ResolvedTargetStatus> resolved_target;
   std::optional<RehearsalStatus> rehearsal;  // the last rehearsal (spec.rehearse)
+  // While the engine runs a migration (phase Migrating) only: where it
+  // stands (design §6.8); never present otherwise.
+  std::optional<RunProgress> progress;
   // InspectResult::database_identity: which database this object manages,
   // as the server identifies it (one database, one owner).
   std::string database_identity;

@@ -45,6 +45,23 @@ std::string SectionWhere(const core::PlanStep& step, const std::string& source_n
          std::to_string(section.first_line);
 }
 
+// Live progress (design §4.11): every query that runs migration SQL starts
+// with this comment, so pg_stat_activity.query of the run's backend tells
+// where the run stands while a transaction is still open (run_log shows
+// only what committed). Numbers and the phase only, never SQL: the reader
+// (ParseProgressMarker, live_progress.cpp) extracts nothing else. No line
+// break, so the server's line numbers in error messages stay the file's.
+std::string ProgressMarker(const ExecContext& ctx, int s, int k, std::size_t sections,
+                           int statement, std::size_t statements) {
+  auto of = [](std::size_t i, std::size_t n) {
+    return std::to_string(i) + "/" + std::to_string(n);
+  };
+  return std::string(kProgressMarkerPrefix) + "phase=" + ctx.phase +
+         " step=" + of(static_cast<std::size_t>(s) + 1, ctx.steps.size()) +
+         " section=" + of(static_cast<std::size_t>(k) + 1, sections) +
+         " statement=" + of(static_cast<std::size_t>(statement), statements) + " */ ";
+}
+
 // A cancel request seen at a check point of the forward pass.
 struct CancelledError {
   Status why;
@@ -148,7 +165,7 @@ void Executor::RunTransactionalSection(Pass& pass, int s, int k, const core::Sec
            s, step.revision, step.direction, k, -1);
   CheckCancel(pass.ctx);
   auto t0 = Clock::now();
-  pass.tx->exec(section.sql);
+  pass.tx->exec(ProgressMarker(pass.ctx, s, k, section_count, 0, 0) + section.sql);
   rt_.sql_time += Clock::now() - t0;
 }
 
@@ -219,7 +236,8 @@ Status Executor::RunAutocommitSection(Pass& pass, int s, int k, const core::Sect
       pqxx::nontransaction autocommit(conn);
       rt_.lock.Require(autocommit);
       auto t0 = Clock::now();
-      autocommit.exec(statement.text);
+      autocommit.exec(ProgressMarker(ctx, s, k, pass.section_count, m + 1, statements.size()) +
+                      statement.text);
       rt_.sql_time += Clock::now() - t0;
     }
     {
@@ -247,6 +265,7 @@ Status Executor::RunStep(Pass& pass, int s, Cursor start) {
   }
   const core::MigrationFile& file = **file_or;
   auto sections = file.SectionsFor(step.direction);
+  pass.section_count = sections.size();
   int first_section = s == start.step ? start.section : 0;
   for (int k = first_section; k < static_cast<int>(sections.size()); ++k) {
     const core::Section& section = *sections[static_cast<std::size_t>(k)];

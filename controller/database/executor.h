@@ -21,6 +21,11 @@ namespace schemaop::database::internal {
 
 struct Runtime;
 
+// The start of the comment each migration query begins with (design
+// §4.11): "/* schemaop:progress phase=forward step=2/3 section=1/2
+// statement=4/7 */ " (statement 0/0: a transactional section, one query).
+inline constexpr const char* kProgressMarkerPrefix = "/* schemaop:progress ";
+
 // Everything one execution pass needs and leaves behind.
 struct ExecContext {
   std::int64_t run_id = 0;
@@ -65,6 +70,7 @@ class Executor {
     ExecContext& ctx;
     std::optional<pqxx::work> tx;
     std::string where;
+    std::size_t section_count = 0;  // of the step being run (ProgressMarker)
   };
   core::Status RunStep(Pass& pass, int s, Cursor start);
   void RunTransactionalSection(Pass& pass, int s, int k, const core::Section& section,

@@ -25,6 +25,7 @@
 #include "core/migration_file.h"
 #include "core/migration_run.h"
 #include "core/planner.h"
+#include "core/run_progress.h"
 #include "core/revision_graph.h"
 #include "core/status.h"
 #include "database/run_cancel.h"
@@ -216,6 +217,15 @@ core::Result<core::RevisionGraph> BuildRevisionGraph(const std::vector<core::Mig
 // Lowercase hex sha256 of `bytes` (OpenSSL).
 std::string Sha256Hex(std::string_view bytes);
 
+// The fields of a progress marker (design §4.11) at the start of `text`
+// (pg_stat_activity.query); nullopt when it does not start with a
+// well-formed one.
+struct ProgressMarkerFields {
+  std::string phase;  // "forward" | "undo"
+  int step = 0, steps = 0, section = 0, sections = 0, statement = 0, statements = 0;
+};
+std::optional<ProgressMarkerFields> ParseProgressMarker(const std::string& text);
+
 class Migrator {
  public:
   // Connects (application_name=schemaop, timeouts set, reactivation
@@ -318,6 +328,13 @@ class Migrator {
   // heads); a failed rehearsal is report.succeeded == false.
   core::Result<RehearsalReport> Rehearse(std::string_view target, core::PlanMode mode,
                                          const RehearsalOptions& options);
+
+  // The run in progress (design §4.11), from the database alone: the
+  // 'running' run_log row of `run_key` (empty: the newest running run), the
+  // statement its backend runs now (progress marker, found by
+  // application_name) and PostgreSQL's pg_stat_progress_* counters of it.
+  // nullopt when no run is in progress. Read-only, takes no lock.
+  core::Result<std::optional<core::RunProgress>> Progress(const std::string& run_key = {});
 
   // The URL with its password redacted, for messages.
   const std::string& redacted_url() const;

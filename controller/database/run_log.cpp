@@ -133,8 +133,11 @@ void WriteProgress(pqxx::transaction_base& tx, std::int64_t run_id, const json& 
   progress["section"] = cursor.section;
   progress["statement"] = cursor.statement;
   progress["revision"] = revision;
-  tx.exec_params("UPDATE " + RunLog() + " SET progress = $2::jsonb WHERE id = $1", run_id,
-                 progress.dump());
+  // "pid": the backend running the run now (design §4.11).
+  tx.exec_params("UPDATE " + RunLog() +
+                     " SET progress = $2::jsonb || jsonb_build_object('pid', pg_backend_pid()) "
+                     "WHERE id = $1",
+                 run_id, progress.dump());
 }
 
 void CloseRunIn(pqxx::transaction_base& tx, std::int64_t run_id, const std::string& outcome,
@@ -166,7 +169,12 @@ core::Result<std::int64_t> InsertRun(Runtime& rt, const std::vector<std::string>
                                      const SchemaFingerprint* fingerprint_before) {
   try {
     pqxx::work tx(rt.session->conn());
-    json progress = {{"phase", "forward"}, {"step", 0}, {"section", 0}, {"statement", 0}};
+    // "pid": the run's backend, for its live progress (design §4.11).
+    json progress = {{"phase", "forward"},
+                     {"step", 0},
+                     {"section", 0},
+                     {"statement", 0},
+                     {"pid", rt.session->conn().backendpid()}};
     auto row = tx.exec_params1(
         "INSERT INTO " + RunLog() +
             " (from_versions, to_versions, direction, actor, outcome, plan, progress, "

@@ -216,6 +216,36 @@ bool RunLeftOpen(database::Migrator& m, const database::RunReport& report) {
 void DatabasePortImpl::EnableRunThreads(int max_concurrent_runs,
                                         std::function<void(const std::string&)> on_finished) {
   runs_ = std::make_unique<RunPool>(max_concurrent_runs, std::move(on_finished));
+  RunPool* pool = runs_.get();
+  sampler_ = std::make_unique<ProgressSampler>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(core::kProgressInterval),
+      [pool] { return pool->Runs(); },
+      [pool](const std::string& key, core::RunProgress p) { pool->SetProgress(key, std::move(p)); });
+}
+
+ProgressSampler::Probe DatabasePortImpl::ProgressProbe(const reconcile::DatabaseTarget& target,
+                                                       const std::string& run_key) {
+  auto migrator = std::make_shared<std::unique_ptr<database::Migrator>>();
+  return [this, target, run_key,
+          migrator]() -> core::Result<std::optional<core::RunProgress>> {
+    if (!*migrator) {
+      database::MigratorOptions engine_options = MigratorOptionsFor(target, options_);
+      // A sample waits for nothing: it reads catalogs and run_log only.
+      engine_options.statement_timeout = std::chrono::seconds(2);
+      engine_options.lock_timeout = std::chrono::seconds(1);
+      engine_options.fence_prefix.clear();
+      auto opened = database::Migrator::Open(target.url, {}, std::move(engine_options));
+      if (!opened.ok()) {
+        return opened.status();
+      }
+      *migrator = std::move(opened).value();
+    }
+    auto progress = (*migrator)->Progress(run_key);
+    if (!progress.ok()) {
+      migrator->reset();
+    }
+    return progress;
+  };
 }
 
 void DatabasePortImpl::ShutdownRuns(std::chrono::milliseconds grace) {
@@ -244,12 +274,15 @@ reconcile::RunTicket DatabasePortImpl::StartMigrate(
   if (!runs_) {
     return DatabasePort::StartMigrate(target, target_versions, identity, control, object_key);
   }
-  return runs_->Start(identity.Key(), object_key, control,
+  reconcile::RunTicket ticket = runs_->Start(identity.Key(), object_key, control,
                       [this, target, target_versions,
                        identity](std::shared_ptr<database::RunCancel> cancel) {
                         LogObjectScope scope(target.owner_namespace, target.owner_name);
                         return MigrateWith(target, target_versions, identity, std::move(cancel));
                       });
+  // After Start: the sampler forgets keys the pool does not know.
+  sampler_->Track(identity.Key(), ProgressProbe(target, identity.Key()));
+  return ticket;
 }
 
 core::Result<std::string> DatabasePortImpl::OpenForVersions(
@@ -313,8 +346,70 @@ core::Result<reconcile::MigrateResult> DatabasePortImpl::MigrateWith(
   return result;
 }
 
-// Synchronous on the reconcile worker (design §6.7): the rehearsal takes as
-// long as the copy and both runs.
+namespace {
+std::string RehearsalKey(const reconcile::RunIdentity& identity) {
+  return "rehearsal/" + identity.Key();
+}
+}  // namespace
+
+reconcile::RehearsalTicket DatabasePortImpl::RehearsalTicketOf(const std::string& key,
+                                                               const reconcile::RunTicket& ticket) {
+  reconcile::RehearsalTicket out;
+  out.state = ticket.state;
+  out.runs_in_progress = ticket.runs_in_progress;
+  out.max_runs = ticket.max_runs;
+  if (ticket.state == reconcile::RunTicket::State::kFinished) {
+    std::lock_guard<std::mutex> lock(rehearsals_mutex_);
+    auto it = rehearsals_.find(key);
+    if (it != rehearsals_.end()) {
+      out.result = std::move(it->second);
+      rehearsals_.erase(it);
+    } else {  // the pool stopped before the rehearsal ran
+      out.result = ticket.result && !ticket.result->ok()
+                       ? core::Result<reconcile::RehearseResult>(ticket.result->status())
+                       : core::Result<reconcile::RehearseResult>(
+                             Status(Code::kUnreachable, "the rehearsal did not run"));
+    }
+  }
+  return out;
+}
+
+std::optional<reconcile::RehearsalTicket> DatabasePortImpl::FindRehearsal(
+    const reconcile::RunIdentity& identity) {
+  if (!runs_) {
+    return DatabasePort::FindRehearsal(identity);
+  }
+  const std::string key = RehearsalKey(identity);
+  auto ticket = runs_->Find(key, reconcile::RunControl{});
+  if (!ticket) {
+    return std::nullopt;
+  }
+  return RehearsalTicketOf(key, *ticket);
+}
+
+reconcile::RehearsalTicket DatabasePortImpl::StartRehearse(
+    const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
+    const reconcile::RunIdentity& identity, bool with_backup, const std::string& object_key) {
+  if (!runs_) {
+    return DatabasePort::StartRehearse(target, target_versions, identity, with_backup,
+                                       object_key);
+  }
+  const std::string key = RehearsalKey(identity);
+  auto ticket = runs_->Start(
+      key, object_key, reconcile::RunControl{},
+      [this, key, target, target_versions, identity,
+       with_backup](std::shared_ptr<database::RunCancel>) -> core::Result<reconcile::MigrateResult> {
+        LogObjectScope scope(target.owner_namespace, target.owner_name);
+        auto result = Rehearse(target, target_versions, identity.plan_digest, with_backup);
+        std::lock_guard<std::mutex> lock(rehearsals_mutex_);
+        rehearsals_.insert_or_assign(key, std::move(result));
+        return reconcile::MigrateResult{};
+      });
+  return RehearsalTicketOf(key, ticket);
+}
+
+// On a run thread (StartRehearse), or on the caller's: the rehearsal takes
+// as long as the copy and both runs.
 core::Result<reconcile::RehearseResult> DatabasePortImpl::Rehearse(
     const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
     const std::string& plan_digest, bool with_backup) {

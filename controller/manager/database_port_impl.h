@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "database/migrator.h"
+#include "manager/progress_sampler.h"
 #include "manager/run_pool.h"
 #include "reconcile/ports.h"
 
@@ -101,6 +102,16 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
                                     const reconcile::RunIdentity& identity,
                                     const reconcile::RunControl& control,
                                     const std::string& object_key) override;
+  // Rehearsals on the run threads too (design §6.7), under the key
+  // "rehearsal/" + identity.Key(); their results wait in rehearsals_ until
+  // handed out.
+  std::optional<reconcile::RehearsalTicket> FindRehearsal(
+      const reconcile::RunIdentity& identity) override;
+  reconcile::RehearsalTicket StartRehearse(const reconcile::DatabaseTarget& target,
+                                           const std::vector<std::string>& target_versions,
+                                           const reconcile::RunIdentity& identity,
+                                           bool with_backup,
+                                           const std::string& object_key) override;
 
  private:
   core::Result<reconcile::MigrateResult> MigrateWith(
@@ -120,6 +131,11 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
                                                          std::string* fenced = nullptr,
                                                          std::shared_ptr<database::RunCancel> cancel = nullptr);
 
+  // Reads run `run_key`'s progress (Migrator::Progress) over a session of
+  // its own, opened on first use and again after a failure.
+  ProgressSampler::Probe ProgressProbe(const reconcile::DatabaseTarget& target,
+                                       const std::string& run_key);
+
   // Migrator::DatabaseIdentity, cached by the migrator's redacted URL.
   core::Result<std::string> Identity(database::Migrator& migrator);
 
@@ -131,7 +147,13 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
     std::chrono::steady_clock::time_point asked;
   };
   std::map<std::string, CachedIdentity> identities_;  // redacted URL -> identity
+  reconcile::RehearsalTicket RehearsalTicketOf(const std::string& key,
+                                               const reconcile::RunTicket& ticket);
+  std::mutex rehearsals_mutex_;
+  std::map<std::string, core::Result<reconcile::RehearseResult>> rehearsals_;  // by pool key
   std::unique_ptr<RunPool> runs_;
+  // After runs_: destroyed first, it asks runs_ (design §6.8).
+  std::unique_ptr<ProgressSampler> sampler_;
 };
 
 }  // namespace schemaop::manager

@@ -17,6 +17,7 @@ struct RunPool::Entry {
   std::optional<core::Timestamp> deadline;
   core::Status deadline_status;
   std::optional<core::Result<reconcile::MigrateResult>> result;
+  std::optional<core::RunProgress> progress;
 };
 
 namespace {
@@ -63,6 +64,9 @@ RunTicket RunPool::TicketLocked(const std::string& run_key) {
   ticket.state = it->second->state;
   ticket.runs_in_progress = running_;
   ticket.max_runs = max_concurrent_;
+  if (ticket.state == RunTicket::State::kRunning) {
+    ticket.progress = it->second->progress;
+  }
   if (ticket.state == RunTicket::State::kFinished) {
     ticket.result = std::move(it->second->result);
     entries_.erase(it);
@@ -211,6 +215,23 @@ void RunPool::Shutdown(std::chrono::milliseconds grace, const core::Status& why)
   if (watchdog_.joinable()) {
     cv_.notify_all();
     watchdog_.join();
+  }
+}
+
+std::map<std::string, bool> RunPool::Runs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, bool> runs;
+  for (const auto& [key, entry] : entries_) {
+    runs[key] = entry->state == RunTicket::State::kRunning;
+  }
+  return runs;
+}
+
+void RunPool::SetProgress(const std::string& run_key, core::RunProgress progress) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(run_key);
+  if (it != entries_.end() && it->second->state == RunTicket::State::kRunning) {
+    it->second->progress = std::move(progress);
   }
 }
 

@@ -52,6 +52,11 @@ class RunPool {
   // `why` and waited for (the engine rolls them back).
   void Shutdown(std::chrono::milliseconds grace, const core::Status& why);
   int running() const;
+  // Progress (design §6.8): the runs known now by key, true for those on a
+  // run thread; and the latest progress of one (handed out with its
+  // tickets). SetProgress on a key that is not running is ignored.
+  std::map<std::string, bool> Runs() const;
+  void SetProgress(const std::string& run_key, core::RunProgress progress);
 
  private:
   struct Entry;

@@ -60,6 +60,10 @@ core::Status Reconciler::Pass::Write(SchemaMigrationStatus next, bool* wrote, bo
   if (!database_identity_.empty()) {
     next.database_identity = database_identity_;
   }
+  // status.progress exists only while the engine runs (design §6.8).
+  if (run_ended_ || next.phase != core::Phase::kMigrating || !next.run) {
+    next.progress.reset();
+  }
   if (!force && next == obj_.status) {
     return Status::Ok();
   }

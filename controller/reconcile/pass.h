@@ -175,6 +175,7 @@ class Reconciler::Pass {
   bool RehearsalBlocks(const std::string& plan_digest) const;
   Next BeginRehearsal();
   Next Rehearse();
+  Next ObserveRehearsal(RehearsalTicket ticket);
   Next RecordRehearsal(bool succeeded, double sql_seconds, double downtime,
                        const std::string& failure);
 
@@ -287,6 +288,9 @@ class Reconciler::Pass {
   bool replanning_ = false;
   std::string replanned_retry_;
   bool retry_started_ = false;  // TakeRetry made this pass's run a retry
+  // The run on a run thread has ended (its result was handed out): no
+  // status.progress is written from now on (design §6.8).
+  bool run_ended_ = false;
 };
 
 }  // namespace schemaop::reconcile

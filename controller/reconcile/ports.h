@@ -294,6 +294,9 @@ struct RunTicket {
   std::optional<core::Result<MigrateResult>> result;
   int runs_in_progress = 0;  // kWaiting: runs holding the threads
   int max_runs = 0;          // kWaiting: the limit
+  // kRunning: the run's latest progress as sampled from the database
+  // (design §6.8); unset before the first sample.
+  std::optional<core::RunProgress> progress;
 };
 
 // A rehearsal of the plan on a scratch copy (database::Migrator::Rehearse).
@@ -307,9 +310,35 @@ struct RehearseResult {
   bool scratch_dropped = true;
 };
 
+// A rehearsal off the workers (design §6.7): like RunTicket, with the
+// rehearsal's result.
+struct RehearsalTicket {
+  RunTicket::State state = RunTicket::State::kFinished;
+  std::optional<core::Result<RehearseResult>> result;  // kFinished
+  int runs_in_progress = 0;  // kWaiting: runs holding the threads
+  int max_runs = 0;          // kWaiting: the limit
+};
+
 class DatabasePort {
  public:
   virtual ~DatabasePort() = default;
+
+  // Asynchronous Rehearse (design §6.7), on the run threads of StartMigrate
+  // and within the same limit. FindRehearsal: the rehearsal of `identity`
+  // known to this process, or nullopt; StartRehearse starts (or queues) it.
+  // A finished rehearsal is handed out once and forgotten. The defaults
+  // rehearse on the caller's thread (tools, tests).
+  virtual std::optional<RehearsalTicket> FindRehearsal(const RunIdentity& /*identity*/) {
+    return std::nullopt;
+  }
+  virtual RehearsalTicket StartRehearse(const DatabaseTarget& target,
+                                        const std::vector<std::string>& target_versions,
+                                        const RunIdentity& identity, bool with_backup,
+                                        const std::string& /*object_key*/) {
+    RehearsalTicket ticket;
+    ticket.result = Rehearse(target, target_versions, identity.plan_digest, with_backup);
+    return ticket;
+  }
 
   // Asynchronous Migrate (design §6.5). FindRun: the run of `identity`
   // already known to this process (applying `control` to it), or nullopt.

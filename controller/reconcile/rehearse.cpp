@@ -6,8 +6,9 @@
 // workload recorded, so none is touched, and Start does not retry that
 // plan for that generation (RehearsalBlocks).
 //
-// The rehearsal runs synchronously on the reconcile worker: it takes as
-// long as the copy and both runs (docs/operations.md, "Rehearsal").
+// The rehearsal runs on a run thread like a migration (design §6.5, §6.7):
+// the pass starts it and later passes observe it, so a rehearsal that takes
+// as long as the copy and both runs leaves the reconcile workers free.
 #include <string>
 
 #include "reconcile/pass.h"
@@ -48,12 +49,38 @@ Next Reconciler::Pass::Rehearse() {
   if (obj_.spec.suspend || !RehearsalPending()) {
     return Plan();  // suspended, or rehearsed by an earlier pass
   }
+  if (auto ticket = r_.db_.FindRehearsal(IdentityOfRun())) {
+    return ObserveRehearsal(std::move(*ticket));
+  }
   if (auto problem = EnsureInputs()) {
     return StopForInputProblem(*problem);
   }
   const core::RunStatus& run = *obj_.status.run;
-  auto result =
-      r_.db_.Rehearse(inputs_->target, run.target_versions, run.plan_digest, run.backup_required);
+  return ObserveRehearsal(r_.db_.StartRehearse(inputs_->target, run.target_versions,
+                                               IdentityOfRun(), run.backup_required, Key()));
+}
+
+// A rehearsal on a run thread: waiting for a thread or running, the pass
+// says so and comes back; finished, its result is recorded.
+Next Reconciler::Pass::ObserveRehearsal(RehearsalTicket ticket) {
+  if (ticket.state != RunTicket::State::kFinished) {
+    SchemaMigrationStatus next = obj_.status;
+    const bool waiting = ticket.state == RunTicket::State::kWaiting;
+    const std::string message =
+        waiting ? "Waiting for a free run thread to rehearse the plan: " +
+                      std::to_string(ticket.runs_in_progress) +
+                      " run(s) in progress, the limit is " + std::to_string(ticket.max_runs) +
+                      " (--max-concurrent-runs). Nothing is scaled yet."
+                : "Rehearsing the plan on a scratch copy of the database; nothing is scaled yet.";
+    const std::string reason = waiting ? rs::kWaitingForRunSlot : rs::kRehearsing;
+    SetCond(next, ct::kReady, ConditionStatus::kFalse, reason, message);
+    SetCond(next, ct::kReconciling, ConditionStatus::kTrue, reason, message);
+    if (Status s = Write(std::move(next)); !s.ok()) {
+      return WriteFailed(s);
+    }
+    return Requeue(r_.options_.run_poll, "requeue");
+  }
+  const core::Result<RehearseResult>& result = *ticket.result;
   if (!result.ok()) {
     Problem problem = DatabaseProblem(result.status(), "Rehearsal");
     if (problem.transient) {

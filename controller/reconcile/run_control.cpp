@@ -7,6 +7,7 @@
 // asks again until the run ended; the engine cancels only before the run
 // committed and rolls back what it did. Before Migrating, nothing ran in
 // the database: a cancel there ends the run through AbortRun.
+#include <algorithm>
 #include <string>
 
 #include "reconcile/pass.h"
@@ -130,6 +131,7 @@ std::optional<Next> Reconciler::Pass::CancelBeforeMigrating() {
 // What a pass does with a run on a run thread.
 Next Reconciler::Pass::ObserveRun(RunTicket ticket) {
   if (ticket.state == RunTicket::State::kFinished) {
+    run_ended_ = true;
     const core::Result<MigrateResult>& result = *ticket.result;
     if (!result.ok()) {
       return MigrateRefused(result.status());
@@ -152,11 +154,30 @@ Next Reconciler::Pass::ObserveRun(RunTicket ticket) {
     const std::string message = "Migrating from " + route + ".";
     SetCond(next, ct::kReady, ConditionStatus::kFalse, rs::kProgressing, message);
     SetCond(next, ct::kReconciling, ConditionStatus::kTrue, rs::kProgressing, message);
+    const core::Timestamp now = r_.clock_.Now();
+    if (ticket.progress && core::ProgressDue(obj_.status.progress, now, core::kProgressInterval)) {
+      next.progress = std::move(ticket.progress);
+      next.progress->update_time = now;
+    }
   }
+  const auto poll = std::min(r_.options_.run_poll,
+                             std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 core::kProgressInterval));
   if (Status s = Write(std::move(next)); !s.ok()) {
-    return WriteFailed(s);
+    if (s.code() == Code::kConflict) {
+      return WriteFailed(s);
+    }
+    // Design §6.8: a status write while the run is in progress that fails
+    // is logged (the result's error) and ignored; the run goes on and its
+    // end reconciles the object at once, so no back-off delays it.
+    metric_result_ = "error";
+    ReconcileResult result;
+    result.requeue_after = poll;
+    result.error = Status(s.code(), "Updating the status of a run in progress: " +
+                                        scrubber_.Scrub(s.message()));
+    return Next::Stop(result);
   }
-  return Requeue(r_.options_.run_poll, "requeue");
+  return Requeue(poll, "requeue");
 }
 
 // Deleted while a run of this process is in progress: the writers come

@@ -1,5 +1,7 @@
 #include "reconcile/schema_migration_json.h"
 
+#include "reconcile/progress_json.h"
+
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -563,6 +565,13 @@ core::Result<core::SchemaMigrationStatus> StatusFromJson(const json& j) {
   ReadBackup(r, j, status);
   ReadLastRun(r, j, status);
   ReadRehearsal(r, j, status);
+  if (const json* progress = r.Object(j, "progress", "status.progress")) {
+    core::RunProgress p;
+    if (auto bad = ProgressFromJson(*progress, p)) {
+      r.Fail("status.progress." + bad->path, bad->message);
+    }
+    status.progress = std::move(p);
+  }
   if (const json* run = r.Object(j, "run", "status.run")) {
     core::RunStatus run_status;
     ReadRun(r, *run, run_status);
@@ -672,6 +681,9 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
   }
   if (status.run) {
     j["run"] = RunToJson(*status.run);
+  }
+  if (status.progress) {
+    j["progress"] = ProgressToJson(*status.progress);
   }
   if (status.resolved_target) {
     const core::ResolvedTargetStatus& t = *status.resolved_target;

@@ -6,12 +6,18 @@
 # database unchanged, no scratch database left, no run recorded. Then the
 # check is fixed: the plan is rehearsed again, status.rehearsal shows the
 # outcome and the predicted downtime, and the run reaches Ready.
+#
+# Case off_workers (design §6.7): with --workers 1, while drawing-db's
+# rehearsal runs a 30 s step on its scratch copy (phase Rehearsing), a
+# second SchemaMigration on another database is planned, migrated and
+# Ready; then drawing-db's rehearsal ends and its run reaches Ready too.
 # shellcheck source=tests/support/e2e.sh
 . "$(dirname "$0")/../support/e2e.sh"
 
-e2e_begin rehearse
+case=${1:-verify}
+e2e_begin "rehearse_$case"
 # A role of its own that may create databases (the harness's owner may not).
-role=e2e_rehearser
+role=e2e_rehearser_$case  # one per case: cases may run in parallel
 E2E_DB_PASSWORD="rehearse-$RANDOM-$RANDOM"
 psql_admin -c "SET client_min_messages = warning" \
   -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN CREATE ROLE $role; END IF; END \$\$" \
@@ -30,6 +36,30 @@ start_apiserver
 install_drawing_app
 load_drawing_data
 fingerprint_before=$(database_fingerprint)
+
+if [ "$case" = off_workers ]; then
+  slow_configmap "SELECT pg_sleep(30);"
+  start_controller a --workers 1
+  apply_smig upgrade.yaml '{"spec":{"rehearse":true,"targetRevision":"slow_step",
+    "migrations":{"configMapRef":{"name":"slow-migrations"}},"verify":{"checks":null},
+    "statementTimeout":"1h"}}'
+  wait_for "phase Rehearsing" 90 phase_is Rehearsing
+  other_db_ready
+  # Still the same rehearsal: the one worker was free meanwhile.
+  expect_eq "drawing-db still Rehearsing" "Rehearsing" "$(smig '{.status.phase}')"
+  expect_eq "drawing-db Reconciling while it rehearses" "True Rehearsing" "$(condition Reconciling)"
+  expect_eq "backend untouched while rehearsing" "3 3 3" "$(deploy_replicas backend)"
+  wait_ready 240
+  expect_eq "status.rehearsal" "Succeeded" "$(smig '{.status.rehearsal.outcome}')"
+  expect_eq "database revision" "slow_step" "$(db_revision)"
+  expect_workloads_restored
+  expect_eq "scratch databases left" "0" "$(scratch_databases)"
+  drop_other_db
+  expect_no_password_leak
+  log "PASS rehearse off_workers"
+  exit 0
+fi
+
 start_controller a
 scale_writes_before=$(scale_writes)
 

@@ -21,10 +21,15 @@
 #                object) and the next controller runs it again.
 #   cli          schemaop upgrade --max-duration 2s on the pg_sleep step:
 #                rolled back, exit 1, DowntimeExceeded.
+#   progress     four pg_sleep statements in a transaction:false section:
+#                `kubectl get` shows the Progress column, status.progress
+#                advances (statement, elapsedSeconds), `schemaop current
+#                --progress` reads the same from the database, and both are
+#                gone once the run ended.
 # shellcheck source=tests/support/e2e.sh
 . "$(dirname "$0")/../support/e2e.sh"
 
-case=${1:?usage: runs_test.sh off_workers|budget|abort|shutdown|cli}
+case=${1:?usage: runs_test.sh off_workers|budget|abort|shutdown|cli|progress}
 e2e_begin "runs_$case"
 
 # shellcheck source=tests/support/e2e_slow.sh
@@ -95,16 +100,7 @@ off_workers)
   wait_for "the slow step to wait for the test's lock" 60 schemaop_waits_for_lock
 
   # A second database with its own SchemaMigration (no workloads).
-  other_db=${E2E_DB}_other
-  psql_admin -c "DROP DATABASE IF EXISTS $other_db WITH (FORCE)" \
-    -c "CREATE DATABASE $other_db OWNER $E2E_DB_USER" >/dev/null || fail "create $other_db"
-  create_db_secret other-db DATABASE_URL "${E2E_DB_URL%/*}/$other_db"
-  smig_manifest upgrade.yaml '{"metadata":{"name":"other-db"},"spec":{"targetRevision":"9bc6a98f1c12",
-    "database":{"urlSecretRef":{"name":"other-db"}},"workloads":null,"verify":{"checks":null}}}' \
-    >"$E2E_WORK/other.yaml" || fail "render other-db"
-  kubectl apply --validate=false -f "$E2E_WORK/other.yaml" >/dev/null || fail "apply other-db"
-  wait_ready 120 other-db
-  expect_eq "other-db at its target" "9bc6a98f1c12" "$(smig '{.status.currentRevision}' other-db)"
+  other_db_ready
   # Still the same run of drawing-db, still waiting: the one worker was free.
   expect_eq "drawing-db still Migrating" "Migrating" "$(smig '{.status.phase}')"
   schemaop_waits_for_lock || fail "the slow run is no longer waiting for the lock"
@@ -114,7 +110,7 @@ off_workers)
   release_lock
   expect_settled slow_step
   expect_eq "runs in schemaop.run_log" "9bc6a98f1c12>slow_step succeeded" "$(run_log_rows)"
-  psql_admin -c "DROP DATABASE IF EXISTS $other_db WITH (FORCE)" >/dev/null
+  drop_other_db
   ;;
 budget)
   slow_configmap "SELECT pg_sleep(600);"
@@ -171,6 +167,38 @@ shutdown)
   kubectl annotate smig "$E2E_SMIG" -n "$E2E_NS" schemaop.dev/abort=stop >/dev/null ||
     fail "kubectl annotate schemaop.dev/abort"
   expect_cancelled Aborted "$before"
+  ;;
+progress)
+  # Four 4 s statements in a transaction:false section (design §6.8).
+  slow_configmap "$(printf '%s\n' '' '-- migrate:up transaction:false' 'SELECT pg_sleep(4);' \
+    'SELECT pg_sleep(4);' 'SELECT pg_sleep(4);' 'SELECT pg_sleep(4);')"
+  start_controller a
+  apply_slow_smig
+  wait_for "status.progress at a statement of slow_step" 90 progress_at 1
+  table=$(kubectl get smig "$E2E_SMIG" -n "$E2E_NS")
+  expect_contains "kubectl get shows the Progress column" "$(head -1 <<<"$table")" "PROGRESS"
+  expect_contains "kubectl get shows where the run stands" "$(tail -1 <<<"$table")" \
+    "1/1 slow_step stmt "
+  first=$(smig '{.status.progress.statement} {.status.progress.elapsedSeconds}')
+  wait_for "status.progress to advance past statement ${first%% *}" 60 progress_at $((${first%% *} + 1))
+  later=$(smig '{.status.progress.statement} {.status.progress.elapsedSeconds}')
+  [ "${later#* }" -gt "${first#* }" ] || fail "elapsedSeconds did not advance: [$first] -> [$later]"
+  expect_eq "statements of the section" "4" "$(smig '{.status.progress.statements}')"
+  # The same reading from the database alone.
+  DATABASE_URL=$E2E_DB_URL "$SCHEMAOP_BIN" current --progress >"$E2E_WORK/current.out" 2>&1 ||
+    fail "schemaop current --progress: $(cat "$E2E_WORK/current.out")"
+  expect_contains "current --progress: the step" "$(cat "$E2E_WORK/current.out")" \
+    "step 1/1: upgrade slow_step"
+  expect_contains "current --progress: the statement" "$(cat "$E2E_WORK/current.out")" \
+    "/4 (transaction:false)"
+  expect_settled slow_step
+  expect_eq "status.progress after the run" "" "$(smig '{.status.progress}')"
+  row=$(kubectl get smig "$E2E_SMIG" -n "$E2E_NS" --no-headers)
+  case $row in *stmt*) fail "the Progress column still shows a statement after the run: $row" ;; esac
+  DATABASE_URL=$E2E_DB_URL "$SCHEMAOP_BIN" current --progress >"$E2E_WORK/current.out" 2>&1 ||
+    fail "schemaop current --progress after the run"
+  expect_contains "current --progress after the run" "$(cat "$E2E_WORK/current.out")" \
+    "no run in progress"
   ;;
 *) fail "unknown case $case" ;;
 esac

@@ -24,7 +24,7 @@ check "short name smig, category schemaop" field '["smig"] ["schemaop"]' \
 check "one version v1alpha1, served and storage" field "v1alpha1 true true v1alpha1" \
   "$v.name} {$v.served} {$v.storage} {.spec.versions[*].name"
 check "status subresource" field "{}" "$v.subresources.status"
-check "printer columns" field "Current=.status.currentRevision Target=.spec.targetRevision Phase=.status.phase Ready=.status.conditions[?(@.type==\"Ready\")].status Age=.metadata.creationTimestamp " \
+check "printer columns" field "Current=.status.currentRevision Target=.spec.targetRevision Phase=.status.phase Ready=.status.conditions[?(@.type==\"Ready\")].status Progress=.status.progress.summary Age=.metadata.creationTimestamp " \
   "range $v.additionalPrinterColumns[*]}{.name}={.jsonPath} {end"
 check "Age column is a date" field "date" "$v.additionalPrinterColumns[?(@.name==\"Age\")].type"
 

@@ -160,6 +160,9 @@ core::Result<std::string> FakeKube::UpdateStatus(const core::SchemaMigration& ob
   if (it == objects.end()) {
     return Status(Code::kNotFound, "schemamigrations " + obj.metadata.name + " not found");
   }
+  if (update_status_error) {
+    return *update_status_error;
+  }
   if (conflicts_to_inject > 0) {
     --conflicts_to_inject;
     it->second.metadata.resource_version = NextResourceVersion();
@@ -507,6 +510,9 @@ std::optional<RunTicket> FakeDatabase::FindRun(const RunIdentity& identity,
     ticket.state = slots_full ? RunTicket::State::kWaiting : RunTicket::State::kRunning;
     ticket.runs_in_progress = 4;
     ticket.max_runs = 4;
+    if (ticket.state == RunTicket::State::kRunning) {
+      ticket.progress = held_progress;
+    }
     return ticket;
   }
   ticket.result = std::move(*run.result);
@@ -525,6 +531,42 @@ RunTicket FakeDatabase::StartMigrate(const DatabaseTarget& target,
     held[identity.Key()] = HeldRun{target, target_versions, identity, control, false, {}};
   }
   return *FindRun(identity, control);
+}
+
+void FakeDatabase::FinishHeldRehearsals() {
+  for (auto& [key, r] : held_rehearsals) {
+    if (!r.result) {
+      r.result = Rehearse(r.target, r.target_versions, r.plan_digest, r.with_backup);
+    }
+  }
+}
+
+std::optional<RehearsalTicket> FakeDatabase::FindRehearsal(const RunIdentity& identity) {
+  auto it = held_rehearsals.find(identity.Key());
+  if (it == held_rehearsals.end()) {
+    return std::nullopt;
+  }
+  RehearsalTicket ticket;
+  if (!it->second.result) {
+    ticket.state = RunTicket::State::kRunning;
+    return ticket;
+  }
+  ticket.result = std::move(it->second.result);
+  held_rehearsals.erase(it);
+  return ticket;
+}
+
+RehearsalTicket FakeDatabase::StartRehearse(const DatabaseTarget& target,
+                                            const std::vector<std::string>& target_versions,
+                                            const RunIdentity& identity, bool with_backup,
+                                            const std::string& object_key) {
+  if (!hold_rehearsals) {
+    return DatabasePort::StartRehearse(target, target_versions, identity, with_backup,
+                                       object_key);
+  }
+  held_rehearsals[identity.Key()] =
+      HeldRehearsal{target, target_versions, identity.plan_digest, with_backup, std::nullopt};
+  return *FindRehearsal(identity);
 }
 
 core::Result<RehearseResult> FakeDatabase::Rehearse(const DatabaseTarget& target,

@@ -88,6 +88,8 @@ class FakeKube final : public KubePort {
   // The next N status writes fail with kConflict after bumping the object's
   // resourceVersion (as if someone else had written it).
   int conflicts_to_inject = 0;
+  // When set, every status write fails with it (an API server that is down).
+  std::optional<core::Status> update_status_error;
   // Errors to return (instead of the value) from the named read.
   std::optional<core::Status> get_scale_error;
   std::optional<core::Status> set_replicas_error;
@@ -237,6 +239,8 @@ class FakeDatabase final : public DatabasePort {
   // the held runs' Migrate as the run thread would.
   bool hold_runs = false;
   bool slots_full = false;
+  // The progress a held run's kRunning tickets carry (design §6.8).
+  std::optional<core::RunProgress> held_progress;
   struct HeldRun {
     DatabaseTarget target;
     std::vector<std::string> target_versions;
@@ -247,6 +251,24 @@ class FakeDatabase final : public DatabasePort {
   };
   std::map<std::string, HeldRun> held;
   void FinishHeld();
+  // Rehearsals off the workers (design §6.7): with `hold_rehearsals`,
+  // StartRehearse only records the rehearsal (kRunning) until
+  // FinishHeldRehearsals runs Rehearse as the run thread would.
+  bool hold_rehearsals = false;
+  struct HeldRehearsal {
+    DatabaseTarget target;
+    std::vector<std::string> target_versions;
+    std::string plan_digest;
+    bool with_backup = false;
+    std::optional<core::Result<RehearseResult>> result;
+  };
+  std::map<std::string, HeldRehearsal> held_rehearsals;
+  void FinishHeldRehearsals();
+  std::optional<RehearsalTicket> FindRehearsal(const RunIdentity& identity) override;
+  RehearsalTicket StartRehearse(const DatabaseTarget& target,
+                                const std::vector<std::string>& target_versions,
+                                const RunIdentity& identity, bool with_backup,
+                                const std::string& object_key) override;
   std::optional<RunTicket> FindRun(const RunIdentity& identity, const RunControl& control) override;
   RunTicket StartMigrate(const DatabaseTarget& target,
                          const std::vector<std::string>& target_versions,

@@ -119,5 +119,31 @@ TEST_F(ReconcilerTest, ACrashDuringTheRehearsalRehearsesAgainBeforeScaling) {
   EXPECT_EQ(St().rehearsal->outcome, core::kOutcomeSucceeded);
 }
 
+TEST_F(ReconcilerTest, ARehearsalOnARunThreadIsOnlyObservedUntilItEnds) {
+  Obj().spec.rehearse = true;
+  db_.hold_rehearsals = true;
+  for (int i = 0; i < 10 && db_.held_rehearsals.empty(); ++i) {
+    Reconcile();
+  }
+  ASSERT_EQ(db_.held_rehearsals.size(), 1u);
+  // The pass returned at once and comes back; nothing ran, nothing scaled.
+  for (int i = 0; i < 3; ++i) {
+    ReconcileResult r = Reconcile();
+    ASSERT_TRUE(r.requeue_after.has_value());
+    EXPECT_EQ(St().phase, Phase::kRehearsing);
+    EXPECT_EQ(Cond(ct::kReconciling).reason, rs::kRehearsing);
+    EXPECT_EQ(db_.rehearse_calls, 0);
+    EXPECT_EQ(db_.held_rehearsals.size(), 1u);  // started once
+    EXPECT_EQ(kube_.scale_calls(), 0);
+  }
+  db_.FinishHeldRehearsals();
+  RunUntilDone();
+  EXPECT_EQ(db_.rehearse_calls, 1);
+  ASSERT_TRUE(St().rehearsal.has_value());
+  EXPECT_EQ(St().rehearsal->outcome, core::kOutcomeSucceeded);
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+}
+
 }  // namespace
 }  // namespace schemaop::reconcile

@@ -211,3 +211,75 @@ TEST_F(ReconcilerRunsTest, AbortWithoutARunAbortsNothingLater) {
 }
 
 }  // namespace schemaop::reconcile
+
+// ---- status.progress (design §6.8)
+namespace schemaop::reconcile {
+
+namespace {
+core::RunProgress SampledProgress(int statement) {
+  core::RunProgress p;
+  p.phase = "forward";
+  p.step = 1;
+  p.steps = 1;
+  p.revision = "seed_default_schemas";
+  p.section = 1;
+  p.sections = 1;
+  p.statement = statement;
+  p.statements = 7;
+  p.elapsed_seconds = statement;
+  p.summary = core::FormatProgress(p);
+  return p;
+}
+}  // namespace
+
+TEST_F(ReconcilerRunsTest, ProgressIsWrittenAtMostEveryTwoSecondsAndClearedAtTheEnd) {
+  ReachHeldRun();
+  db_.held_progress = SampledProgress(1);
+  ReconcileResult r = Reconcile();
+  ASSERT_TRUE(St().progress.has_value());
+  EXPECT_EQ(St().progress->summary, "1/1 seed_default_schemas stmt 1/7");
+  EXPECT_TRUE(St().progress->update_time.has_value());
+  // Passes come at least every 2 s while the run lasts.
+  ASSERT_TRUE(r.requeue_after.has_value());
+  EXPECT_LE(r.requeue_after->count(), 2000);
+  // A newer sample 1 s later is not written; 2 s after the last write it is.
+  db_.held_progress = SampledProgress(2);
+  clock_.Advance(std::chrono::seconds(1));
+  const int writes = kube_.status_writes();
+  Reconcile();
+  EXPECT_EQ(St().progress->statement, 1);
+  EXPECT_EQ(kube_.status_writes(), writes);
+  clock_.Advance(std::chrono::seconds(1));
+  Reconcile();
+  EXPECT_EQ(St().progress->statement, 2);
+  // The run ends: the progress goes with it.
+  db_.FinishHeld();
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_FALSE(St().progress.has_value());
+  EXPECT_FALSE(SchemaMigrationToJson(Obj())["status"].contains("progress"));
+}
+
+TEST_F(ReconcilerRunsTest, AFailedStatusWriteDuringTheRunIsIgnoredWithoutBackOff) {
+  ReachHeldRun();
+  db_.held_progress = SampledProgress(3);
+  kube_.update_status_error = Status(Code::kHttpError, "the API server is down", "503");
+  for (int i = 0; i < 5; ++i) {
+    ReconcileResult r = Reconcile();
+    ASSERT_FALSE(r.error.ok());  // logged by the manager
+    ASSERT_TRUE(r.requeue_after.has_value());
+    EXPECT_LE(r.requeue_after->count(), 2000) << "pass " << i << " backed off";
+    clock_.Advance(*r.requeue_after);
+  }
+  // The run was never touched; once it ends and the API server is back the
+  // outcome is recorded as usual.
+  EXPECT_FALSE(db_.held.begin()->second.result.has_value());
+  kube_.update_status_error.reset();
+  db_.FinishHeld();
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_FALSE(St().progress.has_value());
+  EXPECT_EQ(Replicas("backend"), 2);
+}
+
+}  // namespace schemaop::reconcile

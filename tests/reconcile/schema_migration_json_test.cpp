@@ -319,5 +319,43 @@ TEST(SchemaMigrationJson, ExecutorAndJobRoundTripWithTheirWireNames) {
       << obj.status().message();
 }
 
+TEST(SchemaMigrationJson, ProgressRoundTripsWithItsWireNames) {
+  json j = json::parse(kObject);
+  j["status"]["phase"] = "Migrating";
+  j["status"]["progress"] = {{"phase", "forward"},
+                             {"step", 2},
+                             {"steps", 3},
+                             {"revision", "add_flexible_schemas"},
+                             {"direction", "upgrade"},
+                             {"section", 2},
+                             {"sections", 2},
+                             {"statement", 4},
+                             {"statements", 7},
+                             {"statementWork",
+                              {{"command", "CREATE INDEX CONCURRENTLY"},
+                               {"phase", "building index: scanning table"},
+                               {"done", 10},
+                               {"total", 40},
+                               {"unit", "blocks"}}},
+                             {"elapsedSeconds", 12},
+                             {"updateTime", "2024-05-01T12:00:12Z"},
+                             {"summary", "2/3 add_flexible_schemas stmt 4/7 blocks 10/40"}};
+  auto obj = SchemaMigrationFromJson(j);
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  ASSERT_TRUE(obj->status.progress.has_value());
+  EXPECT_EQ(obj->status.progress->statement, 4);
+  ASSERT_TRUE(obj->status.progress->work.has_value());
+  EXPECT_EQ(obj->status.progress->work->total, 40);
+  EXPECT_EQ(SchemaMigrationToJson(*obj)["status"]["progress"], j["status"]["progress"]);
+  // Absent when there is none.
+  obj->status.progress.reset();
+  EXPECT_FALSE(SchemaMigrationToJson(*obj)["status"].contains("progress"));
+  j["status"]["progress"]["statementWork"]["done"] = "ten";
+  obj = SchemaMigrationFromJson(j);
+  ASSERT_FALSE(obj.ok());
+  EXPECT_NE(obj.status().message().find("status.progress.statementWork.done"), std::string::npos)
+      << obj.status().message();
+}
+
 }  // namespace
 }  // namespace schemaop::reconcile

@@ -453,6 +453,43 @@ expect_no_password_leak() {
   log "ok: the password appears in no status, event or controller log"
 }
 
+# slow_configmap SQL: the drawing migrations plus slow_step (SQL as its up).
+slow_configmap() {
+  local dir=$E2E_WORK/slow-migrations
+  rm -rf "$dir" && mkdir -p "$dir" && cp "$E2E_SRC"/migrations/drawing/*.sql "$dir"/
+  cat >"$dir/slow_step.sql" <<EOF
+-- revision: slow_step
+-- down_revision: 9bc6a98f1c12
+-- message: a slow step
+
+-- migrate:up
+CREATE TABLE slow_marker (id integer);
+$1
+
+-- migrate:down
+DROP TABLE slow_marker;
+EOF
+  kubectl create configmap slow-migrations -n "$E2E_NS" --from-file="$dir" --dry-run=client -o yaml |
+    kubectl apply --validate=false -f - >/dev/null || fail "apply of ConfigMap slow-migrations"
+}
+
+# other_db_ready: a second database ${E2E_DB}_other with its own
+# SchemaMigration other-db (no workloads, target 9bc6a98f1c12), waited for
+# until Ready (what the runs-off-the-workers tests do meanwhile).
+other_db_ready() {
+  local other_db=${E2E_DB}_other
+  psql_admin -c "DROP DATABASE IF EXISTS $other_db WITH (FORCE)" \
+    -c "CREATE DATABASE $other_db OWNER $E2E_DB_USER" >/dev/null || fail "create $other_db"
+  create_db_secret other-db DATABASE_URL "${E2E_DB_URL%/*}/$other_db"
+  smig_manifest upgrade.yaml '{"metadata":{"name":"other-db"},"spec":{"targetRevision":"9bc6a98f1c12",
+    "database":{"urlSecretRef":{"name":"other-db"}},"workloads":null,"verify":{"checks":null}}}' \
+    >"$E2E_WORK/other.yaml" || fail "render other-db"
+  kubectl apply --validate=false -f "$E2E_WORK/other.yaml" >/dev/null || fail "apply other-db"
+  wait_ready 120 other-db
+  expect_eq "other-db at its target" "9bc6a98f1c12" "$(smig '{.status.currentRevision}' other-db)"
+}
+drop_other_db() { psql_admin -c "DROP DATABASE IF EXISTS ${E2E_DB}_other WITH (FORCE)" >/dev/null; }
+
 # The controllers: identity, start and stop, metrics (tests/support/e2e_controller.sh).
 # shellcheck source=tests/support/e2e_controller.sh
 . "$(dirname "${BASH_SOURCE[0]}")/e2e_controller.sh"
