@@ -68,11 +68,22 @@ struct SecretKeyRef {
   bool operator==(const SecretKeyRef& o) const { return name == o.name && key == o.key; }
 };
 
+// A writer of the database: any resource with a scale subresource (design
+// §6.3, "any scalable kind"). `api_version` ("group/version", "v1" for the
+// core group) may be left empty only for Deployment and StatefulSet, which
+// then mean apps/v1; any other kind is found through API discovery.
 struct WorkloadRef {
-  std::string kind = kKindDeployment;  // Deployment | StatefulSet
+  std::string kind = kKindDeployment;  // Deployment | StatefulSet | any scalable Kind
   std::string name;
-  bool operator==(const WorkloadRef& o) const { return kind == o.kind && name == o.name; }
+  std::string api_version;  // spec.workloads[].apiVersion; empty: apps/v1 (built-in kinds)
+  bool operator==(const WorkloadRef& o) const {
+    return kind == o.kind && name == o.name && api_version == o.api_version;
+  }
 };
+
+// The apiVersion a workload's kind is served under ("apps/v1" for a built-in
+// kind without one).
+std::string WorkloadApiVersion(const std::string& api_version, const std::string& kind);
 
 // BackupWhen, FailurePolicy, VerifyRowCounts, VerifySchema and their
 // spellings: core/spec_enums.h.
@@ -180,9 +191,12 @@ struct WorkloadStatus {
   std::string kind;
   std::string name;
   std::int32_t original_replicas = 0;  // spec.replicas before the scale-down
+  std::string api_version;             // as in spec.workloads (empty: apps/v1 built-in kind)
   bool operator==(const WorkloadStatus& o) const {
-    return kind == o.kind && name == o.name && original_replicas == o.original_replicas;
+    return kind == o.kind && name == o.name && original_replicas == o.original_replicas &&
+           api_version == o.api_version;
   }
+  WorkloadRef Ref() const { return WorkloadRef{kind, name, api_version}; }
 };
 
 struct BackupStatus {
@@ -320,6 +334,14 @@ struct FieldError {
 // Mirrors the CRD's structural schema and CEL rules, so an object that got
 // past a cluster without the CRD validation (or an older CRD) is still caught.
 std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec);
+// spec.workloads (core/workload_ref.cpp): kind, apiVersion (required for
+// kinds other than Deployment/StatefulSet), name, duplicates.
+void ValidateWorkloadRefs(const std::vector<WorkloadRef>& workloads,
+                          std::vector<FieldError>& errors);
+// "group/version" or "v1" (the core group).
+bool IsValidWorkloadApiVersion(std::string_view api_version);
+// RFC 1123 DNS subdomain, as Kubernetes object names require.
+bool IsDnsSubdomainName(std::string_view name);
 
 // ------------------------------------------------------------------ values
 

@@ -194,8 +194,11 @@ Next Reconciler::Pass::RecordWorkloads() {
     if (recorded) {
       continue;
     }
-    auto scale = r_.kube_.GetScale(ns(), w.kind, w.name);
+    auto scale = r_.kube_.GetScale(ns(), w);
     if (!scale.ok()) {
+      if (scale.status().code() == Code::kInvalidArgument) {  // not scalable (design §6.3)
+        return AbortRun(rs::kInvalidSpec, w.name + ": " + scale.status().message());
+      }
       if (scale.status().code() == Code::kNotFound) {
         return AbortRun(rs::kWorkloadNotFound,
                         w.kind + " " + ns() + "/" + w.name +
@@ -203,7 +206,8 @@ Next Reconciler::Pass::RecordWorkloads() {
       }
       return RetryRun(KubeProblem(scale.status(), "Reading the scale of " + w.kind + "/" + w.name));
     }
-    next.workloads.push_back(core::WorkloadStatus{w.kind, w.name, scale.value().spec_replicas});
+    next.workloads.push_back(
+        core::WorkloadStatus{w.kind, w.name, scale.value().spec_replicas, w.api_version});
   }
   next.phase = Phase::kScalingDown;
   if (!next.run->scale_down_time) {

@@ -33,7 +33,7 @@ namespace schemaop::reconcile {
 
 // ------------------------------------------------------------- Kubernetes
 
-// The scale subresource of a Deployment or StatefulSet.
+// The scale subresource of a workload (any scalable kind).
 struct WorkloadScale {
   std::int32_t spec_replicas = 0;    // .spec.replicas (desired)
   std::int32_t status_replicas = 0;  // .status.replicas (pods that still exist)
@@ -125,14 +125,27 @@ class KubePort {
   virtual core::Result<std::map<std::string, std::string>> GetConfigMapData(
       const std::string& ns, const std::string& name) = 0;
 
-  // The scale subresource of a workload; `kind` is "Deployment" or
-  // "StatefulSet". kNotFound when the workload does not exist.
-  virtual core::Result<WorkloadScale> GetScale(const std::string& ns, const std::string& kind,
-                                               const std::string& name) = 0;
-  // Sets .spec.replicas through the scale subresource.
-  [[nodiscard]] virtual core::Status SetReplicas(const std::string& ns, const std::string& kind,
-                                                 const std::string& name,
+  // The scale subresource (autoscaling/v1 Scale) of a workload of any
+  // scalable kind (design §6.3): w.api_version empty means apps/v1 for
+  // Deployment/StatefulSet; any other kind is found through API discovery.
+  // kNotFound when the workload does not exist; kInvalidArgument, with a
+  // message naming the kind and the fix, when the kind is not served or has
+  // no scale subresource (nothing was changed). status_replicas counts the
+  // pods matching the scale's status.selector.
+  virtual core::Result<WorkloadScale> GetScale(const std::string& ns,
+                                               const core::WorkloadRef& w) = 0;
+  // Sets .spec.replicas through the scale subresource (same errors).
+  [[nodiscard]] virtual core::Status SetReplicas(const std::string& ns, const core::WorkloadRef& w,
                                                  std::int32_t replicas) = 0;
+  // The same for a Deployment or StatefulSet named by kind (apps/v1).
+  core::Result<WorkloadScale> GetScale(const std::string& ns, const std::string& kind,
+                                       const std::string& name) {
+    return GetScale(ns, core::WorkloadRef{kind, name, ""});
+  }
+  [[nodiscard]] core::Status SetReplicas(const std::string& ns, const std::string& kind,
+                                         const std::string& name, std::int32_t replicas) {
+    return SetReplicas(ns, core::WorkloadRef{kind, name, ""}, replicas);
+  }
 
   // Best effort (an Event that cannot be written is not an error of the run).
   // `reason` is CamelCase (core::reasons), `message` one line.

@@ -14,7 +14,7 @@ Next Reconciler::Pass::ScaleDown() {
     return KubeFailure(s, "Recording the scale-down in status");
   }
   for (const core::WorkloadStatus& w : obj_.status.workloads) {
-    Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, 0);
+    Status s = r_.kube_.SetReplicas(ns(), w.Ref(), 0);
     if (!s.ok() && s.code() != Code::kNotFound) {  // a deleted writer writes nothing
       return RetryRun(KubeProblem(s, "Scaling " + WorkloadName(w.kind, w.name) + " to 0"));
     }
@@ -43,7 +43,7 @@ Next Reconciler::Pass::Drain() {
   std::int64_t pods_left = 0;
   std::string waiting_for;
   for (const core::WorkloadStatus& w : obj_.status.workloads) {
-    auto scale = r_.kube_.GetScale(ns(), w.kind, w.name);
+    auto scale = r_.kube_.GetScale(ns(), w.Ref());
     if (!scale.ok()) {
       if (scale.status().code() == Code::kNotFound) {
         continue;
@@ -55,7 +55,7 @@ Next Reconciler::Pass::Drain() {
       if (Status s = RecordIntent(core::kIntentScaleDown); !s.ok()) {
         return KubeFailure(s, "Recording the scale-down in status");
       }
-      Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, 0);
+      Status s = r_.kube_.SetReplicas(ns(), w.Ref(), 0);
       if (!s.ok() && s.code() != Code::kNotFound) {
         return RetryRun(KubeProblem(s, "Scaling " + WorkloadName(w.kind, w.name) + " to 0"));
       }
@@ -103,7 +103,7 @@ Next Reconciler::Pass::Drain() {
 std::optional<Problem> Reconciler::Pass::FindRunningWriters(std::string& running) {
   running.clear();
   for (const core::WorkloadStatus& w : obj_.status.workloads) {
-    auto scale = r_.kube_.GetScale(ns(), w.kind, w.name);
+    auto scale = r_.kube_.GetScale(ns(), w.Ref());
     if (!scale.ok()) {
       if (scale.status().code() == Code::kNotFound) {
         continue;  // a deleted writer writes nothing

@@ -155,6 +155,7 @@ void ReadWorkloadRefs(Reader& r, const json& parent, const std::string& path,
     core::WorkloadRef ref;
     r.String(item, "kind", item_path + ".kind", ref.kind);
     r.String(item, "name", item_path + ".name", ref.name);
+    r.String(item, "apiVersion", item_path + ".apiVersion", ref.api_version);
     out.push_back(std::move(ref));
   });
 }
@@ -168,7 +169,11 @@ void PutTime(json& j, const char* key, const std::optional<core::Timestamp>& tim
 json WorkloadRefsToJson(const std::vector<core::WorkloadRef>& refs) {
   json list = json::array();
   for (const core::WorkloadRef& w : refs) {
-    list.push_back({{"kind", w.kind}, {"name", w.name}});
+    json item = {{"kind", w.kind}, {"name", w.name}};
+    if (!w.api_version.empty()) {
+      item["apiVersion"] = w.api_version;  // left out for built-in kinds without one
+    }
+    list.push_back(std::move(item));
   }
   return list;
 }
@@ -272,6 +277,7 @@ void ReadWorkloadStatuses(Reader& r, const json& j, core::SchemaMigrationStatus&
       r.String((*list)[i], "kind", path + ".kind", w.kind);
       r.String((*list)[i], "name", path + ".name", w.name);
       r.Integer((*list)[i], "originalReplicas", path + ".originalReplicas", w.original_replicas);
+      r.String((*list)[i], "apiVersion", path + ".apiVersion", w.api_version);
       status.workloads.push_back(std::move(w));
     }
   }
@@ -591,8 +597,11 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
   if (!status.workloads.empty()) {
     json list = json::array();
     for (const core::WorkloadStatus& w : status.workloads) {
-      list.push_back(
-          {{"kind", w.kind}, {"name", w.name}, {"originalReplicas", w.original_replicas}});
+      json item = {{"kind", w.kind}, {"name", w.name}, {"originalReplicas", w.original_replicas}};
+      if (!w.api_version.empty()) {
+        item["apiVersion"] = w.api_version;
+      }
+      list.push_back(std::move(item));
     }
     j["workloads"] = list;
   }

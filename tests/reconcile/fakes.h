@@ -76,6 +76,10 @@ class FakeKube final : public KubePort {
   std::map<std::string, std::map<std::string, std::string>> secrets;      // "ns/name" -> data
   std::map<std::string, std::map<std::string, std::string>> config_maps;  // "ns/name" -> data
   std::map<std::string, FakeWorkload> workloads;                          // "ns/Kind/name"
+  // "ns/Kind/name" -> the apiVersion its kind is served under (absent:
+  // apps/v1); a reference with another apiVersion gets kInvalidArgument,
+  // like discovery's answer.
+  std::map<std::string, std::string> served_api_versions;
   std::vector<RecordedEvent> events;
   // When true, pods follow spec.replicas at once; else only on Settle().
   bool auto_drain = true;
@@ -128,9 +132,8 @@ class FakeKube final : public KubePort {
                                            const std::string& key) override;
   core::Result<std::map<std::string, std::string>> GetConfigMapData(
       const std::string& ns, const std::string& name) override;
-  core::Result<WorkloadScale> GetScale(const std::string& ns, const std::string& kind,
-                                       const std::string& name) override;
-  core::Status SetReplicas(const std::string& ns, const std::string& kind, const std::string& name,
+  core::Result<WorkloadScale> GetScale(const std::string& ns, const core::WorkloadRef& w) override;
+  core::Status SetReplicas(const std::string& ns, const core::WorkloadRef& w,
                            std::int32_t replicas) override;
   void RecordEvent(const core::SchemaMigration& obj, EventType type, const std::string& reason,
                    const std::string& message) override;
