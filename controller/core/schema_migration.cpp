@@ -16,8 +16,10 @@ bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlnum(char c) { return IsAlpha(c) || IsDigit(c); }
 
+}  // namespace
+
 // RFC 1123 DNS subdomain, as Kubernetes object names require.
-bool IsDnsSubdomain(std::string_view name) {
+bool IsDnsSubdomainName(std::string_view name) {
   if (name.empty() || name.size() > 253) {
     return false;
   }
@@ -43,6 +45,10 @@ bool IsDnsSubdomain(std::string_view name) {
   }
   return true;
 }
+
+namespace {
+
+bool IsDnsSubdomain(std::string_view name) { return IsDnsSubdomainName(name); }
 
 bool IsSqlIdentifier(std::string_view s, bool allow_dollar) {
   if (s.empty() || !(IsAlpha(s.front()) || s.front() == '_')) {
@@ -308,32 +314,14 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
             ": must be a DNS subdomain");
   }
 
-  if (spec.workloads.size() > 50) {
-    add("spec.workloads", "at most 50 workloads");
-  }
+  ValidateWorkloadRefs(spec.workloads, errors);  // core/workload_ref.cpp
   for (std::size_t i = 0; i < spec.workloads.size(); ++i) {
     const WorkloadRef& w = spec.workloads[i];
     const std::string path = "spec.workloads[" + std::to_string(i) + "]";
-    if (w.kind != kKindDeployment && w.kind != kKindStatefulSet && w.kind != kKindCronJob) {
-      add(path + ".kind",
-          "unsupported kind " + Quote(w.kind) + ": use Deployment, StatefulSet or CronJob");
-    }
     if (!w.jobs.empty() && w.jobs != kJobsWait && w.jobs != kJobsDelete) {
       add(path + ".jobs", "unsupported value " + Quote(w.jobs) + ": use Wait or Delete");
     } else if (!w.jobs.empty() && w.kind != kKindCronJob) {
       add(path + ".jobs", "only a CronJob has Jobs: remove jobs from this " + w.kind);
-    }
-    if (w.name.empty()) {
-      add(path + ".name", "required");
-    } else if (!IsDnsSubdomain(w.name)) {
-      add(path + ".name", "invalid name " + Quote(w.name) + ": must be a DNS subdomain");
-    }
-    for (std::size_t j = 0; j < i; ++j) {
-      if (spec.workloads[j].kind == w.kind && spec.workloads[j].name == w.name) {
-        add(path + ".name", "duplicate (" + w.kind + "/" + w.name + " is already spec.workloads[" +
-                                std::to_string(j) + "])");
-        break;
-      }
     }
   }
 

@@ -76,18 +76,27 @@ struct SecretKeyRef {
   bool operator==(const SecretKeyRef& o) const { return name == o.name && key == o.key; }
 };
 
+// A writer of the database: any resource with a scale subresource (design
+// §6.3, "any scalable kind"). `api_version` ("group/version", "v1" for the
+// core group) may be left empty only for Deployment and StatefulSet, which
+// then mean apps/v1; any other kind is found through API discovery.
 struct WorkloadRef {
   WorkloadRef() = default;
-  // {kind, name} as before `jobs` existed (no -Wmissing-field-initializers).
-  WorkloadRef(std::string k, std::string n, std::string j = "")
-      : kind(std::move(k)), name(std::move(n)), jobs(std::move(j)) {}
-  std::string kind = kKindDeployment;  // Deployment | StatefulSet | CronJob
+  // {kind, name[, apiVersion[, jobs]]} (no -Wmissing-field-initializers).
+  WorkloadRef(std::string k, std::string n, std::string api = "", std::string j = "")
+      : kind(std::move(k)), name(std::move(n)), api_version(std::move(api)), jobs(std::move(j)) {}
+  std::string kind = kKindDeployment;  // Deployment | StatefulSet | CronJob | any scalable Kind
   std::string name;
-  std::string jobs;  // CronJob only: kJobsWait (empty: the same) | kJobsDelete
+  std::string api_version;  // spec.workloads[].apiVersion; empty: the built-in kinds' own
+  std::string jobs;         // CronJob only: kJobsWait (empty: the same) | kJobsDelete
   bool operator==(const WorkloadRef& o) const {
-    return kind == o.kind && name == o.name && jobs == o.jobs;
+    return kind == o.kind && name == o.name && api_version == o.api_version && jobs == o.jobs;
   }
 };
+
+// The apiVersion a workload's kind is served under ("apps/v1" for a built-in
+// kind without one).
+std::string WorkloadApiVersion(const std::string& api_version, const std::string& kind);
 
 // BackupWhen, FailurePolicy, VerifyRowCounts, VerifySchema and their
 // spellings: core/spec_enums.h.
@@ -198,9 +207,12 @@ struct WorkloadStatus {
   // replica count (design §6.8): 0 = it was suspended, 1 = it was not
   // (written as status.workloads[].originalSuspend).
   std::int32_t original_replicas = 0;
+  std::string api_version;  // as in spec.workloads (empty: a built-in kind)
   bool operator==(const WorkloadStatus& o) const {
-    return kind == o.kind && name == o.name && original_replicas == o.original_replicas;
+    return kind == o.kind && name == o.name && original_replicas == o.original_replicas &&
+           api_version == o.api_version;
   }
+  WorkloadRef Ref() const { return WorkloadRef{kind, name, api_version}; }
 };
 
 // An autoscaler of a listed workload, recorded in status.autoscalers before
@@ -361,6 +373,14 @@ struct FieldError {
 // Mirrors the CRD's structural schema and CEL rules, so an object that got
 // past a cluster without the CRD validation (or an older CRD) is still caught.
 std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec);
+// spec.workloads (core/workload_ref.cpp): kind, apiVersion (required for
+// kinds other than Deployment/StatefulSet), name, duplicates.
+void ValidateWorkloadRefs(const std::vector<WorkloadRef>& workloads,
+                          std::vector<FieldError>& errors);
+// "group/version" or "v1" (the core group).
+bool IsValidWorkloadApiVersion(std::string_view api_version);
+// RFC 1123 DNS subdomain, as Kubernetes object names require.
+bool IsDnsSubdomainName(std::string_view name);
 
 // ------------------------------------------------------------------ values
 

@@ -72,20 +72,9 @@ std::optional<std::string> DecodeBase64(const std::string& text) {
   return out;
 }
 
-core::Result<kube::ResourceRef> WorkloadResource(const std::string& kind) {
-  if (kind == core::kKindDeployment) {
-    return kube::resources::kDeployments;
-  }
-  if (kind == core::kKindStatefulSet) {
-    return kube::resources::kStatefulSets;
-  }
-  return Status(Code::kInvalidArgument, "unsupported workload kind '" + kind +
-                                            "': use Deployment or StatefulSet");
-}
-
 KubePortImpl::KubePortImpl(kube::Client& client, kube::EventRecorder* events,
                            KubePortCaches caches)
-    : client_(client), events_(events), caches_(caches) {}
+    : client_(client), events_(events), caches_(caches), scale_targets_(client) {}
 
 core::Result<Json> KubePortImpl::ReadSchemaMigration(const std::string& ns,
                                                      const std::string& name) {
@@ -398,19 +387,25 @@ core::Result<std::map<std::string, std::string>> KubePortImpl::GetConfigMapData(
   return out;
 }
 
+core::Status KubePortImpl::ScaleNotFound(const core::WorkloadRef& w, const Status& not_found) {
+  scale_targets_.Forget(w.api_version, w.kind);
+  auto ref = scale_targets_.Resolve(w.api_version, w.kind);
+  return ref.ok() ? not_found : ref.status();
+}
+
 core::Result<reconcile::WorkloadScale> KubePortImpl::GetScale(const std::string& ns,
-                                                              const std::string& kind,
-                                                              const std::string& name) {
-  if (kind == core::kKindCronJob) {
-    return CronJobScale(ns, name);
+                                                              const core::WorkloadRef& w) {
+  if (w.kind == core::kKindCronJob) {
+    return CronJobScale(ns, w.name);
   }
-  auto ref = WorkloadResource(kind);
+  auto ref = scale_targets_.Resolve(w.api_version, w.kind);
   if (!ref.ok()) {
     return ref.status();
   }
-  auto scale = client_.GetScale(ref.value(), ns, name);
+  auto scale = client_.GetScale(ref.value(), ns, w.name);
   if (!scale.ok()) {
-    return scale.status();
+    return scale.status().code() == Code::kNotFound ? ScaleNotFound(w, scale.status())
+                                                    : scale.status();
   }
   reconcile::WorkloadScale out;
   const Json& s = scale.value();
@@ -428,8 +423,12 @@ core::Result<reconcile::WorkloadScale> KubePortImpl::GetScale(const std::string&
   // its grace period still writes), and it lags the spec until the workload
   // controller observes it (right after a restore, 0 pods may be reported
   // while the new ones are being created). So count the pods matching the
-  // workload's selector, terminating ones included, and treat a workload
-  // whose controller has not observed its latest generation as not drained.
+  // scale's status.selector (for every kind: the HPA's way to find a scale
+  // target's pods), terminating ones included, and treat a Deployment or
+  // StatefulSet whose controller has not observed its latest generation as
+  // not drained. Other kinds are read only through their scale subresource
+  // (their observedGeneration, if any, has no common meaning: an Argo
+  // Rollout's is a string), so RBAC needs only <plural>/scale for them.
   if (!selector.empty()) {
     kube::ListOptions options;
     options.label_selector = selector;
@@ -440,16 +439,19 @@ core::Result<reconcile::WorkloadScale> KubePortImpl::GetScale(const std::string&
     out.status_replicas =
         std::max<std::int32_t>(out.status_replicas, static_cast<std::int32_t>(pods->items.size()));
   }
-  auto workload = client_.Get(ref.value(), ns, name);
+  if (!IsBuiltinWorkload(ref.value())) {
+    return out;
+  }
+  auto workload = client_.Get(ref.value(), ns, w.name);
   if (!workload.ok()) {
     return workload.status();
   }
-  const Json& w = workload.value();
+  const Json& object = workload.value();
   const std::int64_t generation =
-      w.contains("metadata") ? w["metadata"].value("generation", std::int64_t{0}) : 0;
+      object.contains("metadata") ? object["metadata"].value("generation", std::int64_t{0}) : 0;
   const std::int64_t observed =
-      w.contains("status") && w["status"].is_object()
-          ? w["status"].value("observedGeneration", std::int64_t{0})
+      object.contains("status") && object["status"].is_object()
+          ? object["status"].value("observedGeneration", std::int64_t{0})
           : 0;
   if (observed < generation) {
     out.status_replicas = std::max<std::int32_t>(out.status_replicas, 1);
@@ -457,17 +459,21 @@ core::Result<reconcile::WorkloadScale> KubePortImpl::GetScale(const std::string&
   return out;
 }
 
-core::Status KubePortImpl::SetReplicas(const std::string& ns, const std::string& kind,
-                                       const std::string& name, std::int32_t replicas) {
-  if (kind == core::kKindCronJob) {
-    return SetCronJobSuspend(ns, name, replicas == 0);
+core::Status KubePortImpl::SetReplicas(const std::string& ns, const core::WorkloadRef& w,
+                                       std::int32_t replicas) {
+  if (w.kind == core::kKindCronJob) {
+    return SetCronJobSuspend(ns, w.name, replicas == 0);
   }
-  auto ref = WorkloadResource(kind);
+  auto ref = scale_targets_.Resolve(w.api_version, w.kind);
   if (!ref.ok()) {
     return ref.status();
   }
-  auto scaled = client_.SetReplicas(ref.value(), ns, name, replicas);
-  return scaled.ok() ? Status::Ok() : scaled.status();
+  auto scaled = client_.SetReplicas(ref.value(), ns, w.name, replicas);
+  if (scaled.ok()) {
+    return Status::Ok();
+  }
+  return scaled.status().code() == Code::kNotFound ? ScaleNotFound(w, scaled.status())
+                                                   : scaled.status();
 }
 
 void KubePortImpl::RecordEvent(const core::SchemaMigration& obj, reconcile::EventType type,

@@ -27,6 +27,7 @@
 #include "kube/client.h"
 #include "kube/events.h"
 #include "manager/object_cache.h"
+#include "manager/scale_targets.h"
 #include "reconcile/ports.h"
 
 namespace schemaop::manager {
@@ -45,10 +46,6 @@ struct KubePortCaches {
 // Standard base64 (RFC 4648, padding optional, whitespace ignored), as in a
 // Secret's data. nullopt when `text` is not valid base64.
 std::optional<std::string> DecodeBase64(const std::string& text);
-
-// The workload API resource for a spec.workloads kind; kInvalidArgument for
-// anything but Deployment / StatefulSet.
-core::Result<kube::ResourceRef> WorkloadResource(const std::string& kind);
 
 class KubePortImpl final : public reconcile::KubePort {
  public:
@@ -72,10 +69,14 @@ class KubePortImpl final : public reconcile::KubePort {
                                            const std::string& key) override;
   core::Result<std::map<std::string, std::string>> GetConfigMapData(
       const std::string& ns, const std::string& name) override;
-  core::Result<reconcile::WorkloadScale> GetScale(const std::string& ns, const std::string& kind,
-                                                  const std::string& name) override;
-  [[nodiscard]] core::Status SetReplicas(const std::string& ns, const std::string& kind,
-                                         const std::string& name, std::int32_t replicas) override;
+  // Any scalable kind (ScaleTargets, scale_targets.h). Pods are the ones
+  // matching the scale's status.selector.
+  core::Result<reconcile::WorkloadScale> GetScale(const std::string& ns,
+                                                  const core::WorkloadRef& w) override;
+  [[nodiscard]] core::Status SetReplicas(const std::string& ns, const core::WorkloadRef& w,
+                                         std::int32_t replicas) override;
+  using reconcile::KubePort::GetScale;
+  using reconcile::KubePort::SetReplicas;
   void RecordEvent(const core::SchemaMigration& obj, reconcile::EventType type,
                    const std::string& reason, const std::string& message) override;
   // CronJobs, Jobs, autoscalers, managedFields: kube_port_writers.cpp.
@@ -86,8 +87,8 @@ class KubePortImpl final : public reconcile::KubePort {
       const std::optional<std::string>& value) override;
   [[nodiscard]] core::Status DeleteRunningJobsOf(const std::string& ns,
                                                  const std::string& name) override;
-  core::Result<std::string> ReplicasWriterOf(const std::string& ns, const std::string& kind,
-                                             const std::string& name) override;
+  core::Result<std::string> ReplicasWriterOf(const std::string& ns,
+                                             const core::WorkloadRef& w) override;
 
   // The SchemaMigrations of namespace `ns` ("": every watched namespace),
   // from the cache when it can answer; undecodable ones are skipped. Not
@@ -113,10 +114,14 @@ class KubePortImpl final : public reconcile::KubePort {
   core::Result<std::string> WriteFinalizers(const core::SchemaMigration& obj,
                                             const std::vector<std::string>& finalizers);
   void NoteWrite(const core::SchemaMigration& obj, const core::Result<std::string>& result);
+  // A 404 from the scale subresource of a discovered kind: the object is
+  // gone (kept), or its kind lost the subresource (the kind's error instead).
+  core::Status ScaleNotFound(const core::WorkloadRef& w, const core::Status& not_found);
 
   kube::Client& client_;
   kube::EventRecorder* events_;
   KubePortCaches caches_;
+  ScaleTargets scale_targets_;
   std::mutex mu_;
   // "ns/name" -> resourceVersions our recent writes superseded; an empty
   // entry means "read from the API server once" (after a conflict).

@@ -106,19 +106,20 @@ Status KubePortImpl::DeleteRunningJobsOf(const std::string& ns, const std::strin
   return Status::Ok();
 }
 
+// Reads the workload object itself (a custom kind needs `get` on it for this,
+// beyond its scale subresource; without it the message says so).
 core::Result<std::string> KubePortImpl::ReplicasWriterOf(const std::string& ns,
-                                                         const std::string& kind,
-                                                         const std::string& name) {
-  const bool cronjob = kind == core::kKindCronJob;
+                                                         const core::WorkloadRef& w) {
+  const bool cronjob = w.kind == core::kKindCronJob;
   kube::ResourceRef ref = kCronJobs;
   if (!cronjob) {
-    auto workload = WorkloadResource(kind);
+    auto workload = scale_targets_.Resolve(w.api_version, w.kind);
     if (!workload.ok()) {
       return workload.status();
     }
     ref = workload.value();
   }
-  auto object = client_.Get(ref, ns, name);
+  auto object = client_.Get(ref, ns, w.name);
   if (!object.ok()) {
     return object.status();
   }

@@ -196,8 +196,11 @@ Next Reconciler::Pass::RecordWorkloads() {
     if (recorded) {
       continue;
     }
-    auto scale = r_.kube_.GetScale(ns(), w.kind, w.name);
+    auto scale = r_.kube_.GetScale(ns(), w);
     if (!scale.ok()) {
+      if (scale.status().code() == Code::kInvalidArgument) {  // not scalable (design §6.3)
+        return AbortRun(rs::kInvalidSpec, w.name + ": " + scale.status().message());
+      }
       if (scale.status().code() == Code::kNotFound) {
         return AbortRun(rs::kWorkloadNotFound,
                         w.kind + " " + ns() + "/" + w.name +
@@ -205,7 +208,8 @@ Next Reconciler::Pass::RecordWorkloads() {
       }
       return RetryRun(KubeProblem(scale.status(), "Reading the scale of " + w.kind + "/" + w.name));
     }
-    next.workloads.push_back(core::WorkloadStatus{w.kind, w.name, scale.value().spec_replicas});
+    next.workloads.push_back(
+        core::WorkloadStatus{w.kind, w.name, scale.value().spec_replicas, w.api_version});
     if (std::optional<Next> stop = RecordAutoscalers(next, w)) {
       return std::move(*stop);
     }

@@ -33,7 +33,7 @@ namespace schemaop::reconcile {
 
 // ------------------------------------------------------------- Kubernetes
 
-// The scale subresource of a Deployment or StatefulSet.
+// The scale subresource of a workload (any scalable kind).
 struct WorkloadScale {
   std::int32_t spec_replicas = 0;    // .spec.replicas (desired)
   std::int32_t status_replicas = 0;  // .status.replicas (pods that still exist)
@@ -136,19 +136,32 @@ class KubePort {
   virtual core::Result<std::map<std::string, std::string>> GetConfigMapData(
       const std::string& ns, const std::string& name) = 0;
 
-  // The scale subresource of a workload; `kind` is "Deployment" or
-  // "StatefulSet". kNotFound when the workload does not exist.
-  virtual core::Result<WorkloadScale> GetScale(const std::string& ns, const std::string& kind,
-                                               const std::string& name) = 0;
-  // Sets .spec.replicas through the scale subresource.
+  // The scale subresource (autoscaling/v1 Scale) of a workload of any
+  // scalable kind (design §6.3): w.api_version empty means apps/v1 for
+  // Deployment/StatefulSet; any other kind is found through API discovery.
+  // kNotFound when the workload does not exist; kInvalidArgument, with a
+  // message naming the kind and the fix, when the kind is not served or has
+  // no scale subresource (nothing was changed). status_replicas counts the
+  // pods matching the scale's status.selector.
   // A CronJob (core::kKindCronJob) is read and written as a writer with at
   // most one replica (design §6.8): GetScale gives spec_replicas 0 when
   // spec.suspend is true, else 1, and status_replicas = its Jobs still
   // running (ownerReferences to it, not Complete or Failed); SetReplicas(0)
   // sets spec.suspend true, any other count sets it false.
-  [[nodiscard]] virtual core::Status SetReplicas(const std::string& ns, const std::string& kind,
-                                                 const std::string& name,
+  virtual core::Result<WorkloadScale> GetScale(const std::string& ns,
+                                               const core::WorkloadRef& w) = 0;
+  // Sets .spec.replicas through the scale subresource (same errors).
+  [[nodiscard]] virtual core::Status SetReplicas(const std::string& ns, const core::WorkloadRef& w,
                                                  std::int32_t replicas) = 0;
+  // The same for a Deployment or StatefulSet named by kind (apps/v1).
+  core::Result<WorkloadScale> GetScale(const std::string& ns, const std::string& kind,
+                                       const std::string& name) {
+    return GetScale(ns, core::WorkloadRef{kind, name, ""});
+  }
+  [[nodiscard]] core::Status SetReplicas(const std::string& ns, const std::string& kind,
+                                         const std::string& name, std::int32_t replicas) {
+    return SetReplicas(ns, core::WorkloadRef{kind, name, ""}, replicas);
+  }
 
   // ---- Other writers and their autoscalers (design §6.8)
   // The HorizontalPodAutoscalers (autoscaling/v2) and KEDA ScaledObjects
@@ -169,8 +182,7 @@ class KubePort {
   // its metadata.managedFields: "manager \"M\" (operation Update,
   // subresource scale, at TIME)", or a text saying no entry owns the field.
   virtual core::Result<std::string> ReplicasWriterOf(const std::string& ns,
-                                                     const std::string& kind,
-                                                     const std::string& name) = 0;
+                                                     const core::WorkloadRef& w) = 0;
 
   // Best effort (an Event that cannot be written is not an error of the run).
   // `reason` is CamelCase (core::reasons), `message` one line.

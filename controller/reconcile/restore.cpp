@@ -48,7 +48,7 @@ Next Reconciler::Pass::RestoreWorkloads(bool deleting) {
     }
   }
   for (const core::WorkloadStatus& w : obj_.status.workloads) {
-    Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, w.original_replicas);
+    Status s = r_.kube_.SetReplicas(ns(), w.Ref(), w.original_replicas);
     if (!s.ok() && s.code() != Code::kNotFound) {
       const std::string what = "Restoring " + WorkloadName(w.kind, w.name);
       return deleting ? KubeFailure(s, what) : RetryRun(KubeProblem(s, what));

@@ -17,7 +17,7 @@ Next Reconciler::Pass::ScaleDown() {
     return RetryRun(KubeProblem(s, "Pausing the KEDA ScaledObjects of the workloads"));
   }
   for (const core::WorkloadStatus& w : obj_.status.workloads) {
-    Status s = r_.kube_.SetReplicas(ns(), w.kind, w.name, 0);
+    Status s = r_.kube_.SetReplicas(ns(), w.Ref(), 0);
     if (!s.ok() && s.code() != Code::kNotFound) {  // a deleted writer writes nothing
       return RetryRun(KubeProblem(s, "Scaling " + WorkloadName(w.kind, w.name) + " to 0"));
     }
@@ -48,7 +48,7 @@ Next Reconciler::Pass::Drain() {
   std::int64_t pods_left = 0;
   std::string waiting_for;
   for (const core::WorkloadStatus& w : obj_.status.workloads) {
-    auto scale = r_.kube_.GetScale(ns(), w.kind, w.name);
+    auto scale = r_.kube_.GetScale(ns(), w.Ref());
     if (!scale.ok()) {
       if (scale.status().code() == Code::kNotFound) {
         continue;
@@ -110,7 +110,7 @@ std::optional<Problem> Reconciler::Pass::FindRunningWriters(std::string& running
   running.clear();
   fought_back.clear();
   for (const core::WorkloadStatus& w : obj_.status.workloads) {
-    auto scale = r_.kube_.GetScale(ns(), w.kind, w.name);
+    auto scale = r_.kube_.GetScale(ns(), w.Ref());
     if (!scale.ok()) {
       if (scale.status().code() == Code::kNotFound) {
         continue;  // a deleted writer writes nothing

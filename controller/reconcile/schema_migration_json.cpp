@@ -157,6 +157,7 @@ void ReadWorkloadRefs(Reader& r, const json& parent, const std::string& path,
     core::WorkloadRef ref;
     r.String(item, "kind", item_path + ".kind", ref.kind);
     r.String(item, "name", item_path + ".name", ref.name);
+    r.String(item, "apiVersion", item_path + ".apiVersion", ref.api_version);
     r.String(item, "jobs", item_path + ".jobs", ref.jobs);
     out.push_back(std::move(ref));
   });
@@ -172,6 +173,9 @@ json WorkloadRefsToJson(const std::vector<core::WorkloadRef>& refs) {
   json list = json::array();
   for (const core::WorkloadRef& w : refs) {
     json item = {{"kind", w.kind}, {"name", w.name}};
+    if (!w.api_version.empty()) {
+      item["apiVersion"] = w.api_version;  // left out for built-in kinds without one
+    }
     if (!w.jobs.empty()) {
       item["jobs"] = w.jobs;
     }
@@ -285,6 +289,7 @@ void ReadWorkloadStatuses(Reader& r, const json& j, core::SchemaMigrationStatus&
       } else {
         r.Integer((*list)[i], "originalReplicas", path + ".originalReplicas", w.original_replicas);
       }
+      r.String((*list)[i], "apiVersion", path + ".apiVersion", w.api_version);
       status.workloads.push_back(std::move(w));
     }
   }
@@ -627,13 +632,16 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
   if (!status.workloads.empty()) {
     json list = json::array();
     for (const core::WorkloadStatus& w : status.workloads) {
+      json item = {{"kind", w.kind}, {"name", w.name}};
       if (w.kind == core::kKindCronJob) {
-        list.push_back(
-            {{"kind", w.kind}, {"name", w.name}, {"originalSuspend", w.original_replicas == 0}});
+        item["originalSuspend"] = w.original_replicas == 0;
       } else {
-        list.push_back(
-            {{"kind", w.kind}, {"name", w.name}, {"originalReplicas", w.original_replicas}});
+        item["originalReplicas"] = w.original_replicas;
       }
+      if (!w.api_version.empty()) {
+        item["apiVersion"] = w.api_version;
+      }
+      list.push_back(std::move(item));
     }
     j["workloads"] = list;
   }

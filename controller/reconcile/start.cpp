@@ -213,9 +213,17 @@ std::optional<Problem> Reconciler::Pass::MissingWorkload() {
   const auto& workloads = obj_.spec.workloads;
   for (std::size_t i = 0; i < workloads.size(); ++i) {
     const core::WorkloadRef& w = workloads[i];
-    auto scale = r_.kube_.GetScale(ns(), w.kind, w.name);
+    auto scale = r_.kube_.GetScale(ns(), w);
     if (scale.ok()) {
       continue;
+    }
+    if (scale.status().code() == Code::kInvalidArgument) {
+      // The kind is not served or cannot be scaled (design §6.3): nothing was
+      // touched; re-checked like other stalls (a CRD may be installed later).
+      return Problem{rs::kInvalidSpec,
+                     "spec.workloads[" + std::to_string(i) + "] " + w.name + ": " +
+                         scale.status().message(),
+                     false, scale.status()};
     }
     if (scale.status().code() == Code::kNotFound) {
       return Problem{rs::kWorkloadNotFound,

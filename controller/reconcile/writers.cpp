@@ -103,7 +103,7 @@ core::Status Reconciler::Pass::DeleteJobsIfAsked(const core::WorkloadStatus& w) 
 // scale-down: what happened, who did it (managedFields), and the fix.
 std::string Reconciler::Pass::FoughtBackMessage(const core::WorkloadStatus& w,
                                                 std::int32_t replicas) {
-  auto writer = r_.kube_.ReplicasWriterOf(ns(), w.kind, w.name);
+  auto writer = r_.kube_.ReplicasWriterOf(ns(), w.Ref());
   const std::string who =
       writer.ok() ? writer.value()
                   : "a writer that could not be read (" + writer.status().message() + ")";
@@ -123,7 +123,7 @@ std::optional<Next> Reconciler::Pass::CancelIfFoughtBack(bool& cancelled) {
     return std::nullopt;
   }
   for (const core::WorkloadStatus& w : obj_.status.workloads) {
-    auto scale = r_.kube_.GetScale(ns(), w.kind, w.name);
+    auto scale = r_.kube_.GetScale(ns(), w.Ref());
     if (!scale.ok() || scale.value().spec_replicas == 0) {
       continue;  // unreadable now: the next poll reads it again
     }

@@ -13,8 +13,11 @@ constexpr char kModified[] =
     "the object has been modified; please apply your changes to the latest version and try "
     "again";
 
-bool IsWorkloadBucket(const std::string& bucket) {
-  return bucket == "apps/deployments" || bucket == "apps/statefulsets";
+// Deployments, StatefulSets and custom resources with a scale subresource:
+// the kinds whose pods the simulated controllers manage.
+bool IsWorkload(const ResourceType& type) {
+  return type.bucket() == "apps/deployments" || type.bucket() == "apps/statefulsets" ||
+         (type.is_custom && type.has_scale);
 }
 
 const Json& Meta(const Json& object) {
@@ -57,7 +60,14 @@ std::string SelectorString(const Json& workload) {
   return out;
 }
 
-Json ScaleOf(const Json& obj) {
+Json ScaleOf(const ResourceType& type, const Json& obj) {
+  Json spec = {{"replicas", obj.value("spec", Json::object()).value("replicas", 1)}};
+  Json status = {{"replicas", obj.value("status", Json::object()).value("replicas", 0)},
+                 {"selector", SelectorString(obj)}};
+  if (type.is_custom) {  // the CRD's subresources.scale paths
+    spec = {{"replicas", CustomSpecReplicas(type, obj)}};
+    status = CustomScaleStatus(type, obj);
+  }
   return {{"kind", "Scale"},
           {"apiVersion", "autoscaling/v1"},
           {"metadata",
@@ -66,10 +76,8 @@ Json ScaleOf(const Json& obj) {
             {"uid", MetaString(obj, "uid")},
             {"resourceVersion", MetaString(obj, "resourceVersion")},
             {"creationTimestamp", MetaString(obj, "creationTimestamp")}}},
-          {"spec", {{"replicas", obj.value("spec", Json::object()).value("replicas", 1)}}},
-          {"status",
-           {{"replicas", obj.value("status", Json::object()).value("replicas", 0)},
-            {"selector", SelectorString(obj)}}}};
+          {"spec", spec},
+          {"status", status}};
 }
 
 std::string StableHash(const std::string& text, std::size_t length) {
@@ -246,6 +254,7 @@ void Store::RegisterCrdLocked(const Json& crd) {
     t.categories = names.value("categories", std::vector<std::string>{});
     const Json sub = v.value("subresources", Json::object());
     t.has_status = sub.contains("status");
+    SetCustomScalePaths(t, sub);
     t.tracks_generation = true;
     t.is_custom = true;
     t.schema = v.value("schema", Json::object()).value("openAPIV3Schema", Json());
@@ -505,7 +514,7 @@ Outcome Store::Get(const ResourceType& type, const std::string& ns, const std::s
   if (it == bucket.objects.end()) {
     return Outcome::Fail(NotFound(type.group, type.plural, name));
   }
-  if (subresource == "scale") return Outcome::Ok(ScaleOf(it->second));
+  if (subresource == "scale") return Outcome::Ok(ScaleOf(type, it->second));
   return Outcome::Ok(RenderFor(type, it->second));
 }
 
@@ -579,7 +588,7 @@ Outcome Store::Modify(const ResourceType& type, const std::string& ns, const std
   const Json current = it->second;
   Json representation;
   if (subresource == "scale") {
-    representation = ScaleOf(current);
+    representation = ScaleOf(type, current);
   } else {
     representation = RenderFor(type, current);
   }
@@ -616,7 +625,11 @@ Outcome Store::Modify(const ResourceType& type, const std::string& ns, const std
                                      "Invalid value: " + replicas.dump() +
                                          ": must be greater than or equal to 0"}}));
     }
-    next["spec"]["replicas"] = replicas;
+    if (type.is_custom) {
+      SetCustomSpecReplicas(type, next, replicas.get<std::int64_t>());
+    } else {
+      next["spec"]["replicas"] = replicas;
+    }
   } else if (subresource == "status") {
     next = current;
     if (updated.contains("status")) {
@@ -681,7 +694,7 @@ Outcome Store::Modify(const ResourceType& type, const std::string& ns, const std
   }
   CommitLocked(type, key, "MODIFIED", next, current);
   const Json& stored = buckets_[type.bucket()].objects[key];
-  if (subresource == "scale") return Outcome::Ok(ScaleOf(stored));
+  if (subresource == "scale") return Outcome::Ok(ScaleOf(type, stored));
   return Outcome::Ok(RenderFor(type, stored));
 }
 
@@ -798,7 +811,7 @@ void Store::CommitLocked(const ResourceType& type, const std::string& key,
   if (type.bucket() == "apiextensions.k8s.io/customresourcedefinitions") {
     RegisterCrdLocked(object);
   }
-  if (IsWorkloadBucket(type.bucket()) && workload_hook_) {
+  if (IsWorkload(type) && workload_hook_) {
     workload_hook_(type.bucket(), key);
   }
 }
@@ -818,7 +831,7 @@ void Store::RemoveLocked(const ResourceType& type, const std::string& key, Json 
   if (type.bucket() == "apiextensions.k8s.io/customresourcedefinitions") {
     UnregisterCrdLocked(final_object);
   }
-  if (IsWorkloadBucket(type.bucket()) || type.bucket() == "batch/jobs") {
+  if (IsWorkload(type) || type.bucket() == "batch/jobs") {
     // Stands in for the garbage collector: the workload's pods go with it.
     const std::string uid = MetaString(final_object, "uid");
     auto pod_type = FindTypeLocked("", "v1", "pods");
@@ -1033,7 +1046,8 @@ void Store::ReconcileWorkload(const std::string& bucket_key, const std::string& 
   const std::string name = MetaString(current, "name");
   const std::string uid = MetaString(current, "uid");
   const bool stateful = type.plural == "statefulsets";
-  const std::int64_t replicas = current["spec"].value("replicas", 1);
+  const std::int64_t replicas =
+      type.is_custom ? CustomSpecReplicasOr(type, current, 1) : current["spec"].value("replicas", 1);
 
   // Pods owned by the workload, created or removed to match spec.replicas.
   auto pod_type = *FindTypeLocked("", "v1", "pods");
@@ -1068,7 +1082,7 @@ void Store::ReconcileWorkload(const std::string& bucket_key, const std::string& 
          {{"name", pod_name},
           {"labels", labels},
           {"ownerReferences",
-           {{{"apiVersion", "apps/v1"},
+           {{{"apiVersion", type.api_version()},
              {"kind", type.kind},
              {"name", name},
              {"uid", uid},
@@ -1083,6 +1097,12 @@ void Store::ReconcileWorkload(const std::string& bucket_key, const std::string& 
     CreateLocked(pod_type, ns, pod, false);
   }
 
+  if (type.is_custom) {  // e.g. an Argo Rollout: its scale's status paths
+    Json next = current;
+    next["status"] = CustomWorkloadStatus(type, current, replicas, SelectorString(current));
+    if (next != current) CommitLocked(type, key, "MODIFIED", next, current);
+    return;
+  }
   Json status = current.value("status", Json::object());
   status["observedGeneration"] = Meta(current).value("generation", 1);
   for (const char* field : {"replicas", "readyReplicas", "availableReplicas", "updatedReplicas",

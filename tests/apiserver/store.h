@@ -32,6 +32,12 @@ struct ResourceType {
   std::vector<std::string> categories;
   bool has_status = false;
   bool has_scale = false;
+  // A custom resource's subresources.scale (custom_scale.cpp); empty for
+  // built-in kinds, whose scale is spec.replicas / status.replicas /
+  // spec.selector.matchLabels.
+  std::string scale_spec_path;
+  std::string scale_status_path;
+  std::string scale_selector_path;
   bool tracks_generation = false;
   bool is_custom = false;
   Json schema;           // openAPIV3Schema of a custom resource, or null.
@@ -87,8 +93,9 @@ class Store {
  public:
   explicit Store(std::size_t history_size);
 
-  // Called (under the store lock) after a Deployment or StatefulSet was
-  // written, with bucket and "namespace/name".
+  // Called (under the store lock) after a Deployment, a StatefulSet or a
+  // custom resource with a scale subresource was written, with bucket and
+  // "namespace/name".
   void SetWorkloadHook(std::function<void(const std::string&, const std::string&)> hook);
 
   std::optional<ResourceType> FindType(const std::string& group, const std::string& version,
@@ -171,6 +178,20 @@ class Store {
   std::map<std::string, std::list<std::shared_ptr<Watcher>>> watchers_;
   std::function<void(const std::string&, const std::string&)> workload_hook_;
 };
+
+// custom_scale.cpp: the scale subresource of custom resources.
+void SetCustomScalePaths(ResourceType& type, const Json& subresources);
+std::int64_t CustomSpecReplicas(const ResourceType& type, const Json& object);
+// The simulated controller's view: `absent` when the object sets none (a
+// Deployment's controller defaults to 1).
+std::int64_t CustomSpecReplicasOr(const ResourceType& type, const Json& object,
+                                  std::int64_t absent);
+Json CustomScaleStatus(const ResourceType& type, const Json& object);
+void SetCustomSpecReplicas(const ResourceType& type, Json& object, std::int64_t replicas);
+// The object's status after its simulated controller ran: `replicas` at
+// statusReplicasPath and `selector` at labelSelectorPath.
+Json CustomWorkloadStatus(const ResourceType& type, const Json& object, std::int64_t replicas,
+                          const std::string& selector);
 
 std::string RandomSuffix(std::size_t length);
 std::string NewUid();

@@ -10,7 +10,7 @@ SchemaMigrationSpec ValidSpec() {
   spec.target_revision = "seed_default_schemas";
   spec.url_secret_ref = {"drawing-db", "DATABASE_URL"};
   spec.migrations_config_map = "drawing-migrations";
-  spec.workloads = {{"Deployment", "backend"}, {"StatefulSet", "celery-worker"}};
+  spec.workloads = {{"Deployment", "backend", ""}, {"StatefulSet", "celery-worker", ""}};
   spec.verify_checks = {{"components-kept", "SELECT count(*) > 0 FROM components"}};
   spec.verify_allow_row_loss = {"public.audit_log"};
   spec.lock_timeout = "10s";
@@ -38,7 +38,7 @@ TEST(ValidateSpec, AcceptsAValidSpecAndAllTargetForms) {
 
 TEST(ValidateSpec, DuplicateWorkloadNamesTheSecondEntry) {
   SchemaMigrationSpec spec = ValidSpec();
-  spec.workloads.push_back({"Deployment", "backend"});
+  spec.workloads.push_back({"Deployment", "backend", ""});
   auto errors = ValidateSpec(spec);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].path, "spec.workloads[2].name");
@@ -55,7 +55,7 @@ TEST(ValidateSpec, ReportsEveryBadFieldWithItsPath) {
   spec.url_secret_ref = {"Bad_Name", ""};
   spec.version_table = "1table";
   spec.migrations_config_map = "";
-  spec.workloads = {{"DaemonSet", "x"}, {"Deployment", ""}};
+  spec.workloads = {{"daemonset", "x", ""}, {"Deployment", "", ""}};
   spec.drain_timeout_seconds = 0;
   spec.backup_when = "Sometimes";
   spec.verify_row_counts = "Maybe";
@@ -87,9 +87,9 @@ TEST(ValidateSpec, CronJobWorkloadsAndTheirJobsPolicy) {
   spec.target_revision = "head";
   spec.url_secret_ref = {"db", "url"};
   spec.migrations_config_map = "migrations";
-  spec.workloads = {{"CronJob", "report", "Delete"}, {"CronJob", "nightly"}, {"Deployment", "web"}};
+  spec.workloads = {{"CronJob", "report", "", "Delete"}, {"CronJob", "nightly"}, {"Deployment", "web"}};
   EXPECT_TRUE(ValidateSpec(spec).empty());
-  spec.workloads = {{"CronJob", "report", "Sometimes"}, {"Deployment", "web", "Wait"}};
+  spec.workloads = {{"CronJob", "report", "", "Sometimes"}, {"Deployment", "web", "", "Wait"}};
   const std::vector<FieldError> errors = ValidateSpec(spec);
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[0].ToString(),
@@ -99,6 +99,51 @@ TEST(ValidateSpec, CronJobWorkloadsAndTheirJobsPolicy) {
   // The same name under another kind is another workload.
   spec.workloads = {{"CronJob", "web"}, {"Deployment", "web"}};
   EXPECT_TRUE(ValidateSpec(spec).empty());
+}
+
+// Any scalable kind (design §6.3): apiVersion + kind + name; only
+// Deployment and StatefulSet may leave apiVersion out (the CRD's CEL rule,
+// repeated here for API servers that drop it).
+TEST(ValidateSpec, WorkloadsOfAnyKindNeedAnApiVersion) {
+  SchemaMigrationSpec spec = ValidSpec();
+  spec.workloads = {{"Deployment", "backend", "apps/v1"},
+                    {"Rollout", "editor", "argoproj.io/v1alpha1"},
+                    {"ReplicationController", "legacy", "v1"},
+                    {"Scaler", "x", "example.com/v2beta3"}};
+  EXPECT_TRUE(Errors(spec).empty());
+
+  spec.workloads = {{"Rollout", "editor", ""}};
+  ASSERT_EQ(Errors(spec).size(), 1u);
+  EXPECT_EQ(ValidateSpec(spec)[0].path, "spec.workloads[0].apiVersion");
+  EXPECT_NE(Errors(spec)[0].find("required for kind \"Rollout\""), std::string::npos);
+  EXPECT_NE(Errors(spec)[0].find("argoproj.io/v1alpha1"), std::string::npos);
+
+  for (const char* bad : {"argoproj.io", "argoproj.io/", "/v1", "Apps/v1", "apps/v1/x",
+                          "apps/version1", "apps/v1gamma1", "apps/v1alpha", "a..b/v1"}) {
+    spec.workloads = {{"Rollout", "editor", bad}};
+    ASSERT_EQ(Errors(spec).size(), 1u) << bad;
+    EXPECT_EQ(ValidateSpec(spec)[0].path, "spec.workloads[0].apiVersion") << bad;
+  }
+  for (const char* bad : {"rollout", "Roll-out", "", "Roll out"}) {
+    spec.workloads = {{bad, "editor", "argoproj.io/v1alpha1"}};
+    ASSERT_FALSE(Errors(spec).empty()) << bad;
+    EXPECT_EQ(ValidateSpec(spec)[0].path, "spec.workloads[0].kind") << bad;
+  }
+  // Unique by kind and name, as the CRD's rule (whatever the apiVersion).
+  spec.workloads = {{"Rollout", "editor", "argoproj.io/v1alpha1"},
+                    {"Rollout", "editor", "example.com/v1"}};
+  ASSERT_EQ(Errors(spec).size(), 1u);
+  EXPECT_EQ(ValidateSpec(spec)[0].path, "spec.workloads[1].name");
+}
+
+TEST(WorkloadApiVersion, BuiltinKindsDefaultToAppsV1) {
+  EXPECT_EQ(WorkloadApiVersion("", "Deployment"), "apps/v1");
+  EXPECT_EQ(WorkloadApiVersion("", "StatefulSet"), "apps/v1");
+  EXPECT_EQ(WorkloadApiVersion("", "CronJob"), "batch/v1");
+  EXPECT_EQ(WorkloadApiVersion("", "Rollout"), "");
+  EXPECT_EQ(WorkloadApiVersion("argoproj.io/v1alpha1", "Rollout"), "argoproj.io/v1alpha1");
+  WorkloadStatus recorded{"Rollout", "editor", 2, "argoproj.io/v1alpha1"};
+  EXPECT_EQ(recorded.Ref(), (WorkloadRef{"Rollout", "editor", "argoproj.io/v1alpha1"}));
 }
 
 TEST(ValidateSpec, RejectsTooLongRevisionIds) {

@@ -21,6 +21,7 @@
 #include "manager/object_cache.h"
 #include "test_api_server.h"
 #include "test_crd.h"
+#include "workload_objects.h"
 
 namespace schemaop::manager {
 namespace {
@@ -43,29 +44,10 @@ Json SchemaMigrationObject(const std::string& name) {
 }
 
 Json DeploymentObject(const std::string& name, int replicas) {
-  Json labels = {{"app", name}};
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "Deployment"},
-          {"metadata", {{"name", name}, {"namespace", "default"}}},
-          {"spec",
-           {{"replicas", replicas},
-            {"selector", {{"matchLabels", labels}}},
-            {"template",
-             {{"metadata", {{"labels", labels}}},
-              {"spec", {{"containers", {{{"name", "c"}, {"image", "busybox"}}}}}}}}}}};
+  return testing::WorkloadObject("apps/v1", "Deployment", name, replicas);
 }
 
-template <typename Predicate>
-bool WaitFor(Predicate predicate, std::chrono::seconds timeout = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return predicate();
-}
+using testing::WaitFor;
 
 class KubePortImplTest : public ::testing::Test {
  protected:

@@ -500,10 +500,59 @@ TEST(DecodeBase64Test, DecodesSecretData) {
   EXPECT_FALSE(DecodeBase64("YQ==YQ").has_value());
 }
 
-TEST(WorkloadResourceTest, MapsKinds) {
-  EXPECT_EQ(WorkloadResource("Deployment")->resource, "deployments");
-  EXPECT_EQ(WorkloadResource("StatefulSet")->resource, "statefulsets");
-  EXPECT_EQ(WorkloadResource("DaemonSet").status().code(), core::Code::kInvalidArgument);
+// Discovery answers (design §6.3, any scalable kind): the resource of a kind
+// with a scale subresource, or an error naming the kind and the fix.
+TEST(FindScalableResourceTest, FindsTheKindsScaleSubresource) {
+  const Json list = {
+      {"kind", "APIResourceList"},
+      {"groupVersion", "argoproj.io/v1alpha1"},
+      {"resources",
+       {{{"name", "rollouts"}, {"namespaced", true}, {"kind", "Rollout"}},
+        {{"name", "rollouts/status"}, {"namespaced", true}, {"kind", "Rollout"}},
+        {{"name", "rollouts/scale"}, {"namespaced", true}, {"kind", "Scale"},
+         {"group", "autoscaling"}, {"version", "v1"}},
+        {{"name", "analysisruns"}, {"namespaced", true}, {"kind", "AnalysisRun"}},
+        {{"name", "clusteranalysistemplates"}, {"namespaced", false},
+         {"kind", "ClusterAnalysisTemplate"}}}}};
+  auto rollout = FindScalableResource(list, "argoproj.io/v1alpha1", "Rollout");
+  ASSERT_TRUE(rollout.ok()) << rollout.status().message();
+  EXPECT_EQ(rollout->group, "argoproj.io");
+  EXPECT_EQ(rollout->version, "v1alpha1");
+  EXPECT_EQ(rollout->resource, "rollouts");
+  EXPECT_TRUE(rollout->namespaced);
+
+  auto no_scale = FindScalableResource(list, "argoproj.io/v1alpha1", "AnalysisRun");
+  EXPECT_EQ(no_scale.status().code(), core::Code::kInvalidArgument);
+  EXPECT_NE(no_scale.status().message().find("AnalysisRun"), std::string::npos);
+  EXPECT_NE(no_scale.status().message().find("no scale subresource"), std::string::npos);
+  EXPECT_NE(no_scale.status().message().find("subresources.scale"), std::string::npos);
+
+  auto unknown = FindScalableResource(list, "argoproj.io/v1alpha1", "Rolout");
+  EXPECT_EQ(unknown.status().code(), core::Code::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("serves no kind Rolout"), std::string::npos);
+  // "Scale" is the kind of the subresource entry, never a workload.
+  EXPECT_EQ(FindScalableResource(list, "argoproj.io/v1alpha1", "Scale").status().code(),
+            core::Code::kInvalidArgument);
+  auto cluster = FindScalableResource(list, "argoproj.io/v1alpha1", "ClusterAnalysisTemplate");
+  EXPECT_NE(cluster.status().message().find("cluster-scoped"), std::string::npos);
+  EXPECT_EQ(FindScalableResource(Json::object(), "v1", "ReplicationController").status().code(),
+            core::Code::kInvalidArgument);
+
+  const Json core_v1 = {
+      {"resources",
+       {{{"name", "replicationcontrollers"}, {"namespaced", true},
+         {"kind", "ReplicationController"}},
+        {{"name", "replicationcontrollers/scale"}, {"namespaced", true}, {"kind", "Scale"}}}}};
+  auto rc = FindScalableResource(core_v1, "v1", "ReplicationController");
+  ASSERT_TRUE(rc.ok());
+  EXPECT_EQ(rc->group, "");
+  EXPECT_EQ(rc->GroupVersionPath(), "/api/v1");
+}
+
+TEST(FindScalableResourceTest, BuiltinWorkloadsAreDeploymentsAndStatefulSets) {
+  EXPECT_TRUE(IsBuiltinWorkload(kube::resources::kDeployments));
+  EXPECT_TRUE(IsBuiltinWorkload(kube::resources::kStatefulSets));
+  EXPECT_FALSE(IsBuiltinWorkload(kube::ResourceRef{"argoproj.io", "v1alpha1", "rollouts", true}));
 }
 
 // ----------------------------------------------------------- engine target

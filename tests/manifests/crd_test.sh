@@ -41,8 +41,12 @@ check "migrations.configMapRef.name required" field '["configMapRef"] ["name"]' 
 check "workload name required" field '["name"]' "$spec.workloads.items.required"
 check "check name and sql required" field '["name","sql"]' "$spec.verify.properties.checks.items.required"
 
-check "workload kind enum and default" field '["Deployment","StatefulSet","CronJob"] Deployment' \
-  "$spec.workloads.items.properties.kind.enum} {$spec.workloads.items.properties.kind.default"
+check "workload kind: any Kind (CronJob too), default Deployment" field '^[A-Z][A-Za-z0-9]*$ Deployment' \
+  "$spec.workloads.items.properties.kind.pattern} {$spec.workloads.items.properties.kind.default"
+check "CEL: apiVersion required for kinds other than Deployment/StatefulSet/CronJob" field \
+  "has(self.apiVersion) || self.kind in ['Deployment', 'StatefulSet', 'CronJob']" \
+  "$spec.workloads.items.x-kubernetes-validations[1].rule"
+check "status.workloads records apiVersion" field "string" "$status.workloads.items.properties.apiVersion.type"
 check "at most 50 workloads" field "50" "$spec.workloads.maxItems"
 check "a CronJob's jobs: Wait or Delete" field '["Wait","Delete"]' "$spec.workloads.items.properties.jobs.enum"
 check "backup.when enum and default" field '["Downgrade","Always","Never"] Downgrade' \
@@ -115,6 +119,11 @@ check "timeouts reject other text" pattern_rejects "$duration_pattern" "" 10 1.5
 name_pattern=$(jp "$crd" "{$spec.workloads.items.properties.name.pattern}")
 check "workload names are DNS subdomains" pattern_accepts "$name_pattern" backend celery-worker a.b-c
 check "workload names reject invalid names" pattern_rejects "$name_pattern" Backend -x "x_y" "x."
+api_version_pattern=$(jp "$crd" "{$spec.workloads.items.properties.apiVersion.pattern}")
+check "workload apiVersion accepts group/version and v1" pattern_accepts "$api_version_pattern" \
+  argoproj.io/v1alpha1 apps/v1 v1 example.com/v2beta3 keda.sh/v1
+check "workload apiVersion rejects other text" pattern_rejects "$api_version_pattern" \
+  "" argoproj.io apps/ /v1 Apps/v1 apps/v1/x "apps/ v1" apps/version1 apps/v1gamma1
 hash_pattern=$(jp "$crd" "{$spec.approvedPlanHash.pattern}")
 check "approvedPlanHash accepts a sha256 in lowercase hex" pattern_accepts "$hash_pattern" \
   0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef

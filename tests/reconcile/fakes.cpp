@@ -253,28 +253,50 @@ core::Result<std::map<std::string, std::string>> FakeKube::GetConfigMapData(
   return it->second;
 }
 
-core::Result<WorkloadScale> FakeKube::GetScale(const std::string& ns, const std::string& kind,
-                                               const std::string& name) {
+namespace {
+
+// kInvalidArgument when `w` names its kind under another apiVersion than the
+// one the fake workload is served under (what discovery would answer).
+core::Status CheckServed(const core::WorkloadRef& w, const std::map<std::string, std::string>& served,
+                        const std::string& key) {
+  auto it = served.find(key);
+  if (core::WorkloadApiVersion(w.api_version, w.kind) ==
+      core::WorkloadApiVersion(it == served.end() ? "" : it->second, w.kind)) {
+    return Status::Ok();
+  }
+  return Status(Code::kInvalidArgument,
+                "kind " + w.kind + " is not served under apiVersion " + w.api_version);
+}
+
+}  // namespace
+
+core::Result<WorkloadScale> FakeKube::GetScale(const std::string& ns, const core::WorkloadRef& w) {
   if (get_scale_error) {
     return *get_scale_error;
   }
-  auto it = workloads.find(ns + "/" + kind + "/" + name);
+  auto it = workloads.find(ns + "/" + w.kind + "/" + w.name);
   if (it == workloads.end()) {
-    return Status(Code::kNotFound, kind + " " + name + " not found");
+    return Status(Code::kNotFound, w.kind + " " + w.name + " not found");
+  }
+  if (Status s = CheckServed(w, served_api_versions, it->first); !s.ok()) {
+    return s;
   }
   return WorkloadScale{it->second.spec_replicas, it->second.status_replicas};
 }
 
-core::Status FakeKube::SetReplicas(const std::string& ns, const std::string& kind,
-                                   const std::string& name, std::int32_t replicas) {
+core::Status FakeKube::SetReplicas(const std::string& ns, const core::WorkloadRef& w,
+                                   std::int32_t replicas) {
   if (set_replicas_error) {
     return *set_replicas_error;
   }
-  auto it = workloads.find(ns + "/" + kind + "/" + name);
+  auto it = workloads.find(ns + "/" + w.kind + "/" + w.name);
   if (it == workloads.end()) {
-    return Status(Code::kNotFound, kind + " " + name + " not found");
+    return Status(Code::kNotFound, w.kind + " " + w.name + " not found");
   }
-  effects_.Hit("scale:" + kind + "/" + name + "=" + std::to_string(replicas), [&] {
+  if (Status s = CheckServed(w, served_api_versions, it->first); !s.ok()) {
+    return s;
+  }
+  effects_.Hit("scale:" + w.kind + "/" + w.name + "=" + std::to_string(replicas), [&] {
     it->second.spec_replicas = replicas;
     if (auto_drain) {
       it->second.status_replicas = replicas;
@@ -331,8 +353,9 @@ core::Status FakeKube::DeleteRunningJobsOf(const std::string& ns, const std::str
 }
 
 core::Result<std::string> FakeKube::ReplicasWriterOf(const std::string& ns,
-                                                     const std::string& kind,
-                                                     const std::string& name) {
+                                                     const core::WorkloadRef& w) {
+  const std::string& kind = w.kind;
+  const std::string& name = w.name;
   const std::string key = ns + "/" + kind + "/" + name;
   if (workloads.find(key) == workloads.end()) {
     return Status(Code::kNotFound, kind + " " + name + " not found");

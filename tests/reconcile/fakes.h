@@ -76,6 +76,10 @@ class FakeKube final : public KubePort {
   std::map<std::string, std::map<std::string, std::string>> secrets;      // "ns/name" -> data
   std::map<std::string, std::map<std::string, std::string>> config_maps;  // "ns/name" -> data
   std::map<std::string, FakeWorkload> workloads;                          // "ns/Kind/name"
+  // "ns/Kind/name" -> the apiVersion its kind is served under (absent:
+  // apps/v1); a reference with another apiVersion gets kInvalidArgument,
+  // like discovery's answer.
+  std::map<std::string, std::string> served_api_versions;
   std::vector<RecordedEvent> events;
   // Autoscalers by the target they scale, "ns/Kind/name"; a ScaledObject's
   // paused_replicas is its annotation (SetScaledObjectPausedReplicas writes it).
@@ -136,9 +140,8 @@ class FakeKube final : public KubePort {
                                            const std::string& key) override;
   core::Result<std::map<std::string, std::string>> GetConfigMapData(
       const std::string& ns, const std::string& name) override;
-  core::Result<WorkloadScale> GetScale(const std::string& ns, const std::string& kind,
-                                       const std::string& name) override;
-  core::Status SetReplicas(const std::string& ns, const std::string& kind, const std::string& name,
+  core::Result<WorkloadScale> GetScale(const std::string& ns, const core::WorkloadRef& w) override;
+  core::Status SetReplicas(const std::string& ns, const core::WorkloadRef& w,
                            std::int32_t replicas) override;
   core::Result<std::vector<AutoscalerInfo>> ListAutoscalersOf(const std::string& ns,
                                                               const std::string& kind,
@@ -147,8 +150,8 @@ class FakeKube final : public KubePort {
                                              const std::optional<std::string>& value) override;
   // Effect "delete-jobs:CronJob/NAME": its running Jobs (status_replicas) go.
   core::Status DeleteRunningJobsOf(const std::string& ns, const std::string& name) override;
-  core::Result<std::string> ReplicasWriterOf(const std::string& ns, const std::string& kind,
-                                             const std::string& name) override;
+  core::Result<std::string> ReplicasWriterOf(const std::string& ns,
+                                             const core::WorkloadRef& w) override;
   // The ScaledObject's annotation now (nullopt: absent or no such object).
   std::optional<std::string> PausedReplicasOf(const std::string& ns, const std::string& name) const;
   void RecordEvent(const core::SchemaMigration& obj, EventType type, const std::string& reason,

@@ -227,7 +227,7 @@ TEST_F(ReconcilerTest, SameDatabaseThroughAnotherSecretInAnotherNamespaceWaitsFo
   younger.spec.target_revision = "9bc6a98f1c12";  // would move the database back down
   younger.spec.url_secret_ref = {"reporting-db", "URL"};
   younger.spec.migrations_config_map = "reporting-migrations";
-  younger.spec.workloads = {{"Deployment", "reporting"}};
+  younger.spec.workloads = {{"Deployment", "reporting", ""}};
   kube_.objects["analytics/analytics-db"] = younger;
   kube_.secrets["analytics/reporting-db"] = {{"URL", "postgresql://reporter@10.0.4.7/drawing"}};
   kube_.config_maps["analytics/reporting-migrations"] = kube_.config_maps["drawing/drawing-migrations"];

@@ -187,8 +187,8 @@ TEST_F(ReconcilerTest, WorkloadScaledDownByAnotherRunIsNotRecordedAsZero) {
   other.metadata.uid = "uid-2";
   other.spec.url_secret_ref = {"analytics-db", "DATABASE_URL"};
   other.status.run = core::RunStatus{};
-  other.status.run->workloads = {{"Deployment", "backend"}};
-  other.status.workloads = {core::WorkloadStatus{"Deployment", "backend", 2}};
+  other.status.run->workloads = {{"Deployment", "backend", ""}};
+  other.status.workloads = {core::WorkloadStatus{"Deployment", "backend", 2, ""}};
   other.status.phase = Phase::kMigrating;
   kube_.objects[std::string(kNs) + "/analytics-db"] = other;
   kube_.Workload(kNs, "Deployment", "backend") = {0, 0};  // the other run scaled it down

@@ -56,7 +56,7 @@ class ReconcilerTest : public ::testing::Test {
     obj.spec.target_revision = "seed_default_schemas";
     obj.spec.url_secret_ref = {"drawing-db", "DATABASE_URL"};
     obj.spec.migrations_config_map = "drawing-migrations";
-    obj.spec.workloads = {{"Deployment", "backend"}, {"Deployment", "celery-worker"}};
+    obj.spec.workloads = {{"Deployment", "backend", ""}, {"Deployment", "celery-worker", ""}};
     kube_.objects[std::string(kNs) + "/" + kName] = obj;
     kube_.secrets["drawing/drawing-db"] = {{"DATABASE_URL", kUrl}};
     kube_.config_maps["drawing/drawing-migrations"] = {

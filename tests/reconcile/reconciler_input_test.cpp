@@ -127,12 +127,12 @@ std::vector<BadInputCase> BadInputs() {
        rs::kInvalidMigrations, true},
       {"UnknownWorkload",
        [](FakeKube& k, FakeDatabase&) {
-         k.Object(kNs, kName).spec.workloads.push_back({"StatefulSet", "ghost"});
+         k.Object(kNs, kName).spec.workloads.push_back({"StatefulSet", "ghost", ""});
        },
        rs::kWorkloadNotFound, true},
       {"InvalidSpec",
        [](FakeKube& k, FakeDatabase&) {
-         k.Object(kNs, kName).spec.workloads.push_back({"Deployment", "backend"});
+         k.Object(kNs, kName).spec.workloads.push_back({"Deployment", "backend", ""});
        },
        rs::kInvalidSpec, true},
       // spec.executor Job validates but is not built yet (design §10.4):
@@ -170,7 +170,7 @@ INSTANTIATE_TEST_SUITE_P(All, BadInputTest, ::testing::ValuesIn(BadInputs()),
                          [](const auto& info) { return info.param.name; });
 
 TEST_F(ReconcilerTest, InvalidSpecMessageNamesTheField) {
-  Obj().spec.workloads.push_back({"Deployment", "backend"});
+  Obj().spec.workloads.push_back({"Deployment", "backend", ""});
   Reconcile();
   EXPECT_NE(Cond(ct::kStalled).message.find("spec.workloads[2].name: duplicate"),
             std::string::npos)
@@ -245,6 +245,58 @@ TEST_F(ReconcilerTest, MissingCaSecretStallsNamingIt) {
         << Cond(ct::kStalled).message;
     EXPECT_TRUE(db_.targets_seen.empty());
   }
+}
+
+
+// Invariant (design §6.3, any scalable kind): the writers recorded and
+// scaled are exactly the listed ones, each restored to its recorded
+// replicas, whatever the kind; a custom kind goes through the same port
+// (its scale subresource) with its apiVersion.
+TEST_F(ReconcilerTest, AnyScalableKindIsRecordedScaledAndRestored) {
+  kube_.Object(kNs, kName).spec.workloads.push_back({"Rollout", "editor", "argoproj.io/v1alpha1"});
+  kube_.workloads["drawing/Rollout/editor"] = {4, 4};
+  kube_.served_api_versions["drawing/Rollout/editor"] = "argoproj.io/v1alpha1";
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  ASSERT_EQ(St().workloads.size(), 3u);
+  EXPECT_EQ(St().workloads[2], (core::WorkloadStatus{"Rollout", "editor", 4, "argoproj.io/v1alpha1"}));
+  const int recorded = effects_.IndexOf("status:ScalingDown");
+  const int down = effects_.IndexOf("scale:Rollout/editor=0");
+  const int migrate = effects_.IndexOf("db:migrate");
+  const int up = effects_.IndexOf("scale:Rollout/editor=4");
+  ASSERT_GE(recorded, 0);
+  EXPECT_LT(recorded, down);
+  EXPECT_LT(down, migrate);
+  EXPECT_LT(migrate, up);
+  EXPECT_EQ(kube_.Workload(kNs, "Rollout", "editor").spec_replicas, 4);
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(Replicas("celery-worker"), 3);
+}
+
+// A kind the cluster cannot scale (not served under the apiVersion, no scale
+// subresource) is refused before anything is recorded or scaled, with the
+// port's message naming the kind, and re-checked (a CRD may be installed).
+TEST_F(ReconcilerTest, AKindThatCannotBeScaledIsRefusedAndRechecked) {
+  kube_.Object(kNs, kName).spec.workloads.push_back({"Worker", "importer", "example.com/v1"});
+  kube_.workloads["drawing/Worker/importer"] = {1, 1};
+  kube_.served_api_versions["drawing/Worker/importer"] = "example.com/v2";
+  ReconcileResult r = Reconcile();
+  ExpectNothingTouched();
+  EXPECT_TRUE(St().workloads.empty());
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kInvalidSpec);
+  const std::string message = Cond(ct::kStalled).message;
+  EXPECT_NE(message.find("spec.workloads[2] importer"), std::string::npos) << message;
+  EXPECT_NE(message.find("kind Worker is not served under apiVersion example.com/v1"),
+            std::string::npos)
+      << message;
+  ASSERT_TRUE(r.requeue_after.has_value()) << "an installed CRD would never be seen";
+
+  kube_.served_api_versions["drawing/Worker/importer"] = "example.com/v1";  // CRD installed
+  clock_.Advance(*r.requeue_after);
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(kube_.Workload(kNs, "Worker", "importer").spec_replicas, 1);
+  EXPECT_GE(effects_.IndexOf("scale:Worker/importer=0"), 0);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ namespace schemaop::reconcile {
 class ReconcilerWritersTest : public ReconcilerTest {
  protected:
   void AddCronJob(bool suspended, int running_jobs, const std::string& jobs = "") {
-    Obj().spec.workloads.push_back({core::kKindCronJob, "nightly-report", jobs});
+    Obj().spec.workloads.push_back({core::kKindCronJob, "nightly-report", "", jobs});
     kube_.workloads["drawing/CronJob/nightly-report"] = {suspended ? 0 : 1, running_jobs};
   }
   FakeWorkload& CronJob() { return kube_.Workload(kNs, core::kKindCronJob, "nightly-report"); }

@@ -78,6 +78,35 @@ TEST(SchemaMigrationJson, DecodesEveryFieldAndAppliesDefaults) {
   EXPECT_TRUE(core::ValidateSpec(obj->spec).empty());
 }
 
+// Any scalable kind (design §6.3): apiVersion is read and written for spec,
+// status and run workloads, and left out where it was not given, so objects
+// of built-in kinds keep their exact wire form.
+TEST(SchemaMigrationJson, WorkloadApiVersionRoundTripsAndIsLeftOutWhenEmpty) {
+  json object = json::parse(kObject);
+  const json rollout = {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Rollout"},
+                        {"name", "editor"}};
+  object["spec"]["workloads"].push_back(rollout);
+  object["status"]["run"]["workloads"].push_back(rollout);
+  json recorded = rollout;
+  recorded["originalReplicas"] = 4;
+  object["status"]["workloads"].push_back(recorded);
+  auto obj = SchemaMigrationFromJson(object);
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  EXPECT_EQ(obj->spec.workloads.at(2),
+            (core::WorkloadRef{"Rollout", "editor", "argoproj.io/v1alpha1"}));
+  EXPECT_EQ(obj->spec.workloads.at(0).api_version, "");
+  EXPECT_EQ(obj->status.run->workloads.at(1).api_version, "argoproj.io/v1alpha1");
+  EXPECT_EQ(obj->status.workloads.at(1),
+            (core::WorkloadStatus{"Rollout", "editor", 4, "argoproj.io/v1alpha1"}));
+
+  json encoded = SchemaMigrationToJson(*obj);
+  EXPECT_EQ(encoded["spec"]["workloads"][2], rollout);
+  EXPECT_EQ(encoded["status"]["workloads"][1], recorded);
+  EXPECT_EQ(encoded["status"]["run"]["workloads"][1], rollout);
+  EXPECT_FALSE(encoded["spec"]["workloads"][0].contains("apiVersion"));
+  EXPECT_FALSE(encoded["status"]["workloads"][0].contains("apiVersion"));
+}
+
 TEST(SchemaMigrationJson, RoundTripsThroughJson) {
   auto obj = SchemaMigrationFromJson(json::parse(kObject));
   ASSERT_TRUE(obj.ok());

@@ -111,4 +111,15 @@ rules:
   - apiGroups: [""]
     resources: ["events"]
     verbs: ["create", "patch"]
+{{- range .Values.rbac.extraScaleResources }}
+  {{- range .resources }}
+  {{- if not (hasSuffix "/scale" .) }}
+  {{- fail (printf "rbac.extraScaleResources: %q is not a scale subresource: list <plural>/scale (e.g. rollouts/scale); the controller needs nothing else of a workload" .) }}
+  {{- end }}
+  {{- end }}
+  # Workloads of another kind in spec.workloads: only their scale subresource.
+  - apiGroups: [{{ .apiGroup | quote }}]
+    resources: {{ toJson .resources }}
+    verbs: ["get", "patch"]
+{{- end }}
 {{- end }}
