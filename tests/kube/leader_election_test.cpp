@@ -98,8 +98,24 @@ class LeaderElectionTest : public ::testing::Test {
     return elector.ok() ? std::move(elector).value() : nullptr;
   }
 
+  // Candidate "a", started on its own thread and leading; counts its
+  // started/stopped callbacks.
+  core::Result<std::unique_ptr<LeaderElector>> StartLeader() {
+    LeaderElectionConfig config = Config("a");
+    config.on_started_leading = [this] { ++started_; };
+    config.on_stopped_leading = [this] { ++stopped_; };
+    auto a = LeaderElector::Create(store_, config, clock_);
+    if (a.ok()) {
+      (*a)->Start();
+      while (started_.load() == 0) std::this_thread::yield();
+    }
+    return a;
+  }
+
   FakeClock clock_;
   MemoryLeaseStore store_;
+  std::atomic<int> started_{0};
+  std::atomic<int> stopped_{0};
 };
 
 // A candidate that cannot read the Lease (RBAC forbids it, the API server is
@@ -202,34 +218,27 @@ TEST_F(LeaderElectionTest, StoreErrorsMeanNotLeading) {
 }
 
 TEST_F(LeaderElectionTest, RunRenewsAndStepsDownAfterTheRenewDeadline) {
-  std::atomic<int> started{0};
-  std::atomic<int> stopped{0};
-  LeaderElectionConfig config = Config("a");
-  config.on_started_leading = [&] { ++started; };
-  config.on_stopped_leading = [&] { ++stopped; };
-  auto a = LeaderElector::Create(store_, config, clock_);
+  auto a = StartLeader();
   ASSERT_TRUE(a.ok());
-  (*a)->Start();
-  while (started.load() == 0) std::this_thread::yield();
   EXPECT_TRUE((*a)->IsLeader());
   // Renewals keep working: advance a few retry periods.
   for (int i = 0; i < 3; ++i) {
     while (clock_.waiters() == 0) std::this_thread::yield();
     clock_.Advance(seconds(2));
   }
-  EXPECT_EQ(stopped.load(), 0);
+  EXPECT_EQ(stopped_.load(), 0);
   // Now every Get fails: after renewDeadline (10 s) it must step down,
   // before the 15 s lease could expire for anyone else.
   store_.fail_gets = 1000;
-  for (int i = 0; i < 6 && stopped.load() == 0; ++i) {
-    while (clock_.waiters() == 0 && stopped.load() == 0) std::this_thread::yield();
+  for (int i = 0; i < 6 && stopped_.load() == 0; ++i) {
+    while (clock_.waiters() == 0 && stopped_.load() == 0) std::this_thread::yield();
     clock_.Advance(seconds(2));
   }
-  while (stopped.load() == 0) std::this_thread::yield();
+  while (stopped_.load() == 0) std::this_thread::yield();
   EXPECT_FALSE((*a)->IsLeader());
   (*a)->Stop();
-  EXPECT_EQ(started.load(), 1);
-  EXPECT_EQ(stopped.load(), 1);
+  EXPECT_EQ(started_.load(), 1);
+  EXPECT_EQ(stopped_.load(), 1);
 }
 
 // Invariant (design §4.2): a leader never acts after a successor could hold
@@ -239,15 +248,8 @@ TEST_F(LeaderElectionTest, RunRenewsAndStepsDownAfterTheRenewDeadline) {
 // returned and on_stopped_leading has not been called yet. The manager's
 // StillLeading() (fencing, its work loop) relies on exactly this.
 TEST_F(LeaderElectionTest, LeadershipEndsOnTimeWhileARenewHangs) {
-  std::atomic<int> started{0};
-  std::atomic<int> stopped{0};
-  LeaderElectionConfig config = Config("a");
-  config.on_started_leading = [&] { ++started; };
-  config.on_stopped_leading = [&] { ++stopped; };
-  auto a = LeaderElector::Create(store_, config, clock_);
+  auto a = StartLeader();
   ASSERT_TRUE(a.ok());
-  (*a)->Start();
-  while (started.load() == 0) std::this_thread::yield();
   store_.Hang(true);
   while (clock_.waiters() == 0) std::this_thread::yield();
   clock_.Advance(seconds(2));  // the next renew starts and hangs
@@ -257,11 +259,11 @@ TEST_F(LeaderElectionTest, LeadershipEndsOnTimeWhileARenewHangs) {
   EXPECT_TRUE((*a)->IsLeader());
   clock_.Advance(seconds(1));  // 10 s: the renew deadline
   EXPECT_FALSE((*a)->IsLeader());
-  EXPECT_EQ(stopped.load(), 0) << "the hung renew has not returned, yet leadership is over";
+  EXPECT_EQ(stopped_.load(), 0) << "the hung renew has not returned, yet leadership is over";
   // The hung call finally fails: the elector's thread steps down too.
   store_.fail_gets = 1000;
   store_.Hang(false);
-  while (stopped.load() == 0) std::this_thread::yield();
+  while (stopped_.load() == 0) std::this_thread::yield();
   EXPECT_FALSE((*a)->IsLeader());
   (*a)->Stop();
 }
