@@ -317,8 +317,12 @@ class Plugin {
       return;
     }
     for (const Json& w : o["status"]["workloads"]) {
-      std::cout << "  workload: " << Str(w, {"kind"}) << "/" << Str(w, {"name"})
-                << ", recorded replicas " << Or(Str(w, {"originalReplicas"}), "?") << "\n";
+      std::cout << "  workload: " << Str(w, {"kind"}) << "/" << Str(w, {"name"});
+      if (w.contains("originalSuspend")) {  // a CronJob (design §6.8)
+        std::cout << ", recorded suspend " << Str(w, {"originalSuspend"}) << "\n";
+      } else {
+        std::cout << ", recorded replicas " << Or(Str(w, {"originalReplicas"}), "?") << "\n";
+      }
     }
   }
 

@@ -50,6 +50,10 @@ cronjob)
   wait_for "the CronJob suspended" 60 cronjob_suspended
   expect_eq "its previous spec.suspend recorded in status" "CronJob nightly-report false" \
     "$(smig '{.status.workloads[2].kind} {.status.workloads[2].name} {.status.workloads[2].originalSuspend}')"
+  # kubectl schemaop status shows the CronJob's recorded suspend, not replicas.
+  plugin_status=$("$SCHEMAOP_KUBECTL_PLUGIN" status drawing-db -n "$E2E_NS" 2>&1) ||
+    fail "kubectl schemaop status: $plugin_status"
+  expect_contains "kubectl schemaop status" "$plugin_status" "workload: CronJob/nightly-report, recorded suspend false"
   wait_for "the Deployments drained" 60 deployments_drained
   # The Job still runs: the run waits in Draining and migrates nothing.
   wait_for "the run waiting for the Job" 30 phase_is Draining
