@@ -1,6 +1,6 @@
 #pragma once
 // status.progress <-> JSON (design §6.8), kept apart from
-// schema_migration_json.cpp, which calls these.
+// status_json.cpp, which calls these.
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 
