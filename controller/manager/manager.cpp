@@ -528,11 +528,7 @@ struct Manager::Impl {
       cv.notify_all();
     };
     config.on_stopped_leading = [this] {
-      leading.store(false);
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        lost_leadership = true;
-      }
+      NoteLeadershipLost();
       cv.notify_all();
     };
     config.on_new_leader = [identity = le.identity](const std::string& holder) {

@@ -153,15 +153,6 @@ class KubePort {
   // Sets .spec.replicas through the scale subresource (same errors).
   [[nodiscard]] virtual core::Status SetReplicas(const std::string& ns, const core::WorkloadRef& w,
                                                  std::int32_t replicas) = 0;
-  // The same for a Deployment or StatefulSet named by kind (apps/v1).
-  core::Result<WorkloadScale> GetScale(const std::string& ns, const std::string& kind,
-                                       const std::string& name) {
-    return GetScale(ns, core::WorkloadRef{kind, name, ""});
-  }
-  [[nodiscard]] core::Status SetReplicas(const std::string& ns, const std::string& kind,
-                                         const std::string& name, std::int32_t replicas) {
-    return SetReplicas(ns, core::WorkloadRef{kind, name, ""}, replicas);
-  }
 
   // ---- Other writers and their autoscalers (design §6.8)
   // The HorizontalPodAutoscalers (autoscaling/v2) and KEDA ScaledObjects

@@ -174,20 +174,20 @@ TEST_F(KubePortImplTest, ConfigMapDataAndScale) {
   EXPECT_EQ(port.GetConfigMapData("default", "absent").status().code(), core::Code::kNotFound);
 
   ASSERT_TRUE(WaitFor([&] {
-    auto s = port.GetScale("default", "Deployment", "backend");
+    auto s = port.GetScale("default", {"Deployment", "backend"});
     return s.ok() && s->spec_replicas == 3 && s->status_replicas == 3;
   }));
-  ASSERT_TRUE(port.SetReplicas("default", "Deployment", "backend", 0).ok());
-  auto scale = port.GetScale("default", "Deployment", "backend");
+  ASSERT_TRUE(port.SetReplicas("default", {"Deployment", "backend"}, 0).ok());
+  auto scale = port.GetScale("default", {"Deployment", "backend"});
   ASSERT_TRUE(scale.ok());
   EXPECT_EQ(scale->spec_replicas, 0);
   EXPECT_TRUE(WaitFor([&] {
-    auto s = port.GetScale("default", "Deployment", "backend");
+    auto s = port.GetScale("default", {"Deployment", "backend"});
     return s.ok() && s->status_replicas == 0;
   }));
-  EXPECT_EQ(port.GetScale("default", "Deployment", "absent").status().code(),
+  EXPECT_EQ(port.GetScale("default", {"Deployment", "absent"}).status().code(),
             core::Code::kNotFound);
-  EXPECT_EQ(port.GetScale("default", "DaemonSet", "backend").status().code(),
+  EXPECT_EQ(port.GetScale("default", {"DaemonSet", "backend"}).status().code(),
             core::Code::kInvalidArgument);
 }
 
@@ -197,21 +197,21 @@ TEST_F(KubePortImplTest, DrainSeesTerminatingPodsAndUnobservedScaleDowns) {
           .ok());
   KubePortImpl port(*client_, events_.get());
   ASSERT_TRUE(WaitFor([&] {
-    auto s = port.GetScale("default", "Deployment", "worker");
+    auto s = port.GetScale("default", {"Deployment", "worker"});
     return s.ok() && s->status_replicas == 2;
   }));
 
   // The workload controller has not observed the scale-down yet: its status
   // still describes the old spec, so nothing says the writers are gone.
   server_.SetControllersPaused(true);
-  ASSERT_TRUE(port.SetReplicas("default", "Deployment", "worker", 0).ok());
-  auto unobserved = port.GetScale("default", "Deployment", "worker");
+  ASSERT_TRUE(port.SetReplicas("default", {"Deployment", "worker"}, 0).ok());
+  auto unobserved = port.GetScale("default", {"Deployment", "worker"});
   ASSERT_TRUE(unobserved.ok());
   EXPECT_EQ(unobserved->spec_replicas, 0);
   EXPECT_GT(unobserved->status_replicas, 0);
   server_.SetControllersPaused(false);
   ASSERT_TRUE(WaitFor([&] {
-    auto s = port.GetScale("default", "Deployment", "worker");
+    auto s = port.GetScale("default", {"Deployment", "worker"});
     return s.ok() && s->status_replicas == 0;
   }));
 
@@ -227,7 +227,7 @@ TEST_F(KubePortImplTest, DrainSeesTerminatingPodsAndUnobservedScaleDowns) {
               {"spec", {{"containers", {{{"name", "c"}, {"image", "busybox"}}}}}}};
   ASSERT_TRUE(client_->Create(kube::resources::kPods, "default", pod).ok());
   ASSERT_TRUE(client_->Delete(kube::resources::kPods, "default", "worker-terminating").ok());
-  auto terminating = port.GetScale("default", "Deployment", "worker");
+  auto terminating = port.GetScale("default", {"Deployment", "worker"});
   ASSERT_TRUE(terminating.ok());
   EXPECT_EQ(terminating->status_replicas, 1);
 
@@ -235,7 +235,7 @@ TEST_F(KubePortImplTest, DrainSeesTerminatingPodsAndUnobservedScaleDowns) {
                   ->Patch(kube::resources::kPods, "default", "worker-terminating",
                           kube::PatchType::kMerge, Json{{"metadata", {{"finalizers", nullptr}}}})
                   .ok());
-  auto gone = port.GetScale("default", "Deployment", "worker");
+  auto gone = port.GetScale("default", {"Deployment", "worker"});
   ASSERT_TRUE(gone.ok());
   EXPECT_EQ(gone->status_replicas, 0);
 }
