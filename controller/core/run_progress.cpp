@@ -47,9 +47,7 @@ std::string DescribeProgress(const RunProgress& p) {
     out += "\n  section " + Of(p.section, p.sections);
   }
   if (p.statements > 0) {
-    out += "\n  statement " + Of(p.statement, p.statements) + " (transaction:false)";
-  } else if (p.sections > 0) {
-    out += " (one transaction, sent as one query)";
+    out += "\n  statement " + Of(p.statement, p.statements);
   }
   if (p.work) {
     out += "\n  " + p.work->command + ": " + p.work->phase + ", " + WorkText(*p.work);

@@ -34,8 +34,8 @@ struct RunProgress {
   std::string direction;  // "upgrade" / "downgrade"
   int section = 0;        // 1-based section of the step's direction, of `sections`
   int sections = 0;
-  // 1-based statement of a transaction:false section, of `statements`; 0
-  // for a transactional section (it is sent as one query).
+  // 1-based statement of the section, of `statements` (every section runs
+  // statement by statement); 0 when only run_log's cursor is known.
   int statement = 0;
   int statements = 0;
   std::optional<StatementWork> work;

@@ -195,11 +195,14 @@ std::vector<SqlStatement> SplitSqlStatements(std::string_view sql) {
   std::size_t end = 0;  // just past the last non-comment, non-space token
   int first_line = 0;
   // SQL-standard routine bodies (CREATE FUNCTION ... BEGIN ATOMIC ...; END)
-  // contain unquoted semicolons; like psql, count BEGIN/CASE ... END inside
-  // CREATE FUNCTION / PROCEDURE and split only at depth 0.
+  // and parenthesised rule actions (CREATE RULE ... DO (stmt; stmt))
+  // contain unquoted semicolons; like psql, count parentheses, and
+  // BEGIN/CASE ... END outside parentheses of CREATE FUNCTION / PROCEDURE,
+  // and split only at depth 0.
   std::vector<std::string> leading_words;
   bool routine = false;
   int block_depth = 0;
+  int paren_depth = 0;
   auto flush = [&] {
     if (in_statement) {
       statements.push_back(SqlStatement{std::string(sql.substr(begin, end - begin)), first_line});
@@ -208,13 +211,14 @@ std::vector<SqlStatement> SplitSqlStatements(std::string_view sql) {
     leading_words.clear();
     routine = false;
     block_depth = 0;
+    paren_depth = 0;
   };
   for (;;) {
     const Lexer::Token token = lexer.Next();
     if (token.kind == Lexer::Kind::kEnd) {
       break;
     }
-    if (token.kind == Lexer::Kind::kSemicolon && block_depth == 0) {
+    if (token.kind == Lexer::Kind::kSemicolon && block_depth == 0 && paren_depth == 0) {
       flush();
       continue;
     }
@@ -227,6 +231,14 @@ std::vector<SqlStatement> SplitSqlStatements(std::string_view sql) {
       first_line = token.line;
     }
     end = token.end;
+    if (token.kind == Lexer::Kind::kOther && token.end == token.begin + 1) {
+      const char c = sql[token.begin];
+      if (c == '(') {
+        ++paren_depth;
+      } else if (c == ')' && paren_depth > 0) {
+        --paren_depth;
+      }
+    }
     if (token.kind != Lexer::Kind::kWord) {
       continue;
     }
@@ -239,7 +251,7 @@ std::vector<SqlStatement> SplitSqlStatements(std::string_view sql) {
       routine = routine ||
                 (leading_words.front() == "CREATE" && (word == "FUNCTION" || word == "PROCEDURE"));
     }
-    if (!routine) {
+    if (!routine || paren_depth > 0) {
       continue;
     }
     if (word == "BEGIN" || (word == "CASE" && block_depth > 0)) {

@@ -163,10 +163,25 @@ void Executor::RunTransactionalSection(Pass& pass, int s, int k, const core::Sec
                std::to_string(k + 1) + "/" + std::to_string(section_count) + " (" + source_name +
                ")",
            s, step.revision, step.direction, k, -1);
-  CheckCancel(pass.ctx);
-  auto t0 = Clock::now();
-  pass.tx->exec(ProgressMarker(pass.ctx, s, k, section_count, 0, 0) + section.sql);
-  rt_.sql_time += Clock::now() - t0;
+  // Statement by statement inside the open transaction, like `psql -f`, so
+  // the live progress names the statement (design §4.11). A split the
+  // server disagrees with fails inside the transaction, which rolls back:
+  // it can stop a run, never commit half a section.
+  const std::string section_where = pass.where;
+  const auto statements = core::SplitSqlStatements(section.sql);
+  for (std::size_t m = 0; m < statements.size(); ++m) {
+    const auto& statement = statements[m];
+    pass.where = section_where + ", statement " + std::to_string(m + 1) + "/" +
+                 std::to_string(statements.size()) + " at line " +
+                 std::to_string(section.first_line + statement.first_line);
+    CheckCancel(pass.ctx);
+    auto t0 = Clock::now();
+    pass.tx->exec(ProgressMarker(pass.ctx, s, k, section_count, static_cast<int>(m) + 1,
+                                 statements.size()) +
+                  statement.text);
+    rt_.sql_time += Clock::now() - t0;
+  }
+  pass.where = section_where;
 }
 
 // The open transaction before a transaction:false section: verified (rows),

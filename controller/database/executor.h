@@ -23,7 +23,7 @@ struct Runtime;
 
 // The start of the comment each migration query begins with (design
 // §4.11): "/* schemaop:progress phase=forward step=2/3 section=1/2
-// statement=4/7 */ " (statement 0/0: a transactional section, one query).
+// statement=4/7 */ " (each statement of every section is its own query).
 inline constexpr const char* kProgressMarkerPrefix = "/* schemaop:progress ";
 
 // Everything one execution pass needs and leaves behind.

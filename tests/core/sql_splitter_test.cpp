@@ -108,6 +108,22 @@ TEST(SqlSplitterTest, SqlStandardRoutineBodiesKeepTheirSemicolons) {
                           "SELECT 4"));
 }
 
+// Like psql: a semicolon inside parentheses does not end the statement
+// (a rule's action list), and a routine's parameter named `begin` opens no
+// block. Transactional sections run statement by statement (design §4.11),
+// so a split here must be the server's.
+TEST(SqlSplitterTest, SemicolonsInsideParenthesesKeepTheStatement) {
+  const std::string rule =
+      "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (1); "
+      "UPDATE counts SET n = n + 1)";
+  EXPECT_THAT(Texts(rule + ";\nSELECT 2;"), ElementsAre(rule, "SELECT 2"));
+  const std::string function = "CREATE FUNCTION f(begin int, \"end\" int) RETURNS int AS $$ SELECT 1 $$ "
+                               "LANGUAGE sql";
+  EXPECT_THAT(Texts(function + "; SELECT 3"), ElementsAre(function, "SELECT 3"));
+  // A stray closing parenthesis does not hide later semicolons.
+  EXPECT_THAT(Texts("SELECT 1); SELECT 2"), ElementsAre("SELECT 1)", "SELECT 2"));
+}
+
 TEST(SqlSplitterTest, LineCommentHidesSemicolon) {
   EXPECT_THAT(Texts("SELECT 1 -- not here; really\n, 2; SELECT 3"),
               ElementsAre("SELECT 1 -- not here; really\n, 2", "SELECT 3"));

@@ -87,11 +87,40 @@ TEST_F(MigratorTest, FailingStatementLeavesDatabaseAtStartingRevision) {
   EXPECT_EQ(report->status.code(), Code::kMigrationFailed);
   EXPECT_EQ(report->status.detail(), "22012");
   EXPECT_NE(report->status.message().find("r3"), std::string::npos) << report->status.message();
+  // The statement that failed, not only its section (each statement of a
+  // transactional section is its own query, design §4.11).
+  EXPECT_NE(report->status.message().find("statement 2/2 at line "), std::string::npos)
+      << report->status.message();
   EXPECT_EQ(Versions(), "r1");
   EXPECT_FALSE(TableExists("r2_table"));
   EXPECT_FALSE(TableExists("r3_table"));
   EXPECT_EQ(Query("SELECT count(*) FROM items"), "3");
   EXPECT_EQ(LastRunOutcome(), "rolled_back");
+}
+
+// Statements whose text holds semicolons the server does not end them at
+// (a rule's parenthesised actions, a BEGIN ATOMIC body, a dollar-quoted
+// body) run whole when a transactional section runs statement by statement.
+TEST_F(MigratorTest, StatementsWithInnerSemicolonsRunWhole) {
+  WriteBase();
+  WriteR2("inner semicolons",
+          "-- migrate:up\n"
+          "CREATE TABLE audit (n int);\n"
+          "CREATE RULE items_audit AS ON INSERT TO items DO ALSO "
+          "(INSERT INTO audit VALUES (NEW.id); INSERT INTO audit VALUES (-NEW.id));\n"
+          "CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql\n"
+          "BEGIN ATOMIC\n  SELECT x * 2;\nEND;\n"
+          "CREATE FUNCTION thrice(x int) RETURNS int AS $$ SELECT x; SELECT x * 3 $$ "
+          "LANGUAGE sql;\n"
+          "INSERT INTO items VALUES (4, 'd');\n\n"
+          "-- migrate:down\nDELETE FROM items WHERE id = 4;\nDROP FUNCTION thrice(int);\n"
+          "DROP FUNCTION twice(int);\nDROP RULE items_audit ON items;\nDROP TABLE audit;\n");
+  auto report = UpgradeFromR1(Options());
+  ASSERT_TRUE(report);
+  ASSERT_EQ(report->outcome, RunOutcome::kSucceeded) << report->status.ToString();
+  EXPECT_EQ(Versions(), "r2");
+  EXPECT_EQ(Query("SELECT string_agg(n::text, ',' ORDER BY n) FROM audit"), "-4,4");
+  EXPECT_EQ(Query("SELECT twice(5) || ',' || thrice(5)"), "10,15");
 }
 
 TEST_F(MigratorTest, RowLossRollsBackNamingTableAndCounts) {
