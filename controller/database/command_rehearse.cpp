@@ -3,10 +3,12 @@
 // (planning, pg_dump); every change happens in the scratch database, which
 // is dropped on every path.
 #include <memory>
+#include <optional>
 
 #include "database/migrator.h"
 #include "database/migrator_impl.h"
 #include "database/rehearsal.h"
+#include "database/run_cancel.h"
 #include "database/schema_fingerprint.h"
 #include "database/scratch_database.h"
 
@@ -251,8 +253,21 @@ core::Result<RehearsalReport> Migrator::Rehearse(std::string_view target, core::
     return scene.status();
   }
   StepClock clock;
-  Status copied = internal::CopyDatabase(rt, rt.info, scene->scratch->info(),
-                                         &report.dump_duration, &report.copy_duration);
+  // A cancel request (the controller's shutdown grace, design §6.5) stops
+  // the rehearsal at the next stage; inside the scratch runs the engine's
+  // own cancel (ScratchOptions keeps it) interrupts the statement. Either
+  // way the scratch database is dropped below.
+  auto cancelled = [&rt]() -> std::optional<Status> {
+    return rt.options.cancel ? rt.options.cancel->requested() : std::nullopt;
+  };
+  Status copied = cancelled().value_or(Status::Ok());
+  if (copied.ok()) {
+    copied = internal::CopyDatabase(rt, rt.info, scene->scratch->info(), &report.dump_duration,
+                                    &report.copy_duration);
+  }
+  if (copied.ok()) {
+    copied = cancelled().value_or(Status::Ok());
+  }
   if (!copied.ok()) {
     Fail(&report, "copy", copied);
   } else {

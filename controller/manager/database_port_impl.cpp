@@ -288,8 +288,8 @@ reconcile::RunTicket DatabasePortImpl::StartMigrate(
 core::Result<std::string> DatabasePortImpl::OpenForVersions(
     const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
     const reconcile::RunIdentity* identity, std::string* fenced,
-    std::unique_ptr<database::Migrator>* out) {
-  auto migrator = Open(target, /*with_files=*/true, identity, fenced);
+    std::unique_ptr<database::Migrator>* out, std::shared_ptr<database::RunCancel> cancel) {
+  auto migrator = Open(target, /*with_files=*/true, identity, fenced, std::move(cancel));
   if (!migrator.ok()) {
     return migrator.status();
   }
@@ -398,9 +398,11 @@ reconcile::RehearsalTicket DatabasePortImpl::StartRehearse(
   auto ticket = runs_->Start(
       key, object_key, reconcile::RunControl{},
       [this, key, target, target_versions, identity,
-       with_backup](std::shared_ptr<database::RunCancel>) -> core::Result<reconcile::MigrateResult> {
+       with_backup](std::shared_ptr<database::RunCancel> cancel)
+          -> core::Result<reconcile::MigrateResult> {
         LogObjectScope scope(target.owner_namespace, target.owner_name);
-        auto result = Rehearse(target, target_versions, identity.plan_digest, with_backup);
+        auto result = RehearseWith(target, target_versions, identity.plan_digest, with_backup,
+                                   std::move(cancel));
         std::lock_guard<std::mutex> lock(rehearsals_mutex_);
         rehearsals_.insert_or_assign(key, std::move(result));
         return reconcile::MigrateResult{};
@@ -413,8 +415,16 @@ reconcile::RehearsalTicket DatabasePortImpl::StartRehearse(
 core::Result<reconcile::RehearseResult> DatabasePortImpl::Rehearse(
     const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
     const std::string& plan_digest, bool with_backup) {
+  return RehearseWith(target, target_versions, plan_digest, with_backup, nullptr);
+}
+
+core::Result<reconcile::RehearseResult> DatabasePortImpl::RehearseWith(
+    const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
+    const std::string& plan_digest, bool with_backup,
+    std::shared_ptr<database::RunCancel> cancel) {
   std::unique_ptr<database::Migrator> m;
-  auto engine_target = OpenForVersions(target, target_versions, nullptr, nullptr, &m);
+  auto engine_target =
+      OpenForVersions(target, target_versions, nullptr, nullptr, &m, std::move(cancel));
   if (!engine_target.ok()) {
     return engine_target.status();
   }

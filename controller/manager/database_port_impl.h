@@ -124,7 +124,14 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
                                             const std::vector<std::string>& target_versions,
                                             const reconcile::RunIdentity* identity,
                                             std::string* fenced,
-                                            std::unique_ptr<database::Migrator>* out);
+                                            std::unique_ptr<database::Migrator>* out,
+                                            std::shared_ptr<database::RunCancel> cancel = nullptr);
+  // Rehearse with `cancel` (StartRehearse's run ticket: the shutdown grace
+  // cancels a rehearsal like a run, design §6.5).
+  core::Result<reconcile::RehearseResult> RehearseWith(
+      const reconcile::DatabaseTarget& target, const std::vector<std::string>& target_versions,
+      const std::string& plan_digest, bool with_backup,
+      std::shared_ptr<database::RunCancel> cancel);
   core::Result<std::unique_ptr<database::Migrator>> Open(const reconcile::DatabaseTarget& target,
                                                          bool with_files,
                                                          const reconcile::RunIdentity* identity = nullptr,

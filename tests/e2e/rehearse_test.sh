@@ -11,6 +11,12 @@
 # rehearsal runs a 30 s step on its scratch copy (phase Rehearsing), a
 # second SchemaMigration on another database is planned, migrated and
 # Ready; then drawing-db's rehearsal ends and its run reaches Ready too.
+#
+# Case shutdown (design §6.5): SIGTERM with --shutdown-grace 2s while a
+# rehearsal runs a 25 s step on its scratch copy: the controller cancels
+# it, drops the scratch database and exits 0 within the grace plus the
+# cancel; nothing was scaled and the database is unchanged. The next
+# controller rehearses again and completes the run.
 # shellcheck source=tests/support/e2e.sh
 . "$(dirname "$0")/../support/e2e.sh"
 
@@ -27,6 +33,11 @@ E2E_DB_USER=$role
 E2E_DB_URL="postgresql://$E2E_DB_USER:$E2E_DB_PASSWORD@127.0.0.1:$PGPORT/$E2E_DB"
 export PGUSER=$E2E_DB_USER PGPASSWORD=$E2E_DB_PASSWORD
 
+scratch_sleeping() {  # a session on one of this role's scratch databases runs pg_sleep
+  [ "$(psql_admin -At -c "SELECT count(*) FROM pg_stat_activity
+                          WHERE datname LIKE 'schemaop\_rehearsal\_%' AND usename = '$role'
+                          AND query LIKE '%pg_sleep%' AND state = 'active'")" -ge 1 ]
+}
 scratch_databases() {
   psql_admin -At -c "SELECT count(*) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
                      WHERE d.datname LIKE 'schemaop\_rehearsal\_%' AND r.rolname = '$role'"
@@ -36,6 +47,35 @@ start_apiserver
 install_drawing_app
 load_drawing_data
 fingerprint_before=$(database_fingerprint)
+
+if [ "$case" = shutdown ]; then
+  slow_configmap "SELECT pg_sleep(25);"
+  start_controller a --shutdown-grace 2s
+  apply_smig upgrade.yaml '{"spec":{"rehearse":true,"targetRevision":"slow_step",
+    "migrations":{"configMapRef":{"name":"slow-migrations"}},"verify":{"checks":null},
+    "statementTimeout":"1h"}}'
+  wait_for "phase Rehearsing" 90 phase_is Rehearsing
+  wait_for "the rehearsal's slow step on its scratch copy" 90 scratch_sleeping
+  # Within the grace and the cancel, well before the 25 s step could end.
+  kill -TERM "${E2E_CONTROLLER_PID[a]}"
+  wait_controller_exit a 12
+  expect_eq "exit code after SIGTERM" "0" "${E2E_CONTROLLER_EXIT[a]}"
+  controller_log_has a "cancelling 1 run(s) still in progress" || fail "no cancel in the log"
+  expect_eq "scratch databases left" "0" "$(scratch_databases)"
+  expect_eq "database revision" "9bc6a98f1c12" "$(db_revision)"
+  expect_database_unchanged "$fingerprint_before"
+  expect_eq "backend never scaled" "3 3 3" "$(deploy_replicas backend)"
+  expect_eq "phase after the shutdown" "Rehearsing" "$(smig '{.status.phase}')"
+  start_controller b
+  wait_ready 240
+  expect_eq "status.rehearsal" "Succeeded" "$(smig '{.status.rehearsal.outcome}')"
+  expect_eq "database revision" "slow_step" "$(db_revision)"
+  expect_workloads_restored
+  expect_eq "scratch databases left" "0" "$(scratch_databases)"
+  expect_no_password_leak
+  log "PASS rehearse shutdown"
+  exit 0
+fi
 
 if [ "$case" = off_workers ]; then
   slow_configmap "SELECT pg_sleep(30);"
