@@ -37,20 +37,14 @@ ARG SCHEMAOP_COMMIT=unknown
 RUN --mount=type=cache,id=schemaop-ccache,target=/root/.cache/ccache \
     CCACHE_DIR=/root/.cache/ccache scripts/build -DSCHEMAOP_BUILD_TESTS=OFF -DSCHEMAOP_BUILD_BENCH=OFF \
       -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "-DSCHEMAOP_COMMIT=${SCHEMAOP_COMMIT}"
-# The executable's place in the build tree belongs to controller/cmd; find it
-# instead of hard-coding it, and insist on exactly one.
-# The same for the kubectl plugin (kubectl-schemaop).
-RUN set -eu; \
-    for name in schemaop kubectl-schemaop; do \
-      binaries=$(find "$SCHEMAOP_BUILD_DIR" -type f -name "$name" -perm -u+x); \
-      if [ "$(printf '%s\n' "$binaries" | grep -c .)" != 1 ]; then \
-        echo "expected exactly one $name executable in $SCHEMAOP_BUILD_DIR, found: $binaries" >&2; exit 1; \
-      fi; \
-      install -D -m 0755 "$binaries" "/out/$name"; \
-      strip --strip-debug "/out/$name"; \
-    done
+# The two executables, stripped of debug sections (scripts/image-binaries:
+# the same step `scripts/image --binaries` runs on binaries built outside).
+RUN scripts/image-binaries "$SCHEMAOP_BUILD_DIR" /out
 
-FROM ${BASE_IMAGE} AS runtime
+# The runtime without the binaries: both final stages below start from it,
+# so the image CI tests (runtime-prebuilt) and the image users build
+# (runtime) differ only in where the two executables come from.
+FROM ${BASE_IMAGE} AS runtime-base
 # Runtime libraries of the build dependencies (header-only ones need none),
 # and tzdata for the IANA time zones of spec.maintenanceWindow
 # (/usr/share/zoneinfo).
@@ -81,9 +75,22 @@ RUN groupadd --gid 65532 schemaop \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin schemaop \
  && install -d -o 65532 -g 65532 -m 0750 /var/lib/schemaop /var/lib/schemaop/backups
-COPY --from=build /out/schemaop /out/kubectl-schemaop /usr/local/bin/
 USER 65532:65532
 WORKDIR /var/lib/schemaop
 EXPOSE 8080 8081
 ENTRYPOINT ["/usr/local/bin/schemaop"]
 CMD ["controller"]
+
+# The runtime with executables compiled outside this Dockerfile: the named
+# build context `binaries` holds schemaop and kubectl-schemaop as
+# scripts/image-binaries writes them. `scripts/image --binaries BUILD_DIR`
+# builds this target from a Debian 12 build directory (CI's own build, so
+# the image tier does not compile everything a second time):
+#   buildah bud --target runtime-prebuilt --build-context binaries=DIR ...
+#   docker buildx build --target runtime-prebuilt --build-context binaries=DIR ...
+FROM runtime-base AS runtime-prebuilt
+COPY --from=binaries schemaop kubectl-schemaop /usr/local/bin/
+
+# The default target: the runtime with the executables compiled above.
+FROM runtime-base AS runtime
+COPY --from=build /out/schemaop /out/kubectl-schemaop /usr/local/bin/

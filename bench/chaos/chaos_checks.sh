@@ -163,9 +163,11 @@ check_run_log() {
                    OR coalesce((progress->>'statement')::int, 0) <> 0)
             UNION ALL
             SELECT 'generation ' || split_part(run_key, '/', 1) || '/' || split_part(run_key, '/', 2)
+                   || coalesce(substring(run_key from '/phase/[a-z]+'), '')
                    || ' succeeded ' || count(*) || ' times: runs ' || string_agg(id::text, ', ')
             FROM schemaop.run_log WHERE run_key IS NOT NULL AND outcome = 'succeeded'
-            GROUP BY split_part(run_key, '/', 1), split_part(run_key, '/', 2) HAVING count(*) > 1
+            GROUP BY split_part(run_key, '/', 1), split_part(run_key, '/', 2),
+                     substring(run_key from '/phase/[a-z]+') HAVING count(*) > 1
             UNION ALL
             SELECT 'run ' || id || ' still running after the SchemaMigration settled'
             FROM schemaop.run_log WHERE outcome = 'running'") ||
@@ -180,15 +182,19 @@ check_run_log() {
 # -------------------------------------------------------------- revision
 
 # The sampler: one psql session printing, every CHAOS_SAMPLE_S seconds,
-# "S|time|versions|run id|outcome|from|to|plan path" for the open run (else
-# the last run) in one statement, so the two are one snapshot.
+# "S|time|versions|run id|outcome|from|to|plan path|phase" for the open run
+# (else the last run) in one statement, so the two are one snapshot. phase:
+# expand, window or contract for one phase's run of a plan with phases
+# (design §3.1), else all.
 start_revision_sampler() {
   local sql
   sql="SELECT 'S', to_char(clock_timestamp(), 'HH24:MI:SS.MS'),
          (SELECT coalesce(string_agg(version_num, ',' ORDER BY version_num), '') FROM alembic_version),
          r.id, r.outcome, array_to_string(r.from_versions, ','), array_to_string(r.to_versions, ','),
          (SELECT string_agg(v, ',') FROM jsonb_array_elements(coalesce(r.plan->'steps', '[]')) AS st,
-                 jsonb_array_elements_text(st->'versions_after') AS v)
+                 jsonb_array_elements_text(st->'versions_after') AS v),
+         CASE WHEN r.plan->'phases'->>'first' = r.plan->'phases'->>'last'
+              THEN r.plan->'phases'->>'first' ELSE 'all' END
        FROM (SELECT * FROM schemaop.run_log ORDER BY (outcome = 'running') DESC, id DESC LIMIT 1) AS r"
   printf '%s\n\\watch %s\n' "$sql" "${CHAOS_SAMPLE_S:-0.25}" |
     PGAPPNAME=chaos_sampler "$E2E_PG_BIN/psql" -X -q -At -F '|' >>"$CHAOS_WORK/samples" 2>>"$CHAOS_WORK/sampler.log" &
@@ -205,13 +211,17 @@ check_samples() {
   tail -n +$((CHAOS_SAMPLES_READ + 1)) "$CHAOS_WORK/samples" | head -n $((total - CHAOS_SAMPLES_READ)) |
     awk -F'|' -v chain=" ${CHAOS_CHAIN[*]} " '
       $1 != "S" { next }
-      { v = $3; id = $4; outcome = $5; from = $6; to = $7; path = $8; bad = "" }
+      { v = $3; id = $4; outcome = $5; from = $6; to = $7; path = $8; phase = $9; bad = "" }
+      # An expand phase never moves the version table (it stays at from); a
+      # contract phase runs at the target (design §3.1).
+      phase == "expand" { path = ""; to = from }
+      phase == "contract" { path = ""; from = to }
       index(chain, " " v " ") == 0 { bad = "not one revision of the chain" }
       bad == "" && outcome == "running" && index("," from "," to "," path ",", "," v ",") == 0 { bad = "outside the open run" }
       bad == "" && outcome == "succeeded" && v != to { bad = "not the target of the succeeded run" }
       bad == "" && (outcome == "rolled_back" || outcome == "failed") && v != from { bad = "not the start of the " outcome " run" }
       bad != "" && !seen[v "|" bad "|" id "|" outcome]++ {
-        printf "version table at %s: [%s] %s (run %s %s %s>%s)\n", $2, v, bad, id, outcome, from, to }' |
+        printf "version table at %s: [%s] %s (run %s %s, phase %s, %s>%s)\n", $2, v, bad, id, outcome, phase, $6, $7 }' |
     while IFS= read -r line; do violation_once revision "${line#* at * }" "$line"; done
   CHAOS_SAMPLES_READ=$total
   CHAOS_SAMPLE_COUNT=$total

@@ -1,5 +1,6 @@
 // The local mode: `schemaop current|heads|history|plan|upgrade|downgrade|
-// rehearse|stamp|verify|backup|restore|wait` against --database and --migrations,
+// rehearse|stamp|verify|backup|restore|wait` against --database and --migrations
+// (and `import-alembic`, import_alembic_command.cpp),
 // so CI jobs and laptops use the same engine as the operator.
 #include <CLI/CLI.hpp>
 
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "cmd/command_registry.h"
+#include "cmd/import_alembic_command.h"
 #include "cmd/local_options.h"
 #include "core/phase_safety.h"
 #include "core/database_url.h"
@@ -58,6 +60,8 @@ int ExitCodeFor(const core::Status& status) {
   }
 }
 
+}  // namespace
+
 int Fail(const core::Status& status) {
   std::cerr << "error: " << status.message()
             << (status.code() == Code::kLockHeld && status.detail() == "lock"
@@ -66,6 +70,8 @@ int Fail(const core::Status& status) {
             << " [" << core::CodeName(status.code()) << "]\n";
   return ExitCodeFor(status);
 }
+
+namespace {
 
 std::string Versions(const std::vector<std::string>& versions) {
   if (versions.empty()) {
@@ -197,6 +203,9 @@ int RunCommand(const LocalOptions& local, core::PlanMode mode) {
   if (r.backup) {
     std::cout << "backup: " << r.backup->path << " (" << r.backup->bytes << " bytes, sha256 "
               << r.backup->sha256 << ")\n";
+  }
+  if (r.phases != "all" && r.outcome != database::RunOutcome::kNothingToDo) {
+    std::cout << "phase: " << r.phases << "\n";
   }
   std::cout << "outcome: " << database::RunOutcomeName(r.outcome) << "; database at "
             << Versions(r.final_versions) << " (" << r.steps_applied << " step(s) applied, "
@@ -352,6 +361,18 @@ int PlanCommand(const LocalOptions& local) {
   }
   PrintPlan(planned->plan, &(*migrator)->migrations());
   if (!planned->plan.empty()) {
+    if (planned->schedule.HasExpand() || planned->schedule.HasContract()) {
+      // Design §3.1: the sections of each phase, REV#N (Nth section of the
+      // step) and REV(version) (its version rows); the operator's
+      // status.plan.phases lists the same.
+      std::vector<std::string> revisions;
+      for (const auto& step : planned->plan.steps) {
+        revisions.push_back(step.revision);
+      }
+      for (const auto& line : core::DescribeSchedule(planned->schedule, revisions)) {
+        std::cout << "  " << line << "\n";
+      }
+    }
     std::cout << "plan hash: " << planned->digest << "\n";
   }
   return kExitOk;
@@ -517,13 +538,18 @@ void RegisterLocalCommands(CLI::App& app, CommandRegistry& registry) {
                    [local] { return PlanCommand(*local); });
   plan->add_option("target", local->target, "revision, prefix, head, heads, base, +N, -N")->required();
   plan->add_flag("--sql", local->sql, "print the SQL instead of the steps");
-  add("upgrade", "upgrade to TARGET", [local] { return RunCommand(*local, core::PlanMode::kUpgrade); })
-      ->add_option("target", local->target, "revision, prefix, head, heads, +N")
-      ->required();
-  add("downgrade", "downgrade to TARGET",
-      [local] { return RunCommand(*local, core::PlanMode::kDowngrade); })
-      ->add_option("target", local->target, "revision, prefix, base, -N")
-      ->required();
+  const std::string phase_help =
+      "run one phase of the plan: expand (beside the running application), window (writers "
+      "stopped; moves the version table) or contract (application back); default: every "
+      "phase still pending, in order";
+  auto* upgrade = add("upgrade", "upgrade to TARGET",
+                      [local] { return RunCommand(*local, core::PlanMode::kUpgrade); });
+  upgrade->add_option("target", local->target, "revision, prefix, head, heads, +N")->required();
+  upgrade->add_option("--phase", local->phase, phase_help)->type_name("PHASE");
+  auto* downgrade = add("downgrade", "downgrade to TARGET",
+                        [local] { return RunCommand(*local, core::PlanMode::kDowngrade); });
+  downgrade->add_option("target", local->target, "revision, prefix, base, -N")->required();
+  downgrade->add_option("--phase", local->phase, phase_help)->type_name("PHASE");
   auto* rehearse = add("rehearse", "run the plan to TARGET and back on a scratch copy of the database",
                        [local] { return RehearseCommand(*local); });
   rehearse->add_option("target", local->target, "revision, prefix, head, heads, base, +N, -N")
@@ -549,6 +575,15 @@ void RegisterLocalCommands(CLI::App& app, CommandRegistry& registry) {
                    "how long to wait (e.g. 90s, 10m; a bare number is seconds)")
       ->type_name("DURATION")
       ->capture_default_str();
+  auto* import_alembic =
+      add("import-alembic", "convert an Alembic versions directory into schemaop migration files",
+          [local] { return ImportAlembicCommand(*local); });
+  import_alembic->add_option("dir", local->import_dir, "the Alembic versions/ directory")
+      ->required();
+  import_alembic->add_option("--out", local->import_out,
+                             "directory for the converted files (default: --migrations)");
+  import_alembic->add_option("--alembic", local->alembic_program,
+                             "the alembic command (default: alembic on PATH)");
 }
 
 }  // namespace schemaop::cmd

@@ -123,6 +123,17 @@ core::Status Resolve(LocalOptions& local) {
                             core::EnumChoices(core::kBackupWhenNames) + " (any case)");
   }
   local.backup_when = *backup;
+  local.run_phase = core::RunPhase::kAll;
+  if (!local.phase.empty()) {
+    auto phase = core::ParseRunPhase(local.phase);
+    if (!phase || *phase == core::RunPhase::kAll) {
+      return core::Status(Code::kInvalidArgument,
+                          "--phase: \"" + local.phase +
+                              "\" is not a phase; use --phase expand, --phase window or --phase "
+                              "contract, or leave it out to run every phase in order");
+    }
+    local.run_phase = *phase;
+  }
   local.parsed_checks.clear();
   for (const auto& check : local.checks) {
     auto eq = check.find('=');
@@ -155,6 +166,7 @@ database::MigratorOptions BuildOptions(const LocalOptions& local) {
   options.backup_retention = local.backup_retention;
   options.pg_bin_dir = local.pg_bin_dir;
   options.checks = local.parsed_checks;
+  options.phase = local.run_phase;
   if (!local.quiet) {
     options.on_progress = [](const database::ProgressEvent& event) {
       if (event.phase == "server-error") {

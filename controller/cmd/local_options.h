@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/phase_schedule.h"
 #include "core/spec_enums.h"
 #include "core/status.h"
 #include "database/migrator.h"
@@ -50,8 +51,13 @@ struct LocalOptions {
   std::string wait_timeout = "300s";
   int history_limit = 20;
   bool progress = false;  // current --progress
+  std::string import_dir;                  // import-alembic DIR
+  std::string import_out;                  // import-alembic --out (default: migrations_dir)
+  std::string alembic_program = "alembic";  // import-alembic --alembic
+  std::string phase;      // upgrade/downgrade --phase (empty: every phase)
   // Typed by Resolve().
   core::BackupWhen backup_when = core::BackupWhen::kDowngrade;
+  core::RunPhase run_phase = core::RunPhase::kAll;
   std::chrono::milliseconds lock_wait_ms{0};
   std::chrono::milliseconds lock_timeout_ms{0};
   std::chrono::milliseconds statement_timeout_ms{0};
@@ -70,6 +76,10 @@ std::vector<CLI::Option*> AddLocalOptions(CLI::App& app, LocalOptions& local);
 // were documented before they took units. --backup is BackupWhen's CRD
 // spelling in any case.
 core::Status Resolve(LocalOptions& local);
+
+// Prints "error: MESSAGE [CODE]" to stderr; returns the exit code for the
+// status (docs/cli.md, exit codes).
+int Fail(const core::Status& status);
 
 // The engine options of a resolved LocalOptions (actor "$USER@host (cli)").
 database::MigratorOptions BuildOptions(const LocalOptions& local);

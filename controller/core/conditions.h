@@ -94,6 +94,17 @@ inline constexpr char kPlanning[] = "Planning";
 inline constexpr char kRehearsing[] = "Rehearsing";  // spec.rehearse, phase Rehearsing
 inline constexpr char kRehearsed[] = "Rehearsed";    // Event: the rehearsal succeeded
 inline constexpr char kRehearsalFailed[] = "RehearsalFailed";
+// Phases of a plan with expand/contract sections (design §3.1, §6.3):
+// Expanding/Contracting (conditions and Events), Expanded/Contracted (the
+// phase's end, Events), ExpandFailed (the run ends Failed, writers never
+// touched), ContractFailed (Failed with the new revision committed and the
+// writers up).
+inline constexpr char kExpanding[] = "Expanding";
+inline constexpr char kExpanded[] = "Expanded";
+inline constexpr char kExpandFailed[] = "ExpandFailed";
+inline constexpr char kContracting[] = "Contracting";
+inline constexpr char kContracted[] = "Contracted";
+inline constexpr char kContractFailed[] = "ContractFailed";
 inline constexpr char kScalingDown[] = "ScalingDown";
 inline constexpr char kDraining[] = "Draining";
 inline constexpr char kScaledDown[] = "ScaledDown";

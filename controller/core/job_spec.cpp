@@ -234,6 +234,37 @@ std::vector<std::pair<std::string, std::string>> CheckExecutor(std::string_view 
   return errors;
 }
 
+std::vector<std::pair<std::string, std::string>> CheckJobRunSpec(std::string_view executor,
+                                                                 std::string_view target_revision,
+                                                                 std::string_view backup_when,
+                                                                 bool rehearse) {
+  Errors errors;
+  if (executor != kExecutorJob) {
+    return errors;
+  }
+  if (!IsRevisionToken(target_revision) || target_revision == "head" ||
+      target_revision == "heads" || target_revision == "base") {
+    errors.emplace_back("spec.targetRevision",
+                        "with executor Job this must be one revision id of the tool "
+                        "([A-Za-z0-9_], at most 32 characters), got " + Quote(target_revision) +
+                            ": head, heads, base and relative targets are not resolved for a "
+                            "Job; write the revision id (e.g. from `alembic heads`)");
+  }
+  if (backup_when == "Never") {
+    errors.emplace_back("spec.backup.when",
+                        "Never is refused with executor Job: the tool commits on its own, so "
+                        "the backup is the last way back after a failed or lossy Job; use "
+                        "Downgrade or Always (with Job both back up before every run)");
+  }
+  if (rehearse) {
+    errors.emplace_back("spec.rehearse",
+                        "not available with executor Job: a rehearsal runs the engine's SQL "
+                        "files on a scratch copy, and a Job's tool cannot be pointed at that "
+                        "copy; set spec.rehearse: false");
+  }
+  return errors;
+}
+
 Result<std::vector<std::string>> ExpandCommand(const std::vector<std::string>& command,
                                                std::string_view from, std::string_view target) {
   for (std::string_view rev : {from, target}) {

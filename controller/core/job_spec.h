@@ -86,6 +86,19 @@ std::vector<std::string> CommandFor(const JobSpec& job, std::string_view verb);
 std::vector<std::pair<std::string, std::string>> CheckExecutor(std::string_view executor,
                                                                const std::optional<JobSpec>& job);
 
+// What the Job executor's run path needs of the rest of the spec (design
+// §10.4), as (path, message) pairs; empty unless executor is Job:
+//   - spec.targetRevision one revision id of the tool ([A-Za-z0-9_], at most
+//     32): head, heads, base and relative targets are not resolved for a Job;
+//   - spec.backup.when not Never: the tool commits on its own, the backup is
+//     the last way back;
+//   - spec.rehearse false: a rehearsal runs the engine's files on a scratch
+//     copy, which a Job's tool cannot be pointed at.
+std::vector<std::pair<std::string, std::string>> CheckJobRunSpec(std::string_view executor,
+                                                                 std::string_view target_revision,
+                                                                 std::string_view backup_when,
+                                                                 bool rehearse);
+
 // `command` with $FROM and $TARGET replaced. Both must be one revision id
 // ([A-Za-z0-9_], at most 32 characters) or "base"/"head"; several heads or
 // anything else is kInvalidArgument naming the value (they come from the

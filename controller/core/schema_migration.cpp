@@ -139,9 +139,10 @@ bool SchemaMigrationSpec::operator==(const SchemaMigrationSpec& o) const {
 
 bool LastRunStatus::operator==(const LastRunStatus& o) const {
   return std::tie(from, to, start_time, finish_time, downtime_seconds, outcome, reason, message,
-                  generation, migrations_digest, retry) ==
+                  generation, migrations_digest, retry, job_log, phase_seconds) ==
          std::tie(o.from, o.to, o.start_time, o.finish_time, o.downtime_seconds, o.outcome,
-                  o.reason, o.message, o.generation, o.migrations_digest, o.retry);
+                  o.reason, o.message, o.generation, o.migrations_digest, o.retry, o.job_log,
+                  o.phase_seconds);
 }
 
 bool ResolvedTargetStatus::operator==(const ResolvedTargetStatus& o) const {
@@ -153,12 +154,14 @@ bool RunStatus::operator==(const RunStatus& o) const {
   return std::tie(generation, target_revision, target_versions, from_versions, workloads,
                   backup_required, migrations_digest, plan_digest, start_time, scale_down_time,
                   drain_start_time, outcome, reason, message, migration_seconds, intent,
-                  intent_time, retry, cancel_reason, cancel_message) ==
+                  intent_time, retry, cancel_reason, cancel_message, executor, job,
+                  phase_seconds, scale_up_time, expanded) ==
          std::tie(o.generation, o.target_revision, o.target_versions, o.from_versions,
                   o.workloads, o.backup_required, o.migrations_digest, o.plan_digest,
                   o.start_time, o.scale_down_time, o.drain_start_time, o.outcome, o.reason,
                   o.message, o.migration_seconds, o.intent, o.intent_time, o.retry,
-                  o.cancel_reason, o.cancel_message);
+                  o.cancel_reason, o.cancel_message, o.executor, o.job, o.phase_seconds,
+                  o.scale_up_time, o.expanded);
 }
 
 bool SchemaMigrationStatus::operator==(const SchemaMigrationStatus& o) const {
@@ -200,6 +203,7 @@ bool IsRelativeTarget(std::string_view target) {
 namespace {
 constexpr std::pair<Phase, const char*> kPhaseNames[] = {
     {Phase::kPending, "Pending"},         {Phase::kPlanning, "Planning"},     {Phase::kRehearsing, "Rehearsing"},
+    {Phase::kExpanding, "Expanding"},     {Phase::kContracting, "Contracting"},
     {Phase::kScalingDown, "ScalingDown"}, {Phase::kDraining, "Draining"},
     {Phase::kBackingUp, "BackingUp"},     {Phase::kMigrating, "Migrating"},
     {Phase::kVerifying, "Verifying"},     {Phase::kRollingBack, "RollingBack"},
@@ -207,6 +211,24 @@ constexpr std::pair<Phase, const char*> kPhaseNames[] = {
     {Phase::kFailed, "Failed"},
 };
 }  // namespace
+
+bool PlanHasExpand(const PlanStatus& plan) {
+  for (const PlanStepStatus& step : plan.steps) {
+    if (!step.phases.expand.empty()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool PlanHasContract(const PlanStatus& plan) {
+  for (const PlanStepStatus& step : plan.steps) {
+    if (!step.phases.contract.empty()) {
+      return true;
+    }
+  }
+  return false;
+}
 
 const char* PhaseName(Phase phase) {
   for (const auto& [value, name] : kPhaseNames) {
@@ -397,6 +419,10 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
     }
   }
   for (auto& [path, message] : CheckExecutor(spec.executor, spec.job)) {
+    add(path, message);
+  }
+  for (auto& [path, message] :
+       CheckJobRunSpec(spec.executor, spec.target_revision, spec.backup_when, spec.rehearse)) {
     add(path, message);
   }
   return errors;

@@ -162,6 +162,7 @@ enum class Phase {
   kPending,
   kPlanning,
   kRehearsing,  // spec.rehearse: the plan on a scratch copy, nothing scaled yet
+  kExpanding,   // the plan's expand phase, writers running (design §3.1, §6.3)
   kScalingDown,
   kDraining,
   kBackingUp,
@@ -169,6 +170,7 @@ enum class Phase {
   kVerifying,
   kRollingBack,
   kScalingUp,
+  kContracting,  // the plan's contract phase, writers back (design §3.1, §6.3)
   kSucceeded,
   kFailed,
 };
@@ -179,11 +181,34 @@ enum class MigrationDirection { kUpgrade, kDowngrade };
 const char* MigrationDirectionName(MigrationDirection direction);  // "upgrade" | "downgrade"
 std::optional<MigrationDirection> ParseMigrationDirection(std::string_view name);
 
+// Which of a step's sections (1-based, in file order) run in which phase
+// (design §3.1, the schedule of the whole plan). All empty for a plan
+// without expand or contract sections (status.plan shows no phases then).
+struct StepPhases {
+  std::vector<int> expand, window, contract;
+  bool empty() const { return expand.empty() && window.empty() && contract.empty(); }
+  bool operator==(const StepPhases& o) const {
+    return expand == o.expand && window == o.window && contract == o.contract;
+  }
+};
+
 struct PlanStepStatus {
   std::string revision;
   MigrationDirection direction = MigrationDirection::kUpgrade;
+  StepPhases phases;
   bool operator==(const PlanStepStatus& o) const {
-    return revision == o.revision && direction == o.direction;
+    return revision == o.revision && direction == o.direction && phases == o.phases;
+  }
+};
+
+// Seconds each phase took (the engine's time, lock to unlock, of that
+// phase's run), for a plan with expand or contract sections.
+struct PhaseSeconds {
+  double expand = 0;
+  double window = 0;
+  double contract = 0;
+  bool operator==(const PhaseSeconds& o) const {
+    return expand == o.expand && window == o.window && contract == o.contract;
   }
 };
 
@@ -199,6 +224,9 @@ struct PlanStatus {
 };
 // "none" for no steps, "upgrade"/"downgrade" when all agree, else "mixed".
 std::string PlanDirectionOf(const std::vector<PlanStepStatus>& steps);
+// Whether a step of `plan` has a section in the expand / contract phase.
+bool PlanHasExpand(const PlanStatus& plan);
+bool PlanHasContract(const PlanStatus& plan);
 
 struct WorkloadStatus {
   std::string kind;
@@ -264,6 +292,9 @@ struct LastRunStatus {
   std::string migrations_digest;
   // The schemaop.dev/retry value that started the run (empty: not a retry).
   std::string retry;
+  // The Job executor: the log excerpt of the run's last Job.
+  std::string job_log;
+  std::optional<PhaseSeconds> phase_seconds;  // a plan with phases only
   bool operator==(const LastRunStatus& o) const;
 };
 
@@ -284,6 +315,22 @@ struct ResolvedTargetStatus {
 inline constexpr char kIntentScaleDown[] = "ScaleDown";
 inline constexpr char kIntentBackup[] = "Backup";
 inline constexpr char kIntentRestore[] = "Restore";
+
+// The Job executor's run state (design §10.3): the Job this run created or
+// is about to create, recorded in status BEFORE the Job is created, so a
+// restarted controller adopts it instead of creating a second one.
+struct JobRunStatus {
+  std::string name;   // core::JobName(owner, verb, run key)
+  std::string verb;   // kVerbUpgradeSql (the plan) | kVerbUpgrade | kVerbDowngrade
+  std::string phase;  // kJobPhase*: Creating | Running | Restoring
+  std::string log;    // the last excerpt of its log (reconcile::JobLogExcerpt)
+  bool operator==(const JobRunStatus& o) const {
+    return name == o.name && verb == o.verb && phase == o.phase && log == o.log;
+  }
+};
+inline constexpr char kJobPhaseCreating[] = "Creating";    // written before the create
+inline constexpr char kJobPhaseRunning[] = "Running";      // created (or adopted)
+inline constexpr char kJobPhaseRestoring[] = "Restoring";  // the backup is being restored
 
 // Bookkeeping of the run in progress: everything a fresh reconciler needs to
 // resume after a crash, besides a fresh read of the database.
@@ -317,6 +364,16 @@ struct RunStatus {
   // and every controller after a restart asks again until the run ended.
   std::string cancel_reason;
   std::string cancel_message;
+  // spec.executor when the run started (a run is never finished by the
+  // other executor), and the Job executor's current Job.
+  std::string executor;
+  std::optional<JobRunStatus> job;
+  // A plan with phases (design §3.1): each phase's seconds as it ends, and
+  // when the writers were back before the contract phase (the end of the
+  // write-downtime, which the contract does not extend).
+  std::optional<PhaseSeconds> phase_seconds;
+  std::optional<Timestamp> scale_up_time;
+  bool expanded = false;  // the expand phase is done (the gates come next)
   bool operator==(const RunStatus& o) const;
 };
 

@@ -7,6 +7,7 @@
 #include "database/executor.h"
 #include "database/migrator_impl.h"
 #include "database/recovery.h"
+#include "database/run_phases.h"
 #include "database/version_table.h"
 
 namespace schemaop::database {
@@ -114,7 +115,11 @@ Status MaybeBackup(Runtime& rt, const core::Plan& plan, RunReport* report) {
 }
 
 // Step 10: rows per relation and the schema where the database is now.
-Status ReadBaseline(Runtime& rt, const core::Plan& plan, internal::ExecContext* forward,
+// A run that starts at a phase boundary (design §3.1) expects the schema
+// the previous phase left there, and refuses (nothing changed) when it
+// differs; it records nothing for the revision it starts at.
+Status ReadBaseline(Runtime& rt, const core::Plan& plan, const std::string& start_key,
+                    internal::ExecContext* forward,
                     internal::SchemaFingerprint* fingerprint_before) {
   try {
     pqxx::read_transaction tx(rt.session->conn());
@@ -122,6 +127,14 @@ Status ReadBaseline(Runtime& rt, const core::Plan& plan, internal::ExecContext* 
       forward->rows.counts_before = internal::CountRelationRows(tx, rt.VersionTable());
     }
     *fingerprint_before = internal::ReadSchemaFingerprint(tx, rt.VersionTable());
+    if (!start_key.empty()) {
+      return rt.options.verify_schema
+                 ? internal::CheckSchemaAt(tx, start_key,
+                                           "since the previous phase of this plan ended (at " +
+                                               start_key + ")",
+                                           *fingerprint_before)
+                 : Status::Ok();
+    }
     // The start of a run re-records the schema of where the database is; a
     // change made by hand since it was last recorded becomes part of that
     // reference, so say so instead of absorbing it silently.
@@ -140,10 +153,11 @@ Status ReadBaseline(Runtime& rt, const core::Plan& plan, internal::ExecContext* 
 }
 
 // Step 11's plan column: steps, pinned file hashes, counts, allowed loss.
-core::Result<internal::json> PlanJson(Runtime& rt, const core::Plan& plan,
+core::Result<internal::json> PlanJson(Runtime& rt, const internal::PhaseRun& run,
                                       const internal::Archive& archive,
                                       const internal::ExecContext& forward, std::string_view target,
                                       const RunReport& report) {
+  const core::Plan& plan = run.plan;
   internal::json pinned_files = internal::json::object();
   for (const auto& step : plan.steps) {
     auto file = rt.scripts.FileFor(step.revision, archive);
@@ -159,7 +173,10 @@ core::Result<internal::json> PlanJson(Runtime& rt, const core::Plan& plan,
       {"files", pinned_files},
       {"counts_before", internal::CountsToJson(forward.rows.counts_before)},
       {"row_loss_allowed", std::vector<std::string>(allowed.begin(), allowed.end())},
-      {"target", std::string(target)}};
+      {"target", std::string(target)},
+      {"plan_digest", run.digest},
+      {"phases", internal::PhaseRunJson(run)},
+      {"start", internal::StartCursorJson(run.start)}};
   if (report.backup) {
     plan_json["backup"] = {{"path", report.backup->path}, {"sha256", report.backup->sha256}};
   }
@@ -167,14 +184,17 @@ core::Result<internal::json> PlanJson(Runtime& rt, const core::Plan& plan,
 }
 
 // Steps 12 and 13: execute, undo on failure, read where the database is.
-void ExecutePlan(Runtime& rt, const internal::Archive& archive, const core::Plan& plan,
+void ExecutePlan(Runtime& rt, const internal::Archive& archive, const internal::PhaseRun& run,
                  internal::ExecContext& forward, RunReport* report) {
+  const core::Plan& plan = run.plan;
   rt.Emit("migrating", "run " + std::to_string(forward.run_id) + ": " +
                            internal::PlanDirection(plan) + " " + VersionsText(plan.from_versions) +
                            " -> " + VersionsText(plan.to_versions) + " in " +
-                           std::to_string(plan.steps.size()) + " step(s)");
+                           std::to_string(plan.steps.size()) + " step(s)" +
+                           (run.Name() == "all" ? std::string()
+                                                : ", phase " + run.Name()));
   internal::Executor executor(rt, archive);
-  Status executed = executor.Execute(forward, internal::Cursor{});
+  Status executed = executor.Execute(forward, run.start);
   if (executed.ok()) {
     report->outcome = RunOutcome::kSucceeded;
     report->steps_applied = static_cast<int>(plan.steps.size());
@@ -204,8 +224,9 @@ void ExecutePlan(Runtime& rt, const internal::Archive& archive, const core::Plan
 }
 
 // Steps 8 to 13 for a non-empty plan.
-Status RunPlan(Runtime& rt, const internal::Archive& archive, const core::Plan& plan,
+Status RunPlan(Runtime& rt, const internal::Archive& archive, const internal::PhaseRun& run,
                std::string_view target, RunReport* report) {
+  const core::Plan& plan = run.plan;
   auto row_loss_allowed = CheckPlanFiles(rt, plan, archive);
   if (!row_loss_allowed.ok()) {
     return row_loss_allowed.status();
@@ -215,32 +236,76 @@ Status RunPlan(Runtime& rt, const internal::Archive& archive, const core::Plan& 
   if (Status schema = rt.EnsureSchema(); !schema.ok()) {
     return schema;
   }
-  if (Status backed_up = MaybeBackup(rt, plan, report); !backed_up.ok()) {
-    return backed_up;
+  // The contract runs after the new revision was committed: a backup then
+  // would not be the state to go back to.
+  if (run.first != core::RunPhase::kContract) {
+    if (Status backed_up = MaybeBackup(rt, plan, report); !backed_up.ok()) {
+      return backed_up;
+    }
   }
   internal::ExecContext forward;
   forward.phase = "forward";
   forward.steps = plan.steps;
   forward.verify = true;
   forward.rows.row_loss_allowed = std::move(row_loss_allowed).value();
+  internal::Cursor ignored;
+  internal::json phases_only = {{"phases", internal::PhaseRunJson(run)}};
+  internal::ApplyPhaseJson(phases_only, &forward, &ignored);
   internal::SchemaFingerprint fingerprint_before;
-  if (Status read = ReadBaseline(rt, plan, &forward, &fingerprint_before); !read.ok()) {
+  if (Status read = ReadBaseline(rt, plan, run.start_key, &forward, &fingerprint_before);
+      !read.ok()) {
     return read;
   }
-  auto plan_json = PlanJson(rt, plan, archive, forward, target, *report);
+  auto plan_json = PlanJson(rt, run, archive, forward, target, *report);
   if (!plan_json.ok()) {
     return plan_json.status();
   }
-  auto run_id =
-      internal::InsertRun(rt, plan.from_versions, plan.to_versions, internal::PlanDirection(plan),
-                          *plan_json, "running", rt.options.run_key, &fingerprint_before);
+  auto run_id = internal::InsertRun(rt, plan.from_versions, plan.to_versions,
+                                    internal::PlanDirection(plan), *plan_json, "running",
+                                    rt.options.run_key,
+                                    run.start_key.empty() ? &fingerprint_before : nullptr,
+                                    run.start);
   if (!run_id.ok()) {
     return run_id.status();
   }
   forward.run_id = *run_id;
   report->run_id = *run_id;
-  ExecutePlan(rt, archive, plan, forward, report);
+  ExecutePlan(rt, archive, run, forward, report);
   return Status::Ok();
+}
+
+// Which phases this run executes (design §3.1), from the plan and the
+// last run that changed the database. A pinned plan (the operator) must be
+// the one recorded at planning, also for a contract whose plan comes from
+// the window's run.
+core::Result<internal::PhaseRun> DecidePhases(Runtime& rt, const internal::Archive& archive,
+                                              const core::Plan& plan) {
+  std::string digest;
+  if (!plan.empty()) {
+    auto computed = rt.scripts.PlanDigest(plan, archive);
+    if (!computed.ok()) {
+      return computed.status();
+    }
+    digest = *computed;
+  }
+  auto last = internal::ReadLastEffectiveRun(rt);
+  if (!last.ok()) {
+    return last.status();
+  }
+  auto run = internal::DecidePhaseRun(rt, archive, rt.options.phase, plan, digest, *last);
+  if (!run.ok() || !run->nothing_to_do.empty()) {
+    return run;
+  }
+  const std::string& expected = rt.options.expected_plan_digest;
+  if (!expected.empty() && run->digest != expected) {
+    return Status(Code::kMigrationsChanged,
+                  "the pending " + run->Name() + " phase belongs to a plan (digest " +
+                      run->digest.substr(0, 12) + "...) that is not the plan recorded at "
+                      "planning (digest " + expected.substr(0, 12) +
+                      "...). Nothing was executed; plan again",
+                  "plan-digest");
+  }
+  return run;
 }
 
 // Steps 2 and 3: recovery, then a replay when this run already ended.
@@ -312,14 +377,22 @@ core::Result<RunReport> Migrator::Run(std::string_view target, core::PlanMode mo
   report.from_versions = plan->from_versions;
   report.to_versions = plan->to_versions;
   report.plan = *plan;
-  if (plan->empty()) {
+  auto phase_run = DecidePhases(rt, state->archive, *plan);
+  if (!phase_run.ok()) {
+    return phase_run.status();
+  }
+  if (!phase_run->nothing_to_do.empty()) {
     report.outcome = RunOutcome::kNothingToDo;
     report.final_versions = state->current;
     report.total_duration = Since(started);
-    rt.Emit("committed", "already at " + VersionsText(state->current) + "; nothing to do");
+    rt.Emit("committed", phase_run->nothing_to_do + "; nothing to do");
     return report;
   }
-  if (Status ran = RunPlan(rt, state->archive, *plan, target, &report); !ran.ok()) {
+  report.from_versions = phase_run->plan.from_versions;
+  report.to_versions = phase_run->plan.to_versions;
+  report.plan = phase_run->plan;
+  report.phases = phase_run->Name();
+  if (Status ran = RunPlan(rt, state->archive, *phase_run, target, &report); !ran.ok()) {
     return ran;
   }
   report.sql_duration = std::chrono::duration_cast<std::chrono::milliseconds>(rt.sql_time);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <regex>
 
 #include "core/sql_splitter.h"
@@ -107,13 +108,40 @@ void Executor::ArmCancel(const ExecContext& ctx) {
   });
 }
 
+Cursor CursorAt(const core::PhaseSchedule& schedule, std::size_t index, std::size_t steps) {
+  if (index >= schedule.units.size()) {
+    return Cursor{static_cast<int>(steps), 0, 0};
+  }
+  return Cursor{schedule.units[index].step, schedule.units[index].section, 0};
+}
+
+core::Result<core::PhaseSchedule> ScheduleOf(Runtime& rt, const Archive& archive,
+                                             const std::vector<core::PlanStep>& steps) {
+  std::vector<std::vector<core::SectionPhase>> phases;
+  for (const auto& step : steps) {
+    auto file = rt.scripts.FileFor(step.revision, archive);
+    if (!file.ok()) {
+      return file.status();
+    }
+    phases.push_back(core::SectionPhasesOf(**file, step.direction));
+  }
+  return core::SchedulePhases(phases);
+}
+
 std::vector<core::PlanStep> UndoSteps(const std::vector<core::PlanStep>& forward,
                                       const std::vector<std::string>& from_versions,
-                                      Cursor committed) {
+                                      const core::PhaseSchedule& schedule, Cursor committed) {
+  // The last step touched: a unit before the committed cursor, or the
+  // cursor's own unit when statements of it committed.
+  const std::size_t at = schedule.IndexOf(committed.step, committed.section);
+  int last = -1;
+  for (std::size_t i = 0; i < schedule.units.size(); ++i) {
+    if (i < at || (i == at && committed.statement > 0)) {
+      last = std::max(last, schedule.units[i].step);
+    }
+  }
+  last = std::min(last, static_cast<int>(forward.size()) - 1);
   std::vector<core::PlanStep> undo;
-  int count = static_cast<int>(forward.size());
-  bool partial = committed.step < count && (committed.section > 0 || committed.statement > 0);
-  int last = std::min(partial ? committed.step : committed.step - 1, count - 1);
   for (int i = last; i >= 0; --i) {
     core::PlanStep step;
     step.revision = forward[static_cast<std::size_t>(i)].revision;
@@ -163,6 +191,13 @@ void Executor::RunTransactionalSection(Pass& pass, int s, int k, const core::Sec
                std::to_string(k + 1) + "/" + std::to_string(section_count) + " (" + source_name +
                ")",
            s, step.revision, step.direction, k, -1);
+  // An expand section waits at most BesideWritersLockTimeout for a lock,
+  // for this section only (the transaction may go on with window sections).
+  const bool raise_lock_timeout = RaisesLockTimeout(section);
+  if (raise_lock_timeout) {
+    pass.tx->exec("SET LOCAL lock_timeout = " +
+                  std::to_string(BesideWritersLockTimeout().count()));
+  }
   // Statement by statement inside the open transaction, like `psql -f`, so
   // the live progress names the statement (design §4.11). A split the
   // server disagrees with fails inside the transaction, which rolls back:
@@ -181,7 +216,20 @@ void Executor::RunTransactionalSection(Pass& pass, int s, int k, const core::Sec
                   statement.text);
     rt_.sql_time += Clock::now() - t0;
   }
+  if (raise_lock_timeout) {
+    pass.tx->exec("SET LOCAL lock_timeout = " + std::to_string(rt_.options.lock_timeout.count()));
+  }
   pass.where = section_where;
+}
+
+std::chrono::milliseconds Executor::BesideWritersLockTimeout() const {
+  return rt_.options.lock_timeout.count() > 0 ? rt_.options.lock_timeout
+                                              : rt_.options.expand_lock_timeout;
+}
+
+bool Executor::RaisesLockTimeout(const core::Section& section) const {
+  return section.phase == core::SectionPhase::kExpand && rt_.options.lock_timeout.count() == 0 &&
+         rt_.options.expand_lock_timeout.count() > 0;
 }
 
 // The open transaction before a transaction:false section: verified (rows),
@@ -247,13 +295,40 @@ Status Executor::RunAutocommitSection(Pass& pass, int s, int k, const core::Sect
                  std::to_string(m + 1) + "/" + std::to_string(statements.size()) + " (autocommit)",
              s, step.revision, step.direction, k, m);
     CheckCancel(ctx);
+    // An expand statement waits at most BesideWritersLockTimeout for a
+    // lock: set session-wide around this statement only (it runs outside a
+    // transaction block, where SET LOCAL would not last), and set back also
+    // when the statement fails, unless the connection is gone.
+    const bool raise_lock_timeout = RaisesLockTimeout(section);
+    std::exception_ptr failure;
     {
       pqxx::nontransaction autocommit(conn);
       rt_.lock.Require(autocommit);
+      if (raise_lock_timeout) {
+        autocommit.exec("SET lock_timeout = " +
+                        std::to_string(BesideWritersLockTimeout().count()));
+      }
       auto t0 = Clock::now();
-      autocommit.exec(ProgressMarker(ctx, s, k, pass.section_count, m + 1, statements.size()) +
-                      statement.text);
+      try {
+        autocommit.exec(ProgressMarker(ctx, s, k, pass.section_count, m + 1, statements.size()) +
+                        statement.text);
+      } catch (...) {
+        failure = std::current_exception();
+      }
       rt_.sql_time += Clock::now() - t0;
+    }
+    if (raise_lock_timeout) {
+      try {
+        pqxx::nontransaction reset(conn);
+        reset.exec("SET lock_timeout = " + std::to_string(rt_.options.lock_timeout.count()));
+      } catch (const std::exception&) {
+        if (!failure) {
+          throw;
+        }
+      }
+    }
+    if (failure) {
+      std::rethrow_exception(failure);
     }
     {
       pqxx::work progress_tx(conn);
@@ -271,7 +346,7 @@ Status Executor::RunAutocommitSection(Pass& pass, int s, int k, const core::Sect
   return Status::Ok();
 }
 
-Status Executor::RunStep(Pass& pass, int s, Cursor start) {
+Status Executor::RunSectionUnit(Pass& pass, int s, int k, int first_statement) {
   ExecContext& ctx = pass.ctx;
   const auto& step = ctx.steps[static_cast<std::size_t>(s)];
   auto file_or = rt_.scripts.FileFor(step.revision, archive_);
@@ -281,40 +356,42 @@ Status Executor::RunStep(Pass& pass, int s, Cursor start) {
   const core::MigrationFile& file = **file_or;
   auto sections = file.SectionsFor(step.direction);
   pass.section_count = sections.size();
-  int first_section = s == start.step ? start.section : 0;
-  for (int k = first_section; k < static_cast<int>(sections.size()); ++k) {
-    const core::Section& section = *sections[static_cast<std::size_t>(k)];
-    pass.where = SectionWhere(step, file.source_name, section);
-    if (section.transactional && section.batch_rows == 0) {
-      RunTransactionalSection(pass, s, k, section, sections.size(), file.source_name);
-      continue;
-    }
-    // A transaction:false or batch:N section commits as it goes: the open
-    // segment commits first.
-    if (pass.tx) {
-      if (Status committed = CommitSegment(pass, s, k); !committed.ok()) {
-        return committed;
-      }
-    }
-    const int first = (s == start.step && k == start.section) ? start.statement : 0;
-    Status ran = section.batch_rows > 0
-                     ? RunBatchSection(pass, s, k, section, first, file.source_name)
-                     : RunAutocommitSection(pass, s, k, section, first, file.source_name);
-    if (!ran.ok()) {
-      return ran;
+  const core::Section& section = *sections.at(static_cast<std::size_t>(k));
+  pass.where = SectionWhere(step, file.source_name, section);
+  if (section.transactional && section.batch_rows == 0) {
+    RunTransactionalSection(pass, s, k, section, sections.size(), file.source_name);
+    return Status::Ok();
+  }
+  // A transaction:false or batch:N section commits as it goes: the open
+  // segment commits first.
+  if (pass.tx) {
+    if (Status committed = CommitSegment(pass, s, k); !committed.ok()) {
+      return committed;
     }
   }
+  return section.batch_rows > 0
+             ? RunBatchSection(pass, s, k, section, first_statement, file.source_name)
+             : RunAutocommitSection(pass, s, k, section, first_statement, file.source_name);
+}
+
+// A step's version rows (and archive row, for an upgrade of a shipped file)
+// go into the open transaction with the cursor of the next unit (design
+// §3.1: where the schedule puts the step's stamp).
+void Executor::RunStamp(Pass& pass, int s, Cursor next) {
+  ExecContext& ctx = pass.ctx;
+  const auto& step = ctx.steps[static_cast<std::size_t>(s)];
   pass.where = "recording revision " + step.revision + " in " + rt_.VersionTable();
   if (!pass.tx) {
     pass.tx.emplace(rt_.session->conn());
   }
   WriteVersions(*pass.tx, rt_.VersionTable(), step.versions_after);
-  if (step.direction == core::Direction::kUp && rt_.scripts.GivenFile(step.revision) == &file) {
-    ArchiveFile(*pass.tx, file, /*overwrite=*/true);
+  if (step.direction == core::Direction::kUp) {
+    auto file = rt_.scripts.FileFor(step.revision, archive_);
+    if (file.ok() && rt_.scripts.GivenFile(step.revision) == *file) {
+      ArchiveFile(*pass.tx, **file, /*overwrite=*/true);
+    }
   }
-  WriteProgress(*pass.tx, ctx.run_id, ctx.progress_extra, ctx.phase, Cursor{s + 1, 0, 0},
-                step.revision);
-  return Status::Ok();
+  WriteProgress(*pass.tx, ctx.run_id, ctx.progress_extra, ctx.phase, next, step.revision);
 }
 
 // The last transaction: verification, the fingerprint reached, the run_log
@@ -327,13 +404,20 @@ Status Executor::FinishPass(Pass& pass) {
   if (ctx.verify && !ctx.steps.empty()) {
     std::optional<SchemaFingerprint> live;
     const std::vector<std::string>& reached = ctx.steps.back().versions_after;
-    Status verified = VerifyInTransaction(rt_, *pass.tx, ctx.rows, reached, &live);
+    Status verified = ctx.end_boundary_key.empty()
+                          ? VerifyInTransaction(rt_, *pass.tx, ctx.rows, reached, &live)
+                          : VerifyAtBoundary(rt_, *pass.tx, ctx.rows, ctx.run_checks, &live);
     if (!verified.ok()) {
       pass.tx.reset();
       return verified;
     }
-    pass.where = "recording the schema fingerprint of " + VersionsText(reached);
-    RecordFingerprint(*pass.tx, reached, *live, ctx.run_id);
+    if (ctx.end_boundary_key.empty()) {
+      pass.where = "recording the schema fingerprint of " + VersionsText(reached);
+      RecordFingerprint(*pass.tx, reached, *live, ctx.run_id);
+    } else {
+      pass.where = "recording the schema fingerprint at " + ctx.end_boundary_key;
+      RecordFingerprintAt(*pass.tx, ctx.end_boundary_key, *live, ctx.run_id);
+    }
   }
   pass.where = "closing the run";
   CloseRunIn(*pass.tx, ctx.run_id, ctx.final_outcome, ctx.final_error, ctx.final_error_code);
@@ -353,6 +437,20 @@ Status Executor::FinishPass(Pass& pass) {
 
 Status Executor::Execute(ExecContext& ctx, Cursor start) {
   Pass pass{ctx, std::nullopt, {}};
+  auto schedule = ScheduleOf(rt_, archive_, ctx.steps);
+  if (!schedule.ok()) {
+    return schedule.status();
+  }
+  pass.schedule = std::move(schedule).value();
+  const std::size_t end = pass.schedule.End(ctx.last);
+  const std::size_t begin = std::max(pass.schedule.Begin(ctx.first),
+                                     pass.schedule.IndexOf(start.step, start.section));
+  if (ctx.phase == "forward" && ctx.first == core::RunPhase::kWindow && !ctx.any_commit &&
+      pass.schedule.Begin(core::RunPhase::kWindow) > 0) {
+    ctx.expand_committed = true;
+    ctx.committed = CursorAt(pass.schedule, pass.schedule.Begin(core::RunPhase::kWindow),
+                             ctx.steps.size());
+  }
   struct Disarm {
     const std::shared_ptr<RunCancel>& cancel;
     ~Disarm() {
@@ -361,8 +459,16 @@ Status Executor::Execute(ExecContext& ctx, Cursor start) {
   } disarm{rt_.options.cancel};
   try {
     ArmCancel(ctx);
-    for (int s = start.step; s < static_cast<int>(ctx.steps.size()); ++s) {
-      if (Status ran = RunStep(pass, s, start); !ran.ok()) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const core::PhaseUnit unit = pass.schedule.units[i];
+      if (unit.stamp) {
+        RunStamp(pass, unit.step, CursorAt(pass.schedule, i + 1, ctx.steps.size()));
+        continue;
+      }
+      const bool resumed_here = unit.step == start.step && unit.section == start.section;
+      if (Status ran = RunSectionUnit(pass, unit.step, unit.section,
+                                      resumed_here ? start.statement : 0);
+          !ran.ok()) {
         return ran;
       }
     }
@@ -406,15 +512,38 @@ RunOutcome Executor::HandleFailure(ExecContext& forward,
     return forward.any_commit || status->detail() == "in-doubt" ? RunOutcome::kFailed
                                                                 : RunOutcome::kRolledBack;
   }
-  if (!forward.any_commit) {
+  // A failed window after its expand (writers at zero) counts as committed:
+  // it is undone to the start of the plan, so RolledBack means the database
+  // as it was before the expand, schema and rows; with failure policy Halt
+  // it ends Failed, left as committed (below). Not after a shutdown's
+  // cancel: the next controller runs the window again on the expanded
+  // schema (§6.5).
+  const bool undo_expand = forward.expand_committed && !forward.any_commit &&
+                           status->detail() != kCancelRetryableDetail;
+  if (!forward.any_commit && !undo_expand) {
     CloseRun(rt_, forward.run_id, "rolled_back", error, status->code());
     rt_.Emit("rolled-back", "rolled back: the database is at " + VersionsText(from_versions));
     return RunOutcome::kRolledBack;
   }
+  if (forward.WritersMayRun()) {
+    // Expand and contract run beside the application: an undo (the down
+    // sections, written for writers at zero) must not run then. The phase
+    // stays as committed; a later run of the same phase resumes at its
+    // cursor (design §3.1).
+    *status = Status(status->code(),
+                     error + " (phase " + core::RunPhaseName(forward.first) +
+                         ": left as committed, never undone; a retry of this phase resumes "
+                         "where it stopped)",
+                     status->detail());
+    CloseRun(rt_, forward.run_id, "failed", status->message(), status->code());
+    rt_.Emit("halted", "phase " + core::RunPhaseName(forward.first) +
+                           " failed; left as committed (never undone beside the application)");
+    return RunOutcome::kFailed;
+  }
   if (rt_.options.failure_policy == FailurePolicy::kHalt) {
     CloseRun(rt_, forward.run_id, "failed", error + " (failure policy Halt: left as committed)",
              status->code());
-    rt_.Emit("halted", "halted after a committed segment (failure policy Halt)");
+    rt_.Emit("halted", "halted after a committed segment or expand (failure policy Halt)");
     return RunOutcome::kFailed;
   }
   return Undo(forward, from_versions, status);
@@ -428,7 +557,14 @@ RunOutcome Executor::Undo(ExecContext& forward, const std::vector<std::string>& 
   ExecContext undo;
   undo.run_id = forward.run_id;
   undo.phase = "undo";
-  undo.steps = UndoSteps(forward.steps, from_versions, forward.committed);
+  auto whole = ScheduleOf(rt_, archive_, forward.steps);
+  if (!whole.ok()) {
+    *status = Status(status->code(), error + "; and planning the undo failed: " +
+                                         whole.status().message(), status->detail());
+    CloseRun(rt_, forward.run_id, "failed", status->message(), status->code());
+    return RunOutcome::kFailed;
+  }
+  undo.steps = UndoSteps(forward.steps, from_versions, *whole, forward.committed);
   undo.progress_extra = {{"undo_steps", StepsToJson(undo.steps)},
                          {"error", error},
                          {"error_code", core::CodeName(status->code())}};

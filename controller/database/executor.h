@@ -4,12 +4,14 @@
 // sections committing the open segment and running statement by statement
 // in autocommit; and the undo after a failure. Internal header: libpqxx
 // types; include only from controller/database.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
+#include "core/phase_schedule.h"
 #include "core/planner.h"
 #include "core/status.h"
 #include "database/migrator.h"
@@ -39,13 +41,46 @@ struct ExecContext {
   std::string final_error_code;  // core::CodeName of the failure, for replays
   Cursor committed;              // the last cursor that was committed
   bool any_commit = false;
+  // A window run after its plan's expand phase (an earlier run) committed:
+  // the units before the window are in the database, so a failed window is
+  // undone back to the start of the plan, expand included (design §3.1).
+  bool expand_committed = false;
+  // The phases this pass runs (design §3.1): the units of the plan's
+  // schedule from first's begin to last's end. kAll: every unit.
+  core::RunPhase first = core::RunPhase::kAll;
+  core::RunPhase last = core::RunPhase::kAll;
+  // The schema fingerprint at the end: empty -> the revision reached (checked
+  // against its record when there is one, then recorded, design §4.6); else a
+  // phase boundary key (between expand and window, or window and contract),
+  // recorded without comparison for the next phase's start.
+  std::string end_boundary_key;
+  // Whether the last transaction runs the user checks (not after expand:
+  // they describe the target).
+  bool run_checks = true;
+  // The phases where the writers may run (expand, contract) leave the
+  // row counts to the application; undo never runs for them (design §3.1).
+  bool WritersMayRun() const {
+    return (first == core::RunPhase::kExpand && last == core::RunPhase::kExpand) ||
+           first == core::RunPhase::kContract;
+  }
 };
+
+// The cursor naming unit `index` of `schedule` (the end of the plan for
+// index == units.size()).
+Cursor CursorAt(const core::PhaseSchedule& schedule, std::size_t index, std::size_t steps);
 
 // The steps that undo what `forward` committed up to `committed`, newest
 // first, each restoring the version rows from before its forward step.
+// The steps that were touched are every step with a unit before
+// `committed` in the whole plan's schedule (`schedule`, kAll), so a window
+// run's undo also undoes what its expand phase did.
 std::vector<core::PlanStep> UndoSteps(const std::vector<core::PlanStep>& forward,
                                       const std::vector<std::string>& from_versions,
-                                      Cursor committed);
+                                      const core::PhaseSchedule& schedule, Cursor committed);
+
+// The schedule of `steps` (their files' sections of the step's direction).
+core::Result<core::PhaseSchedule> ScheduleOf(Runtime& rt, const Archive& archive,
+                                             const std::vector<core::PlanStep>& steps);
 
 class Executor {
  public:
@@ -71,8 +106,10 @@ class Executor {
     std::optional<pqxx::work> tx;
     std::string where;
     std::size_t section_count = 0;  // of the step being run (ProgressMarker)
+    core::PhaseSchedule schedule;
   };
-  core::Status RunStep(Pass& pass, int s, Cursor start);
+  core::Status RunSectionUnit(Pass& pass, int s, int k, int first_statement);
+  void RunStamp(Pass& pass, int s, Cursor next);
   void RunTransactionalSection(Pass& pass, int s, int k, const core::Section& section,
                                std::size_t section_count, const std::string& source_name);
   core::Status CommitSegment(Pass& pass, int s, int k);
@@ -82,6 +119,13 @@ class Executor {
   core::Status RunBatchSection(Pass& pass, int s, int k, const core::Section& section,
                                int first_repetition, const std::string& source_name);
   core::Status CheckAutocommitRows(Pass& pass);
+  // The lock_timeout of statements that run beside the application (expand
+  // sections, batch repetitions; design §3.1): the run's, or
+  // expand_lock_timeout when the run's is 0 (off).
+  std::chrono::milliseconds BesideWritersLockTimeout() const;
+  // Whether `section` needs BesideWritersLockTimeout set around it: an
+  // expand section of a run whose own lock_timeout is off.
+  bool RaisesLockTimeout(const core::Section& section) const;
   core::Status FinishPass(Pass& pass);
   void CheckCancel(const ExecContext& ctx) const;
   void ArmCancel(const ExecContext& ctx);

@@ -16,10 +16,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using core::Status;
 
-// lock_timeout is always on for a batch (design §3.1): the old application
-// may be writing, and a repetition waiting behind it would block it in turn.
-constexpr std::chrono::milliseconds kBatchLockTimeout{std::chrono::seconds(10)};
-
 }  // namespace
 
 Status Executor::RunBatchSection(Pass& pass, int s, int k, const core::Section& section,
@@ -33,8 +29,9 @@ Status Executor::RunBatchSection(Pass& pass, int s, int k, const core::Section& 
                            std::to_string(k + 1) + " (" + source_name +
                            ", phase:" + core::SectionPhaseName(section.phase) +
                            " batch:" + std::to_string(section.batch_rows) + ")";
-  const std::chrono::milliseconds lock_timeout =
-      rt_.options.lock_timeout.count() > 0 ? rt_.options.lock_timeout : kBatchLockTimeout;
+  // lock_timeout is always on for a batch (design §3.1): the old application
+  // may be writing, and a repetition waiting behind it would block it in turn.
+  const std::chrono::milliseconds lock_timeout = BesideWritersLockTimeout();
   std::int64_t rows_this_pass = 0;
   for (int m = first_repetition;; ++m) {
     pass.where = "revision " + step.revision + " (" + source_name + ") " +

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/version_table.h"
+#include "database/executor.h"
 #include "database/migrator_impl.h"
 #include "database/run_log.h"
 #include "database/version_table.h"
@@ -165,7 +166,12 @@ core::Result<Migrator::PlanWithDigest> Migrator::PlanAndDigest(std::string_view 
   if (!digest.ok()) {
     return digest.status();
   }
-  return PlanWithDigest{std::move(plan).value(), std::move(digest).value()};
+  auto schedule = internal::ScheduleOf(*impl_, state->archive, plan->steps);
+  if (!schedule.ok()) {
+    return schedule.status();
+  }
+  return PlanWithDigest{std::move(plan).value(), std::move(digest).value(),
+                        std::move(schedule).value()};
 }
 
 core::Result<std::string> Migrator::DatabaseIdentity() {

@@ -24,6 +24,7 @@
 
 #include "core/migration_file.h"
 #include "core/migration_run.h"
+#include "core/phase_schedule.h"
 #include "core/planner.h"
 #include "core/run_progress.h"
 #include "core/revision_graph.h"
@@ -69,6 +70,11 @@ struct MigratorOptions {
   // SET lock_timeout / statement_timeout on every session (0 = no limit, but
   // still set explicitly so a role or database default cannot leak in).
   std::chrono::milliseconds lock_timeout{std::chrono::seconds(10)};
+  // The lock_timeout of every expand section and batch repetition when
+  // lock_timeout is 0 (design §3.1): beside the running application a
+  // statement never waits unboundedly for a lock, because every writer
+  // would queue behind it.
+  std::chrono::milliseconds expand_lock_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds statement_timeout{0};
   // Who runs it, recorded in schemaop.run_log (CLI: "$USER@host (cli)").
   std::string actor = "schemaop";
@@ -134,6 +140,11 @@ struct MigratorOptions {
   // reconciles was still running never fences the new leader's sessions
   // (design §4.2). Unset: fence whenever fence_prefix is set.
   std::function<bool()> may_fence;
+  // Which phases Run executes (design §3.1): kAll (default) every phase
+  // still pending, in order; kExpand, kWindow or kContract one of them. A
+  // phase that already ran is nothing to do; a window before its expand, a
+  // contract before its window, is refused (kInvalidArgument).
+  core::RunPhase phase = core::RunPhase::kAll;
   // Cancels the run's forward pass before it commits (run_cancel.h; design
   // §4.7). Unset: the run cannot be cancelled.
   std::shared_ptr<RunCancel> cancel;
@@ -163,6 +174,9 @@ struct RunReport {
   std::vector<std::string> to_versions;  // the plan's target
   std::vector<std::string> final_versions;  // alembic_version rows at the end
   core::Plan plan;
+  // The phases this run executed: "all", "expand", "window", "contract",
+  // "window+contract" (after an earlier expand).
+  std::string phases = "all";
   int steps_applied = 0;  // steps committed and kept
   std::optional<BackupInfo> backup;
   std::chrono::milliseconds total_duration{0};  // lock to unlock
@@ -299,9 +313,12 @@ class Migrator {
 
   // Plan(target, mode) and PlanDigest of that plan over one read of the
   // archive (what the operator records at planning).
+  // With the plan's phase schedule (design §3.1): which sections run in
+  // expand, window and contract, and where each step's version rows go.
   struct PlanWithDigest {
     core::Plan plan;
     std::string digest;
+    core::PhaseSchedule schedule;
   };
   core::Result<PlanWithDigest> PlanAndDigest(std::string_view target,
                                              core::PlanMode mode = core::PlanMode::kAuto);
@@ -335,6 +352,25 @@ class Migrator {
   // application_name) and PostgreSQL's pg_stat_progress_* counters of it.
   // nullopt when no run is in progress. Read-only, takes no lock.
   core::Result<std::optional<core::RunProgress>> Progress(const std::string& run_key = {});
+
+  // ---- The Job executor (design §10.4; command_job.cpp). Without the lock:
+  // the operator calls them while the writers are at zero and no Job runs.
+  struct JobBaselineRecord {
+    std::vector<std::string> versions;
+    std::string fingerprint_digest;
+    std::int64_t relations = 0;
+  };
+  struct JobCheckReport {
+    std::vector<std::string> versions;
+    std::vector<std::string> row_loss;      // options.allow_row_loss declared
+    std::vector<std::string> schema_drift;  // with compare_schema only
+  };
+  // Version rows, row counts by relation identity and the schema
+  // fingerprint into schemaop.job_baseline under `run_key`, once: a second
+  // call returns the first record.
+  core::Result<JobBaselineRecord> RecordJobBaseline(const std::string& run_key);
+  // The database now against the baseline of `run_key` (kNotFound: none).
+  core::Result<JobCheckReport> CheckJobResult(const std::string& run_key, bool compare_schema);
 
   // The URL with its password redacted, for messages.
   const std::string& redacted_url() const;

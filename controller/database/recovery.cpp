@@ -1,6 +1,7 @@
 #include "database/recovery.h"
 
 #include "database/executor.h"
+#include "database/run_phases.h"
 #include "database/runtime.h"
 
 namespace schemaop::database::internal {
@@ -75,14 +76,25 @@ core::Result<std::string> ResumeForward(Runtime& rt, const Archive& archive,
   forward.rows.counts_before = CountsFromJson(run.plan.value("counts_before", json::array()));
   auto allowed = run.plan.value("row_loss_allowed", std::vector<std::string>());
   forward.rows.row_loss_allowed.insert(allowed.begin(), allowed.end());
+  // A phase run resumes within its phases, with their verification.
+  Cursor ignored;
+  ApplyPhaseJson(run.plan, &forward, &ignored);
   forward.final_error = "interrupted; resumed and completed by recovery";
   forward.committed = cursor;
   forward.any_commit = true;
   Executor executor(rt, archive);
   Status resumed = executor.Execute(forward, cursor);
   if (resumed.ok()) {
+    const bool window_reached = forward.last == core::RunPhase::kAll ||
+                                forward.last != core::RunPhase::kExpand;
     return "run " + id + ": resumed from step " + std::to_string(cursor.step + 1) +
-           " and completed; the database is at " + VersionsText(run.to);
+           (forward.first == core::RunPhase::kAll
+                ? std::string()
+                : " of its phase " + core::RunPhaseName(forward.first) +
+                      (forward.last != forward.first ? "+" + core::RunPhaseName(forward.last)
+                                                     : std::string())) +
+           " and completed; the database is at " +
+           VersionsText(window_reached ? run.to : run.from);
   }
   Status failure = resumed;
   RunOutcome outcome = executor.HandleFailure(forward, run.from, &failure);
@@ -105,7 +117,11 @@ core::Result<std::string> RecoverOne(Runtime& rt, const Archive& archive,
   if (phase == "undo") {
     return ResumeUndo(rt, archive, run, cursor);
   }
-  if (!cursor.AtStart()) {
+  Cursor start;
+  ExecContext unused;
+  ApplyPhaseJson(run.plan, &unused, &start);
+  if (cursor.step != start.step || cursor.section != start.section ||
+      cursor.statement != start.statement) {
     return ResumeForward(rt, archive, run, cursor);
   }
   // Nothing was committed: PostgreSQL rolled the open transaction back.

@@ -166,14 +166,14 @@ core::Result<std::int64_t> InsertRun(Runtime& rt, const std::vector<std::string>
                                      const std::vector<std::string>& to,
                                      const std::string& direction, const json& plan_json,
                                      const std::string& outcome, const std::string& run_key,
-                                     const SchemaFingerprint* fingerprint_before) {
+                                     const SchemaFingerprint* fingerprint_before, Cursor start) {
   try {
     pqxx::work tx(rt.session->conn());
     // "pid": the run's backend, for its live progress (design §4.11).
     json progress = {{"phase", "forward"},
-                     {"step", 0},
-                     {"section", 0},
-                     {"statement", 0},
+                     {"step", start.step},
+                     {"section", start.section},
+                     {"statement", start.statement},
                      {"pid", rt.session->conn().backendpid()}};
     auto row = tx.exec_params1(
         "INSERT INTO " + RunLog() +

@@ -56,7 +56,8 @@ core::Result<std::int64_t> InsertRun(Runtime& rt, const std::vector<std::string>
                                      const std::vector<std::string>& to,
                                      const std::string& direction, const json& plan_json,
                                      const std::string& outcome, const std::string& run_key = {},
-                                     const SchemaFingerprint* fingerprint_before = nullptr);
+                                     const SchemaFingerprint* fingerprint_before = nullptr,
+                                     Cursor start = {});
 
 // A `stamp` row, ended, inside `tx`.
 void InsertStampRun(pqxx::transaction_base& tx, const std::vector<std::string>& from,

@@ -14,13 +14,6 @@ using core::Status;
 
 std::string FingerprintTable() { return std::string(kSchema) + ".schema_fingerprint"; }
 
-// The key under which a revision set's fingerprint is stored.
-std::string FingerprintKey(const std::vector<std::string>& versions) {
-  std::vector<std::string> sorted = versions;
-  std::sort(sorted.begin(), sorted.end());
-  return sorted.empty() ? std::string("base") : Join(sorted, ",");
-}
-
 Status CheckResultShape(const UserCheck& check, const pqxx::result& result,
                         const std::string& when) {
   constexpr pqxx::oid kBoolOid = 16;
@@ -40,6 +33,20 @@ Status CheckResultShape(const UserCheck& check, const pqxx::result& result,
                                                  when);
   }
   return Status::Ok();
+}
+
+// Up to ten differing objects, one list.
+std::string DriftList(const SchemaFingerprint& live, const SchemaFingerprint& recorded,
+                      const std::string& label) {
+  auto drift = DescribeDrift(live, recorded, label);
+  std::string listed;
+  for (std::size_t i = 0; i < drift.size() && i < 10; ++i) {
+    listed += (i == 0 ? "" : "; ") + drift[i];
+  }
+  if (drift.size() > 10) {
+    listed += "; and " + std::to_string(drift.size() - 10) + " more";
+  }
+  return listed;
 }
 
 void AddIndexAndRunProblems(pqxx::transaction_base& tx, std::vector<std::string>* problems) {
@@ -63,14 +70,30 @@ void AddIndexAndRunProblems(pqxx::transaction_base& tx, std::vector<std::string>
 
 }  // namespace
 
+std::string FingerprintKey(const std::vector<std::string>& versions) {
+  std::vector<std::string> sorted = versions;
+  std::sort(sorted.begin(), sorted.end());
+  return sorted.empty() ? std::string("base") : Join(sorted, ",");
+}
+
+std::string BoundaryKey(const std::vector<std::string>& versions, const std::string& tag,
+                        const std::string& plan_digest) {
+  return FingerprintKey(versions) + "|" + tag + ":" + plan_digest.substr(0, 16);
+}
+
 std::optional<SchemaFingerprint> RecordedFingerprint(pqxx::transaction_base& tx,
                                                      const std::vector<std::string>& versions) {
+  return RecordedFingerprintAt(tx, FingerprintKey(versions));
+}
+
+std::optional<SchemaFingerprint> RecordedFingerprintAt(pqxx::transaction_base& tx,
+                                                       const std::string& key) {
   if (!TableExists(tx, FingerprintTable())) {
     return std::nullopt;
   }
   auto rows =
       tx.exec_params("SELECT objects::text FROM " + FingerprintTable() + " WHERE versions = $1",
-                     FingerprintKey(versions));
+                     key);
   if (rows.empty()) {
     return std::nullopt;
   }
@@ -83,6 +106,11 @@ std::optional<SchemaFingerprint> RecordedFingerprint(pqxx::transaction_base& tx,
 
 void RecordFingerprint(pqxx::transaction_base& tx, const std::vector<std::string>& versions,
                        const SchemaFingerprint& fingerprint, std::int64_t run_id) {
+  RecordFingerprintAt(tx, FingerprintKey(versions), fingerprint, run_id);
+}
+
+void RecordFingerprintAt(pqxx::transaction_base& tx, const std::string& key,
+                         const SchemaFingerprint& fingerprint, std::int64_t run_id) {
   nlohmann::json objects = nlohmann::json::array();
   for (const auto& [key, definition] : fingerprint.objects) {
     objects.push_back({key, definition});
@@ -92,7 +120,7 @@ void RecordFingerprint(pqxx::transaction_base& tx, const std::vector<std::string
                      "VALUES ($1, $2, $3::jsonb, NULLIF($4, 0)) ON CONFLICT (versions) DO UPDATE "
                      "SET digest = EXCLUDED.digest, objects = EXCLUDED.objects, "
                      "run_id = EXCLUDED.run_id, recorded_at = now()",
-                 FingerprintKey(versions), fingerprint.digest, objects.dump(), run_id);
+                 key, fingerprint.digest, objects.dump(), run_id);
 }
 
 Status CheckSchema(pqxx::transaction_base& tx, const std::vector<std::string>& versions,
@@ -101,16 +129,9 @@ Status CheckSchema(pqxx::transaction_base& tx, const std::vector<std::string>& v
   if (!recorded || recorded->digest == live.digest) {
     return Status::Ok();
   }
-  auto drift = DescribeDrift(live, *recorded, VersionsText(versions));
-  std::string listed;
-  for (std::size_t i = 0; i < drift.size() && i < 10; ++i) {
-    listed += (i == 0 ? "" : "; ") + drift[i];
-  }
-  if (drift.size() > 10) {
-    listed += "; and " + std::to_string(drift.size() - 10) + " more";
-  }
   return Status(Code::kSchemaDrift,
-                "schema drift at " + VersionsText(versions) + ": " + listed +
+                "schema drift at " + VersionsText(versions) + ": " +
+                    DriftList(live, *recorded, VersionsText(versions)) +
                     ". The schema differs from the one recorded when the database was last at "
                     "that revision (a down section that forgets an object, or a change made by "
                     "hand). Fix the migration, or accept the difference with "
@@ -118,9 +139,34 @@ Status CheckSchema(pqxx::transaction_base& tx, const std::vector<std::string>& v
                 "schema-drift");
 }
 
+Status CheckSchemaAt(pqxx::transaction_base& tx, const std::string& key, const std::string& label,
+                     const SchemaFingerprint& live) {
+  auto recorded = RecordedFingerprintAt(tx, key);
+  if (!recorded || recorded->digest == live.digest) {
+    return Status::Ok();
+  }
+  return Status(Code::kSchemaDrift,
+                "schema drift " + label + ": " + DriftList(live, *recorded, label) +
+                    ". The schema changed between two phases of this plan (by hand, or by "
+                    "another tool); nothing was executed. Undo the change, or accept it with "
+                    "--allow-schema-drift / spec.verify.schema: Ignore",
+                "schema-drift");
+}
+
 Status CheckRowLoss(pqxx::transaction_base& tx, const std::string& version_table,
                     const RowBaseline& baseline, const std::string& when) {
   auto after = CountRelationRows(tx, version_table);
+  if (baseline.writers_may_run) {
+    // Beside the application only a vanished relation counts: a surviving
+    // one keeps at least its count from the start.
+    for (auto& relation : after) {
+      for (const auto& before : baseline.counts_before) {
+        if (before.oid == relation.oid) {
+          relation.rows = std::max(relation.rows, before.rows);
+        }
+      }
+    }
+  }
   auto losses =
       FindRowLoss(baseline.counts_before, after, ParseDeclaredLoss(baseline.row_loss_allowed));
   if (losses.empty()) {
@@ -187,6 +233,33 @@ Status VerifyInTransaction(const Runtime& rt, pqxx::work& tx, const RowBaseline&
   }
   for (const auto& check : rt.options.checks) {
     Status checked = RunCheck(rt, tx, check, "after the migration");
+    if (!checked.ok()) {
+      return checked;
+    }
+  }
+  return Status::Ok();
+}
+
+Status VerifyAtBoundary(const Runtime& rt, pqxx::work& tx, const RowBaseline& baseline,
+                        bool checks, std::optional<SchemaFingerprint>* live_out) {
+  rt.Emit("verifying", std::string("verifying row counts") +
+                           (checks ? " and " + std::to_string(rt.options.checks.size()) +
+                                         " check(s)"
+                                   : std::string()) +
+                           " at the end of the phase");
+  try {
+    if (rt.options.verify_row_counts) {
+      Status rows = CheckRowLoss(tx, rt.VersionTable(), baseline, "at the end of the phase");
+      if (!rows.ok()) {
+        return rows;
+      }
+    }
+    *live_out = ReadSchemaFingerprint(tx, rt.VersionTable());
+  } catch (const std::exception& error) {
+    return rt.FromException(error, "verification failed", Code::kVerificationFailed);
+  }
+  for (const auto& check : checks ? rt.options.checks : std::vector<UserCheck>{}) {
+    Status checked = RunCheck(rt, tx, check, "at the end of the phase");
     if (!checked.ok()) {
       return checked;
     }

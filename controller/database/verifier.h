@@ -23,7 +23,26 @@ struct Runtime;
 struct RowBaseline {
   std::vector<RelationRows> counts_before;
   std::set<std::string> row_loss_allowed;
+  // Expand and contract run beside the application (design §3.1), whose own
+  // DELETEs lower counts: then only a relation that disappeared with its
+  // rows is a loss, not a lower count.
+  bool writers_may_run = false;
 };
+
+// The key a revision set's fingerprint is stored under ("base", "r1,r2"),
+// and the key of a phase boundary of a plan (design §3.1):
+// "<versions>|<tag>:<digest prefix>", which no revision set can equal.
+std::string FingerprintKey(const std::vector<std::string>& versions);
+std::string BoundaryKey(const std::vector<std::string>& versions, const std::string& tag,
+                        const std::string& plan_digest);
+std::optional<SchemaFingerprint> RecordedFingerprintAt(pqxx::transaction_base& tx,
+                                                       const std::string& key);
+void RecordFingerprintAt(pqxx::transaction_base& tx, const std::string& key,
+                         const SchemaFingerprint& fingerprint, std::int64_t run_id);
+// The live schema against the one recorded at `key`; kSchemaDrift naming
+// the objects, `label` saying where that was. OK when nothing is recorded.
+core::Status CheckSchemaAt(pqxx::transaction_base& tx, const std::string& key,
+                           const std::string& label, const SchemaFingerprint& live);
 
 // The fingerprint recorded for `versions`, if any.
 std::optional<SchemaFingerprint> RecordedFingerprint(pqxx::transaction_base& tx,
@@ -53,6 +72,12 @@ core::Status RunCheck(const Runtime& rt, pqxx::dbtransaction& tx, const UserChec
 core::Status VerifyInTransaction(const Runtime& rt, pqxx::work& tx, const RowBaseline& baseline,
                                  const std::vector<std::string>& reached,
                                  std::optional<SchemaFingerprint>* live_out);
+
+// The verification at a phase boundary (design §3.1): row counts, the user
+// checks when `checks`, and the live schema into `live_out` (recorded at
+// the boundary by the caller, never compared: the next phase's start does).
+core::Status VerifyAtBoundary(const Runtime& rt, pqxx::work& tx, const RowBaseline& baseline,
+                              bool checks, std::optional<SchemaFingerprint>* live_out);
 
 // `schemaop verify` beyond the files: INVALID indexes, runs left running,
 // the schema fingerprint of `current`, the user checks; one line each.

@@ -197,12 +197,21 @@ void Client::ReportFault(const Fault& fault) const {
 
 core::Result<Json> Client::Request(const std::string& method, const std::string& path_and_query,
                                    const std::string& content_type, const std::string& body) {
+  auto text = RequestText(method, path_and_query, content_type, body, "application/json");
+  if (!text.ok()) return text.status();
+  return ParseBody(text.value(), method + " " + path_and_query);
+}
+
+core::Result<std::string> Client::RequestText(const std::string& method,
+                                              const std::string& path_and_query,
+                                              const std::string& content_type,
+                                              const std::string& body, const std::string& accept) {
   const std::string what = method + " " + path_and_query;
   for (int attempt = 0; attempt < 2; ++attempt) {
     HttpRequest request;
     request.method = method;
     request.path_and_query = path_and_query;
-    request.headers.emplace_back("Accept", "application/json");
+    request.headers.emplace_back("Accept", accept);
     if (!content_type.empty()) request.headers.emplace_back("Content-Type", content_type);
     std::string token = Token(attempt > 0);
     if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
@@ -228,7 +237,7 @@ core::Result<Json> Client::Request(const std::string& method, const std::string&
                    "returned to the caller"});
       return error;
     }
-    return ParseBody(response->body, what);
+    return std::move(response->body);
   }
   return Status(Code::kInternal, what + ": unreachable retry state");
 }

@@ -222,6 +222,13 @@ class Client {
                                            const std::string& path_and_query,
                                            const std::string& content_type = "",
                                            const std::string& body = "");
+  // The same, returning the 2xx body as it came (e.g. text/plain pod logs),
+  // sent with Accept `accept`.
+  [[nodiscard]] core::Result<std::string> RequestText(const std::string& method,
+                                                      const std::string& path_and_query,
+                                                      const std::string& content_type,
+                                                      const std::string& body,
+                                                      const std::string& accept);
 
  private:
   std::string Token(bool force_reload);

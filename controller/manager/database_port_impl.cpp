@@ -103,6 +103,7 @@ core::Result<std::unique_ptr<database::Migrator>> DatabasePortImpl::Open(
   if (identity != nullptr) {
     engine_options.run_key = identity->Key();
     engine_options.expected_plan_digest = identity->plan_digest;
+    engine_options.phase = identity->phase;
   }
   return database::Migrator::Open(target.url, std::move(files), std::move(engine_options));
 }
@@ -133,11 +134,16 @@ core::Result<reconcile::InspectResult> DatabasePortImpl::Inspect(
   std::sort(result.current_versions.begin(), result.current_versions.end());
   result.target_versions = resolved.value();
   std::sort(result.target_versions.begin(), result.target_versions.end());
-  for (const core::PlanStep& step : plan.steps) {
+  // Design §3.1: the sections of each phase, per step, as `schemaop plan` lists them.
+  const std::vector<core::StepPhases> phases =
+      core::StepPhasesOf(planned->schedule, plan.steps.size());
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    const core::PlanStep& step = plan.steps[i];
     core::PlanStepStatus s;
     s.revision = step.revision;
     s.direction = step.direction == core::Direction::kDown ? core::MigrationDirection::kDowngrade
                                                            : core::MigrationDirection::kUpgrade;
+    s.phases = phases[i];
     result.steps.push_back(std::move(s));
   }
   result.has_downgrade = plan.HasDowngrade();
@@ -337,6 +343,7 @@ core::Result<reconcile::MigrateResult> DatabasePortImpl::MigrateWith(
   result.final_versions = report->final_versions;
   std::sort(result.final_versions.begin(), result.final_versions.end());
   result.sql_seconds = std::chrono::duration<double>(report->sql_duration).count();
+  result.total_seconds = std::chrono::duration<double>(report->total_duration).count();
   result.failure = report->status;
   result.recovered = report->recovered;
   if (!fenced.empty()) {

@@ -87,6 +87,20 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
       const std::vector<std::string>& target_versions,
       const reconcile::RunIdentity& identity) override;
 
+  // The Job executor (design §10.4): database_port_jobs.cpp.
+  core::Result<reconcile::InspectResult> InspectVersions(
+      const reconcile::DatabaseTarget& target) override;
+  core::Result<reconcile::JobBaseline> RecordJobBaseline(const reconcile::DatabaseTarget& target,
+                                                         const std::string& run_key) override;
+  core::Result<reconcile::JobCheck> CheckJobResult(const reconcile::DatabaseTarget& target,
+                                                   const std::string& run_key,
+                                                   bool compare_schema) override;
+  [[nodiscard]] core::Status RestoreBackup(const reconcile::DatabaseTarget& target,
+                                           const std::string& path) override;
+  std::string JobPlanDigest(const std::vector<std::string>& from,
+                            const std::vector<std::string>& to,
+                            const std::string& plan_output) override;
+
   // Runs off the workers (design §6.5): once enabled, StartMigrate runs
   // Migrate on a RunPool thread (at most `max_concurrent_runs`);
   // `on_finished(object_key)` is called when a run ended. Before that, the

@@ -89,6 +89,12 @@ class KubePortImpl final : public reconcile::KubePort {
                                                  const std::string& name) override;
   core::Result<std::string> ReplicasWriterOf(const std::string& ns,
                                              const core::WorkloadRef& w) override;
+  // The Job executor's Jobs and pod logs: kube_port_jobs.cpp.
+  [[nodiscard]] core::Status CreateJob(const std::string& ns, const std::string& manifest) override;
+  core::Result<reconcile::JobState> GetJob(const std::string& ns, const std::string& name) override;
+  [[nodiscard]] core::Status DeleteJob(const std::string& ns, const std::string& name) override;
+  core::Result<std::string> ReadJobLog(const std::string& ns, const std::string& job,
+                                       const reconcile::JobLogRequest& request) override;
 
   // The SchemaMigrations of namespace `ns` ("": every watched namespace),
   // from the cache when it can answer; undecodable ones are skipped. Not

@@ -51,7 +51,14 @@ struct PrometheusMetrics::Impl {
   prometheus::Family<prometheus::Histogram>& migration_seconds =
       prometheus::BuildHistogram()
           .Name("schemaop_migration_seconds")
-          .Help("Time spent in migration SQL per run")
+          .Help("Time spent in migration SQL per run (for a plan with phases, the window's run; "
+                "expand and contract are in schemaop_phase_seconds)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& phase_seconds =
+      prometheus::BuildHistogram()
+          .Name("schemaop_phase_seconds")
+          .Help("Time of each phase of a plan with phases (expand, window, contract), "
+                "lock to unlock")
           .Register(*registry);
   prometheus::Family<prometheus::Histogram>& downtime_seconds =
       prometheus::BuildHistogram()
@@ -155,6 +162,10 @@ void PrometheusMetrics::CountRun(const std::string& outcome) {
 
 void PrometheusMetrics::ObserveMigrationSeconds(double seconds) {
   impl_->migration_series.Observe(seconds);
+}
+
+void PrometheusMetrics::ObservePhaseSeconds(const std::string& phase, double seconds) {
+  impl_->phase_seconds.Add({{"phase", phase}}, kLongBuckets).Observe(seconds);
 }
 
 void PrometheusMetrics::ObserveDowntimeSeconds(double seconds) {

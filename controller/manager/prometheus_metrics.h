@@ -9,6 +9,7 @@
 //   workqueue_depth                          gauge
 //   runs_total{outcome}                      counter
 //   migration_seconds                        histogram (SQL time of a run)
+//   phase_seconds{phase}                     histogram (each phase of a plan with phases)
 //   downtime_seconds                         histogram (writers at zero)
 //   current_revision_info{namespace,name,revision}  gauge = 1
 //   apiserver_errors_total{code}             counter (HTTP code, "unreachable")
@@ -45,6 +46,7 @@ class PrometheusMetrics final : public reconcile::MetricsSink {
   void CountReconcile(const std::string& result) override;
   void CountRun(const std::string& outcome) override;
   void ObserveMigrationSeconds(double seconds) override;
+  void ObservePhaseSeconds(const std::string& phase, double seconds) override;
   void ObserveDowntimeSeconds(double seconds) override;
   void SetCurrentRevision(const std::string& ns, const std::string& name,
                           const std::string& revision) override;

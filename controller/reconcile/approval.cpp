@@ -38,9 +38,13 @@ std::optional<Next> Reconciler::Pass::AwaitApproval() {
     if (LoadInputs(inputs)) {
       return Replan();  // Start reports the problem
     }
-    auto inspected = r_.db_.Inspect(inputs.target, TargetToInspect());
-    if (!inspected.ok() || inspected.value().plan_digest != run.plan_digest ||
-        inputs.digest != run.migrations_digest) {
+    auto inspected = InspectFor(inputs);
+    // A Job plan is pinned by the plan Job's output: the database must
+    // still be where that plan starts.
+    const bool moved = !inspected.ok() ||
+                       (JobRun() ? inspected.value().current_versions != run.from_versions
+                                 : inspected.value().plan_digest != run.plan_digest);
+    if (moved || inputs.digest != run.migrations_digest) {
       return Replan();
     }
     inputs_ = std::move(inputs);

@@ -20,6 +20,11 @@ Next Reconciler::Pass::BackUp() {
   if (Status s = Write(std::move(next), nullptr, intent_written_ != core::kIntentBackup); !s.ok()) {
     return WriteFailed(s);
   }
+  if (JobRun()) {
+    if (std::optional<Next> stop = RecordJobBaseline()) {  // job_run.cpp, into the backup
+      return std::move(*stop);
+    }
+  }
   auto backup = r_.db_.Backup(inputs_->target);
   if (!backup.ok()) {
     Problem problem = DatabaseProblem(backup.status(), "Backup");
@@ -29,8 +34,10 @@ Next Reconciler::Pass::BackUp() {
     return AbortRun(rs::kBackupFailed,
                     "Backup failed: " + backup.status().message() +
                         ". Nothing was migrated and the workloads were restored. Check pg_dump "
-                        "and the backup volume, or set spec.backup.when: Never, then change the "
-                        "spec to retry.");
+                        "and the backup volume" +
+                        std::string(JobRun() ? " (with executor Job the backup is mandatory)"
+                                             : ", or set spec.backup.when: Never") +
+                        ", then change the spec to retry.");
   }
   next = obj_.status;
   next.backup =

@@ -16,6 +16,15 @@ Next Reconciler::Pass::HandleDeletion() {
   if (std::optional<Next> wait = WaitForRunOnDeletion()) {
     return std::move(*wait);
   }
+  if (JobRun() && obj_.status.run->job && obj_.status.phase != Phase::kPlanning &&
+      obj_.status.phase != Phase::kPending) {
+    // A migration or downgrade Job may still write: the writers come back
+    // only after it ended (design §10.4).
+    auto job = r_.kube_.GetJob(ns(), obj_.status.run->job->name);
+    if (job.ok() && job.value().phase == JobState::Phase::kActive) {
+      return Requeue(r_.options_.drain_poll, "requeue");
+    }
+  }
   if (obj_.status.run) {
     // Never leave the application at zero because its SchemaMigration went
     // away.

@@ -30,8 +30,8 @@ bool IsTransient(core::Code code) {
 
 std::optional<Problem> Reconciler::Pass::LoadInputs(Inputs& out) {
   const auto& spec = obj_.spec;
-  if (auto unavailable = UnavailableExecutor()) {
-    return unavailable;  // a spec changed to executor Job during a run
+  if (auto changed = ExecutorChangedMidRun()) {
+    return changed;
   }
   auto url = r_.kube_.GetSecretValue(ns(), spec.url_secret_ref.name, spec.url_secret_ref.key);
   if (!url.ok()) {
@@ -58,6 +58,14 @@ std::optional<Problem> Reconciler::Pass::LoadInputs(Inputs& out) {
     return problem;
   }
 
+  if (spec.executor == core::kExecutorJob) {
+    // The tool in the Job's image holds the migrations (design §10).
+    out.target.url = std::move(url).value();
+    out.target.ca_certificate_pem = std::move(ca_pem);
+    FillTarget(out.target);
+    out.digest = JobInputsDigest();
+    return std::nullopt;
+  }
   auto files = r_.kube_.GetConfigMapData(ns(), spec.migrations_config_map);
   if (!files.ok()) {
     if (files.status().code() == Code::kNotFound) {

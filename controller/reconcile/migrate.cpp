@@ -112,6 +112,9 @@ RunEnd DescribeRunEnd(const MigrateResult& m, const std::string& from, const std
 }  // namespace
 
 Next Reconciler::Pass::Migrate() {
+  if (JobRun()) {
+    return MigrateWithJob();  // job_run.cpp
+  }
   // A cancel (schemaop.dev/abort) is recorded before the engine hears it;
   // the downtime budget is part of the control (design §4.7).
   if (auto abort = NewAbortRequest()) {
@@ -148,6 +151,17 @@ Next Reconciler::Pass::Migrate() {
   if (auto problem = EnsureInputs()) {
     return StopForInputProblem(*problem);
   }
+  if (std::optional<Next> stop = WritersBeforeMigrating()) {
+    return std::move(*stop);
+  }
+  return ObserveRun(r_.db_.StartMigrate(inputs_->target, obj_.status.run->target_versions,
+                                        identity, control, Key()));
+}
+
+// The writers re-checked before anything migrates (the engine call, or the
+// Job executor's migration Job): one scaled up meanwhile ends the run
+// (WorkloadFoughtBack) or drains again. nullopt: none is running.
+std::optional<Next> Reconciler::Pass::WritersBeforeMigrating() {
   std::string running;
   std::string fought_back;
   if (auto problem = FindRunningWriters(running, fought_back)) {
@@ -162,8 +176,7 @@ Next Reconciler::Pass::Migrate() {
   if (!running.empty()) {
     return Redrain(running);  // Advance continues with ScalingDown
   }
-  return ObserveRun(r_.db_.StartMigrate(inputs_->target, obj_.status.run->target_versions,
-                                        identity, control, Key()));
+  return std::nullopt;
 }
 
 // The engine migrated nothing in this call.
@@ -236,6 +249,9 @@ Next Reconciler::Pass::RecordMigrateResult(const MigrateResult& m) {
   SetIntent(next, core::kIntentRestore);
   next.current_revision = core::FormatVersions(m.final_versions);
   next.run->migration_seconds = m.sql_seconds;
+  if (SplitsPhases()) {
+    AddPhaseSeconds(next, core::RunPhase::kWindow, m.total_seconds);
+  }
   r_.metrics_.SetCurrentRevision(ns(), obj_.metadata.name, next.current_revision);
   const RunEnd end =
       DescribeRunEnd(m, core::FormatVersions(next.run->from_versions),

@@ -16,6 +16,8 @@
 //   approval.cpp       the approval gate of phase Planning (spec.approval)
 //   retry.cpp          the schemaop.dev/retry annotation
 //   deletion.cpp       deletion and the finalizer
+//   job_plan.cpp       spec.executor Job: inspection, the plan Job, Job bookkeeping
+//   job_run.cpp        spec.executor Job: the migration Job, its checks, downgrade, restore
 //   pass.cpp           status writes, intents, events, results, retries
 //   inputs.cpp         Secret and ConfigMap inputs, problem messages
 //   messages.cpp       bounded messages, workload lists
@@ -87,8 +89,13 @@ inline constexpr char kSpecFieldsDetail[] = "spec-fields";
 // gains it.
 inline constexpr char kWorkloadInUse[] = "WorkloadInUse";
 
-// spec.executor Job before its run path exists (start.cpp, design §10.4).
-inline constexpr char kExecutorNotAvailable[] = "ExecutorNotAvailable";
+// spec.executor Job (job_plan.cpp, job_run.cpp, design §10): Event
+// reasons, and the reason of a plan Job that failed.
+inline constexpr char kJobCreated[] = "JobCreated";
+inline constexpr char kJobAdopted[] = "JobAdopted";
+inline constexpr char kJobFinished[] = "JobFinished";
+inline constexpr char kJobPlanFailed[] = "JobPlanFailed";
+inline constexpr char kExecutorChanged[] = "ExecutorChanged";
 
 // How to end a WorkloadFoughtBack (writers.cpp, design §6.8).
 extern const char kFoughtBackFix[];
@@ -99,6 +106,10 @@ std::string BoundedMessage(const std::string& text);
 std::string WorkloadName(const std::string& kind, const std::string& name);
 // "Deployment/a, StatefulSet/b", with " (N)" original replicas if asked.
 std::string WorkloadList(const std::vector<core::WorkloadStatus>& workloads, bool with_replicas);
+
+// The revision a Job command's $FROM / $TARGET gets: "base" for none, the
+// id for one (job_plan.cpp).
+std::string JobRevision(const std::vector<std::string>& versions);
 
 // RunIdentity::retry of a run (retry.cpp, design §9.3).
 std::string RetryKey(const core::RunStatus& run);
@@ -136,7 +147,6 @@ class Reconciler::Pass {
   // ---- start.cpp: outside a run (design §6.2)
   Next Start();
   std::optional<Problem> InvalidSpec() const;
-  std::optional<Problem> UnavailableExecutor() const;
   std::optional<Problem> CheckDuplicates(Status& kube_error);
   Next EnsureSoleOwner(const std::string& identity);
   std::optional<Problem> MissingWorkload();
@@ -209,6 +219,7 @@ class Reconciler::Pass {
 
   // ---- migrate.cpp
   Next Migrate();
+  std::optional<Next> WritersBeforeMigrating();
   Next MigrateRefused(const Status& status);
   Next RecordMigrateResult(const MigrateResult& m);
   void MigratingEvent();
@@ -217,6 +228,21 @@ class Reconciler::Pass {
   Next AbortRun(const std::string& reason, const std::string& message);
   Next FinishRollback();
   Next ScaleUpAndFinish();
+  // The end of a run: lastRun from run, run removed, the final phase;
+  // `restored_now`: the workloads were restored in this step (Event).
+  Next FinishRun(bool restored_now);
+
+  // ---- phases.cpp: Expanding and Contracting (design §3.1, §6.3)
+  bool SplitsPhases() const;
+  core::RunPhase EnginePhase() const;  // of the phase the object is in
+  std::string RouteText() const;
+  void AddPhaseSeconds(SchemaMigrationStatus& next, core::RunPhase phase, double seconds);
+  Next BeginExpanding();
+  Next RunOutsideWindow();
+  void PhaseEvents(const MigrateResult& m);
+  Next RecordExpandResult(const core::Result<MigrateResult>& result);
+  std::optional<Next> BeginContracting();
+  Next RecordContractResult(const core::Result<MigrateResult>& result);
   Next RestoreWorkloads(bool deleting);
   core::LastRunStatus LastRunOf(const core::RunStatus& run, core::Timestamp now) const;
 
@@ -236,6 +262,32 @@ class Reconciler::Pass {
 
   // ---- deletion.cpp
   Next HandleDeletion();
+
+  // ---- job_plan.cpp: spec.executor Job, inspection and the plan Job (design §10)
+  bool JobRun() const;  // status.run.executor is Job
+  // Files: DatabasePort::Inspect; Job: the version table only, the target
+  // being spec.targetRevision (one revision id, core::CheckJobRunSpec).
+  core::Result<InspectResult> InspectFor(const Inputs& inputs);
+  std::optional<Problem> ExecutorChangedMidRun() const;
+  std::string JobInputsDigest() const;
+  std::string JobRunKey(const std::string& verb) const;
+  // Records status.run.job {name, verb, Creating} (design §10.3: before the
+  // Job exists), creates the Job (a 409 adopts it), records Running.
+  // Continue once the Job exists.
+  Next StartJob(const std::string& verb, const std::vector<std::string>& argv);
+  // The Job of status.run.job: nullopt while it runs (requeued in *wait),
+  // else its state (kNotFound: gone).
+  std::optional<core::Result<JobState>> FinishedJob(Next* wait);
+  std::string JobLogOf(const std::string& job);
+  Next PlanWithJob();
+  // ---- job_run.cpp: the migration Job and its safety steps (design §10.4)
+  std::optional<Next> RecordJobBaseline();
+  Next MigrateWithJob();
+  Next JudgeUpgradeJob(const core::Result<JobState>& state);
+  Next UndoWithJob();
+  // `log`: the downgrade Job's log excerpt, kept in status.run.job.log.
+  Next RestoreJobBackup(const std::string& log = "");
+  Next FinishJobUndo(const JobCheck& check, const std::string& how, const std::string& log = "");
 
   // ---- inputs.cpp
   std::optional<Problem> LoadInputs(Inputs& out);

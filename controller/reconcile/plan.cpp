@@ -89,7 +89,10 @@ Next Reconciler::Pass::StartRun(Inputs& inputs, const InspectResult& inspect,
   run.from_versions = inspect.current_versions;
   run.workloads = spec.workloads;
   const core::BackupWhen when = core::BackupWhenOf(spec);
-  run.backup_required = when == core::BackupWhen::kAlways ||
+  run.executor = spec.executor;
+  // With executor Job the backup is mandatory (design §10.4): the tool
+  // commits on its own, outside the engine's transactions.
+  run.backup_required = when == core::BackupWhen::kAlways || spec.executor == core::kExecutorJob ||
                         (when == core::BackupWhen::kDowngrade && inspect.has_downgrade);
   run.migrations_digest = inputs.digest;
   run.plan_digest = inspect.plan_digest;
@@ -139,11 +142,19 @@ Next Reconciler::Pass::Plan() {
   if (RehearsalPending()) {
     return BeginRehearsal();
   }
+  if (JobRun() && obj_.status.run->plan_digest.empty()) {
+    return PlanWithJob();  // job_plan.cpp: the plan is the plan Job's output
+  }
   if (std::optional<Next> gate = AwaitApproval()) {
     return std::move(*gate);
   }
   if (std::optional<Next> gate = MaintenanceWindowGate()) {
     return std::move(*gate);
+  }
+  // Design §3.1: the expand phase runs before anything is scaled; after
+  // it the gates above are asked again, right before the scale-down.
+  if (obj_.status.plan && core::PlanHasExpand(*obj_.status.plan) && !obj_.status.run->expanded) {
+    return BeginExpanding();
   }
   return RecordWorkloads();
 }

@@ -26,6 +26,7 @@
 
 #include "core/conditions.h"
 #include "core/migration_run.h"
+#include "core/phase_schedule.h"
 #include "core/schema_migration.h"
 #include "core/status.h"
 
@@ -87,9 +88,59 @@ inline bool ReferencesObject(const core::SchemaMigration& obj, const std::string
                      [&](const ObjectRef& r) { return r.kind == kind && r.name == name; });
 }
 
+// A batch/v1 Job of the Job executor (design §10), as the reconciler reads
+// it: its status conditions, never its output, decide nothing about the
+// database (design §10.4).
+struct JobState {
+  enum class Phase { kActive, kSucceeded, kFailed };
+  Phase phase = Phase::kActive;
+  // The condition that ended it (Complete / Failed): reason and message,
+  // e.g. BackoffLimitExceeded, DeadlineExceeded.
+  std::string reason;
+  std::string message;
+  std::string run_key;  // its schemaop.dev/run annotation
+};
+
+// What ReadJobLog reads of a pod's log (GET pods/NAME/log): the last
+// `tail_lines` lines (<0: all), at most `limit_bytes` of them.
+struct JobLogRequest {
+  std::int64_t tail_lines = -1;
+  std::int64_t limit_bytes = 1 << 20;
+};
+
 class KubePort {
  public:
   virtual ~KubePort() = default;
+
+  // ---- The Job executor (design §10). The defaults say the port has no
+  // Job support (kInternal); KubePortImpl and the fakes implement them.
+  // POST of the Job `manifest` (JSON text of reconcile::BuildJob) into
+  // namespace `ns`. kConflict when a Job of that name exists (HTTP 409
+  // AlreadyExists: the caller adopts it, design §10.3).
+  [[nodiscard]] virtual core::Status CreateJob(const std::string& ns,
+                                               const std::string& manifest) {
+    (void)ns, (void)manifest;
+    return NoJobSupport();
+  }
+  // kNotFound when the Job is gone.
+  virtual core::Result<JobState> GetJob(const std::string& ns, const std::string& name) {
+    (void)ns, (void)name;
+    return NoJobSupport();
+  }
+  // DELETE with propagationPolicy Background; a Job already gone is no error.
+  [[nodiscard]] virtual core::Status DeleteJob(const std::string& ns, const std::string& name) {
+    (void)ns, (void)name;
+    return NoJobSupport();
+  }
+  // The log of the Job's newest pod (pods labelled
+  // batch.kubernetes.io/job-name or job-name = `job`); empty when it has
+  // none. UNTRUSTED text that may hold secrets: scrub it (JobLogExcerpt)
+  // before it goes anywhere.
+  virtual core::Result<std::string> ReadJobLog(const std::string& ns, const std::string& job,
+                                               const JobLogRequest& request) {
+    (void)ns, (void)job, (void)request;
+    return NoJobSupport();
+  }
 
   // The object with metadata, spec and status. kNotFound when it is gone.
   virtual core::Result<core::SchemaMigration> GetSchemaMigration(const std::string& ns,
@@ -179,6 +230,11 @@ class KubePort {
   // `reason` is CamelCase (core::reasons), `message` one line.
   virtual void RecordEvent(const core::SchemaMigration& obj, EventType type,
                            const std::string& reason, const std::string& message) = 0;
+
+ private:
+  static core::Status NoJobSupport() {
+    return core::Status(core::Code::kInternal, "this KubePort cannot run Jobs");
+  }
 };
 
 // --------------------------------------------------------------- Database
@@ -246,9 +302,14 @@ struct RunIdentity {
   // run of the same generation and plan: its own key, so the engine runs it
   // instead of replaying the failed one. Empty for any other run.
   std::string retry;
+  // The phase of the plan this call runs (design §3.1, §6.3): kAll for a
+  // plan without expand or contract sections (one run, as before);
+  // otherwise each phase is its own run, with its own key.
+  core::RunPhase phase = core::RunPhase::kAll;
   std::string Key() const {
     return owner_uid + "/" + std::to_string(generation) + "/" + plan_digest +
-           (retry.empty() ? "" : "/retry/" + retry);
+           (retry.empty() ? "" : "/retry/" + retry) +
+           (phase == core::RunPhase::kAll ? "" : "/phase/" + core::RunPhaseName(phase));
   }
 };
 
@@ -263,6 +324,7 @@ struct MigrateResult {
   MigrateOutcome outcome = MigrateOutcome::kNothingToDo;
   std::vector<std::string> final_versions;  // version-table rows at the end, sorted
   double sql_seconds = 0;                   // time spent in migration SQL
+  double total_seconds = 0;                 // the engine's time, lock to unlock
   // Why it failed (kMigrationFailed or kVerificationFailed, message redacted);
   // OK for kNothingToDo / kSucceeded.
   core::Status failure;
@@ -322,9 +384,65 @@ struct RehearsalTicket {
   int max_runs = 0;          // kWaiting: the limit
 };
 
+// The Job executor's checks (design §10.4): what the database holds before
+// the migration Job, and what changed after a Job.
+struct JobBaseline {
+  std::vector<std::string> versions;  // the version table, sorted; empty = base
+  std::string fingerprint_digest;     // the live schema's fingerprint
+  std::int64_t relations = 0;         // relations counted
+};
+struct JobCheck {
+  std::vector<std::string> versions;  // the version table now, read by the operator
+  // One line per relation tree that lost rows since the baseline (names
+  // and counts only, never row values).
+  std::vector<std::string> row_loss;
+  // With compare_schema: one line per object differing from the baseline's
+  // schema (at most 10); empty when equal.
+  std::vector<std::string> schema_drift;
+};
+
 class DatabasePort {
  public:
   virtual ~DatabasePort() = default;
+
+  // ---- The Job executor (design §10.4). Defaults: kInternal (no support).
+  // The versions and the identity of the database (Inspect without files):
+  // InspectResult's current_versions and database_identity only.
+  virtual core::Result<InspectResult> InspectVersions(const DatabaseTarget& target) {
+    (void)target;
+    return NoJobSupport();
+  }
+  // Records, once per `run_key`, the version rows, row counts by relation
+  // identity and the schema fingerprint (in schemaop.job_baseline); a
+  // second call returns the first record unchanged (a restarted controller
+  // must never re-record after the Job ran).
+  virtual core::Result<JobBaseline> RecordJobBaseline(const DatabaseTarget& target,
+                                                      const std::string& run_key) {
+    (void)target, (void)run_key;
+    return NoJobSupport();
+  }
+  // The version table now, the rows lost since the baseline of `run_key`
+  // (minus target.allow_row_loss), and, with `compare_schema`, the schema
+  // against the baseline's. kNotFound when no baseline was recorded.
+  virtual core::Result<JobCheck> CheckJobResult(const DatabaseTarget& target,
+                                                const std::string& run_key, bool compare_schema) {
+    (void)target, (void)run_key, (void)compare_schema;
+    return NoJobSupport();
+  }
+  // pg_restore of a backup file of this SchemaMigration (database::Migrator::Restore).
+  [[nodiscard]] virtual core::Status RestoreBackup(const DatabaseTarget& target,
+                                                   const std::string& path) {
+    (void)target, (void)path;
+    return NoJobSupport();
+  }
+  // The plan digest of a Job plan: sha256 hex over from, to and the plan
+  // Job's output (the offline SQL), so approval pins exactly that SQL.
+  virtual std::string JobPlanDigest(const std::vector<std::string>& from,
+                                    const std::vector<std::string>& to,
+                                    const std::string& plan_output) {
+    (void)from, (void)to, (void)plan_output;
+    return {};
+  }
 
   // Asynchronous Rehearse (design §6.7), on the run threads of StartMigrate
   // and within the same limit. FindRehearsal: the rehearsal of `identity`
@@ -403,6 +521,11 @@ class DatabasePort {
                                                 const std::vector<std::string>& target_versions,
                                                 const std::string& plan_digest,
                                                 bool with_backup) = 0;
+
+ private:
+  static core::Status NoJobSupport() {
+    return core::Status(core::Code::kInternal, "this DatabasePort cannot check Job runs");
+  }
 };
 
 // ------------------------------------------------------------------ Clock
@@ -431,6 +554,9 @@ class MetricsSink {
   virtual void ObserveMigrationSeconds(double seconds) = 0;
   // schemaop_downtime_seconds histogram (writers at zero).
   virtual void ObserveDowntimeSeconds(double seconds) = 0;
+  // schemaop_phase_seconds{phase} histogram: the engine's time of each
+  // phase of a plan with phases (phase: expand | window | contract).
+  virtual void ObservePhaseSeconds(const std::string& /*phase*/, double /*seconds*/) {}
   // schemaop_current_revision_info{namespace,name,revision} = 1 (the
   // implementation drops the previous revision's series of that object).
   virtual void SetCurrentRevision(const std::string& ns, const std::string& name,

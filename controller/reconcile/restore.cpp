@@ -27,6 +27,9 @@ Next Reconciler::Pass::AbortRun(const std::string& reason, const std::string& me
 // RollingBack records that the engine rolled the run back (inside the
 // Migrate call); the workloads come back next.
 Next Reconciler::Pass::FinishRollback() {
+  if (JobRun()) {
+    return UndoWithJob();  // job_run.cpp: the downgrade Job, or the backup
+  }
   SchemaMigrationStatus next = obj_.status;
   next.phase = Phase::kScalingUp;
   SetIntent(next, core::kIntentRestore);
@@ -70,10 +73,14 @@ core::LastRunStatus Reconciler::Pass::LastRunOf(const core::RunStatus& run,
   last.to = core::FormatVersions(run.target_versions);
   last.start_time = run.start_time;
   last.finish_time = now;
+  // The writers came back before the contract phase (design §3.1): the
+  // write-downtime ends there.
+  const core::Timestamp restored = run.scale_up_time ? *run.scale_up_time : now;
   last.downtime_seconds =
       run.scale_down_time
-          ? static_cast<double>(now.unix_millis - run.scale_down_time->unix_millis) / 1000.0
+          ? static_cast<double>(restored.unix_millis - run.scale_down_time->unix_millis) / 1000.0
           : 0.0;
+  last.phase_seconds = run.phase_seconds;
   // An outcome is always decided before ScalingUp; an empty one means the
   // status was edited by hand, and is not reported as a success.
   last.outcome = run.outcome.empty() ? core::kOutcomeFailed : run.outcome;
@@ -82,6 +89,7 @@ core::LastRunStatus Reconciler::Pass::LastRunOf(const core::RunStatus& run,
   last.generation = run.generation;
   last.migrations_digest = run.migrations_digest;
   last.retry = run.retry;
+  last.job_log = run.job ? run.job->log : std::string();
   return last;
 }
 
@@ -93,6 +101,13 @@ Next Reconciler::Pass::ScaleUpAndFinish() {
   if (Next restored = RestoreWorkloads(/*deleting=*/false); restored.stops()) {
     return restored;
   }
+  if (std::optional<Next> contract = BeginContracting()) {
+    return std::move(*contract);
+  }
+  return FinishRun(/*restored_now=*/true);
+}
+
+Next Reconciler::Pass::FinishRun(bool restored_now) {
   const core::RunStatus run = *obj_.status.run;
   SchemaMigrationStatus next = obj_.status;
   next.run.reset();
@@ -100,7 +115,7 @@ Next Reconciler::Pass::ScaleUpAndFinish() {
   const core::LastRunStatus last = LastRunOf(run, Now());
   next.last_run = last;
   MarkRetrySeen(next);
-  if (!next.workloads.empty()) {
+  if (!next.workloads.empty() && restored_now) {
     SetCond(next, ct::kWorkloadsScaledDown, ConditionStatus::kFalse, rs::kWorkloadsRestored,
             "Workloads restored to their recorded replicas: " + WorkloadList(next.workloads, true) +
                 ".");
@@ -124,7 +139,7 @@ Next Reconciler::Pass::ScaleUpAndFinish() {
   if (Status s = Write(std::move(next)); !s.ok()) {
     return WriteFailed(s);
   }
-  if (!obj_.status.workloads.empty()) {
+  if (!obj_.status.workloads.empty() && restored_now) {
     Event(EventType::kNormal, rs::kScaledUp,
           "Restored " + WorkloadList(obj_.status.workloads, true) + " replicas");
   }

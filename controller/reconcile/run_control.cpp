@@ -16,7 +16,8 @@ namespace schemaop::reconcile {
 
 RunIdentity Reconciler::Pass::IdentityOfRun() const {
   const core::RunStatus& run = *obj_.status.run;
-  return RunIdentity{obj_.metadata.uid, run.generation, run.plan_digest, RetryKey(run)};
+  return RunIdentity{obj_.metadata.uid, run.generation, run.plan_digest, RetryKey(run),
+                     EnginePhase()};
 }
 
 namespace {
@@ -35,7 +36,11 @@ std::string BudgetText(int seconds) {
 RunControl Reconciler::Pass::ControlForRun() const {
   const core::RunStatus& run = *obj_.status.run;
   RunControl control;
-  if (obj_.spec.max_downtime_seconds > 0 && run.scale_down_time) {
+  // The budget counts the writers at zero: never in Expanding or
+  // Contracting, where they run.
+  const bool writers_up =
+      obj_.status.phase == Phase::kExpanding || obj_.status.phase == Phase::kContracting;
+  if (obj_.spec.max_downtime_seconds > 0 && run.scale_down_time && !writers_up) {
     control.deadline = core::Timestamp{run.scale_down_time->unix_millis +
                                        obj_.spec.max_downtime_seconds * 1000LL};
     control.deadline_status =
@@ -133,6 +138,12 @@ Next Reconciler::Pass::ObserveRun(RunTicket ticket) {
   if (ticket.state == RunTicket::State::kFinished) {
     run_ended_ = true;
     const core::Result<MigrateResult>& result = *ticket.result;
+    if (obj_.status.phase == Phase::kExpanding) {
+      return RecordExpandResult(result);
+    }
+    if (obj_.status.phase == Phase::kContracting) {
+      return RecordContractResult(result);
+    }
     if (!result.ok()) {
       return MigrateRefused(result.status());
     }
@@ -142,16 +153,22 @@ Next Reconciler::Pass::ObserveRun(RunTicket ticket) {
   const std::string route = core::FormatVersions(run.from_versions) + " to " +
                             core::FormatVersions(run.target_versions);
   SchemaMigrationStatus next = obj_.status;
+  const bool writers_up =
+      obj_.status.phase == Phase::kExpanding || obj_.status.phase == Phase::kContracting;
+  const std::string what = obj_.status.phase == Phase::kExpanding     ? "Expanding"
+                           : obj_.status.phase == Phase::kContracting ? "Contracting"
+                                                                      : "Migrating";
   if (ticket.state == RunTicket::State::kWaiting) {
     const std::string message =
         "Waiting for a free run thread to migrate from " + route + ": " +
         std::to_string(ticket.runs_in_progress) + " run(s) in progress, the limit is " +
-        std::to_string(ticket.max_runs) +
-        " (--max-concurrent-runs). The workloads stay at 0 meanwhile.";
+        std::to_string(ticket.max_runs) + " (--max-concurrent-runs). " +
+        (writers_up ? "The writers keep running meanwhile." : "The workloads stay at 0 meanwhile.");
     SetCond(next, ct::kReady, ConditionStatus::kFalse, rs::kWaitingForRunSlot, message);
     SetCond(next, ct::kReconciling, ConditionStatus::kTrue, rs::kWaitingForRunSlot, message);
   } else {
-    const std::string message = "Migrating from " + route + ".";
+    const std::string message =
+        what + " from " + route + (writers_up ? " (the writers are running)." : ".");
     SetCond(next, ct::kReady, ConditionStatus::kFalse, rs::kProgressing, message);
     SetCond(next, ct::kReconciling, ConditionStatus::kTrue, rs::kProgressing, message);
     const core::Timestamp now = r_.clock_.Now();

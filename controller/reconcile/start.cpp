@@ -31,9 +31,6 @@ Next Reconciler::Pass::Start() {
   if (auto invalid = InvalidSpec()) {
     return Refuse(*invalid);
   }
-  if (auto unavailable = UnavailableExecutor()) {
-    return Refuse(*unavailable);
-  }
   if (auto zone = UnknownTimeZone()) {
     return Refuse(*zone);
   }
@@ -51,7 +48,7 @@ Next Reconciler::Pass::Start() {
   if (auto problem = LoadInputs(inputs)) {
     return Refuse(*problem);
   }
-  auto inspected = r_.db_.Inspect(inputs.target, TargetToInspect());
+  auto inspected = InspectFor(inputs);  // the version table only with executor Job
   if (!inspected.ok()) {
     return Refuse(DatabaseProblem(inspected.status(), "Inspecting the database"));
   }
@@ -96,21 +93,6 @@ std::optional<Problem> Reconciler::Pass::InvalidSpec() const {
   message += ". Fix these fields of the SchemaMigration.";
   return Problem{rs::kInvalidSpec, message, false,
                  Status(Code::kInvalidArgument, "invalid spec", kSpecFieldsDetail)};
-}
-
-// spec.executor Job is validated (core/job_spec.h) but its run path, the
-// safety steps around the Job (design §10.4), is not built yet: refused
-// before anything is read, scaled or created, never run as Files.
-std::optional<Problem> Reconciler::Pass::UnavailableExecutor() const {
-  if (obj_.spec.executor != core::kExecutorJob) {
-    return std::nullopt;
-  }
-  return Problem{kExecutorNotAvailable,
-                 "spec.executor Job is not available in this controller yet: the migration Job "
-                 "and its safety steps (scale-down, backup, verification, downgrade or restore) "
-                 "are not built. Nothing was read, scaled or created. Use spec.executor: Files "
-                 "with the migrations in a ConfigMap.",
-                 false, Status(Code::kInvalidArgument, "executor not available", kSpecFieldsDetail)};
 }
 
 std::optional<Problem> Reconciler::Pass::CheckDuplicates(Status& kube_error) {

@@ -11,7 +11,9 @@
 //   no status.run                 Start             start.cpp  (design §6.2)
 //                                 -> StartRun writes Planning and the run
 //   phase                         handler           file            leaves to
-//   Pending, Planning             Plan              plan.cpp        ScalingDown (intent ScaleDown);
+//   Pending, Planning             Plan              plan.cpp        Expanding (a plan with expand
+//                                                                   sections, not yet expanded);
+//                                                                   ScalingDown (intent ScaleDown);
 //                                                                   Pending if suspended
 //                                   approval gate   approval.cpp    waits (AwaitingApproval) or
 //                                                                   replans (design §9)
@@ -26,8 +28,14 @@
 //   Migrating, Verifying          Migrate           migrate.cpp     ScalingUp, RollingBack, or
 //                                                                   ScalingDown (pods are back)
 //   RollingBack                   FinishRollback    restore.cpp     ScalingUp (intent Restore)
-//   ScalingUp, Succeeded, Failed  ScaleUpAndFinish  restore.cpp     Succeeded, Failed, or Pending
-//                                                                   (replan); status.run removed
+//   Expanding                     RunOutsideWindow  phases.cpp      Planning (expanded: the gates
+//                                                                   again, then ScalingDown), or
+//                                                                   ScalingUp (ExpandFailed)
+//   ScalingUp, Succeeded, Failed  ScaleUpAndFinish  restore.cpp     Contracting (a plan with contract
+//                                                                   sections), Succeeded, Failed, or
+//                                                                   Pending (replan); status.run removed
+//   Contracting                   RunOutsideWindow  phases.cpp      Succeeded, or Failed
+//                                                                   (ContractFailed, writers up)
 //
 // A run that cannot reach its target ends through AbortRun (restore.cpp):
 // outcome Failed with the reason, phase ScalingUp, intent Restore, so the
@@ -85,6 +93,9 @@ Next Reconciler::Pass::RunPhase(Phase phase) {
       return Plan();
     case Phase::kRehearsing:
       return Rehearse();
+    case Phase::kExpanding:
+    case Phase::kContracting:
+      return RunOutsideWindow();
     case Phase::kScalingDown:
       return ScaleDown();
     case Phase::kDraining:

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "reconcile/json_reader.h"
+#include "reconcile/phase_json.h"
 #include "reconcile/progress_json.h"
 #include "reconcile/schema_migration_json.h"
 
@@ -53,6 +54,22 @@ json RunToJson(const core::RunStatus& run) {
     j["cancelReason"] = run.cancel_reason;
     j["cancelMessage"] = run.cancel_message;
   }
+  if (!run.executor.empty()) {
+    j["executor"] = run.executor;
+  }
+  if (run.job) {
+    j["job"] = {{"name", run.job->name}, {"verb", run.job->verb}, {"phase", run.job->phase}};
+    if (!run.job->log.empty()) {
+      j["job"]["log"] = run.job->log;
+    }
+  }
+  if (run.phase_seconds) {
+    j["phaseSeconds"] = PhaseSecondsToJson(*run.phase_seconds);
+  }
+  PutTime(j, "scaleUpTime", run.scale_up_time);
+  if (run.expanded) {
+    j["expanded"] = true;
+  }
   return j;
 }
 
@@ -78,6 +95,18 @@ void ReadRun(Reader& r, const json& j, core::RunStatus& run) {
   r.String(j, "retry", p + ".retry", run.retry);
   r.String(j, "cancelReason", p + ".cancelReason", run.cancel_reason);
   r.String(j, "cancelMessage", p + ".cancelMessage", run.cancel_message);
+  r.String(j, "executor", p + ".executor", run.executor);
+  if (const json* job = r.Object(j, "job", p + ".job")) {
+    core::JobRunStatus s;
+    r.String(*job, "name", p + ".job.name", s.name);
+    r.String(*job, "verb", p + ".job.verb", s.verb);
+    r.String(*job, "phase", p + ".job.phase", s.phase);
+    r.String(*job, "log", p + ".job.log", s.log);
+    run.job = std::move(s);
+  }
+  ReadPhaseSeconds(r, j, p, run.phase_seconds);
+  r.Time(j, "scaleUpTime", p + ".scaleUpTime", run.scale_up_time);
+  r.Bool(j, "expanded", p + ".expanded", run.expanded);
 }
 
 void ReadPlan(Reader& r, const json& j, core::SchemaMigrationStatus& status) {
@@ -97,6 +126,7 @@ void ReadPlan(Reader& r, const json& j, core::SchemaMigrationStatus& status) {
         } else {
           r.Fail(path + ".direction", "expected upgrade or downgrade");
         }
+        ReadStepPhases(r, (*steps)[i], path, step.phases);
         p.steps.push_back(std::move(step));
       }
     }
@@ -165,6 +195,8 @@ void ReadLastRun(Reader& r, const json& j, core::SchemaMigrationStatus& status) 
     r.Integer(*last, "generation", "status.lastRun.generation", l.generation);
     r.String(*last, "migrationsDigest", "status.lastRun.migrationsDigest", l.migrations_digest);
     r.String(*last, "retry", "status.lastRun.retry", l.retry);
+    r.String(*last, "jobLog", "status.lastRun.jobLog", l.job_log);
+    ReadPhaseSeconds(r, *last, "status.lastRun", l.phase_seconds);
     status.last_run = std::move(l);
   }
 }
@@ -280,8 +312,12 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
   if (status.plan) {
     json steps = json::array();
     for (const core::PlanStepStatus& s : status.plan->steps) {
-      steps.push_back(
-          {{"revision", s.revision}, {"direction", core::MigrationDirectionName(s.direction)}});
+      json step = {{"revision", s.revision},
+                   {"direction", core::MigrationDirectionName(s.direction)}};
+      if (!s.phases.empty()) {
+        step["phases"] = StepPhasesToJson(s.phases);
+      }
+      steps.push_back(std::move(step));
     }
     j["plan"] = {{"direction", status.plan->direction}, {"steps", steps}};
     if (!status.plan->plan_hash.empty()) {
@@ -340,6 +376,12 @@ json StatusToJson(const core::SchemaMigrationStatus& status) {
     }
     if (!l.retry.empty()) {
       last["retry"] = l.retry;
+    }
+    if (!l.job_log.empty()) {
+      last["jobLog"] = l.job_log;
+    }
+    if (l.phase_seconds) {
+      last["phaseSeconds"] = PhaseSecondsToJson(*l.phase_seconds);
     }
     j["lastRun"] = last;
   }

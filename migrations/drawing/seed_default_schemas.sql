@@ -3,7 +3,7 @@
 -- message: seed default component schema and migrate component data
 -- down_row_loss: component_schemas, component_schema_fields
 
--- migrate:up
+-- migrate:up phase:expand
 -- Creates the built-in schema `default`, whose fields mirror the original
 -- component columns, and moves every component onto it. From this revision on
 -- components.dynamic_data is the source of truth for those four values; the
@@ -14,9 +14,23 @@
 -- add_flexible_schemas, or kept by a partial rollback) keep it; their
 -- dynamic_data keeps any extra keys, the four column values are written over
 -- it because until now the columns were the source of truth.
+--
+-- Phases (design §3.1, "The drawing chain"): the expand phase does the work
+-- while the old application still writes through the original columns: the
+-- seed rows, a trigger that keeps every row it inserts or updates in step,
+-- and the backfill of the rows written before the trigger, in batches. The
+-- window, with the writers at zero, catches up what the trigger could not
+-- see and removes the trigger before the new application starts; contract
+-- refreshes the planner's statistics.
+--
+-- A `default` schema that this revision did not create is refused before
+-- anything changes. One whose sync trigger function exists was created by an
+-- earlier run of this expand phase that did not reach its window, and is
+-- reused (every statement of this section may run again).
 DO $$
 BEGIN
-  IF EXISTS (SELECT 1 FROM component_schemas WHERE name = 'default') THEN
+  IF EXISTS (SELECT 1 FROM component_schemas WHERE name = 'default')
+     AND to_regprocedure('components_sync_dynamic_data()') IS NULL THEN
     RAISE EXCEPTION 'seed_default_schemas: component_schemas already has a schema named "default"'
       USING HINT = 'This revision creates that schema and its down section deletes it. '
                    'Rename the existing schema (UPDATE component_schemas SET name = ...) and retry.';
@@ -25,7 +39,8 @@ END
 $$;
 
 INSERT INTO component_schemas (name, description, version, is_default, is_active)
-VALUES ('default', 'Built-in schema with the original component fields', 1, true, true);
+VALUES ('default', 'Built-in schema with the original component fields', 1, true, true)
+ON CONFLICT (name) DO NOTHING;
 
 INSERT INTO component_schema_fields
     (schema_id, field_name, field_type, field_config, help_text, display_order, is_required)
@@ -37,37 +52,139 @@ CROSS JOIN (VALUES
     ('material_type',  'text',     '{"maxLength": 100}', 'Material the component is made of', 3),
     ('quantity',       'integer',  '{}',                 'Number of pieces',                 4)
 ) AS f (field_name, field_type, field_config, help_text, display_order)
-WHERE s.name = 'default';
+WHERE s.name = 'default'
+ON CONFLICT (schema_id, field_name) DO NOTHING;
 
--- Rewriting every component while add_flexible_schemas' indexes exist costs
--- one GIN insertion per row; building the indexes once afterwards is 2-3
--- times faster (1M components: 73 s -> 28 s on the reference machine). The
--- writers are stopped during a migration, so both indexes are dropped and
--- rebuilt inside this transaction with identical names and definitions (a
--- ROLLBACK restores the old ones; a missing or INVALID index comes back
--- valid). maintenance_work_mem is only ever raised, for this transaction.
-DO $$
+-- A component's dynamic_data on the default schema: every key is written,
+-- NULL columns as JSON null, so the application sees the full field set;
+-- other keys are kept. The one definition the trigger, the backfill and the
+-- window's catch-up share, so they cannot disagree.
+CREATE OR REPLACE FUNCTION components_default_dynamic_data(
+    dynamic_data jsonb, component_type text, description text, material_type text,
+    quantity integer) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT COALESCE(dynamic_data, '{}'::jsonb) || jsonb_build_object(
+      'component_type', component_type,
+      'description',    description,
+      'material_type',  material_type,
+      'quantity',       quantity)
+$fn$;
+
+-- Whether dynamic_data already holds those values: it contains them (an
+-- object), or contains them as an element (anything else, to which they
+-- were appended as today's single UPDATE did). NULL is not in step.
+CREATE OR REPLACE FUNCTION components_dynamic_data_in_step(
+    dynamic_data jsonb, component_type text, description text, material_type text,
+    quantity integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT COALESCE(dynamic_data @> CASE jsonb_typeof(dynamic_data)
+      WHEN 'object' THEN components_default_dynamic_data(
+          NULL, component_type, description, material_type, quantity)
+      ELSE jsonb_build_array(components_default_dynamic_data(
+          NULL, component_type, description, material_type, quantity)) END, false)
+$fn$;
+
+-- The sync trigger: a row the old application inserts or updates gets
+-- schema_id and dynamic_data from the values it is writing (NEW), in the
+-- same statement, so a row committed after the trigger is in step whatever
+-- else runs at the same time. CREATE TRIGGER waits for the writers in
+-- flight (its lock conflicts with theirs), and every write that starts after
+-- it sees the trigger: no write falls between the trigger and the backfill.
+-- search_path is the migration's, whatever the application's session uses.
+CREATE OR REPLACE FUNCTION components_sync_dynamic_data() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
 BEGIN
-  IF pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('256MB') THEN
-    PERFORM set_config('maintenance_work_mem', '256MB', true);
+  IF NEW.schema_id IS NOT NULL AND components_dynamic_data_in_step(
+         NEW.dynamic_data, NEW.component_type, NEW.description, NEW.material_type,
+         NEW.quantity) THEN
+    RETURN NEW;  -- a non-object that already holds the values as an element
   END IF;
+  NEW.schema_id := COALESCE(NEW.schema_id,
+                            (SELECT id FROM component_schemas WHERE name = 'default'));
+  NEW.dynamic_data := components_default_dynamic_data(
+      NEW.dynamic_data, NEW.component_type, NEW.description, NEW.material_type, NEW.quantity);
+  RETURN NEW;
 END
-$$;
-DROP INDEX IF EXISTS idx_components_dynamic_data_gin;
-DROP INDEX IF EXISTS idx_components_schema_id;
+$fn$;
 
--- Every key is written, NULL columns as JSON null, so the application sees
--- the full field set of the default schema.
-UPDATE components
-SET schema_id = COALESCE(schema_id, (SELECT id FROM component_schemas WHERE name = 'default')),
-    dynamic_data = COALESCE(dynamic_data, '{}'::jsonb) || jsonb_build_object(
-        'component_type', component_type,
-        'description',    description,
-        'material_type',  material_type,
-        'quantity',       quantity);
+-- A row already in step (the backfill's own UPDATE, or a write that changed
+-- none of the four values) is left alone, so the values are appended once
+-- only. The WHEN repeats the keys of components_default_dynamic_data because
+-- PostgreSQL does not inline a SQL function in a trigger's WHEN: calling one
+-- there per row doubled the backfill's time. A non-object fails the WHEN and
+-- the function checks it (components_dynamic_data_in_step).
+CREATE OR REPLACE TRIGGER components_sync_dynamic_data
+    BEFORE INSERT OR UPDATE ON components
+    FOR EACH ROW
+    WHEN (NEW.schema_id IS NULL OR NEW.dynamic_data IS NULL
+          OR NOT NEW.dynamic_data @> jsonb_build_object(
+              'component_type', NEW.component_type, 'description', NEW.description,
+              'material_type', NEW.material_type, 'quantity', NEW.quantity))
+    EXECUTE FUNCTION components_sync_dynamic_data();
 
-CREATE INDEX idx_components_schema_id ON components (schema_id);
-CREATE INDEX idx_components_dynamic_data_gin ON components USING gin (dynamic_data);
+-- migrate:up phase:expand transaction:false
+-- The rows still to do (no schema or no dynamic_data), so each repetition of
+-- the backfill below finds its next batch without scanning the rows already
+-- done, and the window's catch-up finds what is left without a table scan.
+-- Dropped in the window.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS components_sync_todo
+    ON components (id) WHERE schema_id IS NULL OR dynamic_data IS NULL;
+
+-- migrate:up phase:expand batch:2000
+-- Components that already had a schema and dynamic_data before the trigger
+-- (a user's schema at add_flexible_schemas) but not yet the four column
+-- values. Rarely any; one scan of the table finds them.
+UPDATE components AS c
+SET dynamic_data = components_default_dynamic_data(
+        c.dynamic_data, c.component_type, c.description, c.material_type, c.quantity)
+WHERE c.id = ANY (ARRAY(
+    SELECT id FROM components
+    WHERE schema_id IS NOT NULL AND dynamic_data IS NOT NULL
+      AND NOT components_dynamic_data_in_step(
+          dynamic_data, component_type, description, material_type, quantity)
+    ORDER BY id LIMIT 2000 FOR UPDATE SKIP LOCKED));
+
+-- migrate:up phase:expand batch:10000
+-- The backfill: the rows written before the trigger, 10,000 per transaction,
+-- found through components_sync_todo. A row the old application holds locked
+-- is skipped (SKIP LOCKED: no waiting, no deadlock): its writer's trigger
+-- brings it in step when it commits, and the window catches it up if the
+-- writer rolls back. The outer condition is re-checked on the row's newest
+-- version, so a row the trigger synced meanwhile is left alone. The ids are
+-- collected first (ARRAY), so each repetition reads its 10,000 rows by
+-- primary key instead of every row still to do.
+UPDATE components AS c
+SET schema_id = (SELECT id FROM component_schemas WHERE name = 'default'),
+    dynamic_data = components_default_dynamic_data(
+        c.dynamic_data, c.component_type, c.description, c.material_type, c.quantity)
+WHERE (c.schema_id IS NULL OR c.dynamic_data IS NULL)
+  AND c.id = ANY (ARRAY(
+    SELECT id FROM components WHERE schema_id IS NULL OR dynamic_data IS NULL
+    ORDER BY id LIMIT 10000 FOR UPDATE SKIP LOCKED));
+
+-- migrate:up
+-- The window, with the writers at zero: the rows no trigger saw (a writer's
+-- transaction that rolled back after the backfill skipped its row, or writes
+-- made with triggers disabled, e.g. session_replication_role = replica),
+-- found through components_sync_todo, then the trigger and the helpers go,
+-- so the new application writes dynamic_data alone.
+UPDATE components AS c
+SET schema_id = COALESCE(c.schema_id, (SELECT id FROM component_schemas WHERE name = 'default')),
+    dynamic_data = components_default_dynamic_data(
+        c.dynamic_data, c.component_type, c.description, c.material_type, c.quantity)
+WHERE c.schema_id IS NULL OR c.dynamic_data IS NULL;
+
+DROP TRIGGER components_sync_dynamic_data ON components;
+DROP FUNCTION components_sync_dynamic_data();
+DROP FUNCTION components_dynamic_data_in_step(jsonb, text, text, text, integer);
+DROP FUNCTION components_default_dynamic_data(jsonb, text, text, text, integer);
+DROP INDEX components_sync_todo;
+
+-- migrate:up phase:contract
+-- 1M rows rewritten: the planner's statistics for the new columns (NULL
+-- everywhere when last analyzed) are refreshed without waiting for
+-- autovacuum. Nothing here is needed by the new application to start.
+ANALYZE components;
 
 -- migrate:down
 -- Restores add_flexible_schemas exactly (the runbook's "Manual Data Recovery",
@@ -91,6 +208,20 @@ CREATE INDEX idx_components_dynamic_data_gin ON components USING gin (dynamic_da
 -- data, and the tables still exist at add_flexible_schemas: they stay, and so
 -- do their components' schema_id and dynamic_data (extra fields included);
 -- add_flexible_schemas' own down section removes them with the tables.
+--
+-- The whole downgrade runs in the window: the original columns must be
+-- restored from dynamic_data as the new application last wrote it, so with
+-- the writers at zero (a reverse trigger and backfill in expand would move
+-- it out of the window; not built). It first removes what an upgrade run
+-- that never reached its window may have left (the sync trigger, its
+-- functions, the to-do index), so the columns restored below are not
+-- overwritten by it.
+DROP TRIGGER IF EXISTS components_sync_dynamic_data ON components;
+DROP FUNCTION IF EXISTS components_sync_dynamic_data();
+DROP FUNCTION IF EXISTS components_dynamic_data_in_step(jsonb, text, text, text, integer);
+DROP FUNCTION IF EXISTS components_default_dynamic_data(jsonb, text, text, text, integer);
+DROP INDEX IF EXISTS components_sync_todo;
+
 DO $$
 DECLARE
   problem_count bigint;

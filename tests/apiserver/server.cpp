@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "internal.h"
+#include "job_runner.h"
 #include "rbac.h"
 #include "store.h"
 #include "test_api_server.h"
@@ -271,6 +272,7 @@ std::string MediaType(const std::string& content_type) {
 struct TestApiServer::Impl {
   Options options;
   std::unique_ptr<Store> store;
+  std::unique_ptr<JobRunner> jobs;  // batch/v1 Jobs run as local processes
   std::unique_ptr<httplib::Server> server;
   std::thread listen_thread;
   std::thread controller_thread;
@@ -316,6 +318,7 @@ struct TestApiServer::Impl {
     deployment_delay_ms = opts.deployment_delay_ms;
     expired_in_stream = opts.expired_in_stream;
     store = std::make_unique<Store>(opts.history_size);
+    jobs = std::make_unique<JobRunner>(*store);
     AddToken(kAdminToken, {kAdminUser, {"system:masters", "system:authenticated"}});
     if (!opts.token_file.empty()) {
       std::ifstream in(opts.token_file);
@@ -422,6 +425,7 @@ struct TestApiServer::Impl {
     if (!running) return;
     running = false;
     stopping = true;
+    jobs->Shutdown();
     store->Shutdown();
     {
       std::lock_guard<std::mutex> lock(controller_mu);
@@ -672,8 +676,9 @@ struct TestApiServer::Impl {
     }
     const std::string name = parts.size() >= 2 ? parts[1] : "";
     const std::string sub = parts.size() == 3 ? parts[2] : "";
+    const bool pod_log = sub == "log" && type->bucket() == "/pods";
     if ((sub == "status" && !type->has_status) || (sub == "scale" && !type->has_scale) ||
-        (!sub.empty() && sub != "status" && sub != "scale")) {
+        (!sub.empty() && sub != "status" && sub != "scale" && !pod_log)) {
       ReplyError(res, ApiError{404, "NotFound", "the server could not find the requested resource",
                                Json::object()});
       return;
@@ -924,6 +929,7 @@ struct TestApiServer::Impl {
                         Json::object()});
     }
     if (method == "GET") {
+      if (sub == "log") return ServePodLog(req, res, type, ns, name);
       if (!name.empty()) {
         Outcome got = store->Get(type, ns, name, sub);
         if (got.error) return ReplyError(res, *got.error);
@@ -959,6 +965,7 @@ struct TestApiServer::Impl {
       if (!body) return ReplyError(res, BadRequest(error));
       Outcome created = store->Create(type, ns, *body, DryRun(req));
       if (created.error) return ReplyError(res, *created.error);
+      if (type.bucket() == "batch/jobs" && !DryRun(req)) jobs->Started(created.object);
       return Reply(res, created.code, created.object);
     }
     if (method == "PUT") {
@@ -995,9 +1002,41 @@ struct TestApiServer::Impl {
       if (!sub.empty()) return ReplyError(res, MethodNotAllowed("DELETE of a subresource"));
       Outcome deleted = store->Delete(type, ns, name, options, DryRun(req));
       if (deleted.error) return ReplyError(res, *deleted.error);
+      if (type.bucket() == "batch/jobs" && !DryRun(req)) jobs->Deleted(ns, name);
       return Reply(res, deleted.code, deleted.object);
     }
     ReplyError(res, MethodNotAllowed("method " + method + " is not supported"));
+  }
+
+  // GET pods/NAME/log (text/plain): the log of a simulated Job's pod
+  // (job_runner.h), else empty; container, tailLines, limitBytes honoured.
+  void ServePodLog(const httplib::Request& req, httplib::Response& res, const ResourceType& type,
+                   const std::string& ns, const std::string& name) {
+    Outcome got = store->Get(type, ns, name, "");
+    if (got.error) return ReplyError(res, *got.error);
+    const std::string container = req.get_param_value("container");
+    std::vector<std::string> names;
+    for (const Json& c : got.object["spec"].value("containers", Json::array())) {
+      names.push_back(c.value("name", ""));
+    }
+    if (!container.empty() && std::find(names.begin(), names.end(), container) == names.end()) {
+      return ReplyError(res, BadRequest("container " + container + " is not valid for pod " + name));
+    }
+    auto number = [&](const char* param, long long fallback) -> std::optional<long long> {
+      if (!req.has_param(param)) return fallback;
+      try {
+        return std::stoll(req.get_param_value(param));
+      } catch (...) {
+        return std::nullopt;
+      }
+    };
+    const auto tail = number("tailLines", -1);
+    const auto limit = number("limitBytes", 0);
+    if (!tail || !limit || *limit < 0 || (req.has_param("limitBytes") && *limit == 0)) {
+      return ReplyError(res, BadRequest("tailLines and limitBytes must be integers (limitBytes > 0)"));
+    }
+    res.status = 200;
+    res.set_content(SelectLog(jobs->PodLog(ns, name).value_or(""), *tail, *limit), "text/plain");
   }
 
   void HandlePatch(const httplib::Request& req, httplib::Response& res, const ResourceType& type,
@@ -1286,6 +1325,14 @@ struct TestApiServer::Impl {
         const std::string token = body.value("token", "token-" + RandomSuffix(32));
         AddToken(token, user);
         return Reply(res, 200, {{"token", token}, {"user", user.name}, {"groups", user.groups}});
+      }
+      if (what == "jobs/kill" && req.method == "POST") {
+        const std::string ns = body.at("namespace").get<std::string>();
+        const std::string job = body.at("name").get<std::string>();
+        if (!jobs->KillPod(ns, job)) {
+          return Reply(res, 404, {{"error", "no running pod process of Job " + ns + "/" + job}});
+        }
+        return Reply(res, 200, {{"ok", true}});
       }
       if (what == "reset" && req.method == "POST") {
         Reset();

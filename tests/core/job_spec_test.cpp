@@ -20,7 +20,7 @@ using Args = std::vector<std::string>;
 
 SchemaMigrationSpec JobExecutorSpec() {
   SchemaMigrationSpec spec;
-  spec.target_revision = "head";
+  spec.target_revision = "seed_default_schemas";
   spec.url_secret_ref = {"drawing-db", "DATABASE_URL"};
   spec.executor = kExecutorJob;
   spec.job.emplace().image = "registry.example/drawing:1.4.2";
@@ -45,6 +45,29 @@ void ExpectError(const SchemaMigrationSpec& spec, const std::string& path,
 
 TEST(JobSpec, AlembicPresetNeedsOnlyAnImageAndNoConfigMap) {
   EXPECT_EQ(Errors(JobExecutorSpec()), "");
+}
+
+// What the run path needs (design §10.4): one revision id, a backup, no
+// rehearsal.
+TEST(JobSpec, TheRunPathNeedsARevisionIdABackupAndNoRehearsal) {
+  for (const char* target : {"head", "heads", "base", "+1", "seed-1"}) {
+    SchemaMigrationSpec spec = JobExecutorSpec();
+    spec.target_revision = target;
+    ExpectError(spec, "spec.targetRevision", "one revision id of the tool");
+  }
+  SchemaMigrationSpec spec = JobExecutorSpec();
+  spec.backup_when = "Never";
+  ExpectError(spec, "spec.backup.when", "Never is refused with executor Job");
+  spec = JobExecutorSpec();
+  spec.rehearse = true;
+  ExpectError(spec, "spec.rehearse", "not available with executor Job");
+  spec = JobExecutorSpec();
+  spec.executor = kExecutorFiles;
+  spec.job.reset();
+  spec.migrations_config_map = "m";
+  spec.target_revision = "head";
+  spec.backup_when = "Never";
+  EXPECT_EQ(Errors(spec), "");  // Files: none of these apply
 }
 
 TEST(JobSpec, FilesStillNeedsTheConfigMap) {

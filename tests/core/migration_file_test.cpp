@@ -260,8 +260,8 @@ TEST(MigrationFileTest, DirectionName) {
   EXPECT_EQ(DirectionName(Direction::kDown), "down");
 }
 
-// The shipped migrations (migrations/drawing) must parse and form the
-// runbook's chain ending at seed_default_schemas.
+// The shipped migrations (migrations/drawing) must parse without warnings
+// and form the runbook's chain ending at seed_default_schemas.
 TEST(MigrationFileTest, ShippedDrawingMigrationsParseIntoOneChain) {
   const char* source_dir = std::getenv("SCHEMAOP_SOURCE_DIR");
   ASSERT_NE(source_dir, nullptr) << "SCHEMAOP_SOURCE_DIR is set by CTest";
@@ -280,6 +280,20 @@ TEST(MigrationFileTest, ShippedDrawingMigrationsParseIntoOneChain) {
     EXPECT_THAT(file->warnings, IsEmpty()) << file->source_name;
     EXPECT_TRUE(file->HasDown()) << file->source_name << " has no down section";
     EXPECT_EQ(file->revision + ".sql", file->source_name);
+    if (file->revision == "add_flexible_schemas") {
+      // All expand, so in a plan 9bc6a98f1c12 -> head no window section comes
+      // before seed_default_schemas' backfill (design §3.1, the drawing chain).
+      EXPECT_EQ(file->SectionsFor(Direction::kUp, SectionPhase::kExpand).size(), 2u);
+      EXPECT_TRUE(file->SectionsFor(Direction::kUp, SectionPhase::kWindow).empty());
+      EXPECT_TRUE(file->SectionsFor(Direction::kUp, SectionPhase::kContract).empty());
+    }
+    if (file->revision == "seed_default_schemas") {
+      const auto expand = file->SectionsFor(Direction::kUp, SectionPhase::kExpand);
+      EXPECT_EQ(std::count_if(expand.begin(), expand.end(),
+                              [](const Section* s) { return s->batch_rows > 0; }),
+                2);
+      EXPECT_EQ(file->SectionsFor(Direction::kUp, SectionPhase::kWindow).size(), 1u);
+    }
     files.push_back(std::move(file).value());
   }
   Result<RevisionGraph> graph = BuildGraph(files);

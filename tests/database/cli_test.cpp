@@ -512,3 +512,67 @@ TEST_F(CliTest, PlanShowsPhasesAndUpgradeRunsTheBatch) {
                 .as<std::string>(),
             "3");
 }
+
+// design §3.1 "Running the phases apart": `upgrade --phase` runs one phase;
+// out of order is refused with the phase to run first (exit 2, nothing
+// changed); a bad value names the choices; `plan` lists each phase's
+// sections.
+TEST_F(CliTest, PhaseFlagRunsOnePhaseAtATime) {
+  std::string url = schemaop::testing::CreateScratchDatabase("engine_cli_phase_flag");
+  WriteMigration("002_r2.sql",
+                 MigrationText("r2", "r1", "phased",
+                               "-- migrate:up phase:expand\n"
+                               "ALTER TABLE items ADD COLUMN n int;\n\n"
+                               "-- migrate:up phase:expand batch:1\n"
+                               "UPDATE items SET n = id WHERE id IN "
+                               "(SELECT id FROM items WHERE n IS NULL LIMIT 1);\n\n"
+                               "-- migrate:up\nALTER TABLE items ALTER COLUMN n SET NOT NULL;\n\n"
+                               "-- migrate:up phase:contract\n"
+                               "COMMENT ON TABLE items IS 'contracted';\n\n"
+                               "-- migrate:down\nALTER TABLE items DROP COLUMN n;\n"));
+  ASSERT_EQ(RunCli(url, Flags() + " upgrade r1").exit_code, 0);
+  auto plan = RunCli(url, Flags() + " plan head");
+  EXPECT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_NE(plan.output.find("  expand: r2#1 r2#2\n  window: r2#3 r2(version)\n"
+                             "  contract: r2#4\n"),
+            std::string::npos)
+      << plan.output;
+
+  auto bad = RunCli(url, Flags() + " upgrade head --phase soon");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--phase: \"soon\" is not a phase; use --phase expand, --phase "
+                            "window or --phase contract"),
+            std::string::npos)
+      << bad.output;
+  auto early = RunCli(url, Flags() + " upgrade head --phase window");
+  EXPECT_EQ(early.exit_code, 2) << early.output;
+  EXPECT_NE(early.output.find("Run it first (--phase expand)"), std::string::npos)
+      << early.output;
+
+  auto expand = RunCli(url, Flags() + " upgrade head --phase expand");
+  EXPECT_EQ(expand.exit_code, 0) << expand.output;
+  EXPECT_NE(expand.output.find("phase: expand\noutcome: succeeded; database at r1"),
+            std::string::npos)
+      << expand.output;
+  auto again = RunCli(url, Flags() + " upgrade head --phase expand");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("already ran"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("outcome: nothing-to-do"), std::string::npos) << again.output;
+
+  auto window = RunCli(url, Flags() + " upgrade head --phase window");
+  EXPECT_EQ(window.exit_code, 0) << window.output;
+  EXPECT_NE(window.output.find("outcome: succeeded; database at r2"), std::string::npos)
+      << window.output;
+  pqxx::connection conn(url);
+  {
+    pqxx::work tx(conn);
+    EXPECT_TRUE(tx.exec("SELECT obj_description('items'::regclass)")[0][0].is_null());
+  }
+  auto contract = RunCli(url, Flags() + " upgrade head");  // what is pending: the contract
+  EXPECT_EQ(contract.exit_code, 0) << contract.output;
+  EXPECT_NE(contract.output.find("phase: contract\noutcome: succeeded"), std::string::npos)
+      << contract.output;
+  pqxx::work tx(conn);
+  EXPECT_EQ(tx.exec("SELECT obj_description('items'::regclass)")[0][0].as<std::string>(),
+            "contracted");
+}

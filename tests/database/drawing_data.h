@@ -1,15 +1,20 @@
 #pragma once
 // The drawing application's data for the pg tests of its revision chain
 // (drawing_chain_test.cpp: the SQL files through the engine;
-// drawing_alembic_test.cpp: the Alembic migrations through real Alembic).
+// drawing_alembic_test.cpp: the Alembic migrations through real Alembic;
+// drawing_phases_test.cpp, drawing_turns_test.cpp).
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "database/migrator.h"
+#include "support/pg_test_env.h"
 
 namespace schemaop::database {
 
@@ -70,6 +75,26 @@ inline void ExpectSameRows(const Rows& before, const Rows& after, const std::str
   }
   EXPECT_EQ(differing, 0u) << table << ": " << differing << " rows differ, first id "
                            << first.value_or(-1);
+}
+
+// The engine on `url` with migrations/drawing, no backups (they have their
+// own tests); null after a failed ASSERT-style expectation.
+inline std::unique_ptr<Migrator> OpenDrawingMigrator(
+    const std::string& url, const std::string& actor,
+    core::RunPhase phase = core::RunPhase::kAll) {
+  auto files = LoadMigrationDirectory(schemaop::testing::SourceDir() + "/migrations/drawing");
+  EXPECT_TRUE(files.ok()) << files.status().ToString();
+  if (!files.ok()) {
+    return nullptr;
+  }
+  MigratorOptions options;
+  options.backup_policy = BackupPolicy::kNever;
+  options.pg_bin_dir = schemaop::testing::HarnessBinDir();
+  options.actor = actor;
+  options.phase = phase;
+  auto migrator = Migrator::Open(url, std::move(files).value(), std::move(options));
+  EXPECT_TRUE(migrator.ok()) << migrator.status().ToString();
+  return migrator.ok() ? std::move(migrator).value() : nullptr;
 }
 
 }  // namespace schemaop::database

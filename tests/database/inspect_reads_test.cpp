@@ -62,7 +62,10 @@ TEST(InspectReadsTest, PlanAndDigestReadTheArchiveOnce) {
   const std::string url = schemaop::testing::CreateScratchDatabase("inspect_reads_archive");
   DatabasePortImpl port(DatabasePortOptions{});
   auto target = Target(url);
-  auto migrated = port.Migrate(target, {"r1"}, reconcile::RunIdentity{"uid", 1, ""});
+  reconcile::RunIdentity id;
+  id.owner_uid = "uid";
+  id.generation = 1;
+  auto migrated = port.Migrate(target, {"r1"}, id);
   ASSERT_TRUE(migrated.ok()) << migrated.status().ToString();
   ASSERT_EQ(migrated->outcome, reconcile::MigrateOutcome::kSucceeded);
   const long long before = SettledArchiveScans(url, 0);

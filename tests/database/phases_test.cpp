@@ -3,8 +3,10 @@
 // and a run killed in the middle of a batch resumes at the next repetition.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <pqxx/pqxx>
 #include <string>
 
 #include "migrator_fixture.h"
@@ -13,6 +15,7 @@ namespace schemaop::database {
 namespace {
 
 using core::Code;
+using std::chrono::milliseconds;
 
 class PhasesTest : public MigratorTest {
  protected:
@@ -54,6 +57,49 @@ class PhasesTest : public MigratorTest {
     const std::string command = testing::HarnessBinDir() + "/psql -X -q -v ON_ERROR_STOP=1 -d '" +
                                 url_ + "' -f " + path + " > " + dir_ + "/psql.out 2>&1";
     EXPECT_EQ(std::system(command.c_str()), 0) << script;
+  }
+  // r2 = `expand` (an expand section on big) then a window section, run to
+  // head with the run's lock_timeout off (0) while another session holds
+  // `lock_mode` on big; then again once the lock is released. The first
+  // run must fail on the lock within expand_lock_timeout (design §3.1:
+  // lock_timeout is always on in expand), with the database at r1 and the
+  // window not run; the second reaches r2. Without the rule the statement
+  // would wait until statement_timeout (20 s here) and fail with 57014.
+  // The window section records the lock_timeout it ran with: the run's own
+  // (0), the expand's set back after its section.
+  void ExpectExpandStopsOnTheLock(const std::string& expand, const std::string& lock_mode) {
+    WriteBig();
+    ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
+    Write("002_r2.sql",
+          testing::MigrationText("r2", "r1", "beside a lock",
+                                 expand +
+                                     "-- migrate:up\nCREATE TABLE after_window AS SELECT "
+                                     "current_setting('lock_timeout') AS lock_timeout;\n\n"
+                                     "-- migrate:down\nDROP TABLE after_window;\n"));
+    auto options = Options();
+    options.lock_timeout = milliseconds(0);
+    options.expand_lock_timeout = milliseconds(300);
+    options.statement_timeout = milliseconds(20000);
+    {
+      pqxx::connection holder(url_);
+      pqxx::work hold(holder);
+      hold.exec("LOCK TABLE big IN " + lock_mode + " MODE");
+      auto blocked = Open(options)->Run("head");
+      ASSERT_TRUE(blocked.ok()) << blocked.status().ToString();
+      EXPECT_NE(blocked->outcome, RunOutcome::kSucceeded);
+      EXPECT_EQ(blocked->status.detail(), "55P03") << blocked->status.ToString();
+      EXPECT_NE(blocked->status.message().find("within lock_timeout"), std::string::npos)
+          << blocked->status.ToString();
+    }
+    EXPECT_EQ(Versions(), "r1");
+    EXPECT_EQ(Query("SELECT to_regclass('after_window') IS NULL"), "t");
+    auto released = Open(options)->Run("head");
+    ASSERT_TRUE(released.ok()) << released.status().ToString();
+    EXPECT_EQ(released->outcome, RunOutcome::kSucceeded) << released->status.ToString();
+    EXPECT_EQ(Versions(), "r2");
+    // The window ran with the run's own lock_timeout: the expand's was set
+    // back after its section.
+    EXPECT_EQ(Query("SELECT lock_timeout FROM after_window"), "0");
   }
   // Every row backfilled exactly once with the right value.
   void ExpectBackfilledOnce() {
@@ -121,6 +167,22 @@ TEST_F(PhasesTest, RunKilledMidBatchResumesAtTheNextRepetition) {
   EXPECT_EQ(Query("SELECT outcome || ' ' || (progress -> 'batch' ->> 'repetitions') FROM "
                   "schemaop.run_log ORDER BY id DESC LIMIT 1"),
             "succeeded 8");
+}
+
+// A transactional expand section (ALTER TABLE waits for ACCESS EXCLUSIVE).
+TEST_F(PhasesTest, ExpandSectionNeverWaitsUnboundedForALock) {
+  ExpectExpandStopsOnTheLock("-- migrate:up phase:expand\nALTER TABLE big ADD COLUMN extra int;\n\n",
+                             "ACCESS SHARE");
+}
+
+// A transaction:false expand section (CREATE INDEX CONCURRENTLY waits for
+// SHARE UPDATE EXCLUSIVE).
+TEST_F(PhasesTest, ExpandAutocommitStatementNeverWaitsUnboundedForALock) {
+  ExpectExpandStopsOnTheLock(
+      "-- migrate:up phase:expand transaction:false\nCREATE INDEX CONCURRENTLY big_v ON big "
+      "(v);\n\n",
+      "SHARE");
+  EXPECT_EQ(Query("SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_v'::regclass"), "t");
 }
 
 // `schemaop plan --sql`: the batch becomes a DO block that commits each

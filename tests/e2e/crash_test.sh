@@ -7,8 +7,10 @@
 #   Planning     API latency on GET .../scale (read while recording replicas)
 #   ScalingDown  API latency on PATCH .../scale
 #   Draining     the API server's deployment controller paused (pods stay)
-#   BackingUp    the test holds ACCESS EXCLUSIVE on drawings (pg_dump waits)
-#   Migrating    the test holds ACCESS SHARE on components (ALTER TABLE waits)
+#   BackingUp    the test holds ACCESS EXCLUSIVE on drawings from Draining on
+#                (pg_dump waits)
+#   Migrating    the test holds SHARE on alembic_version (the window waits;
+#                the expand phase before it runs through)
 #   RollingBack  a failing check, then API latency on status writes
 #   ScalingUp    API latency on PATCH .../scale once the SQL is under way
 #   LateScaleDown  as ScalingDown, but the killed controller's scale-to-0
@@ -48,21 +50,23 @@ case "$phase" in
     undo_hold=(admin_post settings '{"controllersPaused":false}')
     ;;
   BackingUp)
+    # The lock is taken once the run drains (the expand phase before it
+    # reads every table's row count beside the writers).
     patch='{"spec":{"lockTimeout":"300s","backup":{"when":"Always"}}}'
-    hold_lock "LOCK TABLE drawings IN ACCESS EXCLUSIVE MODE;"
+    admin_post settings '{"controllersPaused":true}'
     undo_hold=(release_lock)
     ;;
   Migrating)
-    hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
+    hold_window_lock
     undo_hold=(release_lock)
     ;;
   RollingBack)
     patch='{"spec":{"lockTimeout":"300s","verify":{"checks":[{"name":"never-true","sql":"SELECT false"}]}}}'
     final=9bc6a98f1c12
-    hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
+    hold_window_lock
     ;;
   ScalingUp)
-    hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
+    hold_window_lock
     ;;
   *) fail "unknown phase $phase" ;;
 esac
@@ -77,6 +81,11 @@ pg_dump_waits_for_lock() {
 
 apply_smig upgrade.yaml "$patch"
 case "$phase" in
+  BackingUp)
+    wait_for "phase Draining" 120 phase_is Draining
+    hold_lock "LOCK TABLE drawings IN ACCESS EXCLUSIVE MODE;"
+    admin_post settings '{"controllersPaused":false}'
+    ;;
   RollingBack | ScalingUp)
     wait_for "phase Migrating" 120 phase_is Migrating
     wait_for "the migration to wait for the test's lock" 60 schemaop_waits_for_lock
@@ -138,6 +147,10 @@ log "runs: $outcomes"
 [ "$(grep -c ' running$' <<<"$outcomes")" = 0 ] || fail "a run is still open in schemaop.run_log: $outcomes"
 if [ "$phase" != RollingBack ]; then
   expect_eq "successful runs" "1" "$(grep -c ' succeeded$' <<<"$outcomes")"
+  # Each phase of the drawing chain's plan ran to success exactly once.
+  phase_rows=$(run_log_phase_rows)
+  expect_eq "successful expand, window, contract runs" "1 1 1" \
+    "$(for p in expand window contract; do grep -c "^$p .* succeeded$" <<<"$phase_rows"; done | xargs)"
 fi
 expect_no_password_leak
 log "PASS crash in $phase"

@@ -3,9 +3,11 @@
 # with --leader-elect; the leader's migration waits on a lock the test holds;
 # the leader is then frozen (SIGSTOP: its process stops, but its TCP
 # connections and so its database sessions stay up, as on a hung or cut-off
-# host) and the test releases its lock, so the frozen leader's ALTER TABLE
-# completes on the server and its session sits idle in the open transaction
-# holding ACCESS EXCLUSIVE on components and the migration lock. The
+# host) and the test releases its lock, so the frozen leader's first window
+# statement (the version table's UPDATE) completes on the server and its
+# session sits idle in the open window transaction holding the version
+# table's row lock, which every other run's window must wait for, and the
+# migration lock. The
 # standby takes the Lease, terminates every session of the old identity
 # (Event FencedStaleSession) and finishes the run: within the lease duration
 # + 10 s of the freeze, with the data unchanged and the workloads restored.
@@ -23,7 +25,7 @@ start_elected_pair "$lease_seconds"
 leader=e2e-$E2E_LEADER leader_id=$E2E_LEADER standby=e2e-$E2E_STANDBY
 holder() { lease_holder; }
 
-hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
+hold_window_lock
 apply_smig upgrade.yaml '{"spec":{"lockTimeout":"300s"}}'
 wait_for "phase Migrating" 120 phase_is Migrating
 wait_for "the leader's migration to wait for the test's lock" 60 schemaop_waits_for_lock
@@ -36,13 +38,14 @@ kill -STOP "${E2E_CONTROLLER_PID[$leader_id]}" || fail "could not freeze the lea
 frozen_at=$SECONDS
 log "leader $leader frozen (SIGSTOP)"
 release_lock
-stale_transaction_holds_components() {
+stale_transaction_holds_version_table() {
   [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
           WHERE a.application_name = 'schemaop:ctl:$leader' AND l.granted
-            AND l.relation = 'components'::regclass AND l.mode = 'AccessExclusiveLock'")" -ge 1 ]
+            AND a.state = 'idle in transaction'
+            AND l.relation = 'alembic_version'::regclass AND l.mode = 'RowExclusiveLock'")" -ge 1 ]
 }
-wait_for "the frozen leader's ALTER to finish on the server and hold its lock" 30 \
-  stale_transaction_holds_components
+wait_for "the frozen leader's version-table UPDATE to finish on the server and hold its lock" 30 \
+  stale_transaction_holds_version_table
 
 holder_is_standby() { [ "$(holder)" = "$standby" ]; }
 wait_for "$standby to take the Lease over" 60 holder_is_standby
@@ -62,7 +65,7 @@ controller_log_has "${standby#e2e-}" "fenced the stale session owner 'schemaop:c
   fail "the fencing was not logged by $standby"
 expect_eq "the run executed once to completion" "1" \
   "$(q "SELECT count(*) FROM schemaop.run_log WHERE outcome = 'succeeded'
-          AND to_versions = ARRAY['seed_default_schemas']")"
+          AND to_versions = ARRAY['seed_default_schemas'] AND $(run_log_moves_versions)")"
 expect_no_password_leak
 kill9_controller "$leader_id"
 log "PASS fencing"

@@ -12,7 +12,7 @@ load_drawing_data
 fingerprint_before=$(components_fingerprint)
 start_controller a
 
-hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
+hold_window_lock
 apply_smig upgrade.yaml '{"spec":{"lockTimeout":"300s"}}'
 wait_for "phase Migrating" 120 phase_is Migrating
 wait_for "the upgrade to wait for the test's lock" 60 schemaop_waits_for_lock

@@ -53,7 +53,7 @@ case "$case_name" in
     kubectl apply --validate=false -f "$examples/rbac.yaml" >/dev/null || fail "apply rbac.yaml"
     admin_delete counters
 
-    hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
+    hold_window_lock
     # upgrade.yaml with the example's workloads patch, as `kubectl patch
     # --patch-file` applies it (lockTimeout raised: the test holds a lock).
     kubectl patch --local -f "$E2E_SRC/manifests/examples/drawing/upgrade.yaml" --type=merge \

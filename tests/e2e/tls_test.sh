@@ -31,7 +31,7 @@ schemaop_sessions_tls() {
 }
 
 # ------------------------------------------------ 1. upgrade, right CA
-hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
+hold_window_lock
 apply_smig upgrade.yaml \
   '{"spec":{"lockTimeout":"300s","database":{"caSecretRef":{"name":"drawing-db-ca","key":"ca.crt"}}}}'
 wait_for "the migration to wait for the test's lock" 90 schemaop_waits_for_lock

@@ -25,10 +25,11 @@ command kubectl get smig -n "$E2E_NS" -w --no-headers >"$E2E_WORK/smig-watch.txt
 E2E_PIDS+=("$!")
 
 # ------------------------------------------------------------------ upgrade
-# The upgrade's ALTER TABLE components needs an ACCESS EXCLUSIVE lock: while
-# the test holds ACCESS SHARE, the migration waits inside its transaction.
-# lockTimeout is raised so that wait does not fail the run.
-hold_lock "LOCK TABLE components IN ACCESS SHARE MODE;"
+# The upgrade's window writes the version table first: while the test holds
+# SHARE on it, the window waits inside its transaction, writers at zero (the
+# expand phase before it has run beside the writers). lockTimeout is raised
+# so that wait does not fail the run.
+hold_window_lock
 apply_smig upgrade.yaml '{"spec":{"lockTimeout":"300s"}}'
 wait_for "Reconciling=True" 60 condition_is Reconciling True
 wait_for "phase Migrating" 60 phase_is Migrating

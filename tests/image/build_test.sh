@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # The image tier's first step (CTest fixture `image`): scripts/image builds the
-# image from the Dockerfile into OUT_DIR, then this checks what a user gets —
+# image from the Dockerfile into OUT_DIR — with BUILD_DIR, the runtime stage
+# around that build's executables (`scripts/image --binaries BUILD_DIR`, what
+# CI does), else the whole Dockerfile from source — then this checks what a
+# user gets —
 # the recorded artifacts (digest, size, SBOM), the image's configuration, and
 # its files — and unpacks it into OUT_DIR/bundle/rootfs for the tests that run
 # the controller inside it (tests/image/in_image.sh).
-# Usage: build_test.sh SOURCE_DIR OUT_DIR
+# Usage: build_test.sh SOURCE_DIR OUT_DIR [BUILD_DIR]
 set -euo pipefail
 source_dir=$1
 out=$2
+from=()
+[ -n "${3:-}" ] && from=(--binaries "$3")
 . "$source_dir/tests/manifests/lib.sh"
 
 # The commit under test, taken before the build starts.
 commit=$(git -C "$source_dir" rev-parse HEAD)
 git -C "$source_dir" diff --quiet HEAD -- || commit+=-dirty
-SCHEMAOP_IMAGE_OUT=$out "$source_dir/scripts/image" >"$work/image.log" 2>&1 || {
+SCHEMAOP_IMAGE_OUT=$out "$source_dir/scripts/image" "${from[@]}" >"$work/image.log" 2>&1 || {
   tail -n 60 "$work/image.log"; echo "FAIL: scripts/image failed (log above)"; exit 1; }
 grep -E '^(image:|digest:|archive:|sbom:|localhost/|schemaop)' "$work/image.log" || true
 # shellcheck disable=SC1091

@@ -26,6 +26,9 @@ backups=/var/lib/schemaop/backups
 
 if [ "${1:-}" != --in-mount-namespace ]; then
   [ "$(id -u)" = 0 ] || { echo "in_image.sh: needs root (a mount namespace and chroot)" >&2; exit 1; }
+  # The PID stays schemaop's through every exec below: the test watches it
+  # (SCHEMAOP_IMAGE_PIDS, tests/image/upgrade_rollback_test.sh).
+  [ -n "${SCHEMAOP_IMAGE_PIDS:-}" ] && echo "$$" >>"$SCHEMAOP_IMAGE_PIDS"
   # A private mount namespace: every mount below disappears with the process.
   exec unshare --mount --propagation private -- "$0" --in-mount-namespace "$@"
 fi

@@ -22,7 +22,7 @@ rootfs=$bundle/rootfs
 work=$(mktemp -d "${TMPDIR:-/tmp}/schemaop-image-e2e.XXXXXX")
 sampler=""
 cleanup() {
-  [ -n "$sampler" ] && kill "$sampler" 2>/dev/null && wait "$sampler" 2>/dev/null
+  [ -n "$sampler" ] && touch "$work/stop-sampling" && wait "$sampler" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -45,21 +45,29 @@ commit=$(git -C "$SCHEMAOP_SOURCE_DIR" rev-parse HEAD)
 git -C "$SCHEMAOP_SOURCE_DIR" diff --quiet HEAD -- || commit+=-dirty
 expect "schemaop --version inside the image" "schemaop 0.1.0 (commit $commit)" "$("$SCHEMAOP_BIN" --version)"
 
-# Every process whose root is the image's root, sampled while the test runs:
-# "uid gid effective-capabilities no_new_privs command".
+# Every process started through in_image.sh (it records its PID, which
+# schemaop keeps through its execs) and their children (pg_dump), sampled
+# while the test runs; the wrapper's own steps before setpriv drops the
+# privileges (mount, unshare, setpriv: a container runtime's part) are not
+# the image's processes: "uid gid effective-capabilities no_new_privs command".
+export SCHEMAOP_IMAGE_PIDS=$work/pids
+: >"$SCHEMAOP_IMAGE_PIDS"
 touch "$work/start-marker"
 sleep 1  # the marker's mtime is strictly older than anything written after it
 sample() {
-  local pid
-  while :; do
-    for pid in /proc/[0-9]*; do
-      [ "$(readlink "$pid/root" 2>/dev/null)" = "$rootfs" ] || continue
-      awk '/^Uid:/ { u = $2 } /^Gid:/ { g = $2 } /^CapEff:/ { c = $2 } /^NoNewPrivs:/ { n = $2 }
-           END { printf "%s %s %s %s ", u, g, c, n }' "$pid/status" 2>/dev/null &&
-        cat "$pid/comm" 2>/dev/null
-    done
+  local pid child
+  while [ ! -e "$work/stop-sampling" ]; do
+    while read -r pid; do
+      [ -d "/proc/$pid" ] || continue
+      for child in "$pid" $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+        awk '/^Name:/ { c = $2 } /^Uid:/ { u = $2 } /^Gid:/ { g = $2 } /^CapEff:/ { e = $2 }
+             /^NoNewPrivs:/ { n = $2 } END { if (c != "") print u, g, e, n, c }' \
+          "/proc/$child/status" 2>/dev/null || true
+      done
+    done <"$SCHEMAOP_IMAGE_PIDS"
     sleep 0.2
-  done | awk '!seen[$0]++ { print; fflush() }' >"$work/processes.txt"
+  done | awk '$5 !~ /^(bash|mount|umount|unshare|setpriv|env|install|chown|mkdir|touch|ln)$/ &&
+               !seen[$0]++ { print; fflush() }' >"$work/processes.txt"
 }
 sample &
 sampler=$!
@@ -68,7 +76,8 @@ sampler=$!
 mkdir "$work/e2e"
 status=0
 E2E_KEEP=1 TMPDIR=$work/e2e bash "$SCHEMAOP_SOURCE_DIR/tests/e2e/upgrade_rollback_test.sh" || status=$?
-kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+touch "$work/stop-sampling"
+wait "$sampler" 2>/dev/null || true
 sampler=""
 expect "the e2e upgrade and rollback with schemaop inside the image" 0 "$status"
 
@@ -79,6 +88,7 @@ grep -q ' schemaop$' "$work/processes.txt" && ok "the controller was seen runnin
   bad "no schemaop process was seen inside the image"
 grep -q ' pg_dump$' "$work/processes.txt" && ok "the backup's pg_dump ran inside the image" ||
   echo "note: pg_dump ran too briefly to be sampled"
+[ -s "$work/processes.txt" ] || bad "no process was sampled inside the image"
 expect "processes not running as 65532:65532, without capabilities, with no_new_privs" "" \
   "$(awk '$1 != 65532 || $2 != 65532 || $3 != "0000000000000000" || $4 != 1' "$work/processes.txt")"
 

@@ -54,7 +54,12 @@ class DatabasePortImplTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(backup_dir_); }
 
   // A new run identity per call (a new generation, no pinned plan).
-  reconcile::RunIdentity Identity() { return reconcile::RunIdentity{"uid-test", ++generation_, ""}; }
+  reconcile::RunIdentity Identity() {
+    reconcile::RunIdentity id;
+    id.owner_uid = "uid-test";
+    id.generation = ++generation_;
+    return id;
+  }
 
   std::int64_t generation_ = 0;
   std::filesystem::path backup_dir_;

@@ -31,8 +31,8 @@ check "Age column is a date" field "date" "$v.additionalPrinterColumns[?(@.name=
 check "spec is required" field '["spec"]' "$schema.required"
 check "required spec fields" field '["targetRevision","database"]' "$schema.properties.spec.required"
 # spec.migrations is required with executor Files only (design §10).
-check "CEL: migrations with Files, job with Job and only with Job" field \
-  "(has(self.executor) && self.executor == 'Job') || has(self.migrations);!has(self.executor) || self.executor != 'Job' || has(self.job);!has(self.job) || (has(self.executor) && self.executor == 'Job');" \
+check "CEL: migrations with Files, job with Job and only with Job; with Job a backup, no rehearsal, a revision id" field \
+  "(has(self.executor) && self.executor == 'Job') || has(self.migrations);!has(self.executor) || self.executor != 'Job' || has(self.job);!has(self.job) || (has(self.executor) && self.executor == 'Job');!has(self.executor) || self.executor != 'Job' || !has(self.backup) || !has(self.backup.when) || self.backup.when != 'Never';!has(self.executor) || self.executor != 'Job' || !has(self.rehearse) || !self.rehearse;!has(self.executor) || self.executor != 'Job' || (self.targetRevision.matches('^[A-Za-z0-9_]{1,32}\$') && !(self.targetRevision in ['head', 'heads', 'base']));" \
   "range $schema.properties.spec.x-kubernetes-validations[*]}{.rule};{end"
 check "database.urlSecretRef required" field '["urlSecretRef"]' "$spec.database.required"
 check "urlSecretRef name and key required" field '["name","key"]' "$spec.database.properties.urlSecretRef.required"
@@ -70,7 +70,7 @@ check "CEL: workloads unique" field 'self.all(w, self.exists_one(x, x.kind == w.
 check "CEL: check names unique" field 'self.all(c, self.exists_one(x, x.name == c.name))' \
   "$spec.verify.properties.checks.x-kubernetes-validations[0].rule"
 
-check "status phases" field '["Pending","Planning","Rehearsing","ScalingDown","Draining","BackingUp","Migrating","Verifying","RollingBack","ScalingUp","Succeeded","Failed"]' \
+check "status phases" field '["Pending","Planning","Rehearsing","Expanding","ScalingDown","Draining","BackingUp","Migrating","Verifying","RollingBack","ScalingUp","Contracting","Succeeded","Failed"]' \
   "$status.phase.enum"
 check "status fields" field "integer string string object array object object object array" \
   "$status.observedGeneration.type} {$status.currentRevision.type} {$status.targetRevision.type} {$status.plan.type} {$status.workloads.type} {$status.backup.type} {$status.lastRun.type} {$status.run.type} {$status.conditions.type"

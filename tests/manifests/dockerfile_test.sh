@@ -4,6 +4,10 @@
 # build stage builds with the project's own scripts (build dependencies only,
 # the package layer before the sources), and the runtime stage is cleaned of
 # apt's state and runs the binary as the non-root user the manifests expect.
+# The two final targets — runtime (compiled in the image, the default) and
+# runtime-prebuilt (executables from a build outside, what CI's image tier
+# builds) — share every instruction but the one COPY that brings the
+# executables, and both take them through scripts/image-binaries.
 # Usage: dockerfile_test.sh SOURCE_DIR
 set -euo pipefail
 source_dir=$1
@@ -16,12 +20,13 @@ sed -e '/^[[:space:]]*#/d' "$dockerfile" | awk '{ if (sub(/\\$/, "")) { line = l
 # stage N: the instructions of the Nth FROM (0: the ARGs before the first).
 stage() { awk -v n="$1" '/^FROM /{ count++ } count == n' "$instructions"; }
 
-check "three stages: build dependencies, build, runtime" equals "build-deps build runtime" \
+check "stages: build dependencies, build, runtime base, the two runtimes (default last)" \
+  equals "build-deps build runtime-base runtime-prebuilt runtime" \
   "$(sed -n 's/^FROM .* AS \(.*\)$/\1/p' "$instructions" | paste -sd' ')"
 check "the base image is an ARG pinned by digest to Debian 12 slim" grep -Eqx \
   'ARG BASE_IMAGE=(docker\.io/library/)?debian:bookworm-slim@sha256:[0-9a-f]{64}' <(stage 0)
-check "build-deps and runtime start from the base image ARG, build from build-deps" equals \
-  "build-deps:BASE_IMAGE build:build-deps runtime:BASE_IMAGE" \
+check "build-deps and runtime-base start from the base image ARG, the runtimes from runtime-base" equals \
+  "build-deps:BASE_IMAGE build:build-deps runtime-base:BASE_IMAGE runtime-prebuilt:runtime-base runtime:runtime-base" \
   "$(sed -nE 's/^FROM \$?\{?([A-Za-z_-]+)\}? AS (.*)$/\2:\1/p' "$instructions" | paste -sd' ')"
 check "the build-deps stage installs only build dependencies (scripts/setup --build-only)" \
   grep -q 'scripts/setup --build-only' <(stage 1 | grep '^RUN ')
@@ -49,8 +54,14 @@ check "runtime stage removes the build host's apt sources" \
 check "runtime stage does not run the build" bash -c '! grep -Eq "scripts/(setup|build)|build-essential|cmake" <<<"$1"' _ "$(stage 3)"
 check "runtime runs as 65532" grep -Eq '^USER 65532(:65532)?$' <(stage 3)
 check "entrypoint is the schemaop binary" grep -qx 'ENTRYPOINT \["/usr/local/bin/schemaop"\]' <(stage 3)
-check "schemaop and the kubectl plugin copied from the build stage" \
-  grep -Eq '^COPY --from=build /out/schemaop /out/kubectl-schemaop /usr/local/bin/$' <(stage 3)
+check "the build stage collects the executables with scripts/image-binaries" \
+  grep -qx 'RUN scripts/image-binaries "$SCHEMAOP_BUILD_DIR" /out' <(stage 2)
+check "scripts/image --binaries collects them with scripts/image-binaries too" \
+  grep -q '"$root/scripts/image-binaries" "$binaries_from" "$staged"' "$source_dir/scripts/image"
+check "runtime-prebuilt adds only the executables of the named context 'binaries'" equals \
+  'COPY --from=binaries schemaop kubectl-schemaop /usr/local/bin/' "$(stage 4 | grep -v '^FROM ')"
+check "runtime (the default) adds only the executables of the build stage" equals \
+  'COPY --from=build /out/schemaop /out/kubectl-schemaop /usr/local/bin/' "$(stage 5 | grep -v '^FROM ')"
 check ".dockerignore keeps build trees out of the context" grep -qx '/build\*' "$source_dir/.dockerignore"
 
 finish

@@ -457,6 +457,9 @@ core::Result<InspectResult> FakeDatabase::Inspect(const DatabaseTarget& target,
   result.current_versions = versions;
   result.target_versions = resolved.value();
   result.steps = Steps(IndexOf(versions), IndexOf(resolved.value()));
+  for (core::PlanStepStatus& step : result.steps) {
+    step.phases = step_phases;
+  }
   result.has_downgrade =
       std::any_of(result.steps.begin(), result.steps.end(), [](const core::PlanStepStatus& s) {
         return s.direction == core::MigrationDirection::kDowngrade;
@@ -635,6 +638,25 @@ core::Result<MigrateResult> FakeDatabase::Migrate(const DatabaseTarget& target,
     replayed.recovered.reset();
     return replayed;
   }
+  if (identity.phase == core::RunPhase::kExpand || identity.phase == core::RunPhase::kContract) {
+    const bool expand = identity.phase == core::RunPhase::kExpand;
+    MigrateResult result;
+    effects_->Hit(expand ? "db:expand" : "db:contract", [&] {
+      ++executions;
+      phases_run.push_back(core::RunPhaseName(identity.phase));
+      const std::optional<core::Status>& failure = expand ? expand_failure : contract_failure;
+      result.outcome = failure ? MigrateOutcome::kFailed : MigrateOutcome::kSucceeded;
+      if (failure) {
+        result.failure = *failure;
+      }
+      result.final_versions = versions;
+      result.sql_seconds = 1;
+      result.total_seconds = expand ? 1.5 : 0.5;
+      ended_runs[identity.Key()] = result;
+    });
+    result.final_versions = versions;
+    return result;
+  }
   if (!identity.plan_digest.empty() && !Steps(IndexOf(versions), IndexOf(target_versions)).empty() &&
       identity.plan_digest != PlanDigest(target.migration_files, versions, target_versions)) {
     return Status(Code::kMigrationsChanged,
@@ -650,6 +672,8 @@ core::Result<MigrateResult> FakeDatabase::Migrate(const DatabaseTarget& target,
     result.sql_seconds = 0.25 * static_cast<double>(steps.size());
     if (!steps.empty()) {
       ++executions;
+      phases_run.push_back(core::RunPhaseName(identity.phase));
+      result.total_seconds = 0.5 * static_cast<double>(steps.size());
     }
     if (steps.empty()) {
       result.outcome = MigrateOutcome::kNothingToDo;

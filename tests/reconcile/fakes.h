@@ -157,6 +157,23 @@ class FakeKube final : public KubePort {
   void RecordEvent(const core::SchemaMigration& obj, EventType type, const std::string& reason,
                    const std::string& message) override;
 
+  // ---- The Job executor (fake_jobs.cpp). Effects "create-job:NAME" and
+  // "delete-job:NAME"; a create of an existing name is kConflict (409).
+  struct FakeJob {
+    std::string manifest;  // JSON text as created
+    JobState state;        // kActive until the test finishes it
+    std::string log;
+  };
+  std::map<std::string, FakeJob> jobs;  // "ns/name"
+  int job_creates = 0;                  // CreateJob calls that created a Job
+  // Called after a Job was created (e.g. to "run" it against FakeDatabase).
+  std::function<void(const std::string& name, FakeJob& job)> on_job_created;
+  core::Status CreateJob(const std::string& ns, const std::string& manifest) override;
+  core::Result<JobState> GetJob(const std::string& ns, const std::string& name) override;
+  core::Status DeleteJob(const std::string& ns, const std::string& name) override;
+  core::Result<std::string> ReadJobLog(const std::string& ns, const std::string& job,
+                                       const JobLogRequest& request) override;
+
  private:
   std::string NextResourceVersion() { return std::to_string(++resource_version_); }
 
@@ -206,6 +223,16 @@ class FakeDatabase final : public DatabasePort {
   std::optional<core::Status> rehearsal_failure;
   int rehearse_calls = 0;
   std::function<void()> on_rehearse;  // e.g. observing the workloads meanwhile
+
+  // A plan with phases (design §3.1): every step Inspect reports carries
+  // these phases, and Migrate honours RunIdentity::phase: expand and
+  // contract leave the version rows as they are (crash points
+  // "db:expand", "db:contract"), the window moves them. `phases_run`:
+  // the phase of every Migrate that executed, in order.
+  core::StepPhases step_phases;
+  std::optional<core::Status> expand_failure;    // the expand ends kFailed
+  std::optional<core::Status> contract_failure;  // the contract ends kFailed
+  std::vector<std::string> phases_run;
 
   int inspect_calls = 0;
   int backup_calls = 0;
@@ -273,6 +300,27 @@ class FakeDatabase final : public DatabasePort {
                                 const RunIdentity& identity, bool with_backup,
                                 const std::string& object_key) override;
   std::optional<RunTicket> FindRun(const RunIdentity& identity, const RunControl& control) override;
+
+  // ---- The Job executor (fake_jobs.cpp): rows are one counter; the
+  // baseline is kept per run key (and survives RestoreBackup, as it is in
+  // the dump).
+  std::int64_t rows = 5000;
+  struct Baseline {
+    std::vector<std::string> versions;
+    std::int64_t rows = 0;
+  };
+  std::map<std::string, Baseline> baselines;
+  int restores = 0;
+  bool schema_drift = false;  // CheckJobResult(compare_schema) reports drift
+  core::Result<InspectResult> InspectVersions(const DatabaseTarget& target) override;
+  core::Result<JobBaseline> RecordJobBaseline(const DatabaseTarget& target,
+                                              const std::string& run_key) override;
+  core::Result<JobCheck> CheckJobResult(const DatabaseTarget& target, const std::string& run_key,
+                                        bool compare_schema) override;
+  core::Status RestoreBackup(const DatabaseTarget& target, const std::string& path) override;
+  std::string JobPlanDigest(const std::vector<std::string>& from,
+                            const std::vector<std::string>& to,
+                            const std::string& plan_output) override;
   RunTicket StartMigrate(const DatabaseTarget& target,
                          const std::vector<std::string>& target_versions,
                          const RunIdentity& identity, const RunControl& control,
@@ -303,6 +351,11 @@ class FakeMetrics final : public MetricsSink {
   std::vector<double> downtime_seconds;
   std::map<std::string, std::string> revisions;
   int connections_lost = 0;
+  std::vector<std::pair<std::string, double>> phase_seconds;  // (phase, seconds)
+
+  void ObservePhaseSeconds(const std::string& phase, double seconds) override {
+    phase_seconds.emplace_back(phase, seconds);
+  }
 
   void CountDatabaseConnectionLost() override { ++connections_lost; }
 

@@ -7,7 +7,6 @@
 
 #include "core/conditions.h"
 #include "core/schema_migration.h"
-#include "reconcile/pass.h"  // kExecutorNotAvailable
 #include "reconcile/reconciler_fixture.h"
 
 namespace schemaop::reconcile {
@@ -135,15 +134,16 @@ std::vector<BadInputCase> BadInputs() {
          k.Object(kNs, kName).spec.workloads.push_back({"Deployment", "backend", ""});
        },
        rs::kInvalidSpec, true},
-      // spec.executor Job validates but is not built yet (design §10.4):
-      // refused before anything is read, scaled or created.
-      {"ExecutorJobNotAvailable",
+      // spec.executor Job needs the backup (design §10.4): refused before
+      // anything is read, scaled or created.
+      {"ExecutorJobWithoutBackup",
        [](FakeKube& k, FakeDatabase&) {
          core::SchemaMigrationSpec& spec = k.Object(kNs, kName).spec;
          spec.executor = core::kExecutorJob;
          spec.job.emplace().image = "registry.example/drawing:1.4.2";
+         spec.backup_when = "Never";
        },
-       kExecutorNotAvailable, true},
+       rs::kInvalidSpec, true},
       {"DuplicateDatabase",
        [](FakeKube& k, FakeDatabase&) {
          core::SchemaMigration older = k.Object(kNs, kName);

@@ -257,6 +257,13 @@ hold_lock() {
   wait_for "the test's lock holder to hold [$1]" 30 holder_in_transaction
   log "holding: $1"
 }
+# Holds an upgrade of the drawing chain in its window (phase Migrating, the
+# writers at zero, inside its transaction): the window's first statement
+# writes the version table, which SHARE mode blocks, while the expand phase
+# before it never writes the version table (design §3.1) and runs through.
+hold_window_lock() {
+  hold_lock "LOCK TABLE alembic_version IN SHARE MODE;"
+}
 holder_in_transaction() {
   [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
           AND application_name = 'e2e_holder' AND state = 'idle in transaction'")" = 1 ]

@@ -227,8 +227,25 @@ expect_settled() {  # expect_settled REVISION
 
 # The controller's runs recorded in schemaop.run_log, one line each:
 # "FROM>TO outcome" (runs of the local mode used to prepare data excluded).
+# The controller's runs that move the version table (the window, or a run
+# of a plan without phases), one line "FROM>TO outcome" each; the expand and
+# contract phase runs of a plan with phases are left out (run_log_phase_rows).
 run_log_rows() {
   q "SELECT array_to_string(from_versions, ',') || '>' || array_to_string(to_versions, ',')
+            || ' ' || outcome
+     FROM schemaop.run_log WHERE actor LIKE 'schemaop-controller%'
+      AND $(run_log_moves_versions) ORDER BY id"
+}
+run_log_moves_versions() {
+  echo "NOT (coalesce(plan->'phases'->>'first', 'all') IN ('expand', 'contract')
+             AND plan->'phases'->>'first' = plan->'phases'->>'last')"
+}
+# Every controller run, "PHASE FROM>TO outcome" (PHASE: expand, window,
+# contract, or all for a run of every phase).
+run_log_phase_rows() {
+  q "SELECT CASE WHEN plan->'phases'->>'first' = plan->'phases'->>'last'
+                 THEN plan->'phases'->>'first' ELSE 'all' END
+            || ' ' || array_to_string(from_versions, ',') || '>' || array_to_string(to_versions, ',')
             || ' ' || outcome
      FROM schemaop.run_log WHERE actor LIKE 'schemaop-controller%' ORDER BY id"
 }

@@ -95,9 +95,14 @@ rules:
     resources: ["cronjobs"]
     verbs: ["get", "patch"]
   # A CronJob's running Jobs: listed while draining, deleted with jobs: Delete.
+  # spec.executor Job (design §10): the migration Jobs are created, read
+  # (status conditions) and deleted, and their pods' logs read.
   - apiGroups: ["batch"]
     resources: ["jobs"]
-    verbs: ["list", "delete"]
+    verbs: ["create", "get", "list", "delete"]
+  - apiGroups: [""]
+    resources: ["pods/log"]
+    verbs: ["get"]
   # The autoscalers of a workload: HPAs are only read (a target at 0
   # replicas disables them); a KEDA ScaledObject is paused and resumed
   # through its paused-replicas annotation.

@@ -1,0 +1,179 @@
+// The Job executor's database side (design §10.4): the baseline a migration
+// Job is judged against, and the judgement. The operator reads the version
+// table itself; the Job's output is never trusted. The baseline lives in
+// schemaop.job_baseline, so a restarted controller judges against the same
+// record (it is written once per run key and never replaced: re-recording
+// after the Job ran would take the damage for the baseline).
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "database/migrator_impl.h"
+#include "database/row_guard.h"
+#include "database/schema_fingerprint.h"
+#include "database/version_table.h"
+
+namespace schemaop::database {
+namespace {
+
+using core::Code;
+using core::Status;
+using json = nlohmann::json;
+
+std::string BaselineTable() { return std::string(internal::kSchema) + ".job_baseline"; }
+
+json RowsToJson(const std::vector<internal::RelationRows>& rows) {
+  json out = json::array();
+  for (const auto& r : rows) {
+    out.push_back({r.oid, r.schema, r.name, r.rows, r.root_oid, r.root_schema, r.root_name});
+  }
+  return out;
+}
+
+std::vector<internal::RelationRows> RowsFromJson(const json& in) {
+  std::vector<internal::RelationRows> rows;
+  for (const json& r : in) {
+    internal::RelationRows row;
+    row.oid = r.at(0).get<std::uint32_t>();
+    row.schema = r.at(1).get<std::string>();
+    row.name = r.at(2).get<std::string>();
+    row.rows = r.at(3).get<std::int64_t>();
+    row.root_oid = r.at(4).get<std::uint32_t>();
+    row.root_schema = r.at(5).get<std::string>();
+    row.root_name = r.at(6).get<std::string>();
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+json FingerprintToJson(const internal::SchemaFingerprint& fingerprint) {
+  json objects = json::array();
+  for (const auto& [key, definition] : fingerprint.objects) {
+    objects.push_back({key, definition});
+  }
+  return objects;
+}
+
+internal::SchemaFingerprint FingerprintFromJson(const json& objects) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const json& item : objects) {
+    pairs.emplace_back(item.at(0).get<std::string>(), item.at(1).get<std::string>());
+  }
+  return internal::FingerprintOf(std::move(pairs));
+}
+
+void CreateBaselineTable(pqxx::work& tx) {
+  tx.exec("CREATE TABLE IF NOT EXISTS " + BaselineTable() +
+          " (run_key text PRIMARY KEY, versions text[] NOT NULL, rows jsonb NOT NULL, "
+          "fingerprint jsonb NOT NULL, digest char(64) NOT NULL, "
+          "recorded_at timestamptz NOT NULL DEFAULT now())");
+}
+
+struct StoredBaseline {
+  std::vector<std::string> versions;
+  std::vector<internal::RelationRows> rows;
+  internal::SchemaFingerprint fingerprint;
+};
+
+std::optional<StoredBaseline> ReadBaseline(pqxx::transaction_base& tx, const std::string& key) {
+  auto found = tx.exec_params(
+      "SELECT array_to_json(versions)::text, rows::text, fingerprint::text "
+      "FROM " +
+          BaselineTable() + " WHERE run_key = $1",
+      key);
+  if (found.empty()) {
+    return std::nullopt;
+  }
+  StoredBaseline b;
+  b.versions = json::parse(found[0][0].as<std::string>()).get<std::vector<std::string>>();
+  b.rows = RowsFromJson(json::parse(found[0][1].as<std::string>()));
+  b.fingerprint = FingerprintFromJson(json::parse(found[0][2].as<std::string>()));
+  return b;
+}
+
+}  // namespace
+
+core::Result<Migrator::JobBaselineRecord> Migrator::RecordJobBaseline(const std::string& run_key) {
+  internal::Runtime& rt = *impl_;
+  if (Status connected = rt.EnsureSession(); !connected.ok()) {
+    return connected;
+  }
+  if (Status schema = rt.EnsureSchema(); !schema.ok()) {
+    return schema;
+  }
+  try {
+    pqxx::work tx(rt.session->conn());
+    CreateBaselineTable(tx);
+    std::optional<StoredBaseline> stored = ReadBaseline(tx, run_key);
+    if (!stored) {
+      StoredBaseline b;
+      b.versions = internal::ReadVersions(tx, rt.VersionTable());
+      b.rows = internal::CountRelationRows(tx, rt.VersionTable());
+      b.fingerprint = internal::ReadSchemaFingerprint(tx, rt.VersionTable());
+      tx.exec_params("INSERT INTO " + BaselineTable() +
+                         " (run_key, versions, rows, fingerprint, digest) VALUES ($1, "
+                         "ARRAY(SELECT json_array_elements_text($2::json)), $3::jsonb, $4::jsonb, "
+                         "$5) ON CONFLICT (run_key) DO NOTHING",
+                     run_key, json(b.versions).dump(), RowsToJson(b.rows).dump(),
+                     FingerprintToJson(b.fingerprint).dump(), b.fingerprint.digest);
+      stored = ReadBaseline(tx, run_key);  // the winner's record, if another won
+    }
+    tx.commit();
+    JobBaselineRecord out;
+    out.versions = stored->versions;
+    out.fingerprint_digest = stored->fingerprint.digest;
+    out.relations = static_cast<std::int64_t>(stored->rows.size());
+    return out;
+  } catch (const std::exception& error) {
+    return rt.FromException(error, "recording the row counts and schema before the Job",
+                            Code::kUnreachable);
+  }
+}
+
+core::Result<Migrator::JobCheckReport> Migrator::CheckJobResult(const std::string& run_key,
+                                                                bool compare_schema) {
+  internal::Runtime& rt = *impl_;
+  if (Status connected = rt.EnsureSession(); !connected.ok()) {
+    return connected;
+  }
+  try {
+    pqxx::read_transaction tx(rt.session->conn());
+    auto exists = tx.exec("SELECT to_regclass('" + BaselineTable() + "') IS NOT NULL");
+    std::optional<StoredBaseline> stored;
+    if (exists[0][0].as<bool>()) {
+      stored = ReadBaseline(tx, run_key);
+    }
+    if (!stored) {
+      return Status(Code::kNotFound,
+                    "no baseline was recorded for this run (schemaop.job_baseline)");
+    }
+    JobCheckReport report;
+    report.versions = internal::ReadVersions(tx, rt.VersionTable());
+    const std::set<std::string> allowed(rt.options.allow_row_loss.begin(),
+                                        rt.options.allow_row_loss.end());
+    report.row_loss =
+        internal::FindRowLoss(stored->rows, internal::CountRelationRows(tx, rt.VersionTable()),
+                              internal::ParseDeclaredLoss(allowed));
+    if (compare_schema) {
+      const auto live = internal::ReadSchemaFingerprint(tx, rt.VersionTable());
+      if (live.digest != stored->fingerprint.digest) {
+        auto drift = internal::DescribeDrift(live, stored->fingerprint,
+                                             internal::VersionsText(stored->versions));
+        drift.resize(std::min<std::size_t>(drift.size(), 10));
+        report.schema_drift = std::move(drift);
+        if (report.schema_drift.empty()) {
+          report.schema_drift.push_back("the schema fingerprint differs from the one recorded");
+        }
+      }
+    }
+    return report;
+  } catch (const std::exception& error) {
+    return rt.FromException(error, "checking the database after the Job", Code::kUnreachable);
+  }
+}
+
+}  // namespace schemaop::database
