@@ -131,6 +131,10 @@ void CheckJob(const JobSpec& job, Errors& errors) {
   if (!IsEnvName(job.url_env)) {
     errors.emplace_back("spec.job.urlEnv", "invalid environment variable name " +
                                                Quote(job.url_env) + ": use [A-Za-z_][A-Za-z0-9_]*");
+  } else if (job.url_env == "PGAPPNAME") {
+    errors.emplace_back("spec.job.urlEnv",
+                        "PGAPPNAME is set by the operator (the Job's name, by which it finds "
+                        "the tool's sessions): use another name, e.g. DATABASE_URL");
   }
   if (!job.working_dir.empty() && (job.working_dir.front() != '/' || HasControl(job.working_dir) ||
                                    job.working_dir.size() > 4096)) {
@@ -157,7 +161,7 @@ void CheckJob(const JobSpec& job, Errors& errors) {
     if (!IsKnownVerb(verb)) {
       errors.emplace_back(path,
                           "unknown command: use upgrade, downgrade, upgradeSql, "
-                          "downgradeSql or heads");
+                          "downgradeSql, heads or history");
       continue;
     }
     CheckCommand(path, verb, command, errors);
@@ -202,6 +206,10 @@ std::vector<std::string> PresetCommand(std::string_view preset, std::string_view
   if (verb == kVerbHeads) {
     return {"alembic", "heads"};
   }
+  if (verb == kVerbHistory) {
+    return {"alembic", "history", "-r",
+            std::string(kPlaceholderFrom) + ":" + kPlaceholderTarget};
+  }
   return {};
 }
 
@@ -242,13 +250,13 @@ std::vector<std::pair<std::string, std::string>> CheckJobRunSpec(std::string_vie
   if (executor != kExecutorJob) {
     return errors;
   }
-  if (!IsRevisionToken(target_revision) || target_revision == "head" ||
-      target_revision == "heads" || target_revision == "base") {
+  if (!IsRevisionToken(target_revision) || target_revision == "heads" ||
+      target_revision == "base") {
     errors.emplace_back("spec.targetRevision",
-                        "with executor Job this must be one revision id of the tool "
+                        "with executor Job this must be head or one revision id of the tool "
                         "([A-Za-z0-9_], at most 32 characters), got " + Quote(target_revision) +
-                            ": head, heads, base and relative targets are not resolved for a "
-                            "Job; write the revision id (e.g. from `alembic heads`)");
+                            ": heads, base and relative targets are not resolved for a Job; "
+                            "write head or the revision id (e.g. from `alembic heads`)");
   }
   if (backup_when == "Never") {
     errors.emplace_back("spec.backup.when",
@@ -263,6 +271,55 @@ std::vector<std::pair<std::string, std::string>> CheckJobRunSpec(std::string_vie
                         "copy; set spec.rehearse: false");
   }
   return errors;
+}
+
+Result<std::string> ParseHeads(std::string_view output) {
+  std::vector<std::string> heads;
+  std::size_t start = 0;
+  while (start <= output.size()) {
+    std::size_t end = output.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = output.size();
+    }
+    std::string_view line = output.substr(start, end - start);
+    start = end + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
+      line.remove_suffix(1);
+    }
+    // "<id>" or "<id> (<note>)", e.g. Alembic's "seed_default_schemas (head)".
+    const std::size_t space = line.find(' ');
+    const std::string_view id = line.substr(0, space);
+    if (!IsRevisionToken(id)) {
+      continue;
+    }
+    if (space != std::string_view::npos) {
+      std::string_view rest = line.substr(space);
+      while (!rest.empty() && rest.front() == ' ') {
+        rest.remove_prefix(1);
+      }
+      if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')') {
+        continue;
+      }
+    }
+    if (std::find(heads.begin(), heads.end(), id) == heads.end()) {
+      heads.emplace_back(id);
+    }
+  }
+  if (heads.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "no head revision in the output (expected a line \"<revision id>\" or "
+                  "\"<revision id> (head)\")");
+  }
+  if (heads.size() > 1) {
+    std::string list;
+    for (const std::string& h : heads) {
+      list += (list.empty() ? "" : ", ") + h;
+    }
+    return Status(Code::kInvalidArgument,
+                  "the tool has several heads (" + list +
+                      "): set spec.targetRevision to one of them, or merge them in the tool");
+  }
+  return heads.front();
 }
 
 Result<std::vector<std::string>> ExpandCommand(const std::vector<std::string>& command,
@@ -308,6 +365,8 @@ std::string JobName(std::string_view owner, std::string_view verb, std::string_v
     part = "plan-down";
   } else if (verb == kVerbHeads) {
     part = "heads";
+  } else if (verb == kVerbHistory) {
+    part = "history";
   }
   const std::string hash =
       DigestOf({{"run", std::string(run_key)}, {"verb", std::string(verb)}}).substr(0, 10);

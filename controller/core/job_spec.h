@@ -33,8 +33,12 @@ inline constexpr char kVerbDowngrade[] = "downgrade";
 inline constexpr char kVerbUpgradeSql[] = "upgradeSql";      // offline plan of an upgrade
 inline constexpr char kVerbDowngradeSql[] = "downgradeSql";  // offline plan of a downgrade
 inline constexpr char kVerbHeads[] = "heads";                // the tool's head revision(s)
-inline constexpr const char* kJobVerbs[] = {kVerbUpgrade, kVerbDowngrade, kVerbUpgradeSql,
-                                            kVerbDowngradeSql, kVerbHeads};
+// Places the target in the tool's graph (design §10.5): exits 0 when
+// $TARGET descends from $FROM (the run is an upgrade), non-zero otherwise
+// (a downgrade).
+inline constexpr char kVerbHistory[] = "history";
+inline constexpr const char* kJobVerbs[] = {kVerbUpgrade,      kVerbDowngrade, kVerbUpgradeSql,
+                                            kVerbDowngradeSql, kVerbHeads,     kVerbHistory};
 
 // The only placeholders expanded in a command's arguments. $FROM is the
 // revision the database was at when the run was planned, $TARGET the
@@ -76,6 +80,8 @@ struct JobSpec {
 //   upgradeSql    alembic upgrade $FROM:$TARGET --sql
 //   downgradeSql  alembic downgrade $FROM:$TARGET --sql
 //   heads         alembic heads
+//   history       alembic history -r $FROM:$TARGET   (fails unless $TARGET
+//                                                    descends from $FROM)
 std::vector<std::string> PresetCommand(std::string_view preset, std::string_view verb);
 
 // spec.job.commands[verb] when set, else the preset's; empty when neither.
@@ -88,8 +94,9 @@ std::vector<std::pair<std::string, std::string>> CheckExecutor(std::string_view 
 
 // What the Job executor's run path needs of the rest of the spec (design
 // §10.4), as (path, message) pairs; empty unless executor is Job:
-//   - spec.targetRevision one revision id of the tool ([A-Za-z0-9_], at most
-//     32): head, heads, base and relative targets are not resolved for a Job;
+//   - spec.targetRevision head (resolved by the heads Job, design §10.7) or
+//     one revision id of the tool ([A-Za-z0-9_], at most 32): heads, base
+//     and relative targets are not resolved for a Job;
 //   - spec.backup.when not Never: the tool commits on its own, the backup is
 //     the last way back;
 //   - spec.rehearse false: a rehearsal runs the engine's files on a scratch
@@ -98,6 +105,11 @@ std::vector<std::pair<std::string, std::string>> CheckJobRunSpec(std::string_vie
                                                                  std::string_view target_revision,
                                                                  std::string_view backup_when,
                                                                  bool rehearse);
+
+// The one head revision in the output of the heads verb (Alembic: `alembic
+// heads`): lines "<id>" or "<id> (<note>)", other lines ignored. No head,
+// or several, is kInvalidArgument saying so (design §10.7).
+Result<std::string> ParseHeads(std::string_view output);
 
 // `command` with $FROM and $TARGET replaced. Both must be one revision id
 // ([A-Za-z0-9_], at most 32 characters) or "base"/"head"; several heads or

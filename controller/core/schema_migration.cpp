@@ -155,13 +155,13 @@ bool RunStatus::operator==(const RunStatus& o) const {
                   backup_required, migrations_digest, plan_digest, start_time, scale_down_time,
                   drain_start_time, outcome, reason, message, migration_seconds, intent,
                   intent_time, retry, cancel_reason, cancel_message, executor, job,
-                  phase_seconds, scale_up_time, expanded) ==
+                  job_direction, phase_seconds, scale_up_time, expanded) ==
          std::tie(o.generation, o.target_revision, o.target_versions, o.from_versions,
                   o.workloads, o.backup_required, o.migrations_digest, o.plan_digest,
                   o.start_time, o.scale_down_time, o.drain_start_time, o.outcome, o.reason,
                   o.message, o.migration_seconds, o.intent, o.intent_time, o.retry,
-                  o.cancel_reason, o.cancel_message, o.executor, o.job, o.phase_seconds,
-                  o.scale_up_time, o.expanded);
+                  o.cancel_reason, o.cancel_message, o.executor, o.job, o.job_direction,
+                  o.phase_seconds, o.scale_up_time, o.expanded);
 }
 
 bool SchemaMigrationStatus::operator==(const SchemaMigrationStatus& o) const {

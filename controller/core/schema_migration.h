@@ -321,7 +321,7 @@ inline constexpr char kIntentRestore[] = "Restore";
 // restarted controller adopts it instead of creating a second one.
 struct JobRunStatus {
   std::string name;   // core::JobName(owner, verb, run key)
-  std::string verb;   // kVerbUpgradeSql (the plan) | kVerbUpgrade | kVerbDowngrade
+  std::string verb;   // one of core::kJobVerbs (job_spec.h)
   std::string phase;  // kJobPhase*: Creating | Running | Restoring
   std::string log;    // the last excerpt of its log (reconcile::JobLogExcerpt)
   bool operator==(const JobRunStatus& o) const {
@@ -368,6 +368,9 @@ struct RunStatus {
   // other executor), and the Job executor's current Job.
   std::string executor;
   std::optional<JobRunStatus> job;
+  // A Job run's direction, decided in Planning before the plan Job (design
+  // §10.5): "" undecided | kVerbUpgrade | kVerbDowngrade.
+  std::string job_direction;
   // A plan with phases (design §3.1): each phase's seconds as it ends, and
   // when the writers were back before the contract phase (the end of the
   // write-downtime, which the contract does not extend).

@@ -5,11 +5,13 @@
 // record (it is written once per run key and never replaced: re-recording
 // after the Job ran would take the damage for the baseline).
 #include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "database/migrator_impl.h"
@@ -173,6 +175,45 @@ core::Result<Migrator::JobCheckReport> Migrator::CheckJobResult(const std::strin
     return report;
   } catch (const std::exception& error) {
     return rt.FromException(error, "checking the database after the Job", Code::kUnreachable);
+  }
+}
+
+core::Result<int> Migrator::EndSessions(const std::string& application_name,
+                                        std::chrono::milliseconds wait) {
+  internal::Runtime& rt = *impl_;
+  if (application_name.empty()) {
+    return Status(Code::kInvalidArgument, "no application_name to end the sessions of");
+  }
+  if (Status connected = rt.EnsureSession(); !connected.ok()) {
+    return connected;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  int terminated = 0;
+  try {
+    for (;;) {
+      pqxx::nontransaction tx(rt.session->conn());
+      // pg_terminate_backend interrupts a running statement (pg_sleep
+      // included) and rolls its transaction back; a session of the same
+      // role may be terminated without superuser (the tool and the
+      // operator use the same Secret).
+      auto rows = tx.exec_params(
+          "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+          "WHERE application_name = $1 AND datname = current_database() "
+          "AND pid <> pg_backend_pid()",
+          application_name);
+      if (rows.empty()) {
+        return terminated;
+      }
+      terminated += static_cast<int>(rows.size());
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return Status(Code::kTimeout,
+                      std::to_string(rows.size()) + " session(s) of " + application_name +
+                          " are still in the database after pg_terminate_backend");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  } catch (const std::exception& error) {
+    return rt.FromException(error, "ending the sessions of the Job", Code::kUnreachable);
   }
 }
 

@@ -11,6 +11,7 @@
 #include "database/executor.h"
 #include "database/migrator_impl.h"
 #include "database/run_log.h"
+#include "database/run_phases.h"
 #include "database/version_table.h"
 
 namespace schemaop::database {
@@ -170,8 +171,24 @@ core::Result<Migrator::PlanWithDigest> Migrator::PlanAndDigest(std::string_view 
   if (!schedule.ok()) {
     return schedule.status();
   }
+  std::string pending_contract;
+  if (plan->empty()) {
+    // The same decision a run at the target makes (DecidePhaseRun).
+    auto last = internal::ReadLastEffectiveRun(*impl_);
+    if (!last.ok()) {
+      return last.status();
+    }
+    auto pending = internal::DecidePhaseRun(*impl_, state->archive, core::RunPhase::kAll, *plan,
+                                            "", *last);
+    if (!pending.ok()) {
+      return pending.status();
+    }
+    if (pending->nothing_to_do.empty() && pending->first == core::RunPhase::kContract) {
+      pending_contract = pending->digest;
+    }
+  }
   return PlanWithDigest{std::move(plan).value(), std::move(digest).value(),
-                        std::move(schedule).value()};
+                        std::move(schedule).value(), std::move(pending_contract)};
 }
 
 core::Result<std::string> Migrator::DatabaseIdentity() {

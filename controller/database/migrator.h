@@ -319,6 +319,10 @@ class Migrator {
     core::Plan plan;
     std::string digest;
     core::PhaseSchedule schedule;
+    // At the target (plan empty): the digest of the plan whose contract
+    // phase is still to run (its window committed; the contract failed or
+    // never ran), as run_log says; empty when none (design §3.1).
+    std::string pending_contract;
   };
   core::Result<PlanWithDigest> PlanAndDigest(std::string_view target,
                                              core::PlanMode mode = core::PlanMode::kAuto);
@@ -371,6 +375,11 @@ class Migrator {
   core::Result<JobBaselineRecord> RecordJobBaseline(const std::string& run_key);
   // The database now against the baseline of `run_key` (kNotFound: none).
   core::Result<JobCheckReport> CheckJobResult(const std::string& run_key, bool compare_schema);
+  // Terminates the sessions of this database whose application_name is
+  // `application_name` (a Job's tool, design §10.4) until none is left, at
+  // most `wait`; returns how many were terminated, kTimeout when one stays.
+  core::Result<int> EndSessions(const std::string& application_name,
+                                std::chrono::milliseconds wait);
 
   // The URL with its password redacted, for messages.
   const std::string& redacted_url() const;

@@ -202,6 +202,22 @@ core::Result<PhaseRun> DecidePhaseRun(Runtime& rt, const Archive& archive, RunPh
   }
   const std::string route = VersionsText(plan.from_versions) + " -> " +
                             VersionsText(plan.to_versions);
+  // Invariant (design §3.1, "A plan change after the expand"): the expand
+  // of one plan is followed only by that plan's window (or its undo). The
+  // expand of another plan from these versions, done or failed part-way, is
+  // still in the database; this plan's expand and window were written for
+  // a schema without it.
+  if (last && !same_plan && last->first == RunPhase::kExpand &&
+      last->last == RunPhase::kExpand &&
+      (last->outcome == "succeeded" || last->outcome == "failed") &&
+      last->from == plan.from_versions) {
+    return Status(Code::kInvalidArgument,
+                  "the expand phase of another plan (" + RunRef(*last) + ", " +
+                      VersionsText(last->from) + " -> " + VersionsText(last->to) +
+                      ") is in the database and its window has not run, so the plan " + route +
+                      " cannot start on it. Finish that plan first (schemaop upgrade " +
+                      VersionsText(last->to) + "), then plan again; nothing was changed");
+  }
   switch (requested) {
     case RunPhase::kExpand:
       if (!schedule->HasExpand()) {

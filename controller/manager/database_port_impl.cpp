@@ -148,6 +148,7 @@ core::Result<reconcile::InspectResult> DatabasePortImpl::Inspect(
   }
   result.has_downgrade = plan.HasDowngrade();
   result.plan_digest = std::move(planned->digest);
+  result.pending_contract = std::move(planned->pending_contract);
   auto identity = Identity(m);
   if (!identity.ok()) {
     return identity.status();

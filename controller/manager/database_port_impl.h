@@ -95,6 +95,8 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
   core::Result<reconcile::JobCheck> CheckJobResult(const reconcile::DatabaseTarget& target,
                                                    const std::string& run_key,
                                                    bool compare_schema) override;
+  [[nodiscard]] core::Status EndJobSessions(const reconcile::DatabaseTarget& target,
+                                            const std::string& application_name) override;
   [[nodiscard]] core::Status RestoreBackup(const reconcile::DatabaseTarget& target,
                                            const std::string& path) override;
   std::string JobPlanDigest(const std::vector<std::string>& from,

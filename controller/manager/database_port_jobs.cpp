@@ -2,6 +2,7 @@
 // by the operator itself, before and after each Job; nothing a Job printed
 // is trusted (reconcile/job_run.cpp).
 #include <algorithm>
+#include <chrono>
 
 #include "manager/database_port_impl.h"
 
@@ -52,6 +53,16 @@ core::Result<reconcile::JobCheck> DatabasePortImpl::CheckJobResult(
     return report.status();
   }
   return reconcile::JobCheck{report->versions, report->row_loss, report->schema_drift};
+}
+
+core::Status DatabasePortImpl::EndJobSessions(const reconcile::DatabaseTarget& target,
+                                              const std::string& application_name) {
+  auto migrator = Open(target, /*with_files=*/false);
+  if (!migrator.ok()) {
+    return migrator.status();
+  }
+  auto ended = migrator.value()->EndSessions(application_name, std::chrono::seconds(10));
+  return ended.ok() ? core::Status::Ok() : ended.status();
 }
 
 core::Status DatabasePortImpl::RestoreBackup(const reconcile::DatabaseTarget& target,

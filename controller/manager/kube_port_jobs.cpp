@@ -62,7 +62,7 @@ core::Result<reconcile::JobState> KubePortImpl::GetJob(const std::string& ns,
 
 Status KubePortImpl::DeleteJob(const std::string& ns, const std::string& name) {
   kube::DeleteOptions options;
-  options.propagation_policy = "Background";
+  options.propagation_policy = "Foreground";  // gone only with its pods
   Status s = client_.Delete(kBatchJobs, ns, name, options);
   return s.ok() || kube::IsNotFound(s) ? Status::Ok() : s;
 }

@@ -28,7 +28,10 @@ std::optional<Next> Reconciler::Pass::AwaitApproval() {
     return std::nullopt;
   }
   const core::RunStatus& run = *obj_.status.run;
-  if (!inputs_) {
+  // A run whose expand committed is finished by its own plan (design §3.1,
+  // "A plan change after the expand"): never replanned, so its approval is
+  // checked against its own hash.
+  if (!inputs_ && !run.expanded) {
     // Planned by an earlier pass: the spec, the files or the database may
     // have moved since. Only a plan computed now may be approved.
     if (run.generation != generation()) {

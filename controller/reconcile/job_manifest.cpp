@@ -22,7 +22,11 @@ nlohmann::json BuildJob(const core::SchemaMigration& obj, const JobRequest& requ
                                           {"valueFrom",
                                            {{"secretKeyRef",
                                              {{"name", obj.spec.url_secret_ref.name},
-                                              {"key", obj.spec.url_secret_ref.key}}}}}}})}};
+                                              {"key", obj.spec.url_secret_ref.key}}}}}},
+                                         // libpq's application_name: the operator finds
+                                         // (and ends) the tool's sessions by it after
+                                         // the Job (design §10.4).
+                                         {{"name", kJobApplicationNameEnv}, {"value", name}}})}};
   if (!job.working_dir.empty()) {
     container["workingDir"] = job.working_dir;
   }

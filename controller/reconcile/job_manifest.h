@@ -13,7 +13,8 @@
 // - activeDeadlineSeconds and ttlSecondsAfterFinished from spec.job (the
 //   cluster's TTL controller deletes the finished Job);
 // - a deterministic name (core::JobName of the run key and verb) and the
-//   labels that find it again after a restart.
+//   labels that find it again after a restart;
+// - PGAPPNAME set to that name, so the tool's sessions can be found.
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ inline constexpr char kJobLabelOwner[] = "schemaop.dev/schemamigration";
 inline constexpr char kJobLabelVerb[] = "schemaop.dev/verb";
 inline constexpr char kJobAnnotationRun[] = "schemaop.dev/run";
 inline constexpr char kJobContainerName[] = "migrate";
+// Set to the Job's name in its container: libpq (psql, psycopg2, ...) uses
+// it as application_name, by which the operator ends the sessions a killed
+// tool left behind before it judges the database (design §10.4).
+inline constexpr char kJobApplicationNameEnv[] = "PGAPPNAME";
 
 struct JobRequest {
   std::string verb;               // core::kVerbUpgrade, ...

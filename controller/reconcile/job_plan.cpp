@@ -42,6 +42,16 @@ core::Result<InspectResult> Reconciler::Pass::InspectFor(const Inputs& inputs) {
   }
   InspectResult result = std::move(inspected).value();
   result.target_versions = {obj_.spec.target_revision};
+  // head (design §10.7): the heads Job's answer, pinned in
+  // status.resolvedTarget for this generation and these Job inputs (the
+  // image holds the scripts), is reused; otherwise it is resolved in
+  // Planning (ResolveJobHead).
+  if (const auto& pinned = obj_.status.resolved_target;
+      obj_.spec.target_revision == "head" && pinned && pinned->target_revision == "head" &&
+      pinned->generation == generation() && pinned->migrations_digest == JobInputsDigest() &&
+      pinned->revision != "head" && core::ParseHeads(pinned->revision).ok()) {
+    result.target_versions = {pinned->revision};
+  }
   result.steps.clear();
   result.plan_digest.clear();  // the plan Job's output decides it (PlanWithJob)
   if (result.current_versions != result.target_versions) {
@@ -87,12 +97,14 @@ std::string Reconciler::Pass::JobInputsDigest() const {
   return core::DigestOf(parts);
 }
 
-// The run key a Job's name is derived from. The plan Job runs before the
-// plan digest (part of the run key) exists: its key adds from and to.
+// The run key a Job's name is derived from. The history and plan Jobs run
+// before the plan digest (part of the run key) exists: their key adds from
+// and to.
 std::string Reconciler::Pass::JobRunKey(const std::string& verb) const {
   const core::RunStatus& run = *obj_.status.run;
   std::string key = IdentityOfRun().Key();
-  if (verb == core::kVerbUpgradeSql) {
+  if (verb == core::kVerbUpgradeSql || verb == core::kVerbDowngradeSql ||
+      verb == core::kVerbHistory || verb == core::kVerbHeads) {
     key += "/plan/" + JobRevision(run.from_versions) + ">" + JobRevision(run.target_versions);
   }
   return key;
@@ -152,30 +164,217 @@ std::string Reconciler::Pass::JobLogOf(const std::string& job) {
   return JobLogExcerpt(log.value(), scrubber_);
 }
 
-// Phase Planning of a Job run, before the approval gate: the plan Job
-// (upgradeSql: for Alembic `alembic upgrade $FROM:$TARGET --sql`) runs, and
+std::string Reconciler::Pass::JobForwardVerb() const {
+  return obj_.status.run && obj_.status.run->job_direction == core::kVerbDowngrade
+             ? core::kVerbDowngrade
+             : core::kVerbUpgrade;
+}
+
+std::string Reconciler::Pass::JobUndoVerb() const {
+  return JobForwardVerb() == core::kVerbDowngrade ? core::kVerbUpgrade : core::kVerbDowngrade;
+}
+
+// A history or plan Job found gone before its outcome was read: it only
+// reads, so it runs again (phase Creating, the same name).
+Next Reconciler::Pass::RerunReadOnlyJob() {
+  SchemaMigrationStatus next = obj_.status;
+  next.run->job->phase = core::kJobPhaseCreating;
+  if (Status s = Write(std::move(next)); !s.ok()) {
+    return WriteFailed(s);
+  }
+  return Requeue(std::chrono::milliseconds(0), "requeue");
+}
+
+// Planning of a Job run whose target is head (design §10.7): the heads Job
+// (Alembic: `alembic heads`) names the tool's one head in the image; it is
+// pinned in status.resolvedTarget for this generation and these Job inputs
+// (InspectFor reuses it), and becomes the run's target. A database already
+// there ends the run at once, Succeeded, nothing scaled or migrated.
+Next Reconciler::Pass::ResolveJobHead() {
+  const core::RunStatus& run = *obj_.status.run;
+  const auto command = core::CommandFor(*obj_.spec.job, core::kVerbHeads);
+  if (command.empty()) {
+    return AbortRun(rs::kInvalidSpec,
+                    "spec.targetRevision is head but spec.job has no heads command (the "
+                    "Generic form): add commands.heads, or write the revision id. Nothing was "
+                    "scaled.");
+  }
+  if (!run.job || run.job->verb != core::kVerbHeads ||
+      run.job->phase == core::kJobPhaseCreating) {
+    auto argv = core::ExpandCommand(command, JobRevision(run.from_versions), "head");
+    if (!argv.ok()) {
+      return AbortRun(rs::kInvalidSpec, "The heads Job cannot be built: " +
+                                            argv.status().message() + ". Nothing was scaled.");
+    }
+    if (Next started = StartJob(core::kVerbHeads, argv.value()); started.stops()) {
+      return started;
+    }
+  }
+  Next wait = Next::Continue();
+  auto state = FinishedJob(&wait);
+  if (!state) {
+    return wait;
+  }
+  if (!state->ok()) {
+    return RerunReadOnlyJob();
+  }
+  const std::string name = obj_.status.run->job->name;
+  if (state->value().phase == JobState::Phase::kFailed) {
+    return AbortRun(kJobPlanFailed, "The heads Job " + name + " failed (" +
+                                        state->value().reason + "): " + JobLogOf(name) +
+                                        " Nothing was scaled or migrated. Fix spec.job (image, "
+                                        "commands.heads), then change the spec.");
+  }
+  auto log = r_.kube_.ReadJobLog(ns(), name, JobLogRequest{-1, 64 * 1024});
+  if (!log.ok()) {
+    return RetryRun(KubeProblem(log.status(), "Reading the log of Job " + name));
+  }
+  auto head = core::ParseHeads(log.value());
+  if (!head.ok()) {
+    return AbortRun(kJobPlanFailed, "The heads Job " + name + " did not name one head: " +
+                                        head.status().message() + ". Its log: " +
+                                        JobLogOf(name) + " Nothing was scaled or migrated.");
+  }
+  SchemaMigrationStatus next = obj_.status;
+  next.run->target_versions = {head.value()};
+  next.run->job.reset();
+  next.target_revision = head.value();
+  next.resolved_target =
+      core::ResolvedTargetStatus{"head", head.value(), generation(), JobInputsDigest()};
+  const bool at_head = run.from_versions == next.run->target_versions;
+  if (next.plan) {
+    for (core::PlanStepStatus& step : next.plan->steps) {
+      step.revision = head.value();
+    }
+    if (at_head) {
+      next.plan->steps.clear();
+    }
+    next.plan->direction = core::PlanDirectionOf(next.plan->steps);
+  }
+  if (at_head) {
+    next.run->outcome = core::kOutcomeSucceeded;
+    next.run->message = "The database is already at head " + head.value() + " (heads Job " +
+                        name + "): nothing was scaled or migrated.";
+    next.phase = Phase::kScalingUp;
+    SetIntent(next, core::kIntentRestore);
+  }
+  if (Status s = Write(std::move(next)); !s.ok()) {
+    return WriteFailed(s);
+  }
+  Event(EventType::kNormal, rs::kPlanning,
+        "head is " + head.value() + " (the heads Job " + name + ")" +
+            (at_head ? ": the database is already there, nothing to do" : ""));
+  return Next::Continue();
+}
+
+// Planning, first step of a Job run (design §10.5). The operator does not
+// read the tool's graph; the tool places the target: the history Job
+// (Alembic: `alembic history -r $FROM:$TARGET`) completes when the target
+// descends from the database's revision, and the run is an upgrade; when it
+// fails the run is a downgrade (planned by downgradeSql, run by downgrade,
+// undone by upgrade). Either way a wrong answer stops before anything
+// moves: a downgrade plan of a target that is not behind fails in the
+// plan Job (Alembic: "not a valid downgrade target"), an upgrade plan of a
+// target that is not ahead is empty and the version table, read after the
+// Job, says the target was not reached. Without a history command
+// (Generic) every run is an upgrade; from base there is nothing to go back
+// to.
+Next Reconciler::Pass::DecideJobDirection() {
+  const core::RunStatus& run = *obj_.status.run;
+  const std::string from = JobRevision(run.from_versions);
+  const std::string to = JobRevision(run.target_versions);
+  const auto command = core::CommandFor(*obj_.spec.job, core::kVerbHistory);
+  std::string direction = core::kVerbUpgrade;
+  std::string why = "no history command: planned as an upgrade";
+  if (run.from_versions.empty()) {
+    why = "the database has no revision yet";
+  } else if (!command.empty()) {
+    if (!run.job || run.job->verb != core::kVerbHistory ||
+        run.job->phase == core::kJobPhaseCreating) {
+      auto argv = core::ExpandCommand(command, from, to);
+      if (!argv.ok()) {
+        return AbortRun(rs::kInvalidSpec, "The history Job cannot be built: " +
+                                              argv.status().message() + ". Nothing was scaled.");
+      }
+      if (Next started = StartJob(core::kVerbHistory, argv.value()); started.stops()) {
+        return started;
+      }
+    }
+    Next wait = Next::Continue();
+    auto state = FinishedJob(&wait);
+    if (!state) {
+      return wait;
+    }
+    if (!state->ok()) {
+      return RerunReadOnlyJob();
+    }
+    const std::string name = obj_.status.run->job->name;
+    if (state->value().phase == JobState::Phase::kSucceeded) {
+      why = "the history Job " + name + " places " + to + " ahead of " + from;
+    } else {
+      direction = core::kVerbDowngrade;
+      why = "the history Job " + name + " does not place " + to + " ahead of " + from + " (" +
+            state->value().reason + "): " + JobLogOf(name);
+    }
+  }
+  SchemaMigrationStatus next = obj_.status;
+  next.run->job_direction = direction;
+  next.run->job.reset();
+  if (next.plan && direction == core::kVerbDowngrade) {
+    for (core::PlanStepStatus& step : next.plan->steps) {
+      step.direction = core::MigrationDirection::kDowngrade;
+    }
+    next.plan->direction = core::PlanDirectionOf(next.plan->steps);
+  }
+  if (Status s = Write(std::move(next)); !s.ok()) {
+    return WriteFailed(s);
+  }
+  Event(EventType::kNormal, rs::kPlanning,
+        "The run from " + from + " to " + to + " is " +
+            (direction == core::kVerbDowngrade ? "a downgrade" : "an upgrade") + ": " + why);
+  return Next::Continue();
+}
+
+// Phase Planning of a Job run, before the approval gate: the direction
+// first (DecideJobDirection), then the plan Job (upgradeSql, for Alembic
+// `alembic upgrade $FROM:$TARGET --sql`; downgradeSql for a downgrade), and
 // its output is the plan: the plan hash covers from, to and that output, so
-// an approval pins exactly that SQL (design §9). A Generic spec without
-// upgradeSql has the upgrade command line itself as its plan.
+// an approval pins exactly that SQL (design §9). A Generic spec without the
+// plan command has the run's command line itself as its plan.
 Next Reconciler::Pass::PlanWithJob() {
+  if (obj_.status.run->target_versions == std::vector<std::string>{"head"}) {
+    if (Next resolved = ResolveJobHead(); resolved.stops()) {
+      return resolved;
+    }
+    if (!obj_.status.run->outcome.empty()) {
+      return Next::Continue();  // already at head: nothing to plan
+    }
+  }
+  if (obj_.status.run->job_direction.empty()) {
+    if (Next decided = DecideJobDirection(); decided.stops()) {
+      return decided;
+    }
+  }
   const core::RunStatus& run = *obj_.status.run;
   const core::JobSpec& spec_job = *obj_.spec.job;
   const std::string from = JobRevision(run.from_versions);
   const std::string to = JobRevision(run.target_versions);
+  const bool down = run.job_direction == core::kVerbDowngrade;
+  const std::string plan_verb = down ? core::kVerbDowngradeSql : core::kVerbUpgradeSql;
+  const std::string run_verb = JobForwardVerb();
   std::string plan_output;
-  const auto plan_command = core::CommandFor(spec_job, core::kVerbUpgradeSql);
+  const auto plan_command = core::CommandFor(spec_job, plan_verb);
   if (plan_command.empty()) {
-    plan_output = "upgrade command: " +
-                  nlohmann::json(core::CommandFor(spec_job, core::kVerbUpgrade)).dump() + "\n";
+    plan_output =
+        run_verb + " command: " + nlohmann::json(core::CommandFor(spec_job, run_verb)).dump() + "\n";
   } else {
-    if (!run.job || run.job->verb != core::kVerbUpgradeSql ||
-        run.job->phase == core::kJobPhaseCreating) {
+    if (!run.job || run.job->verb != plan_verb || run.job->phase == core::kJobPhaseCreating) {
       auto argv = core::ExpandCommand(plan_command, from, to);
       if (!argv.ok()) {
         return AbortRun(rs::kInvalidSpec, "The plan Job cannot be built: " +
                                               argv.status().message() + ". Nothing was scaled.");
       }
-      if (Next started = StartJob(core::kVerbUpgradeSql, argv.value()); started.stops()) {
+      if (Next started = StartJob(plan_verb, argv.value()); started.stops()) {
         return started;
       }
     }
@@ -186,19 +385,14 @@ Next Reconciler::Pass::PlanWithJob() {
     }
     const std::string name = obj_.status.run->job->name;
     if (!state->ok()) {  // gone before it was read: a plan is only read, so run it again
-      SchemaMigrationStatus next = obj_.status;
-      next.run->job->phase = core::kJobPhaseCreating;
-      if (Status s = Write(std::move(next)); !s.ok()) {
-        return WriteFailed(s);
-      }
-      return Requeue(std::chrono::milliseconds(0), "requeue");
+      return RerunReadOnlyJob();
     }
     if (state->value().phase == JobState::Phase::kFailed) {
       return AbortRun(kJobPlanFailed,
                       "The plan Job " + name + " failed (" + state->value().reason +
                           "): " + JobLogOf(name) +
-                          " Nothing was scaled or migrated. Fix spec.job (image, "
-                          "commands.upgradeSql) or the target, then change the spec.");
+                          " Nothing was scaled or migrated. Fix spec.job (image, commands." +
+                          plan_verb + ") or the target, then change the spec.");
     }
     auto log = r_.kube_.ReadJobLog(ns(), name, JobLogRequest{-1, kMaxPlanBytes + 1});
     if (!log.ok()) {
@@ -224,7 +418,8 @@ Next Reconciler::Pass::PlanWithJob() {
     return WriteFailed(s);
   }
   Event(EventType::kNormal, rs::kPlanning,
-        "Plan " + digest + " from " + from + " to " + to + " (the plan Job's output):\n" + excerpt);
+        "Plan " + digest + " (" + run_verb + ") from " + from + " to " + to +
+            " (the plan Job's output):\n" + excerpt);
   return Next::Continue();
 }
 

@@ -3,12 +3,14 @@
 // after the baseline: the version rows, row counts by relation identity and
 // the schema fingerprint, recorded once per run key). Then:
 //
-//   Migrating    the upgrade Job (named in status first, design §10.3);
+//   Migrating    the upgrade Job, or the downgrade Job of a run planned as
+//                a downgrade (design §10.5), named in status first (§10.3);
 //                when it ends the operator reads the version table itself
 //                and the row counts: target reached, nothing lost, Job
 //                Complete -> ScalingUp (Succeeded); anything else (a failed
 //                or killed Job, a target not reached, rows lost) ->
-//   RollingBack  the downgrade Job back to the start revision, unless the
+//   RollingBack  the undo Job (downgrade; upgrade after a downgrade) back to
+//                the start revision, unless the
 //                database is already there unchanged; verified like the
 //                upgrade plus the schema fingerprint of the start; when it
 //                cannot run or does not verify ->
@@ -59,6 +61,20 @@ std::optional<Next> Reconciler::Pass::RecordJobBaseline() {
                                       "restored.");
 }
 
+// A Job that ended, failed or is gone may have left sessions in the
+// database: a killed pod's statement runs on in the server, and an
+// autocommit statement commits on its own, after the operator judged.
+// Invariant (design §10.4): no session of a Job remains when the operator
+// reads the database after it, so what it judges (and undoes) stays so.
+std::optional<Next> Reconciler::Pass::EndJobSessions(const std::string& job) {
+  Status ended = r_.db_.EndJobSessions(inputs_->target, job);
+  if (ended.ok()) {
+    return std::nullopt;
+  }
+  // The writers stay at zero until the Job's sessions are gone.
+  return RetryRun(DatabaseProblem(ended, "Ending the database sessions of Job " + job));
+}
+
 // Phase Migrating of a Job run.
 Next Reconciler::Pass::MigrateWithJob() {
   if (auto problem = EnsureInputs()) {
@@ -68,7 +84,8 @@ Next Reconciler::Pass::MigrateWithJob() {
     return RetryRun(*problem);  // a Job exists: never leave it unobserved
   }
   const auto& job = obj_.status.run->job;
-  if (!job || job->verb != core::kVerbUpgrade || job->phase == core::kJobPhaseCreating) {
+  const std::string verb = JobForwardVerb();
+  if (!job || job->verb != verb || job->phase == core::kJobPhaseCreating) {
     if (!job) {
       if (std::optional<Next> stop = WritersBeforeMigrating()) {
         return std::move(*stop);
@@ -77,28 +94,34 @@ Next Reconciler::Pass::MigrateWithJob() {
     }
     const core::RunStatus& run = *obj_.status.run;
     auto argv =
-        core::ExpandCommand(core::CommandFor(*obj_.spec.job, core::kVerbUpgrade),
+        core::ExpandCommand(core::CommandFor(*obj_.spec.job, verb),
                             JobRevision(run.from_versions), JobRevision(run.target_versions));
     if (!argv.ok()) {
       return AbortRun(rs::kInvalidSpec, "The migration Job cannot be built: " +
                                             argv.status().message() + ". Nothing was migrated.");
     }
-    if (Next started = StartJob(core::kVerbUpgrade, argv.value()); started.stops()) {
+    if (Next started = StartJob(verb, argv.value()); started.stops()) {
       return started;
     }
   }
   Next wait = Next::Continue();
   auto state = FinishedJob(&wait);
   if (!state) {
+    if (std::optional<Next> cancelled = CancelRunningJob()) {
+      return std::move(*cancelled);
+    }
     return wait;
   }
-  return JudgeUpgradeJob(*state);
+  return JudgeForwardJob(*state);
 }
 
-// The upgrade Job ended (or is gone): the database decides, not the Job.
-Next Reconciler::Pass::JudgeUpgradeJob(const core::Result<JobState>& state) {
+// The run's Job ended (or is gone): the database decides, not the Job.
+Next Reconciler::Pass::JudgeForwardJob(const core::Result<JobState>& state) {
   const core::RunStatus& run = *obj_.status.run;
   const std::string name = run.job->name;
+  if (std::optional<Next> retry = EndJobSessions(name)) {
+    return std::move(*retry);
+  }
   const std::string excerpt = JobLogOf(name);
   auto check = r_.db_.CheckJobResult(inputs_->target, JobRunKey(core::kVerbUpgrade), false);
   if (!check.ok() && Transient(check.status().code())) {
@@ -117,7 +140,10 @@ Next Reconciler::Pass::JudgeUpgradeJob(const core::Result<JobState>& state) {
   } else if (check->versions != run.target_versions) {
     why = "the version table says " + JobRevision(check->versions) + ", not the target " + to;
   } else if (!completed) {
-    why = "the Job did not complete";
+    why = run.cancel_reason.empty() ? "the Job did not complete" : "its Job was deleted";
+  }
+  if (!why.empty() && !run.cancel_reason.empty() && reason != rs::kVerificationFailed) {
+    reason = run.cancel_reason;  // Aborted | DowntimeExceeded
   }
   const std::string job_text =
       "Job " + name +
@@ -139,7 +165,10 @@ Next Reconciler::Pass::JudgeUpgradeJob(const core::Result<JobState>& state) {
             "Verification passed at revision " + to + " (version table, row counts).");
   } else {
     next.run->reason = reason;
-    next.run->message = "Migration failed: " + job_text + " and " + why + ".";
+    next.run->message =
+        (run.cancel_reason.empty() ? std::string("Migration failed: ")
+                                   : "Migration cancelled (" + run.cancel_message + "): ") +
+        job_text + " and " + why + ".";
     next.phase = Phase::kRollingBack;
   }
   if (Status s = Write(std::move(next)); !s.ok()) {
@@ -154,7 +183,8 @@ Next Reconciler::Pass::JudgeUpgradeJob(const core::Result<JobState>& state) {
 }
 
 // Phase RollingBack of a Job run: back to the start revision with the
-// tool's downgrade, verified; else the backup.
+// tool's undo verb (downgrade; upgrade when the run was a downgrade),
+// verified; else the backup.
 Next Reconciler::Pass::UndoWithJob() {
   if (auto problem = EnsureInputs()) {
     return RetryRun(*problem);  // the writers stay at zero until the database is back
@@ -164,7 +194,8 @@ Next Reconciler::Pass::UndoWithJob() {
     return RestoreJobBackup();
   }
   const std::string key = JobRunKey(core::kVerbUpgrade);
-  if (!run.job || run.job->verb != core::kVerbDowngrade ||
+  const std::string undo = JobUndoVerb();
+  if (!run.job || run.job->verb != undo ||
       run.job->phase == core::kJobPhaseCreating) {
     auto check = r_.db_.CheckJobResult(inputs_->target, key, true);
     if (!check.ok() && Transient(check.status().code())) {
@@ -175,7 +206,7 @@ Next Reconciler::Pass::UndoWithJob() {
       return FinishJobUndo(*check, "The database is still at " + JobRevision(run.from_versions) +
                                        " with the rows and the schema it had: nothing to undo.");
     }
-    const auto command = obj_.spec.job ? core::CommandFor(*obj_.spec.job, core::kVerbDowngrade)
+    const auto command = obj_.spec.job ? core::CommandFor(*obj_.spec.job, undo)
                                        : std::vector<std::string>{};
     auto argv = check.ok() ? core::ExpandCommand(command, JobRevision(check->versions),
                                                  JobRevision(run.from_versions))
@@ -183,7 +214,7 @@ Next Reconciler::Pass::UndoWithJob() {
     if (command.empty() || !argv.ok()) {
       return RestoreJobBackup();
     }
-    if (Next started = StartJob(core::kVerbDowngrade, argv.value()); started.stops()) {
+    if (Next started = StartJob(undo, argv.value()); started.stops()) {
       return started;
     }
   }
@@ -193,8 +224,12 @@ Next Reconciler::Pass::UndoWithJob() {
     return wait;
   }
   const std::string name = obj_.status.run->job->name;
+  if (std::optional<Next> retry = EndJobSessions(name)) {
+    return std::move(*retry);
+  }
   const std::string excerpt = JobLogOf(name);
-  Event(EventType::kWarning, kJobFinished, "Downgrade Job " + name + " ended. Log:\n" + excerpt);
+  Event(EventType::kWarning, kJobFinished,
+        "Undo Job " + name + " (" + undo + ") ended. Log:\n" + excerpt);
   auto check = r_.db_.CheckJobResult(inputs_->target, key, true);
   if (!check.ok() && Transient(check.status().code())) {
     return RetryRun(DatabaseProblem(check.status(), "Checking the database after Job " + name));
@@ -202,7 +237,7 @@ Next Reconciler::Pass::UndoWithJob() {
   if (check.ok() && check->versions == obj_.status.run->from_versions && check->row_loss.empty() &&
       check->schema_drift.empty()) {
     return FinishJobUndo(*check,
-                         "The downgrade Job " + name + " brought the database back to " +
+                         "The " + undo + " Job " + name + " brought the database back to " +
                              JobRevision(check->versions) +
                              "; the operator verified the version table, the row counts and the "
                              "schema fingerprint of the start.",
@@ -255,7 +290,8 @@ Next Reconciler::Pass::RestoreJobBackup(const std::string& log) {
                 (check->row_loss.empty() ? "" : ", rows lost: " + Lines(check->row_loss)) +
                 (check->schema_drift.empty() ? "" : ", schema: " + Lines(check->schema_drift))
           : check.status().message();
-  next.run->message = obj_.status.run->message + " Neither the downgrade nor the backup " + path +
+  next.run->message = obj_.status.run->message + " Neither the " + JobUndoVerb() +
+                      " Job nor the backup " + path +
                       " brought the database back (" + found +
                       "). The database was left as it is; the workloads were restored. Repair it "
                       "(schemaop restore/history), then change the spec to retry.";

@@ -88,12 +88,17 @@ Reconciler::Pass::DowntimeEstimate Reconciler::Pass::EstimateDowntime() const {
 
 // A run that has touched nothing yet is dropped when the spec changed under
 // it (a new target, a new window) and planned again: Replan (approval.cpp).
+// One whose expand committed has touched the database and goes on.
 
 // nullopt: the run may start now. Otherwise what Planning returns: a wait,
 // or the Continue of a Replan, after which the Planning handler (and this
 // gate) runs again for the new run; never a fall-through to the scale-down.
 std::optional<Next> Reconciler::Pass::MaintenanceWindowGate() {
-  if (obj_.status.run->generation != generation()) {
+  // Invariant (design §3.1, "A plan change after the expand"): a run whose
+  // expand committed is never dropped for a new plan; the database holds
+  // that plan's expand, which only its own window (or its undo) may
+  // follow. The spec change takes effect when this run has ended.
+  if (obj_.status.run->generation != generation() && !obj_.status.run->expanded) {
     return Replan();
   }
   const auto& window = obj_.spec.maintenance_window;

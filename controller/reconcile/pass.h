@@ -242,6 +242,11 @@ class Reconciler::Pass {
   void PhaseEvents(const MigrateResult& m);
   Next RecordExpandResult(const core::Result<MigrateResult>& result);
   std::optional<Next> BeginContracting();
+  // At the target with a contract pending (InspectResult::pending_contract):
+  // a failed contract keeps being reported until a retry; otherwise (or on
+  // a retry) a run of the contract alone starts, writers untouched.
+  Next PendingContract(Inputs& inputs, const InspectResult& inspect,
+                       const core::ResolvedTargetStatus& resolved);
   Next RecordContractResult(const core::Result<MigrateResult>& result);
   Next RestoreWorkloads(bool deleting);
   core::LastRunStatus LastRunOf(const core::RunStatus& run, core::Timestamp now) const;
@@ -279,13 +284,25 @@ class Reconciler::Pass {
   // else its state (kNotFound: gone).
   std::optional<core::Result<JobState>> FinishedJob(Next* wait);
   std::string JobLogOf(const std::string& job);
+  // The run's direction from the tool's graph (the history verb, design
+  // §10.5), recorded in status.run.jobDirection; Continue once known.
+  Next ResolveJobHead();
+  Next DecideJobDirection();
+  Next RerunReadOnlyJob();
   Next PlanWithJob();
+  // kVerbDowngrade when the run was decided to be a downgrade, else
+  // kVerbUpgrade; the undo of a failed run uses the other one.
+  std::string JobForwardVerb() const;
+  std::string JobUndoVerb() const;
   // ---- job_run.cpp: the migration Job and its safety steps (design §10.4)
   std::optional<Next> RecordJobBaseline();
   Next MigrateWithJob();
-  Next JudgeUpgradeJob(const core::Result<JobState>& state);
+  std::optional<Next> EndJobSessions(const std::string& job);
+  // run_control.cpp: an abort or the downtime budget while the Job runs.
+  std::optional<Next> CancelRunningJob();
+  Next JudgeForwardJob(const core::Result<JobState>& state);
   Next UndoWithJob();
-  // `log`: the downgrade Job's log excerpt, kept in status.run.job.log.
+  // `log`: the undo Job's log excerpt, kept in status.run.job.log.
   Next RestoreJobBackup(const std::string& log = "");
   Next FinishJobUndo(const JobCheck& check, const std::string& how, const std::string& log = "");
 

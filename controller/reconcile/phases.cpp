@@ -10,6 +10,7 @@
 //   Expanding --(expand failed)--> ScalingUp (nothing recorded to restore) --> Failed
 //   ScalingUp --(window succeeded, plan has contract)--> Contracting
 //   Contracting --(done)--> Succeeded; (failed) --> Failed, reason ContractFailed
+//   (at the target, a contract pending) --(retry)--> Contracting (PendingContract)
 #include <cstdio>
 #include <string>
 
@@ -188,6 +189,61 @@ std::optional<Next> Reconciler::Pass::BeginContracting() {
   return Next::Continue();
 }
 
+// At the target, a contract pending (design §3.1, "A failed contract"):
+// the window of an earlier run committed the target and its contract
+// failed (or never ran). The invariant: a pending contract is never
+// reported as Ready, and never forgotten by a resync: the ContractFailed
+// of this generation stays Stalled until schemaop.dev/retry gets a new
+// value (or the spec changes); then a run of the contract alone starts in
+// phase Contracting, the writers untouched (they run on the committed
+// revision), resuming where the failed contract stopped. The engine runs
+// exactly the pending contract: the run's plan digest is the one run_log
+// recorded for it (InspectResult::pending_contract).
+Next Reconciler::Pass::PendingContract(Inputs& inputs, const InspectResult& inspect,
+                                       const core::ResolvedTargetStatus& resolved) {
+  const std::string current = core::FormatVersions(inspect.current_versions);
+  const auto& last = obj_.status.last_run;
+  if (last && last->reason == rs::kContractFailed && last->generation == generation() &&
+      !RetryRequested()) {
+    return KeepReportingFailure(current);
+  }
+  SchemaMigrationStatus next = obj_.status;
+  next.observed_generation = generation();
+  next.current_revision = current;
+  next.target_revision = core::FormatVersions(inspect.target_versions);
+  next.resolved_target = resolved;
+  next.phase = Phase::kContracting;
+  core::RunStatus run;
+  run.generation = generation();
+  run.target_revision = obj_.spec.target_revision;
+  run.target_versions = inspect.target_versions;
+  run.from_versions = inspect.current_versions;
+  run.migrations_digest = inputs.digest;
+  run.plan_digest = inspect.pending_contract;
+  run.start_time = Now();
+  run.scale_up_time = run.start_time;  // the writers are up: no downtime
+  run.executor = obj_.spec.executor;
+  // The window committed the target in an earlier run: this run's fate is
+  // that of its contract (RecordContractResult).
+  run.outcome = core::kOutcomeSucceeded;
+  run.message = "The pending contract phase at " + current +
+                " ran with the writers up (the window committed " + current + " earlier).";
+  next.run = run;
+  TakeRetry(next);
+  const std::string message = "Contracting " + current +
+                              ": the pending contract phase runs with the writers up.";
+  SetCond(next, ct::kReady, ConditionStatus::kFalse, rs::kContracting, message);
+  SetCond(next, ct::kReconciling, ConditionStatus::kTrue, rs::kContracting, message);
+  SetCond(next, ct::kStalled, ConditionStatus::kFalse, rs::kContracting, message);
+  if (Status s = Write(std::move(next)); !s.ok()) {
+    return WriteFailed(s);
+  }
+  Event(EventType::kNormal, rs::kContracting, message);
+  RetryEvent();
+  inputs_ = std::move(inputs);
+  return Next::Continue();
+}
+
 // The contract's end. The window committed the target revision and the
 // writers are up: a failure never rolls anything back; the run ends Failed
 // with reason ContractFailed, writers up.
@@ -223,9 +279,10 @@ Next Reconciler::Pass::RecordContractResult(const core::Result<MigrateResult>& r
       "The contract phase of " + RouteText() + " failed: " + why + ". The database is at " +
       core::FormatVersions(next.run->target_versions) +
       " (the window committed it) and the writers are running; nothing was rolled back. Fix "
-      "the cause, then run the contract with `schemaop upgrade " +
-      core::FormatVersions(next.run->target_versions) + " --phase contract` (it resumes where "
-      "it stopped).";
+      "the cause, then retry the contract with the annotation " +
+      std::string(core::kRetryAnnotation) + " (or run `schemaop upgrade " +
+      core::FormatVersions(next.run->target_versions) + " --phase contract`); it resumes where "
+      "it stopped.";
   if (Status s = Write(std::move(next)); !s.ok()) {
     return WriteFailed(s);
   }

@@ -127,7 +127,9 @@ class KubePort {
     (void)ns, (void)name;
     return NoJobSupport();
   }
-  // DELETE with propagationPolicy Background; a Job already gone is no error.
+  // DELETE with propagationPolicy Foreground: the Job stays (with its
+  // deletionTimestamp) until its pods are gone, so GetJob says kNotFound
+  // only once the tool's process is. A Job already gone is no error.
   [[nodiscard]] virtual core::Status DeleteJob(const std::string& ns, const std::string& name) {
     (void)ns, (void)name;
     return NoJobSupport();
@@ -282,6 +284,10 @@ struct InspectResult {
   // sections (database::Migrator::PlanDigest). Recorded at planning; Migrate
   // refuses with kMigrationsChanged when the plan it would run now differs.
   std::string plan_digest;
+  // At the target (no steps): the digest of the plan whose contract phase
+  // is pending (its window committed; the contract failed or never ran,
+  // design §3.1); empty when none. Never set with executor Job.
+  std::string pending_contract;
   // The database as the server identifies it (a hash of the cluster's
   // system identifier, or of server address, port and database name when
   // that is not readable, plus the database OID): two URLs that reach the
@@ -427,6 +433,16 @@ class DatabasePort {
   virtual core::Result<JobCheck> CheckJobResult(const DatabaseTarget& target,
                                                 const std::string& run_key, bool compare_schema) {
     (void)target, (void)run_key, (void)compare_schema;
+    return NoJobSupport();
+  }
+  // Ends every session the Job's tool left in the database (those with
+  // application_name `application_name`, which the Job's PGAPPNAME sets)
+  // and returns once none is left: a killed pod's statement keeps running
+  // in the server, and an autocommit statement commits on its own (design
+  // §10.4). kTimeout when a session is still there after a bound.
+  [[nodiscard]] virtual core::Status EndJobSessions(const DatabaseTarget& target,
+                                                    const std::string& application_name) {
+    (void)target, (void)application_name;
     return NoJobSupport();
   }
   // pg_restore of a backup file of this SchemaMigration (database::Migrator::Restore).

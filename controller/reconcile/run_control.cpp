@@ -133,6 +133,39 @@ std::optional<Next> Reconciler::Pass::CancelBeforeMigrating() {
                                      "the ConfigMap to run again."));
 }
 
+// Phase Migrating of a Job run while its Job is active (design §10.6): an
+// abort or an exhausted downtime budget is recorded first (as for files),
+// then the Job is deleted with propagation Foreground, so it is gone only
+// once its pod is; the next pass finds it gone and judges the database
+// (its sessions ended first), undoing whatever the tool committed. The
+// tool commits on its own: a Job that reached the target before the cancel
+// took effect is a success.
+std::optional<Next> Reconciler::Pass::CancelRunningJob() {
+  const core::RunStatus& run = *obj_.status.run;
+  if (run.cancel_reason.empty()) {
+    std::string reason;
+    std::string message;
+    if (auto abort = NewAbortRequest()) {
+      reason = rs::kAborted;
+      message = "aborted by the annotation " + std::string(core::kAnnotationAbort) + "=" + *abort;
+    } else if (auto deadline = ControlForRun().deadline;
+               deadline && Now().unix_millis >= deadline->unix_millis) {
+      reason = rs::kDowntimeExceeded;
+      message = "Downtime budget exceeded: " + BudgetText(obj_.spec.max_downtime_seconds);
+    } else {
+      return std::nullopt;
+    }
+    if (Status s = RecordCancel(reason, message); !s.ok()) {
+      return WriteFailed(s);
+    }
+  }
+  const std::string job = obj_.status.run->job->name;
+  if (Status deleted = r_.kube_.DeleteJob(ns(), job); !deleted.ok()) {
+    return RetryRun(KubeProblem(deleted, "Deleting Job " + job + " to cancel the run"));
+  }
+  return Requeue(r_.options_.drain_poll, "requeue");
+}
+
 // What a pass does with a run on a run thread.
 Next Reconciler::Pass::ObserveRun(RunTicket ticket) {
   if (ticket.state == RunTicket::State::kFinished) {

@@ -65,6 +65,9 @@ Next Reconciler::Pass::Start() {
   r_.metrics_.SetCurrentRevision(ns(), obj_.metadata.name, current);
   const core::ResolvedTargetStatus resolved = ResolvedTarget(inspect, inputs.digest);
   if (inspect.steps.empty()) {
+    if (!inspect.pending_contract.empty()) {
+      return PendingContract(inputs, inspect, resolved);  // phases.cpp
+    }
     return RecordAtTarget(inspect, resolved);
   }
   if (RetryBlocked(inputs.digest)) {

@@ -63,6 +63,9 @@ json RunToJson(const core::RunStatus& run) {
       j["job"]["log"] = run.job->log;
     }
   }
+  if (!run.job_direction.empty()) {
+    j["jobDirection"] = run.job_direction;
+  }
   if (run.phase_seconds) {
     j["phaseSeconds"] = PhaseSecondsToJson(*run.phase_seconds);
   }
@@ -104,6 +107,7 @@ void ReadRun(Reader& r, const json& j, core::RunStatus& run) {
     r.String(*job, "log", p + ".job.log", s.log);
     run.job = std::move(s);
   }
+  r.String(j, "jobDirection", p + ".jobDirection", run.job_direction);
   ReadPhaseSeconds(r, j, p, run.phase_seconds);
   r.Time(j, "scaleUpTime", p + ".scaleUpTime", run.scale_up_time);
   r.Bool(j, "expanded", p + ".expanded", run.expanded);

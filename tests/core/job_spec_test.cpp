@@ -47,15 +47,18 @@ TEST(JobSpec, AlembicPresetNeedsOnlyAnImageAndNoConfigMap) {
   EXPECT_EQ(Errors(JobExecutorSpec()), "");
 }
 
-// What the run path needs (design §10.4): one revision id, a backup, no
-// rehearsal.
-TEST(JobSpec, TheRunPathNeedsARevisionIdABackupAndNoRehearsal) {
-  for (const char* target : {"head", "heads", "base", "+1", "seed-1"}) {
+// What the run path needs (design §10.4): head or one revision id, a
+// backup, no rehearsal.
+TEST(JobSpec, TheRunPathNeedsHeadOrARevisionIdABackupAndNoRehearsal) {
+  for (const char* target : {"heads", "base", "+1", "seed-1"}) {
     SchemaMigrationSpec spec = JobExecutorSpec();
     spec.target_revision = target;
-    ExpectError(spec, "spec.targetRevision", "one revision id of the tool");
+    ExpectError(spec, "spec.targetRevision", "head or one revision id of the tool");
   }
   SchemaMigrationSpec spec = JobExecutorSpec();
+  spec.target_revision = "head";  // resolved by the heads Job (design §10.7)
+  EXPECT_EQ(Errors(spec), "");
+  spec = JobExecutorSpec();
   spec.backup_when = "Never";
   ExpectError(spec, "spec.backup.when", "Never is refused with executor Job");
   spec = JobExecutorSpec();
@@ -145,6 +148,9 @@ TEST(JobSpec, HostileCommandsAreRefused) {
   spec.job->commands[kVerbUpgrade] = {"alembic", std::string(2000, 'x'), "$TARGET"};
   ExpectError(spec, "spec.job.commands.upgrade[1]", "longer than 1024 bytes");
   spec.job->commands.clear();
+  spec.job->url_env = "PGAPPNAME";
+  ExpectError(spec, "spec.job.urlEnv", "set by the operator");
+  spec.job->url_env = "DATABASE_URL";
   spec.job->commands["stamp"] = {"alembic", "stamp", "$TARGET"};
   ExpectError(spec, "spec.job.commands.stamp", "unknown command");
   spec.job->commands.clear();
@@ -161,10 +167,29 @@ TEST(JobSpec, AlembicPresetCommandsAndOverrides) {
   EXPECT_EQ(CommandFor(job, kVerbDowngradeSql),
             (Args{"alembic", "downgrade", "$FROM:$TARGET", "--sql"}));
   EXPECT_EQ(CommandFor(job, kVerbHeads), (Args{"alembic", "heads"}));
+  // Succeeds only when $TARGET descends from $FROM (an upgrade).
+  EXPECT_EQ(CommandFor(job, kVerbHistory), (Args{"alembic", "history", "-r", "$FROM:$TARGET"}));
   job.commands[kVerbUpgrade] = {"alembic", "-c", "/app/alembic.ini", "upgrade", "$TARGET"};
   EXPECT_EQ(CommandFor(job, kVerbUpgrade).at(2), "/app/alembic.ini");
   job.preset = kPresetGeneric;
   EXPECT_TRUE(CommandFor(job, kVerbDowngrade).empty());
+}
+
+TEST(JobSpec, ParseHeadsFindsTheOneHead) {
+  EXPECT_EQ(ParseHeads("seed_default_schemas (head)\n").value(), "seed_default_schemas");
+  EXPECT_EQ(ParseHeads("20240101120000\n").value(), "20240101120000");
+  EXPECT_EQ(ParseHeads("Using config /app/alembic.ini\r\nabc123 (effective head)\r\n").value(),
+            "abc123");
+  // No head: nothing that looks like one revision id on its own line.
+  for (const char* out : {"", "\n", "ERROR: no script directory\n", "a b c\n",
+                          "x;rm -rf / (head)\n", "$(DATABASE_URL)\n"}) {
+    auto heads = ParseHeads(out);
+    ASSERT_FALSE(heads.ok()) << out;
+    EXPECT_NE(heads.status().message().find("no head revision"), std::string::npos) << out;
+  }
+  auto several = ParseHeads("abc (head)\ndef (head)\n");
+  ASSERT_FALSE(several.ok());
+  EXPECT_NE(several.status().message().find("several heads (abc, def)"), std::string::npos);
 }
 
 TEST(JobSpec, ExpandReplacesOnlyThePlaceholders) {

@@ -295,6 +295,35 @@ TEST_F(PhaseRunsTest, FailedWindowUndoesTheExpand) {
 // stays at the old revision (the window's own transaction rolled back), the
 // expand's column stays, and once the cause is fixed the window runs again
 // without a second expand.
+// Invariant (design §3.1, "A plan change after the expand"): the expand of
+// one plan is followed only by that plan's window. Another plan from the
+// same versions is refused, nothing changed, until the first one finished.
+TEST_F(PhaseRunsTest, AnotherPlanCannotStartOnAPendingExpand) {
+  AtR1();
+  Write("003_r3.sql", testing::MigrationText("r3", "r2", "after",
+                                             "-- migrate:up\nCREATE TABLE r3t (id int);\n\n"
+                                             "-- migrate:down\nDROP TABLE r3t;\n"));
+  ASSERT_EQ(RunPhase(RunPhase::kExpand, "r3")->outcome, RunOutcome::kSucceeded);
+  ASSERT_TRUE(HasColumn("doubled"));
+  const std::string runs = Runs();
+  for (core::RunPhase phase : {RunPhase::kAll, RunPhase::kExpand, RunPhase::kWindow}) {
+    auto other = RunPhase(phase, "r2");
+    ASSERT_FALSE(other.ok()) << core::RunPhaseName(phase);
+    EXPECT_EQ(other.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(other.status().message().find("the expand phase of another plan"),
+              std::string::npos)
+        << other.status().message();
+    EXPECT_NE(other.status().message().find("schemaop upgrade r3"), std::string::npos);
+  }
+  EXPECT_EQ(Runs(), runs);
+  EXPECT_EQ(Query("SELECT version_num FROM alembic_version"), "r1");
+  EXPECT_EQ(Query("SELECT count(*) FROM big WHERE doubled IS NULL"), "0");
+  // The first plan finishes; then the database moves on from its target.
+  ASSERT_EQ(RunPhase(RunPhase::kAll, "r3")->outcome, RunOutcome::kSucceeded);
+  ASSERT_EQ(RunPhase(RunPhase::kAll, "r2")->outcome, RunOutcome::kSucceeded);
+  EXPECT_EQ(Query("SELECT version_num FROM alembic_version"), "r2");
+}
+
 TEST_F(PhaseRunsTest, FailedWindowWithHaltKeepsTheExpand) {
   AtR1();
   ASSERT_OUTCOME(RunPhase(RunPhase::kExpand), RunOutcome::kSucceeded);

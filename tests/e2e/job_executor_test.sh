@@ -10,14 +10,28 @@
 #   lose_rows          the Job reaches the target but deletes rows: the
 #                      downgrade cannot bring them back, the backup does
 #   pod_killed         the Job's pod is killed mid-run: a failed migration
+#   orphan             the pod is killed while its statement sleeps in the
+#                      server (autocommit, it would delete 10 components when
+#                      it wakes): the operator ends the Job's sessions
+#                      (application_name = the Job's name, from PGAPPNAME)
+#                      before it judges, so nothing changes after the run
+#   aborted            schemaop.dev/abort while the Job runs (design §10.6):
+#                      the Job is deleted, Stalled Aborted, nothing changed
 #   controller_killed  SIGKILL while the Job runs: the new controller adopts
 #                      the Job (exactly one migration Job exists)
 #   alembic            the Alembic preset, unchanged, with the real Alembic
-#                      (python3-alembic) on migrations/drawing-alembic
+#                      (python3-alembic) on migrations/drawing-alembic, to
+#                      targetRevision head (resolved by `alembic heads`)
 #   alembic_lose_rows  the same, with a trigger that deletes rows when the
 #                      version reaches the target (in the tool's own
 #                      transaction): the downgrade Job runs, the rows stay
 #                      lost, the backup is restored
+#   alembic_rollback   upgrade, then a target behind the database (design
+#                      §10.5): the history Job places it, downgradeSql plans
+#                      it, the downgrade Job runs it; the seed rows it drops
+#                      are a loss until spec.verify.allowRowLoss declares
+#                      them (the upgrade Job undoes the first try), then the
+#                      rollback reaches 9bc6a98f1c12 with the components intact
 # shellcheck source=tests/support/e2e.sh
 . "$(dirname "$0")/../support/e2e.sh"
 
@@ -47,10 +61,11 @@ fi
 
 fault=
 case $case_name in
-  success | alembic | alembic_lose_rows) ;;
+  success | alembic | alembic_lose_rows | alembic_rollback) ;;
   fail_midway) fault=fail-midway ;;
   lose_rows) fault=lose-rows ;;
-  pod_killed | controller_killed) fault=sleep ;;
+  pod_killed | controller_killed | aborted) fault=sleep ;;
+  orphan) fault=orphan ;;
   *) fail "unknown case $case_name" ;;
 esac
 
@@ -63,11 +78,12 @@ patch='{"spec":{"job":{"preset":"Generic","image":"local/job-tool","workingDir":
   "commands":{"upgrade":['$base',"upgrade","$TARGET"'$extra'],
               "downgrade":['$base',"downgrade","$TARGET"],
               "upgradeSql":['$base',"plan","$TARGET"],
-              "downgradeSql":null,"heads":null}}}}'
+              "downgradeSql":null,"heads":null,"history":null}}}}'
 if [[ $case_name == alembic* ]]; then
   # The example's Alembic preset as it is; only the image's directory is
   # local (the test API server runs the command here).
-  patch='{"spec":{"job":{"image":"local/drawing-backend","workingDir":"'$E2E_SRC/migrations/drawing-alembic'"}}}'
+  # targetRevision head: the heads Job (`alembic heads`) names it (§10.7).
+  patch='{"spec":{"targetRevision":"head","job":{"image":"local/drawing-backend","workingDir":"'$E2E_SRC/migrations/drawing-alembic'"}}}'
   command -v alembic >/dev/null || fail "alembic is not installed (scripts/setup installs python3-alembic)"
 fi
 start_controller a
@@ -89,6 +105,20 @@ case $case_name in
     expect_eq "writers at zero while the Job runs" "0 0 0" "$(deploy_replicas backend)"
     admin_post jobs/kill "{\"namespace\":\"$E2E_NS\",\"name\":\"$(jobs_of upgrade)\"}"
     ;;
+  orphan)
+    wait_for "the migration Job running" 120 run_job_is "upgrade Running"
+    job=$(jobs_of upgrade)
+    tool_sessions() { q "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$job'"; }
+    tool_in_statement() { [ "$(tool_sessions)" -ge 1 ]; }
+    wait_for "the tool's session (application_name $job) in the database" 60 tool_in_statement
+    admin_post jobs/kill "{\"namespace\":\"$E2E_NS\",\"name\":\"$job\"}"
+    killed_at=$SECONDS
+    ;;
+  aborted)
+    wait_for "the migration Job running" 120 run_job_is "upgrade Running"
+    kubectl annotate smig "$E2E_SMIG" -n "$E2E_NS" schemaop.dev/abort=now >/dev/null ||
+      fail "kubectl annotate schemaop.dev/abort failed"
+    ;;
   controller_killed)
     wait_for "the migration Job running" 120 run_job_is "upgrade Running"
     kill9_controller a
@@ -96,17 +126,20 @@ case $case_name in
     ;;
 esac
 
-if [ "$case_name" = success ] || [ "$case_name" = controller_killed ] || [ "$case_name" = alembic ]; then
+if [ "$case_name" = success ] || [ "$case_name" = controller_killed ] || [[ $case_name == alembic || $case_name == alembic_rollback ]]; then
   wait_ready 180
   expect_eq "database revision (version table)" "seed_default_schemas" "$(db_revision)"
   expect_eq "status.currentRevision" "seed_default_schemas" "$(smig '{.status.currentRevision}')"
   expect_eq "lastRun" "Succeeded" "$(smig '{.status.lastRun.outcome}')"
   expect_eq "original components intact" "$components_before" "$(components_fingerprint)"
-  if [ "$case_name" = alembic ]; then
+  if [[ $case_name == alembic* ]]; then
     expect_contains "lastRun.jobLog is Alembic's log" "$(smig '{.status.lastRun.jobLog}')" \
       "Running upgrade add_flexible_schemas -> seed_default_schemas"
     expect_contains "the plan Job's output (offline SQL) in the Planning event" "$(events)" \
       "the plan Job's output"
+    expect_eq "head resolved by alembic heads, pinned" "head seed_default_schemas" \
+      "$(smig '{.status.resolvedTarget.targetRevision} {.status.resolvedTarget.revision}')"
+    expect_eq "one heads Job" 1 "$(jobs_of heads | grep -c .)"
   else
     expect_contains "lastRun.jobLog is the Job's log" "$(smig '{.status.lastRun.jobLog}')" \
       "job-tool: done"
@@ -116,6 +149,7 @@ if [ "$case_name" = success ] || [ "$case_name" = controller_killed ] || [ "$cas
 else
   expected_reason=MigrationFailed
   [[ $case_name == *lose_rows ]] && expected_reason=VerificationFailed
+  [ "$case_name" = aborted ] && expected_reason=Aborted
   wait_for "Stalled=True $expected_reason" 180 condition_is Stalled True "$expected_reason"
   expect_eq "lastRun" "RolledBack $expected_reason" \
     "$(smig '{.status.lastRun.outcome} {.status.lastRun.reason}')"
@@ -136,11 +170,57 @@ else
     pod_killed)
       expect_contains "a killed pod is a failed Job" "$message" "BackoffLimitExceeded"
       ;;
+    aborted)
+      expect_contains "the message says the run was cancelled" "$message" \
+        "Migration cancelled (aborted by the annotation schemaop.dev/abort=now)"
+      expect_eq "the migration Job was deleted" 0 "$(jobs_of upgrade | grep -c .)"
+      expect_eq "handled abort" now "$(smig '{.status.handledAbort}')"
+      ;;
+    orphan)
+      expect_contains "a killed pod is a failed Job" "$message" "BackoffLimitExceeded"
+      expect_eq "sessions of the killed Job left in the database" 0 "$(tool_sessions)"
+      # The orphaned statement would have woken 15 s after it began.
+      sleep $((killed_at + 17 - SECONDS > 0 ? killed_at + 17 - SECONDS : 0))
+      ;;
   esac
   expect_eq "database revision (version table)" "9bc6a98f1c12" "$(db_revision)"
   expect_database_unchanged "$fingerprint_before"
 fi
-expect_eq "exactly one migration Job" 1 "$(jobs_of upgrade | grep -c .)"
+if [ "$case_name" = alembic_rollback ]; then
+  # Back to 9bc6a98f1c12 with the Alembic preset as it is. The downgrade
+  # drops the seeded schemas with their rows: a loss, undone by the upgrade
+  # Job, until it is declared.
+  rollback='{"spec":{"targetRevision":"9bc6a98f1c12","job":{"image":"local/drawing-backend","workingDir":"'$E2E_SRC/migrations/drawing-alembic'"}}}'
+  apply_smig job-executor-alembic.yaml "$rollback"
+  wait_for "Stalled=True VerificationFailed" 180 condition_is Stalled True VerificationFailed
+  expect_eq "lastRun" "RolledBack VerificationFailed" \
+    "$(smig '{.status.lastRun.outcome} {.status.lastRun.reason}')"
+  message=$(smig '{.status.conditions[?(@.type=="Stalled")].message}')
+  log "message: $message"
+  expect_contains "the message names the table that lost rows" "$message" "component_schemas"
+  expect_eq "planned as a downgrade" downgrade "$(smig '{.status.plan.direction}')"
+  expect_eq "back at the start revision (version table)" "seed_default_schemas" "$(db_revision)"
+  expect_eq "original components intact" "$components_before" "$(components_fingerprint)"
+  expect_eq "one downgrade Job" 1 "$(jobs_of downgrade | grep -c .)"
+  expect_eq "two upgrade Jobs: the first run's and the undo" 2 "$(jobs_of upgrade | grep -c .)"
+  expect_workloads_restored
+  rollback='{"spec":{"targetRevision":"9bc6a98f1c12","verify":{"allowRowLoss":["component_schemas","component_schema_fields"]},"job":{"image":"local/drawing-backend","workingDir":"'$E2E_SRC/migrations/drawing-alembic'"}}}'
+  apply_smig job-executor-alembic.yaml "$rollback"
+  wait_ready 180
+  expect_eq "database revision after the rollback (version table)" "9bc6a98f1c12" "$(db_revision)"
+  expect_eq "status.currentRevision" "9bc6a98f1c12" "$(smig '{.status.currentRevision}')"
+  expect_eq "lastRun" "Succeeded" "$(smig '{.status.lastRun.outcome}')"
+  expect_eq "planned as a downgrade" downgrade "$(smig '{.status.plan.direction}')"
+  expect_contains "lastRun.jobLog is Alembic's downgrade" "$(smig '{.status.lastRun.jobLog}')" \
+    "Running downgrade add_flexible_schemas -> 9bc6a98f1c12"
+  expect_eq "original components intact after the round trip" "$components_before" \
+    "$(components_fingerprint)"
+  expect_eq "one plan Job per downgrade run" 2 "$(jobs_of downgradeSql | grep -c .)"
+  expect_eq "a history Job per run" 3 "$(jobs_of history | grep -c .)"
+  expect_eq "two downgrade Jobs" 2 "$(jobs_of downgrade | grep -c .)"
+elif [ "$case_name" != aborted ]; then
+  expect_eq "exactly one migration Job" 1 "$(jobs_of upgrade | grep -c .)"
+fi
 expect_workloads_restored
 expect_contains "JobCreated event" "$(events)" "JobCreated"
 expect_not_contains "the URL is in no Job argument" \

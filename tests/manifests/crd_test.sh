@@ -32,7 +32,7 @@ check "spec is required" field '["spec"]' "$schema.required"
 check "required spec fields" field '["targetRevision","database"]' "$schema.properties.spec.required"
 # spec.migrations is required with executor Files only (design §10).
 check "CEL: migrations with Files, job with Job and only with Job; with Job a backup, no rehearsal, a revision id" field \
-  "(has(self.executor) && self.executor == 'Job') || has(self.migrations);!has(self.executor) || self.executor != 'Job' || has(self.job);!has(self.job) || (has(self.executor) && self.executor == 'Job');!has(self.executor) || self.executor != 'Job' || !has(self.backup) || !has(self.backup.when) || self.backup.when != 'Never';!has(self.executor) || self.executor != 'Job' || !has(self.rehearse) || !self.rehearse;!has(self.executor) || self.executor != 'Job' || (self.targetRevision.matches('^[A-Za-z0-9_]{1,32}\$') && !(self.targetRevision in ['head', 'heads', 'base']));" \
+  "(has(self.executor) && self.executor == 'Job') || has(self.migrations);!has(self.executor) || self.executor != 'Job' || has(self.job);!has(self.job) || (has(self.executor) && self.executor == 'Job');!has(self.executor) || self.executor != 'Job' || !has(self.backup) || !has(self.backup.when) || self.backup.when != 'Never';!has(self.executor) || self.executor != 'Job' || !has(self.rehearse) || !self.rehearse;!has(self.executor) || self.executor != 'Job' || (self.targetRevision.matches('^[A-Za-z0-9_]{1,32}\$') && !(self.targetRevision in ['heads', 'base']));" \
   "range $schema.properties.spec.x-kubernetes-validations[*]}{.rule};{end"
 check "database.urlSecretRef required" field '["urlSecretRef"]' "$spec.database.required"
 check "urlSecretRef name and key required" field '["name","key"]' "$spec.database.properties.urlSecretRef.required"
@@ -138,20 +138,22 @@ check "executor enum and default" field '["Files","Job"] Files' "$spec.executor.
 check "job: image required; preset enum and default; defaults" field \
   '["image"] ["Alembic","Generic"] Alembic DATABASE_URL 3600 3600' \
   "$spec.job.required} {$job.preset.enum} {$job.preset.default} {$job.urlEnv.default} {$job.ttlSecondsAfterFinished.default} {$job.activeDeadlineSeconds.default"
-check "job commands: the five verbs, each an argv" field "array array array array array 64 1024" \
-  "$job.commands.properties.upgrade.type} {$job.commands.properties.downgrade.type} {$job.commands.properties.upgradeSql.type} {$job.commands.properties.downgradeSql.type} {$job.commands.properties.heads.type} {$job.commands.properties.upgrade.maxItems} {$job.commands.properties.upgrade.items.maxLength"
-for verb in upgrade downgrade upgradeSql downgradeSql heads; do
+check "job commands: the six verbs, each an argv" field "array array array array array array 64 1024" \
+  "$job.commands.properties.upgrade.type} {$job.commands.properties.downgrade.type} {$job.commands.properties.upgradeSql.type} {$job.commands.properties.downgradeSql.type} {$job.commands.properties.heads.type} {$job.commands.properties.history.type} {$job.commands.properties.upgrade.maxItems} {$job.commands.properties.upgrade.items.maxLength"
+for verb in upgrade downgrade upgradeSql downgradeSql heads history; do
   check "CEL: commands.$verb refuses \$( (Kubernetes' env expansion into argv)" field \
     "self.all(a, !a.contains('\$('))" "$job.commands.properties.$verb.x-kubernetes-validations[0].rule"
 done
 check "CEL: every command but heads needs \$TARGET" field \
-  "self.exists(a, a.contains('\$TARGET')) self.exists(a, a.contains('\$TARGET')) self.exists(a, a.contains('\$TARGET')) self.exists(a, a.contains('\$TARGET'))" \
-  "$job.commands.properties.upgrade.x-kubernetes-validations[1].rule} {$job.commands.properties.downgrade.x-kubernetes-validations[1].rule} {$job.commands.properties.upgradeSql.x-kubernetes-validations[1].rule} {$job.commands.properties.downgradeSql.x-kubernetes-validations[1].rule"
+  "self.exists(a, a.contains('\$TARGET')) self.exists(a, a.contains('\$TARGET')) self.exists(a, a.contains('\$TARGET')) self.exists(a, a.contains('\$TARGET')) self.exists(a, a.contains('\$TARGET'))" \
+  "$job.commands.properties.upgrade.x-kubernetes-validations[1].rule} {$job.commands.properties.downgrade.x-kubernetes-validations[1].rule} {$job.commands.properties.upgradeSql.x-kubernetes-validations[1].rule} {$job.commands.properties.downgradeSql.x-kubernetes-validations[1].rule} {$job.commands.properties.history.x-kubernetes-validations[1].rule"
 check "commands.heads has only the \$( rule" equals 1 \
   "$(jp "$crd" "{$job.commands.properties.heads.x-kubernetes-validations}" | grep -o '"rule"' | wc -l)"
 check "job.image: printable, no spaces" pattern_accepts "$(jp "$crd" "{$job.image.pattern}")" \
   registry.example/drawing:1.4.2 "ghcr.io/a/b@sha256:0123abcd"
 check "job.image rejects spaces" pattern_rejects "$(jp "$crd" "{$job.image.pattern}")" "a b" ""
+check "CEL: job.urlEnv is not PGAPPNAME (the operator sets it)" field "self != 'PGAPPNAME'" \
+  "$job.urlEnv.x-kubernetes-validations[0].rule"
 check "job.urlEnv is an environment variable name" pattern_rejects "$(jp "$crd" "{$job.urlEnv.pattern}")" \
   "1A" "A-B" "A B" ""
 check "versionTable is a plain SQL identifier" pattern_rejects \

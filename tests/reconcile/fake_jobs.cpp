@@ -86,6 +86,13 @@ core::Result<JobCheck> FakeDatabase::CheckJobResult(const DatabaseTarget&,
   return check;
 }
 
+core::Status FakeDatabase::EndJobSessions(const DatabaseTarget&,
+                                          const std::string& application_name) {
+  effects_->Hit("db:end-sessions:" + application_name,
+                [&] { ended_sessions.push_back(application_name); });
+  return Status::Ok();
+}
+
 core::Status FakeDatabase::RestoreBackup(const DatabaseTarget&, const std::string& path) {
   if (path.empty()) {
     return Status(Code::kNotFound, "no backup");

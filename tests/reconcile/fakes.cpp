@@ -465,6 +465,9 @@ core::Result<InspectResult> FakeDatabase::Inspect(const DatabaseTarget& target,
         return s.direction == core::MigrationDirection::kDowngrade;
       });
   result.plan_digest = PlanDigest(target.migration_files, versions, resolved.value());
+  if (result.steps.empty()) {
+    result.pending_contract = pending_contract;
+  }
   result.database_identity = database_identity;
   return result;
 }
@@ -652,6 +655,9 @@ core::Result<MigrateResult> FakeDatabase::Migrate(const DatabaseTarget& target,
       result.final_versions = versions;
       result.sql_seconds = 1;
       result.total_seconds = expand ? 1.5 : 0.5;
+      if (!expand) {
+        pending_contract = failure ? identity.plan_digest : std::string();
+      }
       ended_runs[identity.Key()] = result;
     });
     result.final_versions = versions;

@@ -232,6 +232,9 @@ class FakeDatabase final : public DatabasePort {
   core::StepPhases step_phases;
   std::optional<core::Status> expand_failure;    // the expand ends kFailed
   std::optional<core::Status> contract_failure;  // the contract ends kFailed
+  // The plan digest of a failed contract, reported by Inspect at the
+  // target (InspectResult::pending_contract) until a contract succeeds.
+  std::string pending_contract;
   std::vector<std::string> phases_run;
 
   int inspect_calls = 0;
@@ -317,6 +320,10 @@ class FakeDatabase final : public DatabasePort {
                                               const std::string& run_key) override;
   core::Result<JobCheck> CheckJobResult(const DatabaseTarget& target, const std::string& run_key,
                                         bool compare_schema) override;
+  // The application names EndJobSessions was called with, in order.
+  std::vector<std::string> ended_sessions;
+  core::Status EndJobSessions(const DatabaseTarget& target,
+                              const std::string& application_name) override;
   core::Status RestoreBackup(const DatabaseTarget& target, const std::string& path) override;
   std::string JobPlanDigest(const std::vector<std::string>& from,
                             const std::vector<std::string>& to,

@@ -77,18 +77,21 @@ TEST(JobManifest, OnePodNoRetryDeadlineAndTtl) {
 }
 
 // Invariant (design §10.2): the URL reaches the container only through
-// valueFrom.secretKeyRef; no "value" is ever set, so the Job object (what
+// valueFrom.secretKeyRef; no "value" holds it, so the Job object (what
 // `kubectl get job -o yaml` shows) cannot hold it.
 TEST(JobManifest, TheUrlComesOnlyFromTheSecret) {
   core::SchemaMigration obj = JobObject();
   obj.spec.job->url_env = "DB_URL";
   const json job = BuildJob(obj, Upgrade(obj));
   const json& env = job["spec"]["template"]["spec"]["containers"][0]["env"];
-  ASSERT_EQ(env.size(), 1u);
+  ASSERT_EQ(env.size(), 2u);
   EXPECT_EQ(env[0]["name"], "DB_URL");
   EXPECT_FALSE(env[0].contains("value"));
   EXPECT_EQ(env[0]["valueFrom"]["secretKeyRef"],
             (json{{"name", "drawing-db"}, {"key", "DATABASE_URL"}}));
+  // The only plain value: the Job's name as libpq's application_name, by
+  // which the operator ends the tool's sessions after the Job (§10.4).
+  EXPECT_EQ(env[1], (json{{"name", "PGAPPNAME"}, {"value", job["metadata"]["name"]}}));
   EXPECT_EQ(job.dump().find("postgres"), std::string::npos);
   EXPECT_EQ(job["spec"]["template"]["spec"]["containers"][0].count("args"), 0u);
 }

@@ -32,6 +32,23 @@ class JobRunTest : public ReconcilerTest {
       if (verb == core::kVerbUpgradeSql) {
         job.state.phase = Phase_::kSucceeded;
         job.log = "BEGIN;\nALTER TABLE components ADD COLUMN schema_id int;\nCOMMIT;\n";
+      } else if (verb == core::kVerbDowngradeSql) {
+        job.state.phase = Phase_::kSucceeded;
+        job.log = "BEGIN;\nALTER TABLE components DROP COLUMN schema_id;\nCOMMIT;\n";
+      } else if (verb == core::kVerbHeads) {
+        job.state.phase = Phase_::kSucceeded;
+        job.log = heads_log_;
+      } else if (verb == core::kVerbHistory) {
+        // The tool's graph: 9bc6a98f1c12 -> add_flexible_schemas -> seed_default_schemas.
+        const auto argv = nlohmann::json::parse(job.manifest)["spec"]["template"]["spec"]
+                                                             ["containers"][0]["command"];
+        const std::string range = argv.back();
+        job.state.phase = range == "9bc6a98f1c12:seed_default_schemas" ||
+                                  range == "9bc6a98f1c12:add_flexible_schemas" ||
+                                  range == "add_flexible_schemas:seed_default_schemas"
+                              ? Phase_::kSucceeded
+                              : Phase_::kFailed;
+        job.log = range + "\n";
       } else if (verb == core::kVerbUpgrade && upgrade_) {
         upgrade_(job);
       } else if (verb == core::kVerbDowngrade && downgrade_) {
@@ -50,6 +67,7 @@ class JobRunTest : public ReconcilerTest {
   }
 
   std::vector<std::string> created_verbs_;
+  std::string heads_log_ = "seed_default_schemas (head)\n";
   std::function<void(FakeKube::FakeJob&)> upgrade_ = [this](FakeKube::FakeJob& job) {
     db_.versions = {"seed_default_schemas"};
     job.state.phase = Phase_::kSucceeded;
@@ -138,6 +156,13 @@ TEST_F(JobRunTest, AFailedJobIsUndoneByTheDowngradeJob) {
   EXPECT_EQ(db_.versions, std::vector<std::string>{"9bc6a98f1c12"});
   EXPECT_EQ(Replicas("backend"), 2);
   EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kTrue);
+  // Invariant (design §10.4): each Job's sessions are ended before the
+  // operator judges the database after it (and before the undo starts).
+  ASSERT_EQ(db_.ended_sessions.size(), 2u);
+  EXPECT_EQ(db_.ended_sessions[0].rfind("drawing-db-up-", 0), 0u) << db_.ended_sessions[0];
+  EXPECT_EQ(db_.ended_sessions[1].rfind("drawing-db-down-", 0), 0u) << db_.ended_sessions[1];
+  EXPECT_LT(effects_.IndexOf("db:end-sessions:drawing-db-up-"),
+            effects_.IndexOf("create-job:drawing-db-down-"));
 }
 
 // Invariant (design §10.4): the revision is read from the version table,
@@ -182,6 +207,209 @@ TEST_F(JobRunTest, AJobLogNeverCarriesTheSecretIntoStatusOrEvents) {
   RunUntilDone();
   EXPECT_EQ(kube_.AllWrittenText().find(kPassword), std::string::npos);
   EXPECT_EQ(St().last_run->job_log.find('\x1b'), std::string::npos);
+}
+
+// A target behind the database (design §10.5): the history Job places it,
+// the run is planned by downgradeSql and run by the downgrade Job; the
+// upgrade Job is never created.
+class JobDowngradeTest : public JobRunTest {
+ protected:
+  void SetUp() override {
+    JobRunTest::SetUp();
+    Obj().spec.target_revision = "9bc6a98f1c12";
+    db_.versions = {"seed_default_schemas"};
+    Obj().spec.job->commands[core::kVerbHistory] = {"tool", "history", "$FROM:$TARGET"};
+    Obj().spec.job->commands[core::kVerbDowngradeSql] = {"tool", "plan-down", "$FROM:$TARGET"};
+  }
+};
+
+TEST_F(JobDowngradeTest, TheHistoryJobMakesItADowngradePlannedAndRunAsOne) {
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Creates(core::kVerbHistory), 1);
+  EXPECT_EQ(Creates(core::kVerbDowngradeSql), 1);
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 1);
+  EXPECT_EQ(Creates(core::kVerbUpgradeSql), 0);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 0);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"9bc6a98f1c12"});
+  EXPECT_EQ(St().current_revision, "9bc6a98f1c12");
+  ASSERT_TRUE(St().plan);
+  EXPECT_EQ(St().plan->direction, "downgrade");
+  EXPECT_EQ(St().plan->plan_hash,
+            db_.JobPlanDigest({"seed_default_schemas"}, {"9bc6a98f1c12"},
+                              "BEGIN;\nALTER TABLE components DROP COLUMN schema_id;\nCOMMIT;\n"));
+  EXPECT_EQ(db_.backup_calls, 1);
+  EXPECT_EQ(Replicas("backend"), 2);
+  // Order: history Job, plan Job, scale-down, backup, downgrade Job.
+  const int history = effects_.IndexOf("create-job:drawing-db-history-");
+  const int plan = effects_.IndexOf("create-job:drawing-db-plan-down-");
+  const int scale = effects_.IndexOf("scale:Deployment/backend=0");
+  const int backup = effects_.IndexOf("db:backup");
+  const int run = effects_.IndexOf("create-job:drawing-db-down-");
+  EXPECT_TRUE(history >= 0 && history < plan && plan < scale && scale < backup && backup < run)
+      << history << " " << plan << " " << scale << " " << backup << " " << run;
+}
+
+TEST_F(JobDowngradeTest, AnUpgradeKeepsItsPathWhenTheHistoryJobPlacesTheTargetAhead) {
+  Obj().spec.target_revision = "seed_default_schemas";
+  db_.versions = {"9bc6a98f1c12"};
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Creates(core::kVerbHistory), 1);
+  EXPECT_EQ(Creates(core::kVerbUpgradeSql), 1);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 1);
+  EXPECT_EQ(Creates(core::kVerbDowngradeSql), 0);
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 0);
+  EXPECT_EQ(St().plan->direction, "upgrade");
+}
+
+// Invariant (design §10.4, §10.5): a failed downgrade is undone to the
+// start revision before the writers come back, by the tool's upgrade.
+TEST_F(JobDowngradeTest, AFailedDowngradeIsUndoneByTheUpgradeJob) {
+  downgrade_ = [this](FakeKube::FakeJob& job) {
+    db_.versions = {"add_flexible_schemas"};  // one step down, then it died
+    job.state = JobState{Phase_::kFailed, "BackoffLimitExceeded", "backoff limit", ""};
+  };
+  RunUntilDone();
+  ASSERT_TRUE(St().last_run);
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeRolledBack);
+  EXPECT_EQ(St().last_run->reason, rs::kMigrationFailed);
+  EXPECT_NE(St().last_run->message.find("The upgrade Job"), std::string::npos)
+      << St().last_run->message;
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 1);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 1);
+  EXPECT_EQ(db_.restores, 0);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+  const int undo = effects_.IndexOf("create-job:drawing-db-up-");
+  EXPECT_GT(undo, effects_.IndexOf("create-job:drawing-db-down-"));
+  EXPECT_LT(undo, effects_.IndexOf("scale:Deployment/backend=2"));
+}
+
+// A downgrade that loses rows (a dropped table that held data) is a loss
+// unless spec.verify.allowRowLoss declares it: undone like any loss.
+TEST_F(JobDowngradeTest, ADowngradeThatLosesRowsIsUndone) {
+  downgrade_ = [this](FakeKube::FakeJob& job) {
+    db_.versions = {"9bc6a98f1c12"};
+    db_.rows -= 10;
+    job.state.phase = Phase_::kSucceeded;
+  };
+  RunUntilDone();
+  ASSERT_TRUE(St().last_run);
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeRolledBack);
+  EXPECT_EQ(St().last_run->reason, rs::kVerificationFailed);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_EQ(db_.rows, 5000);
+}
+
+// Design §10.6: schemaop.dev/abort while the Job runs deletes the Job
+// (Foreground: gone with its pod), ends its sessions, and undoes what the
+// tool committed before the writers come back.
+TEST_F(JobRunTest, AbortDeletesTheRunningJobAndUndoesWhatItCommitted) {
+  upgrade_ = [this](FakeKube::FakeJob&) {
+    db_.versions = {"add_flexible_schemas"};  // one step committed; the Job runs on
+  };
+  for (int i = 0; i < 20 && Creates(core::kVerbUpgrade) == 0; ++i) {
+    Reconcile();
+    kube_.Settle();
+  }
+  ASSERT_EQ(St().phase, Phase::kMigrating);
+  Obj().metadata.annotations[core::kAnnotationAbort] = "now";
+  RunUntilDone();
+  EXPECT_EQ(St().handled_abort, "now");
+  ASSERT_TRUE(St().last_run);
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeRolledBack);
+  EXPECT_EQ(St().last_run->reason, rs::kAborted);
+  EXPECT_NE(St().last_run->message.find("Migration cancelled (aborted by the annotation"),
+            std::string::npos)
+      << St().last_run->message;
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kAborted);
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 1);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"9bc6a98f1c12"});
+  EXPECT_EQ(Replicas("backend"), 2);
+  const int deleted = effects_.IndexOf("delete-job:drawing-db-up-");
+  const int ended = effects_.IndexOf("db:end-sessions:drawing-db-up-");
+  EXPECT_TRUE(deleted >= 0 && deleted < ended) << deleted << " " << ended;
+  EXPECT_TRUE(HasEvent(rs::kAborted));
+}
+
+TEST_F(JobRunTest, TheDowntimeBudgetDeletesARunningJob) {
+  Obj().spec.max_downtime_seconds = 5;
+  upgrade_ = [](FakeKube::FakeJob&) {};  // never ends by itself
+  RunUntilDone();
+  ASSERT_TRUE(St().last_run);
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeRolledBack);
+  EXPECT_EQ(St().last_run->reason, rs::kDowntimeExceeded);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kDowntimeExceeded);
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 0);  // nothing was committed
+  EXPECT_GE(effects_.IndexOf("delete-job:drawing-db-up-"), 0);
+  EXPECT_EQ(Replicas("backend"), 2);
+}
+
+// targetRevision head (design §10.7): the heads Job names the head, which
+// is pinned for the generation and the Job inputs.
+class JobHeadTest : public JobRunTest {
+ protected:
+  void SetUp() override {
+    JobRunTest::SetUp();
+    Obj().spec.target_revision = "head";
+    Obj().spec.job->commands[core::kVerbHeads] = {"tool", "heads"};
+  }
+  void Resync(int passes) {
+    for (int i = 0; i < passes; ++i) {
+      Reconcile();
+      kube_.Settle();
+    }
+  }
+};
+
+TEST_F(JobHeadTest, TheHeadsJobNamesTheTargetOnceForTheGeneration) {
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Creates(core::kVerbHeads), 1);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 1);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_EQ(St().current_revision, "seed_default_schemas");
+  EXPECT_EQ(St().target_revision, "seed_default_schemas");
+  ASSERT_TRUE(St().resolved_target);
+  EXPECT_EQ(St().resolved_target->target_revision, "head");
+  EXPECT_EQ(St().resolved_target->revision, "seed_default_schemas");
+  // The upgrade Job got the resolved revision, never the word head.
+  for (const auto& [key, job] : kube_.jobs) {
+    EXPECT_EQ(job.manifest.find("\"head\""), std::string::npos) << key;
+  }
+  Resync(5);  // resyncs reuse the pinned head: no second heads Job, no run
+  EXPECT_EQ(Creates(core::kVerbHeads), 1);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 1);
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue);
+}
+
+TEST_F(JobHeadTest, ADatabaseAlreadyAtHeadIsNeitherScaledNorMigrated) {
+  db_.versions = {"seed_default_schemas"};
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Creates(core::kVerbHeads), 1);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 0);
+  EXPECT_EQ(Creates(core::kVerbUpgradeSql), 0);
+  EXPECT_EQ(db_.backup_calls, 0);
+  EXPECT_EQ(effects_.IndexOf("scale:"), -1);
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue);
+  ASSERT_TRUE(St().last_run);
+  EXPECT_NE(St().last_run->message.find("already at head seed_default_schemas"),
+            std::string::npos);
+  Resync(5);
+  EXPECT_EQ(Creates(core::kVerbHeads), 1);
+}
+
+TEST_F(JobHeadTest, SeveralHeadsStopBeforeAnythingIsScaled) {
+  heads_log_ = "branch_a (head)\nbranch_b (head)\n";
+  RunUntilDone();
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kStalled).reason, "JobPlanFailed");
+  EXPECT_NE(Cond(ct::kStalled).message.find("several heads (branch_a, branch_b)"),
+            std::string::npos)
+      << Cond(ct::kStalled).message;
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 0);
+  EXPECT_EQ(effects_.IndexOf("scale:"), -1);
 }
 
 TEST_F(JobRunTest, TheRunKeepsTheWritersDownWhileTheJobRuns) {

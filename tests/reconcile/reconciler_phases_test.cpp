@@ -162,6 +162,75 @@ TEST_F(ReconcilerPhasesTest, FailedContractLeavesTheWritersUpAtTheNewRevision) {
   EXPECT_TRUE(HasEvent(kube_, rs::kContractFailed));
 }
 
+// Invariant (design §3.1): a pending contract is never reported Ready and
+// never forgotten by a resync; schemaop.dev/retry runs the contract alone,
+// writers untouched.
+TEST_F(ReconcilerPhasesTest, AFailedContractStaysReportedUntilARetryRunsItAlone) {
+  db_.contract_failure = Status(Code::kMigrationFailed, "lock timeout on components");
+  RunUntilDone();
+  ASSERT_EQ(Cond(ct::kStalled).reason, rs::kContractFailed);
+  ASSERT_EQ(db_.pending_contract.empty(), false);
+  const int scales = kube_.scale_calls();
+  for (int i = 0; i < 3; ++i) {  // resyncs
+    Reconcile();
+    kube_.Settle();
+  }
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kContractFailed);
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kFalse);
+  EXPECT_EQ(db_.phases_run.size(), 3u);
+  db_.contract_failure.reset();
+  Obj().metadata.annotations[core::kRetryAnnotation] = "1";
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Cond(ct::kReady).status, ConditionStatus::kTrue);
+  EXPECT_THAT(db_.phases_run, ::testing::ElementsAre("expand", "window", "contract", "contract"));
+  EXPECT_EQ(kube_.scale_calls(), scales);  // the writers were never touched
+  EXPECT_EQ(Replicas("backend"), 2);
+  ASSERT_TRUE(St().last_run.has_value());
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeSucceeded);
+  EXPECT_EQ(St().last_run->retry, "1");
+  EXPECT_EQ(St().last_run->downtime_seconds, 0.0);
+  EXPECT_EQ(db_.identities_seen.back().phase, core::RunPhase::kContract);
+  Reconcile();  // at the target, nothing pending: nothing runs
+  EXPECT_EQ(db_.phases_run.size(), 4u);
+}
+
+// Invariant (design §3.1, "A plan change after the expand"): the database
+// holds the expand of the run's plan, so a spec change after it never
+// drops the run for a new plan: the run's own window follows its expand,
+// and the new target is planned once the run has ended.
+TEST_F(ReconcilerPhasesTest, ASpecChangeAfterTheExpandFinishesTheRunsOwnPlanFirst) {
+  bool edited = false;
+  db_.on_migrate = [&] {
+    if (!edited && db_.identities_seen.back().phase == core::RunPhase::kExpand) {
+      edited = true;
+      kube_.EditSpec(kNs, kName, [](core::SchemaMigrationSpec& s) {
+        s.target_revision = "add_flexible_schemas";
+      });
+    }
+  };
+  RunUntilDone();
+  ASSERT_TRUE(edited);
+  // Migrate calls (a replay of the ended expand included): the first call
+  // after the expand's that is not the expand again is its plan's window.
+  const auto& seen = db_.identities_seen;
+  ASSERT_FALSE(seen.empty());
+  ASSERT_EQ(seen[0].phase, core::RunPhase::kExpand);
+  std::size_t next = 1;
+  while (next < seen.size() && seen[next].Key() == seen[0].Key()) {
+    ++next;
+  }
+  ASSERT_LT(next, seen.size());
+  EXPECT_EQ(seen[next].phase, core::RunPhase::kWindow);
+  EXPECT_EQ(seen[next].plan_digest, seen[0].plan_digest)
+      << "the run after the expand belongs to another plan";
+  EXPECT_EQ(db_.phases_run.at(1), "window");
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"add_flexible_schemas"});
+  EXPECT_EQ(Replicas("backend"), 2);
+}
+
 // Killed in Expanding (before or after the engine committed the expand):
 // the next controller resumes the expand phase, never scales anything
 // during it, and runs each phase exactly once.

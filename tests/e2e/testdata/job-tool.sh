@@ -11,6 +11,10 @@
 #   FAULT  sleep       wait 8 s first (a Job that runs for a while)
 #          fail-midway upgrade to add_flexible_schemas only, then exit 3
 #          lose-rows   migrate, then delete 10 components (a lossy migration)
+#          orphan      first a statement that deletes 10 components after a
+#                      15 s sleep, in autocommit: killed mid-sleep, the pod
+#                      leaves it running in the server, where it commits on
+#                      its own unless the operator ends the session
 set -eu
 bin=$1 dir=$2 psql=$3 verb=$4 target=$5 fault=${6:-}
 echo "job-tool: $verb to $target${fault:+ (fault $fault)}"
@@ -21,6 +25,11 @@ case $verb in
   upgrade | downgrade) ;;
   *) echo "job-tool: unknown verb $verb" >&2; exit 2 ;;
 esac
+if [ "$fault" = orphan ]; then
+  echo "job-tool: a statement that outlives the pod (application_name ${PGAPPNAME:-unset})"
+  "$psql" -X -q -v ON_ERROR_STOP=1 -d "$DATABASE_URL" \
+    -c "DELETE FROM components WHERE id <= 10 AND (SELECT pg_sleep(15)) IS NOT NULL"
+fi
 if [ "$fault" = fail-midway ]; then
   "$bin" --migrations "$dir" -q upgrade add_flexible_schemas
   echo "job-tool: failing on purpose after add_flexible_schemas" >&2
