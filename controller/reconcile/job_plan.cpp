@@ -174,15 +174,43 @@ std::string Reconciler::Pass::JobUndoVerb() const {
   return JobForwardVerb() == core::kVerbDowngrade ? core::kVerbUpgrade : core::kVerbDowngrade;
 }
 
-// A history or plan Job found gone before its outcome was read: it only
-// reads, so it runs again (phase Creating, the same name).
-Next Reconciler::Pass::RerunReadOnlyJob() {
-  SchemaMigrationStatus next = obj_.status;
-  next.run->job->phase = core::kJobPhaseCreating;
-  if (Status s = Write(std::move(next)); !s.ok()) {
-    return WriteFailed(s);
+// The read-only Jobs of Planning (heads, history, the plan Job): created
+// once (named in status first, StartJob), waited for, and run again under
+// the same name when found gone before their outcome was read (they only
+// read). nullopt once *state holds the finished Job's state; otherwise the
+// Next to return (a wait, or a stop); `what` names the Job in messages.
+std::optional<Next> Reconciler::Pass::AwaitReadOnlyJob(const std::string& verb,
+                                                       const std::vector<std::string>& command,
+                                                       const std::string& from,
+                                                       const std::string& to,
+                                                       const std::string& what,
+                                                       JobState* state) {
+  const auto& job = obj_.status.run->job;
+  if (!job || job->verb != verb || job->phase == core::kJobPhaseCreating) {
+    auto argv = core::ExpandCommand(command, from, to);
+    if (!argv.ok()) {
+      return AbortRun(rs::kInvalidSpec, "The " + what + " cannot be built: " +
+                                            argv.status().message() + ". Nothing was scaled.");
+    }
+    if (Next started = StartJob(verb, argv.value()); started.stops()) {
+      return started;
+    }
   }
-  return Requeue(std::chrono::milliseconds(0), "requeue");
+  Next wait = Next::Continue();
+  auto finished = FinishedJob(&wait);
+  if (!finished) {
+    return wait;
+  }
+  if (!finished->ok()) {
+    SchemaMigrationStatus next = obj_.status;
+    next.run->job->phase = core::kJobPhaseCreating;
+    if (Status s = Write(std::move(next)); !s.ok()) {
+      return WriteFailed(s);
+    }
+    return Requeue(std::chrono::milliseconds(0), "requeue");
+  }
+  *state = finished->value();
+  return std::nullopt;
 }
 
 // Planning of a Job run whose target is head (design §10.7): the heads Job
@@ -199,29 +227,16 @@ Next Reconciler::Pass::ResolveJobHead() {
                     "Generic form): add commands.heads, or write the revision id. Nothing was "
                     "scaled.");
   }
-  if (!run.job || run.job->verb != core::kVerbHeads ||
-      run.job->phase == core::kJobPhaseCreating) {
-    auto argv = core::ExpandCommand(command, JobRevision(run.from_versions), "head");
-    if (!argv.ok()) {
-      return AbortRun(rs::kInvalidSpec, "The heads Job cannot be built: " +
-                                            argv.status().message() + ". Nothing was scaled.");
-    }
-    if (Next started = StartJob(core::kVerbHeads, argv.value()); started.stops()) {
-      return started;
-    }
-  }
-  Next wait = Next::Continue();
-  auto state = FinishedJob(&wait);
-  if (!state) {
-    return wait;
-  }
-  if (!state->ok()) {
-    return RerunReadOnlyJob();
+  JobState state;
+  if (std::optional<Next> waiting =
+          AwaitReadOnlyJob(core::kVerbHeads, command, JobRevision(run.from_versions), "head",
+                           "heads Job", &state)) {
+    return std::move(*waiting);
   }
   const std::string name = obj_.status.run->job->name;
-  if (state->value().phase == JobState::Phase::kFailed) {
-    return AbortRun(kJobPlanFailed, "The heads Job " + name + " failed (" +
-                                        state->value().reason + "): " + JobLogOf(name) +
+  if (state.phase == JobState::Phase::kFailed) {
+    return AbortRun(kJobPlanFailed, "The heads Job " + name + " failed (" + state.reason +
+                                        "): " + JobLogOf(name) +
                                         " Nothing was scaled or migrated. Fix spec.job (image, "
                                         "commands.heads), then change the spec.");
   }
@@ -289,32 +304,18 @@ Next Reconciler::Pass::DecideJobDirection() {
   if (run.from_versions.empty()) {
     why = "the database has no revision yet";
   } else if (!command.empty()) {
-    if (!run.job || run.job->verb != core::kVerbHistory ||
-        run.job->phase == core::kJobPhaseCreating) {
-      auto argv = core::ExpandCommand(command, from, to);
-      if (!argv.ok()) {
-        return AbortRun(rs::kInvalidSpec, "The history Job cannot be built: " +
-                                              argv.status().message() + ". Nothing was scaled.");
-      }
-      if (Next started = StartJob(core::kVerbHistory, argv.value()); started.stops()) {
-        return started;
-      }
-    }
-    Next wait = Next::Continue();
-    auto state = FinishedJob(&wait);
-    if (!state) {
-      return wait;
-    }
-    if (!state->ok()) {
-      return RerunReadOnlyJob();
+    JobState state;
+    if (std::optional<Next> waiting =
+            AwaitReadOnlyJob(core::kVerbHistory, command, from, to, "history Job", &state)) {
+      return std::move(*waiting);
     }
     const std::string name = obj_.status.run->job->name;
-    if (state->value().phase == JobState::Phase::kSucceeded) {
+    if (state.phase == JobState::Phase::kSucceeded) {
       why = "the history Job " + name + " places " + to + " ahead of " + from;
     } else {
       direction = core::kVerbDowngrade;
       why = "the history Job " + name + " does not place " + to + " ahead of " + from + " (" +
-            state->value().reason + "): " + JobLogOf(name);
+            state.reason + "): " + JobLogOf(name);
     }
   }
   SchemaMigrationStatus next = obj_.status;
@@ -368,28 +369,15 @@ Next Reconciler::Pass::PlanWithJob() {
     plan_output =
         run_verb + " command: " + nlohmann::json(core::CommandFor(spec_job, run_verb)).dump() + "\n";
   } else {
-    if (!run.job || run.job->verb != plan_verb || run.job->phase == core::kJobPhaseCreating) {
-      auto argv = core::ExpandCommand(plan_command, from, to);
-      if (!argv.ok()) {
-        return AbortRun(rs::kInvalidSpec, "The plan Job cannot be built: " +
-                                              argv.status().message() + ". Nothing was scaled.");
-      }
-      if (Next started = StartJob(plan_verb, argv.value()); started.stops()) {
-        return started;
-      }
-    }
-    Next wait = Next::Continue();
-    auto state = FinishedJob(&wait);
-    if (!state) {
-      return wait;
+    JobState state;
+    if (std::optional<Next> waiting =
+            AwaitReadOnlyJob(plan_verb, plan_command, from, to, "plan Job", &state)) {
+      return std::move(*waiting);
     }
     const std::string name = obj_.status.run->job->name;
-    if (!state->ok()) {  // gone before it was read: a plan is only read, so run it again
-      return RerunReadOnlyJob();
-    }
-    if (state->value().phase == JobState::Phase::kFailed) {
+    if (state.phase == JobState::Phase::kFailed) {
       return AbortRun(kJobPlanFailed,
-                      "The plan Job " + name + " failed (" + state->value().reason +
+                      "The plan Job " + name + " failed (" + state.reason +
                           "): " + JobLogOf(name) +
                           " Nothing was scaled or migrated. Fix spec.job (image, commands." +
                           plan_verb + ") or the target, then change the spec.");

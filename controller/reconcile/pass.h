@@ -288,7 +288,10 @@ class Reconciler::Pass {
   // §10.5), recorded in status.run.jobDirection; Continue once known.
   Next ResolveJobHead();
   Next DecideJobDirection();
-  Next RerunReadOnlyJob();
+  std::optional<Next> AwaitReadOnlyJob(const std::string& verb,
+                                       const std::vector<std::string>& command,
+                                       const std::string& from, const std::string& to,
+                                       const std::string& what, JobState* state);
   Next PlanWithJob();
   // kVerbDowngrade when the run was decided to be a downgrade, else
   // kVerbUpgrade; the undo of a failed run uses the other one.
