@@ -3,7 +3,8 @@
 #  1. the plan and its hash appear in status, Ready=False Reconciling=True
 #     Stalled=False AwaitingApproval; nothing is scaled, backed up or
 #     migrated, and resyncs while waiting write nothing; `schemaop plan`
-#     prints the same hash for the same files;
+#     prints the same hash and the same sections per phase for the same
+#     files;
 #  2. a wrong approvedPlanHash keeps it waiting and says so; a malformed one
 #     is refused by the API server naming the field;
 #  3. the right hash approved while the controller is down, then the files
@@ -68,6 +69,24 @@ expect_eq "the run pins the published plan" "$hash" "$(smig '{.status.run.planDi
 expect_contains "the message names the hash and the kubectl patch" "$(ready_message)" \
   "kubectl patch schemamigration drawing-db -n drawing --type merge -p '{\"spec\":{\"approvedPlanHash\":\"$hash\"}}'"
 expect_eq "schemaop plan prints the status hash" "$hash" "$(plan_hash_of "$E2E_SRC/migrations/drawing")"
+# The plan's phases (design §3.1): status.plan.steps[].phases, section
+# numbers per step, list the sections `schemaop plan` prints per phase
+# (REV#N), in the same order; the CLI's REV(version) entries are the
+# version rows, which status does not list.
+status_phase_line() {  # status_phase_line PHASE
+  kubectl get smig "$E2E_SMIG" -n "$E2E_NS" -o json |
+    jq -r --arg p "$1" \
+      '"\($p):" + ([.status.plan.steps[] | .revision as $r | (.phases[$p] // [])[] | " \($r)#\(.)"] | join(""))'
+}
+cli_phase_line() {  # cli_phase_line PHASE
+  DATABASE_URL=$E2E_DB_URL "$SCHEMAOP_BIN" --migrations "$E2E_SRC/migrations/drawing" \
+    plan seed_default_schemas | sed -n "s/^  $1:/$1:/p" | sed 's/ [A-Za-z0-9_]*(version)//g'
+}
+for phase in expand window contract; do
+  expect_eq "status.plan phases = schemaop plan ($phase)" "$(cli_phase_line "$phase")" \
+    "$(status_phase_line "$phase")"
+done
+expect_contains "the expand phase is not empty" "$(status_phase_line expand)" "add_flexible_schemas#1"
 expect_contains "an Event says it waits" "$(kubectl get events -n "$E2E_NS" -o jsonpath='{.items[*].reason}')" \
   AwaitingApproval
 expect_waiting_untouched "before approval"
