@@ -213,6 +213,11 @@ Next Reconciler::Pass::PendingContract(Inputs& inputs, const InspectResult& insp
   next.target_revision = core::FormatVersions(inspect.target_versions);
   next.resolved_target = resolved;
   next.phase = Phase::kContracting;
+  // Nothing is scaled or paused by this run: the replicas recorded by the
+  // earlier run are not this run's, and a deletion mid-contract must not
+  // "restore" them over what the user set since.
+  next.workloads.clear();
+  next.autoscalers.clear();
   core::RunStatus run;
   run.generation = generation();
   run.target_revision = obj_.spec.target_revision;

@@ -187,6 +187,7 @@ TEST_F(ReconcilerPhasesTest, AFailedContractStaysReportedUntilARetryRunsItAlone)
   EXPECT_THAT(db_.phases_run, ::testing::ElementsAre("expand", "window", "contract", "contract"));
   EXPECT_EQ(kube_.scale_calls(), scales);  // the writers were never touched
   EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_TRUE(St().workloads.empty());  // none recorded: none to "restore"
   ASSERT_TRUE(St().last_run.has_value());
   EXPECT_EQ(St().last_run->outcome, core::kOutcomeSucceeded);
   EXPECT_EQ(St().last_run->retry, "1");
