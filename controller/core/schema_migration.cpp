@@ -124,12 +124,14 @@ bool ObjectMeta::operator==(const ObjectMeta& o) const {
 }
 
 bool SchemaMigrationSpec::operator==(const SchemaMigrationSpec& o) const {
-  return std::tie(target_revision, url_secret_ref, ca_secret_ref, version_table, migrations_config_map, workloads,
+  return std::tie(target_revision, url_secret_ref, ca_secret_ref, version_table, version_layout,
+                  migrations_config_map, workloads,
                   drain_timeout_seconds, backup_when, verify_row_counts, verify_schema,
                   verify_allow_row_loss, verify_checks, failure_policy, lock_timeout,
                   statement_timeout, suspend, approval, approved_plan_hash,
                   max_downtime_seconds, maintenance_window, rehearse, executor, job) ==
-         std::tie(o.target_revision, o.url_secret_ref, o.ca_secret_ref, o.version_table, o.migrations_config_map,
+         std::tie(o.target_revision, o.url_secret_ref, o.ca_secret_ref, o.version_table,
+                  o.version_layout, o.migrations_config_map,
                   o.workloads, o.drain_timeout_seconds, o.backup_when, o.verify_row_counts,
                   o.verify_schema, o.verify_allow_row_loss, o.verify_checks, o.failure_policy,
                   o.lock_timeout, o.statement_timeout, o.suspend, o.approval,
@@ -323,6 +325,21 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
   if (!IsValidVersionTableName(spec.version_table)) {
     add("spec.database.versionTable",
         "invalid table name " + Quote(spec.version_table) + ": must be " + kVersionTableRule);
+  }
+  if (!IsVersionLayout(spec.version_layout)) {
+    add("spec.database.versionLayout",
+        "unsupported value " + Quote(spec.version_layout) + ": use Alembic or GolangMigrate");
+  } else if (spec.version_layout == kVersionLayoutGolangMigrate) {
+    if (spec.executor != kExecutorJob) {
+      add("spec.database.versionLayout",
+          "GolangMigrate is read only with executor Job (schemaop's own files keep Alembic's "
+          "layout): set spec.executor: Job, or remove versionLayout");
+    } else if (spec.target_revision != "head" && !IsGolangMigrateVersion(spec.target_revision)) {
+      add("spec.targetRevision",
+          "with versionLayout GolangMigrate this is a golang-migrate version (the number its "
+          "file names start with, 1 to 18 digits, e.g. 20240301120000) or head, got " +
+              Quote(spec.target_revision));
+    }
   }
 
   if (spec.migrations_config_map.empty()) {

@@ -110,6 +110,7 @@ struct SchemaMigrationSpec {
   // verify-full then). Empty name: none (the URL alone decides TLS).
   SecretKeyRef ca_secret_ref;
   std::string version_table = kDefaultVersionTable;  // database.versionTable
+  std::string version_layout = "Alembic";            // database.versionLayout (core/version_table.h)
   std::string migrations_config_map;                // migrations.configMapRef.name
   std::vector<WorkloadRef> workloads;
   int drain_timeout_seconds = kDefaultDrainTimeoutSeconds;

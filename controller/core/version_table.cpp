@@ -2,6 +2,22 @@
 
 namespace schemaop::core {
 
+bool IsVersionLayout(std::string_view layout) {
+  return layout == kVersionLayoutAlembic || layout == kVersionLayoutGolangMigrate;
+}
+
+bool IsGolangMigrateVersion(std::string_view version) {
+  if (version.empty() || version.size() > 18) {
+    return false;
+  }
+  for (char c : version) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool IsValidVersionTableName(std::string_view name) {
   if (name.empty() || name.size() > 63) {
     return false;

@@ -15,4 +15,19 @@ inline constexpr char kVersionTableRule[] =
 
 bool IsValidVersionTableName(std::string_view name);
 
+// The layout of the version table (spec.database.versionLayout, design
+// §10.8): what the operator reads the database's revision from.
+//   Alembic        `version_num` rows, one per head; no row is base. The
+//                  engine's own files write this layout.
+//   GolangMigrate  golang-migrate's `version bigint, dirty boolean`, one row
+//                  (read only, with executor Job). A dirty row is a
+//                  migration that failed half-way: never a revision.
+inline constexpr char kVersionLayoutAlembic[] = "Alembic";
+inline constexpr char kVersionLayoutGolangMigrate[] = "GolangMigrate";
+bool IsVersionLayout(std::string_view layout);
+
+// A golang-migrate version as its table stores it: 1 to 18 decimal digits
+// (a bigint; its file names start with it, e.g. 20240301120000).
+bool IsGolangMigrateVersion(std::string_view version);
+
 }  // namespace schemaop::core

@@ -113,7 +113,7 @@ core::Result<Migrator::JobBaselineRecord> Migrator::RecordJobBaseline(const std:
     std::optional<StoredBaseline> stored = ReadBaseline(tx, run_key);
     if (!stored) {
       StoredBaseline b;
-      b.versions = internal::ReadVersions(tx, rt.VersionTable());
+      b.versions = internal::ReadVersions(tx, rt.VersionTable(), rt.options.version_layout);
       b.rows = internal::CountRelationRows(tx, rt.VersionTable());
       b.fingerprint = internal::ReadSchemaFingerprint(tx, rt.VersionTable());
       tx.exec_params("INSERT INTO " + BaselineTable() +
@@ -154,7 +154,7 @@ core::Result<Migrator::JobCheckReport> Migrator::CheckJobResult(const std::strin
                     "no baseline was recorded for this run (schemaop.job_baseline)");
     }
     JobCheckReport report;
-    report.versions = internal::ReadVersions(tx, rt.VersionTable());
+    report.versions = internal::ReadVersions(tx, rt.VersionTable(), rt.options.version_layout);
     const std::set<std::string> allowed(rt.options.allow_row_loss.begin(),
                                         rt.options.allow_row_loss.end());
     report.row_loss =

@@ -49,6 +49,10 @@ Status CheckOptions(const MigratorOptions& options) {
                                               "' is not " + core::kVersionTableRule +
                                               "; use e.g. alembic_version");
   }
+  if (!core::IsVersionLayout(options.version_layout)) {
+    return Status(Code::kInvalidArgument, "version table layout '" + options.version_layout +
+                                              "' is not Alembic or GolangMigrate");
+  }
   if (options.lock_wait.count() < 0 || options.lock_timeout.count() < 0 ||
       options.statement_timeout.count() < 0) {
     return Status(Code::kInvalidArgument, "timeouts must not be negative");

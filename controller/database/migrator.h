@@ -79,6 +79,9 @@ struct MigratorOptions {
   // Who runs it, recorded in schemaop.run_log (CLI: "$USER@host (cli)").
   std::string actor = "schemaop";
   std::string version_table = "alembic_version";
+  // How the version table is read (core/version_table.h): Alembic, or
+  // GolangMigrate for the Job executor's checks (never written).
+  std::string version_layout = "Alembic";
   // Run even when an applied revision's file differs from the archived one.
   bool allow_changed = false;
   // Row-count guard (design §5 verify.rowCounts): Preserve when true. Rows

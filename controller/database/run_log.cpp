@@ -228,7 +228,7 @@ core::Result<bool> ReplayEndedRun(Runtime& rt, const std::string& run_key, RunRe
     report->run_id = row[0].as<std::int64_t>();
     report->from_versions = TextArray(row[4]);
     report->to_versions = TextArray(row[5]);
-    report->final_versions = ReadVersions(tx, rt.VersionTable());
+    report->final_versions = ReadVersions(tx, rt.VersionTable(), rt.options.version_layout);
     report->replayed = true;
     if (outcome == "succeeded") {
       report->outcome = RunOutcome::kSucceeded;

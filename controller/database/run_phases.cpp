@@ -1,5 +1,7 @@
 #include "database/run_phases.h"
 
+#include <algorithm>
+
 #include "database/executor.h"
 #include "database/runtime.h"
 #include "database/verifier.h"
@@ -146,33 +148,51 @@ std::string PhaseRun::Name() const {
 }
 
 core::Result<std::optional<EffectiveRun>> ReadLastEffectiveRun(Runtime& rt) {
+  // Read on every inspection of a database at its target (every resync of a
+  // Ready object): the newest row nearly always decides, so the rows come in
+  // pages, the first of one row, and the scan stops at the first effective
+  // run (at most kMaxRows rows, as before).
+  constexpr int kMaxRows = 500;
+  constexpr int kPage = 32;
   try {
     pqxx::read_transaction tx(rt.session->conn());
     if (!TableExists(tx, std::string(kSchema) + ".run_log")) {
       return std::optional<EffectiveRun>();
     }
-    for (const auto& row :
-         tx.exec(std::string("SELECT id, direction, outcome, array_to_json(from_versions)::text, "
-                             "array_to_json(to_versions)::text, coalesce(plan, '{}')::text, "
-                             "coalesce(progress, '{}')::text FROM ") +
-                 kSchema + ".run_log WHERE outcome <> 'running' ORDER BY id DESC LIMIT 500")) {
-      EffectiveRun run;
-      run.id = row[0].as<std::int64_t>();
-      run.direction = row[1].as<std::string>();
-      run.outcome = row[2].as<std::string>();
-      run.plan = json::parse(row[5].as<std::string>());
-      const json progress = json::parse(row[6].as<std::string>());
-      if (Transparent(run.direction, run.outcome, run.plan, progress)) {
-        continue;
+    std::optional<std::int64_t> before;
+    for (int read = 0; read < kMaxRows;) {
+      const int limit = std::min(read == 0 ? 1 : kPage, kMaxRows - read);
+      const pqxx::result rows = tx.exec(
+          std::string("SELECT id, direction, outcome, array_to_json(from_versions)::text, "
+                      "array_to_json(to_versions)::text, coalesce(plan, '{}')::text, "
+                      "coalesce(progress, '{}')::text FROM ") +
+          kSchema + ".run_log WHERE outcome <> 'running'" +
+          (before ? " AND id < " + std::to_string(*before) : std::string()) +
+          " ORDER BY id DESC LIMIT " + std::to_string(limit));
+      for (const auto& row : rows) {
+        EffectiveRun run;
+        run.id = row[0].as<std::int64_t>();
+        before = run.id;
+        run.direction = row[1].as<std::string>();
+        run.outcome = row[2].as<std::string>();
+        run.plan = json::parse(row[5].as<std::string>());
+        const json progress = json::parse(row[6].as<std::string>());
+        if (Transparent(run.direction, run.outcome, run.plan, progress)) {
+          continue;
+        }
+        run.from = row[3].is_null() ? std::vector<std::string>() : TextArray(row[3]);
+        run.to = row[4].is_null() ? std::vector<std::string>() : TextArray(row[4]);
+        const json phases = run.plan.value("phases", json());
+        run.first = PhaseFromJson(phases, "first", RunPhase::kAll);
+        run.last = PhaseFromJson(phases, "last", RunPhase::kAll);
+        run.plan_digest = run.plan.value("plan_digest", "");
+        run.cursor = CursorFromJson(progress);
+        return std::optional<EffectiveRun>(std::move(run));
       }
-      run.from = row[3].is_null() ? std::vector<std::string>() : TextArray(row[3]);
-      run.to = row[4].is_null() ? std::vector<std::string>() : TextArray(row[4]);
-      const json phases = run.plan.value("phases", json());
-      run.first = PhaseFromJson(phases, "first", RunPhase::kAll);
-      run.last = PhaseFromJson(phases, "last", RunPhase::kAll);
-      run.plan_digest = run.plan.value("plan_digest", "");
-      run.cursor = CursorFromJson(progress);
-      return std::optional<EffectiveRun>(std::move(run));
+      if (rows.size() < static_cast<std::size_t>(limit)) {
+        break;
+      }
+      read += limit;
     }
   } catch (const std::exception& error) {
     return rt.FromException(error, "cannot read schemaop.run_log", Code::kInternal);

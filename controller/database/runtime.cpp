@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "database/version_table.h"
+
 namespace schemaop::database::internal {
 
 using core::Code;
@@ -45,6 +47,9 @@ Status Runtime::EnsureSession() {
 
 Status Runtime::FromException(const std::exception& error, const std::string& context,
                               Code code) const {
+  if (dynamic_cast<const DirtyVersionTable*>(&error) != nullptr) {
+    return Status(Code::kMigrationFailed, context + ": " + error.what(), "dirty-version-table");
+  }
   if (dynamic_cast<const pqxx::sql_error*>(&error) != nullptr) {
     Emit("server-error", context + ": " + error.what());
   }

@@ -5,7 +5,9 @@
 // is built with it. Internal header: libpqxx types; include only from
 // controller/database.
 #include <pqxx/pqxx>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -16,8 +18,20 @@ namespace schemaop::database::internal {
 // NOT NULL, CONSTRAINT <table>_pkc PRIMARY KEY (version_num)), no `;`.
 std::string CreateVersionTableSql(const std::string& table);
 
-// The rows, sorted; empty when the table does not exist. Throws pqxx errors.
-std::vector<std::string> ReadVersions(pqxx::transaction_base& tx, const std::string& table);
+// golang-migrate's table says a migration failed half-way (dirty = true):
+// the database is at no revision a tool or the operator may build on.
+// Runtime::FromException makes it kMigrationFailed, never transient.
+class DirtyVersionTable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The revisions in the version table, sorted; empty when the table does
+// not exist or has no row (base). `layout` (core/version_table.h): Alembic
+// reads every `version_num`; GolangMigrate reads the one `version` and
+// throws DirtyVersionTable when its `dirty` is true. Throws pqxx errors.
+std::vector<std::string> ReadVersions(pqxx::transaction_base& tx, const std::string& table,
+                                      std::string_view layout);
 
 struct Runtime;
 // ReadVersions on the migration session; errors as a Status.

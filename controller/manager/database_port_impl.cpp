@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/planner.h"
+#include "core/version_table.h"
 #include "manager/logging.h"
 
 namespace schemaop::manager {
@@ -26,6 +27,7 @@ database::MigratorOptions MigratorOptionsFor(const reconcile::DatabaseTarget& ta
   }
   out.actor = target.actor;
   out.version_table = target.version_table;
+  out.version_layout = target.version_layout;
   out.allow_changed = false;
   out.verify_row_counts = target.verify_row_counts;
   out.verify_schema = target.verify_schema;
@@ -79,6 +81,13 @@ core::Result<std::unique_ptr<database::Migrator>> DatabasePortImpl::Open(
     std::shared_ptr<database::RunCancel> cancel) {
   RegisterLogSecrets(target.url);
   std::vector<core::MigrationFile> files;
+  if (with_files && target.version_layout != core::kVersionLayoutAlembic) {
+    // Only the Job executor's checks read another tool's layout; the
+    // engine's own runs write Alembic's (ValidateSpec refuses the rest).
+    return core::Status(core::Code::kInvalidArgument,
+                        "spec.database.versionLayout " + target.version_layout +
+                            " is read only with executor Job");
+  }
   if (with_files) {
     auto parsed = database::ParseMigrationSources(target.migration_files);
     if (!parsed.ok()) {

@@ -119,6 +119,7 @@ std::optional<Problem> Reconciler::Pass::ReadCaCertificate(std::string& pem) {
 void Reconciler::Pass::FillTarget(DatabaseTarget& t) const {
   const auto& spec = obj_.spec;
   t.version_table = spec.version_table;
+  t.version_layout = spec.version_layout;
   t.actor = r_.options_.actor_prefix + " " + ns() + "/" + obj_.metadata.name;
   t.owner_namespace = ns();
   t.owner_name = obj_.metadata.name;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/job_spec.h"
+#include "core/version_table.h"
 #include "reconcile/job_log.h"
 #include "reconcile/job_manifest.h"
 #include "reconcile/pass.h"
@@ -303,6 +304,16 @@ Next Reconciler::Pass::DecideJobDirection() {
   std::string why = "no history command: planned as an upgrade";
   if (run.from_versions.empty()) {
     why = "the database has no revision yet";
+  } else if (command.empty() && obj_.spec.version_layout == core::kVersionLayoutGolangMigrate &&
+             core::IsGolangMigrateVersion(from) && core::IsGolangMigrateVersion(to)) {
+    // golang-migrate applies its migrations in the order of their numbers
+    // (design §10.8): the numbers place the target.
+    if (std::stoll(to) < std::stoll(from)) {
+      direction = core::kVerbDowngrade;
+      why = "golang-migrate version " + to + " is below " + from;
+    } else {
+      why = "golang-migrate version " + to + " is above " + from;
+    }
   } else if (!command.empty()) {
     JobState state;
     if (std::optional<Next> waiting =

@@ -301,6 +301,8 @@ class Reconciler::Pass {
   std::optional<Next> RecordJobBaseline();
   Next MigrateWithJob();
   std::optional<Next> EndJobSessions(const std::string& job);
+  // deletion.cpp: the same before a deleted object's writers come back.
+  std::optional<Next> EndSessionsOnDeletion(const std::string& job);
   // run_control.cpp: an abort or the downtime budget while the Job runs.
   std::optional<Next> CancelRunningJob();
   Next JudgeForwardJob(const core::Result<JobState>& state);

@@ -83,6 +83,7 @@ core::Result<core::SchemaMigrationSpec> SpecFromJson(const json& j) {
       r.String(*ref, "key", "spec.database.caSecretRef.key", spec.ca_secret_ref.key);
     }
     r.String(*db, "versionTable", "spec.database.versionTable", spec.version_table);
+    r.String(*db, "versionLayout", "spec.database.versionLayout", spec.version_layout);
   }
   if (const json* m = r.Object(j, "migrations", "spec.migrations")) {
     if (const json* ref = r.Object(*m, "configMapRef", "spec.migrations.configMapRef")) {
@@ -136,7 +137,8 @@ json SpecToJson(const core::SchemaMigrationSpec& spec) {
   j["targetRevision"] = spec.target_revision;
   j["database"] = {{"urlSecretRef",
                     {{"name", spec.url_secret_ref.name}, {"key", spec.url_secret_ref.key}}},
-                   {"versionTable", spec.version_table}};
+                   {"versionTable", spec.version_table},
+                   {"versionLayout", spec.version_layout}};
   if (!spec.ca_secret_ref.name.empty() || !spec.ca_secret_ref.key.empty()) {
     j["database"]["caSecretRef"] = {{"name", spec.ca_secret_ref.name},
                                     {"key", spec.ca_secret_ref.key}};

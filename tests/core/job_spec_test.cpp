@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/schema_migration.h"
+#include "core/version_table.h"
 
 namespace schemaop::core {
 namespace {
@@ -71,6 +72,31 @@ TEST(JobSpec, TheRunPathNeedsHeadOrARevisionIdABackupAndNoRehearsal) {
   spec.target_revision = "head";
   spec.backup_when = "Never";
   EXPECT_EQ(Errors(spec), "");  // Files: none of these apply
+}
+
+// spec.database.versionLayout (design §10.8): GolangMigrate is read for a
+// Job only, and its targets are golang-migrate's numbers (or head).
+TEST(JobSpec, TheGolangMigrateLayoutIsForAJobWithNumericTargets) {
+  SchemaMigrationSpec spec = JobExecutorSpec();
+  spec.version_layout = kVersionLayoutGolangMigrate;
+  spec.version_table = "schema_migrations";
+  spec.target_revision = "20240301120000";
+  EXPECT_EQ(Errors(spec), "");
+  spec.target_revision = "head";
+  EXPECT_EQ(Errors(spec), "");
+  for (const char* target : {"seed_default_schemas", "1234567890123456789", "0x10"}) {
+    spec.target_revision = target;
+    ExpectError(spec, "spec.targetRevision", "golang-migrate version");
+  }
+  spec = JobExecutorSpec();
+  spec.executor = kExecutorFiles;
+  spec.job.reset();
+  spec.migrations_config_map = "m";
+  spec.version_layout = kVersionLayoutGolangMigrate;
+  ExpectError(spec, "spec.database.versionLayout", "only with executor Job");
+  spec = JobExecutorSpec();
+  spec.version_layout = "Flyway";
+  ExpectError(spec, "spec.database.versionLayout", "use Alembic or GolangMigrate");
 }
 
 TEST(JobSpec, FilesStillNeedsTheConfigMap) {

@@ -364,6 +364,29 @@ TEST_F(PhaseRunsTest, FailedContractKeepsTheNewRevision) {
   EXPECT_FALSE(HasColumn("legacy"));
 }
 
+// The pending contract is found behind runs that changed nothing. run_log
+// is read newest first in pages (the first of one row): 40 rolled-back
+// runs newer than the failed contract cross the page boundaries, and the
+// inspection still reports the contract as pending (design §3.1).
+TEST_F(PhaseRunsTest, APendingContractIsFoundBehindRunsThatChangedNothing) {
+  AtR1();
+  ASSERT_OUTCOME(RunPhase(RunPhase::kExpand), RunOutcome::kSucceeded);
+  ASSERT_OUTCOME(RunPhase(RunPhase::kWindow), RunOutcome::kSucceeded);
+  auto before = Open()->PlanAndDigest("head");
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_FALSE(before->pending_contract.empty());
+  Exec("INSERT INTO schemaop.run_log (from_versions, to_versions, direction, actor, "
+       "finished_at, outcome, progress) SELECT '{r2}', '{r1}', 'downgrade', 'test', now(), "
+       "'rolled_back', '{\"phase\": \"forward\"}' FROM generate_series(1, 40)");
+  auto behind = Open()->PlanAndDigest("head");
+  ASSERT_TRUE(behind.ok()) << behind.status().ToString();
+  EXPECT_EQ(behind->pending_contract, before->pending_contract);
+  ASSERT_OUTCOME(RunPhase(RunPhase::kContract), RunOutcome::kSucceeded);
+  auto after = Open()->PlanAndDigest("head");
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_TRUE(after->pending_contract.empty());
+}
+
 // A plan without phases runs as before: one run, phases "all".
 TEST_F(PhaseRunsTest, PlanWithoutPhasesIsUnchanged) {
   WriteBase();

@@ -31,8 +31,8 @@ check "Age column is a date" field "date" "$v.additionalPrinterColumns[?(@.name=
 check "spec is required" field '["spec"]' "$schema.required"
 check "required spec fields" field '["targetRevision","database"]' "$schema.properties.spec.required"
 # spec.migrations is required with executor Files only (design §10).
-check "CEL: migrations with Files, job with Job and only with Job; with Job a backup, no rehearsal, a revision id" field \
-  "(has(self.executor) && self.executor == 'Job') || has(self.migrations);!has(self.executor) || self.executor != 'Job' || has(self.job);!has(self.job) || (has(self.executor) && self.executor == 'Job');!has(self.executor) || self.executor != 'Job' || !has(self.backup) || !has(self.backup.when) || self.backup.when != 'Never';!has(self.executor) || self.executor != 'Job' || !has(self.rehearse) || !self.rehearse;!has(self.executor) || self.executor != 'Job' || (self.targetRevision.matches('^[A-Za-z0-9_]{1,32}\$') && !(self.targetRevision in ['heads', 'base']));" \
+check "CEL: migrations with Files, job with Job and only with Job; with Job a backup, no rehearsal, a revision id; GolangMigrate only with Job, numeric targets" field \
+  "(has(self.executor) && self.executor == 'Job') || has(self.migrations);!has(self.executor) || self.executor != 'Job' || has(self.job);!has(self.job) || (has(self.executor) && self.executor == 'Job');!has(self.executor) || self.executor != 'Job' || !has(self.backup) || !has(self.backup.when) || self.backup.when != 'Never';!has(self.executor) || self.executor != 'Job' || !has(self.rehearse) || !self.rehearse;!has(self.executor) || self.executor != 'Job' || (self.targetRevision.matches('^[A-Za-z0-9_]{1,32}\$') && !(self.targetRevision in ['heads', 'base']));!has(self.database.versionLayout) || self.database.versionLayout != 'GolangMigrate' || (has(self.executor) && self.executor == 'Job');!has(self.database.versionLayout) || self.database.versionLayout != 'GolangMigrate' || self.targetRevision == 'head' || self.targetRevision.matches('^[0-9]{1,18}\$');" \
   "range $schema.properties.spec.x-kubernetes-validations[*]}{.rule};{end"
 check "database.urlSecretRef required" field '["urlSecretRef"]' "$spec.database.required"
 check "urlSecretRef name and key required" field '["name","key"]' "$spec.database.properties.urlSecretRef.required"
@@ -156,6 +156,8 @@ check "CEL: job.urlEnv is not PGAPPNAME (the operator sets it)" field "self != '
   "$job.urlEnv.x-kubernetes-validations[0].rule"
 check "job.urlEnv is an environment variable name" pattern_rejects "$(jp "$crd" "{$job.urlEnv.pattern}")" \
   "1A" "A-B" "A B" ""
+check "versionLayout enum and default (design §10.8)" field '["Alembic","GolangMigrate"] Alembic' \
+  "$spec.database.properties.versionLayout.enum} {$spec.database.properties.versionLayout.default"
 check "versionTable is a plain SQL identifier" pattern_rejects \
   "$(jp "$crd" "{$spec.database.properties.versionTable.pattern}")" "alembic version" "x;drop" "1abc" ""
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/job_spec.h"
+#include "core/version_table.h"
 #include "reconcile/reconciler_fixture.h"
 
 namespace schemaop::reconcile {
@@ -301,6 +302,44 @@ TEST_F(JobDowngradeTest, ADowngradeThatLosesRowsIsUndone) {
   EXPECT_EQ(db_.rows, 5000);
 }
 
+// versionLayout GolangMigrate without a history command (design §10.8):
+// golang-migrate's numbers place the target, so a lower number is a
+// downgrade (its row-loss rules, its undo by upgrade), a higher one an
+// upgrade. Without the layout the same spec would be planned as an upgrade.
+TEST_F(JobRunTest, GolangMigrateNumbersDecideTheDirection) {
+  Obj().spec.version_layout = core::kVersionLayoutGolangMigrate;
+  Obj().spec.version_table = "schema_migrations";
+  Obj().spec.target_revision = "20240101000000";
+  db_.versions = {"20240301120000"};
+  downgrade_ = [this](FakeKube::FakeJob& job) {
+    db_.versions = {"20240101000000"};
+    job.state.phase = Phase_::kSucceeded;
+  };
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 1);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 0);
+  ASSERT_TRUE(St().plan);
+  EXPECT_EQ(St().plan->direction, "downgrade");
+  EXPECT_EQ(St().current_revision, "20240101000000");
+}
+
+TEST_F(JobRunTest, GolangMigrateHigherNumberIsAnUpgrade) {
+  Obj().spec.version_layout = core::kVersionLayoutGolangMigrate;
+  Obj().spec.version_table = "schema_migrations";
+  Obj().spec.target_revision = "20240301120000";
+  db_.versions = {"20240101000000"};
+  upgrade_ = [this](FakeKube::FakeJob& job) {
+    db_.versions = {"20240301120000"};
+    job.state.phase = Phase_::kSucceeded;
+  };
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 1);
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 0);
+  EXPECT_EQ(St().plan->direction, "upgrade");
+}
+
 // Design §10.6: schemaop.dev/abort while the Job runs deletes the Job
 // (Foreground: gone with its pod), ends its sessions, and undoes what the
 // tool committed before the writers come back.
@@ -330,6 +369,54 @@ TEST_F(JobRunTest, AbortDeletesTheRunningJobAndUndoesWhatItCommitted) {
   const int ended = effects_.IndexOf("db:end-sessions:drawing-db-up-");
   EXPECT_TRUE(deleted >= 0 && deleted < ended) << deleted << " " << ended;
   EXPECT_TRUE(HasEvent(rs::kAborted));
+}
+
+// Design §10.4 on deletion: `kubectl delete --cascade=foreground` removes
+// the running Job (and kills its pod) before the object. Its statement may
+// still run in the server; the writers come back only after the Job's
+// sessions were ended, and not while the Job is active.
+TEST_F(JobRunTest, DeletionMidJobEndsTheJobsSessionsBeforeTheWritersReturn) {
+  upgrade_ = [](FakeKube::FakeJob&) {};  // runs until deleted
+  for (int i = 0; i < 20 && Creates(core::kVerbUpgrade) == 0; ++i) {
+    Reconcile();
+    kube_.Settle();
+  }
+  ASSERT_EQ(St().phase, Phase::kMigrating);
+  ASSERT_EQ(Replicas("backend"), 0);
+  const std::string job = St().run->job->name;
+  kube_.MarkDeleted(kNs, kName, clock_.now);
+  Reconcile();
+  EXPECT_EQ(Replicas("backend"), 0) << "the Job is still active";
+  ASSERT_TRUE(kube_.DeleteJob(kNs, job).ok());  // the foreground cascade
+  Reconcile();
+  EXPECT_EQ(Replicas("backend"), 2);
+  EXPECT_EQ(kube_.objects.count(std::string(kNs) + "/" + kName), 0u) << "finalizer removed";
+  const int ended = effects_.IndexOf("db:end-sessions:" + job);
+  ASSERT_GE(ended, 0) << "the Job's sessions were not ended";
+  EXPECT_LT(ended, effects_.IndexOf("scale:Deployment/backend=2"));
+}
+
+// The same when the database cannot be named any more (its Secret went
+// first): the writers are not kept at zero; a Warning names the query.
+TEST_F(JobRunTest, DeletionMidJobWithoutItsSecretStillRestoresTheWriters) {
+  upgrade_ = [](FakeKube::FakeJob&) {};
+  for (int i = 0; i < 20 && Creates(core::kVerbUpgrade) == 0; ++i) {
+    Reconcile();
+    kube_.Settle();
+  }
+  ASSERT_EQ(St().phase, Phase::kMigrating);
+  const std::string job = St().run->job->name;
+  kube_.secrets.clear();
+  kube_.MarkDeleted(kNs, kName, clock_.now);
+  ASSERT_TRUE(kube_.DeleteJob(kNs, job).ok());
+  Reconcile();
+  EXPECT_EQ(Replicas("backend"), 2);
+  bool named = false;
+  for (const auto& e : kube_.events) {
+    named = named || (e.type == EventType::kWarning &&
+                      e.message.find("application_name = '" + job + "'") != std::string::npos);
+  }
+  EXPECT_TRUE(named);
 }
 
 TEST_F(JobRunTest, TheDowntimeBudgetDeletesARunningJob) {

@@ -1,0 +1,93 @@
+// spec.database.versionLayout GolangMigrate (design §10.8): the operator
+// reads golang-migrate's own table, `schema_migrations (version bigint,
+// dirty boolean)`, for a Job run. Invariant: a dirty row (a migration that
+// failed half-way) is never taken for a revision: reading it is an error
+// that names the fix, and it is not transient (the run goes to its undo
+// and backup instead of waiting with the writers at zero). Real
+// PostgreSQL 15, a non-superuser owner.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/version_table.h"
+#include "migrator_fixture.h"
+
+namespace schemaop::database {
+namespace {
+
+using core::Code;
+
+class VersionLayoutTest : public MigratorTest {
+ protected:
+  // The Migrator as the operator opens it for a Job run: no files.
+  std::unique_ptr<Migrator> OpenJob() {
+    MigratorOptions options = Options();
+    options.version_table = "schema_migrations";
+    options.version_layout = core::kVersionLayoutGolangMigrate;
+    auto m = Migrator::Open(engine_url_, {}, std::move(options));
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return m.ok() ? std::move(m).value() : nullptr;
+  }
+  // golang-migrate's DDL for its PostgreSQL driver.
+  void CreateTable() {
+    Exec("CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, "
+         "dirty boolean NOT NULL)");
+  }
+};
+
+TEST_F(VersionLayoutTest, NoTableOrNoRowIsBaseAndTheRowIsTheVersion) {
+  auto none = OpenJob()->CurrentVersions();
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+  CreateTable();
+  auto empty = OpenJob()->CurrentVersions();
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_TRUE(empty->empty());
+  Exec("INSERT INTO schema_migrations VALUES (20240301120000, false)");
+  auto one = OpenJob()->CurrentVersions();
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(*one, std::vector<std::string>{"20240301120000"});
+}
+
+TEST_F(VersionLayoutTest, ADirtyVersionIsNeverARevision) {
+  CreateTable();
+  Exec("CREATE TABLE items (id int PRIMARY KEY)");
+  Exec("INSERT INTO items SELECT generate_series(1, 5)");
+  Exec("INSERT INTO schema_migrations VALUES (1, false)");
+  auto job = OpenJob();
+  auto baseline = job->RecordJobBaseline("run-1");
+  ASSERT_TRUE(baseline.ok()) << baseline.status().ToString();
+  EXPECT_EQ(baseline->versions, std::vector<std::string>{"1"});
+  // golang-migrate marks the version dirty before it runs the migration
+  // and clears it after; a failure leaves it dirty.
+  Exec("UPDATE schema_migrations SET version = 2, dirty = true");
+  auto current = OpenJob()->CurrentVersions();
+  ASSERT_FALSE(current.ok());
+  EXPECT_EQ(current.status().code(), Code::kMigrationFailed);
+  EXPECT_NE(current.status().message().find("marks version 2 dirty"), std::string::npos)
+      << current.status().message();
+  EXPECT_NE(current.status().message().find("migrate force"), std::string::npos);
+  auto check = OpenJob()->CheckJobResult("run-1", true);
+  ASSERT_FALSE(check.ok());
+  EXPECT_EQ(check.status().code(), Code::kMigrationFailed) << check.status().ToString();
+  // Clean again (repaired and forced): read as the version.
+  Exec("UPDATE schema_migrations SET dirty = false");
+  auto after = OpenJob()->CheckJobResult("run-1", false);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->versions, std::vector<std::string>{"2"});
+  EXPECT_TRUE(after->row_loss.empty());
+}
+
+TEST_F(VersionLayoutTest, ATableThatIsNotGolangMigratesIsNamed) {
+  Exec("CREATE TABLE schema_migrations (version bigint NOT NULL, dirty boolean NOT NULL)");
+  Exec("INSERT INTO schema_migrations VALUES (1, false), (2, false)");
+  auto current = OpenJob()->CurrentVersions();
+  ASSERT_FALSE(current.ok());
+  EXPECT_NE(current.status().message().find("not golang-migrate's one"), std::string::npos)
+      << current.status().message();
+}
+
+}  // namespace
+}  // namespace schemaop::database
