@@ -8,7 +8,7 @@
 #                     missing_key|wrong_password|forbidden_secret|
 #                     unknown_workload|duplicate|
 #                     same_database|old_apiserver|
-#                     job_executor|job_env_in_argv
+#                     job_executor|job_env_in_argv|golang_migrate_files
 # shellcheck source=tests/support/e2e.sh
 . "$(dirname "$0")/../support/e2e.sh"
 
@@ -124,6 +124,13 @@ case "$case_name" in
     apply_smig job-executor-alembic.yaml \
       '{"spec":{"job":{"commands":{"upgrade":["alembic","-x","url=$(DATABASE_URL)","upgrade","$TARGET"]}}}}'
     expect=(Stalled True InvalidSpec "spec.job.commands.upgrade[2]" "Kubernetes would expand")
+    ;;
+  golang_migrate_files)
+    # golang-migrate's table is read only for a Job (design §10.8): the
+    # engine's files write Alembic's layout. This server skips the CRD's
+    # CEL rule; the controller refuses it itself, before any connection.
+    apply_smig upgrade.yaml '{"spec":{"database":{"versionTable":"schema_migrations","versionLayout":"GolangMigrate"}}}'
+    expect=(Stalled True InvalidSpec "spec.database.versionLayout" "only with executor Job")
     ;;
   *) fail "unknown case $case_name" ;;
 esac
