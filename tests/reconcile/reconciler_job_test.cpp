@@ -57,6 +57,13 @@ class JobRunTest : public ReconcilerTest {
       }
     };
   }
+  // Passes until the migration Job exists (it then runs as upgrade_ says).
+  void UntilTheUpgradeJobIsCreated() {
+    for (int i = 0; i < 20 && Creates(core::kVerbUpgrade) == 0; ++i) {
+      Reconcile();
+      kube_.Settle();
+    }
+  }
   int Creates(const std::string& verb) const {
     return static_cast<int>(std::count(created_verbs_.begin(), created_verbs_.end(), verb));
   }
@@ -305,36 +312,35 @@ TEST_F(JobDowngradeTest, ADowngradeThatLosesRowsIsUndone) {
 // versionLayout GolangMigrate without a history command (design §10.8):
 // golang-migrate's numbers place the target, so a lower number is a
 // downgrade (its row-loss rules, its undo by upgrade), a higher one an
-// upgrade. Without the layout the same spec would be planned as an upgrade.
-TEST_F(JobRunTest, GolangMigrateNumbersDecideTheDirection) {
-  Obj().spec.version_layout = core::kVersionLayoutGolangMigrate;
-  Obj().spec.version_table = "schema_migrations";
-  Obj().spec.target_revision = "20240101000000";
-  db_.versions = {"20240301120000"};
-  downgrade_ = [this](FakeKube::FakeJob& job) {
-    db_.versions = {"20240101000000"};
-    job.state.phase = Phase_::kSucceeded;
-  };
-  RunUntilDone();
-  EXPECT_EQ(St().phase, Phase::kSucceeded);
+// upgrade. Without the layout a lower number would be planned as an upgrade.
+class JobGolangMigrateTest : public JobRunTest {
+ protected:
+  // A run from `from` to `to`; either Job reaches `to`.
+  void Run(const std::string& from, const std::string& to) {
+    Obj().spec.version_layout = core::kVersionLayoutGolangMigrate;
+    Obj().spec.version_table = "schema_migrations";
+    Obj().spec.target_revision = to;
+    db_.versions = {from};
+    upgrade_ = downgrade_ = [this, to](FakeKube::FakeJob& job) {
+      db_.versions = {to};
+      job.state.phase = Phase_::kSucceeded;
+    };
+    RunUntilDone();
+    ASSERT_EQ(St().phase, Phase::kSucceeded);
+    ASSERT_TRUE(St().plan);
+    EXPECT_EQ(St().current_revision, to);
+  }
+};
+
+TEST_F(JobGolangMigrateTest, ALowerNumberIsADowngrade) {
+  Run("20240301120000", "20240101000000");
   EXPECT_EQ(Creates(core::kVerbDowngrade), 1);
   EXPECT_EQ(Creates(core::kVerbUpgrade), 0);
-  ASSERT_TRUE(St().plan);
   EXPECT_EQ(St().plan->direction, "downgrade");
-  EXPECT_EQ(St().current_revision, "20240101000000");
 }
 
-TEST_F(JobRunTest, GolangMigrateHigherNumberIsAnUpgrade) {
-  Obj().spec.version_layout = core::kVersionLayoutGolangMigrate;
-  Obj().spec.version_table = "schema_migrations";
-  Obj().spec.target_revision = "20240301120000";
-  db_.versions = {"20240101000000"};
-  upgrade_ = [this](FakeKube::FakeJob& job) {
-    db_.versions = {"20240301120000"};
-    job.state.phase = Phase_::kSucceeded;
-  };
-  RunUntilDone();
-  EXPECT_EQ(St().phase, Phase::kSucceeded);
+TEST_F(JobGolangMigrateTest, AHigherNumberIsAnUpgrade) {
+  Run("20240101000000", "20240301120000");
   EXPECT_EQ(Creates(core::kVerbUpgrade), 1);
   EXPECT_EQ(Creates(core::kVerbDowngrade), 0);
   EXPECT_EQ(St().plan->direction, "upgrade");
@@ -347,10 +353,7 @@ TEST_F(JobRunTest, AbortDeletesTheRunningJobAndUndoesWhatItCommitted) {
   upgrade_ = [this](FakeKube::FakeJob&) {
     db_.versions = {"add_flexible_schemas"};  // one step committed; the Job runs on
   };
-  for (int i = 0; i < 20 && Creates(core::kVerbUpgrade) == 0; ++i) {
-    Reconcile();
-    kube_.Settle();
-  }
+  UntilTheUpgradeJobIsCreated();
   ASSERT_EQ(St().phase, Phase::kMigrating);
   Obj().metadata.annotations[core::kAnnotationAbort] = "now";
   RunUntilDone();
@@ -377,10 +380,7 @@ TEST_F(JobRunTest, AbortDeletesTheRunningJobAndUndoesWhatItCommitted) {
 // sessions were ended, and not while the Job is active.
 TEST_F(JobRunTest, DeletionMidJobEndsTheJobsSessionsBeforeTheWritersReturn) {
   upgrade_ = [](FakeKube::FakeJob&) {};  // runs until deleted
-  for (int i = 0; i < 20 && Creates(core::kVerbUpgrade) == 0; ++i) {
-    Reconcile();
-    kube_.Settle();
-  }
+  UntilTheUpgradeJobIsCreated();
   ASSERT_EQ(St().phase, Phase::kMigrating);
   ASSERT_EQ(Replicas("backend"), 0);
   const std::string job = St().run->job->name;
@@ -400,10 +400,7 @@ TEST_F(JobRunTest, DeletionMidJobEndsTheJobsSessionsBeforeTheWritersReturn) {
 // first): the writers are not kept at zero; a Warning names the query.
 TEST_F(JobRunTest, DeletionMidJobWithoutItsSecretStillRestoresTheWriters) {
   upgrade_ = [](FakeKube::FakeJob&) {};
-  for (int i = 0; i < 20 && Creates(core::kVerbUpgrade) == 0; ++i) {
-    Reconcile();
-    kube_.Settle();
-  }
+  UntilTheUpgradeJobIsCreated();
   ASSERT_EQ(St().phase, Phase::kMigrating);
   const std::string job = St().run->job->name;
   kube_.secrets.clear();
