@@ -337,8 +337,13 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
     } else if (spec.target_revision != "head" && !IsGolangMigrateVersion(spec.target_revision)) {
       add("spec.targetRevision",
           "with versionLayout GolangMigrate this is a golang-migrate version (the number its "
-          "file names start with, 1 to 18 digits, e.g. 20240301120000) or head, got " +
-              Quote(spec.target_revision));
+          "file names start with, 1 to 18 digits without leading zeros, e.g. 20240301120000) "
+          "or head, got " + Quote(spec.target_revision));
+    }
+    if (spec.version_table == kDefaultVersionTable) {
+      add("spec.database.versionTable",
+          "is Alembic's alembic_version, but versionLayout GolangMigrate reads golang-migrate's "
+          "table: set versionTable to it (golang-migrate's default is schema_migrations)");
     }
   }
 

@@ -28,6 +28,7 @@
 #include "core/rehearsal_status.h"
 #include "core/run_progress.h"
 #include "core/status.h"
+#include "core/version_table.h"
 
 namespace schemaop::core {
 
@@ -110,7 +111,7 @@ struct SchemaMigrationSpec {
   // verify-full then). Empty name: none (the URL alone decides TLS).
   SecretKeyRef ca_secret_ref;
   std::string version_table = kDefaultVersionTable;  // database.versionTable
-  std::string version_layout = "Alembic";            // database.versionLayout (core/version_table.h)
+  std::string version_layout = kVersionLayoutAlembic;  // database.versionLayout
   std::string migrations_config_map;                // migrations.configMapRef.name
   std::vector<WorkloadRef> workloads;
   int drain_timeout_seconds = kDefaultDrainTimeoutSeconds;

@@ -7,7 +7,7 @@ bool IsVersionLayout(std::string_view layout) {
 }
 
 bool IsGolangMigrateVersion(std::string_view version) {
-  if (version.empty() || version.size() > 18) {
+  if (version.empty() || version.size() > 18 || (version.size() > 1 && version.front() == '0')) {
     return false;
   }
   for (char c : version) {
@@ -16,6 +16,18 @@ bool IsGolangMigrateVersion(std::string_view version) {
     }
   }
   return true;
+}
+
+std::optional<int> CompareGolangMigrateVersions(std::string_view a, std::string_view b) {
+  if (!IsGolangMigrateVersion(a) || !IsGolangMigrateVersion(b)) {
+    return std::nullopt;
+  }
+  // Without leading zeros, a longer number is the larger one.
+  if (a.size() != b.size()) {
+    return a.size() < b.size() ? -1 : 1;
+  }
+  const int order = a.compare(b);
+  return order < 0 ? -1 : (order > 0 ? 1 : 0);
 }
 
 bool IsValidVersionTableName(std::string_view name) {

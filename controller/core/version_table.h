@@ -5,6 +5,7 @@
 // The engine writes it into SQL unquoted, so anything PostgreSQL would fold,
 // quote or qualify is refused; the CRD's OpenAPI pattern is this expression
 // (tests/core/version_table_test.cpp holds both to one list of names).
+#include <optional>
 #include <string_view>
 
 namespace schemaop::core {
@@ -26,8 +27,16 @@ inline constexpr char kVersionLayoutAlembic[] = "Alembic";
 inline constexpr char kVersionLayoutGolangMigrate[] = "GolangMigrate";
 bool IsVersionLayout(std::string_view layout);
 
-// A golang-migrate version as its table stores it: 1 to 18 decimal digits
-// (a bigint; its file names start with it, e.g. 20240301120000).
+// A golang-migrate version as its table reads back: a decimal number of 1
+// to 18 digits without leading zeros (a bigint; its file names start with
+// it, e.g. 20240301120000). "0005" is refused: the table would say "5", and
+// the target would never be reached.
+inline constexpr char kGolangMigrateVersionPattern[] = "^(0|[1-9][0-9]{0,17})$";
 bool IsGolangMigrateVersion(std::string_view version);
+
+// The order of two golang-migrate versions (the order it applies them in):
+// negative, zero or positive as a is below, equal to or above b; nullopt
+// when either is not a version.
+std::optional<int> CompareGolangMigrateVersions(std::string_view a, std::string_view b);
 
 }  // namespace schemaop::core

@@ -97,6 +97,26 @@ std::optional<StoredBaseline> ReadBaseline(pqxx::transaction_base& tx, const std
   return b;
 }
 
+// A failure of the operator's own reads around a Job (design §10.4). What
+// may pass (a lost connection, a lock or statement timeout, a shutdown, a
+// lack of resources: SQLSTATE classes 08, 40, 53, 57, 58 and 55P03) is
+// kUnreachable, retried with the writers at zero; anything else (a version
+// table not in the layout it was named with, a missing privilege) would
+// fail again, so it is kMigrationFailed and the run goes to its undo and
+// the backup instead of waiting for ever.
+Status JobCheckFailure(internal::Runtime& rt, const std::exception& error,
+                       const std::string& context) {
+  Status status = rt.FromException(error, context, Code::kMigrationFailed);
+  const std::string& state = status.detail();
+  const auto in_class = [&state](const char* prefix) { return state.rfind(prefix, 0) == 0; };
+  const bool passes = state.size() == 5 && (in_class("08") || in_class("40") || in_class("53") ||
+                                            in_class("57") || in_class("58") || state == "55P03");
+  if (status.code() == Code::kMigrationFailed && passes) {
+    return Status(Code::kUnreachable, status.message(), status.detail());
+  }
+  return status;
+}
+
 }  // namespace
 
 core::Result<Migrator::JobBaselineRecord> Migrator::RecordJobBaseline(const std::string& run_key) {
@@ -131,8 +151,7 @@ core::Result<Migrator::JobBaselineRecord> Migrator::RecordJobBaseline(const std:
     out.relations = static_cast<std::int64_t>(stored->rows.size());
     return out;
   } catch (const std::exception& error) {
-    return rt.FromException(error, "recording the row counts and schema before the Job",
-                            Code::kUnreachable);
+    return JobCheckFailure(rt, error, "recording the row counts and schema before the Job");
   }
 }
 
@@ -174,7 +193,7 @@ core::Result<Migrator::JobCheckReport> Migrator::CheckJobResult(const std::strin
     }
     return report;
   } catch (const std::exception& error) {
-    return rt.FromException(error, "checking the database after the Job", Code::kUnreachable);
+    return JobCheckFailure(rt, error, "checking the database after the Job");
   }
 }
 

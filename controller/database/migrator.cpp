@@ -80,6 +80,13 @@ core::Result<std::unique_ptr<Migrator>> Migrator::Open(const std::string& databa
   if (Status valid = CheckOptions(options); !valid.ok()) {
     return valid;
   }
+  if (!files.empty() && options.version_layout != core::kVersionLayoutAlembic) {
+    // The engine's runs write Alembic's layout: another tool's table is
+    // only read, for the Job executor's checks (opened without files).
+    return Status(Code::kInvalidArgument, "the version table layout " + options.version_layout +
+                                              " is read only without migration files (executor "
+                                              "Job); the engine's own files use Alembic's");
+  }
   auto info = internal::ParseConnInfo(database_url, options.ca_certificate_pem);
   if (!info.ok()) {
     return info.status();

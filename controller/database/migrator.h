@@ -29,6 +29,7 @@
 #include "core/run_progress.h"
 #include "core/revision_graph.h"
 #include "core/status.h"
+#include "core/version_table.h"
 #include "database/run_cancel.h"
 #include "database/rehearsal.h"
 
@@ -81,7 +82,7 @@ struct MigratorOptions {
   std::string version_table = "alembic_version";
   // How the version table is read (core/version_table.h): Alembic, or
   // GolangMigrate for the Job executor's checks (never written).
-  std::string version_layout = "Alembic";
+  std::string version_layout = core::kVersionLayoutAlembic;
   // Run even when an applied revision's file differs from the archived one.
   bool allow_changed = false;
   // Row-count guard (design §5 verify.rowCounts): Preserve when true. Rows

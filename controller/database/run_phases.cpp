@@ -155,7 +155,9 @@ core::Result<std::optional<EffectiveRun>> ReadLastEffectiveRun(Runtime& rt) {
   constexpr int kMaxRows = 500;
   constexpr int kPage = 32;
   try {
-    pqxx::read_transaction tx(rt.session->conn());
+    // One snapshot for every page, as the single query had.
+    pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only>
+        tx(rt.session->conn());
     if (!TableExists(tx, std::string(kSchema) + ".run_log")) {
       return std::optional<EffectiveRun>();
     }

@@ -47,8 +47,8 @@ Status Runtime::EnsureSession() {
 
 Status Runtime::FromException(const std::exception& error, const std::string& context,
                               Code code) const {
-  if (dynamic_cast<const DirtyVersionTable*>(&error) != nullptr) {
-    return Status(Code::kMigrationFailed, context + ": " + error.what(), "dirty-version-table");
+  if (const auto* unusable = dynamic_cast<const UnusableVersionTable*>(&error)) {
+    return Status(Code::kMigrationFailed, context + ": " + error.what(), unusable->detail());
   }
   if (dynamic_cast<const pqxx::sql_error*>(&error) != nullptr) {
     Emit("server-error", context + ": " + error.what());

@@ -17,22 +17,38 @@ std::vector<std::string> ReadVersions(pqxx::transaction_base& tx, const std::str
     return versions;
   }
   if (layout == core::kVersionLayoutGolangMigrate) {
+    // Another tool's table by this name (dbmate's, Rails' `version varchar`)
+    // is named, never read as if it were golang-migrate's.
+    const auto columns = tx.exec_params1(
+        "SELECT count(*) FILTER (WHERE attname = 'version' AND atttypid IN ('int2'::regtype, "
+        "'int4'::regtype, 'int8'::regtype)), count(*) FILTER (WHERE attname = 'dirty' AND "
+        "atttypid = 'bool'::regtype) FROM pg_attribute WHERE attrelid = to_regclass($1) AND "
+        "attnum > 0 AND NOT attisdropped",
+        table);
+    if (columns[0].as<int>() != 1 || columns[1].as<int>() != 1) {
+      throw UnusableVersionTable(
+          table + " has no integer `version` and boolean `dirty` columns: it is not "
+                  "golang-migrate's table; check spec.database.versionTable and versionLayout",
+          "foreign-version-table");
+    }
     // golang-migrate keeps one row (it deletes and inserts in one
     // transaction); more than one is not its table.
     const auto rows = tx.exec("SELECT version::text, dirty FROM " + table);
     if (rows.size() > 1) {
-      throw DirtyVersionTable(table + " has " + std::to_string(rows.size()) +
-                              " rows, not golang-migrate's one; check spec.database.versionTable "
-                              "and versionLayout");
+      throw UnusableVersionTable(table + " has " + std::to_string(rows.size()) +
+                                     " rows, not golang-migrate's one; check "
+                                     "spec.database.versionTable and versionLayout",
+                                 "foreign-version-table");
     }
     for (const auto& row : rows) {
       const std::string version = row[0].as<std::string>();
       if (row[1].as<bool>()) {
-        throw DirtyVersionTable(
+        throw UnusableVersionTable(
             table + " marks version " + version +
-            " dirty: a golang-migrate migration failed half-way and the database is at no "
-            "revision. Repair the schema, then run `migrate force VERSION` with the version it "
-            "now matches, and retry");
+                " dirty: a golang-migrate migration failed half-way and the database is at no "
+                "revision. Repair the schema, then run `migrate force VERSION` with the version "
+                "it now matches, and retry",
+            "dirty-version-table");
       }
       versions.push_back(version);
     }

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -18,18 +19,27 @@ namespace schemaop::database::internal {
 // NOT NULL, CONSTRAINT <table>_pkc PRIMARY KEY (version_num)), no `;`.
 std::string CreateVersionTableSql(const std::string& table);
 
-// golang-migrate's table says a migration failed half-way (dirty = true):
-// the database is at no revision a tool or the operator may build on.
-// Runtime::FromException makes it kMigrationFailed, never transient.
-class DirtyVersionTable : public std::runtime_error {
+// The version table cannot be read as a revision: golang-migrate's says a
+// migration failed half-way (dirty = true: the database is at no revision
+// a tool or the operator may build on), or the table is not in the layout
+// it was named with. Runtime::FromException makes it kMigrationFailed with
+// `detail`, never transient.
+class UnusableVersionTable : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  UnusableVersionTable(const std::string& message, std::string detail)
+      : std::runtime_error(message), detail_(std::move(detail)) {}
+  const std::string& detail() const { return detail_; }
+
+ private:
+  std::string detail_;
 };
 
 // The revisions in the version table, sorted; empty when the table does
 // not exist or has no row (base). `layout` (core/version_table.h): Alembic
-// reads every `version_num`; GolangMigrate reads the one `version` and
-// throws DirtyVersionTable when its `dirty` is true. Throws pqxx errors.
+// reads every `version_num`; GolangMigrate checks the columns (an integer
+// `version`, a boolean `dirty`), reads the one row, and throws
+// UnusableVersionTable when `dirty` is true, when there is more than one
+// row or when the columns are not golang-migrate's. Throws pqxx errors.
 std::vector<std::string> ReadVersions(pqxx::transaction_base& tx, const std::string& table,
                                       std::string_view layout);
 

@@ -3,6 +3,7 @@
 // back (after the intent Restore) before the finalizer is removed; an
 // engine run left interrupted is closed by the recovery of the next run on
 // that database.
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,9 @@ Next Reconciler::Pass::HandleDeletion() {
     // only after it ended (design §10.4).
     const std::string name = obj_.status.run->job->name;
     auto job = r_.kube_.GetJob(ns(), name);
+    if (!job.ok() && job.status().code() != Code::kNotFound) {
+      return KubeFailure(job.status(), "Reading Job " + name);  // it may still run
+    }
     if (job.ok() && job.value().phase == JobState::Phase::kActive) {
       return Requeue(r_.options_.drain_poll, "requeue");
     }
@@ -56,24 +60,39 @@ Next Reconciler::Pass::HandleDeletion() {
   return Finished("success");
 }
 
-// The sessions of Job `job` ended before the writers come back. A database
-// that cannot be reached is retried as a run would be; one that cannot be
-// named any more (the Secret went with the namespace, say) must not keep
-// the application at zero: the writers come back, and a Warning names the
+// The sessions of Job `job` ended before the writers come back. Deletion
+// never keeps the application at zero for good: while the database cannot
+// be reached (or named: its Secret went first, say) the pass backs off,
+// writing nothing to the deleting object, for at most the drain timeout
+// after the deletion; then the writers come back and a Warning gives the
 // query that ends what may be left.
 std::optional<Next> Reconciler::Pass::EndSessionsOnDeletion(const std::string& job) {
+  Status ended = Status::Ok();
   if (std::optional<Problem> problem = EnsureInputs()) {
-    if (problem->transient) {
-      return RetryRun(*problem);
-    }
-    Event(EventType::kWarning, rs::kWorkloadsRestored,
-          "Deleted mid-run after Job " + job + " ended; its database sessions could not be "
-          "checked (" + problem->message + "). The writers are restored; end what may be "
-          "left with: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-          "application_name = '" + job + "'");
+    ended = Status(Code::kNotFound, problem->message);
+  } else {
+    ended = r_.db_.EndJobSessions(inputs_->target, job);
+  }
+  if (ended.ok()) {
     return std::nullopt;
   }
-  return EndJobSessions(job);
+  const int timeout_seconds = obj_.spec.drain_timeout_seconds > 0
+                                  ? obj_.spec.drain_timeout_seconds
+                                  : core::kDefaultDrainTimeoutSeconds;
+  const core::Timestamp deleted = obj_.metadata.deletion_timestamp.value_or(Now());
+  if (Now().unix_millis - deleted.unix_millis < std::int64_t{timeout_seconds} * 1000) {
+    return Backoff(Problem{rs::kDatabaseUnreachable,
+                           "Ending the database sessions of Job " + job +
+                               " before the writers come back: " + ended.message(),
+                           true, ended});
+  }
+  Event(EventType::kWarning, kJobSessionsUnchecked,
+        "Deleted mid-run after Job " + job + " ended; its database sessions could not be "
+        "ended within " + std::to_string(timeout_seconds) + "s (" + ended.message() +
+        "). The writers are restored; end what may be left with: SELECT "
+        "pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" + job +
+        "'");
+  return std::nullopt;
 }
 
 }  // namespace schemaop::reconcile

@@ -5,6 +5,7 @@
 // in status.run.job BEFORE it is created, its name is a function of the run
 // key and the verb, and a create that finds the name taken adopts that Job.
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -304,11 +305,12 @@ Next Reconciler::Pass::DecideJobDirection() {
   std::string why = "no history command: planned as an upgrade";
   if (run.from_versions.empty()) {
     why = "the database has no revision yet";
-  } else if (command.empty() && obj_.spec.version_layout == core::kVersionLayoutGolangMigrate &&
-             core::IsGolangMigrateVersion(from) && core::IsGolangMigrateVersion(to)) {
+  } else if (const std::optional<int> order = core::CompareGolangMigrateVersions(to, from);
+             command.empty() && obj_.spec.version_layout == core::kVersionLayoutGolangMigrate &&
+             order) {
     // golang-migrate applies its migrations in the order of their numbers
     // (design §10.8): the numbers place the target.
-    if (std::stoll(to) < std::stoll(from)) {
+    if (*order < 0) {
       direction = core::kVerbDowngrade;
       why = "golang-migrate version " + to + " is below " + from;
     } else {

@@ -96,6 +96,9 @@ inline constexpr char kJobAdopted[] = "JobAdopted";
 inline constexpr char kJobFinished[] = "JobFinished";
 inline constexpr char kJobPlanFailed[] = "JobPlanFailed";
 inline constexpr char kExecutorChanged[] = "ExecutorChanged";
+// A deleted object's writers came back before its Job's sessions could be
+// ended (deletion.cpp, Warning Event).
+inline constexpr char kJobSessionsUnchecked[] = "JobSessionsUnchecked";
 
 // How to end a WorkloadFoughtBack (writers.cpp, design §6.8).
 extern const char kFoughtBackFix[];

@@ -249,7 +249,7 @@ struct DatabaseTarget {
   // the engine's sslrootcert (database::MigratorOptions::ca_certificate_pem).
   std::string ca_certificate_pem;
   std::string version_table = core::kDefaultVersionTable;
-  std::string version_layout = "Alembic";  // spec.database.versionLayout (Job runs only)
+  std::string version_layout = core::kVersionLayoutAlembic;  // spec.database.versionLayout
   // The ConfigMap's files, (key, text) sorted by key; parse with
   // database::ParseMigrationSources.
   std::vector<std::pair<std::string, std::string>> migration_files;

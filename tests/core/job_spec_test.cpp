@@ -84,10 +84,14 @@ TEST(JobSpec, TheGolangMigrateLayoutIsForAJobWithNumericTargets) {
   EXPECT_EQ(Errors(spec), "");
   spec.target_revision = "head";
   EXPECT_EQ(Errors(spec), "");
-  for (const char* target : {"seed_default_schemas", "1234567890123456789", "0x10"}) {
+  // "0005" would read back as 5 from the bigint: a target never reached.
+  for (const char* target : {"seed_default_schemas", "1234567890123456789", "0x10", "0005"}) {
     spec.target_revision = target;
     ExpectError(spec, "spec.targetRevision", "golang-migrate version");
   }
+  spec.target_revision = "20240301120000";
+  spec.version_table = kDefaultVersionTable;
+  ExpectError(spec, "spec.database.versionTable", "golang-migrate's default is schema_migrations");
   spec = JobExecutorSpec();
   spec.executor = kExecutorFiles;
   spec.job.reset();

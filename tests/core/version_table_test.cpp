@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -107,6 +108,37 @@ TEST(VersionTableTest, SpecValidationUsesTheRule) {
     }
     EXPECT_EQ(flagged, !IsValidVersionTableName(name)) << "name '" << name << "'";
   }
+}
+
+// golang-migrate versions (design §10.8): the CRD's CEL rule carries the
+// same expression as core, and both read numbers as golang-migrate's table
+// gives them back (no leading zeros, at most a bigint's 18 digits here).
+TEST(VersionTableTest, GolangMigrateVersionsAreCanonicalNumbers) {
+  const char* source = std::getenv("SCHEMAOP_SOURCE_DIR");
+  ASSERT_NE(source, nullptr) << "SCHEMAOP_SOURCE_DIR is not set";
+  std::ifstream in(std::string(source) + "/crds/schemaop.dev_schemamigrations.yaml");
+  std::stringstream crd;
+  crd << in.rdbuf();
+  EXPECT_NE(crd.str().find(std::string("matches('") + kGolangMigrateVersionPattern + "')"),
+            std::string::npos)
+      << "the CRD's GolangMigrate target rule is not " << kGolangMigrateVersionPattern;
+  const std::regex rule(kGolangMigrateVersionPattern);
+  for (const std::string version : {"0", "5", "20240301120000", "999999999999999999"}) {
+    EXPECT_TRUE(IsGolangMigrateVersion(version)) << version;
+    EXPECT_TRUE(std::regex_search(version, rule)) << version;
+  }
+  for (const std::string version : {"", "0005", "00", "1234567890123456789", "-1", "1e3", "12a"}) {
+    EXPECT_FALSE(IsGolangMigrateVersion(version)) << version;
+    EXPECT_FALSE(std::regex_search(version, rule)) << version;
+  }
+}
+
+TEST(VersionTableTest, GolangMigrateVersionsCompareAsNumbers) {
+  EXPECT_EQ(CompareGolangMigrateVersions("9", "10"), -1);
+  EXPECT_EQ(CompareGolangMigrateVersions("20240301120000", "20240101000000"), 1);
+  EXPECT_EQ(CompareGolangMigrateVersions("7", "7"), 0);
+  EXPECT_EQ(CompareGolangMigrateVersions("007", "7"), std::nullopt);
+  EXPECT_EQ(CompareGolangMigrateVersions("base", "7"), std::nullopt);
 }
 
 }  // namespace

@@ -397,7 +397,9 @@ TEST_F(JobRunTest, DeletionMidJobEndsTheJobsSessionsBeforeTheWritersReturn) {
 }
 
 // The same when the database cannot be named any more (its Secret went
-// first): the writers are not kept at zero; a Warning names the query.
+// first): the pass backs off, writing nothing, for at most the drain
+// timeout after the deletion; then the writers come back (never kept at
+// zero for good) and a Warning names the query that ends what may be left.
 TEST_F(JobRunTest, DeletionMidJobWithoutItsSecretStillRestoresTheWriters) {
   upgrade_ = [](FakeKube::FakeJob&) {};
   UntilTheUpgradeJobIsCreated();
@@ -406,11 +408,17 @@ TEST_F(JobRunTest, DeletionMidJobWithoutItsSecretStillRestoresTheWriters) {
   kube_.secrets.clear();
   kube_.MarkDeleted(kNs, kName, clock_.now);
   ASSERT_TRUE(kube_.DeleteJob(kNs, job).ok());
+  const int writes = kube_.status_writes();
+  ReconcileResult r = Reconcile();
+  EXPECT_TRUE(r.requeue_after.has_value());
+  EXPECT_EQ(Replicas("backend"), 0) << "within the drain timeout the sessions are retried";
+  EXPECT_EQ(kube_.status_writes(), writes) << "nothing written to the deleting object";
+  clock_.Advance(std::chrono::seconds(Obj().spec.drain_timeout_seconds + 1));
   Reconcile();
   EXPECT_EQ(Replicas("backend"), 2);
   bool named = false;
   for (const auto& e : kube_.events) {
-    named = named || (e.type == EventType::kWarning &&
+    named = named || (e.type == EventType::kWarning && e.reason == "JobSessionsUnchecked" &&
                       e.message.find("application_name = '" + job + "'") != std::string::npos);
   }
   EXPECT_TRUE(named);

@@ -1,10 +1,10 @@
-// spec.database.versionLayout GolangMigrate (design §10.8): the operator
-// reads golang-migrate's own table, `schema_migrations (version bigint,
-// dirty boolean)`, for a Job run. Invariant: a dirty row (a migration that
-// failed half-way) is never taken for a revision: reading it is an error
-// that names the fix, and it is not transient (the run goes to its undo
-// and backup instead of waiting with the writers at zero). Real
-// PostgreSQL 15, a non-superuser owner.
+// database/version_table.cpp with spec.database.versionLayout GolangMigrate
+// (design §10.8): the operator reads golang-migrate's own table,
+// `schema_migrations (version bigint, dirty boolean)`, for a Job run.
+// Invariant: a dirty row (a migration that failed half-way) is never taken
+// for a revision: reading it is an error that names the fix, and it is not
+// transient (the run goes to its undo and backup instead of waiting with
+// the writers at zero). Real PostgreSQL 15, a non-superuser owner.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -80,13 +80,45 @@ TEST_F(VersionLayoutTest, ADirtyVersionIsNeverARevision) {
   EXPECT_TRUE(after->row_loss.empty());
 }
 
+// Another tool's table by the same name (dbmate's and Rails'
+// `schema_migrations (version varchar)`), or more than one row: named as
+// not golang-migrate's, and not transient after a Job either (the run goes
+// to its undo and backup, never waits with the writers at zero).
 TEST_F(VersionLayoutTest, ATableThatIsNotGolangMigratesIsNamed) {
-  Exec("CREATE TABLE schema_migrations (version bigint NOT NULL, dirty boolean NOT NULL)");
+  Exec("CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY)");
+  Exec("INSERT INTO schema_migrations VALUES ('20240301120000')");
+  auto foreign = OpenJob()->CurrentVersions();
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.status().code(), Code::kMigrationFailed);
+  EXPECT_NE(foreign.status().message().find("not golang-migrate's table"), std::string::npos)
+      << foreign.status().message();
+  EXPECT_FALSE(OpenJob()->RecordJobBaseline("run-1").ok());
+  Exec("DROP TABLE schema_migrations");
+  CreateTable();
+  auto baseline = OpenJob()->RecordJobBaseline("run-2");
+  ASSERT_TRUE(baseline.ok()) << baseline.status().ToString();
+  Exec("ALTER TABLE schema_migrations DROP CONSTRAINT schema_migrations_pkey");
   Exec("INSERT INTO schema_migrations VALUES (1, false), (2, false)");
-  auto current = OpenJob()->CurrentVersions();
-  ASSERT_FALSE(current.ok());
-  EXPECT_NE(current.status().message().find("not golang-migrate's one"), std::string::npos)
-      << current.status().message();
+  auto two = OpenJob()->CheckJobResult("run-2", false);
+  ASSERT_FALSE(two.ok());
+  EXPECT_EQ(two.status().code(), Code::kMigrationFailed) << two.status().ToString();
+  EXPECT_NE(two.status().message().find("not golang-migrate's one"), std::string::npos)
+      << two.status().message();
+}
+
+// The engine's own runs write Alembic's layout: opening it with migration
+// files and another layout is refused before anything is read or written.
+TEST_F(VersionLayoutTest, TheFilesEngineRefusesAnotherLayout) {
+  WriteBase();
+  MigratorOptions options = Options();
+  options.version_table = "schema_migrations";
+  options.version_layout = core::kVersionLayoutGolangMigrate;
+  auto files = LoadMigrationDirectory(dir_ + "/m");
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  auto m = Migrator::Open(engine_url_, std::move(files).value(), std::move(options));
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Query("SELECT to_regclass('schema_migrations') IS NULL"), "t");
 }
 
 }  // namespace
