@@ -98,19 +98,24 @@ std::optional<StoredBaseline> ReadBaseline(pqxx::transaction_base& tx, const std
 }
 
 // A failure of the operator's own reads around a Job (design §10.4). What
-// may pass (a lost connection, a lock or statement timeout, a shutdown, a
-// lack of resources: SQLSTATE classes 08, 40, 53, 57, 58 and 55P03) is
-// kUnreachable, retried with the writers at zero; anything else (a version
-// table not in the layout it was named with, a missing privilege) would
-// fail again, so it is kMigrationFailed and the run goes to its undo and
-// the backup instead of waiting for ever.
+// may pass (a lost connection, a deadlock or serialization failure, a lock
+// or statement timeout, a shutdown, a lack of resources: libpqxx's
+// transaction_rollback and insufficient_resources, else SQLSTATE classes
+// 08, 40, 53, 57, 58 and 55P03) is kUnreachable, retried with the writers
+// at zero; anything else (a version table not in the layout it was named
+// with, a missing privilege) would fail again, so it is kMigrationFailed
+// and the run goes to its undo and the backup instead of waiting for ever.
+// (libpqxx 6.4 leaves sqlstate() empty for some of its subclasses, hence
+// the types first.)
 Status JobCheckFailure(internal::Runtime& rt, const std::exception& error,
                        const std::string& context) {
   Status status = rt.FromException(error, context, Code::kMigrationFailed);
   const std::string& state = status.detail();
   const auto in_class = [&state](const char* prefix) { return state.rfind(prefix, 0) == 0; };
-  const bool passes = state.size() == 5 && (in_class("08") || in_class("40") || in_class("53") ||
-                                            in_class("57") || in_class("58") || state == "55P03");
+  const bool passes = dynamic_cast<const pqxx::transaction_rollback*>(&error) != nullptr ||
+                      dynamic_cast<const pqxx::insufficient_resources*>(&error) != nullptr ||
+                      (state.size() == 5 && (in_class("08") || in_class("40") || in_class("53") ||
+                                             in_class("57") || in_class("58") || state == "55P03"));
   if (status.code() == Code::kMigrationFailed && passes) {
     return Status(Code::kUnreachable, status.message(), status.detail());
   }

@@ -1,7 +1,8 @@
 #pragma once
-// The Alembic version table (design §4.1): one row per head, no row is base,
-// created exactly as Alembic creates it so Alembic and schemaop can take
-// turns. The name is checked by core::IsValidVersionTableName before any SQL
+// The version table. Written in Alembic's layout (design §4.1): one row per
+// head, no row is base, created exactly as Alembic creates it so Alembic and
+// schemaop can take turns; read also in golang-migrate's (design §10.8). The
+// name is checked by core::IsValidVersionTableName before any SQL
 // is built with it. Internal header: libpqxx types; include only from
 // controller/database.
 #include <pqxx/pqxx>

@@ -76,9 +76,7 @@ std::optional<Next> Reconciler::Pass::EndSessionsOnDeletion(const std::string& j
   if (ended.ok()) {
     return std::nullopt;
   }
-  const int timeout_seconds = obj_.spec.drain_timeout_seconds > 0
-                                  ? obj_.spec.drain_timeout_seconds
-                                  : core::kDefaultDrainTimeoutSeconds;
+  const int timeout_seconds = DrainTimeoutSeconds();
   const core::Timestamp deleted = obj_.metadata.deletion_timestamp.value_or(Now());
   if (Now().unix_millis - deleted.unix_millis < std::int64_t{timeout_seconds} * 1000) {
     return Backoff(Problem{rs::kDatabaseUnreachable,

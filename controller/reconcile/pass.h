@@ -326,6 +326,11 @@ class Reconciler::Pass {
   const std::string& ns() const { return obj_.metadata.namespace_; }
   std::int64_t generation() const { return obj_.metadata.generation; }
   core::Timestamp Now() { return r_.clock_.Now(); }
+  // spec.drainTimeoutSeconds, or its default when unset (0).
+  int DrainTimeoutSeconds() const {
+    return obj_.spec.drain_timeout_seconds > 0 ? obj_.spec.drain_timeout_seconds
+                                               : core::kDefaultDrainTimeoutSeconds;
+  }
   std::string Key() const { return ns() + "/" + obj_.metadata.name; }
 
   void SetCond(SchemaMigrationStatus& s, const char* type, ConditionStatus status,

@@ -71,9 +71,7 @@ Next Reconciler::Pass::Drain() {
   }
   const auto& run = *obj_.status.run;
   if (pods_left > 0) {
-    const int timeout_seconds = obj_.spec.drain_timeout_seconds > 0
-                                    ? obj_.spec.drain_timeout_seconds
-                                    : core::kDefaultDrainTimeoutSeconds;
+    const int timeout_seconds = DrainTimeoutSeconds();
     const core::Timestamp started = run.drain_start_time.value_or(Now());
     if (Now().unix_millis - started.unix_millis >= std::int64_t{timeout_seconds} * 1000) {
       return AbortRun(rs::kDrainTimeout,

@@ -106,6 +106,24 @@ TEST_F(VersionLayoutTest, ATableThatIsNotGolangMigratesIsNamed) {
       << two.status().message();
 }
 
+// A read after the Job that would fail again (here the role lost SELECT on
+// its version table) is not transient, so the run goes to
+// its undo and backup instead of retrying with the writers at zero; a lost
+// connection still is (JobCheckFailure, design §10.8).
+TEST_F(VersionLayoutTest, AReadThatWouldFailAgainIsNotTransient) {
+  CreateTable();
+  Exec("INSERT INTO schema_migrations VALUES (1, false)");
+  ASSERT_TRUE(OpenJob()->RecordJobBaseline("run-1").ok());
+  const std::string owner =
+      Query("SELECT tableowner FROM pg_tables WHERE tablename = 'schema_migrations'");
+  Exec("REVOKE SELECT ON schema_migrations FROM \"" + owner + "\"");
+  auto check = OpenJob()->CheckJobResult("run-1", false);
+  ASSERT_FALSE(check.ok());
+  EXPECT_EQ(check.status().code(), Code::kMigrationFailed) << check.status().ToString();
+  EXPECT_NE(check.status().message().find("permission denied"), std::string::npos)
+      << check.status().ToString();
+}
+
 // The engine's own runs write Alembic's layout: opening it with migration
 // files and another layout is refused before anything is read or written.
 TEST_F(VersionLayoutTest, TheFilesEngineRefusesAnotherLayout) {
