@@ -22,7 +22,8 @@
 #              fault-free warm-up recorded at that revision.
 #   run_log    no run executed twice: per run identity (run_key without its
 #              #interrupted- suffix) at most one row not marked interrupted;
-#              an interrupted row is failed with its cursor at the start (it
+#              an interrupted row is failed with its cursor at its plan's start
+#              (section 0, or the first of its phase; it
 #              committed nothing); per SchemaMigration generation at most
 #              one succeeded run; no row left running once settled.
 #   secret     the database password (from the Secret) appears in no
@@ -158,9 +159,9 @@ check_run_log() {
                    || progress::text
             FROM schemaop.run_log WHERE run_key LIKE '%#interrupted-%'
               AND (outcome <> 'failed' OR coalesce(progress->>'phase', 'forward') <> 'forward'
-                   OR coalesce((progress->>'step')::int, 0) <> 0
-                   OR coalesce((progress->>'section')::int, 0) <> 0
-                   OR coalesce((progress->>'statement')::int, 0) <> 0)
+                   OR coalesce((progress->>'step')::int, 0) <> coalesce((plan->'start'->>'step')::int, 0)
+                   OR coalesce((progress->>'section')::int, 0) <> coalesce((plan->'start'->>'section')::int, 0)
+                   OR coalesce((progress->>'statement')::int, 0) <> coalesce((plan->'start'->>'statement')::int, 0))
             UNION ALL
             SELECT 'generation ' || split_part(run_key, '/', 1) || '/' || split_part(run_key, '/', 2)
                    || coalesce(substring(run_key from '/phase/[a-z]+'), '')
