@@ -380,6 +380,121 @@ std::vector<std::string> DatabaseUrlSecrets(std::string_view url) {
   return unique;
 }
 
+namespace {
+
+bool IsPlainDatabaseName(std::string_view name) {
+  return !name.empty() && name.size() <= 63 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// The libpq key=value form: the span [begin, end) of each value of `key`
+// (quoted values include their quotes); nullopt when the text does not
+// parse as key=value pairs.
+std::optional<std::vector<std::pair<std::size_t, std::size_t>>> KeywordValueSpans(
+    std::string_view text, std::string_view wanted) {
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
+  std::size_t i = 0;
+  auto space = [&] {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) {
+      ++i;
+    }
+  };
+  for (space(); i < text.size(); space()) {
+    const std::size_t key_start = i;
+    while (i < text.size() && text[i] != '=' &&
+           !std::isspace(static_cast<unsigned char>(text[i]))) {
+      ++i;
+    }
+    const std::string_view key = text.substr(key_start, i - key_start);
+    space();
+    if (key.empty() || i >= text.size() || text[i] != '=') {
+      return std::nullopt;
+    }
+    ++i;
+    space();
+    const std::size_t value_start = i;
+    if (i < text.size() && text[i] == '\'') {
+      for (++i; i < text.size() && text[i] != '\''; ++i) {
+        if (text[i] == '\\') {
+          ++i;
+        }
+      }
+      if (i >= text.size()) {
+        return std::nullopt;  // unterminated quote
+      }
+      ++i;
+    } else {
+      while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) {
+        i += text[i] == '\\' ? 2 : 1;
+      }
+      i = std::min(i, text.size());
+    }
+    if (key == wanted) {
+      spans.emplace_back(value_start, i);
+    }
+  }
+  return spans;
+}
+
+}  // namespace
+
+Result<std::string> WithDatabaseName(std::string_view url, std::string_view name) {
+  if (!IsPlainDatabaseName(name)) {
+    return Status(Code::kInvalidArgument, "a scratch database name must be 1 to 63 of [a-z0-9_]");
+  }
+  const std::size_t scheme_end = url.find("://");
+  const std::size_t first_space = url.find_first_of(" \t\n");
+  if (scheme_end != std::string_view::npos && scheme_end > 0 && scheme_end < first_space) {
+    const std::size_t authority = scheme_end + 3;
+    const std::size_t path = url.find_first_of("/?#", authority);
+    if (path == authority) {
+      return Status(Code::kInvalidArgument,
+                    "the database URL names no host, so a copy on its server cannot be named");
+    }
+    std::size_t rest = path == std::string_view::npos ? url.size() : path;
+    if (rest < url.size() && url[rest] == '/') {
+      rest = url.find_first_of("?#", rest);
+      rest = rest == std::string_view::npos ? url.size() : rest;
+    }
+    const std::string_view tail = url.substr(rest);
+    const std::size_t query = tail.find('?');
+    if (query != std::string_view::npos) {
+      std::string_view params = tail.substr(query + 1);
+      params = params.substr(0, params.find('#'));
+      for (std::size_t at = 0; at <= params.size();) {
+        std::size_t amp = params.find('&', at);
+        amp = amp == std::string_view::npos ? params.size() : amp;
+        if (params.substr(at, amp - at).rfind("dbname=", 0) == 0) {
+          return Status(Code::kInvalidArgument,
+                        "the database URL names its database in a dbname= parameter; name it "
+                        "in the path (.../DATABASE) instead");
+        }
+        at = amp + 1;
+      }
+    }
+    std::string out(url.substr(0, path == std::string_view::npos ? url.size() : path));
+    out += "/";
+    out += name;
+    out += tail;
+    return out;
+  }
+  auto spans = KeywordValueSpans(url, "dbname");
+  if (!spans) {
+    return Status(Code::kInvalidArgument,
+                  "the database URL is neither a URL (postgresql://...) nor libpq key=value "
+                  "pairs");
+  }
+  std::string out(url);
+  if (spans->empty()) {
+    return out + (out.empty() ? "" : " ") + "dbname=" + std::string(name);
+  }
+  for (auto it = spans->rbegin(); it != spans->rend(); ++it) {
+    out.replace(it->first, it->second - it->first, name);
+  }
+  return out;
+}
+
 void SecretScrubber::AddDatabaseUrl(std::string_view url) {
   AddSecret(url);
   for (const std::string& secret : DatabaseUrlSecrets(url)) {

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/status.h"
+
 namespace schemaop::core {
 
 // postgresql://user:secret@host/db?password=x -> postgresql://user:***@host/db?password=***
@@ -38,6 +40,16 @@ std::vector<std::string> DatabaseUrlSecrets(std::string_view url);
 // whole token (not inside a longer word) when shorter, so a 1-character
 // password is still found without mangling every message.
 // Not thread-safe; copy it per thread.
+// `url` with only its database name replaced by `name`, for a Job that must
+// reach a scratch copy on the same server with the same credentials (design
+// §10.9). A URL (any scheme://, e.g. postgresql+psycopg2://) gets the path
+// "/name", its user, password, hosts, port and parameters kept byte for
+// byte; a libpq key=value string gets dbname=name, replaced or appended.
+// A dbname given as a URL parameter (?dbname=) is refused, as it would win.
+// kInvalidArgument, naming neither the URL nor its parts (it is a secret),
+// when `name` is not [a-z0-9_]{1,63} or the text is neither form.
+Result<std::string> WithDatabaseName(std::string_view url, std::string_view name);
+
 class SecretScrubber {
  public:
   // The URL itself and every secret in it.

@@ -244,8 +244,7 @@ std::vector<std::pair<std::string, std::string>> CheckExecutor(std::string_view 
 
 std::vector<std::pair<std::string, std::string>> CheckJobRunSpec(std::string_view executor,
                                                                  std::string_view target_revision,
-                                                                 std::string_view backup_when,
-                                                                 bool rehearse) {
+                                                                 std::string_view backup_when) {
   Errors errors;
   if (executor != kExecutorJob) {
     return errors;
@@ -263,12 +262,6 @@ std::vector<std::pair<std::string, std::string>> CheckJobRunSpec(std::string_vie
                         "Never is refused with executor Job: the tool commits on its own, so "
                         "the backup is the last way back after a failed or lossy Job; use "
                         "Downgrade or Always (with Job both back up before every run)");
-  }
-  if (rehearse) {
-    errors.emplace_back("spec.rehearse",
-                        "not available with executor Job: a rehearsal runs the engine's SQL "
-                        "files on a scratch copy, and a Job's tool cannot be pointed at that "
-                        "copy; set spec.rehearse: false");
   }
   return errors;
 }
@@ -367,6 +360,8 @@ std::string JobName(std::string_view owner, std::string_view verb, std::string_v
     part = "heads";
   } else if (verb == kVerbHistory) {
     part = "history";
+  } else if (verb == kScratchUrlSecret) {
+    part = "scratch-url";
   }
   const std::string hash =
       DigestOf({{"run", std::string(run_key)}, {"verb", std::string(verb)}}).substr(0, 10);

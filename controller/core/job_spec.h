@@ -37,6 +37,9 @@ inline constexpr char kVerbHeads[] = "heads";                // the tool's head 
 // $TARGET descends from $FROM (the run is an upgrade), non-zero otherwise
 // (a downgrade).
 inline constexpr char kVerbHistory[] = "history";
+// Not a verb: JobName of it names a rehearsal's Secret of the scratch
+// copy's URL (design §10.9).
+inline constexpr char kScratchUrlSecret[] = "scratch-url";
 inline constexpr const char* kJobVerbs[] = {kVerbUpgrade,      kVerbDowngrade, kVerbUpgradeSql,
                                             kVerbDowngradeSql, kVerbHeads,     kVerbHistory};
 
@@ -98,13 +101,12 @@ std::vector<std::pair<std::string, std::string>> CheckExecutor(std::string_view 
 //     one revision id of the tool ([A-Za-z0-9_], at most 32): heads, base
 //     and relative targets are not resolved for a Job;
 //   - spec.backup.when not Never: the tool commits on its own, the backup is
-//     the last way back;
-//   - spec.rehearse false: a rehearsal runs the engine's files on a scratch
-//     copy, which a Job's tool cannot be pointed at.
+//     the last way back.
+// spec.rehearse is allowed: the rehearsal Jobs reach a scratch copy
+// (design §10.9).
 std::vector<std::pair<std::string, std::string>> CheckJobRunSpec(std::string_view executor,
                                                                  std::string_view target_revision,
-                                                                 std::string_view backup_when,
-                                                                 bool rehearse);
+                                                                 std::string_view backup_when);
 
 // The one head revision in the output of the heads verb (Alembic: `alembic
 // heads`): lines "<id>" or "<id> (<note>)", other lines ignored. No head,

@@ -444,7 +444,7 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
     add(path, message);
   }
   for (auto& [path, message] :
-       CheckJobRunSpec(spec.executor, spec.target_revision, spec.backup_when, spec.rehearse)) {
+       CheckJobRunSpec(spec.executor, spec.target_revision, spec.backup_when)) {
     add(path, message);
   }
   return errors;

@@ -226,6 +226,43 @@ void RunBothWays(Migrator& scratch, const internal::ConnInfo& scratch_info,
 
 }  // namespace
 
+namespace {
+
+class ScratchCopyImpl final : public Migrator::ScratchCopy {
+ public:
+  ScratchCopyImpl(std::unique_ptr<internal::Session> admin,
+                  std::unique_ptr<internal::ScratchDatabase> scratch)
+      : admin_(std::move(admin)), scratch_(std::move(scratch)) {}
+  const std::string& name() const override { return scratch_->name(); }
+  Status Drop() override { return scratch_->Drop(); }
+
+ private:
+  // Declared first, destroyed last: scratch_ drops itself through it.
+  std::unique_ptr<internal::Session> admin_;
+  std::unique_ptr<internal::ScratchDatabase> scratch_;
+};
+
+}  // namespace
+
+core::Result<std::unique_ptr<Migrator::ScratchCopy>> Migrator::CopyToScratch() {
+  internal::Runtime& rt = *impl_;
+  RehearsalReport report;
+  auto scene = OpenScene(rt, RehearsalOptions{}, &report);
+  if (!scene.ok()) {
+    return scene.status();
+  }
+  // On failure the scene's scratch database drops itself (its destructor).
+  if (Status copied = internal::CopyDatabase(rt, rt.info, scene->scratch->info(),
+                                             &report.dump_duration, &report.copy_duration);
+      !copied.ok()) {
+    return copied;
+  }
+  rt.Emit("scratch-copy", "copied the database into the scratch database " +
+                              scene->scratch->name() + " for a rehearsal Job");
+  return std::unique_ptr<ScratchCopy>(
+      new ScratchCopyImpl(std::move(scene->admin), std::move(scene->scratch)));
+}
+
 core::Result<RehearsalReport> Migrator::Rehearse(std::string_view target, core::PlanMode mode,
                                                  const RehearsalOptions& options) {
   internal::Runtime& rt = *impl_;

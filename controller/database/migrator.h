@@ -354,6 +354,22 @@ class Migrator {
   core::Result<RehearsalReport> Rehearse(std::string_view target, core::PlanMode mode,
                                          const RehearsalOptions& options);
 
+  // A scratch copy of this database for a rehearsal a Job runs (design
+  // §10.9): created on this database's own server by the connected role
+  // (CREATEDB), filled by pg_dump | pg_restore, marked as scratch and held
+  // by a session of its own until Drop or destruction (which drops it too),
+  // so no other rehearsal's clean-up drops it while the Job uses it.
+  // Leftovers of killed rehearsals are dropped first. This database is only
+  // read. Not tied to this Migrator's lifetime.
+  class ScratchCopy {
+   public:
+    virtual ~ScratchCopy() = default;
+    virtual const std::string& name() const = 0;
+    // DROP DATABASE ... WITH (FORCE): ends the sessions still in it.
+    [[nodiscard]] virtual core::Status Drop() = 0;
+  };
+  core::Result<std::unique_ptr<ScratchCopy>> CopyToScratch();
+
   // The run in progress (design §4.11), from the database alone: the
   // 'running' run_log row of `run_key` (empty: the newest running run), the
   // statement its backend runs now (progress marker, found by

@@ -97,6 +97,10 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
                                                    bool compare_schema) override;
   [[nodiscard]] core::Status EndJobSessions(const reconcile::DatabaseTarget& target,
                                             const std::string& application_name) override;
+  core::Result<std::string> OpenJobScratch(const reconcile::DatabaseTarget& target,
+                                           const std::string& key) override;
+  std::optional<std::string> FindJobScratch(const std::string& key) override;
+  [[nodiscard]] core::Status DropJobScratch(const std::string& key) override;
   [[nodiscard]] core::Status RestoreBackup(const reconcile::DatabaseTarget& target,
                                            const std::string& path) override;
   std::string JobPlanDigest(const std::vector<std::string>& from,
@@ -172,6 +176,14 @@ class DatabasePortImpl final : public reconcile::DatabasePort {
   std::map<std::string, CachedIdentity> identities_;  // redacted URL -> identity
   reconcile::RehearsalTicket RehearsalTicketOf(const std::string& key,
                                                const reconcile::RunTicket& ticket);
+  // The scratch copies of Job rehearsals (design §10.9) and their URLs
+  // (SECRET), by key.
+  struct JobScratch {
+    std::unique_ptr<database::Migrator::ScratchCopy> copy;
+    std::string url;
+  };
+  std::mutex job_scratch_mutex_;
+  std::map<std::string, JobScratch> job_scratch_;
   std::mutex rehearsals_mutex_;
   std::map<std::string, core::Result<reconcile::RehearseResult>> rehearsals_;  // by pool key
   std::unique_ptr<RunPool> runs_;

@@ -3,7 +3,10 @@
 // is trusted (reconcile/job_run.cpp).
 #include <algorithm>
 #include <chrono>
+#include <mutex>
+#include <optional>
 
+#include "core/database_url.h"
 #include "manager/database_port_impl.h"
 
 namespace schemaop::manager {
@@ -72,6 +75,52 @@ core::Status DatabasePortImpl::RestoreBackup(const reconcile::DatabaseTarget& ta
     return migrator.status();
   }
   return migrator.value()->Restore(path);
+}
+
+core::Result<std::string> DatabasePortImpl::OpenJobScratch(const reconcile::DatabaseTarget& target,
+                                                           const std::string& key) {
+  if (auto held = FindJobScratch(key)) {
+    return std::move(*held);
+  }
+  auto migrator = Open(target, /*with_files=*/false);
+  if (!migrator.ok()) {
+    return migrator.status();
+  }
+  auto copy = migrator.value()->CopyToScratch();
+  if (!copy.ok()) {
+    return copy.status();
+  }
+  auto url = core::WithDatabaseName(target.url, copy.value()->name());
+  if (!url.ok()) {
+    return url.status();  // the copy drops itself
+  }
+  std::lock_guard<std::mutex> lock(job_scratch_mutex_);
+  JobScratch& held = job_scratch_[key];
+  held.copy = std::move(copy).value();
+  held.url = url.value();
+  return held.url;
+}
+
+std::optional<std::string> DatabasePortImpl::FindJobScratch(const std::string& key) {
+  std::lock_guard<std::mutex> lock(job_scratch_mutex_);
+  auto it = job_scratch_.find(key);
+  return it == job_scratch_.end() ? std::nullopt : std::optional<std::string>(it->second.url);
+}
+
+core::Status DatabasePortImpl::DropJobScratch(const std::string& key) {
+  std::unique_ptr<database::Migrator::ScratchCopy> copy;
+  {
+    std::lock_guard<std::mutex> lock(job_scratch_mutex_);
+    auto it = job_scratch_.find(key);
+    if (it == job_scratch_.end()) {
+      return core::Status::Ok();
+    }
+    copy = std::move(it->second.copy);
+    job_scratch_.erase(it);
+  }
+  // Dropped outside the lock; a failed DROP is retried by the handle's
+  // destructor, and a leftover by the next rehearsal's clean-up.
+  return copy->Drop();
 }
 
 std::string DatabasePortImpl::JobPlanDigest(const std::vector<std::string>& from,

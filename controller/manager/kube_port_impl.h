@@ -93,6 +93,9 @@ class KubePortImpl final : public reconcile::KubePort {
   [[nodiscard]] core::Status CreateJob(const std::string& ns, const std::string& manifest) override;
   core::Result<reconcile::JobState> GetJob(const std::string& ns, const std::string& name) override;
   [[nodiscard]] core::Status DeleteJob(const std::string& ns, const std::string& name) override;
+  [[nodiscard]] core::Status ApplySecret(const std::string& ns,
+                                         const std::string& manifest) override;
+  [[nodiscard]] core::Status DeleteSecret(const std::string& ns, const std::string& name) override;
   core::Result<std::string> ReadJobLog(const std::string& ns, const std::string& job,
                                        const reconcile::JobLogRequest& request) override;
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/conditions.h"
 #include "manager/kube_port_impl.h"
 #include "reconcile/job_manifest.h"
 
@@ -34,6 +35,12 @@ reconcile::JobState JobStateOf(const Json& job) {
                                        : reconcile::JobState::Phase::kFailed;
       state.reason = c.value("reason", "");
       state.message = c.value("message", "");
+      auto started = core::ParseRfc3339(status.value("startTime", ""));
+      auto ended =
+          core::ParseRfc3339(status.value("completionTime", c.value("lastTransitionTime", "")));
+      if (started && ended && !(*ended < *started)) {
+        state.seconds = static_cast<double>(ended->unix_millis - started->unix_millis) / 1000.0;
+      }
       return state;
     }
   }
@@ -64,6 +71,30 @@ Status KubePortImpl::DeleteJob(const std::string& ns, const std::string& name) {
   kube::DeleteOptions options;
   options.propagation_policy = "Foreground";  // gone only with its pods
   Status s = client_.Delete(kBatchJobs, ns, name, options);
+  return s.ok() || kube::IsNotFound(s) ? Status::Ok() : s;
+}
+
+Status KubePortImpl::ApplySecret(const std::string& ns, const std::string& manifest) {
+  const Json object = Json::parse(manifest, nullptr, false);
+  if (object.is_discarded()) {
+    return Status(Code::kInvalidArgument, "the Secret manifest is not JSON");
+  }
+  auto created = client_.Create(kube::resources::kSecrets, ns, object);
+  if (created.ok() || created.status().code() != Code::kConflict) {
+    return created.ok() ? Status::Ok() : created.status();
+  }
+  // One of a killed rehearsal: replaced whole (its data is of a copy that
+  // no longer exists).
+  const std::string name = object["metadata"].value("name", "");
+  if (Status deleted = DeleteSecret(ns, name); !deleted.ok()) {
+    return deleted;
+  }
+  created = client_.Create(kube::resources::kSecrets, ns, object);
+  return created.ok() ? Status::Ok() : created.status();
+}
+
+Status KubePortImpl::DeleteSecret(const std::string& ns, const std::string& name) {
+  Status s = client_.Delete(kube::resources::kSecrets, ns, name, kube::DeleteOptions{});
   return s.ok() || kube::IsNotFound(s) ? Status::Ok() : s;
 }
 

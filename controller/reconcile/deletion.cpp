@@ -42,6 +42,11 @@ Next Reconciler::Pass::HandleDeletion() {
       }
     }
   }
+  if (JobRun() && obj_.status.phase == Phase::kRehearsing) {
+    // A rehearsal's copy held by this process (design §10.9); its Jobs and
+    // Secret go with the object (owner references).
+    (void)r_.db_.DropJobScratch("rehearsal/" + IdentityOfRun().Key());
+  }
   if (obj_.status.run) {
     // Never leave the application at zero because its SchemaMigration went
     // away.

@@ -36,10 +36,23 @@ struct JobRequest {
   std::string verb;               // core::kVerbUpgrade, ...
   std::string run_key;            // RunIdentity::Key() of the run
   std::vector<std::string> argv;  // core::ExpandCommand of core::CommandFor(job, verb)
+  // The Secret the URL comes from, under spec.database.urlSecretRef.key;
+  // empty: spec.database.urlSecretRef.name. A rehearsal Job's is the
+  // operator's Secret of the scratch copy's URL (BuildScratchSecret).
+  std::string url_secret_name;
 };
 
 // The Job for `request`. `obj` must have passed core::ValidateSpec with
 // executor Job (spec.job set).
 nlohmann::json BuildJob(const core::SchemaMigration& obj, const JobRequest& request);
+
+// The Secret a rehearsal's Jobs get the scratch copy's URL from (design
+// §10.9): named `name`, the URL under spec.database.urlSecretRef.key (so the
+// Job's env is built as for the database), the SchemaMigration as its
+// controller owner (deleting the object deletes it), and labels that mark
+// it as the operator's. `url` is SECRET: the manifest goes to the API
+// server only.
+nlohmann::json BuildScratchSecret(const core::SchemaMigration& obj, const std::string& name,
+                                  const std::string& url);
 
 }  // namespace schemaop::reconcile

@@ -189,6 +189,18 @@ class Reconciler::Pass {
   Next BeginRehearsal();
   Next Rehearse();
   Next ObserveRehearsal(RehearsalTicket ticket);
+  // ---- job_rehearse.cpp: phase Rehearsing of a Job run (design §10.9)
+  Next RehearseWithJob();
+  Next StartJobRehearsal(const std::string& key, const std::vector<std::string>& jobs,
+                         const std::string& secret);
+  Next StartRehearsalJob(const std::string& verb, const std::string& key,
+                         const std::string& from, const std::string& to,
+                         const std::string& secret);
+  Next JudgeRehearsalJob(const std::string& verb, const std::string& name,
+                         const JobState& state, const std::string& key,
+                         const std::string& secret);
+  Next FinishJobRehearsal(const std::string& key, const std::string& secret, bool succeeded,
+                          double seconds, const std::string& failure);
   Next RecordRehearsal(bool succeeded, double sql_seconds, double downtime,
                        const std::string& failure);
 

@@ -139,11 +139,11 @@ Next Reconciler::Pass::Plan() {
     next.phase = Phase::kPending;
     return Suspend(std::move(next));
   }
-  if (RehearsalPending()) {
-    return BeginRehearsal();
-  }
   if (JobRun() && obj_.status.run->plan_digest.empty()) {
     return PlanWithJob();  // job_plan.cpp: the plan is the plan Job's output
+  }
+  if (RehearsalPending()) {
+    return BeginRehearsal();  // after the plan: a rehearsal is of one plan digest
   }
   if (std::optional<Next> gate = AwaitApproval()) {
     return std::move(*gate);

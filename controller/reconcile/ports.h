@@ -99,6 +99,8 @@ struct JobState {
   std::string reason;
   std::string message;
   std::string run_key;  // its schemaop.dev/run annotation
+  // Ended: completionTime (or the condition's time) - startTime; -1 unknown.
+  double seconds = -1;
 };
 
 // What ReadJobLog reads of a pod's log (GET pods/NAME/log): the last
@@ -141,6 +143,20 @@ class KubePort {
   virtual core::Result<std::string> ReadJobLog(const std::string& ns, const std::string& job,
                                                const JobLogRequest& request) {
     (void)ns, (void)job, (void)request;
+    return NoJobSupport();
+  }
+
+  // The Secret of a rehearsal Job (design §10.9): the JSON text of a v1
+  // Secret, created in namespace `ns`, or replaced (PUT) when one of that
+  // name exists. Its data is SECRET. DeleteSecret: a Secret already gone is
+  // no error.
+  [[nodiscard]] virtual core::Status ApplySecret(const std::string& ns,
+                                                 const std::string& manifest) {
+    (void)ns, (void)manifest;
+    return NoJobSupport();
+  }
+  [[nodiscard]] virtual core::Status DeleteSecret(const std::string& ns, const std::string& name) {
+    (void)ns, (void)name;
     return NoJobSupport();
   }
 
@@ -451,6 +467,28 @@ class DatabasePort {
                                                    const std::string& path) {
     (void)target, (void)path;
     return NoJobSupport();
+  }
+  // The scratch copies of rehearsals run by Jobs (design §10.9), held by
+  // this process under `key` until DropJobScratch (a restarted process
+  // holds none: the rehearsal starts over). OpenJobScratch copies the
+  // database of `target` into a scratch database on its own server and
+  // returns the URL a Job reaches it with (target.url with only the
+  // database name changed, core::WithDatabaseName): SECRET. Synchronous:
+  // the copy takes as long as pg_dump | pg_restore. FindJobScratch: that
+  // URL, or nullopt when this process holds no copy under `key`.
+  virtual core::Result<std::string> OpenJobScratch(const DatabaseTarget& target,
+                                                   const std::string& key) {
+    (void)target, (void)key;
+    return NoJobSupport();
+  }
+  virtual std::optional<std::string> FindJobScratch(const std::string& key) {
+    (void)key;
+    return std::nullopt;
+  }
+  // Drops the copy held under `key`; none held is no error.
+  [[nodiscard]] virtual core::Status DropJobScratch(const std::string& key) {
+    (void)key;
+    return core::Status::Ok();
   }
   // The plan digest of a Job plan: sha256 hex over from, to and the plan
   // Job's output (the offline SQL), so approval pins exactly that SQL.

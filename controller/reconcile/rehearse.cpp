@@ -26,8 +26,11 @@ bool Reconciler::Pass::RehearsalPending() const {
 
 bool Reconciler::Pass::RehearsalBlocks(const std::string& plan_digest) const {
   const auto& last = obj_.status.rehearsal;
+  // A Job run's plan digest is known only after its plan Job (Start sees
+  // none): for the Job executor a failed rehearsal blocks the generation.
   return obj_.spec.rehearse && last && last->outcome == core::kOutcomeFailed &&
-         last->plan_digest == plan_digest && last->generation == generation();
+         (last->plan_digest == plan_digest || obj_.spec.executor == core::kExecutorJob) &&
+         last->generation == generation();
 }
 
 // Planning -> Rehearsing: recorded before the engine is called, so the
@@ -48,6 +51,9 @@ Next Reconciler::Pass::BeginRehearsal() {
 Next Reconciler::Pass::Rehearse() {
   if (obj_.spec.suspend || !RehearsalPending()) {
     return Plan();  // suspended, or rehearsed by an earlier pass
+  }
+  if (JobRun()) {
+    return RehearseWithJob();  // job_rehearse.cpp
   }
   if (auto ticket = r_.db_.FindRehearsal(IdentityOfRun())) {
     return ObserveRehearsal(std::move(*ticket));

@@ -166,5 +166,44 @@ TEST(SecretScrubberTest, FindsEverySecretOfAUrl) {
   EXPECT_TRUE(DatabaseUrlSecrets("postgresql://a@h/d").empty());
 }
 
+// A rehearsal Job reaches the scratch copy with the user's URL, only the
+// database name changed: nothing else may move (design §10.9).
+TEST(WithDatabaseNameTest, OnlyTheDatabaseNameChanges) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"postgresql://app:s3cr%2Ft@db.example:5432/drawing?sslmode=require",
+       "postgresql://app:s3cr%2Ft@db.example:5432/schemaop_scratch_1?sslmode=require"},
+      {"postgresql+psycopg2://app:pw@db/drawing", "postgresql+psycopg2://app:pw@db/schemaop_scratch_1"},
+      {"postgres://app@db", "postgres://app@db/schemaop_scratch_1"},
+      {"postgres://app@db?sslmode=disable", "postgres://app@db/schemaop_scratch_1?sslmode=disable"},
+      {"postgresql://app@h1:5432,h2:5433/drawing#x", "postgresql://app@h1:5432,h2:5433/schemaop_scratch_1#x"},
+      {"host=db user=app password='a b\\' c' dbname=drawing",
+       "host=db user=app password='a b\\' c' dbname=schemaop_scratch_1"},
+      {"host=db dbname = 'drawing' port=5432", "host=db dbname = schemaop_scratch_1 port=5432"},
+      {"host=db user=app", "host=db user=app dbname=schemaop_scratch_1"},
+  };
+  for (const auto& [url, want] : cases) {
+    auto got = WithDatabaseName(url, "schemaop_scratch_1");
+    ASSERT_TRUE(got.ok()) << url << ": " << got.status().message();
+    EXPECT_EQ(got.value(), want);
+  }
+}
+
+TEST(WithDatabaseNameTest, RefusesWhatItCannotRewriteWithoutEchoingTheUrl) {
+  const std::vector<std::string> bad = {
+      "postgresql://app:topsecret@db/drawing?dbname=other",  // the parameter would win
+      "postgresql:///drawing?host=/run/postgresql&password=topsecret",  // no host in the URL
+      "host=db password='topsecret",                                    // unterminated quote
+      "just some topsecret words",
+  };
+  for (const std::string& url : bad) {
+    auto got = WithDatabaseName(url, "schemaop_scratch_1");
+    ASSERT_FALSE(got.ok()) << url;
+    EXPECT_EQ(got.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(got.status().message().find("topsecret"), std::string::npos);
+  }
+  EXPECT_FALSE(WithDatabaseName("postgresql://db/x", "Robert'); DROP").ok());
+  EXPECT_FALSE(WithDatabaseName("postgresql://db/x", "").ok());
+}
+
 }  // namespace
 }  // namespace schemaop::core

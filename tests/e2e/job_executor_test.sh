@@ -32,18 +32,32 @@
 #                      are a loss until spec.verify.allowRowLoss declares
 #                      them (the upgrade Job undoes the first try), then the
 #                      rollback reaches 9bc6a98f1c12 with the components intact
+#   alembic_rehearsed  spec.rehearse (design §10.9): alembic upgrade and
+#                      downgrade first run on a scratch copy, through the
+#                      operator's Secret of the copy's URL (deleted after,
+#                      the copy dropped), then the real run; the database
+#                      role has CREATEDB
+#   alembic_rehearsal_lossy  the lossy trigger of alembic_lose_rows, with
+#                      spec.rehearse: the rehearsal on the copy finds the
+#                      loss, Stalled RehearsalFailed, nothing scaled, the
+#                      database never touched by a Job
 # shellcheck source=tests/support/e2e.sh
 . "$(dirname "$0")/../support/e2e.sh"
 
 case_name=${1:?usage: job_executor_test.sh CASE}
 e2e_begin "job_$case_name"
+rehearsed=0
+if [[ $case_name == alembic_rehears* ]]; then
+  rehearsed=1
+  use_createdb_owner "e2e_job_$case_name"  # the scratch copy needs CREATEDB
+fi
 start_apiserver
 install_drawing_app
 load_drawing_data
 fingerprint_before=$(database_fingerprint)
 components_before=$(components_fingerprint)
 
-if [ "$case_name" = alembic_lose_rows ]; then
+if [ "$case_name" = alembic_lose_rows ] || [ "$case_name" = alembic_rehearsal_lossy ]; then
   # A migration that loses data, as a hostile or buggy revision would.
   psql_e2e >/dev/null <<'SQL'
 CREATE FUNCTION lose_components() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -61,7 +75,7 @@ fi
 
 fault=
 case $case_name in
-  success | alembic | alembic_lose_rows | alembic_rollback) ;;
+  success | alembic | alembic_lose_rows | alembic_rollback | alembic_rehearsed | alembic_rehearsal_lossy) ;;
   fail_midway) fault=fail-midway ;;
   lose_rows) fault=lose-rows ;;
   pod_killed | controller_killed | aborted) fault=sleep ;;
@@ -83,10 +97,11 @@ if [[ $case_name == alembic* ]]; then
   # The example's Alembic preset as it is; only the image's directory is
   # local (the test API server runs the command here).
   # targetRevision head: the heads Job (`alembic heads`) names it (§10.7).
-  patch='{"spec":{"targetRevision":"head","job":{"image":"local/drawing-backend","workingDir":"'$E2E_SRC/migrations/drawing-alembic'"}}}'
+  patch='{"spec":{"targetRevision":"head","rehearse":'$([ $rehearsed = 1 ] && echo true || echo false)',"job":{"image":"local/drawing-backend","workingDir":"'$E2E_SRC/migrations/drawing-alembic'"}}}'
   command -v alembic >/dev/null || fail "alembic is not installed (scripts/setup installs python3-alembic)"
 fi
 start_controller a
+scale_writes_before=$(scale_writes)
 apply_smig job-executor-alembic.yaml "$patch"
 
 jobs_of() {  # jobs_of VERB: the names of the SchemaMigration's Jobs of VERB
@@ -126,7 +141,40 @@ case $case_name in
     ;;
 esac
 
-if [ "$case_name" = success ] || [ "$case_name" = controller_killed ] || [[ $case_name == alembic || $case_name == alembic_rollback ]]; then
+scratch_secrets() {  # the rehearsal Secrets of the copy's URL that exist now
+  kubectl get secrets -n "$E2E_NS" -o name | grep -c -- '-scratch-url-' || true
+}
+rehearsal_secret_of() {  # rehearsal_secret_of JOB: the Secret its URL comes from
+  kubectl get job "$1" -n "$E2E_NS" \
+    -o jsonpath='{.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name}'
+}
+
+if [ "$case_name" = alembic_rehearsal_lossy ]; then
+  wait_for "Stalled=True RehearsalFailed" 240 condition_is Stalled True RehearsalFailed
+  expect_eq "status.rehearsal" "Failed RehearsalFailed" \
+    "$(smig '{.status.rehearsal.outcome} {.status.rehearsal.reason}')"
+  message=$(smig '{.status.rehearsal.message}')
+  log "rehearsal message: $message"
+  expect_contains "the rehearsal names the loss on the copy" "$message" "rows were lost"
+  expect_contains "the rehearsal names the table" "$message" "components"
+  expect_eq "no scale write" "$scale_writes_before" "$(scale_writes)"
+  expect_eq "only the rehearsal's upgrade Job ran" 1 "$(jobs_of upgrade | grep -c .)"
+  expect_contains "and it read the copy's URL" "$(rehearsal_secret_of "$(jobs_of upgrade)")" \
+    "-scratch-url-"
+  expect_eq "no downgrade Job" 0 "$(jobs_of downgrade | grep -c .)"
+  expect_eq "no rehearsal Secret left" 0 "$(scratch_secrets)"
+  expect_eq "no scratch database left" 0 "$(scratch_databases_of "$E2E_DB_USER")"
+  expect_eq "database revision (version table)" "9bc6a98f1c12" "$(db_revision)"
+  expect_database_unchanged "$fingerprint_before"
+  expect_workloads_restored
+  expect_not_contains "the URL is in no Job argument" \
+    "$(kubectl get jobs -n "$E2E_NS" -o yaml)" "$E2E_DB_PASSWORD"
+  expect_no_password_leak
+  log "PASS job_executor $case_name"
+  exit 0
+fi
+
+if [ "$case_name" = success ] || [ "$case_name" = controller_killed ] || [[ $case_name == alembic || $case_name == alembic_rollback || $case_name == alembic_rehearsed ]]; then
   wait_ready 180
   expect_eq "database revision (version table)" "seed_default_schemas" "$(db_revision)"
   expect_eq "status.currentRevision" "seed_default_schemas" "$(smig '{.status.currentRevision}')"
@@ -143,6 +191,22 @@ if [ "$case_name" = success ] || [ "$case_name" = controller_killed ] || [[ $cas
   else
     expect_contains "lastRun.jobLog is the Job's log" "$(smig '{.status.lastRun.jobLog}')" \
       "job-tool: done"
+  fi
+  if [ $rehearsed = 1 ]; then
+    expect_eq "status.rehearsal" "Succeeded 9bc6a98f1c12 seed_default_schemas" \
+      "$(smig '{.status.rehearsal.outcome} {.status.rehearsal.from} {.status.rehearsal.to}')"
+    expect_eq "the plan rehearsed is the plan run" "$(smig '{.status.plan.planHash}')" \
+      "$(smig '{.status.rehearsal.planDigest}')"
+    expect_eq "upgrade Jobs: the rehearsal's and the run's" 2 "$(jobs_of upgrade | grep -c .)"
+    expect_eq "one downgrade Job: the rehearsal's way back" 1 "$(jobs_of downgrade | grep -c .)"
+    expect_contains "the rehearsal's downgrade read the copy's URL" \
+      "$(rehearsal_secret_of "$(jobs_of downgrade)")" "-scratch-url-"
+    secrets_used=$(for job in $(jobs_of upgrade); do rehearsal_secret_of "$job"; echo; done | sort)
+    expect_contains "the run's upgrade read the database's Secret" "$secrets_used" "drawing-db"
+    expect_eq "no rehearsal Secret left" 0 "$(scratch_secrets)"
+    expect_eq "no scratch database left" 0 "$(scratch_databases_of "$E2E_DB_USER")"
+    expect_contains "Alembic ran on the copy (its Events)" "$(events)" \
+      "Running downgrade add_flexible_schemas -> 9bc6a98f1c12"
   fi
   [ -n "$(smig '{.status.backup.file}')" ] || fail "no backup recorded (mandatory with executor Job)"
   expect_eq "one plan Job" 1 "$(jobs_of upgradeSql | grep -c .)"
@@ -218,7 +282,7 @@ if [ "$case_name" = alembic_rollback ]; then
   expect_eq "one plan Job per downgrade run" 2 "$(jobs_of downgradeSql | grep -c .)"
   expect_eq "a history Job per run" 3 "$(jobs_of history | grep -c .)"
   expect_eq "two downgrade Jobs" 2 "$(jobs_of downgrade | grep -c .)"
-elif [ "$case_name" != aborted ]; then
+elif [ "$case_name" != aborted ] && [ $rehearsed = 0 ]; then
   expect_eq "exactly one migration Job" 1 "$(jobs_of upgrade | grep -c .)"
 fi
 expect_workloads_restored

@@ -22,26 +22,15 @@
 
 case=${1:-verify}
 e2e_begin "rehearse_$case"
-# A role of its own that may create databases (the harness's owner may not).
 role=e2e_rehearser_$case  # one per case: cases may run in parallel
-E2E_DB_PASSWORD="rehearse-$RANDOM-$RANDOM"
-psql_admin -c "SET client_min_messages = warning" \
-  -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN CREATE ROLE $role; END IF; END \$\$" \
-  -c "ALTER ROLE $role LOGIN NOSUPERUSER CREATEDB PASSWORD '$E2E_DB_PASSWORD'" \
-  -c "ALTER DATABASE $E2E_DB OWNER TO $role" >/dev/null || fail "could not create role $role"
-E2E_DB_USER=$role
-E2E_DB_URL="postgresql://$E2E_DB_USER:$E2E_DB_PASSWORD@127.0.0.1:$PGPORT/$E2E_DB"
-export PGUSER=$E2E_DB_USER PGPASSWORD=$E2E_DB_PASSWORD
+use_createdb_owner "$role"
 
 scratch_sleeping() {  # a session on one of this role's scratch databases runs pg_sleep
   [ "$(psql_admin -At -c "SELECT count(*) FROM pg_stat_activity
                           WHERE datname LIKE 'schemaop\_rehearsal\_%' AND usename = '$role'
                           AND query LIKE '%pg_sleep%' AND state = 'active'")" -ge 1 ]
 }
-scratch_databases() {
-  psql_admin -At -c "SELECT count(*) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
-                     WHERE d.datname LIKE 'schemaop\_rehearsal\_%' AND r.rolname = '$role'"
-}
+scratch_databases() { scratch_databases_of "$role"; }
 
 start_apiserver
 install_drawing_app

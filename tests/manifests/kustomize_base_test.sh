@@ -31,19 +31,24 @@ check "namespaced objects live in schemaop-system" namespaced_in_system
 # tier applies the rendered RBAC to an API server that enforces it and runs
 # the controller as this ServiceAccount, so a missing permission fails a
 # test there. Here only the properties issue 8 promises.
-check "Secrets: get only (no list/watch: no Secret cache in the cluster)" equals "core secrets get" \
+# create/delete: the Secret of a Job rehearsal's scratch copy URL (design §10.9).
+check "Secrets: get, create, delete (no list/watch: no Secret cache in the cluster)" equals "core secrets create
+core secrets delete
+core secrets get" \
   "$(permissions "$objects/ClusterRole_schemaop-controller.yaml" | grep ' secrets ')"
 check "leader-election Role grants only Lease get/create/update" equals "coordination.k8s.io leases create
 coordination.k8s.io leases get
 coordination.k8s.io leases update" "$(permissions "$objects/Role_schemaop-leader-election.yaml")"
 
-# The one delete: a CronJob's running Jobs, with jobs: Delete (design §6.8).
-check "the only delete is of batch jobs" equals "batch jobs delete" \
+# The deletes: a CronJob's running Jobs, with jobs: Delete (design §6.8),
+# and the Job executor's own Jobs and rehearsal Secret (design §10.9).
+check "the only deletes are of batch jobs and the rehearsal Secret" equals "batch jobs delete
+core secrets delete" \
   "$(permissions "$objects/ClusterRole_schemaop-controller.yaml" | grep ' delete$')"
 no_wildcards_or_escalation() {
   local file ok=0
   for file in "$objects"/ClusterRole_*.yaml "$objects"/Role_*.yaml; do
-    if permissions "$file" | grep -v '^batch jobs delete$' |
+    if permissions "$file" | grep -v -E '^(batch jobs|core secrets) delete$' |
       grep -E '\*|(^| )(delete|deletecollection|escalate|bind|impersonate)$'; then
       ok=1
     fi

@@ -58,8 +58,65 @@ core::Result<InspectResult> FakeDatabase::InspectVersions(const DatabaseTarget& 
   return result;
 }
 
-core::Result<JobBaseline> FakeDatabase::RecordJobBaseline(const DatabaseTarget&,
+core::Status FakeKube::ApplySecret(const std::string& ns, const std::string& manifest) {
+  const auto secret = nlohmann::json::parse(manifest);
+  const std::string name = secret["metadata"]["name"];
+  effects_.Hit("apply-secret:" + name, [&] {
+    secrets[ns + "/" + name] = secret["stringData"].get<std::map<std::string, std::string>>();
+  });
+  return Status::Ok();
+}
+
+core::Status FakeKube::DeleteSecret(const std::string& ns, const std::string& name) {
+  effects_.Hit("delete-secret:" + name, [&] { secrets.erase(ns + "/" + name); });
+  return Status::Ok();
+}
+
+FakeDatabase::Scratch* FakeDatabase::ScratchOf(const DatabaseTarget& target) {
+  for (auto& [key, scratch] : scratches) {
+    if (scratch.url == target.url) {
+      return &scratch;
+    }
+  }
+  return nullptr;
+}
+
+core::Result<std::string> FakeDatabase::OpenJobScratch(const DatabaseTarget&,
+                                                       const std::string& key) {
+  if (scratch_error) {
+    return *scratch_error;
+  }
+  if (scratches.count(key) == 0) {
+    effects_->Hit("db:scratch-copy", [&] {
+      ++scratch_copies;
+      scratches[key] = Scratch{kScratchUrlPrefix + std::to_string(scratch_copies), versions, rows,
+                               {}, false};
+    });
+  }
+  return scratches.at(key).url;
+}
+
+std::optional<std::string> FakeDatabase::FindJobScratch(const std::string& key) {
+  auto it = scratches.find(key);
+  return it == scratches.end() ? std::nullopt : std::optional<std::string>(it->second.url);
+}
+
+core::Status FakeDatabase::DropJobScratch(const std::string& key) {
+  if (scratches.count(key) != 0) {
+    effects_->Hit("db:scratch-drop", [&] {
+      ++scratch_drops;
+      scratches.erase(key);
+    });
+  }
+  return Status::Ok();
+}
+
+core::Result<JobBaseline> FakeDatabase::RecordJobBaseline(const DatabaseTarget& target,
                                                           const std::string& run_key) {
+  if (Scratch* scratch = ScratchOf(target)) {
+    scratch->baselines.emplace(run_key, Baseline{scratch->versions, scratch->rows});
+    return JobBaseline{scratch->versions, "digest", 1};
+  }
   if (baselines.count(run_key) == 0) {
     effects_->Hit("db:baseline", [&] { baselines[run_key] = Baseline{versions, rows}; });
   }
@@ -67,20 +124,23 @@ core::Result<JobBaseline> FakeDatabase::RecordJobBaseline(const DatabaseTarget&,
   return JobBaseline{b.versions, "digest", 1};
 }
 
-core::Result<JobCheck> FakeDatabase::CheckJobResult(const DatabaseTarget&,
+core::Result<JobCheck> FakeDatabase::CheckJobResult(const DatabaseTarget& target,
                                                     const std::string& run_key,
                                                     bool compare_schema) {
-  auto it = baselines.find(run_key);
-  if (it == baselines.end()) {
+  Scratch* scratch = ScratchOf(target);
+  const auto& known = scratch != nullptr ? scratch->baselines : baselines;
+  auto it = known.find(run_key);
+  if (it == known.end()) {
     return Status(Code::kNotFound, "no baseline");
   }
+  const std::int64_t now_rows = scratch != nullptr ? scratch->rows : rows;
   JobCheck check;
-  check.versions = versions;
-  if (rows < it->second.rows) {
+  check.versions = scratch != nullptr ? scratch->versions : versions;
+  if (now_rows < it->second.rows) {
     check.row_loss.push_back("public.components lost rows (" + std::to_string(it->second.rows) +
-                             " -> " + std::to_string(rows) + ")");
+                             " -> " + std::to_string(now_rows) + ")");
   }
-  if (compare_schema && schema_drift) {
+  if (compare_schema && (scratch != nullptr ? scratch->schema_drift : schema_drift)) {
     check.schema_drift.push_back("column public.components.extra exists but did not");
   }
   return check;

@@ -173,6 +173,10 @@ class FakeKube final : public KubePort {
   core::Status DeleteJob(const std::string& ns, const std::string& name) override;
   core::Result<std::string> ReadJobLog(const std::string& ns, const std::string& job,
                                        const JobLogRequest& request) override;
+  // Rehearsal Secrets (design §10.9) go into `secrets` (stringData);
+  // effects "apply-secret:NAME" and "delete-secret:NAME".
+  core::Status ApplySecret(const std::string& ns, const std::string& manifest) override;
+  core::Status DeleteSecret(const std::string& ns, const std::string& name) override;
 
  private:
   std::string NextResourceVersion() { return std::to_string(++resource_version_); }
@@ -320,6 +324,27 @@ class FakeDatabase final : public DatabasePort {
                                               const std::string& run_key) override;
   core::Result<JobCheck> CheckJobResult(const DatabaseTarget& target, const std::string& run_key,
                                         bool compare_schema) override;
+  // Scratch copies of Job rehearsals (design §10.9), by key: a copy of
+  // versions and rows taken by OpenJobScratch (effect "db:scratch-copy"),
+  // reached by the Job methods through the copy's URL, which is
+  // kScratchUrlPrefix + a number.
+  static constexpr char kScratchUrlPrefix[] = "postgresql://app:scratchpw@fake/scratch_";
+  struct Scratch {
+    std::string url;
+    std::vector<std::string> versions;
+    std::int64_t rows = 0;
+    std::map<std::string, Baseline> baselines;
+    bool schema_drift = false;
+  };
+  std::map<std::string, Scratch> scratches;
+  int scratch_copies = 0;
+  int scratch_drops = 0;
+  std::optional<core::Status> scratch_error;  // OpenJobScratch fails with it
+  Scratch* ScratchOf(const DatabaseTarget& target);
+  core::Result<std::string> OpenJobScratch(const DatabaseTarget& target,
+                                           const std::string& key) override;
+  std::optional<std::string> FindJobScratch(const std::string& key) override;
+  core::Status DropJobScratch(const std::string& key) override;
   // The application names EndJobSessions was called with, in order.
   std::vector<std::string> ended_sessions;
   core::Status EndJobSessions(const DatabaseTarget& target,

@@ -96,6 +96,27 @@ TEST(JobManifest, TheUrlComesOnlyFromTheSecret) {
   EXPECT_EQ(job["spec"]["template"]["spec"]["containers"][0].count("args"), 0u);
 }
 
+// A rehearsal Job (design §10.9): the same env, from the operator's Secret
+// of the scratch copy's URL, which holds that URL alone under the spec's
+// key and goes with the object.
+TEST(JobManifest, ARehearsalJobReadsTheCopysSecretOnly) {
+  const core::SchemaMigration obj = JobObject();
+  JobRequest request = Upgrade(obj);
+  request.url_secret_name = "drawing-db-scratch-url-0123456789";
+  const json job = BuildJob(obj, request);
+  EXPECT_EQ(job["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"],
+            (json{{"name", "drawing-db-scratch-url-0123456789"}, {"key", "DATABASE_URL"}}));
+  const std::string url = "postgresql://app:pw@db/schemaop_rehearsal_0123456789abcdef";
+  const json secret = BuildScratchSecret(obj, "drawing-db-scratch-url-0123456789", url);
+  EXPECT_EQ(secret["metadata"]["namespace"], "drawing");
+  EXPECT_EQ(secret["stringData"], (json{{"DATABASE_URL", url}}));
+  EXPECT_EQ(secret.count("data"), 0u);
+  const json& owner = secret["metadata"]["ownerReferences"][0];
+  EXPECT_EQ(owner["uid"], "5b1c-uid");
+  EXPECT_EQ(owner["controller"], true);
+  EXPECT_EQ(secret["metadata"]["labels"]["app.kubernetes.io/managed-by"], "schemaop");
+}
+
 core::SecretScrubber ScrubberFor(const std::string& url) {
   core::SecretScrubber scrubber;
   scrubber.AddDatabaseUrl(url);

@@ -515,5 +515,147 @@ TEST_F(JobRunTest, TheRunKeepsTheWritersDownWhileTheJobRuns) {
   EXPECT_EQ(Creates(core::kVerbUpgrade), 1);
 }
 
+// spec.rehearse with executor Job (design §10.9): the tool's Jobs run on a
+// scratch copy first. Here each Job acts on the database its URL names, as
+// a real tool does: the value of the Secret its env references.
+class JobRehearsalTest : public JobRunTest {
+ protected:
+  void SetUp() override {
+    JobRunTest::SetUp();
+    Obj().spec.rehearse = true;
+    upgrade_ = [this](FakeKube::FakeJob& job) { Run(job, {"seed_default_schemas"}); };
+    downgrade_ = [this](FakeKube::FakeJob& job) { Run(job, {"9bc6a98f1c12"}); };
+  }
+  void Run(FakeKube::FakeJob& job, std::vector<std::string> to) {
+    const auto manifest = nlohmann::json::parse(job.manifest);
+    const auto& ref =
+        manifest["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"];
+    const std::string url = kube_.secrets.at(std::string(kNs) + "/" + ref["name"].get<std::string>())
+                                .at(ref["key"].get<std::string>());
+    const std::string verb = manifest["metadata"]["labels"]["schemaop.dev/verb"];
+    urls_.push_back(verb + " " + url);
+    job.state.phase = Phase_::kSucceeded;
+    job.state.seconds = 2.5;
+    if (url == kUrl) {
+      if (verb == core::kVerbUpgrade) {
+        main_versions_at_real_upgrade_ = db_.versions;
+      }
+      db_.versions = std::move(to);
+      return;
+    }
+    for (auto& [key, scratch] : db_.scratches) {
+      if (scratch.url == url) {
+        if (verb == fail_on_copy_) {
+          job.state.phase = Phase_::kFailed;
+          job.state.reason = "BackoffLimitExceeded";
+          job.log = "alembic: error in " + verb + "\n";
+          return;
+        }
+        scratch.versions = std::move(to);
+        scratch.schema_drift = verb == core::kVerbDowngrade && drift_after_undo_;
+        return;
+      }
+    }
+    ADD_FAILURE() << "a Job got a URL that is neither the database's nor a copy's: " << url;
+  }
+  std::vector<std::string> urls_;  // "verb url" of each upgrade/downgrade Job, in order
+  std::vector<std::string> main_versions_at_real_upgrade_;
+  std::string fail_on_copy_;
+  bool drift_after_undo_ = false;
+};
+
+// Invariant: a rehearsal never moves the database; its Jobs get only the
+// copy's URL, from a Secret that is gone when the rehearsal ends.
+TEST_F(JobRehearsalTest, TheToolsJobsRunOnACopyForwardAndBackBeforeTheRealRun) {
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  ASSERT_TRUE(St().rehearsal.has_value());
+  EXPECT_EQ(St().rehearsal->outcome, core::kOutcomeSucceeded) << St().rehearsal->message;
+  EXPECT_EQ(St().rehearsal->plan_digest, St().plan->plan_hash);
+  EXPECT_DOUBLE_EQ(St().rehearsal->sql_seconds, 2.5);  // the forward Job's time
+  const std::string copy = std::string(FakeDatabase::kScratchUrlPrefix) + "1";
+  EXPECT_EQ(urls_, (std::vector<std::string>{"upgrade " + copy, "downgrade " + copy,
+                                             "upgrade " + std::string(kUrl)}));
+  // The database was at the start until the real upgrade, after the rehearsal.
+  EXPECT_EQ(main_versions_at_real_upgrade_, std::vector<std::string>{"9bc6a98f1c12"});
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_EQ(db_.scratch_copies, 1);
+  EXPECT_EQ(db_.scratch_drops, 1);
+  EXPECT_TRUE(db_.scratches.empty());
+  // Only the database's own Secret is left; the copy's went before the copy.
+  EXPECT_EQ(kube_.secrets.size(), 1u);
+  const int secret_gone = effects_.IndexOf("delete-secret:drawing-db-scratch-url-");
+  EXPECT_TRUE(secret_gone >= 0 && secret_gone < effects_.IndexOf("db:scratch-drop"));
+  // Nothing was scaled before the rehearsal ended.
+  EXPECT_LT(effects_.IndexOf("db:scratch-drop"), effects_.IndexOf("scale:Deployment/backend=0"));
+  // The rehearsal's Jobs ended their sessions in the copy, not the database.
+  EXPECT_EQ(db_.ended_sessions.size(), 3u);
+}
+
+TEST_F(JobRehearsalTest, AFailedForwardJobOnTheCopyStopsWithNothingScaled) {
+  fail_on_copy_ = core::kVerbUpgrade;
+  RunUntilDone();
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kRehearsalFailed);
+  ASSERT_TRUE(St().rehearsal.has_value());
+  EXPECT_EQ(St().rehearsal->outcome, core::kOutcomeFailed);
+  EXPECT_NE(St().rehearsal->message.find("alembic: error in upgrade"), std::string::npos)
+      << St().rehearsal->message;
+  ExpectNothingTouched();
+  EXPECT_EQ(kube_.secrets.size(), 1u);
+  EXPECT_TRUE(db_.scratches.empty());
+  // The same generation does not rehearse again.
+  const int jobs = kube_.job_creates;
+  for (int i = 0; i < 5; ++i) {
+    Reconcile();
+    kube_.Settle();
+  }
+  EXPECT_EQ(kube_.job_creates, jobs);
+  EXPECT_EQ(db_.scratch_copies, 1);
+}
+
+TEST_F(JobRehearsalTest, ADowngradeThatDoesNotRestoreTheSchemaFailsTheRehearsal) {
+  drift_after_undo_ = true;
+  RunUntilDone();
+  ASSERT_TRUE(St().rehearsal.has_value());
+  EXPECT_EQ(St().rehearsal->outcome, core::kOutcomeFailed);
+  EXPECT_NE(St().rehearsal->message.find("the schema differs from the copy's start"),
+            std::string::npos)
+      << St().rehearsal->message;
+  ExpectNothingTouched();
+}
+
+// A restarted controller holds no copy: the Job of the earlier attempt is
+// deleted and gone before a new copy is made, so no two rehearsal Jobs run.
+TEST_F(JobRehearsalTest, ARestartMidRehearsalStartsOverWithOneJobAtATime) {
+  upgrade_ = [](FakeKube::FakeJob&) {};  // stays active
+  for (int i = 0; i < 20 && Creates(core::kVerbUpgrade) == 0; ++i) {
+    Reconcile();
+    kube_.Settle();
+  }
+  ASSERT_EQ(Creates(core::kVerbUpgrade), 1);
+  EXPECT_EQ(St().phase, Phase::kRehearsing);
+  db_.scratches.clear();  // the process restarted: its copy is unknown
+  upgrade_ = [this](FakeKube::FakeJob& job) { Run(job, {"seed_default_schemas"}); };
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(db_.scratch_copies, 2);
+  const int deleted = effects_.IndexOf("delete-job:drawing-db-up-");
+  const int second_copy = effects_.IndexOf("db:scratch-copy", effects_.IndexOf("db:scratch-copy") + 1);
+  EXPECT_TRUE(deleted >= 0 && deleted < second_copy) << deleted << " " << second_copy;
+}
+
+TEST_F(JobRehearsalTest, ACopyThatCannotBeMadeIsNamedAndNothingRuns) {
+  db_.scratch_error = Status(Code::kMigrationFailed,
+                             "role \"app\" may not create databases: grant CREATEDB",
+                             "42501");
+  RunUntilDone();
+  ASSERT_TRUE(St().rehearsal.has_value());
+  EXPECT_EQ(St().rehearsal->outcome, core::kOutcomeFailed);
+  EXPECT_NE(St().rehearsal->message.find("CREATEDB"), std::string::npos);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 0);
+  ExpectNothingTouched();
+}
+
 }  // namespace
 }  // namespace schemaop::reconcile

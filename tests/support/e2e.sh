@@ -170,6 +170,28 @@ psql_e2e() { PGAPPNAME=${PGAPPNAME:-e2e_test} "$E2E_PG_BIN/psql" -X -q -v ON_ERR
 # q SQL: one query, unaligned rows.
 q() { psql_e2e -At -F '|' -c "$1"; }
 
+# use_createdb_owner ROLE: the test's database is owned by ROLE, a role of
+# its own that may create databases (a rehearsal's scratch copy; the
+# harness's owner may not), with a new password, and every later URL,
+# psql_e2e and load_drawing_data use it. Call before install_drawing_app.
+use_createdb_owner() {
+  local role=$1
+  E2E_DB_PASSWORD="rehearse-$RANDOM-$RANDOM"
+  psql_admin -c "SET client_min_messages = warning" \
+    -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN CREATE ROLE $role; END IF; END \$\$" \
+    -c "ALTER ROLE $role LOGIN NOSUPERUSER CREATEDB PASSWORD '$E2E_DB_PASSWORD'" \
+    -c "ALTER DATABASE $E2E_DB OWNER TO $role" >/dev/null || fail "could not create role $role"
+  E2E_DB_USER=$role
+  E2E_DB_URL="postgresql://$E2E_DB_USER:$E2E_DB_PASSWORD@127.0.0.1:$PGPORT/$E2E_DB"
+  export PGUSER=$E2E_DB_USER PGPASSWORD=$E2E_DB_PASSWORD
+}
+
+# The scratch databases of ROLE (a rehearsal's copies) that exist now.
+scratch_databases_of() {
+  psql_admin -At -c "SELECT count(*) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
+                     WHERE d.datname LIKE 'schemaop\_rehearsal\_%' AND r.rolname = '$1'"
+}
+
 # The revision(s) in alembic_version, comma-separated ("" = base or no table).
 db_revision() {
   q "SELECT coalesce(string_agg(version_num, ',' ORDER BY version_num), '')

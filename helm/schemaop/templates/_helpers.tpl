@@ -70,10 +70,12 @@ rules:
   - apiGroups: ["schemaop.dev"]
     resources: ["schemamigrations/status"]
     verbs: ["update"]
-  # The database URL, read by name when a run needs it.
+  # The database URL, read by name when a run needs it. A rehearsal with
+  # executor Job (design §10.9) creates the Secret of its scratch copy's URL,
+  # owned by the SchemaMigration, and deletes it when the rehearsal ends.
   - apiGroups: [""]
     resources: ["secrets"]
-    verbs: ["get"]
+    verbs: ["get", "create", "delete"]
   # Migration files: watched, read live when the cache holds them trimmed.
   - apiGroups: [""]
     resources: ["configmaps"]
