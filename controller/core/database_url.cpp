@@ -382,6 +382,21 @@ std::vector<std::string> DatabaseUrlSecrets(std::string_view url) {
 
 namespace {
 
+// %XX decoded (libpq decodes a URL's parameter names and values).
+std::string PercentDecoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 bool IsPlainDatabaseName(std::string_view name) {
   return !name.empty() && name.size() <= 63 && std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
@@ -458,6 +473,11 @@ Result<std::string> WithDatabaseName(std::string_view url, std::string_view name
       rest = rest == std::string_view::npos ? url.size() : rest;
     }
     const std::string_view tail = url.substr(rest);
+    if (url.find('#') != std::string_view::npos) {
+      return Status(Code::kInvalidArgument,
+                    "the database URL holds a '#', which libpq would take into the database "
+                    "name; percent-encode it (%23)");
+    }
     const std::size_t query = tail.find('?');
     if (query != std::string_view::npos) {
       std::string_view params = tail.substr(query + 1);
@@ -465,7 +485,8 @@ Result<std::string> WithDatabaseName(std::string_view url, std::string_view name
       for (std::size_t at = 0; at <= params.size();) {
         std::size_t amp = params.find('&', at);
         amp = amp == std::string_view::npos ? params.size() : amp;
-        if (params.substr(at, amp - at).rfind("dbname=", 0) == 0) {
+        std::string_view param = params.substr(at, amp - at);
+        if (PercentDecoded(param.substr(0, param.find('='))) == "dbname") {
           return Status(Code::kInvalidArgument,
                         "the database URL names its database in a dbname= parameter; name it "
                         "in the path (.../DATABASE) instead");

@@ -236,6 +236,19 @@ core::Result<std::string> Migrator::DatabaseIdentity() {
   return Sha256Hex(server);
 }
 
+core::Result<std::string> Migrator::CurrentDatabaseName() {
+  Impl& rt = *impl_;
+  if (Status connected = rt.EnsureSession(); !connected.ok()) {
+    return connected;
+  }
+  try {
+    pqxx::read_transaction tx(rt.session->conn());
+    return tx.exec1("SELECT current_database()")[0].as<std::string>();
+  } catch (const std::exception& error) {
+    return rt.FromException(error, "cannot read the database's name", Code::kInternal);
+  }
+}
+
 Status Migrator::WaitAtLeast(std::string_view revision, std::chrono::milliseconds timeout) {
   Impl& rt = *impl_;
   auto resolved = rt.scripts.graph().ResolveId(revision);

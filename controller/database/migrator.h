@@ -336,6 +336,9 @@ class Migrator {
   // server's address and port; plus the database's OID and name. Two URLs
   // reaching one database give one value.
   core::Result<std::string> DatabaseIdentity();
+  // current_database() of the connection: the database the URL reaches as
+  // the server resolved it (a rehearsal Job's URL is checked by it).
+  core::Result<std::string> CurrentDatabaseName();
 
   // The SQL a run of `plan` would execute, as one script (`plan --sql`),
   // with BEGIN/COMMIT around transactional parts and the version-table

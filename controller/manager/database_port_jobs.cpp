@@ -82,6 +82,11 @@ core::Result<std::string> DatabasePortImpl::OpenJobScratch(const reconcile::Data
   if (auto held = FindJobScratch(key)) {
     return std::move(*held);
   }
+  // The URL must be rewritable before a copy is worth making.
+  if (auto probe = core::WithDatabaseName(target.url, "schemaop_rehearsal_0000000000000000");
+      !probe.ok()) {
+    return probe.status();
+  }
   auto migrator = Open(target, /*with_files=*/false);
   if (!migrator.ok()) {
     return migrator.status();
@@ -94,11 +99,32 @@ core::Result<std::string> DatabasePortImpl::OpenJobScratch(const reconcile::Data
   if (!url.ok()) {
     return url.status();  // the copy drops itself
   }
+  // Invariant (design §10.9): the URL a rehearsal Job gets reaches the copy
+  // and nothing else, as the server resolves it (a parameter the rewrite
+  // missed, a service file, a pooler's alias would show here).
+  reconcile::DatabaseTarget scratch = target;
+  scratch.url = url.value();
+  auto reached = Open(scratch, /*with_files=*/false);
+  auto name = reached.ok() ? reached.value()->CurrentDatabaseName()
+                           : core::Result<std::string>(reached.status());
+  if (!name.ok()) {
+    return core::Status(core::Code::kMigrationFailed,
+                        "the scratch copy cannot be reached with the database's URL rewritten to "
+                        "its name (" + name.status().message() + ")");
+  }
+  if (name.value() != copy.value()->name()) {
+    return core::Status(core::Code::kMigrationFailed,
+                        "the database's URL rewritten to the scratch copy's name still reaches "
+                        "database \"" + name.value() +
+                            "\": name the database in the URL's path only, then retry");
+  }
   std::lock_guard<std::mutex> lock(job_scratch_mutex_);
-  JobScratch& held = job_scratch_[key];
-  held.copy = std::move(copy).value();
-  held.url = url.value();
-  return held.url;
+  auto [it, inserted] = job_scratch_.try_emplace(key);
+  if (inserted) {
+    it->second.copy = std::move(copy).value();
+    it->second.url = url.value();
+  }
+  return it->second.url;
 }
 
 std::optional<std::string> DatabasePortImpl::FindJobScratch(const std::string& key) {

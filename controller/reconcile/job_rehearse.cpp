@@ -13,10 +13,15 @@
 // is dropped, owned by the SchemaMigration so deleting the object deletes it.
 //
 // State: the copy is held by this process (DatabasePort::FindJobScratch);
-// the Jobs and the Secret have names derived from the rehearsal key. A
-// process that holds no copy starts over: the Jobs of an earlier attempt
-// (before a restart) are deleted and waited for, then the database is
-// copied again.
+// the rehearsal Job in flight is named in status.run.job before it is
+// created (as a run's, design §10.3), so every rehearsal Job that may still
+// run is known. A process that holds no copy (a restart) starts over: the
+// recorded Job is deleted and waited for until gone, then the database is
+// copied again; no two rehearsal Jobs run. A recorded Job found gone is
+// never created again: its outcome is unknown, and the rehearsal fails.
+// Every other way out of Rehearsing (suspend, spec.rehearse turned off,
+// the abort annotation, an input problem that will not pass) goes through
+// CleanUpJobRehearsal: the Job, the Secret and the copy go first.
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -44,65 +49,100 @@ std::string Joined(const std::vector<std::string>& lines) {
 
 }  // namespace
 
-Next Reconciler::Pass::RehearseWithJob() {
-  const std::string key = "rehearsal/" + IdentityOfRun().Key();
-  const std::string forward = JobForwardVerb();
-  const std::string undo = JobUndoVerb();
-  const std::string forward_job = core::JobName(obj_.metadata.name, forward, key);
-  const std::string undo_job = core::JobName(obj_.metadata.name, undo, key);
-  const std::string secret = core::JobName(obj_.metadata.name, core::kScratchUrlSecret, key);
-  if (auto problem = EnsureInputs()) {
-    (void)r_.db_.DropJobScratch(key);  // nothing was scaled: the run ends here
-    (void)r_.kube_.DeleteSecret(ns(), secret);
-    return StopForInputProblem(*problem);
-  }
-  if (!r_.db_.FindJobScratch(key)) {
-    return StartJobRehearsal(key, {forward_job, undo_job}, secret);
-  }
-  const core::RunStatus& run = *obj_.status.run;
-  const std::string from = JobRevision(run.from_versions);
-  const std::string to = JobRevision(run.target_versions);
-  auto undo_state = r_.kube_.GetJob(ns(), undo_job);
-  if (!undo_state.ok() && undo_state.status().code() != Code::kNotFound) {
-    return RetryRun(KubeProblem(undo_state.status(), "Reading Job " + undo_job));
-  }
-  if (undo_state.ok()) {  // the forward Job passed: the undo Job decides
-    if (undo_state->phase == JobState::Phase::kActive) {
-      return Requeue(r_.options_.drain_poll, "requeue");
-    }
-    return JudgeRehearsalJob(undo, undo_job, undo_state.value(), key, secret);
-  }
-  auto forward_state = r_.kube_.GetJob(ns(), forward_job);
-  if (!forward_state.ok() && forward_state.status().code() == Code::kNotFound) {
-    return StartRehearsalJob(forward, key, from, to, secret);
-  }
-  if (!forward_state.ok()) {
-    return RetryRun(KubeProblem(forward_state.status(), "Reading Job " + forward_job));
-  }
-  if (forward_state->phase == JobState::Phase::kActive) {
-    return Requeue(r_.options_.drain_poll, "requeue");
-  }
-  return JudgeRehearsalJob(forward, forward_job, forward_state.value(), key, secret);
+std::string Reconciler::Pass::JobRehearsalKey() const {
+  return "rehearsal/" + IdentityOfRun().Key();
 }
 
-// The copy, its baseline and the Secret of its URL, after the Jobs of an
-// earlier attempt are gone (a Job left running would write to a copy this
-// process no longer holds, or to the next one).
-Next Reconciler::Pass::StartJobRehearsal(const std::string& key,
-                                         const std::vector<std::string>& jobs,
-                                         const std::string& secret) {
-  for (const std::string& name : jobs) {
-    auto state = r_.kube_.GetJob(ns(), name);
+std::string Reconciler::Pass::JobRehearsalSecret() const {
+  return core::JobName(obj_.metadata.name, core::kScratchUrlSecret, JobRehearsalKey());
+}
+
+Next Reconciler::Pass::RehearseWithJob() {
+  const std::string key = JobRehearsalKey();
+  if (auto problem = EnsureInputs()) {
+    if (problem->transient) {
+      return RetryRun(*problem);  // the copy and its Job stay
+    }
+    if (std::optional<Next> wait = CleanUpJobRehearsal()) {
+      return std::move(*wait);
+    }
+    return StopForInputProblem(*problem);
+  }
+  if (auto abort = NewAbortRequest()) {
+    if (std::optional<Next> wait = CleanUpJobRehearsal()) {
+      return std::move(*wait);
+    }
+    obj_.status.handled_abort = *abort;  // written by AbortRun
+    return AbortRun(rs::kAborted, "The run was aborted (annotation " +
+                                      std::string(core::kAnnotationAbort) + "=" + *abort +
+                                      ") during the rehearsal: its Job was deleted and the "
+                                      "scratch copy dropped. Nothing was scaled or migrated. "
+                                      "Change the spec to run again.");
+  }
+  if (!r_.db_.FindJobScratch(key)) {
+    return StartJobRehearsal();
+  }
+  const core::RunStatus& run = *obj_.status.run;
+  const auto& job = run.job;
+  if (!job || job->phase == core::kJobPhaseCreating) {
+    const std::string verb = job ? job->verb : JobForwardVerb();
+    const bool undo = verb == JobUndoVerb();
+    return StartRehearsalJob(verb, JobRevision(undo ? run.target_versions : run.from_versions),
+                             JobRevision(undo ? run.from_versions : run.target_versions));
+  }
+  auto state = r_.kube_.GetJob(ns(), job->name);
+  if (!state.ok() && state.status().code() != Code::kNotFound) {
+    return RetryRun(KubeProblem(state.status(), "Reading Job " + job->name));
+  }
+  if (state.ok() && state->phase == JobState::Phase::kActive) {
+    return Requeue(r_.options_.drain_poll, "requeue");
+  }
+  return JudgeRehearsalJob(state);
+}
+
+// The recorded rehearsal Job deleted and gone, the Secret deleted, the
+// copy dropped, the record cleared: nullopt once done.
+std::optional<Next> Reconciler::Pass::CleanUpJobRehearsal() {
+  const auto& job = obj_.status.run->job;
+  if (job) {
+    auto state = r_.kube_.GetJob(ns(), job->name);
     if (state.ok()) {
-      if (Status deleted = r_.kube_.DeleteJob(ns(), name); !deleted.ok()) {
-        return RetryRun(KubeProblem(deleted, "Deleting Job " + name + " of an earlier rehearsal"));
+      if (Status deleted = r_.kube_.DeleteJob(ns(), job->name); !deleted.ok()) {
+        return RetryRun(KubeProblem(deleted, "Deleting rehearsal Job " + job->name));
       }
       return Requeue(r_.options_.drain_poll, "requeue");  // until it is gone
     }
     if (state.status().code() != Code::kNotFound) {
-      return RetryRun(KubeProblem(state.status(), "Reading Job " + name));
+      return RetryRun(KubeProblem(state.status(), "Reading Job " + job->name));
     }
   }
+  const std::string secret = JobRehearsalSecret();
+  if (Status deleted = r_.kube_.DeleteSecret(ns(), secret); !deleted.ok()) {
+    return RetryRun(KubeProblem(deleted, "Deleting Secret " + secret + " of the rehearsal"));
+  }
+  if (Status dropped = r_.db_.DropJobScratch(JobRehearsalKey()); !dropped.ok()) {
+    Event(EventType::kWarning, rs::kRehearsing,
+          "The scratch copy could not be dropped (" + dropped.message() +
+              "); the next rehearsal drops it.");
+  }
+  if (job) {
+    SchemaMigrationStatus next = obj_.status;
+    next.run->job.reset();
+    if (Status s = Write(std::move(next)); !s.ok()) {
+      return WriteFailed(s);
+    }
+  }
+  return std::nullopt;
+}
+
+// A fresh start (no copy held): whatever an earlier attempt left goes,
+// then the copy, its baseline and the Secret of its URL.
+Next Reconciler::Pass::StartJobRehearsal() {
+  if (std::optional<Next> wait = CleanUpJobRehearsal()) {
+    return std::move(*wait);
+  }
+  const std::string key = JobRehearsalKey();
+  const std::string secret = JobRehearsalSecret();
   auto url = r_.db_.OpenJobScratch(inputs_->target, key);
   if (!url.ok()) {
     Problem problem = DatabaseProblem(url.status(), "Copying the database for the rehearsal");
@@ -115,7 +155,12 @@ Next Reconciler::Pass::StartJobRehearsal(const std::string& key,
   scratch.url = url.value();
   auto baseline = r_.db_.RecordJobBaseline(scratch, key);
   if (!baseline.ok()) {
-    return FinishJobRehearsal(key, secret, false, 0,
+    Problem problem = DatabaseProblem(baseline.status(), "Reading the scratch copy");
+    if (problem.transient) {
+      (void)r_.db_.DropJobScratch(key);  // the next pass copies again
+      return RetryRun(problem);
+    }
+    return FinishJobRehearsal(false, 0,
                               "the scratch copy could not be read before the rehearsal (" +
                                   baseline.status().message() + ")");
   }
@@ -130,39 +175,54 @@ Next Reconciler::Pass::StartJobRehearsal(const std::string& key,
   return Next::Continue();
 }
 
-Next Reconciler::Pass::StartRehearsalJob(const std::string& verb, const std::string& key,
-                                         const std::string& from, const std::string& to,
-                                         const std::string& secret) {
+// Named in status.run.job first (phase Creating), then created, then
+// Running: a restart finds every rehearsal Job that may run.
+Next Reconciler::Pass::StartRehearsalJob(const std::string& verb, const std::string& from,
+                                         const std::string& to) {
+  const std::string key = JobRehearsalKey();
+  const std::string name = core::JobName(obj_.metadata.name, verb, key);
   auto argv = core::ExpandCommand(core::CommandFor(*obj_.spec.job, verb), from, to);
   if (!argv.ok()) {
-    return FinishJobRehearsal(key, secret, false, 0,
+    return FinishJobRehearsal(false, 0,
                               "the " + verb + " Job cannot be built: " + argv.status().message());
   }
-  JobRequest request{verb, key, argv.value(), secret};
-  const std::string name = core::JobName(obj_.metadata.name, verb, key);
+  const auto& recorded = obj_.status.run->job;
+  if (!recorded || recorded->name != name) {
+    SchemaMigrationStatus next = obj_.status;
+    next.run->job = core::JobRunStatus{name, verb, core::kJobPhaseCreating, ""};
+    if (Status s = Write(std::move(next)); !s.ok()) {
+      return WriteFailed(s);
+    }
+  }
+  JobRequest request{verb, key, argv.value(), JobRehearsalSecret()};
   Status created = r_.kube_.CreateJob(ns(), BuildJob(obj_, request).dump());
   if (!created.ok() && created.code() != Code::kConflict) {
     return RetryRun(KubeProblem(created, "Creating Job " + name));
   }
-  Event(EventType::kNormal, kJobCreated,
-        "Created Job " + name + " (" + verb + " from " + from + " to " + to +
-            ") on the scratch copy: a rehearsal, the database is not touched");
   SchemaMigrationStatus next = obj_.status;
+  next.run->job->phase = core::kJobPhaseRunning;
   const std::string message = "Rehearsing on a scratch copy of the database: Job " + name + " (" +
                               verb + " to " + to + "). Nothing is scaled yet.";
   SetCond(next, ct::kReconciling, ConditionStatus::kTrue, rs::kRehearsing, message);
   if (Status s = Write(std::move(next)); !s.ok()) {
     return WriteFailed(s);
   }
+  Event(EventType::kNormal, created.ok() ? kJobCreated : kJobAdopted,
+        (created.ok() ? "Created Job " : "Watching the existing Job ") + name + " (" + verb +
+            " from " + from + " to " + to +
+            ") on the scratch copy: a rehearsal, the database is not touched");
   return Requeue(r_.options_.drain_poll, "requeue");
 }
 
-// A rehearsal Job ended: the copy decides, as the database does after a
-// real Job (job_run.cpp). The forward Job passing starts the undo Job
+// The recorded rehearsal Job ended (or is gone): the copy decides, as the
+// database does after a real Job (job_run.cpp), and the database itself
+// must still be at the start. The forward Job passing starts the undo Job
 // (none configured: the rehearsal ends with the forward path alone).
-Next Reconciler::Pass::JudgeRehearsalJob(const std::string& verb, const std::string& name,
-                                         const JobState& state, const std::string& key,
-                                         const std::string& secret) {
+Next Reconciler::Pass::JudgeRehearsalJob(const core::Result<JobState>& state) {
+  const core::RunStatus& run = *obj_.status.run;
+  const std::string name = run.job->name;
+  const std::string verb = run.job->verb;
+  const std::string key = JobRehearsalKey();
   DatabaseTarget scratch = inputs_->target;
   scratch.url = *r_.db_.FindJobScratch(key);
   if (Status ended = r_.db_.EndJobSessions(scratch, name); !ended.ok()) {
@@ -173,56 +233,69 @@ Next Reconciler::Pass::JudgeRehearsalJob(const std::string& verb, const std::str
   if (!check.ok() && Transient(check.status().code())) {
     return RetryRun(DatabaseProblem(check.status(), "Checking the copy after Job " + name));
   }
-  const core::RunStatus& run = *obj_.status.run;
+  // A tool that ignores its URL (a hard-coded one in the image) would have
+  // migrated the database itself, with the writers up: said, not hidden.
+  auto real = r_.db_.InspectVersions(inputs_->target);
+  if (!real.ok() && Transient(real.status().code())) {
+    return RetryRun(DatabaseProblem(real.status(), "Reading the database after Job " + name));
+  }
   const std::vector<std::string>& wanted = undoing ? run.from_versions : run.target_versions;
   std::string why;
-  if (!check.ok()) {
+  if (real.ok() && real->current_versions != run.from_versions) {
+    why = "the database itself moved during the rehearsal, from " +
+          JobRevision(run.from_versions) + " to " + JobRevision(real->current_versions) +
+          ": the tool in spec.job.image does not take its URL from env " + obj_.spec.job->url_env +
+          ", so its Jobs cannot be rehearsed (and the database was changed with the writers "
+          "running)";
+  } else if (!state.ok()) {
+    why = "the Job is gone before the operator read its outcome (deleted, or "
+          "spec.job.ttlSecondsAfterFinished is too short)";
+  } else if (!check.ok()) {
     why = "the copy could not be checked after it (" + check.status().message() + ")";
   } else if (!check->row_loss.empty()) {
     why = "rows were lost: " + Joined(check->row_loss);
   } else if (check->versions != wanted) {
     why = "the version table says " + JobRevision(check->versions) + ", not " + JobRevision(wanted);
   } else if (undoing && !check->schema_drift.empty()) {
-    why = "the schema differs from the copy's start: " + Joined(check->schema_drift) + " (the " +
-          verb + " does not undo the " + JobForwardVerb() + ")";
-  } else if (state.phase != JobState::Phase::kSucceeded) {
-    why = "the Job failed (" + state.reason + ": " + state.message + ")";
+    why = "the schema differs from the copy's start: " + Joined(check->schema_drift) +
+          " (the " + verb + " does not undo the " + JobForwardVerb() + ")";
+  } else if (state->phase != JobState::Phase::kSucceeded) {
+    why = "the Job failed (" + state->reason + ": " + state->message + ")";
   }
   const std::string log = JobLogOf(name);
   Event(why.empty() ? EventType::kNormal : EventType::kWarning, kJobFinished,
         "Rehearsal Job " + name + " (" + verb + ") ended" + (why.empty() ? "" : ": " + why) +
             ". Log:\n" + log);
   if (!why.empty()) {
-    return FinishJobRehearsal(
-        key, secret, false, 0,
-        "the " + verb + " Job " + name + " on the scratch copy: " + why + ". Log: " + log);
+    return FinishJobRehearsal(false, 0,
+                              "the " + verb + " Job " + name + " on the scratch copy: " + why +
+                                  ". Log: " + log);
   }
-  if (!undoing) {
-    const auto undo_command = core::CommandFor(*obj_.spec.job, JobUndoVerb());
-    if (!undo_command.empty()) {
-      return StartRehearsalJob(JobUndoVerb(), key, JobRevision(run.target_versions),
-                               JobRevision(run.from_versions), secret);
-    }
+  if (!undoing && !core::CommandFor(*obj_.spec.job, JobUndoVerb()).empty()) {
+    return StartRehearsalJob(JobUndoVerb(), JobRevision(run.target_versions),
+                             JobRevision(run.from_versions));
   }
   auto forward = r_.kube_.GetJob(ns(), core::JobName(obj_.metadata.name, JobForwardVerb(), key));
   const double seconds = forward.ok() ? std::max(0.0, forward->seconds) : 0;
-  return FinishJobRehearsal(key, secret, true, seconds, "");
+  return FinishJobRehearsal(true, seconds, "");
 }
 
 // The Secret goes first (it names a database about to be dropped), then
-// the copy; then status.rehearsal (rehearse.cpp).
-Next Reconciler::Pass::FinishJobRehearsal(const std::string& key, const std::string& secret,
-                                          bool succeeded, double seconds,
+// the copy; then status.rehearsal (rehearse.cpp), which clears the record.
+Next Reconciler::Pass::FinishJobRehearsal(bool succeeded, double seconds,
                                           const std::string& failure) {
+  const std::string secret = JobRehearsalSecret();
   if (Status deleted = r_.kube_.DeleteSecret(ns(), secret); !deleted.ok()) {
     return RetryRun(KubeProblem(deleted, "Deleting Secret " + secret + " of the rehearsal"));
   }
-  if (Status dropped = r_.db_.DropJobScratch(key); !dropped.ok()) {
+  bool dropped = true;
+  if (Status drop = r_.db_.DropJobScratch(JobRehearsalKey()); !drop.ok()) {
+    dropped = false;
     Event(EventType::kWarning, rs::kRehearsing,
-          "The scratch copy could not be dropped (" + dropped.message() +
+          "The scratch copy could not be dropped (" + drop.message() +
               "); the next rehearsal drops it.");
   }
-  return RecordRehearsal(succeeded, seconds, seconds, failure);
+  return RecordRehearsal(succeeded, seconds, seconds, failure, dropped);
 }
 
 }  // namespace schemaop::reconcile

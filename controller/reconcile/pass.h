@@ -190,19 +190,16 @@ class Reconciler::Pass {
   Next Rehearse();
   Next ObserveRehearsal(RehearsalTicket ticket);
   // ---- job_rehearse.cpp: phase Rehearsing of a Job run (design §10.9)
+  std::string JobRehearsalKey() const;
+  std::string JobRehearsalSecret() const;
   Next RehearseWithJob();
-  Next StartJobRehearsal(const std::string& key, const std::vector<std::string>& jobs,
-                         const std::string& secret);
-  Next StartRehearsalJob(const std::string& verb, const std::string& key,
-                         const std::string& from, const std::string& to,
-                         const std::string& secret);
-  Next JudgeRehearsalJob(const std::string& verb, const std::string& name,
-                         const JobState& state, const std::string& key,
-                         const std::string& secret);
-  Next FinishJobRehearsal(const std::string& key, const std::string& secret, bool succeeded,
-                          double seconds, const std::string& failure);
+  std::optional<Next> CleanUpJobRehearsal();
+  Next StartJobRehearsal();
+  Next StartRehearsalJob(const std::string& verb, const std::string& from, const std::string& to);
+  Next JudgeRehearsalJob(const core::Result<JobState>& state);
+  Next FinishJobRehearsal(bool succeeded, double seconds, const std::string& failure);
   Next RecordRehearsal(bool succeeded, double sql_seconds, double downtime,
-                       const std::string& failure);
+                       const std::string& failure, bool scratch_dropped = true);
 
   // ---- scale_down.cpp
   Next ScaleDown();

@@ -20,8 +20,11 @@ bool Reconciler::Pass::RehearsalPending() const {
     return false;
   }
   const auto& last = obj_.status.rehearsal;
+  // A Job run's plan digest covers the plan Job's output, not the image or
+  // the undo command: its rehearsal also holds for one generation only.
   return !(last && last->plan_digest == obj_.status.run->plan_digest &&
-           last->outcome == core::kOutcomeSucceeded);
+           last->outcome == core::kOutcomeSucceeded &&
+           (!JobRun() || last->generation == obj_.status.run->generation));
 }
 
 bool Reconciler::Pass::RehearsalBlocks(const std::string& plan_digest) const {
@@ -29,7 +32,8 @@ bool Reconciler::Pass::RehearsalBlocks(const std::string& plan_digest) const {
   // A Job run's plan digest is known only after its plan Job (Start sees
   // none): for the Job executor a failed rehearsal blocks the generation.
   return obj_.spec.rehearse && last && last->outcome == core::kOutcomeFailed &&
-         (last->plan_digest == plan_digest || obj_.spec.executor == core::kExecutorJob) &&
+         (last->plan_digest == plan_digest ||
+          (obj_.spec.executor == core::kExecutorJob && !RetryRequested())) &&
          last->generation == generation();
 }
 
@@ -50,6 +54,11 @@ Next Reconciler::Pass::BeginRehearsal() {
 
 Next Reconciler::Pass::Rehearse() {
   if (obj_.spec.suspend || !RehearsalPending()) {
+    if (JobRun()) {  // a rehearsal Job, its Secret and copy go first (§10.9)
+      if (std::optional<Next> wait = CleanUpJobRehearsal()) {
+        return std::move(*wait);
+      }
+    }
     return Plan();  // suspended, or rehearsed by an earlier pass
   }
   if (JobRun()) {
@@ -105,7 +114,7 @@ Next Reconciler::Pass::ObserveRehearsal(RehearsalTicket ticket) {
 // status.rehearsal, then on success back to Planning (the workloads are
 // recorded next), on failure the end of the run.
 Next Reconciler::Pass::RecordRehearsal(bool succeeded, double sql_seconds, double downtime,
-                                       const std::string& failure) {
+                                       const std::string& failure, bool scratch_dropped) {
   const core::RunStatus& run = *obj_.status.run;
   SchemaMigrationStatus next = obj_.status;
   core::RehearsalStatus rehearsal;
@@ -120,8 +129,15 @@ Next Reconciler::Pass::RecordRehearsal(bool succeeded, double sql_seconds, doubl
   const std::string summary = "from " + rehearsal.from + " to " + rehearsal.to + ": " +
                               std::to_string(sql_seconds) + " s SQL, predicted write-downtime " +
                               std::to_string(downtime) + " s";
+  if (JobRun()) {
+    next.run->job.reset();  // the last rehearsal Job; the run's are named anew
+  }
   if (succeeded) {
-    rehearsal.message = "Rehearsed " + summary + "; the scratch copy was dropped.";
+    rehearsal.message = "Rehearsed " + summary +
+                        (JobRun() ? " (the forward Job's time on the copy)" : "") +
+                        (scratch_dropped ? "; the scratch copy was dropped."
+                                         : "; the scratch copy could not be dropped (the next "
+                                           "rehearsal drops it).");
     next.phase = Phase::kPlanning;
   } else {
     rehearsal.reason = rs::kRehearsalFailed;
@@ -134,6 +150,13 @@ Next Reconciler::Pass::RecordRehearsal(bool succeeded, double sql_seconds, doubl
   if (succeeded) {
     Event(EventType::kNormal, rs::kRehearsed, rehearsal.message);
     return Next::Continue();
+  }
+  if (JobRun()) {
+    return AbortRun(rs::kRehearsalFailed,
+                    "The rehearsal by the tool's Jobs on a scratch copy failed: " + failure +
+                        ". Nothing was scaled. Fix the migration or spec.job, then change the "
+                        "spec, or set the annotation " + std::string(core::kRetryAnnotation) +
+                        " to rehearse again.");
   }
   return AbortRun(rs::kRehearsalFailed,
                   "The rehearsal on a scratch copy failed: " + failure +

@@ -175,7 +175,9 @@ TEST(WithDatabaseNameTest, OnlyTheDatabaseNameChanges) {
       {"postgresql+psycopg2://app:pw@db/drawing", "postgresql+psycopg2://app:pw@db/schemaop_scratch_1"},
       {"postgres://app@db", "postgres://app@db/schemaop_scratch_1"},
       {"postgres://app@db?sslmode=disable", "postgres://app@db/schemaop_scratch_1?sslmode=disable"},
-      {"postgresql://app@h1:5432,h2:5433/drawing#x", "postgresql://app@h1:5432,h2:5433/schemaop_scratch_1#x"},
+      {"postgresql://app@h1:5432,h2:5433/drawing", "postgresql://app@h1:5432,h2:5433/schemaop_scratch_1"},
+      {"postgresql://app:pw@[::1]:5432/drawing?sslmode=disable&application_name=x",
+       "postgresql://app:pw@[::1]:5432/schemaop_scratch_1?sslmode=disable&application_name=x"},
       {"host=db user=app password='a b\\' c' dbname=drawing",
        "host=db user=app password='a b\\' c' dbname=schemaop_scratch_1"},
       {"host=db dbname = 'drawing' port=5432", "host=db dbname = schemaop_scratch_1 port=5432"},
@@ -191,6 +193,8 @@ TEST(WithDatabaseNameTest, OnlyTheDatabaseNameChanges) {
 TEST(WithDatabaseNameTest, RefusesWhatItCannotRewriteWithoutEchoingTheUrl) {
   const std::vector<std::string> bad = {
       "postgresql://app:topsecret@db/drawing?dbname=other",  // the parameter would win
+      "postgresql://app:topsecret@db/drawing?sslmode=require&db%6Eame=drawing",  // decoded, too
+      "postgresql://app:top#secret@db/drawing",  // '#' would go into the name
       "postgresql:///drawing?host=/run/postgresql&password=topsecret",  // no host in the URL
       "host=db password='topsecret",                                    // unterminated quote
       "just some topsecret words",

@@ -233,5 +233,58 @@ TEST_F(DatabasePortImplTest, WrongCaCertificateFromTheSpecFailsClearly) {
               Not(HasSubstr(schemaop::testing::OwnerPassword())));
 }
 
+// Design §10.9: the URL a rehearsal Job gets reaches the copy, as the server
+// resolves it, and nothing else; it lives as long as the copy is held.
+int RehearsalDatabases() {
+  pqxx::connection conn(schemaop::testing::HarnessUrl());
+  pqxx::read_transaction tx(conn);
+  return tx.exec1("SELECT count(*) FROM pg_database WHERE datname LIKE 'schemaop_rehearsal_%'")[0]
+      .as<int>();
+}
+
+TEST_F(DatabasePortImplTest, AJobScratchUrlReachesTheCopyOnlyWhileItIsHeld) {
+  // The database's owner may create databases (and is no superuser).
+  schemaop::testing::EnsureLoginRole("schemaop_port_rehearser", "port-rehearse-pw",
+                                     "NOSUPERUSER CREATEDB");
+  schemaop::testing::ExecSql(schemaop::testing::HarnessUrl(),
+                             "ALTER DATABASE manager_db_port OWNER TO schemaop_port_rehearser");
+  target_.url = schemaop::testing::UrlAs(target_.url, "schemaop_port_rehearser", "port-rehearse-pw");
+  ASSERT_TRUE(port_->Migrate(target_, {"add_flexible_schemas"}, Identity()).ok());
+  const int before = RehearsalDatabases();
+  auto url = port_->OpenJobScratch(target_, "k1");
+  ASSERT_TRUE(url.ok()) << url.status().message();
+  EXPECT_NE(url.value(), target_.url);
+  {
+    pqxx::connection conn(url.value());
+    pqxx::read_transaction tx(conn);
+    EXPECT_THAT(tx.exec1("SELECT current_database()")[0].as<std::string>(),
+                HasSubstr("schemaop_rehearsal_"));
+    EXPECT_EQ(tx.exec1("SELECT version_num FROM alembic_version")[0].as<std::string>(),
+              "add_flexible_schemas");
+  }
+  EXPECT_EQ(port_->FindJobScratch("k1"), url.value());
+  auto again = port_->OpenJobScratch(target_, "k1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.value(), url.value());  // held: not copied twice
+  EXPECT_EQ(RehearsalDatabases(), before + 1);
+  ASSERT_TRUE(port_->DropJobScratch("k1").ok());
+  EXPECT_FALSE(port_->FindJobScratch("k1").has_value());
+  EXPECT_EQ(RehearsalDatabases(), before);
+  EXPECT_THROW(pqxx::connection{url.value()}, pqxx::broken_connection);
+}
+
+// Hostile URL: a second database name the rewrite would not win against.
+TEST_F(DatabasePortImplTest, AJobScratchIsRefusedForAUrlNamingItsDatabaseTwice) {
+  const int before = RehearsalDatabases();
+  reconcile::DatabaseTarget twice = target_;
+  twice.url += std::string(twice.url.find('?') == std::string::npos ? "?" : "&") +
+               "db%6Eame=manager_db_port";
+  auto url = port_->OpenJobScratch(twice, "k2");
+  ASSERT_FALSE(url.ok());
+  EXPECT_THAT(url.status().message(), HasSubstr("dbname"));
+  EXPECT_FALSE(port_->FindJobScratch("k2").has_value());
+  EXPECT_EQ(RehearsalDatabases(), before);  // no copy was made
+}
+
 }  // namespace
 }  // namespace schemaop::manager

@@ -146,10 +146,12 @@ core::Result<JobCheck> FakeDatabase::CheckJobResult(const DatabaseTarget& target
   return check;
 }
 
-core::Status FakeDatabase::EndJobSessions(const DatabaseTarget&,
+core::Status FakeDatabase::EndJobSessions(const DatabaseTarget& target,
                                           const std::string& application_name) {
-  effects_->Hit("db:end-sessions:" + application_name,
-                [&] { ended_sessions.push_back(application_name); });
+  effects_->Hit("db:end-sessions:" + application_name, [&] {
+    ended_sessions.push_back(application_name);
+    ended_session_urls.push_back(target.url);
+  });
   return Status::Ok();
 }
 

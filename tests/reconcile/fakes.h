@@ -347,6 +347,7 @@ class FakeDatabase final : public DatabasePort {
   core::Status DropJobScratch(const std::string& key) override;
   // The application names EndJobSessions was called with, in order.
   std::vector<std::string> ended_sessions;
+  std::vector<std::string> ended_session_urls;  // the database each was ended in
   core::Status EndJobSessions(const DatabaseTarget& target,
                               const std::string& application_name) override;
   core::Status RestoreBackup(const DatabaseTarget& target, const std::string& path) override;

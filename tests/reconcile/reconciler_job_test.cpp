@@ -558,6 +558,28 @@ class JobRehearsalTest : public JobRunTest {
     }
     ADD_FAILURE() << "a Job got a URL that is neither the database's nor a copy's: " << url;
   }
+  void UntilTheRehearsalJobRuns() {
+    upgrade_ = [](FakeKube::FakeJob&) {};  // stays active
+    for (int i = 0; i < 20 && Creates(core::kVerbUpgrade) == 0; ++i) {
+      Reconcile();
+      kube_.Settle();
+    }
+    ASSERT_EQ(Creates(core::kVerbUpgrade), 1);
+    ASSERT_EQ(St().phase, Phase::kRehearsing);
+    ASSERT_TRUE(St().run->job.has_value());
+    ASSERT_EQ(kube_.secrets.size(), 2u);
+    ASSERT_EQ(db_.scratches.size(), 1u);
+  }
+  // Neither the rehearsal's Job nor its Secret nor its copy is left.
+  void ExpectTheRehearsalGone() {
+    for (const auto& [name, job] : kube_.jobs) {
+      EXPECT_NE(name.rfind(std::string(kNs) + "/drawing-db-up-", 0), 0u) << name << " is left";
+    }
+    EXPECT_EQ(kube_.secrets.size(), 1u);
+    EXPECT_TRUE(db_.scratches.empty());
+    EXPECT_EQ(db_.versions, std::vector<std::string>{"9bc6a98f1c12"});
+    EXPECT_EQ(Replicas("backend"), 2);
+  }
   std::vector<std::string> urls_;  // "verb url" of each upgrade/downgrade Job, in order
   std::vector<std::string> main_versions_at_real_upgrade_;
   std::string fail_on_copy_;
@@ -588,8 +610,9 @@ TEST_F(JobRehearsalTest, TheToolsJobsRunOnACopyForwardAndBackBeforeTheRealRun) {
   EXPECT_TRUE(secret_gone >= 0 && secret_gone < effects_.IndexOf("db:scratch-drop"));
   // Nothing was scaled before the rehearsal ended.
   EXPECT_LT(effects_.IndexOf("db:scratch-drop"), effects_.IndexOf("scale:Deployment/backend=0"));
-  // The rehearsal's Jobs ended their sessions in the copy, not the database.
-  EXPECT_EQ(db_.ended_sessions.size(), 3u);
+  // The rehearsal's Jobs ended their sessions in the copy, the real run's
+  // in the database.
+  EXPECT_EQ(db_.ended_session_urls, (std::vector<std::string>{copy, copy, std::string(kUrl)}));
 }
 
 TEST_F(JobRehearsalTest, AFailedForwardJobOnTheCopyStopsWithNothingScaled) {
@@ -643,6 +666,97 @@ TEST_F(JobRehearsalTest, ARestartMidRehearsalStartsOverWithOneJobAtATime) {
   const int deleted = effects_.IndexOf("delete-job:drawing-db-up-");
   const int second_copy = effects_.IndexOf("db:scratch-copy", effects_.IndexOf("db:scratch-copy") + 1);
   EXPECT_TRUE(deleted >= 0 && deleted < second_copy) << deleted << " " << second_copy;
+}
+
+// Every way out of a rehearsal takes its Job, Secret and copy with it:
+// a copy's URL never outlives the copy, and no rehearsal Job runs on.
+TEST_F(JobRehearsalTest, SuspendMidRehearsalDeletesItsJobSecretAndCopy) {
+  UntilTheRehearsalJobRuns();
+  kube_.EditSpec(kNs, kName, [](core::SchemaMigrationSpec& s) { s.suspend = true; });
+  for (int i = 0; i < 10; ++i) {
+    Reconcile();
+    kube_.Settle();
+  }
+  ExpectTheRehearsalGone();
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 1);
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 0);
+}
+
+TEST_F(JobRehearsalTest, RehearseTurnedOffMidRehearsalDeletesItsJobSecretAndCopy) {
+  UntilTheRehearsalJobRuns();
+  const std::string job = St().run->job->name;
+  kube_.EditSpec(kNs, kName, [](core::SchemaMigrationSpec& s) { s.rehearse = false; });
+  upgrade_ = [this](FakeKube::FakeJob& j) { Run(j, {"seed_default_schemas"}); };
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  // The rehearsal Job was gone before the real one was created.
+  const int deleted = effects_.IndexOf("delete-job:" + job);
+  const int real = effects_.IndexOf("create-job:drawing-db-up-", deleted);
+  EXPECT_TRUE(deleted >= 0 && real > deleted) << deleted << " " << real;
+  EXPECT_EQ(kube_.secrets.size(), 1u);
+  EXPECT_TRUE(db_.scratches.empty());
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+}
+
+TEST_F(JobRehearsalTest, AbortMidRehearsalDeletesItsJobSecretAndCopy) {
+  UntilTheRehearsalJobRuns();
+  Obj().metadata.annotations[core::kAnnotationAbort] = "stop";
+  RunUntilDone();
+  EXPECT_EQ(St().handled_abort, "stop");
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kAborted);
+  EXPECT_NE(Cond(ct::kStalled).message.find("during the rehearsal"), std::string::npos)
+      << Cond(ct::kStalled).message;
+  ExpectTheRehearsalGone();
+  ExpectNothingTouched();
+}
+
+// A recorded rehearsal Job that vanished has an unknown outcome: it is
+// never created a second time, and the rehearsal fails naming why.
+TEST_F(JobRehearsalTest, ARehearsalJobGoneBeforeItsOutcomeWasReadFailsTheRehearsal) {
+  UntilTheRehearsalJobRuns();
+  ASSERT_TRUE(kube_.DeleteJob(kNs, St().run->job->name).ok());
+  RunUntilDone();
+  ASSERT_TRUE(St().rehearsal.has_value());
+  EXPECT_EQ(St().rehearsal->outcome, core::kOutcomeFailed);
+  EXPECT_NE(St().rehearsal->message.find("the Job is gone before the operator read its outcome"),
+            std::string::npos)
+      << St().rehearsal->message;
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 1);
+  ExpectTheRehearsalGone();
+}
+
+// Hostile image: a tool that ignores the env it is given and migrates the
+// database its image names. The operator cannot stop it, but it reads the
+// database after every rehearsal Job and says so instead of going on.
+TEST_F(JobRehearsalTest, AToolThatIgnoresItsUrlFailsTheRehearsalNamingTheEnv) {
+  upgrade_ = [this](FakeKube::FakeJob& job) {
+    job.state.phase = Phase_::kSucceeded;
+    db_.versions = {"seed_default_schemas"};  // the database, not the copy
+  };
+  RunUntilDone();
+  ASSERT_TRUE(St().rehearsal.has_value());
+  EXPECT_EQ(St().rehearsal->outcome, core::kOutcomeFailed);
+  EXPECT_NE(St().rehearsal->message.find("the database itself moved during the rehearsal"),
+            std::string::npos)
+      << St().rehearsal->message;
+  EXPECT_NE(St().rehearsal->message.find(Obj().spec.job->url_env), std::string::npos);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kRehearsalFailed);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 1);  // no real run followed
+  EXPECT_EQ(effects_.IndexOf("scale:"), -1);
+}
+
+// A failed rehearsal blocks its generation until the retry annotation.
+TEST_F(JobRehearsalTest, TheRetryAnnotationRehearsesAgain) {
+  fail_on_copy_ = core::kVerbUpgrade;
+  RunUntilDone();
+  ASSERT_EQ(St().rehearsal->outcome, core::kOutcomeFailed);
+  fail_on_copy_.clear();
+  Obj().metadata.annotations[core::kRetryAnnotation] = "again";
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(St().rehearsal->outcome, core::kOutcomeSucceeded) << St().rehearsal->message;
+  EXPECT_EQ(db_.scratch_copies, 2);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
 }
 
 TEST_F(JobRehearsalTest, ACopyThatCannotBeMadeIsNamedAndNothingRuns) {
