@@ -95,7 +95,8 @@ class KubePortImpl final : public reconcile::KubePort {
   [[nodiscard]] core::Status DeleteJob(const std::string& ns, const std::string& name) override;
   [[nodiscard]] core::Status ApplySecret(const std::string& ns,
                                          const std::string& manifest) override;
-  [[nodiscard]] core::Status DeleteSecret(const std::string& ns, const std::string& name) override;
+  [[nodiscard]] core::Status DeleteSecret(const std::string& ns, const std::string& name,
+                                          const std::string& owner_uid) override;
   core::Result<std::string> ReadJobLog(const std::string& ns, const std::string& job,
                                        const reconcile::JobLogRequest& request) override;
 

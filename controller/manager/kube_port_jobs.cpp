@@ -84,17 +84,43 @@ Status KubePortImpl::ApplySecret(const std::string& ns, const std::string& manif
     return created.ok() ? Status::Ok() : created.status();
   }
   // One of a killed rehearsal: replaced whole (its data is of a copy that
-  // no longer exists).
+  // no longer exists), if it is this object's.
   const std::string name = object["metadata"].value("name", "");
-  if (Status deleted = DeleteSecret(ns, name); !deleted.ok()) {
+  std::string owner_uid;
+  for (const Json& ref : object["metadata"].value("ownerReferences", Json::array())) {
+    if (ref.value("controller", false)) {
+      owner_uid = ref.value("uid", "");
+    }
+  }
+  if (Status deleted = DeleteSecret(ns, name, owner_uid); !deleted.ok()) {
     return deleted;
   }
   created = client_.Create(kube::resources::kSecrets, ns, object);
   return created.ok() ? Status::Ok() : created.status();
 }
 
-Status KubePortImpl::DeleteSecret(const std::string& ns, const std::string& name) {
-  Status s = client_.Delete(kube::resources::kSecrets, ns, name, kube::DeleteOptions{});
+Status KubePortImpl::DeleteSecret(const std::string& ns, const std::string& name,
+                                  const std::string& owner_uid) {
+  auto found = client_.Get(kube::resources::kSecrets, ns, name);
+  if (!found.ok()) {
+    return kube::IsNotFound(found.status()) ? Status::Ok() : found.status();
+  }
+  const Json& meta = found.value()["metadata"];
+  bool ours = false;
+  for (const Json& ref : meta.value("ownerReferences", Json::array())) {
+    ours = ours || (ref.value("controller", false) && !owner_uid.empty() &&
+                    ref.value("uid", "") == owner_uid);
+  }
+  if (!ours) {
+    return Status(Code::kConflict,
+                  "Secret " + ns + "/" + name +
+                      " exists but was not written by the operator for this SchemaMigration (its "
+                      "controller owner is another object): it is left as it is; rename or "
+                      "delete it, then the rehearsal goes on");
+  }
+  kube::DeleteOptions options;
+  options.precondition_uid = meta.value("uid", "");  // this incarnation only
+  Status s = client_.Delete(kube::resources::kSecrets, ns, name, options);
   return s.ok() || kube::IsNotFound(s) ? Status::Ok() : s;
 }
 

@@ -117,7 +117,7 @@ std::optional<Next> Reconciler::Pass::CleanUpJobRehearsal() {
     }
   }
   const std::string secret = JobRehearsalSecret();
-  if (Status deleted = r_.kube_.DeleteSecret(ns(), secret); !deleted.ok()) {
+  if (Status deleted = r_.kube_.DeleteSecret(ns(), secret, obj_.metadata.uid); !deleted.ok()) {
     return RetryRun(KubeProblem(deleted, "Deleting Secret " + secret + " of the rehearsal"));
   }
   if (Status dropped = r_.db_.DropJobScratch(JobRehearsalKey()); !dropped.ok()) {
@@ -285,7 +285,7 @@ Next Reconciler::Pass::JudgeRehearsalJob(const core::Result<JobState>& state) {
 Next Reconciler::Pass::FinishJobRehearsal(bool succeeded, double seconds,
                                           const std::string& failure) {
   const std::string secret = JobRehearsalSecret();
-  if (Status deleted = r_.kube_.DeleteSecret(ns(), secret); !deleted.ok()) {
+  if (Status deleted = r_.kube_.DeleteSecret(ns(), secret, obj_.metadata.uid); !deleted.ok()) {
     return RetryRun(KubeProblem(deleted, "Deleting Secret " + secret + " of the rehearsal"));
   }
   bool dropped = true;

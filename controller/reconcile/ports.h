@@ -147,16 +147,22 @@ class KubePort {
   }
 
   // The Secret of a rehearsal Job (design §10.9): the JSON text of a v1
-  // Secret, created in namespace `ns`, or replaced (PUT) when one of that
-  // name exists. Its data is SECRET. DeleteSecret: a Secret already gone is
-  // no error.
+  // Secret whose controller owner is the SchemaMigration, created in
+  // namespace `ns`; one of that name left by an earlier attempt (same
+  // controller owner) is replaced. Its data is SECRET. DeleteSecret deletes
+  // the Secret only while its controller owner is the object with uid
+  // `owner_uid` (and only that incarnation: a uid precondition); one
+  // already gone is no error. Invariant: the operator deletes or replaces
+  // no Secret it did not write; one of the name that is not its own is
+  // kFailedPrecondition, named, and left as it is.
   [[nodiscard]] virtual core::Status ApplySecret(const std::string& ns,
                                                  const std::string& manifest) {
     (void)ns, (void)manifest;
     return NoJobSupport();
   }
-  [[nodiscard]] virtual core::Status DeleteSecret(const std::string& ns, const std::string& name) {
-    (void)ns, (void)name;
+  [[nodiscard]] virtual core::Status DeleteSecret(const std::string& ns, const std::string& name,
+                                                  const std::string& owner_uid) {
+    (void)ns, (void)name, (void)owner_uid;
     return NoJobSupport();
   }
 

@@ -112,5 +112,48 @@ TEST_F(KubePortJobsTest, AKilledPodFailsTheJob) {
   EXPECT_EQ(WaitFinished("m-up-3").phase, Phase::kFailed);
 }
 
+// The rehearsal's Secret (design §10.9). Invariant: the operator deletes or
+// replaces no Secret it did not write.
+Json ScratchSecret(const std::string& owner_uid, const std::string& url) {
+  return Json{{"apiVersion", "v1"},
+              {"kind", "Secret"},
+              {"metadata",
+               {{"name", "m-scratch-url-1"},
+                {"ownerReferences",
+                 {{{"apiVersion", "schemaop.dev/v1alpha1"},
+                   {"kind", "SchemaMigration"},
+                   {"name", "m"},
+                   {"uid", owner_uid},
+                   {"controller", true}}}}}},
+              {"stringData", {{"DATABASE_URL", url}}}};
+}
+
+std::string SecretUrl(kube::Client& client) {
+  auto got = client.Get(kube::resources::kSecrets, "default", "m-scratch-url-1");
+  return got.ok() ? got.value()["data"].value("DATABASE_URL", "") : "<none>";
+}
+
+TEST_F(KubePortJobsTest, TheRehearsalSecretIsReplacedAndDeletedOnlyByItsOwner) {
+  ASSERT_TRUE(port_->ApplySecret("default", ScratchSecret("uid-1", "postgresql://a/x1").dump()).ok());
+  const std::string first = SecretUrl(*client_);
+  // A second apply by the same owner (a killed rehearsal's) replaces it.
+  ASSERT_TRUE(port_->ApplySecret("default", ScratchSecret("uid-1", "postgresql://a/x2").dump()).ok());
+  EXPECT_NE(SecretUrl(*client_), first);
+  // Another object's Secret of that name is neither replaced nor deleted.
+  auto foreign = port_->ApplySecret("default", ScratchSecret("uid-2", "postgresql://a/x3").dump());
+  EXPECT_EQ(foreign.code(), core::Code::kConflict) << foreign.ToString();
+  EXPECT_NE(foreign.message().find("default/m-scratch-url-1"), std::string::npos);
+  EXPECT_EQ(foreign.message().find("postgresql://"), std::string::npos) << foreign.message();
+  EXPECT_EQ(port_->DeleteSecret("default", "m-scratch-url-1", "uid-2").code(),
+            core::Code::kConflict);
+  EXPECT_NE(SecretUrl(*client_), "<none>");
+  ASSERT_TRUE(port_->DeleteSecret("default", "m-scratch-url-1", "uid-1").ok());
+  EXPECT_EQ(SecretUrl(*client_), "<none>");
+  EXPECT_TRUE(port_->DeleteSecret("default", "m-scratch-url-1", "uid-1").ok());  // gone: no error
+  // The user's own Secret (no owner) is never the operator's to delete.
+  EXPECT_EQ(port_->DeleteSecret("default", "db", "uid-1").code(), core::Code::kConflict);
+  EXPECT_TRUE(client_->Get(kube::resources::kSecrets, "default", "db").ok());
+}
+
 }  // namespace
 }  // namespace schemaop::manager

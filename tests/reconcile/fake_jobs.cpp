@@ -67,7 +67,8 @@ core::Status FakeKube::ApplySecret(const std::string& ns, const std::string& man
   return Status::Ok();
 }
 
-core::Status FakeKube::DeleteSecret(const std::string& ns, const std::string& name) {
+core::Status FakeKube::DeleteSecret(const std::string& ns, const std::string& name,
+                                    const std::string&) {
   effects_.Hit("delete-secret:" + name, [&] { secrets.erase(ns + "/" + name); });
   return Status::Ok();
 }

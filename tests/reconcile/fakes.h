@@ -176,7 +176,8 @@ class FakeKube final : public KubePort {
   // Rehearsal Secrets (design §10.9) go into `secrets` (stringData);
   // effects "apply-secret:NAME" and "delete-secret:NAME".
   core::Status ApplySecret(const std::string& ns, const std::string& manifest) override;
-  core::Status DeleteSecret(const std::string& ns, const std::string& name) override;
+  core::Status DeleteSecret(const std::string& ns, const std::string& name,
+                            const std::string& owner_uid) override;
 
  private:
   std::string NextResourceVersion() { return std::to_string(++resource_version_); }
