@@ -79,7 +79,7 @@ Status CheckCreateDatabase(pqxx::connection& admin, bool rehearsal_url_given) {
                     " CREATEDB` as an administrator" +
                     (rehearsal_url_given
                          ? " (the role of --rehearsal-url)"
-                         : ", or give a server and role that may (--rehearsal-url URL)") +
+                         : ", or, with the schemaop CLI, name a server and role that may (--rehearsal-url URL)") +
                     "; nothing was changed",
                 "42501");
 }

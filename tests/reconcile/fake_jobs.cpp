@@ -36,7 +36,13 @@ core::Result<JobState> FakeKube::GetJob(const std::string& ns, const std::string
 }
 
 core::Status FakeKube::DeleteJob(const std::string& ns, const std::string& name) {
-  effects_.Hit("delete-job:" + name, [&] { jobs.erase(ns + "/" + name); });
+  effects_.Hit("delete-job:" + name, [&] {
+    if (job_deletion_lingers && jobs.count(ns + "/" + name) != 0) {
+      deleting_jobs.insert(ns + "/" + name);
+    } else {
+      jobs.erase(ns + "/" + name);
+    }
+  });
   return Status::Ok();
 }
 

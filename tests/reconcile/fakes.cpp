@@ -74,6 +74,10 @@ void FakeKube::Settle() {
   for (auto& [key, w] : workloads) {
     w.status_replicas = w.spec_replicas;
   }
+  for (const std::string& job : deleting_jobs) {
+    effects_.Hit("job-gone:" + job.substr(job.find('/') + 1), [&] { jobs.erase(job); });
+  }
+  deleting_jobs.clear();
 }
 
 FakeWorkload& FakeKube::Workload(const std::string& ns, const std::string& kind,

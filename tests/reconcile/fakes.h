@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -166,6 +167,10 @@ class FakeKube final : public KubePort {
   };
   std::map<std::string, FakeJob> jobs;  // "ns/name"
   int job_creates = 0;                  // CreateJob calls that created a Job
+  // As a real API server with a pod to stop: a deleted Job stays (GetJob
+  // finds it) until the next Settle() (effect "job-gone:NAME").
+  bool job_deletion_lingers = false;
+  std::set<std::string> deleting_jobs;  // "ns/name"
   // Called after a Job was created (e.g. to "run" it against FakeDatabase).
   std::function<void(const std::string& name, FakeJob& job)> on_job_created;
   core::Status CreateJob(const std::string& ns, const std::string& manifest) override;

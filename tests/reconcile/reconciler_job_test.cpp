@@ -16,6 +16,7 @@ class JobRunTest : public ReconcilerTest {
  protected:
   void SetUp() override {
     ReconcilerTest::SetUp();
+    kube_.job_deletion_lingers = true;  // a deleted Job is gone one Settle() later
     core::SchemaMigrationSpec& spec = Obj().spec;
     spec.executor = core::kExecutorJob;
     spec.migrations_config_map.clear();
@@ -388,6 +389,7 @@ TEST_F(JobRunTest, DeletionMidJobEndsTheJobsSessionsBeforeTheWritersReturn) {
   Reconcile();
   EXPECT_EQ(Replicas("backend"), 0) << "the Job is still active";
   ASSERT_TRUE(kube_.DeleteJob(kNs, job).ok());  // the foreground cascade
+  kube_.Settle();                                // the pod stopped, the Job gone
   Reconcile();
   EXPECT_EQ(Replicas("backend"), 2);
   EXPECT_EQ(kube_.objects.count(std::string(kNs) + "/" + kName), 0u) << "finalizer removed";
@@ -408,6 +410,7 @@ TEST_F(JobRunTest, DeletionMidJobWithoutItsSecretStillRestoresTheWriters) {
   kube_.secrets.clear();
   kube_.MarkDeleted(kNs, kName, clock_.now);
   ASSERT_TRUE(kube_.DeleteJob(kNs, job).ok());
+  kube_.Settle();
   const int writes = kube_.status_writes();
   ReconcileResult r = Reconcile();
   EXPECT_TRUE(r.requeue_after.has_value());
@@ -659,13 +662,17 @@ TEST_F(JobRehearsalTest, ARestartMidRehearsalStartsOverWithOneJobAtATime) {
   ASSERT_EQ(Creates(core::kVerbUpgrade), 1);
   EXPECT_EQ(St().phase, Phase::kRehearsing);
   db_.scratches.clear();  // the process restarted: its copy is unknown
+  kube_.job_deletion_lingers = true;
   upgrade_ = [this](FakeKube::FakeJob& job) { Run(job, {"seed_default_schemas"}); };
   RunUntilDone();
   EXPECT_EQ(St().phase, Phase::kSucceeded);
   EXPECT_EQ(db_.scratch_copies, 2);
+  // Deleted, then waited for until gone, then the second copy.
   const int deleted = effects_.IndexOf("delete-job:drawing-db-up-");
+  const int gone = effects_.IndexOf("job-gone:drawing-db-up-");
   const int second_copy = effects_.IndexOf("db:scratch-copy", effects_.IndexOf("db:scratch-copy") + 1);
-  EXPECT_TRUE(deleted >= 0 && deleted < second_copy) << deleted << " " << second_copy;
+  EXPECT_TRUE(deleted >= 0 && deleted < gone && gone < second_copy)
+      << deleted << " " << gone << " " << second_copy;
 }
 
 // Every way out of a rehearsal takes its Job, Secret and copy with it:
