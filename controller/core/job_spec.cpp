@@ -146,9 +146,13 @@ void CheckJob(const JobSpec& job, Errors& errors) {
         "spec.job.serviceAccountName",
         "invalid name " + Quote(job.service_account_name) + ": must be a DNS subdomain");
   }
-  if (job.ttl_seconds_after_finished < 0 || job.ttl_seconds_after_finished > kMaxJobTtlSeconds) {
+  if (job.ttl_seconds_after_finished < kMinJobTtlSeconds ||
+      job.ttl_seconds_after_finished > kMaxJobTtlSeconds) {
     errors.emplace_back("spec.job.ttlSecondsAfterFinished",
-                        "must be between 0 and " + std::to_string(kMaxJobTtlSeconds) + ", got " +
+                        "must be between " + std::to_string(kMinJobTtlSeconds) + " and " +
+                            std::to_string(kMaxJobTtlSeconds) +
+                            " (the operator reads a finished Job and its log before the cluster "
+                            "deletes it), got " +
                             std::to_string(job.ttl_seconds_after_finished));
   }
   if (job.active_deadline_seconds < 1 || job.active_deadline_seconds > kMaxJobDeadlineSeconds) {

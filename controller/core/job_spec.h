@@ -52,6 +52,10 @@ inline constexpr char kPlaceholderTarget[] = "$TARGET";
 inline constexpr char kDefaultUrlEnv[] = "DATABASE_URL";
 inline constexpr std::int64_t kDefaultJobTtlSeconds = 3600;
 inline constexpr std::int64_t kMaxJobTtlSeconds = 7 * 86400;
+// The operator reads a finished Job's outcome and its pod's log (the plan
+// Job's output is the plan) before the cluster deletes it; a shorter TTL
+// races every read (design §10.2).
+inline constexpr std::int64_t kMinJobTtlSeconds = 60;
 inline constexpr std::int64_t kDefaultJobDeadlineSeconds = 3600;
 inline constexpr std::int64_t kMaxJobDeadlineSeconds = 86400;
 inline constexpr std::size_t kMaxCommandArgs = 64;

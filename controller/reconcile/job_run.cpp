@@ -139,9 +139,14 @@ Next Reconciler::Pass::JudgeForwardJob(const core::Result<JobState>& state) {
     why = "rows were lost: " + Lines(check->row_loss);
   } else if (check->versions != run.target_versions) {
     why = "the version table says " + JobRevision(check->versions) + ", not the target " + to;
-  } else if (!completed) {
-    why = run.cancel_reason.empty() ? "the Job did not complete" : "its Job was deleted";
+  } else if (!run.cancel_reason.empty()) {
+    why = "its Job was deleted";
+  } else if (state.ok() && !completed) {
+    why = "the Job did not complete";
   }
+  // A Job gone before the operator saw it end (its TTL ran out during an
+  // outage, or someone deleted it) is judged by the database alone (design
+  // §10.3): the target in the version table, no rows lost.
   if (!why.empty() && !run.cancel_reason.empty() && reason != rs::kVerificationFailed) {
     reason = run.cancel_reason;  // Aborted | DowntimeExceeded
   }
@@ -149,7 +154,8 @@ Next Reconciler::Pass::JudgeForwardJob(const core::Result<JobState>& state) {
       "Job " + name +
       (state.ok()
            ? (completed ? " completed" : " failed (" + state->reason + ": " + state->message + ")")
-           : " is gone (its outcome is unknown)");
+           : " is gone (removed by its TTL or deleted before the operator saw it end; the "
+             "database decided)");
   SchemaMigrationStatus next = obj_.status;
   next.run->job->log = excerpt;
   if (check.ok()) {

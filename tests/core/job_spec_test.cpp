@@ -138,7 +138,9 @@ TEST(JobSpec, BadFieldsAreNamedWithTheFix) {
       {[](JobSpec& j) { j.service_account_name = "Migrator"; }, "spec.job.serviceAccountName",
        "DNS subdomain"},
       {[](JobSpec& j) { j.ttl_seconds_after_finished = -1; }, "spec.job.ttlSecondsAfterFinished",
-       "between 0 and 604800"},
+       "between 60 and 604800"},
+      {[](JobSpec& j) { j.ttl_seconds_after_finished = 0; }, "spec.job.ttlSecondsAfterFinished",
+       "reads a finished Job and its log"},
       {[](JobSpec& j) { j.active_deadline_seconds = 0; }, "spec.job.activeDeadlineSeconds",
        "between 1 and 86400"},
   };

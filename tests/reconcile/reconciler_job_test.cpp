@@ -507,6 +507,42 @@ TEST_F(JobHeadTest, SeveralHeadsStopBeforeAnythingIsScaled) {
   EXPECT_EQ(effects_.IndexOf("scale:"), -1);
 }
 
+// Invariant (design §10.3): the database decides a run, not the Job. A
+// Job removed (by a short TTL, or by hand) before the operator saw it end
+// does not undo a migration the database shows complete and verified; one
+// removed before the target was reached is undone.
+TEST_F(JobRunTest, AJobGoneAfterItsMigrationIsJudgedByTheDatabaseAlone) {
+  upgrade_ = [this](FakeKube::FakeJob& job) {
+    db_.versions = {"seed_default_schemas"};
+    job.state.phase = Phase_::kSucceeded;
+    const auto manifest = nlohmann::json::parse(job.manifest);
+    kube_.deleting_jobs.insert(std::string(kNs) + "/" + manifest["metadata"]["name"].get<std::string>());
+  };
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  ASSERT_TRUE(St().last_run);
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeSucceeded) << St().last_run->message;
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 0);
+  EXPECT_EQ(db_.restores, 0);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_EQ(Replicas("backend"), 2);
+}
+
+TEST_F(JobRunTest, AJobGoneBeforeTheTargetIsUndone) {
+  upgrade_ = [this](FakeKube::FakeJob& job) {
+    db_.versions = {"add_flexible_schemas"};  // one step of two, then deleted
+    const auto manifest = nlohmann::json::parse(job.manifest);
+    kube_.deleting_jobs.insert(std::string(kNs) + "/" + manifest["metadata"]["name"].get<std::string>());
+  };
+  RunUntilDone();
+  ASSERT_TRUE(St().last_run);
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeRolledBack) << St().last_run->message;
+  EXPECT_NE(St().last_run->message.find("is gone"), std::string::npos) << St().last_run->message;
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 1);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"9bc6a98f1c12"});
+  EXPECT_EQ(Replicas("backend"), 2);
+}
+
 TEST_F(JobRunTest, TheRunKeepsTheWritersDownWhileTheJobRuns) {
   upgrade_ = [](FakeKube::FakeJob&) {};  // stays active
   for (int i = 0; i < 20; ++i) {
