@@ -9,6 +9,7 @@
 // covers a new plan.
 #include <string>
 
+#include "core/job_spec.h"
 #include "reconcile/pass.h"
 
 namespace schemaop::reconcile {
@@ -78,6 +79,27 @@ Next Reconciler::Pass::Replan() {
   return Start();  // Continue: a new run is in Planning, its handler runs again
 }
 
+// Where the plan to approve can be read: the files' plan is in status.plan
+// and reproduced by the CLI; a Job run's is the plan Job's output.
+std::string Reconciler::Pass::ReviewHint() const {
+  if (!JobRun()) {
+    return "Review status.plan (`schemaop plan " + obj_.spec.target_revision +
+           "` prints the same hash for the same files and database)";
+  }
+  const std::string forward = JobForwardVerb();
+  const std::string plan_verb =
+      forward == core::kVerbUpgrade ? core::kVerbUpgradeSql : core::kVerbDowngradeSql;
+  if (core::CommandFor(*obj_.spec.job, plan_verb).empty()) {
+    return "There is no plan Job (spec.job has no commands." + plan_verb +
+           "): the plan is the " + forward + " command itself, from " +
+           JobRevision(obj_.status.run->from_versions) + " to " +
+           JobRevision(obj_.status.run->target_versions) + "; review it in spec.job";
+  }
+  const std::string job = core::JobName(obj_.metadata.name, plan_verb, JobRunKey(plan_verb));
+  return "Review the plan Job's output: kubectl logs -n " + ns() + " job/" + job +
+         " (kept for spec.job.ttlSecondsAfterFinished; its start is in the Planning Event)";
+}
+
 Next Reconciler::Pass::WaitForApproval() {
   const std::string& hash = obj_.status.run->plan_digest;
   const std::string& given = obj_.spec.approved_plan_hash;
@@ -89,9 +111,8 @@ Next Reconciler::Pass::WaitForApproval() {
   }
   message += "Plan " + hash + " (" + PlanSummary(obj_.status) +
              ") waits for approval: nothing is scaled, backed up or migrated until "
-             "spec.approvedPlanHash equals it. Review status.plan (`schemaop plan " +
-             obj_.spec.target_revision + "` prints the same hash for the same files and " +
-             "database), then approve with: kubectl patch schemamigration " + obj_.metadata.name +
+             "spec.approvedPlanHash equals it. " + ReviewHint() +
+             ", then approve with: kubectl patch schemamigration " + obj_.metadata.name +
              " -n " + ns() + " --type merge -p '{\"spec\":{\"approvedPlanHash\":\"" + hash +
              "\"}}'";
   SchemaMigrationStatus next = obj_.status;

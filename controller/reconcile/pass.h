@@ -269,6 +269,7 @@ class Reconciler::Pass {
   std::optional<Next> AwaitApproval();
   Next Replan();
   Next WaitForApproval();
+  std::string ReviewHint() const;
 
   // ---- retry.cpp: the schemaop.dev/retry annotation (design §9)
   std::string RetryValue() const;

@@ -179,8 +179,9 @@ core::Status FakeDatabase::RestoreBackup(const DatabaseTarget&, const std::strin
 std::string FakeDatabase::JobPlanDigest(const std::vector<std::string>& from,
                                         const std::vector<std::string>& to,
                                         const std::string& plan_output) {
-  return "plan:" + core::FormatVersions(from) + ">" + core::FormatVersions(to) + ":" +
-         std::to_string(plan_output.size());
+  // As the engine's: 64 hex digits over the start, the target and the
+  // output, so it can be approved (spec.approvedPlanHash).
+  return PlanDigest({{"plan-job-output", plan_output}}, from, to);
 }
 
 }  // namespace schemaop::reconcile::testing

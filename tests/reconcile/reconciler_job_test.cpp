@@ -543,6 +543,69 @@ TEST_F(JobRunTest, AJobGoneBeforeTheTargetIsUndone) {
   EXPECT_EQ(Replicas("backend"), 2);
 }
 
+// spec.approval Manual with executor Job: the plan Job's output is the
+// plan. Invariant: nothing is scaled, backed up or migrated until its hash
+// is approved, and an approved hash runs only the plan it names.
+class JobApprovalTest : public JobRunTest {
+ protected:
+  void SetUp() override {
+    JobRunTest::SetUp();
+    kube_.EditSpec(kNs, kName, [](core::SchemaMigrationSpec& s) { s.approval = "Manual"; });
+  }
+  void UntilWaiting() {
+    for (int i = 0; i < 10; ++i) {
+      Reconcile();
+      kube_.Settle();
+    }
+    ASSERT_EQ(St().phase, Phase::kPlanning);
+    ASSERT_EQ(Cond(ct::kReconciling).reason, rs::kAwaitingApproval) << Cond(ct::kReady).message;
+    ASSERT_TRUE(St().plan.has_value());
+  }
+  void Approve(const std::string& hash) {
+    kube_.EditSpec(kNs, kName, [&](core::SchemaMigrationSpec& s) { s.approved_plan_hash = hash; });
+  }
+};
+
+TEST_F(JobApprovalTest, ThePlanJobsHashWaitsForApprovalThenRuns) {
+  UntilWaiting();
+  const std::string hash = St().plan->plan_hash;
+  EXPECT_TRUE(core::IsPlanHash(hash)) << hash;
+  EXPECT_EQ(St().run->plan_digest, hash);
+  const std::string& message = Cond(ct::kReady).message;
+  EXPECT_NE(message.find("kubectl logs -n drawing job/drawing-db-plan-up-"), std::string::npos)
+      << message;
+  EXPECT_EQ(message.find("schemaop plan"), std::string::npos) << message;
+  EXPECT_NE(message.find("\"approvedPlanHash\":\"" + hash), std::string::npos) << message;
+  EXPECT_EQ(Creates(core::kVerbUpgradeSql), 1);  // waiting runs no second plan Job
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 0);
+  ExpectNothingTouched();
+  Approve(hash);
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 1);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+  EXPECT_EQ(Replicas("backend"), 2);
+}
+
+TEST_F(JobApprovalTest, AnApprovalOfAPlanTheDatabaseLeftRunsNothing) {
+  UntilWaiting();
+  const std::string hash = St().plan->plan_hash;
+  db_.versions = {"add_flexible_schemas"};  // moved by someone else while waiting
+  Approve(hash);
+  for (int i = 0; i < 10; ++i) {
+    Reconcile();
+    kube_.Settle();
+  }
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 0);
+  EXPECT_EQ(effects_.IndexOf("scale:"), -1);
+  EXPECT_EQ(db_.backup_calls, 0);
+  EXPECT_EQ(Cond(ct::kReconciling).reason, rs::kAwaitingApproval);
+  ASSERT_TRUE(St().plan.has_value());
+  EXPECT_NE(St().plan->plan_hash, hash);
+  EXPECT_EQ(St().run->from_versions, std::vector<std::string>{"add_flexible_schemas"});
+  EXPECT_EQ(Creates(core::kVerbUpgradeSql), 2);  // the new start's plan Job
+}
+
 TEST_F(JobRunTest, TheRunKeepsTheWritersDownWhileTheJobRuns) {
   upgrade_ = [](FakeKube::FakeJob&) {};  // stays active
   for (int i = 0; i < 20; ++i) {
