@@ -1,6 +1,8 @@
 #include "core/job_spec.h"
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 #include <tuple>
 
 #include "core/schema_migration.h"  // DigestOf
@@ -114,6 +116,100 @@ void CheckCommand(const std::string& path, std::string_view verb,
   }
 }
 
+// A Kubernetes quantity as a container's resources take it: digits, an
+// optional fraction, an optional suffix ("500m", "1.5", "256Mi", "2G").
+bool IsQuantity(std::string_view text) {
+  static const char* const kSuffixes[] = {"",  "m",  "k",  "M",  "G",  "T",
+                                          "P", "Ki", "Mi", "Gi", "Ti", "Pi"};
+  std::size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    ++i;
+  }
+  if (i == 0 || text.size() > 32) {
+    return false;
+  }
+  if (i < text.size() && text[i] == '.') {
+    const std::size_t start = ++i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      ++i;
+    }
+    if (i == start) {
+      return false;
+    }
+  }
+  const std::string_view suffix = text.substr(i);
+  return std::any_of(std::begin(kSuffixes), std::end(kSuffixes),
+                     [&](const char* s) { return suffix == s; });
+}
+
+// spec.job.env, envFrom and resources. Invariant (design §10.2, §10.9):
+// the database's URL reaches the container only as urlEnv, so no entry
+// may reference the URL's Secret, set urlEnv or PGAPPNAME.
+void CheckJobPod(const JobSpec& job, std::string_view url_secret_name, Errors& errors) {
+  const std::string url_secret_rule =
+      "may not reference the database URL's Secret " + Quote(std::string(url_secret_name)) +
+      ": the operator gives the URL only as spec.job.urlEnv (a rehearsal gives the copy's); put "
+      "the application's other settings in another Secret or ConfigMap";
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < job.env.size(); ++i) {
+    const JobEnvVar& var = job.env[i];
+    const std::string path = "spec.job.env[" + std::to_string(i) + "]";
+    if (!IsEnvName(var.name)) {
+      errors.emplace_back(path + ".name", "invalid environment variable name " +
+                                              Quote(var.name) + ": use [A-Za-z_][A-Za-z0-9_]*");
+    } else if (var.name == job.url_env || var.name == "PGAPPNAME") {
+      errors.emplace_back(path + ".name", Quote(var.name) +
+                                              " is set by the operator (the URL, or the Job's "
+                                              "name by which it finds the tool's sessions)");
+    } else if (!names.insert(var.name).second) {
+      errors.emplace_back(path + ".name", "duplicate name " + Quote(var.name));
+    }
+    const int sources = (var.secret_name.empty() ? 0 : 1) + (var.config_map_name.empty() ? 0 : 1);
+    if (sources > 1 || (sources == 1 && !var.value.empty())) {
+      errors.emplace_back(path, "set one of value, valueFrom.secretKeyRef, "
+                                "valueFrom.configMapKeyRef");
+    } else if (sources == 1 && (var.key.empty() || HasControl(var.key) || var.key.size() > 253)) {
+      errors.emplace_back(path + ".valueFrom", "needs the key to read (at most 253 characters)");
+    } else if (var.value.size() > 4096 || HasControl(var.value)) {
+      errors.emplace_back(path + ".value", "at most 4096 characters, no control characters");
+    }
+    for (const std::string* ref : {&var.secret_name, &var.config_map_name}) {
+      if (!ref->empty() && !IsDnsName(*ref)) {
+        errors.emplace_back(path + ".valueFrom",
+                            "invalid name " + Quote(*ref) + ": must be a DNS subdomain");
+      }
+    }
+    if (!url_secret_name.empty() && var.secret_name == url_secret_name) {
+      errors.emplace_back(path + ".valueFrom.secretKeyRef.name", url_secret_rule);
+    }
+  }
+  for (std::size_t i = 0; i < job.env_from.size(); ++i) {
+    const JobEnvFrom& from = job.env_from[i];
+    const std::string path = "spec.job.envFrom[" + std::to_string(i) + "]";
+    const std::string& name = from.secret_name.empty() ? from.config_map_name : from.secret_name;
+    if (from.secret_name.empty() == from.config_map_name.empty()) {
+      errors.emplace_back(path, "set one of configMapRef, secretRef");
+    } else if (!IsDnsName(name)) {
+      errors.emplace_back(path, "invalid name " + Quote(name) + ": must be a DNS subdomain");
+    } else if (!url_secret_name.empty() && from.secret_name == url_secret_name) {
+      errors.emplace_back(path + ".secretRef.name", url_secret_rule);
+    }
+  }
+  for (const auto* resources : {&job.resource_requests, &job.resource_limits}) {
+    const std::string path = std::string("spec.job.resources.") +
+                             (resources == &job.resource_requests ? "requests" : "limits");
+    for (const auto& [resource, quantity] : *resources) {
+      if (resource != "cpu" && resource != "memory" && resource != "ephemeral-storage") {
+        errors.emplace_back(path + "." + resource,
+                            "unsupported resource: use cpu, memory or ephemeral-storage");
+      } else if (!IsQuantity(quantity)) {
+        errors.emplace_back(path + "." + resource, "invalid quantity " + Quote(quantity) +
+                                                       ": use e.g. 500m, 2, 256Mi, 1Gi");
+      }
+    }
+  }
+}
+
 void CheckJob(const JobSpec& job, Errors& errors) {
   const bool generic = job.preset == kPresetGeneric;
   if (job.preset != kPresetAlembic && !generic) {
@@ -182,11 +278,22 @@ void CheckJob(const JobSpec& job, Errors& errors) {
 
 }  // namespace
 
+bool JobEnvVar::operator==(const JobEnvVar& o) const {
+  return std::tie(name, value, secret_name, config_map_name, key) ==
+         std::tie(o.name, o.value, o.secret_name, o.config_map_name, o.key);
+}
+
+bool JobEnvFrom::operator==(const JobEnvFrom& o) const {
+  return std::tie(config_map_name, secret_name) == std::tie(o.config_map_name, o.secret_name);
+}
+
 bool JobSpec::operator==(const JobSpec& o) const {
   return std::tie(preset, image, url_env, working_dir, service_account_name,
-                  ttl_seconds_after_finished, active_deadline_seconds, commands) ==
+                  ttl_seconds_after_finished, active_deadline_seconds, env, env_from,
+                  resource_requests, resource_limits, commands) ==
          std::tie(o.preset, o.image, o.url_env, o.working_dir, o.service_account_name,
-                  o.ttl_seconds_after_finished, o.active_deadline_seconds, o.commands);
+                  o.ttl_seconds_after_finished, o.active_deadline_seconds, o.env, o.env_from,
+                  o.resource_requests, o.resource_limits, o.commands);
 }
 
 std::vector<std::string> PresetCommand(std::string_view preset, std::string_view verb) {
@@ -225,13 +332,15 @@ std::vector<std::string> CommandFor(const JobSpec& job, std::string_view verb) {
 }
 
 std::vector<std::pair<std::string, std::string>> CheckExecutor(std::string_view executor,
-                                                               const std::optional<JobSpec>& job) {
+                                                               const std::optional<JobSpec>& job,
+                                                               std::string_view url_secret_name) {
   Errors errors;
   if (executor == kExecutorJob) {
     if (!job) {
       errors.emplace_back("spec.job", "required with executor Job (the image and the tool)");
     } else {
       CheckJob(*job, errors);
+      CheckJobPod(*job, url_secret_name, errors);
     }
   } else if (executor == kExecutorFiles) {
     if (job) {

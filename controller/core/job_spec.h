@@ -61,6 +61,24 @@ inline constexpr std::int64_t kMaxJobDeadlineSeconds = 86400;
 inline constexpr std::size_t kMaxCommandArgs = 64;
 inline constexpr std::size_t kMaxArgBytes = 1024;
 
+// One entry of spec.job.env: a literal value, or a key of a Secret or a
+// ConfigMap (exactly one of value / secret_name / config_map_name).
+struct JobEnvVar {
+  std::string name;
+  std::string value;
+  std::string secret_name;
+  std::string config_map_name;
+  std::string key;  // of the Secret or ConfigMap
+  bool operator==(const JobEnvVar& o) const;
+};
+
+// One entry of spec.job.envFrom: every key of a ConfigMap or a Secret.
+struct JobEnvFrom {
+  std::string config_map_name;  // exactly one of the two
+  std::string secret_name;
+  bool operator==(const JobEnvFrom& o) const;
+};
+
 // spec.job. The URL reaches the container only as an environment variable
 // filled by Kubernetes from spec.database.urlSecretRef (valueFrom
 // secretKeyRef): the operator never reads it into the Job object, so it is
@@ -73,6 +91,15 @@ struct JobSpec {
   std::string service_account_name;  // empty: the namespace's default
   std::int64_t ttl_seconds_after_finished = kDefaultJobTtlSeconds;
   std::int64_t active_deadline_seconds = kDefaultJobDeadlineSeconds;
+  // What the application's image needs besides the URL (its settings, to
+  // import its models in env.py): never the URL's Secret, which reaches
+  // the container only as url_env (a rehearsal gives it the copy's URL).
+  std::vector<JobEnvVar> env;
+  std::vector<JobEnvFrom> env_from;
+  // The container's resources: requests and limits by resource name
+  // (cpu, memory, ephemeral-storage) to a quantity ("500m", "1Gi").
+  std::map<std::string, std::string> resource_requests;
+  std::map<std::string, std::string> resource_limits;
   // Verb -> argv (no shell). Alembic: overrides of the preset, verb by verb.
   // Generic: upgrade and downgrade are required.
   std::map<std::string, std::vector<std::string>> commands;
@@ -96,8 +123,11 @@ std::vector<std::string> CommandFor(const JobSpec& job, std::string_view verb);
 
 // The field errors of spec.executor and spec.job (unset: not in the spec)
 // as (path, message) pairs.
+// url_secret_name: spec.database.urlSecretRef.name, which env and envFrom
+// may not reference.
 std::vector<std::pair<std::string, std::string>> CheckExecutor(std::string_view executor,
-                                                               const std::optional<JobSpec>& job);
+                                                               const std::optional<JobSpec>& job,
+                                                               std::string_view url_secret_name = {});
 
 // What the Job executor's run path needs of the rest of the spec (design
 // §10.4), as (path, message) pairs; empty unless executor is Job:

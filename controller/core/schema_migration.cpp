@@ -440,7 +440,7 @@ std::vector<FieldError> ValidateSpec(const SchemaMigrationSpec& spec) {
       add(path, message);
     }
   }
-  for (auto& [path, message] : CheckExecutor(spec.executor, spec.job)) {
+  for (auto& [path, message] : CheckExecutor(spec.executor, spec.job, spec.url_secret_ref.name)) {
     add(path, message);
   }
   for (auto& [path, message] :

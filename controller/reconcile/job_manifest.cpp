@@ -20,6 +20,43 @@ nlohmann::json ControllerOwner(const core::SchemaMigration& obj) {
 
 }  // namespace
 
+nlohmann::json JobEnvJson(const core::JobSpec& job) {
+  nlohmann::json env = nlohmann::json::array();
+  for (const core::JobEnvVar& var : job.env) {
+    nlohmann::json item = {{"name", var.name}};
+    if (!var.secret_name.empty()) {
+      item["valueFrom"] = {{"secretKeyRef", {{"name", var.secret_name}, {"key", var.key}}}};
+    } else if (!var.config_map_name.empty()) {
+      item["valueFrom"] = {{"configMapKeyRef", {{"name", var.config_map_name}, {"key", var.key}}}};
+    } else {
+      item["value"] = var.value;
+    }
+    env.push_back(std::move(item));
+  }
+  return env;
+}
+
+nlohmann::json JobEnvFromJson(const core::JobSpec& job) {
+  nlohmann::json env_from = nlohmann::json::array();
+  for (const core::JobEnvFrom& from : job.env_from) {
+    env_from.push_back(from.secret_name.empty()
+                           ? nlohmann::json{{"configMapRef", {{"name", from.config_map_name}}}}
+                           : nlohmann::json{{"secretRef", {{"name", from.secret_name}}}});
+  }
+  return env_from;
+}
+
+nlohmann::json JobResourcesJson(const core::JobSpec& job) {
+  nlohmann::json resources;
+  if (!job.resource_requests.empty()) {
+    resources["requests"] = job.resource_requests;
+  }
+  if (!job.resource_limits.empty()) {
+    resources["limits"] = job.resource_limits;
+  }
+  return resources;
+}
+
 nlohmann::json BuildJob(const core::SchemaMigration& obj, const JobRequest& request) {
   using nlohmann::json;
   assert(obj.spec.job.has_value());
@@ -45,6 +82,16 @@ nlohmann::json BuildJob(const core::SchemaMigration& obj, const JobRequest& requ
                     {{"name", kJobApplicationNameEnv}, {"value", name}}})}};
   if (!job.working_dir.empty()) {
     container["workingDir"] = job.working_dir;
+  }
+  // The user's env after the operator's two (validation refuses their names).
+  for (json& item : JobEnvJson(job)) {
+    container["env"].push_back(std::move(item));
+  }
+  if (json from = JobEnvFromJson(job); !from.empty()) {
+    container["envFrom"] = std::move(from);
+  }
+  if (json resources = JobResourcesJson(job); !resources.is_null()) {
+    container["resources"] = std::move(resources);
   }
   json pod_spec = {{"restartPolicy", "Never"}, {"containers", json::array({container})}};
   if (!job.service_account_name.empty()) {

@@ -46,6 +46,13 @@ struct JobRequest {
 // executor Job (spec.job set).
 nlohmann::json BuildJob(const core::SchemaMigration& obj, const JobRequest& request);
 
+// spec.job's env, envFrom and resources in the shape of a container's
+// fields (arrays, possibly empty; an object, null when none): the spec's
+// JSON and the Job's container carry them alike.
+nlohmann::json JobEnvJson(const core::JobSpec& job);
+nlohmann::json JobEnvFromJson(const core::JobSpec& job);
+nlohmann::json JobResourcesJson(const core::JobSpec& job);
+
 // The Secret a rehearsal's Jobs get the scratch copy's URL from (design
 // §10.9): named `name`, the URL under spec.database.urlSecretRef.key (so the
 // Job's env is built as for the database), the SchemaMigration as its

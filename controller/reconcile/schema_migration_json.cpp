@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "reconcile/job_manifest.h"
 #include "reconcile/json_reader.h"
 
 namespace schemaop::reconcile {
@@ -44,6 +45,65 @@ void ReadJobSpec(Reader& r, const json& j, core::JobSpec& job) {
                 job.commands[it.key()]);
     }
   }
+  if (const json* env = r.Array(j, "env", "spec.job.env")) {
+    for (std::size_t i = 0; i < env->size() && r.ok(); ++i) {
+      const std::string path = "spec.job.env[" + std::to_string(i) + "]";
+      const json& item = (*env)[i];
+      if (!item.is_object()) {
+        r.Fail(path, "expected an object");
+        break;
+      }
+      core::JobEnvVar var;
+      r.String(item, "name", path + ".name", var.name);
+      r.String(item, "value", path + ".value", var.value);
+      if (const json* from = r.Object(item, "valueFrom", path + ".valueFrom")) {
+        for (const char* kind : {"secretKeyRef", "configMapKeyRef"}) {
+          if (const json* ref = r.Object(*from, kind, path + ".valueFrom." + kind)) {
+            std::string& name =
+                std::string(kind) == "secretKeyRef" ? var.secret_name : var.config_map_name;
+            r.String(*ref, "name", path + ".valueFrom." + kind + ".name", name);
+            r.String(*ref, "key", path + ".valueFrom." + kind + ".key", var.key);
+          }
+        }
+      }
+      job.env.push_back(std::move(var));
+    }
+  }
+  if (const json* env_from = r.Array(j, "envFrom", "spec.job.envFrom")) {
+    for (std::size_t i = 0; i < env_from->size() && r.ok(); ++i) {
+      const std::string path = "spec.job.envFrom[" + std::to_string(i) + "]";
+      const json& item = (*env_from)[i];
+      if (!item.is_object()) {
+        r.Fail(path, "expected an object");
+        break;
+      }
+      core::JobEnvFrom from;
+      if (const json* ref = r.Object(item, "configMapRef", path + ".configMapRef")) {
+        r.String(*ref, "name", path + ".configMapRef.name", from.config_map_name);
+      }
+      if (const json* ref = r.Object(item, "secretRef", path + ".secretRef")) {
+        r.String(*ref, "name", path + ".secretRef.name", from.secret_name);
+      }
+      job.env_from.push_back(std::move(from));
+    }
+  }
+  if (const json* resources = r.Object(j, "resources", "spec.job.resources")) {
+    for (const char* kind : {"requests", "limits"}) {
+      const std::string path = std::string("spec.job.resources.") + kind;
+      auto& out = std::string(kind) == "requests" ? job.resource_requests : job.resource_limits;
+      if (const json* values = r.Object(*resources, kind, path)) {
+        for (auto it = values->begin(); it != values->end(); ++it) {
+          if (it->is_string()) {
+            out[it.key()] = it->get<std::string>();
+          } else if (it->is_number_integer()) {  // `cpu: 1`, as Kubernetes takes it
+            out[it.key()] = std::to_string(it->get<std::int64_t>());
+          } else {
+            r.Fail(path + "." + it.key(), "expected a quantity such as 500m or 1Gi");
+          }
+        }
+      }
+    }
+  }
 }
 
 json JobSpecToJson(const core::JobSpec& job) {
@@ -60,6 +120,15 @@ json JobSpecToJson(const core::JobSpec& job) {
   }
   if (!job.commands.empty()) {
     j["commands"] = job.commands;
+  }
+  if (json env = JobEnvJson(job); !env.empty()) {
+    j["env"] = std::move(env);
+  }
+  if (json from = JobEnvFromJson(job); !from.empty()) {
+    j["envFrom"] = std::move(from);
+  }
+  if (json resources = JobResourcesJson(job); !resources.is_null()) {
+    j["resources"] = std::move(resources);
   }
   return j;
 }

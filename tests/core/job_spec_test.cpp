@@ -151,6 +151,57 @@ TEST(JobSpec, BadFieldsAreNamedWithTheFix) {
   }
 }
 
+// The application's other settings reach the tool through env, envFrom
+// and resources; the database URL only through urlEnv (design §10.2): a
+// rehearsal that gives urlEnv the copy's URL must be the only URL the tool
+// can find.
+TEST(JobSpec, EnvEnvFromAndResourcesAreAcceptedAsKubernetesTakesThem) {
+  SchemaMigrationSpec spec = JobExecutorSpec();
+  spec.job->env = {{"APP_SETTINGS", "production", "", "", ""},
+                   {"SENTRY_DSN", "", "drawing-sentry", "", "dsn"},
+                   {"FEATURE_FLAGS", "", "", "drawing-flags", "flags.json"}};
+  spec.job->env_from = {{"drawing-config", ""}, {"", "drawing-app-secrets"}};
+  spec.job->resource_requests = {{"cpu", "250m"}, {"memory", "256Mi"}};
+  spec.job->resource_limits = {{"cpu", "1"}, {"memory", "1.5Gi"}, {"ephemeral-storage", "2G"}};
+  EXPECT_EQ(Errors(spec), "");
+}
+
+TEST(JobSpec, EnvThatCouldCarryTheDatabaseUrlIsRefusedNamingTheFix) {
+  const std::vector<BadField> cases = {
+      {[](JobSpec& j) { j.env = {{"OTHER_URL", "", "drawing-db", "", "DATABASE_URL"}}; },
+       "spec.job.env[0].valueFrom.secretKeyRef.name",
+       "may not reference the database URL's Secret"},
+      {[](JobSpec& j) { j.env_from = {{"", "drawing-db"}}; }, "spec.job.envFrom[0].secretRef.name",
+       "the operator gives the URL only as spec.job.urlEnv"},
+      {[](JobSpec& j) { j.env = {{"DATABASE_URL", "postgresql://x/y", "", "", ""}}; },
+       "spec.job.env[0].name", "set by the operator"},
+      {[](JobSpec& j) { j.env = {{"PGAPPNAME", "mine", "", "", ""}}; }, "spec.job.env[0].name",
+       "set by the operator"},
+      {[](JobSpec& j) { j.env = {{"A-B", "x", "", "", ""}}; }, "spec.job.env[0].name",
+       "[A-Za-z_][A-Za-z0-9_]*"},
+      {[](JobSpec& j) { j.env = {{"A", "x", "", "", ""}, {"A", "y", "", "", ""}}; },
+       "spec.job.env[1].name", "duplicate name"},
+      {[](JobSpec& j) { j.env = {{"A", "x", "s", "", "k"}}; }, "spec.job.env[0]", "set one of"},
+      {[](JobSpec& j) { j.env = {{"A", "", "s", "", ""}}; }, "spec.job.env[0].valueFrom",
+       "needs the key"},
+      {[](JobSpec& j) { j.env = {{"A", "", "Bad_Name", "", "k"}}; }, "spec.job.env[0].valueFrom",
+       "DNS subdomain"},
+      {[](JobSpec& j) { j.env_from = {{"a", "b"}}; }, "spec.job.envFrom[0]", "set one of"},
+      {[](JobSpec& j) { j.env_from = {{"", ""}}; }, "spec.job.envFrom[0]", "set one of"},
+      {[](JobSpec& j) { j.resource_limits = {{"memory", "lots"}}; },
+       "spec.job.resources.limits.memory", "invalid quantity"},
+      {[](JobSpec& j) { j.resource_requests = {{"cpu", "1.m"}}; },
+       "spec.job.resources.requests.cpu", "invalid quantity"},
+      {[](JobSpec& j) { j.resource_requests = {{"nvidia.com/gpu", "1"}}; },
+       "spec.job.resources.requests.nvidia.com/gpu", "use cpu, memory or ephemeral-storage"},
+  };
+  for (const BadField& c : cases) {
+    SchemaMigrationSpec spec = JobExecutorSpec();
+    c.break_it(*spec.job);
+    ExpectError(spec, c.path, c.words);
+  }
+}
+
 TEST(JobSpec, GenericNeedsUpgradeAndDowngrade) {
   SchemaMigrationSpec spec = JobExecutorSpec();
   spec.job->preset = kPresetGeneric;

@@ -93,6 +93,16 @@ patch='{"spec":{"job":{"preset":"Generic","image":"local/job-tool","workingDir":
               "downgrade":['$base',"downgrade","$TARGET"],
               "upgradeSql":['$base',"plan","$TARGET"],
               "downgradeSql":null,"heads":null,"history":null}}}}'
+if [ "$case_name" = success ]; then
+  # The application's other settings (spec.job.env, envFrom; design §10.2):
+  # from a ConfigMap, as the tool's own env.py would read them.
+  kubectl create configmap drawing-app-config -n "$E2E_NS" --dry-run=client -o yaml \
+    --from-literal=APP_SETTINGS=e2e-production --from-literal=region=eu-west |
+    kubectl apply --validate=false -f - >/dev/null || fail "apply of ConfigMap drawing-app-config"
+  patch=${patch%\}\}\}}',"envFrom":[{"configMapRef":{"name":"drawing-app-config"}}],
+    "env":[{"name":"APP_REGION","valueFrom":{"configMapKeyRef":{"name":"drawing-app-config","key":"region"}}}],
+    "resources":{"requests":{"cpu":"100m","memory":"64Mi"},"limits":{"memory":"256Mi"}}}}}'
+fi
 if [[ $case_name == alembic* ]]; then
   # The example's Alembic preset as it is; only the image's directory is
   # local (the test API server runs the command here).
@@ -191,6 +201,12 @@ if [ "$case_name" = success ] || [ "$case_name" = controller_killed ] || [[ $cas
   else
     expect_contains "lastRun.jobLog is the Job's log" "$(smig '{.status.lastRun.jobLog}')" \
       "job-tool: done"
+  fi
+  if [ "$case_name" = success ]; then
+    expect_contains "the tool got the application's settings (envFrom, env)" \
+      "$(smig '{.status.lastRun.jobLog}')" "(settings e2e-production in eu-west)"
+    expect_eq "the Job's resources" "100m 64Mi 256Mi" \
+      "$(kubectl get job -n "$E2E_NS" "$(jobs_of upgrade)" -o jsonpath='{.spec.template.spec.containers[0].resources.requests.cpu} {.spec.template.spec.containers[0].resources.requests.memory} {.spec.template.spec.containers[0].resources.limits.memory}')"
   fi
   if [ $rehearsed = 1 ]; then
     expect_eq "status.rehearsal" "Succeeded 9bc6a98f1c12 seed_default_schemas" \

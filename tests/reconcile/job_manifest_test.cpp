@@ -117,6 +117,39 @@ TEST(JobManifest, ARehearsalJobReadsTheCopysSecretOnly) {
   EXPECT_EQ(secret["metadata"]["labels"]["app.kubernetes.io/managed-by"], "schemaop");
 }
 
+// spec.job.env, envFrom and resources reach the container as given, after
+// the operator's two variables, in every Job (a rehearsal's too).
+TEST(JobManifest, TheApplicationsSettingsAndResourcesReachTheContainer) {
+  core::SchemaMigration obj = JobObject();
+  obj.spec.job->env = {{"APP_SETTINGS", "production", "", "", ""},
+                       {"SENTRY_DSN", "", "drawing-sentry", "", "dsn"},
+                       {"FLAGS", "", "", "drawing-flags", "flags.json"}};
+  obj.spec.job->env_from = {{"drawing-config", ""}, {"", "drawing-app-secrets"}};
+  obj.spec.job->resource_requests = {{"cpu", "250m"}};
+  obj.spec.job->resource_limits = {{"memory", "1Gi"}};
+  JobRequest request = Upgrade(obj);
+  request.url_secret_name = "drawing-db-scratch-url-0123456789";
+  const json container = BuildJob(obj, request)["spec"]["template"]["spec"]["containers"][0];
+  const json& env = container["env"];
+  ASSERT_EQ(env.size(), 5u);
+  EXPECT_EQ(env[0]["valueFrom"]["secretKeyRef"]["name"], "drawing-db-scratch-url-0123456789");
+  EXPECT_EQ(env[1]["name"], "PGAPPNAME");
+  EXPECT_EQ(env[2], (json{{"name", "APP_SETTINGS"}, {"value", "production"}}));
+  EXPECT_EQ(env[3]["valueFrom"]["secretKeyRef"], (json{{"name", "drawing-sentry"}, {"key", "dsn"}}));
+  EXPECT_EQ(env[4]["valueFrom"]["configMapKeyRef"],
+            (json{{"name", "drawing-flags"}, {"key", "flags.json"}}));
+  EXPECT_EQ(container["envFrom"],
+            (json{{{"configMapRef", {{"name", "drawing-config"}}}},
+                  {{"secretRef", {{"name", "drawing-app-secrets"}}}}}));
+  EXPECT_EQ(container["resources"],
+            (json{{"requests", {{"cpu", "250m"}}}, {"limits", {{"memory", "1Gi"}}}}));
+  // Without them, the container has none of the three fields.
+  const json plain = BuildJob(JobObject(), Upgrade(obj))["spec"]["template"]["spec"]["containers"][0];
+  EXPECT_EQ(plain.count("envFrom"), 0u);
+  EXPECT_EQ(plain.count("resources"), 0u);
+  EXPECT_EQ(plain["env"].size(), 2u);
+}
+
 core::SecretScrubber ScrubberFor(const std::string& url) {
   core::SecretScrubber scrubber;
   scrubber.AddDatabaseUrl(url);

@@ -314,6 +314,17 @@ TEST(SchemaMigrationJson, ExecutorAndJobRoundTripWithTheirWireNames) {
                       {"serviceAccountName", "migrator"},
                       {"ttlSecondsAfterFinished", 600},
                       {"activeDeadlineSeconds", 900},
+                      {"env",
+                       {{{"name", "APP_SETTINGS"}, {"value", "production"}},
+                        {{"name", "SENTRY_DSN"},
+                         {"valueFrom", {{"secretKeyRef", {{"name", "sentry"}, {"key", "dsn"}}}}}},
+                        {{"name", "FLAGS"},
+                         {"valueFrom",
+                          {{"configMapKeyRef", {{"name", "flags"}, {"key", "f.json"}}}}}}}},
+                      {"envFrom",
+                       {{{"configMapRef", {{"name", "drawing-config"}}}},
+                        {{"secretRef", {{"name", "drawing-app-secrets"}}}}}},
+                      {"resources", {{"requests", {{"cpu", "250m"}}}, {"limits", {{"memory", "1Gi"}}}}},
                       {"commands",
                        {{"upgrade", {"migrate", "-path", "/m", "goto", "$TARGET"}},
                         {"downgrade", {"migrate", "-path", "/m", "goto", "$TARGET"}}}}};
@@ -324,6 +335,11 @@ TEST(SchemaMigrationJson, ExecutorAndJobRoundTripWithTheirWireNames) {
   EXPECT_EQ(obj->spec.job->preset, core::kPresetGeneric);
   EXPECT_EQ(obj->spec.job->ttl_seconds_after_finished, 600);
   EXPECT_EQ(obj->spec.job->commands.at("upgrade").back(), "$TARGET");
+  ASSERT_EQ(obj->spec.job->env.size(), 3u);
+  EXPECT_EQ(obj->spec.job->env[1].secret_name, "sentry");
+  EXPECT_EQ(obj->spec.job->env[2].config_map_name, "flags");
+  EXPECT_EQ(obj->spec.job->env_from.size(), 2u);
+  EXPECT_EQ(obj->spec.job->resource_limits.at("memory"), "1Gi");
   EXPECT_TRUE(obj->spec.migrations_config_map.empty());
   EXPECT_TRUE(core::ValidateSpec(obj->spec).empty());
   json encoded = SchemaMigrationToJson(*obj);

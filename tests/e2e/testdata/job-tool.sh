@@ -17,7 +17,7 @@
 #                      its own unless the operator ends the session
 set -eu
 bin=$1 dir=$2 psql=$3 verb=$4 target=$5 fault=${6:-}
-echo "job-tool: $verb to $target${fault:+ (fault $fault)}"
+echo "job-tool: $verb to $target${fault:+ (fault $fault)}${APP_SETTINGS:+ (settings $APP_SETTINGS${APP_REGION:+ in $APP_REGION})}"
 [ -n "${DATABASE_URL:-}" ] || { echo "job-tool: DATABASE_URL is not set" >&2; exit 2; }
 [ "$fault" = sleep ] && sleep 8
 case $verb in
