@@ -112,16 +112,27 @@ std::string Reconciler::Pass::JobRunKey(const std::string& verb) const {
   return key;
 }
 
+// status.run.job names the Job (phase Creating) before it exists (§10.3):
+// nullopt once recorded.
+std::optional<Next> Reconciler::Pass::RecordJobCreating(const std::string& name,
+                                                        const std::string& verb) {
+  const auto& recorded = obj_.status.run->job;
+  if (recorded && recorded->name == name) {
+    return std::nullopt;
+  }
+  SchemaMigrationStatus next = obj_.status;
+  next.run->job = core::JobRunStatus{name, verb, core::kJobPhaseCreating, ""};
+  if (Status s = Write(std::move(next)); !s.ok()) {
+    return WriteFailed(s);
+  }
+  return std::nullopt;
+}
+
 Next Reconciler::Pass::StartJob(const std::string& verb, const std::vector<std::string>& argv) {
   const std::string key = JobRunKey(verb);
   const std::string name = core::JobName(obj_.metadata.name, verb, key);
-  const auto& recorded = obj_.status.run->job;
-  if (!recorded || recorded->name != name) {
-    SchemaMigrationStatus next = obj_.status;
-    next.run->job = core::JobRunStatus{name, verb, core::kJobPhaseCreating, ""};
-    if (Status s = Write(std::move(next)); !s.ok()) {
-      return WriteFailed(s);
-    }
+  if (std::optional<Next> failed = RecordJobCreating(name, verb)) {
+    return std::move(*failed);
   }
   const std::string manifest = BuildJob(obj_, JobRequest{verb, key, argv}).dump();
   Status created = r_.kube_.CreateJob(ns(), manifest);

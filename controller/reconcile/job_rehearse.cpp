@@ -186,13 +186,8 @@ Next Reconciler::Pass::StartRehearsalJob(const std::string& verb, const std::str
     return FinishJobRehearsal(false, 0,
                               "the " + verb + " Job cannot be built: " + argv.status().message());
   }
-  const auto& recorded = obj_.status.run->job;
-  if (!recorded || recorded->name != name) {
-    SchemaMigrationStatus next = obj_.status;
-    next.run->job = core::JobRunStatus{name, verb, core::kJobPhaseCreating, ""};
-    if (Status s = Write(std::move(next)); !s.ok()) {
-      return WriteFailed(s);
-    }
+  if (std::optional<Next> failed = RecordJobCreating(name, verb)) {
+    return std::move(*failed);
   }
   JobRequest request{verb, key, argv.value(), JobRehearsalSecret()};
   Status created = r_.kube_.CreateJob(ns(), BuildJob(obj_, request).dump());

@@ -293,6 +293,7 @@ class Reconciler::Pass {
   // Job exists), creates the Job (a 409 adopts it), records Running.
   // Continue once the Job exists.
   Next StartJob(const std::string& verb, const std::vector<std::string>& argv);
+  std::optional<Next> RecordJobCreating(const std::string& name, const std::string& verb);
   // The Job of status.run.job: nullopt while it runs (requeued in *wait),
   // else its state (kNotFound: gone).
   std::optional<core::Result<JobState>> FinishedJob(Next* wait);

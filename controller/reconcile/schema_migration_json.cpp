@@ -28,6 +28,21 @@ void ReadAnnotations(Reader& r, const json& meta, std::map<std::string, std::str
   }
 }
 
+// read(item, path) for each element of the array at `key`, each an object.
+template <typename Read>
+void EachObject(Reader& r, const json& parent, const char* key, const std::string& path,
+                Read read) {
+  const json* array = r.Array(parent, key, path);
+  for (std::size_t i = 0; array != nullptr && i < array->size() && r.ok(); ++i) {
+    const std::string at = path + "[" + std::to_string(i) + "]";
+    if (!(*array)[i].is_object()) {
+      r.Fail(at, "expected an object");
+      return;
+    }
+    read((*array)[i], at);
+  }
+}
+
 // spec.job (core/job_spec.h); commands is an object of verb -> argv.
 void ReadJobSpec(Reader& r, const json& j, core::JobSpec& job) {
   r.String(j, "preset", "spec.job.preset", job.preset);
@@ -45,48 +60,32 @@ void ReadJobSpec(Reader& r, const json& j, core::JobSpec& job) {
                 job.commands[it.key()]);
     }
   }
-  if (const json* env = r.Array(j, "env", "spec.job.env")) {
-    for (std::size_t i = 0; i < env->size() && r.ok(); ++i) {
-      const std::string path = "spec.job.env[" + std::to_string(i) + "]";
-      const json& item = (*env)[i];
-      if (!item.is_object()) {
-        r.Fail(path, "expected an object");
-        break;
-      }
-      core::JobEnvVar var;
-      r.String(item, "name", path + ".name", var.name);
-      r.String(item, "value", path + ".value", var.value);
-      if (const json* from = r.Object(item, "valueFrom", path + ".valueFrom")) {
-        for (const char* kind : {"secretKeyRef", "configMapKeyRef"}) {
-          if (const json* ref = r.Object(*from, kind, path + ".valueFrom." + kind)) {
-            std::string& name =
-                std::string(kind) == "secretKeyRef" ? var.secret_name : var.config_map_name;
-            r.String(*ref, "name", path + ".valueFrom." + kind + ".name", name);
-            r.String(*ref, "key", path + ".valueFrom." + kind + ".key", var.key);
-          }
+  EachObject(r, j, "env", "spec.job.env", [&](const json& item, const std::string& path) {
+    core::JobEnvVar var;
+    r.String(item, "name", path + ".name", var.name);
+    r.String(item, "value", path + ".value", var.value);
+    if (const json* from = r.Object(item, "valueFrom", path + ".valueFrom")) {
+      for (const char* kind : {"secretKeyRef", "configMapKeyRef"}) {
+        if (const json* ref = r.Object(*from, kind, path + ".valueFrom." + kind)) {
+          std::string& name =
+              std::string(kind) == "secretKeyRef" ? var.secret_name : var.config_map_name;
+          r.String(*ref, "name", path + ".valueFrom." + kind + ".name", name);
+          r.String(*ref, "key", path + ".valueFrom." + kind + ".key", var.key);
         }
       }
-      job.env.push_back(std::move(var));
     }
-  }
-  if (const json* env_from = r.Array(j, "envFrom", "spec.job.envFrom")) {
-    for (std::size_t i = 0; i < env_from->size() && r.ok(); ++i) {
-      const std::string path = "spec.job.envFrom[" + std::to_string(i) + "]";
-      const json& item = (*env_from)[i];
-      if (!item.is_object()) {
-        r.Fail(path, "expected an object");
-        break;
-      }
-      core::JobEnvFrom from;
-      if (const json* ref = r.Object(item, "configMapRef", path + ".configMapRef")) {
-        r.String(*ref, "name", path + ".configMapRef.name", from.config_map_name);
-      }
-      if (const json* ref = r.Object(item, "secretRef", path + ".secretRef")) {
-        r.String(*ref, "name", path + ".secretRef.name", from.secret_name);
-      }
-      job.env_from.push_back(std::move(from));
+    job.env.push_back(std::move(var));
+  });
+  EachObject(r, j, "envFrom", "spec.job.envFrom", [&](const json& item, const std::string& path) {
+    core::JobEnvFrom from;
+    if (const json* ref = r.Object(item, "configMapRef", path + ".configMapRef")) {
+      r.String(*ref, "name", path + ".configMapRef.name", from.config_map_name);
     }
-  }
+    if (const json* ref = r.Object(item, "secretRef", path + ".secretRef")) {
+      r.String(*ref, "name", path + ".secretRef.name", from.secret_name);
+    }
+    job.env_from.push_back(std::move(from));
+  });
   if (const json* resources = r.Object(j, "resources", "spec.job.resources")) {
     for (const char* kind : {"requests", "limits"}) {
       const std::string path = std::string("spec.job.resources.") + kind;
