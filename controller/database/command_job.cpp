@@ -184,11 +184,27 @@ core::Result<Migrator::JobCheckReport> Migrator::CheckJobResult(const std::strin
     report.row_loss =
         internal::FindRowLoss(stored->rows, internal::CountRelationRows(tx, rt.VersionTable()),
                               internal::ParseDeclaredLoss(allowed));
+    // The reference: the start's schema (an undo), or the schema an earlier
+    // run recorded at the revision reached (a revision seen before).
+    std::optional<StoredBaseline> reference;
     if (compare_schema) {
+      reference = stored;
+    } else if (rt.options.verify_schema) {
+      auto earlier = tx.exec_params(
+          "SELECT run_key FROM " + BaselineTable() +
+              " WHERE run_key <> $1 AND versions = "
+              "ARRAY(SELECT json_array_elements_text($2::json)) "
+              "ORDER BY recorded_at DESC LIMIT 1",
+          run_key, json(report.versions).dump());
+      if (!earlier.empty()) {
+        reference = ReadBaseline(tx, earlier[0][0].as<std::string>());
+      }
+    }
+    if (reference) {
       const auto live = internal::ReadSchemaFingerprint(tx, rt.VersionTable());
-      if (live.digest != stored->fingerprint.digest) {
-        auto drift = internal::DescribeDrift(live, stored->fingerprint,
-                                             internal::VersionsText(stored->versions));
+      if (live.digest != reference->fingerprint.digest) {
+        auto drift = internal::DescribeDrift(live, reference->fingerprint,
+                                             internal::VersionsText(reference->versions));
         drift.resize(std::min<std::size_t>(drift.size(), 10));
         report.schema_drift = std::move(drift);
         if (report.schema_drift.empty()) {

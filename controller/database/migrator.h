@@ -390,7 +390,11 @@ class Migrator {
   struct JobCheckReport {
     std::vector<std::string> versions;
     std::vector<std::string> row_loss;      // options.allow_row_loss declared
-    std::vector<std::string> schema_drift;  // with compare_schema only
+    // With compare_schema: against the baseline of run_key (the start).
+    // Without, and with options.verify_schema: against the schema recorded
+    // by an earlier run's baseline at the revision reached, when there is
+    // one (a revision seen before, as the files engine checks it).
+    std::vector<std::string> schema_drift;
   };
   // Version rows, row counts by relation identity and the schema
   // fingerprint into schemaop.job_baseline under `run_key`, once: a second

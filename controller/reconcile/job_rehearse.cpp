@@ -254,6 +254,10 @@ Next Reconciler::Pass::JudgeRehearsalJob(const core::Result<JobState>& state) {
   } else if (undoing && !check->schema_drift.empty()) {
     why = "the schema differs from the copy's start: " + Joined(check->schema_drift) +
           " (the " + verb + " does not undo the " + JobForwardVerb() + ")";
+  } else if (!check->schema_drift.empty()) {
+    why = "the schema at " + JobRevision(wanted) +
+          " differs from the one recorded when the database was there before: " +
+          Joined(check->schema_drift);
   } else if (state->phase != JobState::Phase::kSucceeded) {
     why = "the Job failed (" + state->reason + ": " + state->message + ")";
   }

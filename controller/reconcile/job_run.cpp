@@ -139,6 +139,12 @@ Next Reconciler::Pass::JudgeForwardJob(const core::Result<JobState>& state) {
     why = "rows were lost: " + Lines(check->row_loss);
   } else if (check->versions != run.target_versions) {
     why = "the version table says " + JobRevision(check->versions) + ", not the target " + to;
+  } else if (!check->schema_drift.empty()) {
+    // A revision seen before (design §10.4): its schema was recorded then.
+    reason = rs::kSchemaDrift;
+    why = "the schema at " + to + " differs from the one recorded when the database was at " +
+          to + " before: " + Lines(check->schema_drift) +
+          " (if the difference is intended, set spec.verify.schema: Ignore for this run)";
   } else if (!run.cancel_reason.empty()) {
     why = "its Job was deleted";
   } else if (state.ok() && !completed) {

@@ -452,7 +452,10 @@ class DatabasePort {
   }
   // The version table now, the rows lost since the baseline of `run_key`
   // (minus target.allow_row_loss), and, with `compare_schema`, the schema
-  // against the baseline's. kNotFound when no baseline was recorded.
+  // against the baseline's; without it (and with target.verify_schema),
+  // the schema against the one an earlier run recorded at the revision
+  // reached, when the database was there before (design §10.4). kNotFound
+  // when no baseline was recorded.
   virtual core::Result<JobCheck> CheckJobResult(const DatabaseTarget& target,
                                                 const std::string& run_key, bool compare_schema) {
     (void)target, (void)run_key, (void)compare_schema;

@@ -126,6 +126,45 @@ TEST_F(VersionLayoutTest, AReadThatWouldFailAgainIsNotTransient) {
 
 // The engine's own runs write Alembic's layout: opening it with migration
 // files and another layout is refused before anything is read or written.
+// Design §10.4: a Job run that reaches a revision the database was at
+// when an earlier run started must find the schema recorded then (verify.
+// schema Enforce); a revision never recorded is not compared.
+TEST_F(VersionLayoutTest, ARevisionSeenBeforeIsComparedWithTheSchemaRecordedThere) {
+  CreateTable();
+  Exec("CREATE TABLE items (id int PRIMARY KEY)");
+  Exec("INSERT INTO schema_migrations VALUES (1, false)");
+  ASSERT_TRUE(OpenJob()->RecordJobBaseline("run-1").ok());  // at 1
+  // "The tool" migrates to 2: a new revision, nothing to compare with.
+  Exec("ALTER TABLE items ADD COLUMN name text");
+  Exec("UPDATE schema_migrations SET version = 2");
+  auto fresh = OpenJob()->CheckJobResult("run-1", false);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_TRUE(fresh->schema_drift.empty());
+  // A second run from 2 back to 1, whose downgrade forgets the column.
+  ASSERT_TRUE(OpenJob()->RecordJobBaseline("run-2").ok());
+  Exec("UPDATE schema_migrations SET version = 1");
+  auto back = OpenJob()->CheckJobResult("run-2", false);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_FALSE(back->schema_drift.empty());
+  EXPECT_NE(back->schema_drift[0].find("name"), std::string::npos) << back->schema_drift[0];
+  // The downgrade done right: the schema recorded at 1.
+  Exec("ALTER TABLE items DROP COLUMN name");
+  auto right = OpenJob()->CheckJobResult("run-2", false);
+  ASSERT_TRUE(right.ok());
+  EXPECT_TRUE(right->schema_drift.empty()) << right->schema_drift[0];
+  // verify.schema Ignore: not compared.
+  Exec("ALTER TABLE items ADD COLUMN name text");
+  MigratorOptions options = Options();
+  options.version_table = "schema_migrations";
+  options.version_layout = core::kVersionLayoutGolangMigrate;
+  options.verify_schema = false;
+  auto ignoring = Migrator::Open(engine_url_, {}, std::move(options));
+  ASSERT_TRUE(ignoring.ok());
+  auto ignored = ignoring.value()->CheckJobResult("run-2", false);
+  ASSERT_TRUE(ignored.ok());
+  EXPECT_TRUE(ignored->schema_drift.empty());
+}
+
 TEST_F(VersionLayoutTest, TheFilesEngineRefusesAnotherLayout) {
   WriteBase();
   MigratorOptions options = Options();

@@ -150,6 +150,10 @@ core::Result<JobCheck> FakeDatabase::CheckJobResult(const DatabaseTarget& target
   if (compare_schema && (scratch != nullptr ? scratch->schema_drift : schema_drift)) {
     check.schema_drift.push_back("column public.components.extra exists but did not");
   }
+  if (!compare_schema && target.verify_schema && scratch == nullptr &&
+      seen_before_drift.count(core::FormatVersions(check.versions)) != 0) {
+    check.schema_drift.push_back("index public.components_schema_idx is missing");
+  }
   return check;
 }
 

@@ -354,6 +354,10 @@ class FakeDatabase final : public DatabasePort {
   // The application names EndJobSessions was called with, in order.
   std::vector<std::string> ended_sessions;
   std::vector<std::string> ended_session_urls;  // the database each was ended in
+  // Revisions (FormatVersions) whose schema, reached by a Job, differs from
+  // the one an earlier run recorded there (CheckJobResult without
+  // compare_schema, with target.verify_schema).
+  std::set<std::string> seen_before_drift;
   core::Status EndJobSessions(const DatabaseTarget& target,
                               const std::string& application_name) override;
   core::Status RestoreBackup(const DatabaseTarget& target, const std::string& path) override;

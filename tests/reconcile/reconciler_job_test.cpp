@@ -606,6 +606,33 @@ TEST_F(JobApprovalTest, AnApprovalOfAPlanTheDatabaseLeftRunsNothing) {
   EXPECT_EQ(Creates(core::kVerbUpgradeSql), 2);  // the new start's plan Job
 }
 
+// Invariant (design §10.4): a Job that brings the database to a revision
+// it was at before must give it the schema recorded there; a different one
+// is undone (SchemaDrift), unless spec.verify.schema is Ignore.
+TEST_F(JobRunTest, ARevisionSeenBeforeWithAnotherSchemaIsUndone) {
+  db_.seen_before_drift.insert("seed_default_schemas");
+  RunUntilDone();
+  ASSERT_TRUE(St().last_run);
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeRolledBack) << St().last_run->message;
+  EXPECT_EQ(St().last_run->reason, rs::kSchemaDrift);
+  EXPECT_NE(St().last_run->message.find("index public.components_schema_idx is missing"),
+            std::string::npos)
+      << St().last_run->message;
+  EXPECT_NE(St().last_run->message.find("spec.verify.schema: Ignore"), std::string::npos);
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 1);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"9bc6a98f1c12"});
+  EXPECT_EQ(Replicas("backend"), 2);
+}
+
+TEST_F(JobRunTest, VerifySchemaIgnoreAcceptsARevisionSeenBeforeWithAnotherSchema) {
+  db_.seen_before_drift.insert("seed_default_schemas");
+  kube_.EditSpec(kNs, kName, [](core::SchemaMigrationSpec& s) { s.verify_schema = "Ignore"; });
+  RunUntilDone();
+  ASSERT_TRUE(St().last_run);
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeSucceeded) << St().last_run->message;
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 0);
+}
+
 TEST_F(JobRunTest, TheRunKeepsTheWritersDownWhileTheJobRuns) {
   upgrade_ = [](FakeKube::FakeJob&) {};  // stays active
   for (int i = 0; i < 20; ++i) {
