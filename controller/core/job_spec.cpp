@@ -116,25 +116,38 @@ void CheckCommand(const std::string& path, std::string_view verb,
   }
 }
 
-// A Kubernetes quantity as a container's resources take it: digits, an
-// optional fraction, an optional suffix ("500m", "1.5", "256Mi", "2G").
+// A Kubernetes quantity as a container's resources take it (unsigned):
+// digits with an optional fraction ("1.5", ".5", "5."), then a binary or
+// decimal suffix ("256Mi", "500m", "2G") or a decimal exponent ("1e3").
 bool IsQuantity(std::string_view text) {
-  static const char* const kSuffixes[] = {"",  "m",  "k",  "M",  "G",  "T",
-                                          "P", "Ki", "Mi", "Gi", "Ti", "Pi"};
-  std::size_t i = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-    ++i;
-  }
-  if (i == 0 || text.size() > 32) {
-    return false;
-  }
-  if (i < text.size() && text[i] == '.') {
-    const std::size_t start = ++i;
+  static const char* const kSuffixes[] = {"",  "m",  "k",  "M",  "G",  "T",  "P",
+                                          "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+  const auto digits = [&text](std::size_t& i) {
+    const std::size_t start = i;
     while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
       ++i;
     }
-    if (i == start) {
-      return false;
+    return i - start;
+  };
+  if (text.empty() || text.size() > 32) {
+    return false;
+  }
+  std::size_t i = 0;
+  std::size_t mantissa = digits(i);
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    mantissa += digits(i);
+  }
+  if (mantissa == 0) {
+    return false;
+  }
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E') && i + 1 < text.size()) {
+    std::size_t j = i + 1;
+    if (text[j] == '+' || text[j] == '-') {
+      ++j;
+    }
+    if (digits(j) > 0 && j == text.size()) {
+      return true;
     }
   }
   const std::string_view suffix = text.substr(i);

@@ -340,6 +340,17 @@ core::Result<Json> KubePortImpl::ReadObject(const kube::ResourceRef& ref, const 
   return fetched;
 }
 
+core::Result<bool> KubePortImpl::SecretExists(const std::string& ns, const std::string& name) {
+  auto read = client_.Get(kube::resources::kSecrets, ns, name);
+  if (read.ok()) {
+    return true;
+  }
+  if (read.status().code() == Code::kNotFound) {
+    return false;
+  }
+  return read.status();
+}
+
 core::Result<std::string> KubePortImpl::GetSecretValue(const std::string& ns,
                                                        const std::string& name,
                                                        const std::string& key) {

@@ -67,6 +67,7 @@ class KubePortImpl final : public reconcile::KubePort {
                                             const std::string& finalizer) override;
   core::Result<std::string> GetSecretValue(const std::string& ns, const std::string& name,
                                            const std::string& key) override;
+  core::Result<bool> SecretExists(const std::string& ns, const std::string& name) override;
   core::Result<std::map<std::string, std::string>> GetConfigMapData(
       const std::string& ns, const std::string& name) override;
   // Any scalable kind (ScaleTargets, scale_targets.h). Pods are the ones

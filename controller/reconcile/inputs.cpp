@@ -28,6 +28,57 @@ bool IsTransient(core::Code code) {
 
 // ---------------------------------------------------------------- inputs
 
+// Every Secret, ConfigMap and key spec.job.env and envFrom name exists
+// before anything is scaled: a missing one would hold the Job's pod in
+// CreateContainerConfigError, and the writers at zero, until the Job's
+// deadline. Values are not kept (a Secret's is never in a message).
+std::optional<Problem> Reconciler::Pass::CheckJobEnvReferences() {
+  const core::JobSpec& job = *obj_.spec.job;
+  const auto missing = [&](const std::string& field, const std::string& what,
+                           const Status& status) {
+    if (status.code() != Code::kNotFound) {
+      return KubeProblem(status, "Reading " + what + " named in " + field);
+    }
+    return Problem{rs::kSecretNotFound,
+                   field + " names " + what + ", which is not in namespace " + ns() +
+                       ": create it, or fix " + field + ". Nothing was scaled or migrated.",
+                   false, status};
+  };
+  for (std::size_t i = 0; i < job.env.size(); ++i) {
+    const core::JobEnvVar& var = job.env[i];
+    const std::string field = "spec.job.env[" + std::to_string(i) + "] (" + var.name + ")";
+    if (!var.secret_name.empty()) {
+      auto value = r_.kube_.GetSecretValue(ns(), var.secret_name, var.key);
+      if (!value.ok()) {
+        return missing(field, "key " + var.key + " of Secret " + var.secret_name, value.status());
+      }
+    } else if (!var.config_map_name.empty()) {
+      auto data = r_.kube_.GetConfigMapData(ns(), var.config_map_name);
+      if (!data.ok() || data->count(var.key) == 0) {
+        return missing(field, "key " + var.key + " of ConfigMap " + var.config_map_name,
+                       data.ok() ? Status(Code::kNotFound, "no such key") : data.status());
+      }
+    }
+  }
+  for (std::size_t i = 0; i < job.env_from.size(); ++i) {
+    const core::JobEnvFrom& from = job.env_from[i];
+    const std::string field = "spec.job.envFrom[" + std::to_string(i) + "]";
+    if (!from.secret_name.empty()) {
+      auto exists = r_.kube_.SecretExists(ns(), from.secret_name);
+      if (!exists.ok() || !exists.value()) {
+        return missing(field, "Secret " + from.secret_name,
+                       exists.ok() ? Status(Code::kNotFound, "not found") : exists.status());
+      }
+    } else {
+      auto data = r_.kube_.GetConfigMapData(ns(), from.config_map_name);
+      if (!data.ok()) {
+        return missing(field, "ConfigMap " + from.config_map_name, data.status());
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<Problem> Reconciler::Pass::LoadInputs(Inputs& out) {
   const auto& spec = obj_.spec;
   if (auto changed = ExecutorChangedMidRun()) {
@@ -59,6 +110,9 @@ std::optional<Problem> Reconciler::Pass::LoadInputs(Inputs& out) {
   }
 
   if (spec.executor == core::kExecutorJob) {
+    if (auto problem = CheckJobEnvReferences()) {
+      return problem;
+    }
     // The tool in the Job's image holds the migrations (design §10).
     out.target.url = std::move(url).value();
     out.target.ca_certificate_pem = std::move(ca_pem);

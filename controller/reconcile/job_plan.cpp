@@ -104,12 +104,16 @@ std::string Reconciler::Pass::JobInputsDigest() const {
 // and to.
 std::string Reconciler::Pass::JobRunKey(const std::string& verb) const {
   const core::RunStatus& run = *obj_.status.run;
-  std::string key = IdentityOfRun().Key();
+  RunIdentity identity = IdentityOfRun();
   if (verb == core::kVerbUpgradeSql || verb == core::kVerbDowngradeSql ||
       verb == core::kVerbHistory || verb == core::kVerbHeads) {
-    key += "/plan/" + JobRevision(run.from_versions) + ">" + JobRevision(run.target_versions);
+    // Run before the plan digest exists: named without it at any time, so
+    // the approval message names the plan Job that ran.
+    identity.plan_digest.clear();
+    return identity.Key() + "/plan/" + JobRevision(run.from_versions) + ">" +
+           JobRevision(run.target_versions);
   }
-  return key;
+  return identity.Key();
 }
 
 // status.run.job names the Job (phase Creating) before it exists (§10.3):

@@ -100,25 +100,26 @@ Next Reconciler::Pass::RehearseWithJob() {
   return JudgeRehearsalJob(state);
 }
 
-// The recorded rehearsal Job deleted and gone, the Secret deleted, the
-// copy dropped, the record cleared: nullopt once done.
+// The rehearsal's Jobs (both verbs: a finished forward Job of an earlier
+// attempt would be adopted by name) deleted and gone, the Secret deleted,
+// the copy dropped, the record cleared: nullopt once done.
 std::optional<Next> Reconciler::Pass::CleanUpJobRehearsal() {
   const auto& job = obj_.status.run->job;
-  if (job) {
-    auto state = r_.kube_.GetJob(ns(), job->name);
+  for (const std::string& verb : {JobForwardVerb(), JobUndoVerb()}) {
+    const std::string name = core::JobName(obj_.metadata.name, verb, JobRehearsalKey());
+    auto state = r_.kube_.GetJob(ns(), name);
     if (state.ok()) {
-      if (Status deleted = r_.kube_.DeleteJob(ns(), job->name); !deleted.ok()) {
-        return RetryRun(KubeProblem(deleted, "Deleting rehearsal Job " + job->name));
+      if (Status deleted = r_.kube_.DeleteJob(ns(), name); !deleted.ok()) {
+        return RetryRun(KubeProblem(deleted, "Deleting rehearsal Job " + name));
       }
       return Requeue(r_.options_.drain_poll, "requeue");  // until it is gone
     }
     if (state.status().code() != Code::kNotFound) {
-      return RetryRun(KubeProblem(state.status(), "Reading Job " + job->name));
+      return RetryRun(KubeProblem(state.status(), "Reading Job " + name));
     }
   }
-  const std::string secret = JobRehearsalSecret();
-  if (Status deleted = r_.kube_.DeleteSecret(ns(), secret, obj_.metadata.uid); !deleted.ok()) {
-    return RetryRun(KubeProblem(deleted, "Deleting Secret " + secret + " of the rehearsal"));
+  if (std::optional<Next> failed = DeleteRehearsalSecret()) {
+    return failed;
   }
   if (Status dropped = r_.db_.DropJobScratch(JobRehearsalKey()); !dropped.ok()) {
     Event(EventType::kWarning, rs::kRehearsing,
@@ -133,6 +134,22 @@ std::optional<Next> Reconciler::Pass::CleanUpJobRehearsal() {
     }
   }
   return std::nullopt;
+}
+
+// The Secret of the copy's URL deleted: nullopt once gone. One of that
+// name the operator did not write is left as it is (kConflict) and does
+// not hold up the way out of the rehearsal.
+std::optional<Next> Reconciler::Pass::DeleteRehearsalSecret() {
+  const std::string secret = JobRehearsalSecret();
+  Status deleted = r_.kube_.DeleteSecret(ns(), secret, obj_.metadata.uid);
+  if (deleted.ok()) {
+    return std::nullopt;
+  }
+  if (deleted.code() == Code::kConflict) {
+    Event(EventType::kWarning, rs::kRehearsing, deleted.message());
+    return std::nullopt;
+  }
+  return RetryRun(KubeProblem(deleted, "Deleting Secret " + secret + " of the rehearsal"));
 }
 
 // A fresh start (no copy held): whatever an earlier attempt left goes,
@@ -283,9 +300,8 @@ Next Reconciler::Pass::JudgeRehearsalJob(const core::Result<JobState>& state) {
 // the copy; then status.rehearsal (rehearse.cpp), which clears the record.
 Next Reconciler::Pass::FinishJobRehearsal(bool succeeded, double seconds,
                                           const std::string& failure) {
-  const std::string secret = JobRehearsalSecret();
-  if (Status deleted = r_.kube_.DeleteSecret(ns(), secret, obj_.metadata.uid); !deleted.ok()) {
-    return RetryRun(KubeProblem(deleted, "Deleting Secret " + secret + " of the rehearsal"));
+  if (std::optional<Next> failed = DeleteRehearsalSecret()) {
+    return std::move(*failed);
   }
   bool dropped = true;
   if (Status drop = r_.db_.DropJobScratch(JobRehearsalKey()); !drop.ok()) {

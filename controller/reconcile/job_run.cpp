@@ -145,8 +145,8 @@ Next Reconciler::Pass::JudgeForwardJob(const core::Result<JobState>& state) {
     why = "the schema at " + to + " differs from the one recorded when the database was at " +
           to + " before: " + Lines(check->schema_drift) +
           " (if the difference is intended, set spec.verify.schema: Ignore for this run)";
-  } else if (!run.cancel_reason.empty()) {
-    why = "its Job was deleted";
+  } else if (!run.cancel_reason.empty() && !completed) {
+    why = "its Job was deleted";  // a Job that completed first is a success (§10.6)
   } else if (state.ok() && !completed) {
     why = "the Job did not complete";
   }

@@ -294,6 +294,8 @@ class Reconciler::Pass {
   // Continue once the Job exists.
   Next StartJob(const std::string& verb, const std::vector<std::string>& argv);
   std::optional<Next> RecordJobCreating(const std::string& name, const std::string& verb);
+  std::optional<Next> DeleteRehearsalSecret();
+  std::optional<Problem> CheckJobEnvReferences();
   // The Job of status.run.job: nullopt while it runs (requeued in *wait),
   // else its state (kNotFound: gone).
   std::optional<core::Result<JobState>> FinishedJob(Next* wait);

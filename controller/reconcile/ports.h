@@ -207,6 +207,12 @@ class KubePort {
   virtual core::Result<std::string> GetSecretValue(const std::string& ns, const std::string& name,
                                                    const std::string& key) = 0;
 
+  // Whether Secret ns/name exists (its data is not read).
+  virtual core::Result<bool> SecretExists(const std::string& ns, const std::string& name) {
+    (void)ns, (void)name;
+    return core::Status(core::Code::kInternal, "SecretExists is not supported here");
+  }
+
   // data of ConfigMap ns/name (key -> text). kNotFound when missing.
   virtual core::Result<std::map<std::string, std::string>> GetConfigMapData(
       const std::string& ns, const std::string& name) = 0;

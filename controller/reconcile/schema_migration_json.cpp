@@ -65,6 +65,12 @@ void ReadJobSpec(Reader& r, const json& j, core::JobSpec& job) {
     r.String(item, "name", path + ".name", var.name);
     r.String(item, "value", path + ".value", var.value);
     if (const json* from = r.Object(item, "valueFrom", path + ".valueFrom")) {
+      if (!from->contains("secretKeyRef") && !from->contains("configMapKeyRef")) {
+        r.Fail(path + ".valueFrom",
+               "set secretKeyRef or configMapKeyRef (fieldRef and resourceFieldRef are not "
+               "supported)");
+        return;
+      }
       for (const char* kind : {"secretKeyRef", "configMapKeyRef"}) {
         if (const json* ref = r.Object(*from, kind, path + ".valueFrom." + kind)) {
           std::string& name =

@@ -164,6 +164,8 @@ TEST(JobSpec, EnvEnvFromAndResourcesAreAcceptedAsKubernetesTakesThem) {
   spec.job->resource_requests = {{"cpu", "250m"}, {"memory", "256Mi"}};
   spec.job->resource_limits = {{"cpu", "1"}, {"memory", "1.5Gi"}, {"ephemeral-storage", "2G"}};
   EXPECT_EQ(Errors(spec), "");
+  spec.job->resource_limits = {{"cpu", ".5"}, {"memory", "1e9"}, {"ephemeral-storage", "1Ei"}};
+  EXPECT_EQ(Errors(spec), "");
 }
 
 TEST(JobSpec, EnvThatCouldCarryTheDatabaseUrlIsRefusedNamingTheFix) {
@@ -190,7 +192,9 @@ TEST(JobSpec, EnvThatCouldCarryTheDatabaseUrlIsRefusedNamingTheFix) {
       {[](JobSpec& j) { j.env_from = {{"", ""}}; }, "spec.job.envFrom[0]", "set one of"},
       {[](JobSpec& j) { j.resource_limits = {{"memory", "lots"}}; },
        "spec.job.resources.limits.memory", "invalid quantity"},
-      {[](JobSpec& j) { j.resource_requests = {{"cpu", "1.m"}}; },
+      {[](JobSpec& j) { j.resource_requests = {{"cpu", "."}}; },
+       "spec.job.resources.requests.cpu", "invalid quantity"},
+      {[](JobSpec& j) { j.resource_requests = {{"cpu", "1e"}}; },
        "spec.job.resources.requests.cpu", "invalid quantity"},
       {[](JobSpec& j) { j.resource_requests = {{"nvidia.com/gpu", "1"}}; },
        "spec.job.resources.requests.nvidia.com/gpu", "use cpu, memory or ephemeral-storage"},

@@ -75,6 +75,9 @@ core::Status FakeKube::ApplySecret(const std::string& ns, const std::string& man
 
 core::Status FakeKube::DeleteSecret(const std::string& ns, const std::string& name,
                                     const std::string&) {
+  if (foreign_secrets.count(ns + "/" + name) != 0) {
+    return Status(Code::kConflict, "Secret " + ns + "/" + name + " is another object's");
+  }
   effects_.Hit("delete-secret:" + name, [&] { secrets.erase(ns + "/" + name); });
   return Status::Ok();
 }

@@ -139,6 +139,9 @@ class FakeKube final : public KubePort {
                                             const std::string& finalizer) override;
   core::Result<std::string> GetSecretValue(const std::string& ns, const std::string& name,
                                            const std::string& key) override;
+  core::Result<bool> SecretExists(const std::string& ns, const std::string& name) override {
+    return secrets.count(ns + "/" + name) != 0;
+  }
   core::Result<std::map<std::string, std::string>> GetConfigMapData(
       const std::string& ns, const std::string& name) override;
   core::Result<WorkloadScale> GetScale(const std::string& ns, const core::WorkloadRef& w) override;
@@ -171,6 +174,8 @@ class FakeKube final : public KubePort {
   // finds it) until the next Settle() (effect "job-gone:NAME").
   bool job_deletion_lingers = false;
   std::set<std::string> deleting_jobs;  // "ns/name"
+  // Secrets ("ns/name") another object owns: DeleteSecret is kConflict.
+  std::set<std::string> foreign_secrets;
   // Called after a Job was created (e.g. to "run" it against FakeDatabase).
   std::function<void(const std::string& name, FakeJob& job)> on_job_created;
   core::Status CreateJob(const std::string& ns, const std::string& manifest) override;

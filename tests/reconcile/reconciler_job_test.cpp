@@ -572,8 +572,11 @@ TEST_F(JobApprovalTest, ThePlanJobsHashWaitsForApprovalThenRuns) {
   EXPECT_TRUE(core::IsPlanHash(hash)) << hash;
   EXPECT_EQ(St().run->plan_digest, hash);
   const std::string& message = Cond(ct::kReady).message;
-  EXPECT_NE(message.find("kubectl logs -n drawing job/drawing-db-plan-up-"), std::string::npos)
-      << message;
+  const std::string prefix = "kubectl logs -n drawing job/";
+  const std::size_t at = message.find(prefix);
+  ASSERT_NE(at, std::string::npos) << message;
+  const std::string named = message.substr(at + prefix.size(), message.find(' ', at + prefix.size()) - at - prefix.size());
+  EXPECT_EQ(kube_.jobs.count(std::string(kNs) + "/" + named), 1u) << named << " is not the plan Job";
   EXPECT_EQ(message.find("schemaop plan"), std::string::npos) << message;
   EXPECT_NE(message.find("\"approvedPlanHash\":\"" + hash), std::string::npos) << message;
   EXPECT_EQ(Creates(core::kVerbUpgradeSql), 1);  // waiting runs no second plan Job
@@ -631,6 +634,61 @@ TEST_F(JobRunTest, VerifySchemaIgnoreAcceptsARevisionSeenBeforeWithAnotherSchema
   ASSERT_TRUE(St().last_run);
   EXPECT_EQ(St().last_run->outcome, core::kOutcomeSucceeded) << St().last_run->message;
   EXPECT_EQ(Creates(core::kVerbDowngrade), 0);
+}
+
+// Design §10.6: the tool commits on its own; a Job that completed at the
+// target while its deletion for an abort was under way is a success.
+TEST_F(JobRunTest, AJobThatCompletedAsTheCancelWasRecordedIsASuccess) {
+  upgrade_ = [](FakeKube::FakeJob&) {};  // active
+  UntilTheUpgradeJobIsCreated();
+  const std::string name = St().run->job->name;
+  Obj().metadata.annotations[core::kAnnotationAbort] = "late";
+  Reconcile();  // the cancel recorded, the Job's deletion asked (it lingers)
+  ASSERT_EQ(St().run->cancel_reason, rs::kAborted);
+  FakeKube::FakeJob& job = kube_.jobs.at(std::string(kNs) + "/" + name);
+  job.state.phase = Phase_::kSucceeded;  // the tool finished before its pod stopped
+  db_.versions = {"seed_default_schemas"};
+  kube_.deleting_jobs.clear();
+  RunUntilDone();
+  ASSERT_TRUE(St().last_run);
+  EXPECT_EQ(St().last_run->outcome, core::kOutcomeSucceeded) << St().last_run->message;
+  EXPECT_EQ(Creates(core::kVerbDowngrade), 0);
+  EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+}
+
+// A Secret, ConfigMap or key that spec.job.env / envFrom names but that is
+// not there would hold the Job's pod (and the writers at zero) until the
+// Job's deadline: the run stops before anything is scaled, naming it.
+TEST_F(JobRunTest, AMissingSettingsReferenceStopsTheRunBeforeAnythingIsScaled) {
+  Obj().spec.job->env = {{"SENTRY_DSN", "", "drawing-sentry", "", "dsn"}};
+  RunUntilDone();
+  EXPECT_EQ(Cond(ct::kStalled).status, ConditionStatus::kTrue);
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kSecretNotFound);
+  EXPECT_NE(Cond(ct::kStalled).message.find("spec.job.env[0] (SENTRY_DSN) names key dsn of "
+                                            "Secret drawing-sentry"),
+            std::string::npos)
+      << Cond(ct::kStalled).message;
+  EXPECT_EQ(Creates(core::kVerbUpgradeSql), 0);
+  ExpectNothingTouched();
+}
+
+TEST_F(JobRunTest, AMissingEnvFromConfigMapStopsTheRunBeforeAnythingIsScaled) {
+  Obj().spec.job->env_from = {{"drawing-config", ""}};
+  RunUntilDone();
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kSecretNotFound);
+  EXPECT_NE(Cond(ct::kStalled).message.find("spec.job.envFrom[0] names ConfigMap drawing-config"),
+            std::string::npos)
+      << Cond(ct::kStalled).message;
+  ExpectNothingTouched();
+  // Present: the run goes on.
+  kube_.config_maps[std::string(kNs) + "/drawing-config"] = {{"APP_SETTINGS", "production"}};
+  kube_.secrets[std::string(kNs) + "/drawing-sentry"] = {{"dsn", "https://sentry.example/1"}};
+  kube_.EditSpec(kNs, kName, [](core::SchemaMigrationSpec& s) {
+    s.job->env = {{"SENTRY_DSN", "", "drawing-sentry", "", "dsn"}};
+  });
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 1);
 }
 
 TEST_F(JobRunTest, TheRunKeepsTheWritersDownWhileTheJobRuns) {
@@ -890,6 +948,44 @@ TEST_F(JobRehearsalTest, TheRetryAnnotationRehearsesAgain) {
   EXPECT_EQ(St().rehearsal->outcome, core::kOutcomeSucceeded) << St().rehearsal->message;
   EXPECT_EQ(db_.scratch_copies, 2);
   EXPECT_EQ(db_.versions, std::vector<std::string>{"seed_default_schemas"});
+}
+
+// A restart while the undo Job runs: the finished forward Job of the same
+// key is deleted too, not adopted and judged against the new copy.
+TEST_F(JobRehearsalTest, ARestartDuringTheUndoJobStartsOverWithBothJobsGone) {
+  downgrade_ = [](FakeKube::FakeJob&) {};  // stays active
+  for (int i = 0; i < 20 && Creates(core::kVerbDowngrade) == 0; ++i) {
+    Reconcile();
+    kube_.Settle();
+  }
+  ASSERT_EQ(Creates(core::kVerbDowngrade), 1);
+  ASSERT_EQ(St().phase, Phase::kRehearsing);
+  db_.scratches.clear();  // the process restarted: its copy is unknown
+  downgrade_ = [this](FakeKube::FakeJob& job) { Run(job, {"9bc6a98f1c12"}); };
+  RunUntilDone();
+  EXPECT_EQ(St().phase, Phase::kSucceeded);
+  ASSERT_TRUE(St().rehearsal.has_value());
+  EXPECT_EQ(St().rehearsal->outcome, core::kOutcomeSucceeded) << St().rehearsal->message;
+  EXPECT_EQ(db_.scratch_copies, 2);
+  EXPECT_EQ(Creates(core::kVerbUpgrade), 3);  // twice on copies, once for real
+}
+
+// A Secret of the rehearsal's name that another object owns is left, and
+// does not hold up the abort.
+TEST_F(JobRehearsalTest, AForeignSecretOfTheNameDoesNotHoldUpTheAbort) {
+  UntilTheRehearsalJobRuns();
+  for (const auto& [name, data] : kube_.secrets) {
+    if (name.find("scratch-url") != std::string::npos) {
+      kube_.foreign_secrets.insert(name);
+    }
+  }
+  ASSERT_EQ(kube_.foreign_secrets.size(), 1u);
+  Obj().metadata.annotations[core::kAnnotationAbort] = "stop";
+  RunUntilDone();
+  EXPECT_EQ(Cond(ct::kStalled).reason, rs::kAborted);
+  EXPECT_TRUE(db_.scratches.empty());
+  EXPECT_EQ(kube_.secrets.size(), 2u);  // the foreign one stays
+  ExpectNothingTouched();
 }
 
 TEST_F(JobRehearsalTest, ACopyThatCannotBeMadeIsNamedAndNothingRuns) {
