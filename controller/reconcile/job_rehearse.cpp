@@ -16,8 +16,8 @@
 // the rehearsal Job in flight is named in status.run.job before it is
 // created (as a run's, design §10.3), so every rehearsal Job that may still
 // run is known. A process that holds no copy (a restart) starts over: the
-// recorded Job is deleted and waited for until gone, then the database is
-// copied again; no two rehearsal Jobs run. A recorded Job found gone is
+// rehearsal's Jobs (both verbs) are deleted and waited for until gone, then
+// the database is copied again; no two rehearsal Jobs run. A recorded Job found gone is
 // never created again: its outcome is unknown, and the rehearsal fails.
 // Every other way out of Rehearsing (suspend, spec.rehearse turned off,
 // the abort annotation, an input problem that will not pass) goes through
