@@ -58,13 +58,15 @@ class JobRunTest : public ReconcilerTest {
       }
     };
   }
-  // Passes until the migration Job exists (it then runs as upgrade_ says).
-  void UntilTheUpgradeJobIsCreated() {
-    for (int i = 0; i < 20 && Creates(core::kVerbUpgrade) == 0; ++i) {
+  // Passes until a Job of `verb` exists (it then runs as upgrade_ or
+  // downgrade_ says).
+  void UntilAJobIsCreated(const std::string& verb) {
+    for (int i = 0; i < 20 && Creates(verb) == 0; ++i) {
       Reconcile();
       kube_.Settle();
     }
   }
+  void UntilTheUpgradeJobIsCreated() { UntilAJobIsCreated(core::kVerbUpgrade); }
   int Creates(const std::string& verb) const {
     return static_cast<int>(std::count(created_verbs_.begin(), created_verbs_.end(), verb));
   }
@@ -747,10 +749,7 @@ class JobRehearsalTest : public JobRunTest {
   }
   void UntilTheRehearsalJobRuns() {
     upgrade_ = [](FakeKube::FakeJob&) {};  // stays active
-    for (int i = 0; i < 20 && Creates(core::kVerbUpgrade) == 0; ++i) {
-      Reconcile();
-      kube_.Settle();
-    }
+    UntilTheUpgradeJobIsCreated();
     ASSERT_EQ(Creates(core::kVerbUpgrade), 1);
     ASSERT_EQ(St().phase, Phase::kRehearsing);
     ASSERT_TRUE(St().run->job.has_value());
@@ -839,14 +838,10 @@ TEST_F(JobRehearsalTest, ADowngradeThatDoesNotRestoreTheSchemaFailsTheRehearsal)
 // deleted and gone before a new copy is made, so no two rehearsal Jobs run.
 TEST_F(JobRehearsalTest, ARestartMidRehearsalStartsOverWithOneJobAtATime) {
   upgrade_ = [](FakeKube::FakeJob&) {};  // stays active
-  for (int i = 0; i < 20 && Creates(core::kVerbUpgrade) == 0; ++i) {
-    Reconcile();
-    kube_.Settle();
-  }
+  UntilTheUpgradeJobIsCreated();
   ASSERT_EQ(Creates(core::kVerbUpgrade), 1);
   EXPECT_EQ(St().phase, Phase::kRehearsing);
   db_.scratches.clear();  // the process restarted: its copy is unknown
-  kube_.job_deletion_lingers = true;
   upgrade_ = [this](FakeKube::FakeJob& job) { Run(job, {"seed_default_schemas"}); };
   RunUntilDone();
   EXPECT_EQ(St().phase, Phase::kSucceeded);
@@ -954,10 +949,7 @@ TEST_F(JobRehearsalTest, TheRetryAnnotationRehearsesAgain) {
 // key is deleted too, not adopted and judged against the new copy.
 TEST_F(JobRehearsalTest, ARestartDuringTheUndoJobStartsOverWithBothJobsGone) {
   downgrade_ = [](FakeKube::FakeJob&) {};  // stays active
-  for (int i = 0; i < 20 && Creates(core::kVerbDowngrade) == 0; ++i) {
-    Reconcile();
-    kube_.Settle();
-  }
+  UntilAJobIsCreated(core::kVerbDowngrade);
   ASSERT_EQ(Creates(core::kVerbDowngrade), 1);
   ASSERT_EQ(St().phase, Phase::kRehearsing);
   db_.scratches.clear();  // the process restarted: its copy is unknown
