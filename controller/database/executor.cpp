@@ -346,7 +346,7 @@ Status Executor::RunAutocommitSection(Pass& pass, int s, int k, const core::Sect
   return Status::Ok();
 }
 
-Status Executor::RunSectionUnit(Pass& pass, int s, int k, int first_statement) {
+Status Executor::RunSectionUnit(Pass& pass, int s, int k, int first_statement, bool in_window) {
   ExecContext& ctx = pass.ctx;
   const auto& step = ctx.steps[static_cast<std::size_t>(s)];
   auto file_or = rt_.scripts.FileFor(step.revision, archive_);
@@ -360,6 +360,14 @@ Status Executor::RunSectionUnit(Pass& pass, int s, int k, int first_statement) {
   pass.where = SectionWhere(step, file.source_name, section);
   if (section.transactional && section.batch_rows == 0) {
     RunTransactionalSection(pass, s, k, section, sections.size(), file.source_name);
+    return Status::Ok();
+  }
+  if (section.batch_rows > 0 && in_window) {
+    // A batch section the schedule moved into the window (a contract
+    // section before a later step's window section): the writers are at
+    // zero, so it joins the window's transaction and the window stays one
+    // atomic step (design §3.1, "batch:N execution").
+    RunBatchInWindow(pass, s, k, section, file.source_name);
     return Status::Ok();
   }
   // A transaction:false or batch:N section commits as it goes: the open
@@ -466,8 +474,10 @@ Status Executor::Execute(ExecContext& ctx, Cursor start) {
         continue;
       }
       const bool resumed_here = unit.step == start.step && unit.section == start.section;
+      const bool in_window =
+          i >= pass.schedule.window_begin && i < pass.schedule.contract_begin;
       if (Status ran = RunSectionUnit(pass, unit.step, unit.section,
-                                      resumed_here ? start.statement : 0);
+                                      resumed_here ? start.statement : 0, in_window);
           !ran.ok()) {
         return ran;
       }

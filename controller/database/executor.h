@@ -108,7 +108,8 @@ class Executor {
     std::size_t section_count = 0;  // of the step being run (ProgressMarker)
     core::PhaseSchedule schedule;
   };
-  core::Status RunSectionUnit(Pass& pass, int s, int k, int first_statement);
+  // `in_window`: the schedule puts the unit in the window (design §3.1).
+  core::Status RunSectionUnit(Pass& pass, int s, int k, int first_statement, bool in_window);
   void RunStamp(Pass& pass, int s, Cursor next);
   void RunTransactionalSection(Pass& pass, int s, int k, const core::Section& section,
                                std::size_t section_count, const std::string& source_name);
@@ -118,6 +119,10 @@ class Executor {
   // executor_batch.cpp: a batch:N section, repetition by repetition.
   core::Status RunBatchSection(Pass& pass, int s, int k, const core::Section& section,
                                int first_repetition, const std::string& source_name);
+  // executor_batch.cpp: a batch:N section the schedule puts in the window,
+  // every repetition inside the window's open transaction.
+  void RunBatchInWindow(Pass& pass, int s, int k, const core::Section& section,
+                        const std::string& source_name);
   core::Status CheckAutocommitRows(Pass& pass);
   // The lock_timeout of statements that run beside the application (expand
   // sections, batch repetitions; design §3.1): the run's, or

@@ -68,4 +68,37 @@ Status Executor::RunBatchSection(Pass& pass, int s, int k, const core::Section& 
   return CheckAutocommitRows(pass);
 }
 
+void Executor::RunBatchInWindow(Pass& pass, int s, int k, const core::Section& section,
+                                const std::string& source_name) {
+  ExecContext& ctx = pass.ctx;
+  const auto& step = ctx.steps[static_cast<std::size_t>(s)];
+  if (!pass.tx) {
+    pass.tx.emplace(rt_.session->conn());
+  }
+  const std::string statement = core::SplitSqlStatements(section.sql).front().text;
+  const std::string section_where = pass.where;
+  std::int64_t rows = 0;
+  for (int m = 0;; ++m) {
+    pass.where = section_where + ", repetition " + std::to_string(m + 1) +
+                 " (in the window's transaction)";
+    CheckCancel(ctx);
+    auto t0 = Clock::now();
+    const pqxx::result result = pass.tx->exec(statement);
+    rt_.sql_time += Clock::now() - t0;
+    const std::int64_t affected = result.affected_rows();
+    rows += affected;
+    rt_.Emit("migrating",
+             std::string(ctx.phase == "undo" ? "undoing: " : "") + DirectionWord(step.direction) +
+                 " " + step.revision + " section " + std::to_string(k + 1) + " (" +
+                 source_name + ", batch:" + std::to_string(section.batch_rows) +
+                 " in the window's transaction) repetition " + std::to_string(m + 1) + ": " +
+                 std::to_string(affected) + " row(s), " + std::to_string(rows) + " in all",
+             s, step.revision, step.direction, k, m);
+    if (affected == 0) {
+      break;
+    }
+  }
+  pass.where = section_where;
+}
+
 }  // namespace schemaop::database::internal

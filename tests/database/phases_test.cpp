@@ -185,6 +185,46 @@ TEST_F(PhasesTest, ExpandAutocommitStatementNeverWaitsUnboundedForALock) {
   EXPECT_EQ(Query("SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_v'::regclass"), "t");
 }
 
+// Invariant (design §3.1, "batch:N execution"): a window is one atomic
+// step. A contract batch section of one step that a later step's window
+// section follows runs in the window (the schedule keeps file order); with
+// the writers at zero its repetitions join the window's transaction, so a
+// failure later in the window leaves nothing of it. Without the rule the
+// window's first segment and every repetition committed on their own, and
+// the failure had to be undone by the down sections, which do not undo a
+// backfill.
+TEST_F(PhasesTest, ABatchSectionInTheWindowIsPartOfTheWindowsTransaction) {
+  WriteBig();
+  ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
+  Write("002_r2.sql",
+        testing::MigrationText("r2", "r1", "mark",
+                               "-- migrate:up\nCREATE TABLE marked (id int);\n\n"
+                               "-- migrate:up phase:contract batch:40\n"
+                               "UPDATE big SET touched = touched + 1\n"
+                               "WHERE id IN (SELECT id FROM big WHERE touched = 0 ORDER BY id "
+                               "LIMIT 40);\n\n"
+                               "-- migrate:down\nDROP TABLE marked;\n"));
+  Write("003_r3.sql",
+        testing::MigrationText("r3", "r2", "fails while ctl.kill",
+                               "-- migrate:up\nCREATE TABLE r3t AS SELECT 1 / (CASE WHEN kill "
+                               "THEN 0 ELSE 1 END) AS one FROM ctl;\n\n"
+                               "-- migrate:down\nDROP TABLE r3t;\n"));
+  Exec("UPDATE ctl SET kill = true");
+  auto failed = Open()->Run("r3");
+  ASSERT_TRUE(failed.ok()) << failed.status().ToString();
+  EXPECT_EQ(failed->outcome, RunOutcome::kRolledBack) << failed->status.ToString();
+  EXPECT_EQ(Versions(), "r1");
+  EXPECT_EQ(Query("SELECT count(*) FROM big WHERE touched <> 0"), "0");
+  EXPECT_EQ(Query("SELECT to_regclass('marked') IS NULL"), "t");
+
+  Exec("UPDATE ctl SET kill = false");
+  auto report = Open()->Run("r3");
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->outcome, RunOutcome::kSucceeded) << report->status.ToString();
+  EXPECT_EQ(Versions(), "r3");
+  EXPECT_EQ(Query("SELECT count(*) FROM big WHERE touched <> 1"), "0");
+}
+
 // `schemaop plan --sql`: the batch becomes a DO block that commits each
 // repetition; psql runs it to the same result as the engine.
 TEST_F(PhasesTest, OfflineSqlLoopsTheBatch) {
