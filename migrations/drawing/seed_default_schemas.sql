@@ -26,9 +26,17 @@
 -- A `default` schema that this revision did not create is refused before
 -- anything changes. One whose sync trigger function exists was created by an
 -- earlier run of this expand phase that did not reach its window, and is
--- reused (every statement of this section may run again).
+-- reused (every statement of this section may run again). The seeded schema
+-- renamed by a downgrade whose contract phase has not finished stops it too:
+-- that contract is still clearing the components on it.
 DO $$
 BEGIN
+  IF EXISTS (SELECT 1 FROM component_schemas
+             WHERE name = 'default (being removed by the seed_default_schemas downgrade)') THEN
+    RAISE EXCEPTION 'seed_default_schemas: the contract phase of an earlier downgrade of this revision has not finished'
+      USING HINT = 'Run that contract first (schemaop downgrade add_flexible_schemas --phase contract; in the cluster, '
+                   'a new schemaop.dev/retry value on the SchemaMigration), then upgrade again; nothing was changed.';
+  END IF;
   IF EXISTS (SELECT 1 FROM component_schemas WHERE name = 'default')
      AND to_regprocedure('components_sync_dynamic_data()') IS NULL THEN
     RAISE EXCEPTION 'seed_default_schemas: component_schemas already has a schema named "default"'
@@ -209,13 +217,25 @@ ANALYZE components;
 -- do their components' schema_id and dynamic_data (extra fields included);
 -- add_flexible_schemas' own down section removes them with the tables.
 --
--- The whole downgrade runs in the window: the original columns must be
--- restored from dynamic_data as the new application last wrote it, so with
--- the writers at zero (a reverse trigger and backfill in expand would move
--- it out of the window; not built). It first removes what an upgrade run
--- that never reached its window may have left (the sync trigger, its
--- functions, the to-do index), so the columns restored below are not
--- overwritten by it.
+-- Phases (design §3.1, "The drawing chain"). The window, with the writers
+-- at zero, holds what the application at add_flexible_schemas needs before
+-- it starts: the original columns as the newer application last wrote them
+-- in dynamic_data. Only the rows whose columns differ are written (after an
+-- upgrade most rows are still in step), so the window reads the table and
+-- rewrites few rows. The seeded schema is renamed and deactivated there, so
+-- that application sees no schema named `default`. Clearing schema_id and
+-- dynamic_data of the components on it is a rewrite of the whole table,
+-- which that application does not need (at add_flexible_schemas the
+-- original columns are the source of truth): the contract does it in
+-- batches beside the application, then deletes the seeded rows. An upgrade
+-- refuses to start while that contract has not finished. In a plan that
+-- goes on to 9bc6a98f1c12, add_flexible_schemas' down section follows in
+-- the window, so the contract sections run in the window too, in its one
+-- transaction (design §3.1, "batch:N execution"), before the tables go.
+--
+-- It first removes what an upgrade run that never reached its window may
+-- have left (the sync trigger, its functions, the to-do index), so the
+-- columns restored below are not overwritten by it.
 DROP TRIGGER IF EXISTS components_sync_dynamic_data ON components;
 DROP FUNCTION IF EXISTS components_sync_dynamic_data();
 DROP FUNCTION IF EXISTS components_dynamic_data_in_step(jsonb, text, text, text, integer);
@@ -227,6 +247,12 @@ DECLARE
   problem_count bigint;
   examples text;
 BEGIN
+  IF EXISTS (SELECT 1 FROM component_schemas WHERE name = 'default (being removed by the seed_default_schemas downgrade)') THEN
+    RAISE EXCEPTION 'seed_default_schemas down: component_schemas already has a schema named "default (being removed by the seed_default_schemas downgrade)"'
+      USING HINT = 'This downgrade gives the seeded schema that name until its contract phase deletes it. '
+                   'Rename the existing schema (UPDATE component_schemas SET name = ...) and retry; nothing was changed.';
+  END IF;
+
   SELECT count(*), string_agg(format('id %s: %s', id, problem), '; ' ORDER BY id)
                      FILTER (WHERE rank <= 10)
     INTO problem_count, examples
@@ -273,24 +299,49 @@ END
 $$;
 
 UPDATE components
-SET component_type = CASE WHEN dynamic_data IS NULL THEN component_type
-                          ELSE dynamic_data ->> 'component_type' END,
-    description    = CASE WHEN dynamic_data IS NULL THEN description
-                          ELSE dynamic_data ->> 'description' END,
-    material_type  = CASE WHEN dynamic_data IS NULL THEN material_type
-                          ELSE dynamic_data ->> 'material_type' END,
-    quantity       = CASE WHEN dynamic_data IS NULL THEN quantity
-                          ELSE (CASE jsonb_typeof(dynamic_data -> 'quantity')
-                                  WHEN 'number' THEN (dynamic_data -> 'quantity')::numeric
-                                  WHEN 'string' THEN CASE WHEN btrim(dynamic_data ->> 'quantity') <> ''
-                                                          THEN btrim(dynamic_data ->> 'quantity')::numeric END
-                                END)::integer END,
-    schema_id      = CASE WHEN schema_id IS NULL OR schema_id = (SELECT id FROM component_schemas WHERE name = 'default')
-                          THEN NULL ELSE schema_id END,
-    dynamic_data   = CASE WHEN schema_id IS NULL OR schema_id = (SELECT id FROM component_schemas WHERE name = 'default')
-                          THEN NULL ELSE dynamic_data END
-WHERE dynamic_data IS NOT NULL OR schema_id IS NOT NULL;
+SET component_type = dynamic_data ->> 'component_type',
+    description    = dynamic_data ->> 'description',
+    material_type  = dynamic_data ->> 'material_type',
+    quantity       = (CASE jsonb_typeof(dynamic_data -> 'quantity')
+                       WHEN 'number' THEN (dynamic_data -> 'quantity')::numeric
+                       WHEN 'string' THEN CASE WHEN btrim(dynamic_data ->> 'quantity') <> ''
+                                               THEN btrim(dynamic_data ->> 'quantity')::numeric END
+                     END)::integer,
+    dynamic_data   = CASE WHEN schema_id IS NULL THEN NULL ELSE dynamic_data END
+WHERE dynamic_data IS NOT NULL
+  AND (schema_id IS NULL
+       OR component_type IS DISTINCT FROM dynamic_data ->> 'component_type'
+       OR description    IS DISTINCT FROM dynamic_data ->> 'description'
+       OR material_type  IS DISTINCT FROM dynamic_data ->> 'material_type'
+       OR quantity       IS DISTINCT FROM (CASE jsonb_typeof(dynamic_data -> 'quantity')
+                       WHEN 'number' THEN (dynamic_data -> 'quantity')::numeric
+                       WHEN 'string' THEN CASE WHEN btrim(dynamic_data ->> 'quantity') <> ''
+                                               THEN btrim(dynamic_data ->> 'quantity')::numeric END
+                     END)::integer);
+
+UPDATE component_schemas
+SET name = 'default (being removed by the seed_default_schemas downgrade)', is_default = false, is_active = false
+WHERE name = 'default';
+
+-- migrate:down phase:contract batch:10000
+-- The components on the seeded schema lose schema_id and dynamic_data,
+-- 10,000 per transaction. A row the application holds locked is skipped
+-- (SKIP LOCKED: no waiting, no deadlock) and cleared by the next section.
+UPDATE components AS c
+SET schema_id = NULL, dynamic_data = NULL
+WHERE c.schema_id = (SELECT id FROM component_schemas WHERE name = 'default (being removed by the seed_default_schemas downgrade)')
+  AND c.id = ANY (ARRAY(
+    SELECT id FROM components
+    WHERE schema_id = (SELECT id FROM component_schemas WHERE name = 'default (being removed by the seed_default_schemas downgrade)')
+    LIMIT 10000 FOR UPDATE SKIP LOCKED));
+
+-- migrate:down phase:contract
+-- The rows the batches skipped, then the seeded schema and its fields (also
+-- fields users added to it).
+UPDATE components
+SET schema_id = NULL, dynamic_data = NULL
+WHERE schema_id = (SELECT id FROM component_schemas WHERE name = 'default (being removed by the seed_default_schemas downgrade)');
 
 DELETE FROM component_schema_fields
-WHERE schema_id IN (SELECT id FROM component_schemas WHERE name = 'default');
-DELETE FROM component_schemas WHERE name = 'default';
+WHERE schema_id IN (SELECT id FROM component_schemas WHERE name = 'default (being removed by the seed_default_schemas downgrade)');
+DELETE FROM component_schemas WHERE name = 'default (being removed by the seed_default_schemas downgrade)';

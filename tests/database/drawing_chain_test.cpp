@@ -275,6 +275,32 @@ TEST_F(DrawingChainTest, ValueThatDoesNotFitItsColumnStopsDowngradeAndChangesNot
   EXPECT_EQ(Count("SELECT count(*) FROM component_schemas WHERE name = 'default'"), 1);
 }
 
+// The downgrade's window gives the seeded schema a reserved name until its
+// contract deletes it; a user's schema of that name stops it before
+// anything changes.
+TEST_F(DrawingChainTest, DowngradeRefusesAUserSchemaWithTheNameItReservesAndChangesNothing) {
+  RunTo(kInstanceIdentifier, {kInstanceIdentifier});
+  Exec(InsertComponentsSql(10, 500, /*with_instance=*/true));
+  RunTo("head", {kSeed});
+  Exec("INSERT INTO component_schemas (name) VALUES "
+       "('default (being removed by the seed_default_schemas downgrade)')");
+  Exec("UPDATE components SET dynamic_data = dynamic_data || '{\"quantity\": 5}' WHERE id = 42");
+  const Rows before = Snapshot("components");
+
+  auto report = migrator_->Run(kFlexibleSchemas);
+  const core::Status status = report.ok() ? report->status : report.status();
+  if (report.ok()) {
+    EXPECT_EQ(report->outcome, RunOutcome::kRolledBack);
+  }
+  EXPECT_NE(status.message().find("already has a schema named \"default (being removed"),
+            std::string::npos)
+      << status.ToString();
+  EXPECT_EQ(VersionRows(), std::vector<std::string>{kSeed});
+  ExpectSameRows(before, Snapshot("components"), "components");
+  EXPECT_EQ(Count("SELECT count(*) FROM component_schemas WHERE name = 'default' AND is_default"),
+            1);
+}
+
 TEST_F(DrawingChainTest, ScenarioAUpgradeFromFlexibleSchemasRunsOnlyTheSeeding) {
   RunTo(kFlexibleSchemas, {kFlexibleSchemas});
   Exec(InsertComponentsSql(20, 3000, /*with_instance=*/true));

@@ -310,6 +310,129 @@ TEST_F(DrawingPhasesTest, RunKilledInTheBackfillResumesAndLosesNothing) {
   ExpectEveryRowInStep(writer);
 }
 
+// The downgrade to add_flexible_schemas in phases (design §3.1, "The
+// drawing chain"). Invariant: the window rewrites only the rows whose
+// original columns differ from dynamic_data, and the clearing of the
+// seeded schema, done by the contract beside the application at
+// add_flexible_schemas, loses none of that application's writes; at the end
+// the database is exactly what the downgrade in one piece left. An upgrade
+// is refused, nothing changed, until that contract has finished.
+TEST_F(DrawingPhasesTest, DowngradeWindowRewritesOnlyChangedRowsAndTheContractLosesNoWrite) {
+  Prepare();
+  {
+    auto m = Open();
+    ASSERT_NE(m, nullptr);
+    RunTo(*m, "head");
+  }
+  // The newer application: edits through dynamic_data, a component with
+  // dynamic_data only, a schema of its own.
+  pqxx::nontransaction(*db_).exec(
+      "UPDATE components SET dynamic_data = dynamic_data || '{\"quantity\": 999, "
+      "\"description\": \"edited\"}' WHERE id = 10;"
+      "UPDATE components SET dynamic_data = dynamic_data - 'component_type' WHERE id = 11;"
+      "INSERT INTO components (drawing_id, schema_id, dynamic_data) SELECT 1, id, "
+      "'{\"component_type\": \"valve\", \"quantity\": \"7\"}' FROM component_schemas "
+      "WHERE name = 'default';"
+      "INSERT INTO component_schemas (name) VALUES ('pump');"
+      "INSERT INTO component_schema_fields (schema_id, field_name, field_type) "
+      "SELECT id, 'pressure', 'number' FROM component_schemas WHERE name = 'pump';"
+      "INSERT INTO components (id, drawing_id, schema_id, dynamic_data) SELECT 900001, 1, id, "
+      "'{\"component_type\": \"pump\", \"quantity\": 2, \"pressure\": 3.5}' "
+      "FROM component_schemas WHERE name = 'pump';");
+  const long long rows_before = std::stoll(Query("SELECT count(*) FROM components"));
+  auto xmins = [this] {
+    std::map<long long, std::string> out;
+    pqxx::nontransaction tx(*db_);
+    for (const auto& r : tx.exec("SELECT id, xmin::text FROM components")) {
+      out[r[0].as<long long>()] = r[1].c_str();
+    }
+    return out;
+  };
+  const auto before_window = xmins();
+
+  {
+    auto window = Open(core::RunPhase::kWindow);
+    ASSERT_NE(window, nullptr);
+    RunTo(*window, "add_flexible_schemas");
+  }
+  EXPECT_EQ(Query("SELECT version_num FROM alembic_version"), "add_flexible_schemas");
+  std::size_t rewritten = 0;
+  for (const auto& [id, xmin] : xmins()) {
+    rewritten += before_window.at(id) != xmin ? 1 : 0;
+  }
+  // ids 10 and 11, the component with dynamic_data only, the pump one.
+  EXPECT_EQ(rewritten, 4u) << "the window rewrote rows that were in step";
+  EXPECT_EQ(Query("SELECT description || '|' || quantity FROM components WHERE id = 10"),
+            "edited|999");
+  EXPECT_EQ(Query("SELECT component_type FROM components WHERE id = 11"), "<null>");
+  EXPECT_EQ(Query("SELECT count(*) FROM component_schemas WHERE name = 'default' OR is_default"),
+            "0");
+
+  // An upgrade now would put the components still on the seeded schema
+  // onto a second one: refused, nothing changed.
+  const std::string runs = Query("SELECT count(*) FROM schemaop.run_log");
+  {
+    auto up = Open();
+    ASSERT_NE(up, nullptr);
+    auto refused = up->Run("head");
+    const core::Status status = refused.ok() ? refused->status : refused.status();
+    EXPECT_TRUE(!refused.ok() || refused->outcome != RunOutcome::kSucceeded);
+    EXPECT_NE(status.message().find("the contract phase of an earlier downgrade"),
+              std::string::npos)
+        << status.ToString();
+  }
+  EXPECT_EQ(Query("SELECT version_num FROM alembic_version"), "add_flexible_schemas");
+  EXPECT_EQ(Query("SELECT count(*) FROM component_schemas"), "2");
+
+  // The application at add_flexible_schemas writes the original columns
+  // while the contract clears the seeded schema in batches.
+  OldAppWriter writer(url_);
+  writer.Start();
+  writer.WaitForTransactions(20);
+  {
+    auto contract = Open(core::RunPhase::kContract);
+    ASSERT_NE(contract, nullptr);
+    RunTo(*contract, "add_flexible_schemas");
+  }
+  writer.WaitForTransactions(writer.BeforeTrigger() + 20);
+  writer.Stop();
+  EXPECT_EQ(writer.Error(), "") << "the application got an error";
+  EXPECT_GT(std::stoll(Query("SELECT count(*) FROM schemaop.run_log")), std::stoll(runs));
+  EXPECT_EQ(Query("SELECT count(*) FROM components"),
+            std::to_string(rows_before + writer.Inserted()));
+  EXPECT_EQ(Query("SELECT count(*) FROM components WHERE id <> 900001 AND "
+                  "(schema_id IS NOT NULL OR dynamic_data IS NOT NULL)"),
+            "0");
+  EXPECT_EQ(Query("SELECT string_agg(name, ',') FROM component_schemas"), "pump");
+  EXPECT_EQ(Query("SELECT count(*) FROM component_schema_fields"), "1");
+  EXPECT_EQ(Query("SELECT component_type || '|' || quantity || '|' || (dynamic_data ->> "
+                  "'pressure') FROM components WHERE id = 900001"),
+            "pump|2|3.5");
+  std::size_t wrong = 0;
+  {
+    pqxx::nontransaction tx(*db_);
+    for (const auto& [id, values] : writer.Written()) {
+      const auto r = tx.exec1("SELECT component_type, description, material_type, quantity "
+                              "FROM components WHERE id = " + std::to_string(id));
+      auto text = [&r](int i) {
+        return r[i].is_null() ? std::nullopt : std::optional<std::string>(r[i].c_str());
+      };
+      const Values stored{text(0), text(1), text(2),
+                          r[3].is_null() ? std::nullopt : std::optional<int>(r[3].as<int>())};
+      wrong += stored == values ? 0 : 1;
+    }
+  }
+  EXPECT_EQ(wrong, 0u) << "writes of the application lost by the contract";
+  EXPECT_EQ(Query("SELECT description || '|' || quantity FROM components WHERE id = 10"),
+            "edited|999");
+
+  // And the seeding runs again from here.
+  auto again = Open();
+  ASSERT_NE(again, nullptr);
+  RunTo(*again, "head");
+  EXPECT_EQ(Query("SELECT count(*) FROM components WHERE schema_id IS NULL"), "0");
+}
+
 // Components that had a user's schema and dynamic_data before the upgrade
 // (add_flexible_schemas) keep both and get the four values once: merged
 // into an object, appended to anything else, as the single UPDATE before
