@@ -242,8 +242,15 @@ DROP FUNCTION IF EXISTS components_dynamic_data_in_step(jsonb, text, text, text,
 DROP FUNCTION IF EXISTS components_default_dynamic_data(jsonb, text, text, text, integer);
 DROP INDEX IF EXISTS components_sync_todo;
 
+-- One pass over the table finds the components whose original columns are
+-- not exactly what dynamic_data holds (or that have no schema); only those
+-- are checked and written. "In step" is exact, never approximate: a
+-- quantity of 2.5 next to a column of 3, or a JSON true, is not in step and
+-- goes to the check, which refuses it. A row counted as not in step that
+-- is (e.g. the string "+7" next to 7) is only written with the same values.
 DO $$
 DECLARE
+  todo integer[];
   problem_count bigint;
   examples text;
 BEGIN
@@ -252,6 +259,23 @@ BEGIN
       USING HINT = 'This downgrade gives the seeded schema that name until its contract phase deletes it. '
                    'Rename the existing schema (UPDATE component_schemas SET name = ...) and retry; nothing was changed.';
   END IF;
+
+  SELECT coalesce(array_agg(id), '{}') INTO todo
+  FROM components
+  WHERE dynamic_data IS NOT NULL
+    AND (schema_id IS NULL
+         OR jsonb_typeof(dynamic_data) <> 'object'
+         OR component_type IS DISTINCT FROM dynamic_data ->> 'component_type'
+         OR description    IS DISTINCT FROM dynamic_data ->> 'description'
+         OR material_type  IS DISTINCT FROM dynamic_data ->> 'material_type'
+         OR NOT COALESCE(CASE jsonb_typeof(dynamic_data -> 'quantity')
+                           WHEN 'number' THEN (dynamic_data -> 'quantity')::numeric = quantity
+                           WHEN 'string' THEN CASE WHEN btrim(dynamic_data ->> 'quantity') = ''
+                                                   THEN quantity IS NULL
+                                                   ELSE btrim(dynamic_data ->> 'quantity') = quantity::text END
+                           WHEN 'null' THEN quantity IS NULL
+                           ELSE dynamic_data -> 'quantity' IS NULL AND quantity IS NULL
+                         END, false));
 
   SELECT count(*), string_agg(format('id %s: %s', id, problem), '; ' ORDER BY id)
                      FILTER (WHERE rank <= 10)
@@ -284,7 +308,7 @@ BEGIN
                  'material_type is longer than 100 characters'
              END AS problem
       FROM components
-      WHERE dynamic_data IS NOT NULL
+      WHERE id = ANY (todo)
     ) AS checked
     WHERE problem IS NOT NULL
   ) AS problems;
@@ -295,29 +319,20 @@ BEGIN
       USING HINT = 'Correct those values through dynamic_data (e.g. UPDATE components SET dynamic_data = '
                    'jsonb_set(dynamic_data, ''{quantity}'', ''3'') WHERE id = ...) and retry; nothing was changed.';
   END IF;
+
+  UPDATE components
+  SET component_type = dynamic_data ->> 'component_type',
+      description    = dynamic_data ->> 'description',
+      material_type  = dynamic_data ->> 'material_type',
+      quantity       = (CASE jsonb_typeof(dynamic_data -> 'quantity')
+                         WHEN 'number' THEN (dynamic_data -> 'quantity')::numeric
+                         WHEN 'string' THEN CASE WHEN btrim(dynamic_data ->> 'quantity') <> ''
+                                                 THEN btrim(dynamic_data ->> 'quantity')::numeric END
+                       END)::integer,
+      dynamic_data   = CASE WHEN schema_id IS NULL THEN NULL ELSE dynamic_data END
+  WHERE id = ANY (todo);
 END
 $$;
-
-UPDATE components
-SET component_type = dynamic_data ->> 'component_type',
-    description    = dynamic_data ->> 'description',
-    material_type  = dynamic_data ->> 'material_type',
-    quantity       = (CASE jsonb_typeof(dynamic_data -> 'quantity')
-                       WHEN 'number' THEN (dynamic_data -> 'quantity')::numeric
-                       WHEN 'string' THEN CASE WHEN btrim(dynamic_data ->> 'quantity') <> ''
-                                               THEN btrim(dynamic_data ->> 'quantity')::numeric END
-                     END)::integer,
-    dynamic_data   = CASE WHEN schema_id IS NULL THEN NULL ELSE dynamic_data END
-WHERE dynamic_data IS NOT NULL
-  AND (schema_id IS NULL
-       OR component_type IS DISTINCT FROM dynamic_data ->> 'component_type'
-       OR description    IS DISTINCT FROM dynamic_data ->> 'description'
-       OR material_type  IS DISTINCT FROM dynamic_data ->> 'material_type'
-       OR quantity       IS DISTINCT FROM (CASE jsonb_typeof(dynamic_data -> 'quantity')
-                       WHEN 'number' THEN (dynamic_data -> 'quantity')::numeric
-                       WHEN 'string' THEN CASE WHEN btrim(dynamic_data ->> 'quantity') <> ''
-                                               THEN btrim(dynamic_data ->> 'quantity')::numeric END
-                     END)::integer);
 
 UPDATE component_schemas
 SET name = 'default (being removed by the seed_default_schemas downgrade)', is_default = false, is_active = false

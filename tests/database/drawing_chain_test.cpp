@@ -253,12 +253,57 @@ TEST_F(DrawingChainTest, WritesMadeThroughDynamicDataAfterUpgradeSurviveDowngrad
   EXPECT_FALSE(ColumnExists("components", "dynamic_data"));
 }
 
+// The downgrade's window writes only the components whose columns are not
+// exactly what dynamic_data holds (design §3.1). Invariant: no column is
+// left stale because a value merely resembles it. Each pair below differs
+// from what the downgrade must give, however slightly.
+TEST_F(DrawingChainTest, DowngradeLeavesNoColumnStaleNextToAValueThatOnlyResemblesIt) {
+  RunTo(kInstanceIdentifier, {kInstanceIdentifier});
+  Exec(InsertComponentsSql(10, 100, /*with_instance=*/true));
+  RunTo("head", {kSeed});
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      // column values, dynamic_data -> the columns afterwards
+      {"component_type = 'a', quantity = 7", "{\"component_type\": \"A\", \"quantity\": \"007\"}"},
+      {"component_type = 'a', quantity = 5", "{\"component_type\": \"a\", \"quantity\": \" \"}"},
+      {"component_type = 'a', quantity = 5", "{\"component_type\": \"a\"}"},
+      {"component_type = 'a', quantity = 5", "{\"quantity\": 5}"},
+      {"component_type = 'a ', quantity = 5", "{\"component_type\": \"a\", \"quantity\": 5.0}"},
+      {"component_type = NULL, quantity = -5", "{\"component_type\": \"\", \"quantity\": \"+5\"}"},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    Exec("UPDATE components SET " + cases[i].first + ", description = NULL, material_type = "
+         "NULL, dynamic_data = '" + cases[i].second + "' WHERE id = " + std::to_string(i + 1));
+  }
+  RunTo(kFlexibleSchemas, {kFlexibleSchemas});
+  auto row = [this](std::size_t id) {
+    return Value("SELECT concat_ws('|', coalesce(component_type, '<null>'), "
+                 "coalesce(quantity::text, '<null>')) FROM components WHERE id = " +
+                 std::to_string(id))
+        .value_or("<no row>");
+  };
+  EXPECT_EQ(row(1), "A|7");
+  EXPECT_EQ(row(2), "a|<null>");
+  EXPECT_EQ(row(3), "a|<null>");
+  EXPECT_EQ(row(4), "<null>|5");
+  EXPECT_EQ(row(5), "a|5");
+  EXPECT_EQ(row(6), "|5");
+  EXPECT_EQ(Count("SELECT count(*) FROM components WHERE schema_id IS NOT NULL "
+                  "OR dynamic_data IS NOT NULL"),
+            0);
+}
+
 TEST_F(DrawingChainTest, ValueThatDoesNotFitItsColumnStopsDowngradeAndChangesNothing) {
   RunTo(kInstanceIdentifier, {kInstanceIdentifier});
   Exec(InsertComponentsSql(10, 500, /*with_instance=*/true));
   RunTo("head", {kSeed});
   Exec("UPDATE components SET dynamic_data = dynamic_data || '{\"quantity\": \"abc\"}' WHERE id = 42");
   Exec("UPDATE components SET dynamic_data = dynamic_data || '{\"quantity\": 2.5}' WHERE id = 43");
+  // Next to a column that rounding 2.5 would give, and a JSON true next to
+  // a NULL column: neither may pass as already in step.
+  Exec("UPDATE components SET quantity = 3, dynamic_data = dynamic_data || "
+       "'{\"quantity\": 2.5}' WHERE id = 44");
+  Exec("UPDATE components SET quantity = NULL, dynamic_data = dynamic_data || "
+       "'{\"quantity\": true}' WHERE id = 45");
   const Rows before = Snapshot("components");
 
   auto report = migrator_->Run(kInstanceIdentifier);
@@ -269,6 +314,10 @@ TEST_F(DrawingChainTest, ValueThatDoesNotFitItsColumnStopsDowngradeAndChangesNot
   EXPECT_NE(status.message().find("id 42: quantity \"abc\" is not an integer"), std::string::npos)
       << status.ToString();
   EXPECT_NE(status.message().find("id 43: quantity 2.5 is not a whole number"), std::string::npos)
+      << status.ToString();
+  EXPECT_NE(status.message().find("id 44: quantity 2.5 is not a whole number"), std::string::npos)
+      << status.ToString();
+  EXPECT_NE(status.message().find("id 45: quantity true is not an integer"), std::string::npos)
       << status.ToString();
   EXPECT_EQ(VersionRows(), std::vector<std::string>{kSeed});
   ExpectSameRows(before, Snapshot("components"), "components");
