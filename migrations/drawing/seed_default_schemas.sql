@@ -35,7 +35,8 @@ BEGIN
              WHERE name = 'default (being removed by the seed_default_schemas downgrade)') THEN
     RAISE EXCEPTION 'seed_default_schemas: the contract phase of an earlier downgrade of this revision has not finished'
       USING HINT = 'Run that contract first (schemaop downgrade add_flexible_schemas --phase contract; in the cluster, '
-                   'a new schemaop.dev/retry value on the SchemaMigration), then upgrade again; nothing was changed.';
+                   'target add_flexible_schemas again, with a new schemaop.dev/retry value if its contract failed), '
+                   'then upgrade again; nothing was changed.';
   END IF;
   IF EXISTS (SELECT 1 FROM component_schemas WHERE name = 'default')
      AND to_regprocedure('components_sync_dynamic_data()') IS NULL THEN
@@ -338,9 +339,9 @@ UPDATE component_schemas
 SET name = 'default (being removed by the seed_default_schemas downgrade)', is_default = false, is_active = false
 WHERE name = 'default';
 
--- migrate:down phase:contract batch:10000
+-- migrate:down phase:contract batch:50000
 -- The components on the seeded schema lose schema_id and dynamic_data,
--- 10,000 per transaction. A row the application holds locked is skipped
+-- 50,000 per transaction. A row the application holds locked is skipped
 -- (SKIP LOCKED: no waiting, no deadlock) and cleared by the next section.
 UPDATE components AS c
 SET schema_id = NULL, dynamic_data = NULL
@@ -348,7 +349,7 @@ WHERE c.schema_id = (SELECT id FROM component_schemas WHERE name = 'default (bei
   AND c.id = ANY (ARRAY(
     SELECT id FROM components
     WHERE schema_id = (SELECT id FROM component_schemas WHERE name = 'default (being removed by the seed_default_schemas downgrade)')
-    LIMIT 10000 FOR UPDATE SKIP LOCKED));
+    LIMIT 50000 FOR UPDATE SKIP LOCKED));
 
 -- migrate:down phase:contract
 -- The rows the batches skipped, then the seeded schema and its fields (also
