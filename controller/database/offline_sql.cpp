@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "core/sql_splitter.h"
+#include "database/executor.h"
 #include "database/migrator_impl.h"
 #include "database/version_table.h"
 
@@ -46,8 +47,13 @@ class ScriptWriter {
   }
   bool open() const { return open_; }
 
-  void Sections(const core::MigrationFile& file, core::Direction direction) {
+  // `in_window(k)`: the schedule puts section k in the window (design §3.1).
+  template <typename InWindow>
+  void Sections(const core::MigrationFile& file, core::Direction direction,
+                const InWindow& in_window) {
+    int k = -1;
     for (const auto* section : file.SectionsFor(direction)) {
+      ++k;
       const std::string phase = section->phase == core::SectionPhase::kWindow
                                     ? std::string()
                                     : "-- phase:" + core::SectionPhaseName(section->phase) + "\n";
@@ -56,10 +62,16 @@ class ScriptWriter {
         out_ << phase << TerminatedSql(section->sql) << "\n";
         continue;
       }
+      if (section->batch_rows > 0 && in_window(k)) {
+        Begin();  // the window stays one transaction, as the engine runs it
+        out_ << phase;
+        Batch(*section, /*commit_each=*/false);
+        continue;
+      }
       Commit();
       out_ << phase;
       if (section->batch_rows > 0) {
-        Batch(*section);
+        Batch(*section, /*commit_each=*/true);
         continue;
       }
       out_ << "-- transaction:false: run each statement on its own, outside a transaction\n";
@@ -71,19 +83,22 @@ class ScriptWriter {
   }
 
   // design §3.1: each repetition commits on its own (a DO block may COMMIT
-  // when psql runs it outside a transaction block, PostgreSQL 11 and later).
-  void Batch(const core::Section& section) {
+  // when psql runs it outside a transaction block, PostgreSQL 11 and later);
+  // in the window every repetition stays in the window's transaction.
+  void Batch(const core::Section& section, bool commit_each) {
     const std::string statement = core::SplitSqlStatements(section.sql).front().text;
     std::string tag = "schemaop_batch";
     for (int n = 1; statement.find("$" + tag) != std::string::npos; ++n) {
       tag = "schemaop_batch" + std::to_string(n);
     }
     out_ << "-- batch:" << section.batch_rows
-         << ": repeated, each time in its own transaction, until it changes no row\n"
+         << (commit_each ? ": repeated, each time in its own transaction, until it changes no row\n"
+                         : ": in the window, repeated inside its transaction until it changes "
+                           "no row\n")
          << "DO $" << tag << "_do$\nDECLARE changed bigint;\nBEGIN\n  LOOP\n"
-         << "    SET LOCAL lock_timeout = '10s';\n"
+         << (commit_each ? "    SET LOCAL lock_timeout = '10s';\n" : "")
          << "    EXECUTE $" << tag << "$" << statement << "$" << tag << "$;\n"
-         << "    GET DIAGNOSTICS changed = ROW_COUNT;\n    COMMIT;\n"
+         << "    GET DIAGNOSTICS changed = ROW_COUNT;\n" << (commit_each ? "    COMMIT;\n" : "")
          << "    EXIT WHEN changed = 0;\n  END LOOP;\nEND\n$" << tag << "_do$;\n\n";
   }
 
@@ -118,6 +133,10 @@ core::Result<std::string> Migrator::OfflineSql(const core::Plan& plan) {
     out << "-- nothing to do\n";
     return out.str();
   }
+  auto schedule = internal::ScheduleOf(rt, *archive, plan.steps);
+  if (!schedule.ok()) {
+    return schedule.status();
+  }
   ScriptWriter script(out);
   const std::string& table = rt.VersionTable();
   script.Begin();
@@ -130,7 +149,10 @@ core::Result<std::string> Migrator::OfflineSql(const core::Plan& plan) {
     }
     out << "-- step " << (s + 1) << ": " << internal::DirectionWord(step.direction) << " "
         << step.revision << " (" << (*file)->source_name << ")\n";
-    script.Sections(**file, step.direction);
+    script.Sections(**file, step.direction, [&schedule, s](int k) {
+      const std::size_t at = schedule->IndexOf(static_cast<int>(s), k);
+      return at >= schedule->window_begin && at < schedule->contract_begin;
+    });
     script.Versions(table, step.versions_after);
   }
   if (script.open()) {

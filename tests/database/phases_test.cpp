@@ -50,14 +50,36 @@ class PhasesTest : public MigratorTest {
               "-- migrate:down\nALTER TABLE big DROP COLUMN doubled;\n"));
   }
 
-  // Runs `script` with psql against the test database, as its owner.
-  void RunPsql(const std::string& script) {
+  // r1 (big), r2: a window section, then a contract batch over big;
+  // r3: a window section that fails while ctl.kill. In the plan r1 -> r3
+  // the schedule puts r2's batch in the window.
+  void WriteContractBatchBeforeAWindow() {
+    WriteBig();
+    ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
+    Write("002_r2.sql",
+          testing::MigrationText("r2", "r1", "mark",
+                                 "-- migrate:up\nCREATE TABLE marked (id int);\n\n"
+                                 "-- migrate:up phase:contract batch:40\n"
+                                 "UPDATE big SET touched = touched + 1\n"
+                                 "WHERE id IN (SELECT id FROM big WHERE touched = 0 ORDER BY id "
+                                 "LIMIT 40);\n\n"
+                                 "-- migrate:down\nDROP TABLE marked;\n"));
+    Write("003_r3.sql",
+          testing::MigrationText("r3", "r2", "fails while ctl.kill",
+                                 "-- migrate:up\nCREATE TABLE r3t AS SELECT 1 / (CASE WHEN kill "
+                                 "THEN 0 ELSE 1 END) AS one FROM ctl;\n\n"
+                                 "-- migrate:down\nDROP TABLE r3t;\n"));
+  }
+  // Runs `script` with psql against the test database, as its owner;
+  // psql's exit status.
+  int Psql(const std::string& script) {
     const std::string path = dir_ + "/plan.sql";
     std::ofstream(path) << script;
     const std::string command = testing::HarnessBinDir() + "/psql -X -q -v ON_ERROR_STOP=1 -d '" +
                                 url_ + "' -f " + path + " > " + dir_ + "/psql.out 2>&1";
-    EXPECT_EQ(std::system(command.c_str()), 0) << script;
+    return std::system(command.c_str());
   }
+  void RunPsql(const std::string& script) { EXPECT_EQ(Psql(script), 0) << script; }
   // r2 = `expand` (an expand section on big) then a window section, run to
   // head with the run's lock_timeout off (0) while another session holds
   // `lock_mode` on big; then again once the lock is released. The first
@@ -194,21 +216,7 @@ TEST_F(PhasesTest, ExpandAutocommitStatementNeverWaitsUnboundedForALock) {
 // the failure had to be undone by the down sections, which do not undo a
 // backfill.
 TEST_F(PhasesTest, ABatchSectionInTheWindowIsPartOfTheWindowsTransaction) {
-  WriteBig();
-  ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
-  Write("002_r2.sql",
-        testing::MigrationText("r2", "r1", "mark",
-                               "-- migrate:up\nCREATE TABLE marked (id int);\n\n"
-                               "-- migrate:up phase:contract batch:40\n"
-                               "UPDATE big SET touched = touched + 1\n"
-                               "WHERE id IN (SELECT id FROM big WHERE touched = 0 ORDER BY id "
-                               "LIMIT 40);\n\n"
-                               "-- migrate:down\nDROP TABLE marked;\n"));
-  Write("003_r3.sql",
-        testing::MigrationText("r3", "r2", "fails while ctl.kill",
-                               "-- migrate:up\nCREATE TABLE r3t AS SELECT 1 / (CASE WHEN kill "
-                               "THEN 0 ELSE 1 END) AS one FROM ctl;\n\n"
-                               "-- migrate:down\nDROP TABLE r3t;\n"));
+  WriteContractBatchBeforeAWindow();
   Exec("UPDATE ctl SET kill = true");
   auto failed = Open()->Run("r3");
   ASSERT_TRUE(failed.ok()) << failed.status().ToString();
@@ -242,6 +250,28 @@ TEST_F(PhasesTest, OfflineSqlLoopsTheBatch) {
   RunPsql(*sql);
   EXPECT_EQ(Versions(), "r2");
   ExpectBackfilledOnce();
+}
+
+// `plan --sql` keeps the same invariant: a batch the schedule puts in the
+// window loops inside the window's transaction, so psql stopping on the
+// later failure leaves nothing of it.
+TEST_F(PhasesTest, OfflineSqlKeepsABatchInTheWindowInTheWindowsTransaction) {
+  WriteContractBatchBeforeAWindow();
+  auto m = Open();
+  auto plan = m->Plan("r3");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  auto sql = m->OfflineSql(*plan);
+  ASSERT_TRUE(sql.ok()) << sql.status().ToString();
+  m.reset();
+  EXPECT_NE(sql->find("in the window, repeated inside its transaction"), std::string::npos) << *sql;
+  Exec("UPDATE ctl SET kill = true");
+  EXPECT_NE(Psql(*sql), 0) << *sql;
+  EXPECT_EQ(Versions(), "r1");
+  EXPECT_EQ(Query("SELECT count(*) FROM big WHERE touched <> 0"), "0");
+  Exec("UPDATE ctl SET kill = false");
+  RunPsql(*sql);
+  EXPECT_EQ(Versions(), "r3");
+  EXPECT_EQ(Query("SELECT count(*) FROM big WHERE touched <> 1"), "0");
 }
 
 // The plan hash (design §9.1) covers the phases: moving a section from
