@@ -147,6 +147,12 @@ class DrawingPhasesTest : public ::testing::Test {
     ASSERT_TRUE(report.ok()) << report.status().ToString();
     ASSERT_EQ(report->outcome, RunOutcome::kSucceeded) << report->status.ToString();
   }
+  // One run of `phase` (kAll: every phase) to `target`, by a migrator of its own.
+  void RunAlone(core::RunPhase phase, const std::string& target) {
+    auto m = Open(phase);
+    ASSERT_NE(m, nullptr);
+    RunTo(*m, target);
+  }
 
   std::string Query(const std::string& sql) {
     pqxx::nontransaction tx(*db_);
@@ -319,11 +325,7 @@ TEST_F(DrawingPhasesTest, RunKilledInTheBackfillResumesAndLosesNothing) {
 // is refused, nothing changed, until that contract has finished.
 TEST_F(DrawingPhasesTest, DowngradeWindowRewritesOnlyChangedRowsAndTheContractLosesNoWrite) {
   Prepare();
-  {
-    auto m = Open();
-    ASSERT_NE(m, nullptr);
-    RunTo(*m, "head");
-  }
+  RunAlone(core::RunPhase::kAll, "head");
   // The newer application: edits through dynamic_data, a component with
   // dynamic_data only, a schema of its own.
   pqxx::nontransaction(*db_).exec(
@@ -350,11 +352,7 @@ TEST_F(DrawingPhasesTest, DowngradeWindowRewritesOnlyChangedRowsAndTheContractLo
   };
   const auto before_window = xmins();
 
-  {
-    auto window = Open(core::RunPhase::kWindow);
-    ASSERT_NE(window, nullptr);
-    RunTo(*window, "add_flexible_schemas");
-  }
+  RunAlone(core::RunPhase::kWindow, "add_flexible_schemas");
   EXPECT_EQ(Query("SELECT version_num FROM alembic_version"), "add_flexible_schemas");
   std::size_t rewritten = 0;
   for (const auto& [id, xmin] : xmins()) {
@@ -389,11 +387,7 @@ TEST_F(DrawingPhasesTest, DowngradeWindowRewritesOnlyChangedRowsAndTheContractLo
   OldAppWriter writer(url_);
   writer.Start();
   writer.WaitForTransactions(20);
-  {
-    auto contract = Open(core::RunPhase::kContract);
-    ASSERT_NE(contract, nullptr);
-    RunTo(*contract, "add_flexible_schemas");
-  }
+  RunAlone(core::RunPhase::kContract, "add_flexible_schemas");
   writer.WaitForTransactions(writer.BeforeTrigger() + 20);
   writer.Stop();
   EXPECT_EQ(writer.Error(), "") << "the application got an error";
@@ -427,9 +421,7 @@ TEST_F(DrawingPhasesTest, DowngradeWindowRewritesOnlyChangedRowsAndTheContractLo
             "edited|999");
 
   // And the seeding runs again from here.
-  auto again = Open();
-  ASSERT_NE(again, nullptr);
-  RunTo(*again, "head");
+  RunAlone(core::RunPhase::kAll, "head");
   EXPECT_EQ(Query("SELECT count(*) FROM components WHERE schema_id IS NULL"), "0");
 }
 
