@@ -46,6 +46,13 @@ std::string SectionWhere(const core::PlanStep& step, const std::string& source_n
          std::to_string(section.first_line);
 }
 
+// A cancel request seen at a check point of the forward pass.
+struct CancelledError {
+  Status why;
+};
+
+}  // namespace
+
 // Live progress (design §4.11): every query that runs migration SQL starts
 // with this comment, so pg_stat_activity.query of the run's backend tells
 // where the run stands while a transaction is still open (run_log shows
@@ -62,13 +69,6 @@ std::string ProgressMarker(const ExecContext& ctx, int s, int k, std::size_t sec
          " section=" + of(static_cast<std::size_t>(k) + 1, sections) +
          " statement=" + of(static_cast<std::size_t>(statement), statements) + " */ ";
 }
-
-// A cancel request seen at a check point of the forward pass.
-struct CancelledError {
-  Status why;
-};
-
-}  // namespace
 
 // Design §4.7 "Cancelling a run": the forward pass stops at the next check
 // point once a cancel was requested; the undo is never cancelled.
@@ -512,6 +512,23 @@ Status Executor::Cancelled(const Status& why, const std::string& where) const {
                 why.detail().empty() ? std::string("cancelled") : why.detail());
 }
 
+// Whether a run of several phases failed in its contract units: its
+// committed cursor is at or past the contract's first unit, so the window
+// (and the version stamp at its end) committed.
+bool Executor::FailedInContract(const ExecContext& forward) const {
+  const bool through_contract =
+      forward.last == core::RunPhase::kContract || forward.last == core::RunPhase::kAll;
+  if (!forward.any_commit || !through_contract || forward.first == core::RunPhase::kContract) {
+    return false;
+  }
+  auto schedule = ScheduleOf(rt_, archive_, forward.steps);
+  if (!schedule.ok() || !schedule->HasContract()) {
+    return false;
+  }
+  const std::size_t at = schedule->IndexOf(forward.committed.step, forward.committed.section);
+  return at >= schedule->contract_begin && at < schedule->units.size();
+}
+
 RunOutcome Executor::HandleFailure(ExecContext& forward,
                                    const std::vector<std::string>& from_versions, Status* status) {
   std::string error = status->message();
@@ -534,6 +551,24 @@ RunOutcome Executor::HandleFailure(ExecContext& forward,
     CloseRun(rt_, forward.run_id, "rolled_back", error, status->code());
     rt_.Emit("rolled-back", "rolled back: the database is at " + VersionsText(from_versions));
     return RunOutcome::kRolledBack;
+  }
+  if (FailedInContract(forward)) {
+    // The window committed the target earlier in this same run (a run of
+    // every phase, as `schemaop upgrade` without --phase runs it): a
+    // failed contract is never undone (design §3.1, "Failure per phase").
+    // The new revision is committed and its application may run; the run
+    // closes failed with its cursor in the contract, so the next run of the
+    // plan (or `--phase contract`) resumes it there (DecideAtTarget).
+    *status = Status(status->code(),
+                     error + " (phase contract: the window committed " +
+                         VersionsText(forward.steps.back().versions_after) +
+                         "; left as committed, never undone; running the same target again, or "
+                         "--phase contract, resumes where it stopped)",
+                     status->detail());
+    CloseRun(rt_, forward.run_id, "failed", status->message(), status->code());
+    rt_.Emit("halted", "the contract phase failed after the window committed; left as "
+                       "committed (a failed contract is never undone)");
+    return RunOutcome::kFailed;
   }
   if (forward.WritersMayRun()) {
     // Expand and contract run beside the application: an undo (the down

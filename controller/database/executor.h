@@ -65,6 +65,11 @@ struct ExecContext {
   }
 };
 
+// The comment every query of migration SQL starts with (design §4.11):
+// where the run stands, for pg_stat_activity while its transaction is open.
+std::string ProgressMarker(const ExecContext& ctx, int s, int k, std::size_t sections,
+                           int statement, std::size_t statements);
+
 // The cursor naming unit `index` of `schedule` (the end of the plan for
 // index == units.size()).
 Cursor CursorAt(const core::PhaseSchedule& schedule, std::size_t index, std::size_t steps);
@@ -138,6 +143,7 @@ class Executor {
   void DropInvalidIndex(const std::string& statement);
   RunOutcome Undo(ExecContext& forward, const std::vector<std::string>& from_versions,
                   core::Status* status);
+  bool FailedInContract(const ExecContext& forward) const;
 
   Runtime& rt_;
   const Archive& archive_;

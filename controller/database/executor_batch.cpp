@@ -83,7 +83,8 @@ void Executor::RunBatchInWindow(Pass& pass, int s, int k, const core::Section& s
                  " (in the window's transaction)";
     CheckCancel(ctx);
     auto t0 = Clock::now();
-    const pqxx::result result = pass.tx->exec(statement);
+    const pqxx::result result = pass.tx->exec(
+        ProgressMarker(ctx, s, k, pass.section_count, 1, 1) + statement);
     rt_.sql_time += Clock::now() - t0;
     const std::int64_t affected = result.affected_rows();
     rows += affected;

@@ -108,7 +108,14 @@ core::Result<PhaseRun> DecideAtTarget(Runtime& rt, const Archive& archive, RunPh
     return Nothing(at);
   }
   const bool after_window = last->outcome == "succeeded" && last->last == RunPhase::kWindow;
-  const bool failed_contract = last->outcome == "failed" && last->first == RunPhase::kContract;
+  // A failed contract: a contract-only run, or a run of every phase that
+  // failed after its window committed (the database is at its target, so
+  // the window's last transaction, which holds the stamp, committed;
+  // Executor::FailedInContract).
+  const bool failed_contract =
+      last->outcome == "failed" &&
+      (last->first == RunPhase::kContract || last->last == RunPhase::kContract ||
+       last->last == RunPhase::kAll);
   if (!after_window && !failed_contract) {
     return Nothing(at);
   }

@@ -27,18 +27,23 @@
 -- anything changes. One whose sync trigger function exists was created by an
 -- earlier run of this expand phase that did not reach its window, and is
 -- reused (every statement of this section may run again). The seeded schema
--- renamed by a downgrade whose contract phase has not finished stops it too:
--- that contract is still clearing the components on it.
+-- a downgrade renamed, whose contract phase has not finished (or failed),
+-- is taken back under its name: the components still on it have their
+-- original columns in dynamic_data from that downgrade's window, and the
+-- backfill below brings them in step with what the application wrote since
+-- (the rows with a schema and dynamic_data not in step); its fields are
+-- inserted again below.
 DO $$
 BEGIN
-  IF EXISTS (SELECT 1 FROM component_schemas
-             WHERE name = 'default (being removed by the seed_default_schemas downgrade)') THEN
-    RAISE EXCEPTION 'seed_default_schemas: the contract phase of an earlier downgrade of this revision has not finished'
-      USING HINT = 'Run that contract first (schemaop downgrade add_flexible_schemas --phase contract; in the cluster, '
-                   'target add_flexible_schemas again, with a new schemaop.dev/retry value if its contract failed), '
-                   'then upgrade again; nothing was changed.';
-  END IF;
-  IF EXISTS (SELECT 1 FROM component_schemas WHERE name = 'default')
+  IF EXISTS (SELECT 1 FROM component_schemas WHERE name = 'default (being removed by the seed_default_schemas downgrade)') THEN
+    IF EXISTS (SELECT 1 FROM component_schemas WHERE name = 'default') THEN
+      RAISE EXCEPTION 'seed_default_schemas: component_schemas has a schema named "default" and the seeded schema an unfinished downgrade renamed'
+        USING HINT = 'Rename the schema "default" (UPDATE component_schemas SET name = ...), or finish that downgrade '
+                     '(schemaop downgrade add_flexible_schemas --phase contract), and retry; nothing was changed.';
+    END IF;
+    UPDATE component_schemas SET name = 'default', is_default = true, is_active = true
+    WHERE name = 'default (being removed by the seed_default_schemas downgrade)';
+  ELSIF EXISTS (SELECT 1 FROM component_schemas WHERE name = 'default')
      AND to_regprocedure('components_sync_dynamic_data()') IS NULL THEN
     RAISE EXCEPTION 'seed_default_schemas: component_schemas already has a schema named "default"'
       USING HINT = 'This revision creates that schema and its down section deletes it. '
@@ -228,8 +233,9 @@ ANALYZE components;
 -- dynamic_data of the components on it is a rewrite of the whole table,
 -- which that application does not need (at add_flexible_schemas the
 -- original columns are the source of truth): the contract does it in
--- batches beside the application, then deletes the seeded rows. An upgrade
--- refuses to start while that contract has not finished. In a plan that
+-- batches beside the application, then deletes the seeded schema. An
+-- upgrade before that contract has finished takes the renamed schema back
+-- (see the up section). In a plan that
 -- goes on to 9bc6a98f1c12, add_flexible_schemas' down section follows in
 -- the window, so the contract sections run in the window too, in its one
 -- transaction (design §3.1, "batch:N execution"), before the tables go.
@@ -338,6 +344,11 @@ $$;
 UPDATE component_schemas
 SET name = 'default (being removed by the seed_default_schemas downgrade)', is_default = false, is_active = false
 WHERE name = 'default';
+-- Its fields go now (declared in down_row_loss): the application at
+-- add_flexible_schemas then has no field of that schema to edit in
+-- dynamic_data, which the contract clears.
+DELETE FROM component_schema_fields
+WHERE schema_id IN (SELECT id FROM component_schemas WHERE name = 'default (being removed by the seed_default_schemas downgrade)');
 
 -- migrate:down phase:contract batch:50000
 -- The components on the seeded schema lose schema_id and dynamic_data,
@@ -352,12 +363,10 @@ WHERE c.schema_id = (SELECT id FROM component_schemas WHERE name = 'default (bei
     LIMIT 50000 FOR UPDATE SKIP LOCKED));
 
 -- migrate:down phase:contract
--- The rows the batches skipped, then the seeded schema and its fields (also
--- fields users added to it).
+-- The rows the batches skipped, then the seeded schema (its fields, also
+-- those users added to it, went in the window).
 UPDATE components
 SET schema_id = NULL, dynamic_data = NULL
 WHERE schema_id = (SELECT id FROM component_schemas WHERE name = 'default (being removed by the seed_default_schemas downgrade)');
 
-DELETE FROM component_schema_fields
-WHERE schema_id IN (SELECT id FROM component_schemas WHERE name = 'default (being removed by the seed_default_schemas downgrade)');
 DELETE FROM component_schemas WHERE name = 'default (being removed by the seed_default_schemas downgrade)';

@@ -5,6 +5,7 @@
 // the database owned by a non-superuser.
 #include <gtest/gtest.h>
 
+
 #include <memory>
 #include <pqxx/pqxx>
 #include <string>
@@ -362,6 +363,47 @@ TEST_F(PhaseRunsTest, FailedContractKeepsTheNewRevision) {
   EXPECT_TRUE(HasColumn("doubled"));
   ASSERT_OUTCOME(RunPhase(RunPhase::kContract), RunOutcome::kSucceeded);
   EXPECT_FALSE(HasColumn("legacy"));
+}
+
+// Invariant (design §3.1, "Failure per phase"): a failed contract is never
+// undone, also when one run executes every phase (`schemaop upgrade`
+// without --phase). Without the rule the engine ran the down sections
+// after the window had committed the target; the run of the same target
+// must then resume the contract where it stopped.
+TEST_F(PhaseRunsTest, AContractThatFailsInARunOfEveryPhaseIsNotUndone) {
+  WriteBig();
+  WriteR2("window and contract",
+          "-- migrate:up\nCREATE TABLE windowed (id int);\n\n"
+          "-- migrate:up phase:contract batch:100\nUPDATE ctl SET kill = false WHERE kill;\n\n"
+          "-- migrate:up phase:contract\nALTER TABLE ctl ADD COLUMN contracted int;\n\n"
+          "-- migrate:down\nALTER TABLE ctl DROP COLUMN IF EXISTS contracted;\n"
+          "DROP TABLE windowed;\n");
+  ASSERT_EQ(Open()->Run("r1")->outcome, RunOutcome::kSucceeded);
+  MigratorOptions short_lock = Options();
+  short_lock.lock_timeout = std::chrono::milliseconds(200);
+  {
+    // A session of the new application holds a lock the contract's batch
+    // needs (and the window does not). The batch commits on its own, after
+    // the window's transaction committed r2: the failure comes after that.
+    pqxx::connection app(url_);
+    pqxx::work holding(app);
+    holding.exec("LOCK TABLE ctl IN SHARE MODE");
+    auto run = Open(short_lock)->Run("head");
+    ASSERT_TRUE(run.ok()) << run.status().ToString();
+    EXPECT_EQ(run->outcome, RunOutcome::kFailed) << run->status.ToString();
+    EXPECT_NE(run->status.message().find("never undone"), std::string::npos)
+        << run->status.ToString();
+  }
+  EXPECT_EQ(Versions(), "r2");
+  EXPECT_EQ(Query("SELECT to_regclass('windowed') IS NOT NULL"), "t");
+  // The same target again: the pending contract, resumed.
+  auto again = Open()->Run("head");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->outcome, RunOutcome::kSucceeded) << again->status.ToString();
+  EXPECT_EQ(Versions(), "r2");
+  EXPECT_EQ(Query("SELECT count(*) FROM pg_attribute WHERE attrelid = 'ctl'::regclass AND "
+                  "attname = 'contracted'"),
+            "1");
 }
 
 // The pending contract is found behind runs that changed nothing. run_log
