@@ -2,7 +2,10 @@
 // again, each repetition in its own transaction with the run's cursor, until
 // it affects no row. A run resumed after a crash continues with the next
 // repetition: the statement selects the rows still to do, so a repetition
-// that committed is never repeated and one that did not left nothing.
+// that committed is never repeated and one that did not left nothing. A
+// batch section the schedule puts in the window runs every repetition in the
+// window's transaction instead (RunBatchInWindow): a window is one atomic
+// step.
 #include <chrono>
 
 #include "core/sql_splitter.h"
