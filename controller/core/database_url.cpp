@@ -557,7 +557,9 @@ std::string SecretScrubber::Scrub(std::string text) const {
         const bool whole_token = (pos == 0 || !IsWordChar(text[pos - 1])) &&
                                  (end >= text.size() || !IsWordChar(text[end]));
         if (short_secret && !whole_token) {
-          pos = end;
+          // One character on, not past it: a whole-token occurrence may
+          // overlap this one ("p:p" inside "app:p:p@", found by tests/fuzz).
+          ++pos;
           continue;
         }
         text.replace(pos, secret.size(), kRedacted);

@@ -158,6 +158,16 @@ TEST(SecretScrubberTest, ShortSecretsDoNotMangleOtherWords) {
   EXPECT_EQ(scrubber.Scrub("the password was ab."), "the password was ***.");
 }
 
+// Invariant: every whole-token occurrence of a short secret is masked,
+// also when it overlaps an occurrence inside a word (found by tests/fuzz:
+// "p:p" first matched at "app:p", and the search went on past the real one).
+TEST(SecretScrubberTest, AShortSecretOverlappingAWordIsStillMasked) {
+  SecretScrubber scrubber;
+  scrubber.AddSecret("p:p");
+  EXPECT_EQ(scrubber.Scrub("user app:p:p@host"), "user app:***@host");
+  EXPECT_EQ(scrubber.Scrub("happy p:p"), "happy ***");
+}
+
 TEST(SecretScrubberTest, FindsEverySecretOfAUrl) {
   EXPECT_EQ(DatabaseUrlSecrets("postgresql://a:b%21c@h/d?sslpassword=k1&password=p2"),
             (std::vector<std::string>{"b%21c", "b!c", "k1", "p2"}));
